@@ -1,0 +1,44 @@
+# ansar for Swift — the two set-up commands are `make demo` and `make test`; both install the
+# system packages they need first. `make bench` measures the reactor against raw C.
+SHELL := /bin/bash
+export PATH := /opt/swift/usr/bin:$(PATH)
+
+SYSTEM_PACKAGES := liburing-dev libsodium-dev
+SWIFT_BUILD_FLAGS ?=
+
+.PHONY: demo test bench build system-packages clean
+
+## Installs liburing-dev and libsodium-dev when their headers are missing (apt-get as root).
+system-packages:
+	@missing=""; \
+	[ -f /usr/include/liburing.h ] || missing="$$missing liburing-dev"; \
+	[ -f /usr/include/sodium.h ] || missing="$$missing libsodium-dev"; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "installing$$missing"; \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing) >/dev/null || exit 1; \
+	  else \
+	    echo "missing system packages:$$missing — run: sudo apt-get install$$missing"; exit 1; \
+	  fi; \
+	fi
+
+build: system-packages
+	swift build $(SWIFT_BUILD_FLAGS)
+
+## The main demo: for now the reactor echo example, over loopback TCP and a Unix socket.
+demo: system-packages
+	swift build --product reactor-echo $(SWIFT_BUILD_FLAGS)
+	"$$(swift build --show-bin-path)/reactor-echo"
+
+## Builds and runs every test, on both reactor backends.
+test: system-packages
+	swift build --build-tests $(SWIFT_BUILD_FLAGS)
+	swift test --skip-build $(SWIFT_BUILD_FLAGS)
+
+## Release build of Benchmarks/ (its own package): raw C baseline and the reactor, in one run.
+bench: system-packages
+	cd Benchmarks && swift build -c release
+	cd Benchmarks && "$$(swift build -c release --show-bin-path)/reactor-bench" --results ../.bench/results.jsonl
+
+clean:
+	rm -rf .build Benchmarks/.build .bench

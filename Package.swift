@@ -1,0 +1,41 @@
+// swift-tools-version: 6.2
+import PackageDescription
+
+/// Modules above Reactor are compiled with strict memory safety as an error: unsafe code lives
+/// only in CShims and Reactor, and the compiler proves it.
+let safeModule: [SwiftSetting] = [
+    .strictMemorySafety(),
+    .treatWarning("StrictMemorySafety", as: .error),
+]
+
+let package = Package(
+    name: "ansar",
+    platforms: [.macOS(.v15)],
+    products: [
+        .library(name: "Reactor", targets: ["Reactor"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+    ],
+    targets: [
+        .target(
+            name: "CShims",
+            linkerSettings: [.linkedLibrary("uring"), .linkedLibrary("sodium")]
+        ),
+        .target(
+            name: "Reactor",
+            dependencies: ["CShims", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: [.enableExperimentalFeature("Lifetimes")]
+        ),
+        .executableTarget(
+            name: "reactor-echo",
+            dependencies: ["Reactor"],
+            path: "Examples/reactor-echo",
+            swiftSettings: safeModule
+        ),
+        .testTarget(
+            name: "ReactorTests",
+            dependencies: ["Reactor", "CShims"]
+        ),
+    ]
+)

@@ -1,0 +1,20 @@
+// accept4 is a GNU extension; this file alone is compiled with _GNU_SOURCE (see CShims.h).
+#define _GNU_SOURCE
+#include "CShims.h"
+
+uint32_t cshims_epoll_in(void) { return EPOLLIN; }
+uint32_t cshims_epoll_out(void) { return EPOLLOUT; }
+uint32_t cshims_epoll_err(void) { return EPOLLERR; }
+uint32_t cshims_epoll_hup(void) { return EPOLLHUP; }
+uint32_t cshims_epoll_rdhup(void) { return EPOLLRDHUP; }
+uint32_t cshims_epoll_et(void) { return EPOLLET; }
+
+int cshims_sock_nonblock_cloexec(void) { return SOCK_NONBLOCK | SOCK_CLOEXEC; }
+int cshims_sock_stream(void) { return SOCK_STREAM; }
+
+int cshims_accept(int fd) { return accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC); }
+
+void cshims_sigset_of(sigset_t *set, const int *signals, int count) {
+    sigemptyset(set);
+    for (int i = 0; i < count; i++) sigaddset(set, signals[i]);
+}

@@ -1,0 +1,281 @@
+import CShims
+import Logging
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// An event loop over io_uring (or epoll where io_uring is unavailable) for one thread.
+///
+/// Every operation is completion-based: start it, and its outcome arrives later as a
+/// ``ReactorEvent`` (or received bytes) passed to your ``ReactorHandler`` from ``run(_:)``.
+/// A loop turn has three phases: **submit** (one `io_uring_enter` for everything queued, waiting
+/// until the next timer deadline), **reap** (copy completions aside) and **run** (act on them and
+/// call the handler). Handlers are never called while reaping.
+///
+/// A reactor belongs to the thread that created it: create it on the thread that runs it, and reach
+/// it from other threads only through ``waker`` and an ``Inbox``. Everything it holds is bounded by
+/// the ``Limits`` given at init; reaching one is an error the caller sees.
+public final class Reactor {
+    /// How to choose the kernel interface.
+    public enum BackendChoice: Sendable {
+        /// `ANSAR_REACTOR=uring|epoll` if set, else io_uring when it initialises, else epoll.
+        case automatic
+        case uring
+        case epoll
+    }
+
+    enum SocketState: UInt8 { case free, listening, connecting, connected, closing }
+
+    struct Socket {
+        var fd: Int32 = -1
+        var generation: UInt32 = 0
+        var state = SocketState.free
+        var isTCP = false
+        var accepting = false
+        var receiving = false
+        var receiveArmed = false
+        var acceptArmed = false
+        var sendInFlight = false
+        var flushQueued = false
+        var refusedSend = false
+        var shutdownAfterFlush = false
+        var deadlinePassed = false
+        var inFlight = 0
+        var deadline: TimerID? = nil
+        var boundPath: String? = nil
+    }
+
+    /// The fixed bounds this reactor enforces.
+    public let limits: Limits
+    /// Which kernel interface drives it.
+    public var backendKind: BackendKind { backend.kind }
+    /// Wakes this reactor from another thread; see ``Inbox``.
+    public let waker: Waker
+
+    let backend: any ReactorBackend
+    let logger: Logger
+    private let ownerThread = pthread_self()
+    var sockets: [Socket]
+    private var freeSockets: [UInt32]
+    var sendQueues: SendQueues
+    var timers: TimerQueue
+    let receiveMemory: UnsafeMutableRawPointer
+    let addresses: UnsafeMutablePointer<sockaddr_storage>
+    let messages: UnsafeMutablePointer<msghdr>
+    let iovecs: UnsafeMutablePointer<iovec>
+    var flushList: [UInt32] = []
+    var ready: [Completion] = []
+    private var running: [Completion] = []
+    /// Events produced outside the run phase (e.g. a close with nothing in flight), delivered next turn.
+    var deferred: [ReactorEvent] = []
+    let wakeBuffer: UnsafeMutableRawBufferPointer
+    var signalFD: Int32 = -1
+    var signalMask = sigset_t()
+    var previousSignalMask = sigset_t()
+    let signalBuffer: UnsafeMutableRawBufferPointer
+    private var stopRequested = false
+
+    /// Creates a reactor on the calling thread, which is the only one that may use it.
+    public init(
+        limits: Limits = Limits(), backend choice: BackendChoice = .automatic,
+        logger: Logger = Logger(label: "ansar.reactor")
+    ) throws(ReactorError) {
+        let limits = try limits.validated()
+        self.limits = limits
+        self.logger = logger
+        receiveMemory = .allocate(byteCount: limits.receiveBuffers * limits.receiveBufferSize, alignment: 4096)
+        backend = try Self.makeBackend(choice, limits: limits, receiveMemory: receiveMemory, logger: logger)
+        let signal = try WakeSignal()
+        waker = Waker(signal: signal)
+        sockets = Array(repeating: Socket(), count: limits.sockets)
+        freeSockets = (0..<UInt32(limits.sockets)).reversed()
+        sendQueues = SendQueues(limits: limits)
+        timers = TimerQueue(capacity: limits.timers)
+        addresses = .allocate(capacity: limits.sockets)
+        messages = .allocate(capacity: limits.sockets)
+        iovecs = .allocate(capacity: limits.sockets * limits.chunksPerSocket)
+        wakeBuffer = .allocate(byteCount: 8, alignment: 8)
+        signalBuffer = .allocate(byteCount: 16 * MemoryLayout<signalfd_siginfo>.size, alignment: 8)
+        flushList.reserveCapacity(limits.sockets)
+        ready.reserveCapacity(limits.completionsPerTurn)
+        running.reserveCapacity(limits.completionsPerTurn)
+        deferred.reserveCapacity(limits.sockets)
+        backend.armRead(fd: signal.fd, kind: .wake, buffer: wakeBuffer)
+    }
+
+    private static func makeBackend(
+        _ choice: BackendChoice, limits: Limits, receiveMemory: UnsafeMutableRawPointer, logger: Logger
+    ) throws(ReactorError) -> any ReactorBackend {
+        var choice = choice
+        if choice == .automatic, let forced = getenv("ANSAR_REACTOR").map({ String(cString: $0) }) {
+            switch forced {
+            case "uring": choice = .uring
+            case "epoll": choice = .epoll
+            case "": break
+            default: throw .unavailable("ANSAR_REACTOR=\(forced): expected uring or epoll")
+            }
+        }
+        switch choice {
+        case .epoll:
+            return try EpollBackend(limits: limits, receiveBuffers: receiveMemory)
+        case .uring:
+            let uring = try URingBackend(limits: limits, receiveBuffers: receiveMemory)
+            logger.debug("reactor: io_uring", metadata: ["features": "\(uring.features)"])
+            return uring
+        case .automatic:
+            do {
+                let uring = try URingBackend(limits: limits, receiveBuffers: receiveMemory)
+                logger.debug("reactor: io_uring", metadata: ["features": "\(uring.features)"])
+                return uring
+            } catch {
+                logger.notice("reactor: io_uring unavailable, using epoll", metadata: ["reason": "\(error)"])
+                return try EpollBackend(limits: limits, receiveBuffers: receiveMemory)
+            }
+        }
+    }
+
+    deinit {
+        for slot in sockets.indices where sockets[slot].fd >= 0 {
+            Glibc.close(sockets[slot].fd)
+            if let path = sockets[slot].boundPath { unlink(path) }
+        }
+        if signalFD >= 0 { stopWatchingSignals() }
+        backend.shutdown()
+        sendQueues.deallocate()
+        receiveMemory.deallocate()
+        addresses.deallocate()
+        messages.deallocate()
+        iovecs.deallocate()
+        wakeBuffer.deallocate()
+        signalBuffer.deallocate()
+    }
+
+    func checkThread() {
+        precondition(pthread_equal(pthread_self(), ownerThread) != 0,
+                     "a Reactor must be used only on the thread that created it")
+    }
+
+    // MARK: - The loop
+
+    /// Runs loop turns until the handler calls ``stop()``.
+    public func run<Handler: ReactorHandler>(_ handler: inout Handler) throws(ReactorError) {
+        checkThread()
+        stopRequested = false
+        while !stopRequested {
+            try turn(&handler, timeout: nil)
+        }
+    }
+
+    /// Runs loop turns until `deadline` passes or the handler calls ``stop()``.
+    public func run<Handler: ReactorHandler>(_ handler: inout Handler, until deadline: Deadline) throws(ReactorError) {
+        checkThread()
+        stopRequested = false
+        while !stopRequested {
+            let now = Deadline.now()
+            if now >= deadline { return }
+            try turn(&handler, timeout: now.nanoseconds(until: deadline))
+        }
+    }
+
+    /// Makes ``run(_:)`` return after the current turn.
+    public func stop() { stopRequested = true }
+
+    /// One loop turn: submit and wait (at most `timeout` nanoseconds, and never past the next
+    /// timer), reap, run.
+    func turn<Handler: ReactorHandler>(_ handler: inout Handler, timeout: UInt64?) throws(ReactorError) {
+        flushSends()
+        var wait = timeout
+        if let next = timers.nextDeadline {
+            let untilTimer = Deadline.now().nanoseconds(until: next)
+            wait = min(wait ?? .max, untilTimer)
+        }
+        if !deferred.isEmpty || !ready.isEmpty { wait = 0 }
+        try backend.wait(timeout: wait, into: &ready, limit: limits.completionsPerTurn)
+
+        // Run phase: act on a batch taken aside, so handlers may queue more without disturbing it.
+        swap(&ready, &running)
+        var index = 0
+        while index < deferred.count {
+            let event = deferred[index]
+            index += 1
+            handler.handle(event, reactor: self)
+        }
+        deferred.removeFirst(index)
+        for completion in running {
+            process(completion, &handler)
+        }
+        running.removeAll(keepingCapacity: true)
+        fireTimers(&handler)
+    }
+
+    private func fireTimers<Handler: ReactorHandler>(_ handler: inout Handler) {
+        let now = Deadline.now()
+        while let (id, purpose) = timers.popExpired(now: now) {
+            switch purpose {
+            case .user(let tag):
+                handler.handle(.timer(id, tag: tag), reactor: self)
+            case .connectDeadline(let slot, let generation):
+                connectDeadlinePassed(slot: slot, generation: generation)
+            case .acceptRetry(let slot, let generation):
+                retryAccept(slot: slot, generation: generation)
+            }
+        }
+    }
+
+    // MARK: - Timers
+
+    /// Arms a one-shot timer; ``ReactorEvent/timer(_:tag:)`` carries `tag` when it fires.
+    public func startTimer(at deadline: Deadline, tag: UInt64 = 0) throws(ReactorError) -> TimerID {
+        try timers.start(at: deadline, purpose: .user(tag: tag))
+    }
+
+    /// Arms a one-shot timer `delay` from now.
+    public func startTimer(after delay: Duration, tag: UInt64 = 0) throws(ReactorError) -> TimerID {
+        try timers.start(at: .after(delay), purpose: .user(tag: tag))
+    }
+
+    /// Disarms a timer. Returns false if it had already fired or been cancelled.
+    @discardableResult
+    public func cancelTimer(_ timer: TimerID) -> Bool { timers.cancel(timer) }
+
+    // MARK: - Socket table
+
+    func allocateSocket(fd: Int32, state: SocketState, isTCP: Bool) throws(ReactorError) -> SocketID {
+        guard let slot = freeSockets.popLast() else { throw .limitReached(.sockets) }
+        let generation = sockets[Int(slot)].generation
+        sockets[Int(slot)] = Socket(fd: fd, generation: generation, state: state, isTCP: isTCP)
+        let id = SocketID(slot: slot, generation: generation & UserData.generationMask)
+        do {
+            try backend.register(fd: fd, socket: id)
+        } catch {
+            sockets[Int(slot)] = Socket(generation: generation &+ 1)
+            freeSockets.append(slot)
+            throw error
+        }
+        return id
+    }
+
+    /// The slot of a live socket, or `.closed` for a stale or closing identifier.
+    func slot(of socket: SocketID) throws(ReactorError) -> Int {
+        let slot = socket.index
+        guard slot < sockets.count,
+              sockets[slot].generation & UserData.generationMask == socket.generation,
+              sockets[slot].state != .free, sockets[slot].state != .closing
+        else { throw .closed }
+        return slot
+    }
+
+    /// Closes the descriptor and frees the slot once nothing is in flight on it.
+    func release(_ slot: Int) -> Int {
+        let id = SocketID(slot: UInt32(slot), generation: sockets[slot].generation & UserData.generationMask)
+        backend.deregister(fd: sockets[slot].fd, socket: id)
+        Glibc.close(sockets[slot].fd)
+        if let path = sockets[slot].boundPath { unlink(path) }
+        if let deadline = sockets[slot].deadline { timers.cancel(deadline) }
+        let discarded = sendQueues.discard(slot)
+        sockets[slot] = Socket(generation: sockets[slot].generation &+ 1)
+        freeSockets.append(UInt32(slot))
+        return discarded
+    }
+}

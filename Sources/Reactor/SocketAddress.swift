@@ -1,0 +1,158 @@
+import CShims
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Where a socket listens or connects: TCP over IPv4 or IPv6, or a Unix stream socket by path or by
+/// abstract name. Parse one from text with ``init(parsing:)``.
+public enum SocketAddress: Hashable, Sendable, CustomStringConvertible {
+    /// A dotted IPv4 address and a port; port 0 asks the kernel for an ephemeral one.
+    case ipv4(String, port: UInt16)
+    /// An IPv6 address (no brackets) and a port; port 0 asks the kernel for an ephemeral one.
+    case ipv6(String, port: UInt16)
+    /// A Unix socket at a filesystem path.
+    case unix(path: String)
+    /// A Unix socket in the abstract namespace (no file; gone when the last socket closes).
+    case unixAbstract(name: String)
+
+    /// Parses `host:port`, `[v6]:port`, `/path/to/socket` or `@abstract-name`.
+    public init(parsing text: String) throws(ReactorError) {
+        if text.hasPrefix("/") || text.hasPrefix("./") {
+            self = .unix(path: text)
+            return
+        }
+        if text.hasPrefix("@") {
+            self = .unixAbstract(name: String(text.dropFirst()))
+            return
+        }
+        guard let colon = text.lastIndex(of: ":"), let port = UInt16(text[text.index(after: colon)...]) else {
+            throw .invalidAddress("'\(text)': expected host:port, [v6]:port, /path or @name")
+        }
+        var host = String(text[..<colon])
+        if host.hasPrefix("[") && host.hasSuffix("]") {
+            host = String(host.dropFirst().dropLast())
+            self = .ipv6(host, port: port)
+        } else if host.contains(":") {
+            self = .ipv6(host, port: port)
+        } else {
+            self = .ipv4(host == "localhost" ? "127.0.0.1" : host, port: port)
+        }
+        _ = try SocketAddress.Storage(self)  // validate now, not at first use
+    }
+
+    /// The port of a TCP address, nil for Unix sockets.
+    public var port: UInt16? {
+        switch self {
+        case .ipv4(_, let port), .ipv6(_, let port): return port
+        case .unix, .unixAbstract: return nil
+        }
+    }
+
+    /// True for TCP addresses (which get TCP_NODELAY).
+    public var isTCP: Bool { port != nil }
+
+    public var description: String {
+        switch self {
+        case .ipv4(let host, let port): return "\(host):\(port)"
+        case .ipv6(let host, let port): return "[\(host)]:\(port)"
+        case .unix(let path): return path
+        case .unixAbstract(let name): return "@\(name)"
+        }
+    }
+
+    /// A `sockaddr_storage` and its length, as the socket calls want them.
+    struct Storage {
+        var raw = sockaddr_storage()
+        var length: socklen_t = 0
+
+        var family: Int32 { Int32(raw.ss_family) }
+
+        init() {}
+
+        init(_ address: SocketAddress) throws(ReactorError) {
+            switch address {
+            case .ipv4(let host, let port):
+                var sin = sockaddr_in()
+                sin.sin_family = sa_family_t(AF_INET)
+                sin.sin_port = port.bigEndian
+                guard inet_pton(AF_INET, host, &sin.sin_addr) == 1 else {
+                    throw .invalidAddress("'\(host)' is not an IPv4 address")
+                }
+                Self.store(sin, into: &raw)
+                length = socklen_t(MemoryLayout<sockaddr_in>.size)
+            case .ipv6(let host, let port):
+                var sin6 = sockaddr_in6()
+                sin6.sin6_family = sa_family_t(AF_INET6)
+                sin6.sin6_port = port.bigEndian
+                guard inet_pton(AF_INET6, host, &sin6.sin6_addr) == 1 else {
+                    throw .invalidAddress("'\(host)' is not an IPv6 address")
+                }
+                Self.store(sin6, into: &raw)
+                length = socklen_t(MemoryLayout<sockaddr_in6>.size)
+            case .unix(let path):
+                try storeUnix(Array(path.utf8), abstract: false, shown: path)
+            case .unixAbstract(let name):
+                try storeUnix(Array(name.utf8), abstract: true, shown: "@" + name)
+            }
+        }
+
+        private mutating func storeUnix(_ bytes: [UInt8], abstract: Bool, shown: String) throws(ReactorError) {
+            var sun = sockaddr_un()
+            sun.sun_family = sa_family_t(AF_UNIX)
+            let capacity = MemoryLayout.size(ofValue: sun.sun_path)
+            // A path needs its terminating NUL; an abstract name starts with one and has none:
+            // either way the name takes one byte more than its text.
+            guard !bytes.isEmpty, bytes.count + 1 <= capacity else {
+                throw .invalidAddress("'\(shown)' must be 1…\(capacity - 1) bytes")
+            }
+            withUnsafeMutableBytes(of: &sun.sun_path) { path in
+                let start = abstract ? 1 : 0
+                for (i, byte) in bytes.enumerated() { path[start + i] = byte }
+            }
+            Self.store(sun, into: &raw)
+            let pathOffset = MemoryLayout<sockaddr_un>.offset(of: \.sun_path)!
+            length = socklen_t(pathOffset + bytes.count + 1)
+        }
+
+        private static func store<T>(_ value: T, into raw: inout sockaddr_storage) {
+            withUnsafeMutableBytes(of: &raw) { destination in
+                withUnsafeBytes(of: value) { source in destination.copyMemory(from: source) }
+            }
+        }
+
+        /// Reads the address back (after getsockname or accept).
+        func address() -> SocketAddress? {
+            var copy = raw
+            return withUnsafeBytes(of: &copy) { bytes -> SocketAddress? in
+                switch Int32(raw.ss_family) {
+                case AF_INET:
+                    var sin = bytes.load(as: sockaddr_in.self)
+                    var text = [CChar](repeating: 0, count: Int(INET_ADDRSTRLEN))
+                    inet_ntop(AF_INET, &sin.sin_addr, &text, socklen_t(text.count))
+                    return .ipv4(Self.string(text), port: UInt16(bigEndian: sin.sin_port))
+                case AF_INET6:
+                    var sin6 = bytes.load(as: sockaddr_in6.self)
+                    var text = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN))
+                    inet_ntop(AF_INET6, &sin6.sin6_addr, &text, socklen_t(text.count))
+                    return .ipv6(Self.string(text), port: UInt16(bigEndian: sin6.sin6_port))
+                case AF_UNIX:
+                    let pathOffset = MemoryLayout<sockaddr_un>.offset(of: \.sun_path)!
+                    let count = Int(length) - pathOffset
+                    guard count > 0 else { return .unix(path: "") }
+                    let path = bytes[pathOffset..<(pathOffset + count)]
+                    if path.first == 0 {
+                        return .unixAbstract(name: String(decoding: path.dropFirst(), as: UTF8.self))
+                    }
+                    return .unix(path: String(decoding: path.prefix { $0 != 0 }, as: UTF8.self))
+                default:
+                    return nil
+                }
+            }
+        }
+
+        private static func string(_ text: [CChar]) -> String {
+            String(decoding: text.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        }
+    }
+}

@@ -1,0 +1,69 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A failed system call: the errno it returned and the call that returned it.
+public struct SystemError: Error, Equatable, Sendable, CustomStringConvertible {
+    /// The errno value (`ECONNREFUSED`, `EMFILE`, …).
+    public let code: Int32
+    /// The call that failed, e.g. `"connect"`.
+    public let operation: StaticString
+
+    public init(_ code: Int32, _ operation: StaticString) {
+        self.code = code
+        self.operation = operation
+    }
+
+    public var description: String {
+        "\(operation): \(String(cString: strerror(code))) (errno \(code))"
+    }
+
+    public static func == (lhs: SystemError, rhs: SystemError) -> Bool {
+        lhs.code == rhs.code && lhs.operation.description == rhs.operation.description
+    }
+}
+
+/// Everything a reactor operation can report to its owner. Never a crash, never silence.
+public enum ReactorError: Error, Equatable, Sendable, CustomStringConvertible {
+    /// The kernel refused: connection refused, reset by peer, address in use, out of descriptors…
+    case system(SystemError)
+    /// A fixed limit set at init was reached; nothing was queued.
+    case limitReached(Limit)
+    /// The socket or timer was already closed (its identifier is stale); nothing was done.
+    case closed
+    /// A connect deadline passed before the connection was established.
+    case timedOut
+    /// The socket is not in a state that allows this operation (e.g. sending on a listener).
+    case invalidState(StaticString)
+    /// The address could not be parsed or is too long for its family.
+    case invalidAddress(String)
+    /// The reactor could not start (both backends failed, or the forced one did).
+    case unavailable(String)
+
+    /// The fixed limits a reactor enforces.
+    public enum Limit: String, Sendable {
+        case sockets, timers, sendQueueBytes, sendChunks, receiveBuffers, submissionQueue
+    }
+
+    /// The errno behind a `.system` error, if any.
+    public var errno: Int32? {
+        if case .system(let error) = self { return error.code }
+        return nil
+    }
+
+    public var description: String {
+        switch self {
+        case .system(let error): return error.description
+        case .limitReached(let limit): return "limit reached: \(limit.rawValue)"
+        case .closed: return "socket or timer already closed"
+        case .timedOut: return "deadline passed"
+        case .invalidState(let what): return "invalid state: \(what)"
+        case .invalidAddress(let what): return "invalid address: \(what)"
+        case .unavailable(let why): return "reactor unavailable: \(why)"
+        }
+    }
+
+    public static func == (lhs: ReactorError, rhs: ReactorError) -> Bool {
+        lhs.description == rhs.description
+    }
+}
