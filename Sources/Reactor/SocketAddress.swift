@@ -20,25 +20,27 @@ public enum SocketAddress: Hashable, Sendable, CustomStringConvertible {
     public init(parsing text: String) throws(ReactorError) {
         if text.hasPrefix("/") || text.hasPrefix("./") {
             self = .unix(path: text)
-            return
-        }
-        if text.hasPrefix("@") {
+        } else if text.hasPrefix("@") {
             self = .unixAbstract(name: String(text.dropFirst()))
-            return
-        }
-        guard let colon = text.lastIndex(of: ":"), let port = UInt16(text[text.index(after: colon)...]) else {
+        } else if let colon = text.lastIndex(of: ":"), let port = UInt16(text[text.index(after: colon)...]) {
+            let host = String(text[..<colon])
+            if host.hasPrefix("[") && host.hasSuffix("]") {
+                self = .ipv6(String(host.dropFirst().dropLast()), port: port)
+            } else if host.contains(":") {
+                self = .ipv6(host, port: port)
+            } else {
+                self = .ipv4(host == "localhost" ? "127.0.0.1" : host, port: port)
+            }
+        } else {
             throw .invalidAddress("'\(text)': expected host:port, [v6]:port, /path or @name")
         }
-        var host = String(text[..<colon])
-        if host.hasPrefix("[") && host.hasSuffix("]") {
-            host = String(host.dropFirst().dropLast())
-            self = .ipv6(host, port: port)
-        } else if host.contains(":") {
-            self = .ipv6(host, port: port)
-        } else {
-            self = .ipv4(host == "localhost" ? "127.0.0.1" : host, port: port)
+        // Validate now, not at first use, and name the text the caller gave.
+        do {
+            _ = try SocketAddress.Storage(self)
+        } catch {
+            guard case .invalidAddress(let why) = error else { throw error }
+            throw .invalidAddress("'\(text)': \(why)")
         }
-        _ = try SocketAddress.Storage(self)  // validate now, not at first use
     }
 
     /// The port of a TCP address, nil for Unix sockets.

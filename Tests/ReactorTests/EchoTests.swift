@@ -1,0 +1,97 @@
+import Testing
+@testable import Reactor
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+@Suite("Sockets: TCP v4/v6 and Unix, accept, connect, receive, send")
+struct EchoTests {
+    static let addresses = ["127.0.0.1:0", "[::1]:0", "@ansar-test-echo-\(getpid())", "/tmp/ansar-test-echo-\(getpid())"]
+
+    @Test("echo round trips", arguments: backends, addresses)
+    func echo(kind: BackendKind, address: String) throws {
+        let reactor = try makeReactor(kind)
+        var recorder = Recorder()
+        let unique = address.contains("ansar-test") ? "\(address)-\(kind)" : address
+        let (listener, client, server) = try connectedPair(reactor, &recorder, address: unique)
+        if case .ipv4(_, let port) = try reactor.localAddress(of: listener) { #expect(port != 0) }
+        if case .ipv6(_, let port) = try reactor.localAddress(of: listener) { #expect(port != 0) }
+        recorder.echoing.insert(server)
+        for round in 0..<50 {
+            let message = pattern(64, seed: round)
+            try reactor.send(message, on: client)
+            let expected = (0...round).flatMap { pattern(64, seed: $0) }
+            #expect(try spin(reactor, &recorder) { $0.bytes[client]?.count == expected.count })
+            #expect(recorder.bytes[client] == expected)
+        }
+        try reactor.close(client)
+        #expect(try spin(reactor, &recorder) { $0.has { $0 == .receiveEnded(server, nil) } })
+        #expect(recorder.has { $0 == .closed(client, discardedBytes: 0) })
+        try reactor.close(listener)
+        #expect(try spin(reactor, &recorder) { $0.has { $0 == .closed(listener, discardedBytes: 0) } })
+        if address.hasPrefix("/") { #expect(access(unique, F_OK) != 0, "the socket file is removed on close") }
+    }
+
+    @Test("TCP_NODELAY is on for TCP sockets", arguments: backends)
+    func noDelay(kind: BackendKind) throws {
+        let reactor = try makeReactor(kind)
+        var recorder = Recorder()
+        let (_, client, server) = try connectedPair(reactor, &recorder)
+        for socket in [client, server] {
+            var value: Int32 = 0
+            var length = socklen_t(4)
+            getsockopt(reactor.sockets[socket.index].fd, Int32(IPPROTO_TCP), TCP_NODELAY, &value, &length)
+            #expect(value == 1)
+        }
+    }
+
+    @Test("many small sends in one turn are coalesced and arrive in order", arguments: backends)
+    func coalescing(kind: BackendKind) throws {
+        let reactor = try makeReactor(kind)
+        var recorder = Recorder()
+        let (_, client, server) = try connectedPair(reactor, &recorder)
+        var expected: [UInt8] = []
+        for index in 0..<2000 {
+            let message = pattern(10, seed: index)
+            expected += message
+            try reactor.send(message, on: client)
+        }
+        #expect(try reactor.queuedBytes(on: client) == 20_000, "all queued before the turn flushes them")
+        #expect(try spin(reactor, &recorder) { $0.bytes[server]?.count == expected.count })
+        #expect(recorder.bytes[server] == expected)
+    }
+
+    @Test("a large stream under back-pressure: refused sends, writable, nothing lost", arguments: backends)
+    func backPressure(kind: BackendKind) throws {
+        var limits = Limits()
+        limits.sendQueueBytesPerSocket = 64 * 1024
+        let reactor = try makeReactor(kind, limits: limits)
+        var recorder = Recorder()
+        let (_, client, server) = try connectedPair(reactor, &recorder)
+        let total = 8 * 1024 * 1024
+        let stream = pattern(total)
+        var offset = 0
+        var refusals = 0
+        func pump(_ reactor: Reactor) {
+            while offset < total {
+                let length = min(4096, total - offset)
+                do {
+                    try reactor.send(stream[offset..<(offset + length)].span, on: client)
+                    offset += length
+                } catch {
+                    #expect(error == .limitReached(.sendQueueBytes))
+                    refusals += 1
+                    return
+                }
+            }
+        }
+        pump(reactor)
+        recorder.onEvent = { event, reactor, _ in
+            if case .writable(let socket) = event, socket == client { pump(reactor) }
+        }
+        #expect(try spin(reactor, &recorder, within: .seconds(60)) { $0.bytes[server]?.count ?? 0 >= total })
+        #expect(refusals > 0, "the bounded queue refused at least once")
+        #expect(recorder.bytes[server] == stream)
+    }
+}
