@@ -21,6 +21,9 @@ final class EpollBackend: ReactorBackend {
         var connect = false
         var send: UnsafeMutablePointer<msghdr>? = nil
         var queuedForAttempt = false
+        /// The peer's end of stream or an error was seen in an event: read until EOF or EAGAIN,
+        /// since a short read no longer proves a later edge will come.
+        var peerEnded = false
     }
 
     private let epollFD: Int32
@@ -209,6 +212,7 @@ final class EpollBackend: ReactorBackend {
                     }
                 }
             }
+            if flags & cshims_epoll_rdhup() != 0 || failed { parked[slot].peerEnded = true }
             if flags & (cshims_epoll_in() | cshims_epoll_rdhup()) != 0 || failed {
                 if parked[slot].accept || parked[slot].receive { scheduleAttempt(userData.slot) }
             }
@@ -269,8 +273,9 @@ final class EpollBackend: ReactorBackend {
             let received = recv(parked[slot].fd, address, receiveBufferSize, Int32(MSG_DONTWAIT))
             if received > 0 {
                 produced.append(Completion(userData, result: Int32(received), more: true, buffer: buffer))
-                // A short read drained the socket; any later arrival raises a new edge.
-                if received < receiveBufferSize { return }
+                // A short read drained the socket and any later arrival raises a new edge, unless
+                // the end of stream arrived with this data (its wake-up merged into the same event).
+                if received < receiveBufferSize && !parked[slot].peerEnded { return }
                 continue
             }
             freeBuffers.append(buffer)

@@ -14,7 +14,7 @@ public struct Limits: Sendable, Equatable {
     /// Bytes per send chunk.
     public var sendChunkSize = 16 * 1024
     /// Unsent bytes one socket may hold; a send beyond it is refused with `.limitReached(.sendQueueBytes)`
-    /// and the owner is told with ``ReactorEvent/writable(_:)`` once the queue has drained.
+    /// and the owner is told with ``ReactorEvent/writable(_:)`` once the queue is down to half.
     public var sendQueueBytesPerSocket = 1024 * 1024
     /// Kernel submissions per loop turn (io_uring submission queue entries).
     public var submissionQueue = 512

@@ -136,6 +136,23 @@ extension Reactor {
         }
     }
 
+    /// Chunks came back to the pool: every socket refused for want of them may try again.
+    private func wakeChunkWaiters<Handler: ReactorHandler>(_ handler: inout Handler) {
+        var waiters: [UInt32] = []
+        swap(&waiters, &chunkWaiters)
+        for index in waiters.indices {
+            let slot = Int(waiters[index])
+            guard sockets[slot].waitingForChunks else { continue }
+            sockets[slot].waitingForChunks = false
+            guard sockets[slot].refusedSend, sockets[slot].state == .connected || sockets[slot].state == .connecting
+            else { continue }
+            sockets[slot].refusedSend = false
+            handler.handle(.writable(socketID(slot)), reactor: self)
+        }
+        waiters.removeAll(keepingCapacity: true)
+        if chunkWaiters.isEmpty { swap(&waiters, &chunkWaiters) }
+    }
+
     private func endReceiving<Handler: ReactorHandler>(
         _ slot: Int, id: SocketID, error: ReactorError?, _ handler: inout Handler
     ) {
@@ -154,15 +171,18 @@ extension Reactor {
         if sockets[slot].state == .closing { return }
         if result >= 0 {
             sendQueues.consume(Int(result), from: slot)
-            if sendQueues.bytes(of: slot) > 0 {
+            let remaining = sendQueues.bytes(of: slot)
+            if remaining > 0 {
                 queueFlush(slot)
             } else {
                 shutdownIfFlushed(slot)
-                if sockets[slot].refusedSend {
-                    sockets[slot].refusedSend = false
-                    handler.handle(.writable(id), reactor: self)
-                }
             }
+            // Below half full is room enough: telling the owner then keeps the pipe busy while it refills.
+            if sockets[slot].refusedSend && remaining <= limits.sendQueueBytesPerSocket / 2 {
+                sockets[slot].refusedSend = false
+                handler.handle(.writable(id), reactor: self)
+            }
+            if !chunkWaiters.isEmpty && result > 0 { wakeChunkWaiters(&handler) }
         } else if result != -ECANCELED {
             let unsent = sendQueues.discard(slot)
             handler.handle(.sendFailed(id, .system(SystemError(-result, "send")), unsentBytes: unsent), reactor: self)

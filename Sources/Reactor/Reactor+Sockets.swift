@@ -112,6 +112,10 @@ extension Reactor {
             try sendQueues.append(bytes, to: slot)
         } catch {
             sockets[slot].refusedSend = true
+            if error == .limitReached(.sendChunks) && !sockets[slot].waitingForChunks {
+                sockets[slot].waitingForChunks = true
+                chunkWaiters.append(UInt32(slot))
+            }
             throw error
         }
         queueFlush(slot)

@@ -39,6 +39,7 @@ public final class Reactor {
         var sendInFlight = false
         var flushQueued = false
         var refusedSend = false
+        var waitingForChunks = false
         var shutdownAfterFlush = false
         var deadlinePassed = false
         var inFlight = 0
@@ -53,21 +54,35 @@ public final class Reactor {
     /// Wakes this reactor from another thread; see ``Inbox``.
     public let waker: Waker
 
+    // The hot tables below skip dynamic exclusivity checks (measured: ~7 % of the send path). That
+    // is sound because a reactor is confined to one thread and no access to them spans a handler call.
     let backend: any ReactorBackend
     let logger: Logger
     private let ownerThread = pthread_self()
+    @exclusivity(unchecked)
     var sockets: [Socket]
+    @exclusivity(unchecked)
     private var freeSockets: [UInt32]
+    @exclusivity(unchecked)
     var sendQueues: SendQueues
+    @exclusivity(unchecked)
     var timers: TimerQueue
     let receiveMemory: UnsafeMutableRawPointer
     let addresses: UnsafeMutablePointer<sockaddr_storage>
     let messages: UnsafeMutablePointer<msghdr>
     let iovecs: UnsafeMutablePointer<iovec>
+    @exclusivity(unchecked)
     var flushList: [UInt32] = []
+    /// Sockets refused because the shared chunk pool ran dry; told ``ReactorEvent/writable(_:)``
+    /// when any socket returns chunks.
+    @exclusivity(unchecked)
+    var chunkWaiters: [UInt32] = []
+    @exclusivity(unchecked)
     var ready: [Completion] = []
+    @exclusivity(unchecked)
     private var running: [Completion] = []
     /// Events produced outside the run phase (e.g. a close with nothing in flight), delivered next turn.
+    @exclusivity(unchecked)
     var deferred: [ReactorEvent] = []
     let wakeBuffer: UnsafeMutableRawBufferPointer
     var signalFD: Int32 = -1
@@ -98,6 +113,7 @@ public final class Reactor {
         wakeBuffer = .allocate(byteCount: 8, alignment: 8)
         signalBuffer = .allocate(byteCount: 16 * MemoryLayout<signalfd_siginfo>.size, alignment: 8)
         flushList.reserveCapacity(limits.sockets)
+        chunkWaiters.reserveCapacity(limits.sockets)
         ready.reserveCapacity(limits.completionsPerTurn)
         running.reserveCapacity(limits.completionsPerTurn)
         deferred.reserveCapacity(limits.sockets)

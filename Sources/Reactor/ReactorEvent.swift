@@ -15,7 +15,8 @@ public enum ReactorEvent: Sendable, Equatable {
     case receiveEnded(SocketID, ReactorError?)
     /// Queued bytes could not be sent (peer closed mid-send, reset…); `unsentBytes` were discarded.
     case sendFailed(SocketID, ReactorError, unsentBytes: Int)
-    /// The send queue drained after a send was refused for lack of room: send again.
+    /// A send was refused for lack of room, and the queue has since drained to half its limit or
+    /// less: send again.
     case writable(SocketID)
     /// The socket is closed and its identifier stale; `discardedBytes` of queued output were not sent.
     case closed(SocketID, discardedBytes: Int)

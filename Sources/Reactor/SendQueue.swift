@@ -11,6 +11,8 @@ struct SendQueues {
         var headOffset = 0
         var tailFill = 0
         var bytes = 0
+        /// The last chunk's index in the pool (valid when `chunks > 0`), so appends skip the ring.
+        var tailChunk: Int32 = -1
     }
 
     let chunkSize: Int
@@ -44,37 +46,45 @@ struct SendQueues {
         return max(0, min(bytesPerSocket - queue.bytes, inTail + newChunks * chunkSize))
     }
 
-    private func chunk(_ slot: Int, _ position: Int) -> Int32 {
-        rings[slot * chunksPerSocket + (queues[slot].first + position) % chunksPerSocket]
+    /// Where `position` (0 = the first chunk) sits in the socket's ring.
+    private func ringIndex(_ slot: Int, _ position: Int) -> Int {
+        var index = queues[slot].first + position
+        if index >= chunksPerSocket { index -= chunksPerSocket }
+        return slot * chunksPerSocket + index
     }
+
+    private func chunk(_ slot: Int, _ position: Int) -> Int32 { rings[ringIndex(slot, position)] }
 
     /// Copies `bytes` in whole, or refuses with the limit that stopped it and copies nothing.
     mutating func append(_ bytes: Span<UInt8>, to slot: Int) throws(ReactorError) {
         let count = bytes.count
         if count == 0 { return }
-        if queues[slot].bytes + count > bytesPerSocket { throw .limitReached(.sendQueueBytes) }
-        let room = queues[slot].chunks > 0 ? chunkSize - queues[slot].tailFill : 0
+        var queue = queues[slot]
+        if queue.bytes + count > bytesPerSocket { throw .limitReached(.sendQueueBytes) }
+        let room = queue.chunks > 0 ? chunkSize - queue.tailFill : 0
         let needed = count > room ? (count - room + chunkSize - 1) / chunkSize : 0
-        if queues[slot].chunks + needed > chunksPerSocket { throw .limitReached(.sendQueueBytes) }
-        if needed > free.count { throw .limitReached(.sendChunks) }
-        var copied = 0
+        if needed > 0 {
+            if queue.chunks + needed > chunksPerSocket { throw .limitReached(.sendQueueBytes) }
+            if needed > free.count { throw .limitReached(.sendChunks) }
+        }
         bytes.withUnsafeBytes { source in
+            var copied = 0
             while copied < count {
-                if queues[slot].chunks == 0 || queues[slot].tailFill == chunkSize {
-                    let index = free.removeLast()
-                    rings[slot * chunksPerSocket + (queues[slot].first + queues[slot].chunks) % chunksPerSocket] = index
-                    queues[slot].chunks += 1
-                    queues[slot].tailFill = 0
+                if queue.chunks == 0 || queue.tailFill == chunkSize {
+                    queue.tailChunk = free.removeLast()
+                    rings[ringIndex(slot, queue.chunks)] = queue.tailChunk
+                    queue.chunks += 1
+                    queue.tailFill = 0
                 }
-                let tail = chunk(slot, queues[slot].chunks - 1)
-                let length = min(count - copied, chunkSize - queues[slot].tailFill)
-                let destination = memory + Int(tail) * chunkSize + queues[slot].tailFill
+                let length = min(count - copied, chunkSize - queue.tailFill)
+                let destination = memory + Int(queue.tailChunk) * chunkSize + queue.tailFill
                 destination.copyMemory(from: source.baseAddress! + copied, byteCount: length)
                 copied += length
-                queues[slot].tailFill += length
+                queue.tailFill += length
             }
         }
-        queues[slot].bytes += count
+        queue.bytes += count
+        queues[slot] = queue
     }
 
     /// Fills `iovecs` with the queued chain; returns how many entries it used.
@@ -102,7 +112,7 @@ struct SendQueues {
             }
             remaining -= available
             free.append(chunk(slot, 0))
-            queues[slot].first = (queues[slot].first + 1) % chunksPerSocket
+            queues[slot].first = queues[slot].first + 1 == chunksPerSocket ? 0 : queues[slot].first + 1
             queues[slot].chunks -= 1
             queues[slot].headOffset = 0
         }

@@ -94,4 +94,24 @@ struct EchoTests {
         #expect(refusals > 0, "the bounded queue refused at least once")
         #expect(recorder.bytes[server] == stream)
     }
+
+    @Test("a socket refused for want of shared chunks hears writable when another frees some", arguments: backends)
+    func chunkStarvation(kind: BackendKind) throws {
+        var limits = Limits()
+        limits.sendChunks = 8
+        limits.sendChunkSize = 1024
+        limits.sendQueueBytesPerSocket = 8 * 1024
+        let reactor = try makeReactor(kind, limits: limits)
+        var recorder = Recorder()
+        let (_, first, firstServer) = try connectedPair(reactor, &recorder)
+        let (_, second, secondServer) = try connectedPair(reactor, &recorder)
+        try reactor.send(pattern(8 * 1024), on: first)
+        #expect(throws: ReactorError.limitReached(.sendChunks)) { try reactor.send(pattern(10), on: second) }
+        #expect(try reactor.sendCapacity(on: second) == 0)
+        #expect(try spin(reactor, &recorder) { $0.has { $0 == .writable(second) } })
+        try reactor.send(pattern(10), on: second)
+        #expect(try spin(reactor, &recorder) {
+            $0.bytes[firstServer]?.count == 8 * 1024 && $0.bytes[secondServer]?.count == 10
+        })
+    }
 }
