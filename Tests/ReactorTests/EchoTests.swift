@@ -114,4 +114,22 @@ struct EchoTests {
             $0.bytes[firstServer]?.count == 8 * 1024 && $0.bytes[secondServer]?.count == 10
         })
     }
+
+    @Test("data and end of stream arriving together are both delivered", arguments: backends)
+    func dataThenEndOfStream(kind: BackendKind) throws {
+        let reactor = try makeReactor(kind)
+        var recorder = Recorder()
+        let listener = try reactor.listen(on: .ipv4("127.0.0.1", port: 0))
+        let peer = rawConnect(port: try #require(reactor.localAddress(of: listener).port))
+        defer { close(peer) }
+        #expect(try spin(reactor, &recorder) { !$0.accepted().isEmpty })
+        let server = recorder.accepted()[0]
+        #expect(write(peer, pattern(5), 5) == 5)
+        #expect(try spin(reactor, &recorder) { $0.bytes[server]?.count == 5 })
+        // Both arrive while the reactor is not looking: one readiness event carries data and FIN.
+        #expect(write(peer, pattern(10), 10) == 10)
+        shutdown(peer, Int32(SHUT_WR))
+        #expect(try spin(reactor, &recorder) { $0.has { $0 == .receiveEnded(server, nil) } })
+        #expect(recorder.bytes[server]?.count == 15)
+    }
 }
