@@ -105,6 +105,7 @@ extension Reactor {
     /// ``ReactorError/limitReached(_:)`` and queues nothing; ``ReactorEvent/writable(_:)`` follows
     /// once it has drained.
     public func send(_ bytes: Span<UInt8>, on socket: SocketID) throws(ReactorError) {
+        checkThread()
         let slot = try self.slot(of: socket)
         guard sockets[slot].state != .listening else { throw .invalidState("send on a listener") }
         guard !sockets[slot].shutdownAfterFlush else { throw .invalidState("send after shutdownWrite") }

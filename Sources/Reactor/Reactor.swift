@@ -167,6 +167,8 @@ public final class Reactor {
         signalBuffer.deallocate()
     }
 
+    /// Traps when called off the reactor's thread: a misuse that would otherwise corrupt state.
+    @inline(__always)
     func checkThread() {
         precondition(pthread_equal(pthread_self(), ownerThread) != 0,
                      "a Reactor must be used only on the thread that created it")
@@ -243,17 +245,21 @@ public final class Reactor {
 
     /// Arms a one-shot timer; ``ReactorEvent/timer(_:tag:)`` carries `tag` when it fires.
     public func startTimer(at deadline: Deadline, tag: UInt64 = 0) throws(ReactorError) -> TimerID {
-        try timers.start(at: deadline, purpose: .user(tag: tag))
+        checkThread()
+        return try timers.start(at: deadline, purpose: .user(tag: tag))
     }
 
     /// Arms a one-shot timer `delay` from now.
     public func startTimer(after delay: Duration, tag: UInt64 = 0) throws(ReactorError) -> TimerID {
-        try timers.start(at: .after(delay), purpose: .user(tag: tag))
+        try startTimer(at: .after(delay), tag: tag)
     }
 
     /// Disarms a timer. Returns false if it had already fired or been cancelled.
     @discardableResult
-    public func cancelTimer(_ timer: TimerID) -> Bool { timers.cancel(timer) }
+    public func cancelTimer(_ timer: TimerID) -> Bool {
+        checkThread()
+        return timers.cancel(timer)
+    }
 
     // MARK: - Socket table
 

@@ -114,7 +114,7 @@ struct FrameCounter: ReactorHandler {
 }
 
 /// Starts a server reactor on its own thread; returns its address and a join.
-func startServer<Handler: ReactorHandler>(
+func startServer<Handler: ReactorHandler & SendableMetatype>(
     backend: Reactor.BackendChoice, address: SocketAddress, handler: @escaping @Sendable () -> Handler,
     report: @escaping @Sendable (Handler) -> Void = { _ in }
 ) -> (SocketAddress, () -> Void) {

@@ -24,7 +24,7 @@ while let argument = arguments.next() {
 
 let roundTrips = quick ? 5_000 : 50_000
 let warmup = quick ? 500 : 5_000
-let seconds = quick ? 0.3 : 1.5
+let seconds = quick ? 0.6 : 3.0
 
 struct Figure {
     let name: String
@@ -52,71 +52,103 @@ func fail(_ what: String) -> Never {
 
 let backends: [(String, Reactor.BackendChoice)] = [("uring", .uring), ("epoll", .epoll)]
 
-for (transport, unixSocket) in [("tcp", false), ("unix", true)] where only == nil || only == "round-trip" {
-    var raw = [UInt64](repeating: 0, count: roundTrips)
-    let result = raw.withUnsafeMutableBufferPointer {
-        cbaseline_ping_pong(unixSocket ? 1 : 0, 64, Int32(warmup), Int32(roundTrips), $0.baseAddress)
+/// One reactor ping-pong run: `count` timed round trips after `warmup`, server on its own thread.
+func reactorPingPong(_ backend: Reactor.BackendChoice, _ name: String, unixSocket: Bool, count: Int) -> PingPongClient {
+    let address: SocketAddress = unixSocket
+        ? .unixAbstract(name: "ansar-bench-\(getpid())-\(name)") : .ipv4("127.0.0.1", port: 0)
+    let (bound, join) = startServer(backend: backend, address: address, handler: { EchoServer() })
+    var client = PingPongClient(size: 64, warmup: warmup, count: count)
+    do {
+        let reactor = try Reactor(backend: backend)
+        _ = try reactor.connect(to: bound, deadline: .after(.seconds(5)))
+        try reactor.run(&client)
+    } catch {
+        fail("reactor ping-pong: \(error)")
     }
-    if result != 0 { fail("C ping-pong over \(transport): errno \(-result)") }
-    raw.sort()
-    let baseline = "raw C \(transport) blocking"
-    for (backendName, backend) in backends {
-        let address: SocketAddress = unixSocket
-            ? .unixAbstract(name: "ansar-bench-\(getpid())-\(backendName)") : .ipv4("127.0.0.1", port: 0)
-        let (bound, join) = startServer(backend: backend, address: address, handler: { EchoServer() })
-        var client = PingPongClient(size: 64, warmup: warmup, count: roundTrips)
-        do {
-            let reactor = try Reactor(backend: backend)
-            _ = try reactor.connect(to: bound, deadline: .after(.seconds(5)))
-            try reactor.run(&client)
-        } catch {
-            fail("reactor ping-pong: \(error)")
+    join()
+    if let failure = client.failure { fail("reactor ping-pong (\(name)): \(failure)") }
+    return client
+}
+
+// Wake-up latency on a VM drifts over seconds, so C, io_uring and epoll take turns in rounds and
+// each pools its samples: drift hits all three alike.
+let rounds = 10
+let perRound = roundTrips / rounds
+for (transport, unixSocket) in [("tcp", false), ("unix", true)] where only == nil || only == "round-trip" {
+    var raw: [UInt64] = []
+    var samples: [String: [UInt64]] = [:]
+    var allocations: [String: UInt64] = [:]
+    for _ in 0..<rounds {
+        var times = [UInt64](repeating: 0, count: perRound)
+        let result = times.withUnsafeMutableBufferPointer {
+            cbaseline_ping_pong(unixSocket ? 1 : 0, 64, Int32(warmup), Int32(perRound), $0.baseAddress)
         }
-        join()
-        if let failure = client.failure { fail("reactor ping-pong over \(transport): \(failure)") }
-        let times = client.times.sorted()
+        if result != 0 { fail("C ping-pong over \(transport): errno \(-result)") }
+        raw += times
+        for (name, backend) in backends {
+            let client = reactorPingPong(backend, name, unixSocket: unixSocket, count: perRound)
+            samples[name, default: []] += client.times
+            allocations[name, default: 0] += client.allocationsAtEnd - client.allocationsAtStart
+        }
+    }
+    raw.sort()
+    for (name, _) in backends {
+        let times = samples[name]!.sorted()
         for p in [50.0, 99.0, 99.9] {
             let label = p == 99.9 ? "p99.9" : "p\(Int(p))"
             figures.append(Figure(
-                name: "\(transport) 64 B round trip \(label) (\(backendName))", value: percentile(times, p), unit: "µs",
-                baseline: baseline, baselineValue: percentile(raw, p)))
+                name: "\(transport) 64 B round trip \(label) (\(name))", value: percentile(times, p), unit: "µs",
+                baseline: "raw C \(transport) blocking", baselineValue: percentile(raw, p)))
         }
-        if transport == "tcp" {
-            let allocations = Double(client.allocationsAtEnd - client.allocationsAtStart) / Double(roundTrips)
-            figures.append(Figure(
-                name: "heap allocations per round trip (\(backendName), both ends)", value: allocations,
-                unit: "allocs", baseline: "zero", baselineValue: 0))
-        }
+        figures.append(Figure(
+            name: "\(transport) heap allocations per round trip (\(name), both ends)",
+            value: Double(allocations[name]!) / Double(times.count), unit: "allocs", baseline: "zero", baselineValue: 0))
     }
 }
 
 // MARK: One-way throughput
 
+/// One reactor one-way run: messages counted by the server and the seconds they took.
+func reactorOneWay(_ backend: Reactor.BackendChoice, size: Int, seconds: Double) -> (messages: UInt64, elapsed: Double) {
+    nonisolated(unsafe) var counted = (messages: UInt64(0), elapsed: 0.0)
+    let (bound, join) = startServer(
+        backend: backend, address: .ipv4("127.0.0.1", port: 0), handler: { FrameCounter() },
+        report: { counted = ($0.messages, $0.elapsed) })
+    var sender = FrameSender(size: size, seconds: seconds)
+    do {
+        let reactor = try Reactor(backend: backend)
+        _ = try reactor.connect(to: bound, deadline: .after(.seconds(5)))
+        try reactor.run(&sender)
+    } catch {
+        fail("reactor one-way: \(error)")
+    }
+    join()
+    return counted
+}
+
+let throughputRounds = 3
 for size in [64, 1024, 65536] where only == nil || only == "one-way" {
-    var messages: UInt64 = 0
-    var elapsed = 0.0
-    let result = cbaseline_one_way(Int32(size), seconds, &messages, &elapsed)
-    if result != 0 || messages == 0 { fail("C one-way \(size) B: errno \(-result)") }
-    let rawRate = Double(messages) / elapsed
     let label = size >= 1024 ? "\(size / 1024) KiB" : "\(size) B"
-    for (backendName, backend) in backends {
-        nonisolated(unsafe) var counted = (messages: UInt64(0), elapsed: 0.0)
-        let (bound, join) = startServer(
-            backend: backend, address: .ipv4("127.0.0.1", port: 0), handler: { FrameCounter() },
-            report: { counted = ($0.messages, $0.elapsed) })
-        var sender = FrameSender(size: size, seconds: seconds)
-        do {
-            let reactor = try Reactor(backend: backend)
-            _ = try reactor.connect(to: bound, deadline: .after(.seconds(5)))
-            try reactor.run(&sender)
-        } catch {
-            fail("reactor one-way: \(error)")
+    var raw = (messages: UInt64(0), elapsed: 0.0)
+    var measured: [String: (messages: UInt64, elapsed: Double)] = [:]
+    for _ in 0..<throughputRounds {
+        var messages: UInt64 = 0
+        var elapsed = 0.0
+        let result = cbaseline_one_way(Int32(size), seconds / Double(throughputRounds), &messages, &elapsed)
+        if result != 0 || messages == 0 { fail("C one-way \(label): errno \(-result)") }
+        raw = (raw.messages + messages, raw.elapsed + elapsed)
+        for (name, backend) in backends {
+            let counted = reactorOneWay(backend, size: size, seconds: seconds / Double(throughputRounds))
+            if counted.messages == 0 { fail("reactor one-way \(label) (\(name)): nothing counted") }
+            let sum = measured[name] ?? (0, 0)
+            measured[name] = (sum.messages + counted.messages, sum.elapsed + counted.elapsed)
         }
-        join()
-        if counted.messages == 0 { fail("reactor one-way \(label) (\(backendName)): nothing counted") }
+    }
+    for (name, _) in backends {
+        let total = measured[name]!
         figures.append(Figure(
-            name: "one-way \(label) messages/s (\(backendName))", value: Double(counted.messages) / counted.elapsed,
-            unit: "msg/s", baseline: "raw C tcp batched writes", baselineValue: rawRate))
+            name: "one-way \(label) messages/s (\(name))", value: Double(total.messages) / total.elapsed,
+            unit: "msg/s", baseline: "raw C tcp batched writes", baselineValue: Double(raw.messages) / raw.elapsed))
     }
 }
 
