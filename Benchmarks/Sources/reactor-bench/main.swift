@@ -52,20 +52,27 @@ func fail(_ what: String) -> Never {
 
 let backends: [(String, Reactor.BackendChoice)] = [("uring", .uring), ("epoll", .epoll)]
 
+/// Connects a client reactor on this thread to `bound` and runs `client` until it stops; then joins the server.
+func runClient<Client: ReactorHandler>(
+    _ backend: Reactor.BackendChoice, to bound: SocketAddress, _ client: inout Client, then join: () -> Void
+) {
+    do {
+        let reactor = try Reactor(backend: backend)
+        _ = try reactor.connect(to: bound, deadline: .after(.seconds(5)))
+        try reactor.run(&client)
+    } catch {
+        fail("reactor client: \(error)")
+    }
+    join()
+}
+
 /// One reactor ping-pong run: `count` timed round trips after `warmup`, server on its own thread.
 func reactorPingPong(_ backend: Reactor.BackendChoice, _ name: String, unixSocket: Bool, count: Int) -> PingPongClient {
     let address: SocketAddress = unixSocket
         ? .unixAbstract(name: "ansar-bench-\(getpid())-\(name)") : .ipv4("127.0.0.1", port: 0)
     let (bound, join) = startServer(backend: backend, address: address, handler: { EchoServer() })
     var client = PingPongClient(size: 64, warmup: warmup, count: count)
-    do {
-        let reactor = try Reactor(backend: backend)
-        _ = try reactor.connect(to: bound, deadline: .after(.seconds(5)))
-        try reactor.run(&client)
-    } catch {
-        fail("reactor ping-pong: \(error)")
-    }
-    join()
+    runClient(backend, to: bound, &client, then: join)
     if let failure = client.failure { fail("reactor ping-pong (\(name)): \(failure)") }
     return client
 }
@@ -115,14 +122,7 @@ func reactorOneWay(_ backend: Reactor.BackendChoice, size: Int, seconds: Double)
         backend: backend, address: .ipv4("127.0.0.1", port: 0), handler: { FrameCounter() },
         report: { counted = ($0.messages, $0.elapsed) })
     var sender = FrameSender(size: size, seconds: seconds)
-    do {
-        let reactor = try Reactor(backend: backend)
-        _ = try reactor.connect(to: bound, deadline: .after(.seconds(5)))
-        try reactor.run(&sender)
-    } catch {
-        fail("reactor one-way: \(error)")
-    }
-    join()
+    runClient(backend, to: bound, &sender, then: join)
     return counted
 }
 
