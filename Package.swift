@@ -13,6 +13,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .library(name: "Reactor", targets: ["Reactor"]),
+        .library(name: "Transport", targets: ["Transport"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
@@ -27,6 +28,11 @@ let package = Package(
             dependencies: ["CShims", .product(name: "Logging", package: "swift-log")],
             swiftSettings: [.enableExperimentalFeature("Lifetimes")]
         ),
+        .target(
+            name: "Transport",
+            dependencies: ["Reactor", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: safeModule
+        ),
         .executableTarget(
             name: "reactor-echo",
             dependencies: ["Reactor"],
@@ -35,7 +41,11 @@ let package = Package(
         ),
         .testTarget(
             name: "ReactorTests",
-            dependencies: ["Reactor", "CShims"]
+            dependencies: ["Reactor"]
+        ),
+        .testTarget(
+            name: "TransportTests",
+            dependencies: ["Transport", "Reactor"]
         ),
     ]
 )

@@ -1,0 +1,130 @@
+import CShims
+
+/// Authenticated encryption for one direction of one connection, with counter nonces.
+///
+/// AES-256-GCM where the CPU has AES-NI (`crypto_aead_aes256gcm_is_available()`; its key schedule is
+/// expanded once), else XChaCha20-Poly1305. Each seal or open uses the next counter as the nonce, so
+/// a replayed, reordered or dropped record fails to open. Works in place on the caller's buffer:
+/// nothing is allocated per record.
+public final class AEAD {
+    public enum Algorithm: String, Sendable {
+        case aes256gcm = "AES-256-GCM"
+        case xchacha20poly1305 = "XChaCha20-Poly1305"
+
+        /// The fastest algorithm this machine supports.
+        public static var preferred: Algorithm {
+            Sodium.ensureReady()
+            return crypto_aead_aes256gcm_is_available() == 1 ? .aes256gcm : .xchacha20poly1305
+        }
+    }
+
+    /// Bytes of authentication tag appended to each sealed record.
+    public static let tagBytes = 16
+    public static let keyBytes = 32
+
+    public let algorithm: Algorithm
+    /// Records sealed or opened so far: the next nonce.
+    public private(set) var counter: UInt64 = 0
+    private var key: [UInt8]
+    private let aesState: UnsafeMutableRawPointer?
+    private var nonce = [UInt8](repeating: 0, count: 24)
+
+    public init(key: [UInt8], algorithm: Algorithm = .preferred) {
+        precondition(key.count == Self.keyBytes, "AEAD keys are 32 bytes")
+        Sodium.ensureReady()
+        self.algorithm = algorithm
+        self.key = key
+        if algorithm == .aes256gcm {
+            let state = UnsafeMutableRawPointer.allocate(byteCount: crypto_aead_aes256gcm_statebytes(), alignment: 16)
+            key.withUnsafeBufferPointer {
+                _ = crypto_aead_aes256gcm_beforenm(state.assumingMemoryBound(to: crypto_aead_aes256gcm_state.self), $0.baseAddress!)
+            }
+            aesState = state
+        } else {
+            aesState = nil
+        }
+    }
+
+    deinit {
+        if let aesState {
+            sodium_memzero(aesState, crypto_aead_aes256gcm_statebytes())
+            aesState.deallocate()
+        }
+        key.withUnsafeMutableBytes { sodium_memzero($0.baseAddress, $0.count) }
+    }
+
+    /// Replaces the key with one derived from it (BLAKE2b keyed by the old key), for rekeying after
+    /// a bounded number of records. Both ends do it at the same record count; no message is needed.
+    public func rekey() {
+        let next = Sodium.keyedHash(key: key, [Array("ansar rekey".utf8)])
+        key.withUnsafeMutableBytes { sodium_memzero($0.baseAddress, $0.count) }
+        key = next
+        if let aesState {
+            key.withUnsafeBufferPointer {
+                _ = crypto_aead_aes256gcm_beforenm(aesState.assumingMemoryBound(to: crypto_aead_aes256gcm_state.self), $0.baseAddress!)
+            }
+        }
+    }
+
+    private func advanceNonce() {
+        // Little-endian counter; the rest stays zero. Unique per key since the counter never repeats.
+        var value = counter
+        for index in 0..<8 {
+            nonce[index] = UInt8(truncatingIfNeeded: value)
+            value >>= 8
+        }
+        counter += 1
+    }
+
+    /// Encrypts `buffer[range]` in place and writes the tag into the `tagBytes` after it.
+    /// `additional` is authenticated, not encrypted.
+    public func seal(_ buffer: inout [UInt8], range: Range<Int>, additional: [UInt8]) {
+        precondition(range.upperBound + Self.tagBytes <= buffer.count, "no room for the tag")
+        advanceNonce()
+        buffer.withUnsafeMutableBufferPointer { bytes in
+            let message = bytes.baseAddress! + range.lowerBound
+            let tag = bytes.baseAddress! + range.upperBound
+            nonce.withUnsafeBufferPointer { nonce in
+                additional.withUnsafeBufferPointer { ad in
+                    if let aesState {
+                        _ = crypto_aead_aes256gcm_encrypt_detached_afternm(
+                            message, tag, nil, message, UInt64(range.count), ad.baseAddress, UInt64(ad.count), nil,
+                            nonce.baseAddress!, aesState.assumingMemoryBound(to: crypto_aead_aes256gcm_state.self))
+                    } else {
+                        key.withUnsafeBufferPointer { key in
+                            _ = crypto_aead_xchacha20poly1305_ietf_encrypt_detached(
+                                message, tag, nil, message, UInt64(range.count), ad.baseAddress, UInt64(ad.count), nil,
+                                nonce.baseAddress!, key.baseAddress!)
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Decrypts `buffer[range]` in place, checking the tag in the `tagBytes` after it. False when
+    /// the record is forged, corrupted, replayed or out of order; the buffer is then garbage.
+    public func open(_ buffer: inout [UInt8], range: Range<Int>, additional: [UInt8]) -> Bool {
+        guard range.upperBound + Self.tagBytes <= buffer.count else { return false }
+        advanceNonce()
+        let result = buffer.withUnsafeMutableBufferPointer { bytes -> Int32 in
+            let message = bytes.baseAddress! + range.lowerBound
+            let tag = bytes.baseAddress! + range.upperBound
+            return nonce.withUnsafeBufferPointer { nonce in
+                additional.withUnsafeBufferPointer { ad in
+                    if let aesState {
+                        return crypto_aead_aes256gcm_decrypt_detached_afternm(
+                            message, nil, message, UInt64(range.count), tag, ad.baseAddress, UInt64(ad.count),
+                            nonce.baseAddress!, aesState.assumingMemoryBound(to: crypto_aead_aes256gcm_state.self))
+                    }
+                    return key.withUnsafeBufferPointer { key in
+                        crypto_aead_xchacha20poly1305_ietf_decrypt_detached(
+                            message, nil, message, UInt64(range.count), tag, ad.baseAddress, UInt64(ad.count),
+                            nonce.baseAddress!, key.baseAddress!)
+                    }
+                }
+            }
+        }
+        return result == 0
+    }
+}

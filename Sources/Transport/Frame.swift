@@ -1,0 +1,92 @@
+/// The fixed 32-byte header in front of every message on the wire, little-endian:
+///
+/// ```
+/// offset  size  field
+///      0     2  magic "AN" (0x41 0x4E)
+///      2     1  version (1)
+///      3     1  flags (bit 0: control frame — keep-alive probe/answer — not for the application)
+///      4     4  body length in bytes
+///      8     4  message type id
+///     12     4  reserved, zero
+///     16     8  destination address (an object at the receiving end; 0 = the connection's owner)
+///     24     8  return address (the sending object)
+/// ```
+///
+/// The header is validated whole before any body byte is looked at.
+public struct FrameHeader: Equatable, Sendable {
+    public static let size = 32
+    public static let magic: UInt16 = 0x4E41  // bytes 'A', 'N'
+    public static let version: UInt8 = 1
+    /// A default cap on body length; each decoder takes its own.
+    public static let defaultMaximumBody = 16 * 1024 * 1024
+
+    public struct Flags: OptionSet, Sendable {
+        public let rawValue: UInt8
+        public init(rawValue: UInt8) { self.rawValue = rawValue }
+        /// A transport control frame (keep-alive), answered by the transport itself.
+        public static let control = Flags(rawValue: 1 << 0)
+    }
+
+    public var flags: Flags
+    public var bodyLength: Int
+    public var typeID: UInt32
+    public var destination: UInt64
+    public var returnAddress: UInt64
+
+    public init(typeID: UInt32, bodyLength: Int, destination: UInt64 = 0, returnAddress: UInt64 = 0, flags: Flags = []) {
+        self.flags = flags
+        self.bodyLength = bodyLength
+        self.typeID = typeID
+        self.destination = destination
+        self.returnAddress = returnAddress
+    }
+
+    /// Appends the 32 header bytes to `output`.
+    public func write(into output: inout [UInt8]) {
+        output.appendLittleEndian(Self.magic)
+        output.append(Self.version)
+        output.append(flags.rawValue)
+        output.appendLittleEndian(UInt32(truncatingIfNeeded: bodyLength))
+        output.appendLittleEndian(typeID)
+        output.appendLittleEndian(UInt32(0))
+        output.appendLittleEndian(destination)
+        output.appendLittleEndian(returnAddress)
+    }
+
+    /// Parses and validates a header from the first 32 bytes of `bytes`.
+    public init(parsing bytes: Span<UInt8>, maximumBody: Int) throws(TransportError) {
+        precondition(bytes.count >= Self.size, "a header needs 32 bytes")
+        let magic = UInt16(bytes.littleEndian(at: 0, byteCount: 2))
+        guard magic == Self.magic else { throw .badMagic(magic) }
+        guard bytes[2] == Self.version else { throw .unsupportedVersion(bytes[2]) }
+        guard bytes.littleEndian(at: 12, byteCount: 4) == 0 else { throw .reservedNotZero }
+        let length = Int(bytes.littleEndian(at: 4, byteCount: 4))
+        guard length <= maximumBody else { throw .frameTooLarge(length: length, maximum: maximumBody) }
+        flags = Flags(rawValue: bytes[3])
+        bodyLength = length
+        typeID = UInt32(bytes.littleEndian(at: 8, byteCount: 4))
+        destination = bytes.littleEndian(at: 16, byteCount: 8)
+        returnAddress = bytes.littleEndian(at: 24, byteCount: 8)
+    }
+}
+
+extension Span<UInt8> {
+    /// The unsigned little-endian integer of `byteCount` bytes at `offset`.
+    func littleEndian(at offset: Int, byteCount: Int) -> UInt64 {
+        var value: UInt64 = 0
+        for index in 0..<byteCount {
+            value |= UInt64(self[offset + index]) << (8 * UInt64(index))
+        }
+        return value
+    }
+}
+
+extension Array<UInt8> {
+    mutating func appendLittleEndian<T: FixedWidthInteger>(_ value: T) {
+        var remaining = value.littleEndian
+        for _ in 0..<(T.bitWidth / 8) {
+            append(UInt8(truncatingIfNeeded: remaining))
+            remaining >>= 8
+        }
+    }
+}
