@@ -132,6 +132,23 @@ extension Reactor {
         sendQueues.capacity(of: try slot(of: socket))
     }
 
+    /// Asks for ``ReactorEvent/writable(_:)`` once the send queue is down to half or less, as if
+    /// a send had been refused: for owners that check ``sendCapacity(on:)`` before sending.
+    public func notifyWhenWritable(_ socket: SocketID) throws(ReactorError) {
+        let slot = try self.slot(of: socket)
+        if sendQueues.capacity(of: slot) >= limits.sendQueueBytesPerSocket / 2 {
+            deferred.append(.writable(socket))
+            return
+        }
+        sockets[slot].refusedSend = true
+        // Short of room because the shared pool is dry rather than this socket's queue full: no
+        // send of ours will complete to tell us, so wait for chunks from anyone.
+        if sendQueues.bytes(of: slot) <= limits.sendQueueBytesPerSocket / 2 && !sockets[slot].waitingForChunks {
+            sockets[slot].waitingForChunks = true
+            chunkWaiters.append(UInt32(slot))
+        }
+    }
+
     /// Bytes queued on `socket` and not yet taken by the kernel.
     public func queuedBytes(on socket: SocketID) throws(ReactorError) -> Int {
         sendQueues.bytes(of: try slot(of: socket))

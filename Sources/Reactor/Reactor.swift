@@ -225,6 +225,7 @@ public final class Reactor {
         }
         running.removeAll(keepingCapacity: true)
         fireTimers(&handler)
+        handler.turnEnded(reactor: self)
     }
 
     private func fireTimers<Handler: ReactorHandler>(_ handler: inout Handler) {

@@ -36,4 +36,11 @@ public protocol ReactorHandler {
     /// Bytes received on `socket`. The span borrows a reactor buffer that is recycled when this
     /// returns: copy what you need to keep.
     mutating func received(_ bytes: Span<UInt8>, on socket: SocketID, reactor: Reactor)
+    /// The run phase of a loop turn is over; what is sent now leaves with this turn's other output.
+    /// Layers that batch (e.g. one encrypted record per turn) flush here. Optional.
+    mutating func turnEnded(reactor: Reactor)
+}
+
+extension ReactorHandler {
+    public mutating func turnEnded(reactor: Reactor) {}
 }

@@ -39,7 +39,7 @@ public struct FrameDecoder {
             failure = error
             throw error
         }
-        for index in offset..<bytes.count { pending.append(bytes[index]) }
+        pending.append(span: bytes.extracting(offset...))
     }
 
     /// Adds bytes to a partly buffered frame; returns how many of `bytes` it used.
@@ -49,14 +49,14 @@ public struct FrameDecoder {
         var used = 0
         if pending.count < FrameHeader.size {
             let take = min(FrameHeader.size - pending.count, bytes.count)
-            for index in 0..<take { pending.append(bytes[index]) }
+            pending.append(span: bytes.extracting(0..<take))
             used = take
             if pending.count < FrameHeader.size { return used }
         }
         let header = try FrameHeader(parsing: pending.span, maximumBody: maximumBody)
         let total = FrameHeader.size + header.bodyLength
         let take = min(total - pending.count, bytes.count - used)
-        for index in used..<(used + take) { pending.append(bytes[index]) }
+        pending.append(span: bytes.extracting(used..<(used + take)))
         used += take
         if pending.count == total {
             frame(header, pending.span.extracting(FrameHeader.size..<total))

@@ -93,7 +93,7 @@ public struct Handshake {
         case .done, .failed: throw fail("handshake already finished")
         }
         let take = min(needed - buffer.count, bytes.count)
-        for index in 0..<take { buffer.append(bytes[index]) }
+        buffer.append(span: bytes.extracting(0..<take))
         guard buffer.count == needed else { return (take, .needMore) }
         let message = buffer
         buffer.removeAll()

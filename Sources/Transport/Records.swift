@@ -52,7 +52,7 @@ public struct RecordSealer {
         for index in 0..<4 { lengthBytes[index] = UInt8(truncatingIfNeeded: length >> (8 * index)) }
         output.append(contentsOf: lengthBytes)
         let start = output.count
-        for index in plaintext.indices { output.append(plaintext[index]) }
+        output.append(span: plaintext)
         let end = output.count
         output.append(contentsOf: repeatElement(0, count: AEAD.tagBytes))
         aead.seal(&output, range: start..<end, additional: lengthBytes)
@@ -86,7 +86,7 @@ public struct RecordOpener {
     /// Opens every whole record in what was buffered plus `bytes`, passing each plaintext on.
     public mutating func feed(_ bytes: Span<UInt8>, _ plaintext: (Span<UInt8>) throws(TransportError) -> Void) throws(TransportError) {
         if let failure { throw failure }
-        for index in bytes.indices { buffer.append(bytes[index]) }
+        buffer.append(span: bytes)
         var offset = 0
         do throws(TransportError) {
             while buffer.count - offset >= 4 {

@@ -1,0 +1,53 @@
+import Reactor
+
+/// The state of one connection: handshake, then framed (and usually encrypted) traffic with
+/// keep-alive. Owned by ``Connections``, which drives it from reactor events.
+struct Connection {
+    enum Phase { case connecting, handshaking, established }
+
+    let id: ConnectionID
+    let role: Handshake.Role
+    let listener: ListenerID?
+    let connector: ConnectorID?
+    var phase: Phase
+    var handshake: Handshake
+    var sealer: RecordSealer? = nil
+    var opener: RecordOpener? = nil
+    var decoder: FrameDecoder
+    var keepAlive: KeepAlive
+    /// Bytes received since the last sign of life (see ``TransportConfiguration/progressBytes``).
+    var progress = 0
+    /// Plaintext frames queued this turn, sealed into records when the turn ends.
+    var staging: [UInt8] = []
+    var stagingOffset = 0
+    /// Reused output buffer for sealed records.
+    var record: [UInt8] = []
+    var flushQueued = false
+    var refusedSend = false
+    /// The handshake deadline, then the keep-alive check.
+    var timer: TimerID? = nil
+    /// Where the peer is, for the log.
+    var peer: String
+
+    init(id: ConnectionID, role: Handshake.Role, listener: ListenerID?, connector: ConnectorID?,
+         configuration: TransportConfiguration, peer: String, now: Deadline) {
+        self.id = id
+        self.role = role
+        self.listener = listener
+        self.connector = connector
+        phase = role == .client ? .connecting : .handshaking
+        handshake = Handshake(role: role, secret: configuration.secret, encrypted: configuration.encrypted)
+        decoder = FrameDecoder(maximumBody: configuration.maximumBody)
+        keepAlive = KeepAlive(configuration: configuration.keepAlive, now: now)
+        self.peer = peer
+    }
+
+    /// Queued plaintext not yet handed to the reactor.
+    var pendingBytes: Int { staging.count - stagingOffset }
+
+    /// Appends one frame to the staging buffer.
+    mutating func stage(_ header: FrameHeader, _ body: Span<UInt8>) {
+        header.write(into: &staging)
+        staging.append(span: body)
+    }
+}

@@ -1,0 +1,265 @@
+import Logging
+import Reactor
+
+/// Framed, authenticated, encrypted connections over one ``Reactor``.
+///
+/// Listen and connect here; events and frames arrive at your ``TransportDelegate`` while the reactor
+/// runs a ``ConnectionsHandler``. Every connection starts with the realm handshake; frames queued in
+/// one loop turn leave as one encrypted record (split at ``TransportConfiguration/recordBytes``);
+/// both ends keep the connection alive and notice a silent peer within the keep-alive deadline.
+///
+/// Like its reactor, a `Connections` belongs to one thread.
+public final class Connections {
+    public let reactor: Reactor
+    public let configuration: TransportConfiguration
+    let logger: Logger
+
+    var connections: [Connection?]
+    var listeners: [Listener] = []
+    var connectors: [Connector?] = []
+    private var freeConnectors: [Int] = []
+    /// Events waiting for the delegate. The handler drains them after every reactor callback; one
+    /// emitted outside a callback (a `listen` before `run`) arms a zero-delay timer to be delivered.
+    var pending: [TransportEvent] = []
+    var pendingTimer: TimerID? = nil
+    /// True while a ``ConnectionsHandler`` callback runs (it drains `pending` before returning).
+    var dispatching = false
+    var flushList: [Int] = []
+
+    struct Listener {
+        let id: ListenerID
+        let address: SocketAddress
+        var socket: SocketID?
+        var backoff = Backoff()
+        var retry: TimerID? = nil
+        var closed = false
+    }
+
+    struct Connector {
+        let id: ConnectorID
+        let address: SocketAddress
+        var backoff: Backoff?
+        var connection: ConnectionID? = nil
+        var retry: TimerID? = nil
+    }
+
+    /// Timer tags the transport owns have the top bit set; others belong to the delegate.
+    enum TimerKind: UInt64 {
+        case connection = 1, pending, listenerRetry, connectorRetry
+        static let ownedBit: UInt64 = 1 << 63
+
+        func tag(_ index: Int) -> UInt64 { Self.ownedBit | rawValue << 48 | UInt64(index) }
+
+        static func decode(_ tag: UInt64) -> (TimerKind, Int)? {
+            guard tag & ownedBit != 0, let kind = TimerKind(rawValue: (tag >> 48) & 0x7FFF) else { return nil }
+            return (kind, Int(tag & 0xFFFF_FFFF_FFFF))
+        }
+    }
+
+    /// Control frame types (flag `.control`): answered by the transport, never delivered.
+    enum Control: UInt32 {
+        case probe = 1, answer = 2
+    }
+
+    public init(reactor: Reactor, configuration: TransportConfiguration, logger: Logger = Logger(label: "ansar.transport")) {
+        self.reactor = reactor
+        self.configuration = configuration
+        self.logger = logger
+        connections = Array(repeating: nil, count: reactor.limits.sockets)
+        flushList.reserveCapacity(reactor.limits.sockets)
+    }
+
+    // MARK: - Listening
+
+    /// Listens on `address`; ``TransportEvent/listening(_:_:)`` or
+    /// ``TransportEvent/notListening(_:_:_:)`` follows. If the socket is lost (or cannot be bound)
+    /// the listener tries again with backoff until ``closeListener(_:)``.
+    @discardableResult
+    public func listen(on address: SocketAddress) -> ListenerID {
+        let id = ListenerID(value: listeners.count)
+        listeners.append(Listener(id: id, address: address))
+        bind(id.value)
+        return id
+    }
+
+    /// Stops listening; established connections stay.
+    public func closeListener(_ id: ListenerID) {
+        guard id.value < listeners.count, !listeners[id.value].closed else { return }
+        listeners[id.value].closed = true
+        if let retry = listeners[id.value].retry { reactor.cancelTimer(retry) }
+        if let socket = listeners[id.value].socket { try? reactor.close(socket) }
+        listeners[id.value].socket = nil
+    }
+
+    func bind(_ index: Int) {
+        let address = listeners[index].address
+        do {
+            let socket = try reactor.listen(on: address)
+            listeners[index].socket = socket
+            listeners[index].backoff.reset()
+            emit(.listening(listeners[index].id, (try? reactor.localAddress(of: socket)) ?? address))
+        } catch {
+            emit(.notListening(listeners[index].id, address, error))
+            scheduleListenerRetry(index)
+        }
+    }
+
+    func scheduleListenerRetry(_ index: Int) {
+        guard !listeners[index].closed else { return }
+        let delay = listeners[index].backoff.next()
+        listeners[index].retry = try? reactor.startTimer(after: delay, tag: TimerKind.listenerRetry.tag(index))
+    }
+
+    // MARK: - Connecting
+
+    /// Connects to `address`; ``TransportEvent/connected(_:connector:)`` follows once the handshake
+    /// is done, or ``TransportEvent/notConnected(_:_:retryIn:)``. With a `backoff` the connector
+    /// reconnects after every failure or loss until ``closeConnector(_:)``; the backoff resets after
+    /// each good connection.
+    public func connect(to address: SocketAddress, backoff: Backoff? = nil) -> ConnectorID {
+        let index = freeConnectors.popLast() ?? connectors.count
+        if index == connectors.count { connectors.append(nil) }
+        let id = ConnectorID(value: index)
+        connectors[index] = Connector(id: id, address: address, backoff: backoff)
+        attempt(index)
+        return id
+    }
+
+    /// Stops a connector: no more attempts; its connection, if up, is closed.
+    public func closeConnector(_ id: ConnectorID) {
+        guard id.value < connectors.count, let connector = connectors[id.value] else { return }
+        if let retry = connector.retry { reactor.cancelTimer(retry) }
+        connectors[id.value] = nil
+        freeConnectors.append(id.value)
+        if let connection = connector.connection, isOpen(connection) {
+            finish(connection, .requested)
+        }
+    }
+
+    func attempt(_ index: Int) {
+        guard let connector = connectors[index] else { return }
+        connectors[index]!.retry = nil
+        do {
+            let socket = try reactor.connect(to: connector.address, deadline: .after(configuration.handshakeTimeout))
+            let id = ConnectionID(socket: socket)
+            var connection = Connection(
+                id: id, role: .client, listener: nil, connector: connector.id, configuration: configuration,
+                peer: connector.address.description, now: .now())
+            connection.timer = try? reactor.startTimer(after: configuration.handshakeTimeout, tag: TimerKind.connection.tag(socket.index))
+            connections[socket.index] = connection
+            connectors[index]!.connection = id
+        } catch {
+            let retryIn = retryOrRelease(index)
+            emit(.notConnected(connector.id, .socket(error), retryIn: retryIn))
+        }
+    }
+
+    /// After a failure or loss: schedules the connector's next attempt if it has a backoff (and
+    /// returns the delay), else releases it.
+    func retryOrRelease(_ index: Int) -> Duration? {
+        guard let connector = connectors[index] else { return nil }
+        connectors[index]!.connection = nil
+        guard var backoff = connector.backoff else {
+            connectors[index] = nil
+            freeConnectors.append(index)
+            return nil
+        }
+        let delay = backoff.next()
+        connectors[index]!.backoff = backoff
+        connectors[index]!.retry = try? reactor.startTimer(after: delay, tag: TimerKind.connectorRetry.tag(index))
+        return delay
+    }
+
+    // MARK: - Sending
+
+    /// Queues one frame; everything queued in a loop turn leaves as one record. Throws, queuing
+    /// nothing, when the connection's queue is full (``TransportEvent/writable(_:)`` follows), the
+    /// body is too large, or the connection is closed. Frames queued during the handshake leave
+    /// when it completes.
+    public func send(_ header: FrameHeader, body: Span<UInt8>, on connection: ConnectionID) throws(SendRefusal) {
+        let index = connection.socket.index
+        guard isOpen(connection) else { throw .closed }
+        guard body.count <= configuration.maximumBody else { throw .tooLarge(body.count) }
+        let queued = connections[index]!.pendingBytes
+        if queued > 0 && queued + FrameHeader.size + body.count > configuration.sendQueueBytes {
+            connections[index]!.refusedSend = true
+            throw .wouldBlock
+        }
+        var header = header
+        header.bodyLength = body.count
+        header.flags.remove(.control)
+        connections[index]!.stage(header, body)
+        queueFlush(index)
+    }
+
+    /// Queues one frame from an array; see ``send(_:body:on:)``.
+    public func send(_ header: FrameHeader, body: [UInt8], on connection: ConnectionID) throws(SendRefusal) {
+        try send(header, body: body.span, on: connection)
+    }
+
+    /// Closes a connection; ``TransportEvent/closed(_:_:)`` follows with ``CloseReason/requested``.
+    /// Frames still queued are discarded. A connector with a backoff does not reconnect after this.
+    public func close(_ connection: ConnectionID) {
+        guard isOpen(connection) else { return }
+        if let connector = connections[connection.socket.index]!.connector, connector.value < connectors.count {
+            connectors[connector.value]?.backoff = nil  // closed on purpose: do not come back
+        }
+        finish(connection, .requested)
+    }
+
+    /// Stops reading from the peer (back-pressure): TCP then pushes back on the sender.
+    public func pauseReceiving(_ connection: ConnectionID) {
+        guard isOpen(connection) else { return }
+        try? reactor.stopReceiving(connection.socket)
+    }
+
+    /// Reads from the peer again after ``pauseReceiving(_:)``.
+    public func resumeReceiving(_ connection: ConnectionID) {
+        guard isOpen(connection) else { return }
+        try? reactor.startReceiving(connection.socket)
+    }
+
+    /// True while the connection is open (connecting, handshaking or established).
+    public func isOpen(_ connection: ConnectionID) -> Bool {
+        connection.socket.index < connections.count && connections[connection.socket.index]?.id == connection
+    }
+
+    // MARK: - Internals
+
+    /// Queues an event for the delegate.
+    func emit(_ event: TransportEvent) {
+        pending.append(event)
+        if !dispatching && pendingTimer == nil {
+            pendingTimer = try? reactor.startTimer(after: .zero, tag: TimerKind.pending.tag(0))
+        }
+    }
+
+    func queueFlush(_ index: Int) {
+        if !connections[index]!.flushQueued {
+            connections[index]!.flushQueued = true
+            flushList.append(index)
+        }
+    }
+
+    /// Ends a connection on this side and tells the owner: `closed` (we ended it) or `abandoned`
+    /// (the peer went away) once established, `notConnected` for an outgoing one that never got
+    /// there. An outgoing connection whose connector has a backoff is tried again.
+    func finish(_ connection: ConnectionID, _ reason: CloseReason, peerWentAway: Bool = false) {
+        let index = connection.socket.index
+        guard let state = connections[index], state.id == connection else { return }
+        if let timer = state.timer { reactor.cancelTimer(timer) }
+        connections[index] = nil
+        try? reactor.close(connection.socket)
+        if reason != .requested {
+            logger.info("connection ended", metadata: ["peer": "\(state.peer)", "reason": "\(reason)"])
+        }
+        if state.phase == .established {
+            emit(peerWentAway ? .abandoned(connection, reason) : .closed(connection, reason))
+            if let connector = state.connector { _ = retryOrRelease(connector.value) }
+        } else if let connector = state.connector, let id = connectors[connector.value]?.id {
+            emit(.notConnected(id, reason, retryIn: retryOrRelease(connector.value)))
+        }
+        // A server-side connection that never finished its handshake was never announced: the log
+        // line above is all there is to say.
+    }
+}

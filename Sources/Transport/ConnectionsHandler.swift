@@ -1,0 +1,345 @@
+import Reactor
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Runs a ``Connections`` on its reactor: pass it to `reactor.run(&handler)`. It turns reactor
+/// events into handshakes, frames, keep-alive and ``TransportEvent``s for `delegate`, and hands on
+/// the reactor events it does not own (your timers, signals, wake-ups).
+public struct ConnectionsHandler<Delegate: TransportDelegate>: ReactorHandler {
+    public let connections: Connections
+    public var delegate: Delegate
+
+    public init(connections: Connections, delegate: Delegate) {
+        self.connections = connections
+        self.delegate = delegate
+    }
+
+    public mutating func handle(_ event: ReactorEvent, reactor: Reactor) {
+        connections.dispatching = true
+        defer { drain() }
+        switch event {
+        case .accepted(let socket, let listenerSocket):
+            connections.accepted(socket, on: listenerSocket)
+        case .acceptFailed(let listenerSocket, let error):
+            connections.acceptFailed(on: listenerSocket, error)
+        case .connected(let socket):
+            connections.connected(socket)
+        case .connectFailed(let socket, let error):
+            connections.finish(ConnectionID(socket: socket), .socket(error))
+        case .receiveEnded(let socket, let error):
+            connections.receiveEnded(socket, error)
+        case .sendFailed(let socket, let error, _):
+            connections.finish(ConnectionID(socket: socket), .socket(error), peerWentAway: true)
+        case .writable(let socket):
+            if connections.isOpen(ConnectionID(socket: socket)) { connections.queueFlush(socket.index) }
+        case .closed:
+            break  // the transport already told the owner when it decided to close
+        case .timer(let timer, let tag):
+            if let (kind, index) = Connections.TimerKind.decode(tag) {
+                connections.timerFired(kind, index, timer)
+            } else {
+                delegate.transport(connections, reactorEvent: event)
+            }
+        case .signal, .woken:
+            delegate.transport(connections, reactorEvent: event)
+        }
+    }
+
+    public mutating func received(_ bytes: Span<UInt8>, on socket: SocketID, reactor: Reactor) {
+        connections.dispatching = true
+        defer { drain() }
+        connections.received(bytes, on: socket, delegate: &delegate)
+    }
+
+    public mutating func turnEnded(reactor: Reactor) {
+        connections.dispatching = true
+        connections.flush()
+        drain()
+    }
+
+    /// Delivers queued events; the delegate may cause more, which are delivered too.
+    private mutating func drain() {
+        var index = 0
+        while index < connections.pending.count {
+            let event = connections.pending[index]
+            index += 1
+            delegate.transport(connections, event: event)
+        }
+        connections.pending.removeAll(keepingCapacity: true)
+        connections.dispatching = false
+    }
+}
+
+extension Connections {
+    func accepted(_ socket: SocketID, on listenerSocket: SocketID) {
+        guard let listener = listeners.first(where: { $0.socket == listenerSocket && !$0.closed }) else {
+            try? reactor.close(socket)
+            return
+        }
+        let peer = (try? reactor.peerAddress(of: socket))?.description ?? "unknown peer"
+        var connection = Connection(
+            id: ConnectionID(socket: socket), role: .server, listener: listener.id, connector: nil,
+            configuration: configuration, peer: peer, now: .now())
+        connection.timer = try? reactor.startTimer(after: configuration.handshakeTimeout, tag: TimerKind.connection.tag(socket.index))
+        connections[socket.index] = connection
+        try? reactor.startReceiving(socket)
+    }
+
+    func acceptFailed(on listenerSocket: SocketID, _ error: ReactorError) {
+        guard let index = listeners.firstIndex(where: { $0.socket == listenerSocket }) else { return }
+        let transient: Bool
+        switch error {
+        case .system(let failure): transient = [EMFILE, ENFILE, ENOBUFS, ENOMEM, ECONNABORTED, EPERM, EINTR].contains(failure.code)
+        case .limitReached: transient = true
+        default: transient = false
+        }
+        if transient {
+            // The reactor pauses and accepts again by itself.
+            logger.info("accept failed", metadata: ["listener": "\(listeners[index].address)", "reason": "\(error)"])
+        } else {
+            // The listening socket itself is broken: drop it and listen anew.
+            if let socket = listeners[index].socket { try? reactor.close(socket) }
+            listeners[index].socket = nil
+            emit(.notListening(listeners[index].id, listeners[index].address, error))
+            scheduleListenerRetry(index)
+        }
+    }
+
+    func connected(_ socket: SocketID) {
+        let id = ConnectionID(socket: socket)
+        guard isOpen(id) else { return }
+        connections[socket.index]!.phase = .handshaking
+        try? reactor.startReceiving(socket)
+        if let hello = connections[socket.index]!.handshake.start() {
+            sendRaw(hello, on: id)
+        }
+    }
+
+    func receiveEnded(_ socket: SocketID, _ error: ReactorError?) {
+        let id = ConnectionID(socket: socket)
+        guard let connection = connections[socket.index], connection.id == id else { return }
+        if let error {
+            finish(id, .socket(error), peerWentAway: true)
+            return
+        }
+        do throws(TransportError) {
+            try connection.opener?.finish()
+            try connection.decoder.finish()
+            finish(id, .endOfStream, peerWentAway: true)
+        } catch {
+            finish(id, .protocolError(error), peerWentAway: true)
+        }
+    }
+
+    func received<Delegate: TransportDelegate>(_ bytes: Span<UInt8>, on socket: SocketID, delegate: inout Delegate) {
+        let id = ConnectionID(socket: socket)
+        guard isOpen(id) else { return }
+        var offset = 0
+        if connections[socket.index]!.phase == .handshaking {
+            do throws(TransportError) {
+                let (used, step) = try connections[socket.index]!.handshake.receive(bytes)
+                offset = used
+                switch step {
+                case .needMore:
+                    return
+                case .send(let reply):
+                    sendRaw(reply, on: id)
+                    return
+                case .established(let keys, let reply):
+                    if let reply { sendRaw(reply, on: id) }
+                    guard isOpen(id) else { return }
+                    established(id, keys)
+                }
+            } catch {
+                finish(id, .protocolError(error))
+                return
+            }
+        }
+        guard offset < bytes.count, isOpen(id) else { return }
+        session(bytes.extracting(offset...), on: id, delegate: &delegate)
+    }
+
+    /// Handshake bytes go straight to the socket, before any record.
+    private func sendRaw(_ bytes: [UInt8], on id: ConnectionID) {
+        do {
+            try reactor.send(bytes, on: id.socket)
+        } catch {
+            finish(id, .socket(error))
+        }
+    }
+
+    private func established(_ id: ConnectionID, _ keys: SessionKeys) {
+        let index = id.socket.index
+        if keys.encrypted {
+            connections[index]!.sealer = RecordSealer(key: keys.transmit, policy: configuration.rekey)
+            connections[index]!.opener = RecordOpener(
+                key: keys.receive, maximumRecord: configuration.recordBytes + AEAD.tagBytes, policy: configuration.rekey)
+        }
+        connections[index]!.phase = .established
+        let now = Deadline.now()
+        connections[index]!.keepAlive.heard(at: now)
+        if let timer = connections[index]!.timer { reactor.cancelTimer(timer) }
+        connections[index]!.timer = try? reactor.startTimer(
+            at: connections[index]!.keepAlive.nextCheck, tag: TimerKind.connection.tag(index))
+        if let listener = connections[index]!.listener {
+            emit(.accepted(id, listener: listener))
+        } else if let connector = connections[index]!.connector, connectors[connector.value] != nil {
+            connectors[connector.value]!.backoff?.reset()
+            emit(.connected(id, connector: connector))
+        }
+        if connections[index]!.pendingBytes > 0 { queueFlush(index) }
+    }
+
+    /// Established traffic: records (if encrypted) → frames → the delegate, control frames answered here.
+    private func session<Delegate: TransportDelegate>(_ bytes: Span<UInt8>, on id: ConnectionID, delegate: inout Delegate) {
+        let index = id.socket.index
+        // Take the decoders out while frames are delivered: the delegate may send on, or close,
+        // this very connection, which must not overlap an access to its state.
+        var decoder = FrameDecoder(maximumBody: 0)
+        swap(&decoder, &connections[index]!.decoder)
+        var opener = connections[index]!.opener
+        connections[index]!.opener = nil
+        var frames = 0
+        var failure: TransportError? = nil
+        do throws(TransportError) {
+            if opener != nil {
+                try opener!.feed(bytes) { plaintext throws(TransportError) in
+                    try decoder.feed(plaintext) { header, body in
+                        frames += 1
+                        self.deliver(header, body, on: id, delegate: &delegate)
+                    }
+                }
+            } else {
+                try decoder.feed(bytes) { header, body in
+                    frames += 1
+                    self.deliver(header, body, on: id, delegate: &delegate)
+                }
+            }
+        } catch {
+            failure = error
+        }
+        guard isOpen(id) else { return }  // the delegate closed it
+        swap(&decoder, &connections[index]!.decoder)
+        connections[index]!.opener = opener
+        if let failure {
+            finish(id, .protocolError(failure))
+            return
+        }
+        // A sign of life is a whole frame, or enough bytes of one: a trickle of bytes is not.
+        connections[index]!.progress += bytes.count
+        if frames > 0 || connections[index]!.progress >= configuration.progressBytes {
+            connections[index]!.progress = 0
+            connections[index]!.keepAlive.heard(at: .now())
+        }
+    }
+
+    private func deliver<Delegate: TransportDelegate>(
+        _ header: FrameHeader, _ body: Span<UInt8>, on id: ConnectionID, delegate: inout Delegate
+    ) {
+        guard isOpen(id) else { return }
+        guard header.flags.contains(.control) else {
+            delegate.transport(self, received: header, body: body, on: id)
+            return
+        }
+        if header.typeID == Control.probe.rawValue {
+            sendControl(.answer, on: id.socket.index)
+        }
+    }
+
+    func sendControl(_ control: Control, on index: Int) {
+        connections[index]!.stage(FrameHeader(typeID: control.rawValue, bodyLength: 0, flags: .control), [UInt8]().span)
+        queueFlush(index)
+    }
+
+    func timerFired(_ kind: TimerKind, _ index: Int, _ timer: TimerID) {
+        switch kind {
+        case .pending:
+            pendingTimer = nil
+        case .listenerRetry:
+            guard index < listeners.count, listeners[index].retry == timer, !listeners[index].closed else { return }
+            listeners[index].retry = nil
+            bind(index)
+        case .connectorRetry:
+            guard index < connectors.count, connectors[index]?.retry == timer else { return }
+            attempt(index)
+        case .connection:
+            guard index < connections.count, let connection = connections[index], connection.timer == timer else { return }
+            connections[index]!.timer = nil
+            guard connection.phase == .established else {
+                finish(connection.id, .handshakeTimeout)
+                return
+            }
+            switch connections[index]!.keepAlive.check(at: .now()) {
+            case .lost(let silence):
+                let milliseconds = silence.components.seconds * 1000 + silence.components.attoseconds / 1_000_000_000_000_000
+                finish(connection.id, .protocolError(.peerSilent(milliseconds: milliseconds)), peerWentAway: true)
+                return
+            case .probe:
+                sendControl(.probe, on: index)
+            case .wait:
+                break
+            }
+            connections[index]!.timer = try? reactor.startTimer(
+                at: connections[index]!.keepAlive.nextCheck, tag: TimerKind.connection.tag(index))
+        }
+    }
+
+    /// End of a loop turn: every connection with queued frames hands them to the reactor, sealed
+    /// into as few records as the record size allows.
+    func flush() {
+        for position in flushList.indices {
+            let index = flushList[position]
+            guard connections[index] != nil else { continue }
+            connections[index]!.flushQueued = false
+            guard connections[index]!.phase == .established else { continue }
+            drainStaging(index)
+        }
+        flushList.removeAll(keepingCapacity: true)
+    }
+
+    private func drainStaging(_ index: Int) {
+        let socket = connections[index]!.id.socket
+        let overhead = connections[index]!.sealer == nil ? 0 : RecordSealer.overhead
+        while connections[index]!.pendingBytes > 0 {
+            let capacity = (try? reactor.sendCapacity(on: socket)) ?? 0
+            let take = min(connections[index]!.pendingBytes, configuration.recordBytes, capacity - overhead)
+            if take <= 0 {
+                try? reactor.notifyWhenWritable(socket)
+                break
+            }
+            let start = connections[index]!.stagingOffset
+            let chunk = connections[index]!.staging[start..<(start + take)]
+            let id = connections[index]!.id
+            do {
+                // Room was checked above, so this cannot be refused; if it is, say so and close.
+                if connections[index]!.sealer != nil {
+                    var record = connections[index]!.record
+                    connections[index]!.record = []
+                    record.removeAll(keepingCapacity: true)
+                    connections[index]!.sealer!.seal(chunk.span, into: &record)
+                    try reactor.send(record.span, on: socket)
+                    connections[index]!.record = record
+                } else {
+                    try reactor.send(chunk.span, on: socket)
+                }
+            } catch {
+                finish(id, .socket(error))
+                return
+            }
+            connections[index]!.stagingOffset += take
+        }
+        if connections[index]!.pendingBytes == 0 {
+            connections[index]!.staging.removeAll(keepingCapacity: true)
+            connections[index]!.stagingOffset = 0
+            if connections[index]!.refusedSend {
+                connections[index]!.refusedSend = false
+                emit(.writable(connections[index]!.id))
+            }
+        } else if connections[index]!.stagingOffset > connections[index]!.staging.count / 2 {
+            connections[index]!.staging.removeFirst(connections[index]!.stagingOffset)
+            connections[index]!.stagingOffset = 0
+        }
+    }
+}

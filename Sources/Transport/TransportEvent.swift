@@ -1,0 +1,115 @@
+import Reactor
+
+/// One connection of a ``Connections``: stale once the connection has closed.
+public struct ConnectionID: Hashable, Sendable, CustomStringConvertible {
+    public let socket: SocketID
+    public var description: String { "connection#\(socket.index)" }
+}
+
+/// One listener of a ``Connections``; it keeps its identifier across re-listens.
+public struct ListenerID: Hashable, Sendable, CustomStringConvertible {
+    public let value: Int
+    public var description: String { "listener#\(value)" }
+}
+
+/// What a transport tells its owner. The actor layer turns these into messages.
+public enum TransportEvent: Sendable, Equatable {
+    /// A listener is bound (with the kernel's port for port 0) and accepting.
+    case listening(ListenerID, SocketAddress)
+    /// A listener could not be set up (or re-set up); a managed one tries again.
+    case notListening(ListenerID, SocketAddress, ReactorError)
+    /// A peer connected to a listener and passed the handshake.
+    case accepted(ConnectionID, listener: ListenerID)
+    /// An outgoing connection is up and past the handshake.
+    case connected(ConnectionID, connector: ConnectorID)
+    /// An outgoing connection failed before it was up. A connector with a backoff tries again
+    /// after `retryIn`; without one (`nil`) it is finished.
+    case notConnected(ConnectorID, CloseReason, retryIn: Duration?)
+    /// The connection was closed by this side: asked for, or refused for bad input (the reason says).
+    case closed(ConnectionID, CloseReason)
+    /// The peer went away: end of stream, reset, or silent past the keep-alive deadline.
+    case abandoned(ConnectionID, CloseReason)
+    /// A send was refused for lack of room and the queue has drained: send again.
+    case writable(ConnectionID)
+}
+
+/// One outgoing connection request. With a backoff it reconnects until closed, keeping its identifier.
+public struct ConnectorID: Hashable, Sendable, CustomStringConvertible {
+    public let value: Int
+    public var description: String { "connector#\(value)" }
+}
+
+/// Why ``Connections/send(_:body:on:)`` refused a frame. Nothing was queued.
+public enum SendRefusal: Error, Equatable, Sendable {
+    /// The connection's queue is full; ``TransportEvent/writable(_:)`` follows when it drains.
+    case wouldBlock
+    /// The body is over the configured maximum.
+    case tooLarge(Int)
+    /// The connection is closed (the identifier is stale).
+    case closed
+}
+
+/// Why a connection ended or never started.
+public enum CloseReason: Sendable, Equatable, CustomStringConvertible {
+    /// The owner closed it.
+    case requested
+    /// The socket layer failed: refused, reset, deadline passed…
+    case socket(ReactorError)
+    /// The peer broke the protocol or the handshake; the connection was closed for it.
+    case protocolError(TransportError)
+    /// The peer ended the stream.
+    case endOfStream
+    /// The handshake did not finish in time.
+    case handshakeTimeout
+
+    public var description: String {
+        switch self {
+        case .requested: return "closed on request"
+        case .socket(let error): return "\(error)"
+        case .protocolError(let error): return "\(error)"
+        case .endOfStream: return "peer ended the stream"
+        case .handshakeTimeout: return "handshake timed out"
+        }
+    }
+}
+
+/// Settings shared by every connection of a transport.
+public struct TransportConfiguration: Sendable {
+    /// The deployment's secret; both ends of every connection must hold it.
+    public var secret: RealmSecret
+    /// Encrypt records (the default). Plaintext needs both ends configured for it.
+    public var encrypted = true
+    /// The largest frame body accepted or sent.
+    public var maximumBody = FrameHeader.defaultMaximumBody
+    /// Bytes a connection may hold queued before sends are refused (plus one frame, always).
+    public var sendQueueBytes = 1 << 20
+    /// The largest record sealed at once; bigger output is split across records.
+    public var recordBytes = 256 * 1024
+    /// Keep-alive timings, on both ends.
+    public var keepAlive = KeepAlive.Configuration()
+    /// Bytes of a frame in progress that count as a sign of life, so that a large frame on a slow
+    /// link is not mistaken for silence while a peer trickling bytes (one a second) still is.
+    public var progressBytes = 64 * 1024
+    /// How long a handshake may take.
+    public var handshakeTimeout = Duration.seconds(5)
+    /// When to rekey records.
+    public var rekey = RekeyPolicy()
+
+    public init(secret: RealmSecret) {
+        self.secret = secret
+    }
+}
+
+/// The owner of a transport's connections.
+public protocol TransportDelegate {
+    /// A connection or listener event.
+    mutating func transport(_ connections: Connections, event: TransportEvent)
+    /// A whole frame arrived. The body borrows a transport buffer: copy what you keep.
+    mutating func transport(_ connections: Connections, received header: FrameHeader, body: Span<UInt8>, on connection: ConnectionID)
+    /// A reactor event the transport does not own (the owner's timers, signals, wake-ups).
+    mutating func transport(_ connections: Connections, reactorEvent: ReactorEvent)
+}
+
+extension TransportDelegate {
+    public mutating func transport(_ connections: Connections, reactorEvent: ReactorEvent) {}
+}

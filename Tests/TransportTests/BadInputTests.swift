@@ -1,0 +1,151 @@
+import Reactor
+import Testing
+@testable import Transport
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Each bad input closes only the offending connection, with its reason, while a bystander
+/// connection on the same reactor keeps echoing.
+@Suite("Bad input closes only the offender")
+struct BadInputTests {
+    /// A listener, an echoing bystander connection through it, and the port for a raw peer.
+    final class Setup {
+        let bench: Bench
+        let port: UInt16
+        let bystander: ConnectionID
+
+        init(_ backend: Reactor.BackendChoice) throws {
+            bench = try Bench(backend) {
+                $0.keepAlive = KeepAlive.Configuration(probeAfter: .milliseconds(100), deadline: .milliseconds(400))
+                $0.handshakeTimeout = .milliseconds(500)
+                $0.maximumBody = 64 * 1024
+            }
+            port = try bench.listen().port!
+            bench.recorder.echo = true
+            bench.connections.connect(to: .ipv4("127.0.0.1", port: port))
+            #expect(try bench.spin { !$0.connected.isEmpty && !$0.accepted.isEmpty })
+            bystander = bench.recorder.connected[0]
+        }
+
+        func bystanderStillServes() throws -> Bool {
+            let before = bench.recorder.frames.filter { $0.0 == bystander }.count
+            try bench.connections.send(FrameHeader(typeID: 5, bodyLength: 0), body: [1, 2, 3], on: bystander)
+            return try bench.spin { $0.frames.filter { $0.0 == self.bystander }.count == before + 1 }
+        }
+
+        /// The server-side connection the raw peer got, once its handshake passed.
+        func acceptedPeer() throws -> ConnectionID {
+            #expect(try bench.spin { $0.accepted.count == 2 })
+            return bench.recorder.accepted[1]
+        }
+
+        func closedFor(_ id: ConnectionID, _ matches: (CloseReason) -> Bool) throws -> Bool {
+            try bench.spin {
+                $0.has {
+                    switch $0 {
+                    case .closed(id, let reason), .abandoned(id, let reason): return matches(reason)
+                    default: return false
+                    }
+                }
+            }
+        }
+    }
+
+    @Test("garbage, a foreign handshake version, the wrong realm, a plaintext client: refused before acceptance",
+          arguments: backends, ["garbage", "version", "realm", "plaintext frames", "plaintext mode"])
+    func handshakeRefusals(backend: Reactor.BackendChoice, kind: String) throws {
+        let setup = try Setup(backend)
+        let peer = try RawPeer(port: setup.port)
+        switch kind {
+        case "garbage":
+            peer.write(Array("GET / HTTP/1.1\r\nHost: x\r\n\r\n".utf8) + [UInt8](repeating: 0xEE, count: 60))
+        case "version":
+            var shake = Handshake(role: .client, secret: Bench.realm, encrypted: true)
+            var hello = shake.start()!
+            hello[4] = 9
+            peer.write(hello)
+        case "realm":
+            #expect(try !peer.handshake(secret: .generate(), bench: setup.bench), "no reply for a stranger")
+        case "plaintext frames":
+            peer.write(frame(1, [UInt8](repeating: 7, count: 100)))
+        default:
+            #expect(try !peer.handshake(secret: Bench.realm, encrypted: false, bench: setup.bench))
+        }
+        #expect(try peer.closedByPeer(bench: setup.bench))
+        #expect(setup.bench.recorder.accepted.count == 1, "the offender was never accepted")
+        #expect(try setup.bystanderStillServes())
+    }
+
+    @Test("a record that fails authentication, a replayed record", arguments: backends, [true, false])
+    func badRecords(backend: Reactor.BackendChoice, replay: Bool) throws {
+        let setup = try Setup(backend)
+        let peer = try RawPeer(port: setup.port)
+        #expect(try peer.handshake(secret: Bench.realm, bench: setup.bench))
+        let id = try setup.acceptedPeer()
+        var record = peer.record(frame(1, [1, 2, 3]))
+        if replay {
+            peer.write(record)
+            #expect(try setup.bench.spin { $0.frames.contains { $0.0 == id } }, "the first copy is fine")
+        } else {
+            record[6] ^= 0x01
+        }
+        peer.write(record)
+        #expect(try setup.closedFor(id) { $0 == .protocolError(.recordRejected) })
+        #expect(try peer.closedByPeer(bench: setup.bench))
+        #expect(try setup.bystanderStillServes())
+    }
+
+    @Test("bad frames inside good records: wrong magic, length over the maximum, truncated header",
+          arguments: backends, ["magic", "oversize", "truncated"])
+    func badFrames(backend: Reactor.BackendChoice, kind: String) throws {
+        let setup = try Setup(backend)
+        let peer = try RawPeer(port: setup.port)
+        #expect(try peer.handshake(secret: Bench.realm, bench: setup.bench))
+        let id = try setup.acceptedPeer()
+        switch kind {
+        case "magic":
+            var bad = frame(1, [1])
+            bad[1] = 0x58
+            peer.write(peer.record(bad))
+            #expect(try setup.closedFor(id) { $0 == .protocolError(.badMagic(0x5841)) })
+        case "oversize":
+            var header: [UInt8] = []
+            FrameHeader(typeID: 1, bodyLength: 64 * 1024 + 1).write(into: &header)
+            peer.write(peer.record(header))
+            #expect(try setup.closedFor(id) { $0 == .protocolError(.frameTooLarge(length: 64 * 1024 + 1, maximum: 64 * 1024)) })
+        default:
+            peer.write(peer.record(Array(frame(1, [1, 2]).prefix(20))))
+            shutdown(peer.fd, Int32(SHUT_WR))
+            #expect(try setup.closedFor(id) { $0 == .protocolError(.truncated(missing: 12)) })
+        }
+        #expect(try setup.bystanderStillServes())
+    }
+
+    @Test("a peer that stops mid-frame, or trickles a byte at a time, is dropped at the keep-alive deadline",
+          arguments: backends, [false, true])
+    func stalls(backend: Reactor.BackendChoice, trickle: Bool) throws {
+        let setup = try Setup(backend)
+        let staller = try RawPeer(port: setup.port)
+        #expect(try staller.handshake(secret: Bench.realm, bench: setup.bench))
+        let id = try setup.acceptedPeer()
+        let partial = frame(1, [UInt8](repeating: 1, count: 1000))
+        let started = Deadline.now()
+        if trickle {
+            // One byte per 50 ms: eight times faster than "one a second" against a 400 ms deadline.
+            var sent = 0
+            while !setup.bench.recorder.has({ if case .abandoned(id, _) = $0 { true } else { false } }) && sent < 100 {
+                staller.write(staller.record([partial[sent]]))
+                sent += 1
+                try setup.bench.spin(within: .milliseconds(50)) { _ in false }
+            }
+        } else {
+            staller.write(staller.record(Array(partial.prefix(500))))
+        }
+        #expect(try setup.closedFor(id) { if case .protocolError(.peerSilent) = $0 { true } else { false } })
+        let waited = Deadline.now().nanoseconds - started.nanoseconds
+        #expect(waited < 2_000_000_000, "dropped in \(waited / 1_000_000) ms")
+        #expect(try setup.bystanderStillServes())
+    }
+}

@@ -1,0 +1,113 @@
+import Reactor
+import Testing
+@testable import Transport
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+@Suite("Connections over real sockets, both backends")
+struct ConnectionTests {
+    @Test("echo over TCP and Unix, encrypted and plaintext",
+          arguments: backends, [("127.0.0.1:0", true), ("127.0.0.1:0", false), ("@ansar-transport-echo", true)])
+    func echo(backend: Reactor.BackendChoice, setup: (String, Bool)) throws {
+        let bench = try Bench(backend) { $0.encrypted = setup.1 }
+        var address = try SocketAddress(parsing: setup.0)
+        if case .unixAbstract(let name) = address { address = .unixAbstract(name: "\(name)-\(getpid())-\(backend)") }
+        let bound = try bench.listen(address)
+        bench.recorder.echo = true
+        let connector = bench.connections.connect(to: bound)
+        #expect(try bench.spin { !$0.connected.isEmpty && !$0.accepted.isEmpty })
+        let client = bench.recorder.connected[0]
+        #expect(bench.recorder.events.contains(.connected(client, connector: connector)))
+        var sent: [[UInt8]] = []
+        for index in 0..<200 {
+            let body = (0..<(index * 3)).map { UInt8(truncatingIfNeeded: $0 &+ index) }
+            sent.append(body)
+            try bench.connections.send(FrameHeader(typeID: UInt32(index), bodyLength: 0, destination: 7), body: body, on: client)
+        }
+        #expect(try bench.spin { $0.frames.filter { $0.0 == client }.count == 200 })
+        let echoed = bench.recorder.frames.filter { $0.0 == client }
+        #expect(echoed.map(\.2) == sent)
+        #expect(echoed.map(\.1.typeID) == (0..<200).map(UInt32.init))
+        #expect(echoed.allSatisfy { $0.1.destination == 7 })
+        bench.connections.close(client)
+        let server = bench.recorder.accepted[0]
+        #expect(try bench.spin { $0.has { $0 == .abandoned(server, .endOfStream) } })
+        #expect(bench.recorder.has { $0 == .closed(client, .requested) })
+        #expect(throws: SendRefusal.closed) { try bench.connections.send(FrameHeader(typeID: 1, bodyLength: 0), body: [], on: client) }
+    }
+
+    @Test("a 4 MiB frame crosses many records; back-pressure refuses, then writable", arguments: backends)
+    func largeAndBackPressure(backend: Reactor.BackendChoice) throws {
+        let bench = try Bench(backend) { $0.sendQueueBytes = 256 * 1024 }
+        let bound = try bench.listen()
+        bench.connections.connect(to: bound)
+        #expect(try bench.spin { !$0.connected.isEmpty && !$0.accepted.isEmpty })
+        let client = bench.recorder.connected[0]
+        let big = (0..<(4 << 20)).map { UInt8(truncatingIfNeeded: $0 &* 13) }
+        try bench.connections.send(FrameHeader(typeID: 9, bodyLength: 0), body: big, on: client)
+        #expect(throws: SendRefusal.wouldBlock) {
+            try bench.connections.send(FrameHeader(typeID: 10, bodyLength: 0), body: [1], on: client)
+        }
+        #expect(try bench.spin(within: .seconds(30)) { $0.has { $0 == .writable(client) } })
+        try bench.connections.send(FrameHeader(typeID: 10, bodyLength: 0), body: [1], on: client)
+        #expect(try bench.spin(within: .seconds(30)) { $0.frames.count == 2 })
+        #expect(bench.recorder.frames[0].2 == big)
+        #expect(bench.recorder.frames[1].1.typeID == 10)
+        #expect(throws: SendRefusal.tooLarge(16 * 1024 * 1024 + 1)) {
+            try bench.connections.send(FrameHeader(typeID: 1, bodyLength: 0), body: [UInt8](repeating: 0, count: 16 * 1024 * 1024 + 1), on: client)
+        }
+    }
+
+    @Test("an idle connection stays up on probes; a frozen peer is abandoned within the deadline", arguments: backends)
+    func keepAlive(backend: Reactor.BackendChoice) throws {
+        let bench = try Bench(backend) { $0.keepAlive = KeepAlive.Configuration(probeAfter: .milliseconds(100), deadline: .milliseconds(400)) }
+        let bound = try bench.listen()
+        bench.connections.connect(to: bound)
+        #expect(try bench.spin { !$0.connected.isEmpty && !$0.accepted.isEmpty })
+        // Idle for five deadlines: probes and answers keep both ends alive.
+        try bench.spin(within: .seconds(2)) { _ in false }
+        #expect(!bench.recorder.has { if case .abandoned = $0 { true } else { false } })
+        // A peer that completes the handshake and then freezes.
+        let peer = try RawPeer(port: bound.port!)
+        #expect(try peer.handshake(secret: Bench.realm, bench: bench))
+        #expect(try bench.spin { $0.accepted.count == 2 })
+        let frozen = bench.recorder.accepted[1]
+        let started = Deadline.now()
+        #expect(try bench.spin { $0.has { if case .abandoned(frozen, .protocolError(.peerSilent)) = $0 { true } else { false } } })
+        let waited = Deadline.now().nanoseconds - started.nanoseconds
+        #expect(waited < 1_000_000_000, "noticed within the 400 ms deadline plus a probe interval (\(waited / 1_000_000) ms)")
+        #expect(bench.recorder.events.filter { if case .abandoned = $0 { true } else { false } }.count == 1)
+    }
+
+    @Test("a connector with backoff retries until the server appears, and comes back after a loss", arguments: backends)
+    func reconnect(backend: Reactor.BackendChoice) throws {
+        let bench = try Bench(backend)
+        let server = try Bench(.epoll)
+        let port = try server.listen().port!
+        server.connections.closeListener(ListenerID(value: 0))
+        try server.spin(within: .milliseconds(20)) { _ in false }
+        let connector = bench.connections.connect(
+            to: .ipv4("127.0.0.1", port: port), backoff: Backoff(initial: .milliseconds(10), maximum: .milliseconds(80)))
+        #expect(try bench.spin { $0.events.filter { if case .notConnected(connector, _, .some) = $0 { true } else { false } }.count >= 2 })
+        // The server comes up on the same port.
+        server.connections.listen(on: .ipv4("127.0.0.1", port: port))
+        func both(_ condition: @escaping (Recorder, Recorder) -> Bool) throws -> Bool {
+            let deadline = Deadline.after(.seconds(10))
+            while !condition(bench.recorder, server.recorder) {
+                if Deadline.now() >= deadline { return false }
+                try bench.spin(within: .milliseconds(2)) { _ in false }
+                try server.spin(within: .milliseconds(2)) { _ in false }
+            }
+            return true
+        }
+        #expect(try both { client, server in !client.connected.isEmpty && !server.accepted.isEmpty })
+        // The server drops the connection: the client is told, and reconnects by itself.
+        server.connections.close(server.recorder.accepted[0])
+        #expect(try both { client, server in client.connected.count == 2 && server.accepted.count == 2 })
+        #expect(bench.recorder.has { if case .abandoned(let id, _) = $0 { id == bench.recorder.connected[0] } else { false } })
+        bench.connections.closeConnector(connector)
+        #expect(try both { _, server in server.has { if case .abandoned = $0 { true } else { false } } })
+    }
+}

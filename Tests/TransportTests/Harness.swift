@@ -1,0 +1,167 @@
+import Reactor
+import Testing
+@testable import Transport
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+let backends: [Reactor.BackendChoice] = [.uring, .epoll]
+
+/// Records events and frames; echoes frames back when asked.
+struct Recorder: TransportDelegate {
+    var events: [TransportEvent] = []
+    var frames: [(ConnectionID, FrameHeader, [UInt8])] = []
+    /// Echo frames that arrive on accepted (server-side) connections.
+    var echo = false
+    var onEvent: ((TransportEvent, Connections, inout Recorder) -> Void)? = nil
+
+    mutating func transport(_ connections: Connections, event: TransportEvent) {
+        events.append(event)
+        if let onEvent { onEvent(event, connections, &self) }
+    }
+
+    mutating func transport(_ connections: Connections, received header: FrameHeader, body: Span<UInt8>, on connection: ConnectionID) {
+        var copy: [UInt8] = []
+        copy.append(span: body)
+        frames.append((connection, header, copy))
+        if echo && accepted.contains(connection) { try? connections.send(header, body: body, on: connection) }
+    }
+
+    func has(_ predicate: (TransportEvent) -> Bool) -> Bool { events.contains(where: predicate) }
+
+    var listening: SocketAddress? {
+        for event in events { if case .listening(_, let address) = event { return address } }
+        return nil
+    }
+
+    var accepted: [ConnectionID] {
+        events.compactMap { if case .accepted(let id, _) = $0 { id } else { nil } }
+    }
+
+    var connected: [ConnectionID] {
+        events.compactMap { if case .connected(let id, _) = $0 { id } else { nil } }
+    }
+}
+
+/// A reactor, its connections and a recording handler, with a bounded spin.
+final class Bench {
+    let reactor: Reactor
+    let connections: Connections
+    var handler: ConnectionsHandler<Recorder>
+
+    init(_ backend: Reactor.BackendChoice, configure: (inout TransportConfiguration) -> Void = { _ in }, secret: RealmSecret = Bench.realm) throws {
+        reactor = try Reactor(backend: backend)
+        var configuration = TransportConfiguration(secret: secret)
+        configure(&configuration)
+        connections = Connections(reactor: reactor, configuration: configuration)
+        handler = ConnectionsHandler(connections: connections, delegate: Recorder())
+    }
+
+    static let realm = RealmSecret.generate()
+
+    var recorder: Recorder {
+        get { handler.delegate }
+        set { handler.delegate = newValue }
+    }
+
+    /// Runs the loop until `condition` holds or `limit` passes (no sleeps: the loop blocks in the kernel).
+    @discardableResult
+    func spin(within limit: Duration = .seconds(10), until condition: (Recorder) -> Bool) throws -> Bool {
+        let deadline = Deadline.after(limit)
+        while !condition(handler.delegate) {
+            if Deadline.now() >= deadline { return false }
+            try reactor.run(&handler, until: .after(.milliseconds(5)))
+        }
+        return true
+    }
+
+    /// Listens on `address` and returns the bound address.
+    func listen(_ address: SocketAddress = .ipv4("127.0.0.1", port: 0)) throws -> SocketAddress {
+        connections.listen(on: address)
+        #expect(try spin { $0.listening != nil })
+        return try #require(recorder.listening)
+    }
+}
+
+/// A peer outside any reactor, on a plain non-blocking socket, that can speak the handshake and
+/// records through the state machines and then misbehave on purpose.
+final class RawPeer {
+    let fd: Int32
+    var sealer: RecordSealer? = nil
+    var opener: RecordOpener? = nil
+
+    init(port: UInt16) throws {
+        fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = UInt32(0x7f00_0001).bigEndian
+        address.sin_port = port.bigEndian
+        let result = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        try #require(result == 0)
+        _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
+    }
+
+    deinit { close(fd) }
+
+    func write(_ bytes: [UInt8]) {
+        var offset = 0
+        while offset < bytes.count {
+            let n = bytes[offset...].withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
+            if n > 0 { offset += n }
+        }
+    }
+
+    /// Reads exactly `count` bytes, running `bench` meanwhile; nil on end of stream or timeout.
+    func read(_ count: Int, bench: Bench) throws -> [UInt8]? {
+        var out: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: count)
+        let deadline = Deadline.after(.seconds(10))
+        while out.count < count && Deadline.now() < deadline {
+            let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, count - out.count, Int32(MSG_DONTWAIT)) }
+            if n > 0 { out += buffer[0..<n] } else if n == 0 { return nil } else { try bench.spin(within: .milliseconds(5)) { _ in false } }
+        }
+        return out.count == count ? out : nil
+    }
+
+    /// True once the other end has closed this connection (end of stream or reset).
+    func closedByPeer(bench: Bench, within limit: Duration = .seconds(10)) throws -> Bool {
+        var byte: UInt8 = 0
+        let deadline = Deadline.after(limit)
+        while Deadline.now() < deadline {
+            let n = recv(fd, &byte, 1, Int32(MSG_DONTWAIT))
+            if n == 0 || (n < 0 && errno != EAGAIN) { return true }
+            try bench.spin(within: .milliseconds(5)) { _ in false }
+        }
+        return false
+    }
+
+    /// Runs the client handshake with `secret`; true when established (keys installed).
+    func handshake(secret: RealmSecret, encrypted: Bool = true, bench: Bench) throws -> Bool {
+        var shake = Handshake(role: .client, secret: secret, encrypted: encrypted)
+        write(shake.start()!)
+        guard let reply = try read(Handshake.helloSize, bench: bench) else { return false }
+        guard case .established(let keys, let finished?) = try shake.receive(reply.span).step else { return false }
+        write(finished)
+        if encrypted {
+            sealer = RecordSealer(key: keys.transmit)
+            opener = RecordOpener(key: keys.receive)
+        }
+        return true
+    }
+
+    /// One record holding `plaintext`.
+    func record(_ plaintext: [UInt8]) -> [UInt8] {
+        var out: [UInt8] = []
+        sealer!.seal(plaintext.span, into: &out)
+        return out
+    }
+}
+
+func frame(_ typeID: UInt32, _ body: [UInt8]) -> [UInt8] {
+    var out: [UInt8] = []
+    FrameHeader(typeID: typeID, bodyLength: body.count).write(into: &out)
+    return out + body
+}
