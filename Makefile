@@ -6,7 +6,7 @@ export PATH := /opt/swift/usr/bin:$(PATH)
 SYSTEM_PACKAGES := liburing-dev libsodium-dev
 SWIFT_BUILD_FLAGS ?=
 
-.PHONY: demo test bench build system-packages clean
+.PHONY: demo test bench fuzz build system-packages clean
 
 ## Installs liburing-dev and libsodium-dev when their headers are missing (apt-get as root).
 system-packages:
@@ -40,5 +40,21 @@ bench: system-packages
 	cd Benchmarks && swift build -c release
 	cd Benchmarks && "$$(swift build -c release --show-bin-path)/reactor-bench" --results ../.bench/results.jsonl
 
+## libFuzzer targets (Fuzz/, its own package) for the frame decoder and the handshake, each run
+## for FUZZ_SECONDS from the corpus in Fuzz/Corpus; a crash fails the target.
+FUZZ_SECONDS ?= 30
+FUZZERS := FrameDecoder Handshake
+fuzz: system-packages
+	cd Fuzz && swift build -c debug -Xswiftc -sanitize=fuzzer,address 2>&1 | grep -v "Cannot export local symbol"; exit $${PIPESTATUS[0]}
+	@for name in $(FUZZERS); do \
+	  work=$$(mktemp -d); \
+	  echo "fuzzing $$name for $(FUZZ_SECONDS) s"; \
+	  Fuzz/.build/debug/$${name}Fuzzer -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+	    -artifact_prefix=$$work/ $$work Fuzz/Corpus/$$name > $$work/log 2>&1; status=$$?; \
+	  tail -n 3 $$work/log; \
+	  if [ $$status != 0 ]; then echo "$$name fuzzer failed (exit $$status); input and log in $$work"; exit 1; fi; \
+	  rm -rf $$work; \
+	done
+
 clean:
-	rm -rf .build Benchmarks/.build .bench
+	rm -rf .build Benchmarks/.build Fuzz/.build .bench
