@@ -38,7 +38,7 @@ test: system-packages
 ## Release build of Benchmarks/ (its own package): raw C baseline and the reactor, in one run.
 bench: system-packages
 	cd Benchmarks && swift build -c release
-	cd Benchmarks && "$$(swift build -c release --show-bin-path)/reactor-bench" --results ../.bench/results.jsonl
+	cd Benchmarks && "$$(swift build -c release --show-bin-path)/ansar-bench" --results ../.bench/results.jsonl
 
 ## libFuzzer targets (Fuzz/, its own package) for the frame decoder and the handshake, each run
 ## for FUZZ_SECONDS from the corpus in Fuzz/Corpus; a crash fails the target.

@@ -1,7 +1,7 @@
 // swift-tools-version: 6.2
 // The benchmark suite: its own package so the main build never compiles it. `make bench` builds it
-// in release and runs `reactor-bench`, which measures the raw C baseline (CBaseline) and the
-// reactor on both backends in one run.
+// in release and runs `ansar-bench`, which measures the raw C baseline (CBaseline), the reactor on
+// both backends and the transports in one run.
 import PackageDescription
 
 let package = Package(
@@ -13,8 +13,10 @@ let package = Package(
     targets: [
         .target(name: "CBaseline"),
         .executableTarget(
-            name: "reactor-bench",
-            dependencies: ["CBaseline", .product(name: "Reactor", package: "ansar")]
+            name: "ansar-bench",
+            dependencies: [
+                "CBaseline", .product(name: "Reactor", package: "ansar"), .product(name: "Transport", package: "ansar"),
+            ]
         ),
     ]
 )

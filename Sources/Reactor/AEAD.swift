@@ -4,8 +4,8 @@ import CShims
 ///
 /// AES-256-GCM where the CPU has AES-NI (`crypto_aead_aes256gcm_is_available()`; its key schedule is
 /// expanded once), else XChaCha20-Poly1305. Each seal or open uses the next counter as the nonce, so
-/// a replayed, reordered or dropped record fails to open. Works in place on the caller's buffer:
-/// nothing is allocated per record.
+/// a replayed, reordered or dropped record fails to open. Works on the caller's buffers (sealing
+/// reads the plaintext where it lies, opening decrypts in place): nothing is allocated per record.
 public final class AEAD {
     public enum Algorithm: String, Sendable {
         case aes256gcm = "AES-256-GCM"
@@ -76,25 +76,28 @@ public final class AEAD {
         counter += 1
     }
 
-    /// Encrypts `buffer[range]` in place and writes the tag into the `tagBytes` after it.
-    /// `additional` is authenticated, not encrypted.
-    public func seal(_ buffer: inout [UInt8], range: Range<Int>, additional: [UInt8]) {
-        precondition(range.upperBound + Self.tagBytes <= buffer.count, "no room for the tag")
+    /// Encrypts `plaintext` into `buffer` at `offset` (one pass, no copy first) and writes the tag
+    /// in the `tagBytes` after it. `buffer` must have room.
+    public func seal(_ plaintext: Span<UInt8>, into buffer: inout [UInt8], at offset: Int, additional: [UInt8]) {
+        precondition(offset >= 0 && offset + plaintext.count + Self.tagBytes <= buffer.count, "no room for the record")
         advanceNonce()
-        buffer.withUnsafeMutableBufferPointer { bytes in
-            let message = bytes.baseAddress! + range.lowerBound
-            let tag = bytes.baseAddress! + range.upperBound
-            nonce.withUnsafeBufferPointer { nonce in
-                additional.withUnsafeBufferPointer { ad in
-                    if let aesState {
-                        _ = crypto_aead_aes256gcm_encrypt_detached_afternm(
-                            message, tag, nil, message, UInt64(range.count), ad.baseAddress, UInt64(ad.count), nil,
-                            nonce.baseAddress!, aesState.assumingMemoryBound(to: crypto_aead_aes256gcm_state.self))
-                    } else {
-                        key.withUnsafeBufferPointer { key in
-                            _ = crypto_aead_xchacha20poly1305_ietf_encrypt_detached(
-                                message, tag, nil, message, UInt64(range.count), ad.baseAddress, UInt64(ad.count), nil,
-                                nonce.baseAddress!, key.baseAddress!)
+        plaintext.withUnsafeBufferPointer { message in
+            buffer.withUnsafeMutableBufferPointer { bytes in
+                let output = bytes.baseAddress! + offset
+                let tag = output + message.count
+                nonce.withUnsafeBufferPointer { nonce in
+                    additional.withUnsafeBufferPointer { ad in
+                        if let aesState {
+                            _ = crypto_aead_aes256gcm_encrypt_detached_afternm(
+                                output, tag, nil, message.baseAddress, UInt64(message.count), ad.baseAddress,
+                                UInt64(ad.count), nil, nonce.baseAddress!,
+                                aesState.assumingMemoryBound(to: crypto_aead_aes256gcm_state.self))
+                        } else {
+                            key.withUnsafeBufferPointer { key in
+                                _ = crypto_aead_xchacha20poly1305_ietf_encrypt_detached(
+                                    output, tag, nil, message.baseAddress, UInt64(message.count), ad.baseAddress,
+                                    UInt64(ad.count), nil, nonce.baseAddress!, key.baseAddress!)
+                            }
                         }
                     }
                 }

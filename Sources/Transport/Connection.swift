@@ -1,8 +1,9 @@
 import Reactor
 
 /// The state of one connection: handshake, then framed (and usually encrypted) traffic with
-/// keep-alive. Owned by ``Connections``, which drives it from reactor events.
-struct Connection {
+/// keep-alive. Owned by ``Connections``, which drives it from reactor events. A class, so the hot
+/// path reaches its fields in place instead of copying a large value in and out of the table.
+final class Connection {
     enum Phase { case connecting, handshaking, established }
 
     let id: ConnectionID
@@ -24,6 +25,8 @@ struct Connection {
     var record: [UInt8] = []
     var flushQueued = false
     var refusedSend = false
+    /// Closing gracefully: queued frames go out, then our side of the stream ends, then the peer's.
+    var closing = false
     /// The handshake deadline, then the keep-alive check.
     var timer: TimerID? = nil
     /// Where the peer is, for the log.
@@ -46,7 +49,7 @@ struct Connection {
     var pendingBytes: Int { staging.count - stagingOffset }
 
     /// Appends one frame to the staging buffer.
-    mutating func stage(_ header: FrameHeader, _ body: Span<UInt8>) {
+    func stage(_ header: FrameHeader, _ body: Span<UInt8>) {
         header.write(into: &staging)
         staging.append(span: body)
     }

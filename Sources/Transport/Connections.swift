@@ -142,7 +142,7 @@ public final class Connections {
         do {
             let socket = try reactor.connect(to: connector.address, deadline: .after(configuration.handshakeTimeout))
             let id = ConnectionID(socket: socket)
-            var connection = Connection(
+            let connection = Connection(
                 id: id, role: .client, listener: nil, connector: connector.id, configuration: configuration,
                 peer: connector.address.description, now: .now())
             connection.timer = try? reactor.startTimer(after: configuration.handshakeTimeout, tag: TimerKind.connection.tag(socket.index))
@@ -178,7 +178,7 @@ public final class Connections {
     /// when it completes.
     public func send(_ header: FrameHeader, body: Span<UInt8>, on connection: ConnectionID) throws(SendRefusal) {
         let index = connection.socket.index
-        guard isOpen(connection) else { throw .closed }
+        guard isOpen(connection), !connections[index]!.closing else { throw .closed }
         guard body.count <= configuration.maximumBody else { throw .tooLarge(body.count) }
         let queued = connections[index]!.pendingBytes
         if queued > 0 && queued + FrameHeader.size + body.count > configuration.sendQueueBytes {
@@ -197,14 +197,29 @@ public final class Connections {
         try send(header, body: body.span, on: connection)
     }
 
-    /// Closes a connection; ``TransportEvent/closed(_:_:)`` follows with ``CloseReason/requested``.
-    /// Frames still queued are discarded. A connector with a backoff does not reconnect after this.
-    public func close(_ connection: ConnectionID) {
+    /// Closes a connection; ``TransportEvent/closed(_:_:)`` follows with ``CloseReason/requested``,
+    /// and a connector with a backoff does not reconnect after it.
+    ///
+    /// A graceful close (the default) sends everything already queued, ends this side of the
+    /// stream, and waits for the peer to end its side — at most the keep-alive deadline — so the
+    /// peer receives every frame. `graceful: false` closes at once and discards what is queued.
+    /// Either way no further sends are accepted.
+    public func close(_ connection: ConnectionID, graceful: Bool = true) {
         guard isOpen(connection) else { return }
-        if let connector = connections[connection.socket.index]!.connector, connector.value < connectors.count {
+        let state = connections[connection.socket.index]!
+        if let connector = state.connector, connector.value < connectors.count {
             connectors[connector.value]?.backoff = nil  // closed on purpose: do not come back
         }
-        finish(connection, .requested)
+        guard graceful, state.phase == .established else {
+            finish(connection, .requested)
+            return
+        }
+        guard !state.closing else { return }
+        state.closing = true
+        if let timer = state.timer { reactor.cancelTimer(timer) }
+        state.timer = try? reactor.startTimer(
+            after: configuration.keepAlive.deadline, tag: TimerKind.connection.tag(connection.socket.index))
+        queueFlush(connection.socket.index)
     }
 
     /// Stops reading from the peer (back-pressure): TCP then pushes back on the sender.

@@ -79,7 +79,7 @@ extension Connections {
             return
         }
         let peer = (try? reactor.peerAddress(of: socket))?.description ?? "unknown peer"
-        var connection = Connection(
+        let connection = Connection(
             id: ConnectionID(socket: socket), role: .server, listener: listener.id, connector: nil,
             configuration: configuration, peer: peer, now: .now())
         connection.timer = try? reactor.startTimer(after: configuration.handshakeTimeout, tag: TimerKind.connection.tag(socket.index))
@@ -122,6 +122,10 @@ extension Connections {
         guard let connection = connections[socket.index], connection.id == id else { return }
         if let error {
             finish(id, .socket(error), peerWentAway: true)
+            return
+        }
+        if connection.closing {
+            finish(id, .requested)  // the peer ended its side after ours: the close is complete
             return
         }
         do throws(TransportError) {
@@ -271,6 +275,10 @@ extension Connections {
                 finish(connection.id, .handshakeTimeout)
                 return
             }
+            guard !connection.closing else {
+                finish(connection.id, .requested)  // the peer never ended its side: close anyway
+                return
+            }
             switch connections[index]!.keepAlive.check(at: .now()) {
             case .lost(let silence):
                 let milliseconds = silence.components.seconds * 1000 + silence.components.attoseconds / 1_000_000_000_000_000
@@ -317,9 +325,8 @@ extension Connections {
                 if connections[index]!.sealer != nil {
                     var record = connections[index]!.record
                     connections[index]!.record = []
-                    record.removeAll(keepingCapacity: true)
-                    connections[index]!.sealer!.seal(chunk.span, into: &record)
-                    try reactor.send(record.span, on: socket)
+                    let length = connections[index]!.sealer!.seal(chunk.span, into: &record)
+                    try reactor.send(record.span.extracting(0..<length), on: socket)
                     connections[index]!.record = record
                 } else {
                     try reactor.send(chunk.span, on: socket)
@@ -333,6 +340,7 @@ extension Connections {
         if connections[index]!.pendingBytes == 0 {
             connections[index]!.staging.removeAll(keepingCapacity: true)
             connections[index]!.stagingOffset = 0
+            if connections[index]!.closing { try? reactor.shutdownWrite(socket) }
             if connections[index]!.refusedSend {
                 connections[index]!.refusedSend = false
                 emit(.writable(connections[index]!.id))

@@ -56,37 +56,16 @@ public struct FrameHeader: Equatable, Sendable {
     /// Parses and validates a header from the first 32 bytes of `bytes`.
     public init(parsing bytes: Span<UInt8>, maximumBody: Int) throws(TransportError) {
         precondition(bytes.count >= Self.size, "a header needs 32 bytes")
-        let magic = UInt16(bytes.littleEndian(at: 0, byteCount: 2))
+        let magic = bytes.loadLittleEndian(UInt16.self, at: 0)
         guard magic == Self.magic else { throw .badMagic(magic) }
         guard bytes[2] == Self.version else { throw .unsupportedVersion(bytes[2]) }
-        guard bytes.littleEndian(at: 12, byteCount: 4) == 0 else { throw .reservedNotZero }
-        let length = Int(bytes.littleEndian(at: 4, byteCount: 4))
+        guard bytes.loadLittleEndian(UInt32.self, at: 12) == 0 else { throw .reservedNotZero }
+        let length = Int(bytes.loadLittleEndian(UInt32.self, at: 4))
         guard length <= maximumBody else { throw .frameTooLarge(length: length, maximum: maximumBody) }
         flags = Flags(rawValue: bytes[3])
         bodyLength = length
-        typeID = UInt32(bytes.littleEndian(at: 8, byteCount: 4))
-        destination = bytes.littleEndian(at: 16, byteCount: 8)
-        returnAddress = bytes.littleEndian(at: 24, byteCount: 8)
-    }
-}
-
-extension Span<UInt8> {
-    /// The unsigned little-endian integer of `byteCount` bytes at `offset`.
-    func littleEndian(at offset: Int, byteCount: Int) -> UInt64 {
-        var value: UInt64 = 0
-        for index in 0..<byteCount {
-            value |= UInt64(self[offset + index]) << (8 * UInt64(index))
-        }
-        return value
-    }
-}
-
-extension Array<UInt8> {
-    mutating func appendLittleEndian<T: FixedWidthInteger>(_ value: T) {
-        var remaining = value.littleEndian
-        for _ in 0..<(T.bitWidth / 8) {
-            append(UInt8(truncatingIfNeeded: remaining))
-            remaining >>= 8
-        }
+        typeID = bytes.loadLittleEndian(UInt32.self, at: 8)
+        destination = bytes.loadLittleEndian(UInt64.self, at: 16)
+        returnAddress = bytes.loadLittleEndian(UInt64.self, at: 24)
     }
 }

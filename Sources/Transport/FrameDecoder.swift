@@ -70,7 +70,7 @@ public struct FrameDecoder {
         if let failure { throw failure }
         guard pending.isEmpty else {
             let expected = pending.count >= FrameHeader.size
-                ? FrameHeader.size + Int(pending.span.littleEndian(at: 4, byteCount: 4)) : FrameHeader.size
+                ? FrameHeader.size + Int(pending.span.loadLittleEndian(UInt32.self, at: 4)) : FrameHeader.size
             throw .truncated(missing: expected - pending.count)
         }
     }

@@ -46,17 +46,27 @@ public struct RecordSealer {
 
     public var algorithm: AEAD.Algorithm { aead.algorithm }
 
-    /// Appends one record holding `plaintext` to `output`.
-    public mutating func seal(_ plaintext: Span<UInt8>, into output: inout [UInt8]) {
+    /// Seals `plaintext` as one record at the start of `record` (grown if too small, never shrunk,
+    /// so a reused buffer costs nothing) and returns the record's length. Encryption reads the
+    /// plaintext where it is: no copy first.
+    public mutating func seal(_ plaintext: Span<UInt8>, into record: inout [UInt8]) -> Int {
         let length = plaintext.count + AEAD.tagBytes
-        for index in 0..<4 { lengthBytes[index] = UInt8(truncatingIfNeeded: length >> (8 * index)) }
-        output.append(contentsOf: lengthBytes)
-        let start = output.count
-        output.append(span: plaintext)
-        let end = output.count
-        output.append(contentsOf: repeatElement(0, count: AEAD.tagBytes))
-        aead.seal(&output, range: start..<end, additional: lengthBytes)
+        let total = 4 + length
+        if record.count < total { record.append(contentsOf: repeatElement(0, count: total - record.count)) }
+        for index in 0..<4 {
+            lengthBytes[index] = UInt8(truncatingIfNeeded: length >> (8 * index))
+            record[index] = lengthBytes[index]
+        }
+        aead.seal(plaintext, into: &record, at: 4, additional: lengthBytes)
         if rekey.count(length) { aead.rekey() }
+        return total
+    }
+
+    /// Appends one record holding `plaintext` to `output`.
+    public mutating func seal(_ plaintext: Span<UInt8>, appendingTo output: inout [UInt8]) {
+        var record: [UInt8] = []
+        let length = seal(plaintext, into: &record)
+        output.append(contentsOf: record[0..<length])
     }
 }
 
@@ -68,6 +78,7 @@ public struct RecordOpener {
     private var rekey: RekeyCounter
     public let maximumRecord: Int
     private var buffer: [UInt8] = []
+    private var lengthBytes = [UInt8](repeating: 0, count: 4)
     private var failure: TransportError? = nil
 
     /// `maximumRecord` bounds one record's ciphertext; a longer one is refused before it is buffered.
@@ -90,12 +101,12 @@ public struct RecordOpener {
         var offset = 0
         do throws(TransportError) {
             while buffer.count - offset >= 4 {
-                let length = Int(buffer.span.littleEndian(at: offset, byteCount: 4))
+                let length = Int(buffer.span.loadLittleEndian(UInt32.self, at: offset))
                 guard length >= AEAD.tagBytes && length <= maximumRecord else { throw TransportError.recordLength(length) }
                 guard buffer.count - offset - 4 >= length else { break }
                 let start = offset + 4
                 let end = start + length - AEAD.tagBytes
-                let lengthBytes = Array(buffer[offset..<start])
+                for index in 0..<4 { lengthBytes[index] = buffer[offset + index] }
                 guard aead.open(&buffer, range: start..<end, additional: lengthBytes) else {
                     throw TransportError.recordRejected
                 }
@@ -114,7 +125,7 @@ public struct RecordOpener {
     public func finish() throws(TransportError) {
         if let failure { throw failure }
         if !buffer.isEmpty {
-            let missing = buffer.count >= 4 ? 4 + Int(buffer.span.littleEndian(at: 0, byteCount: 4)) - buffer.count : 4 - buffer.count
+            let missing = buffer.count >= 4 ? 4 + Int(buffer.span.loadLittleEndian(UInt32.self, at: 0)) - buffer.count : 4 - buffer.count
             throw .truncated(missing: missing)
         }
     }

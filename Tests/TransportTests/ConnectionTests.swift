@@ -110,4 +110,23 @@ struct ConnectionTests {
         bench.connections.closeConnector(connector)
         #expect(try both { _, server in server.has { if case .abandoned = $0 { true } else { false } } })
     }
+
+    @Test("a graceful close delivers every queued frame before the stream ends", arguments: backends)
+    func gracefulClose(backend: Reactor.BackendChoice) throws {
+        let bench = try Bench(backend)
+        let bound = try bench.listen()
+        bench.connections.connect(to: bound)
+        #expect(try bench.spin { !$0.connected.isEmpty && !$0.accepted.isEmpty })
+        let client = bench.recorder.connected[0]
+        let server = bench.recorder.accepted[0]
+        for index in 0..<1500 {
+            try bench.connections.send(FrameHeader(typeID: UInt32(index), bodyLength: 0), body: [UInt8](repeating: 1, count: 500), on: client)
+        }
+        bench.connections.close(client)
+        #expect(throws: SendRefusal.closed) { try bench.connections.send(FrameHeader(typeID: 1, bodyLength: 0), body: [], on: client) }
+        #expect(try bench.spin { $0.has { $0 == .abandoned(server, .endOfStream) } && $0.has { $0 == .closed(client, .requested) } })
+        let received = bench.recorder.frames.filter { $0.0 == server }
+        #expect(received.count == 1500)
+        #expect(received.map(\.1.typeID) == (0..<1500).map(UInt32.init))
+    }
 }

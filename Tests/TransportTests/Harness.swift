@@ -155,7 +155,7 @@ final class RawPeer {
     /// One record holding `plaintext`.
     func record(_ plaintext: [UInt8]) -> [UInt8] {
         var out: [UInt8] = []
-        sealer!.seal(plaintext.span, into: &out)
+        sealer!.seal(plaintext.span, appendingTo: &out)
         return out
     }
 }

@@ -31,7 +31,7 @@ struct RecordTests {
         var sealer = RecordSealer(key: key, algorithm: algorithm)
         var stream: [UInt8] = []
         let messages = (0..<30).map { index in (0..<(index * 37)).map { UInt8(truncatingIfNeeded: $0 ^ index) } }
-        for message in messages { sealer.seal(message.span, into: &stream) }
+        for message in messages { sealer.seal(message.span, appendingTo: &stream) }
         #expect(stream.count == messages.reduce(0) { $0 + $1.count + RecordSealer.overhead })
         #expect(try open(stream, key: key, algorithm: algorithm, pieces: pieces) == messages)
     }
@@ -43,7 +43,7 @@ struct RecordTests {
         var records: [[UInt8]] = []
         for index in 0..<3 {
             var record: [UInt8] = []
-            sealer.seal([UInt8](repeating: UInt8(index), count: 50).span, into: &record)
+            sealer.seal([UInt8](repeating: UInt8(index), count: 50).span, appendingTo: &record)
             records.append(record)
         }
         var flipped = records[0]
@@ -64,7 +64,7 @@ struct RecordTests {
         let policy = RekeyPolicy(records: 4, bytes: 1 << 40)
         var sealer = RecordSealer(key: key, policy: policy)
         var stream: [UInt8] = []
-        for index in 0..<10 { sealer.seal([UInt8(index)].span, into: &stream) }
+        for index in 0..<10 { sealer.seal([UInt8(index)].span, appendingTo: &stream) }
         #expect(try open(stream, key: key, algorithm: .preferred, policy: policy).count == 10)
         #expect(throws: TransportError.recordRejected) {
             try open(stream, key: key, algorithm: .preferred, policy: RekeyPolicy(records: 5, bytes: 1 << 40))

@@ -1,7 +1,8 @@
-// reactor-bench: the reactor on both backends against the raw C limit, measured in one run.
+// ansar-bench: the reactor on both backends and the transports against the raw C limit, in one run.
 // Prints a table and appends JSON lines (name, value, unit, baseline, baseline_value, ratio).
 import CBaseline
 import Reactor
+import Transport
 
 #if canImport(Glibc)
 import Glibc
@@ -10,14 +11,18 @@ import Glibc
 var resultsPath = ".bench/results.jsonl"
 var quick = false
 var only: String? = nil
+var variantFilter: String? = nil
+var sizeFilter: Int? = nil
 var arguments = CommandLine.arguments.dropFirst().makeIterator()
 while let argument = arguments.next() {
     switch argument {
     case "--results": resultsPath = arguments.next() ?? resultsPath
     case "--quick": quick = true
     case "--only": only = arguments.next()
+    case "--variant": variantFilter = arguments.next()
+    case "--size": sizeFilter = arguments.next().flatMap { Int($0) }
     default:
-        print("usage: reactor-bench [--results FILE] [--quick] [--only round-trip|one-way]")
+        print("usage: ansar-bench [--results FILE] [--quick] [--only round-trip|one-way] [--variant TEXT] [--size BYTES]")
         exit(2)
     }
 }
@@ -44,7 +49,7 @@ func percentile(_ sorted: [UInt64], _ p: Double) -> Double {
 }
 
 func fail(_ what: String) -> Never {
-    print("reactor-bench: \(what)")
+    print("ansar-bench: \(what)")
     exit(1)
 }
 
@@ -81,6 +86,22 @@ func reactorPingPong(_ backend: Reactor.BackendChoice, _ name: String, unixSocke
 // each pools its samples: drift hits all three alike.
 let rounds = 10
 let perRound = roundTrips / rounds
+
+/// One way to do a 64 B ping-pong: returns the timed round trips and the allocations during them.
+typealias PingPongVariant = (name: String, run: (_ unixSocket: Bool, _ count: Int) -> (times: [UInt64], allocations: UInt64))
+
+let pingPongVariants: [PingPongVariant] = (backends.map { name, backend in
+    (name, { unixSocket, count in
+        let client = reactorPingPong(backend, name, unixSocket: unixSocket, count: count)
+        return (client.times, client.allocationsAtEnd - client.allocationsAtStart)
+    })
+} + [true, false].map { encrypted in
+    ("transport \(encrypted ? "encrypted" : "plaintext"), uring", { unixSocket, count in
+        let client = transportPingPong(encrypted: encrypted, unixSocket: unixSocket, count: count)
+        return (client.times, client.allocationsAtEnd - client.allocationsAtStart)
+    })
+}).filter { variantFilter == nil || $0.name.contains(variantFilter!) }
+
 for (transport, unixSocket) in [("tcp", false), ("unix", true)] where only == nil || only == "round-trip" {
     var raw: [UInt64] = []
     var samples: [String: [UInt64]] = [:]
@@ -92,24 +113,24 @@ for (transport, unixSocket) in [("tcp", false), ("unix", true)] where only == ni
         }
         if result != 0 { fail("C ping-pong over \(transport): errno \(-result)") }
         raw += times
-        for (name, backend) in backends {
-            let client = reactorPingPong(backend, name, unixSocket: unixSocket, count: perRound)
-            samples[name, default: []] += client.times
-            allocations[name, default: 0] += client.allocationsAtEnd - client.allocationsAtStart
+        for variant in pingPongVariants {
+            let measured = variant.run(unixSocket, perRound)
+            samples[variant.name, default: []] += measured.times
+            allocations[variant.name, default: 0] += measured.allocations
         }
     }
     raw.sort()
-    for (name, _) in backends {
-        let times = samples[name]!.sorted()
+    for variant in pingPongVariants {
+        let times = samples[variant.name]!.sorted()
         for p in [50.0, 99.0, 99.9] {
             let label = p == 99.9 ? "p99.9" : "p\(Int(p))"
             figures.append(Figure(
-                name: "\(transport) 64 B round trip \(label) (\(name))", value: percentile(times, p), unit: "µs",
+                name: "\(transport) 64 B round trip \(label) (\(variant.name))", value: percentile(times, p), unit: "µs",
                 baseline: "raw C \(transport) blocking", baselineValue: percentile(raw, p)))
         }
         figures.append(Figure(
-            name: "\(transport) heap allocations per round trip (\(name), both ends)",
-            value: Double(allocations[name]!) / Double(times.count), unit: "allocs", baseline: "zero", baselineValue: 0))
+            name: "\(transport) heap allocations per round trip (\(variant.name), both ends)",
+            value: Double(allocations[variant.name]!) / Double(times.count), unit: "allocs", baseline: "zero", baselineValue: 0))
     }
 }
 
@@ -127,7 +148,19 @@ func reactorOneWay(_ backend: Reactor.BackendChoice, size: Int, seconds: Double)
 }
 
 let throughputRounds = 3
-for size in [64, 1024, 65536] where only == nil || only == "one-way" {
+
+/// One way to stream frames of a size for some seconds: messages counted by the receiver, and seconds.
+typealias OneWayVariant = (name: String, run: (_ size: Int, _ seconds: Double) -> (messages: UInt64, elapsed: Double))
+
+let oneWayVariants: [OneWayVariant] = (backends.map { name, backend in
+    (name, { size, seconds in reactorOneWay(backend, size: size, seconds: seconds) })
+} + [true, false].map { encrypted in
+    ("transport \(encrypted ? "encrypted" : "plaintext"), uring", { size, seconds in
+        transportOneWay(encrypted: encrypted, size: size, seconds: seconds)
+    })
+}).filter { variantFilter == nil || $0.name.contains(variantFilter!) }
+
+for size in [64, 1024, 65536] where (only == nil || only == "one-way") && (sizeFilter == nil || sizeFilter == size) {
     let label = size >= 1024 ? "\(size / 1024) KiB" : "\(size) B"
     var raw = (messages: UInt64(0), elapsed: 0.0)
     var measured: [String: (messages: UInt64, elapsed: Double)] = [:]
@@ -137,18 +170,25 @@ for size in [64, 1024, 65536] where only == nil || only == "one-way" {
         let result = cbaseline_one_way(Int32(size), seconds / Double(throughputRounds), &messages, &elapsed)
         if result != 0 || messages == 0 { fail("C one-way \(label): errno \(-result)") }
         raw = (raw.messages + messages, raw.elapsed + elapsed)
-        for (name, backend) in backends {
-            let counted = reactorOneWay(backend, size: size, seconds: seconds / Double(throughputRounds))
-            if counted.messages == 0 { fail("reactor one-way \(label) (\(name)): nothing counted") }
-            let sum = measured[name] ?? (0, 0)
-            measured[name] = (sum.messages + counted.messages, sum.elapsed + counted.elapsed)
+        for variant in oneWayVariants {
+            let counted = variant.run(size, seconds / Double(throughputRounds))
+            if counted.messages == 0 { fail("one-way \(label) (\(variant.name)): nothing counted") }
+            let sum = measured[variant.name] ?? (0, 0)
+            measured[variant.name] = (sum.messages + counted.messages, sum.elapsed + counted.elapsed)
         }
     }
-    for (name, _) in backends {
-        let total = measured[name]!
+    let rawRate = Double(raw.messages) / raw.elapsed
+    for variant in oneWayVariants {
+        let total = measured[variant.name]!
+        let rate = Double(total.messages) / total.elapsed
         figures.append(Figure(
-            name: "one-way \(label) messages/s (\(name))", value: Double(total.messages) / total.elapsed,
-            unit: "msg/s", baseline: "raw C tcp batched writes", baselineValue: Double(raw.messages) / raw.elapsed))
+            name: "one-way \(label) messages/s (\(variant.name))", value: rate,
+            unit: "msg/s", baseline: "raw C tcp batched writes", baselineValue: rawRate))
+        if size == 65536 {
+            figures.append(Figure(
+                name: "one-way 64 KiB payload GB/s (\(variant.name))", value: rate * Double(size) / 1e9,
+                unit: "GB/s", baseline: "raw C tcp batched writes", baselineValue: rawRate * Double(size) / 1e9))
+        }
     }
 }
 
