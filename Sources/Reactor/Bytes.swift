@@ -3,12 +3,6 @@
 /// loop costs them ~10× on bulk data. Everything here is inlinable, so callers get specialised code
 /// instead of generic metadata look-ups at run time.
 extension Array where Element == UInt8 {
-    /// Appends `value` as little-endian bytes.
-    @inlinable @inline(__always)
-    public mutating func appendLittleEndian<T: FixedWidthInteger>(_ value: T) {
-        Swift.withUnsafeBytes(of: value.littleEndian) { append(contentsOf: $0) }
-    }
-
     /// Appends every byte of `bytes` with one bulk copy.
     @inlinable
     public mutating func append(span bytes: Span<UInt8>) {

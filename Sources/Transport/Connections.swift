@@ -177,19 +177,25 @@ public final class Connections {
     /// body is too large, or the connection is closed. Frames queued during the handshake leave
     /// when it completes.
     public func send(_ header: FrameHeader, body: Span<UInt8>, on connection: ConnectionID) throws(SendRefusal) {
+        // One table read: this is the hot path, and every access to the table is checked.
         let index = connection.socket.index
-        guard isOpen(connection), !connections[index]!.closing else { throw .closed }
+        guard index < connections.count, let state = connections[index], state.id == connection, !state.closing else {
+            throw .closed
+        }
         guard body.count <= configuration.maximumBody else { throw .tooLarge(body.count) }
-        let queued = connections[index]!.pendingBytes
+        let queued = state.pendingBytes
         if queued > 0 && queued + FrameHeader.size + body.count > configuration.sendQueueBytes {
-            connections[index]!.refusedSend = true
+            state.refusedSend = true
             throw .wouldBlock
         }
         var header = header
         header.bodyLength = body.count
         header.flags.remove(.control)
-        connections[index]!.stage(header, body)
-        queueFlush(index)
+        state.stage(header, body)
+        if !state.flushQueued {
+            state.flushQueued = true
+            flushList.append(index)
+        }
     }
 
     /// Queues one frame from an array; see ``send(_:body:on:)``.
@@ -250,8 +256,9 @@ public final class Connections {
     }
 
     func queueFlush(_ index: Int) {
-        if !connections[index]!.flushQueued {
-            connections[index]!.flushQueued = true
+        let state = connections[index]!
+        if !state.flushQueued {
+            state.flushQueued = true
             flushList.append(index)
         }
     }

@@ -198,13 +198,13 @@ extension Connections {
 
     /// Established traffic: records (if encrypted) → frames → the delegate, control frames answered here.
     private func session<Delegate: TransportDelegate>(_ bytes: Span<UInt8>, on id: ConnectionID, delegate: inout Delegate) {
-        let index = id.socket.index
+        let state = connections[id.socket.index]!
         // Take the decoders out while frames are delivered: the delegate may send on, or close,
         // this very connection, which must not overlap an access to its state.
         var decoder = FrameDecoder(maximumBody: 0)
-        swap(&decoder, &connections[index]!.decoder)
-        var opener = connections[index]!.opener
-        connections[index]!.opener = nil
+        swap(&decoder, &state.decoder)
+        var opener = state.opener
+        state.opener = nil
         var frames = 0
         var failure: TransportError? = nil
         do throws(TransportError) {
@@ -212,37 +212,38 @@ extension Connections {
                 try opener!.feed(bytes) { plaintext throws(TransportError) in
                     try decoder.feed(plaintext) { header, body in
                         frames += 1
-                        self.deliver(header, body, on: id, delegate: &delegate)
+                        self.deliver(header, body, on: id, state: state, delegate: &delegate)
                     }
                 }
             } else {
                 try decoder.feed(bytes) { header, body in
                     frames += 1
-                    self.deliver(header, body, on: id, delegate: &delegate)
+                    self.deliver(header, body, on: id, state: state, delegate: &delegate)
                 }
             }
         } catch {
             failure = error
         }
         guard isOpen(id) else { return }  // the delegate closed it
-        swap(&decoder, &connections[index]!.decoder)
-        connections[index]!.opener = opener
+        swap(&decoder, &state.decoder)
+        state.opener = opener
         if let failure {
             finish(id, .protocolError(failure))
             return
         }
         // A sign of life is a whole frame, or enough bytes of one: a trickle of bytes is not.
-        connections[index]!.progress += bytes.count
-        if frames > 0 || connections[index]!.progress >= configuration.progressBytes {
-            connections[index]!.progress = 0
-            connections[index]!.keepAlive.heard(at: .now())
+        state.progress += bytes.count
+        if frames > 0 || state.progress >= configuration.progressBytes {
+            state.progress = 0
+            state.keepAlive.heard(at: .now())
         }
     }
 
     private func deliver<Delegate: TransportDelegate>(
-        _ header: FrameHeader, _ body: Span<UInt8>, on id: ConnectionID, delegate: inout Delegate
+        _ header: FrameHeader, _ body: Span<UInt8>, on id: ConnectionID, state: Connection, delegate: inout Delegate
     ) {
-        guard isOpen(id) else { return }
+        // Still ours? The delegate may have closed it while an earlier frame of this batch was delivered.
+        guard connections[id.socket.index] === state else { return }
         guard header.flags.contains(.control) else {
             delegate.transport(self, received: header, body: body, on: id)
             return

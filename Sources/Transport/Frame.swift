@@ -41,16 +41,20 @@ public struct FrameHeader: Equatable, Sendable {
         self.returnAddress = returnAddress
     }
 
-    /// Appends the 32 header bytes to `output`.
+    /// Appends the 32 header bytes to `output`, assembled on the stack and appended in one copy.
     public func write(into output: inout [UInt8]) {
-        output.appendLittleEndian(Self.magic)
-        output.append(Self.version)
-        output.append(flags.rawValue)
-        output.appendLittleEndian(UInt32(truncatingIfNeeded: bodyLength))
-        output.appendLittleEndian(typeID)
-        output.appendLittleEndian(UInt32(0))
-        output.appendLittleEndian(destination)
-        output.appendLittleEndian(returnAddress)
+        var bytes = InlineArray<32, UInt8>(repeating: 0)
+        func store(_ value: UInt64, at offset: Int, count: Int) {
+            for index in 0..<count { bytes[offset + index] = UInt8(truncatingIfNeeded: value >> (8 * UInt64(index))) }
+        }
+        store(UInt64(Self.magic), at: 0, count: 2)
+        bytes[2] = Self.version
+        bytes[3] = flags.rawValue
+        store(UInt64(UInt32(truncatingIfNeeded: bodyLength)), at: 4, count: 4)
+        store(UInt64(typeID), at: 8, count: 4)
+        store(destination, at: 16, count: 8)
+        store(returnAddress, at: 24, count: 8)
+        output.append(span: bytes.span)
     }
 
     /// Parses and validates a header from the first 32 bytes of `bytes`.
