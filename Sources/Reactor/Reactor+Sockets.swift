@@ -40,7 +40,10 @@ extension Reactor {
             Glibc.close(fd)
             throw error
         }
-        if case .unix(let path) = address { sockets[id.index].boundPath = path }
+        if case .unix(let path) = address {
+            sockets[id.index].boundPath = path
+            sockets[id.index].boundFile = Self.fileIdentity(path)
+        }
         sockets[id.index].accepting = true
         armAccept(id.index)
         return id
@@ -178,6 +181,16 @@ extension Reactor {
         } else {
             backend.cancel(fd: sockets[slot].fd, socket: socket, kinds: [.accept, .connect, .receive, .send])
         }
+    }
+
+    /// For a listener on a Unix socket path: false once that path no longer holds its socket file
+    /// (deleted, or replaced by another file), when new clients can no longer reach it. True for
+    /// every other socket.
+    public func boundPathIntact(_ socket: SocketID) throws(ReactorError) -> Bool {
+        let slot = try self.slot(of: socket)
+        guard let path = sockets[slot].boundPath else { return true }
+        guard let ours = sockets[slot].boundFile, let current = Self.fileIdentity(path) else { return false }
+        return current == ours
     }
 
     /// The address a socket is bound to (with the kernel's port for port 0).

@@ -45,6 +45,8 @@ public final class Reactor {
         var inFlight = 0
         var deadline: TimerID? = nil
         var boundPath: String? = nil
+        /// Device and inode of the socket file at `boundPath`, to tell it from a file that replaced it.
+        var boundFile: (device: UInt64, inode: UInt64)? = nil
     }
 
     /// The fixed bounds this reactor enforces.
@@ -154,7 +156,7 @@ public final class Reactor {
     deinit {
         for slot in sockets.indices where sockets[slot].fd >= 0 {
             Glibc.close(sockets[slot].fd)
-            if let path = sockets[slot].boundPath { unlink(path) }
+            unlinkBoundPath(slot)
         }
         if signalFD >= 0 { stopWatchingSignals() }
         backend.shutdown()
@@ -294,11 +296,26 @@ public final class Reactor {
         let id = SocketID(slot: UInt32(slot), generation: sockets[slot].generation & UserData.generationMask)
         backend.deregister(fd: sockets[slot].fd, socket: id)
         Glibc.close(sockets[slot].fd)
-        if let path = sockets[slot].boundPath { unlink(path) }
+        unlinkBoundPath(slot)
         if let deadline = sockets[slot].deadline { timers.cancel(deadline) }
         let discarded = sendQueues.discard(slot)
         sockets[slot] = Socket(generation: sockets[slot].generation &+ 1)
         freeSockets.append(UInt32(slot))
         return discarded
+    }
+
+    /// The identity of the file at `path`, if any.
+    static func fileIdentity(_ path: String) -> (device: UInt64, inode: UInt64)? {
+        var info = stat()
+        guard stat(path, &info) == 0 else { return nil }
+        return (UInt64(info.st_dev), UInt64(info.st_ino))
+    }
+
+    /// Removes a listener's socket file, unless someone else's file has taken its place.
+    func unlinkBoundPath(_ slot: Int) {
+        guard let path = sockets[slot].boundPath, let ours = sockets[slot].boundFile,
+              let current = Self.fileIdentity(path), current == ours
+        else { return }
+        unlink(path)
     }
 }

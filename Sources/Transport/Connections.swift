@@ -1,6 +1,10 @@
 import Logging
 import Reactor
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// Framed, authenticated, encrypted connections over one ``Reactor``.
 ///
 /// Listen and connect here; events and frames arrive at your ``TransportDelegate`` while the reactor
@@ -45,7 +49,7 @@ public final class Connections {
 
     /// Timer tags the transport owns have the top bit set; others belong to the delegate.
     enum TimerKind: UInt64 {
-        case connection = 1, pending, listenerRetry, connectorRetry
+        case connection = 1, pending, listenerRetry, connectorRetry, listenerCheck
         static let ownedBit: UInt64 = 1 << 63
 
         func tag(_ index: Int) -> UInt64 { Self.ownedBit | rawValue << 48 | UInt64(index) }
@@ -97,11 +101,30 @@ public final class Connections {
             let socket = try reactor.listen(on: address)
             listeners[index].socket = socket
             listeners[index].backoff.reset()
+            if case .unix = address { scheduleListenerCheck(index) }
             emit(.listening(listeners[index].id, (try? reactor.localAddress(of: socket)) ?? address))
         } catch {
             emit(.notListening(listeners[index].id, address, error))
             scheduleListenerRetry(index)
         }
+    }
+
+    /// A listener on a Unix socket path is lost when the path goes (deleted, or replaced by
+    /// another file): look every keep-alive deadline and listen anew if so.
+    func scheduleListenerCheck(_ index: Int) {
+        _ = try? reactor.startTimer(after: configuration.keepAlive.deadline, tag: TimerKind.listenerCheck.tag(index))
+    }
+
+    func checkListener(_ index: Int) {
+        guard index < listeners.count, !listeners[index].closed, let socket = listeners[index].socket else { return }
+        if (try? reactor.boundPathIntact(socket)) == true {
+            scheduleListenerCheck(index)
+            return
+        }
+        try? reactor.close(socket)
+        listeners[index].socket = nil
+        emit(.notListening(listeners[index].id, listeners[index].address, .system(SystemError(ENOENT, "listener path gone"))))
+        bind(index)
     }
 
     func scheduleListenerRetry(_ index: Int) {

@@ -266,6 +266,8 @@ extension Connections {
             guard index < listeners.count, listeners[index].retry == timer, !listeners[index].closed else { return }
             listeners[index].retry = nil
             bind(index)
+        case .listenerCheck:
+            checkListener(index)
         case .connectorRetry:
             guard index < connectors.count, connectors[index]?.retry == timer else { return }
             attempt(index)

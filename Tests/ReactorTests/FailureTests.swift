@@ -105,6 +105,24 @@ struct FailureTests {
         try reactor.close(again)
     }
 
+    @Test("closing a listener leaves alone a file that replaced its socket file", arguments: backends)
+    func replacedSocketFile(kind: BackendKind) throws {
+        let reactor = try makeReactor(kind)
+        let path = "/tmp/ansar-test-replaced-\(getpid())-\(kind)"
+        let listener = try reactor.listen(on: .unix(path: path))
+        #expect(try reactor.boundPathIntact(listener))
+        unlink(path)
+        #expect(try !reactor.boundPathIntact(listener))
+        let other = open(path, O_CREAT | O_WRONLY, 0o600)
+        close(other)
+        #expect(try !reactor.boundPathIntact(listener))
+        try reactor.close(listener)
+        var recorder = Recorder()
+        #expect(try spin(reactor, &recorder) { $0.has { $0 == .closed(listener, discardedBytes: 0) } })
+        #expect(access(path, F_OK) == 0, "someone else's file is not ours to remove")
+        unlink(path)
+    }
+
     @Test("connect deadline passes", arguments: backends)
     func connectDeadline(kind: BackendKind) throws {
         let reactor = try makeReactor(kind)

@@ -129,4 +129,23 @@ struct ConnectionTests {
         #expect(received.count == 1500)
         #expect(received.map(\.1.typeID) == (0..<1500).map(UInt32.init))
     }
+
+    @Test("a listener whose socket file is deleted listens anew; clients reach it again", arguments: backends)
+    func relisten(backend: Reactor.BackendChoice) throws {
+        let bench = try Bench(backend) { $0.keepAlive = KeepAlive.Configuration(probeAfter: .milliseconds(50), deadline: .milliseconds(200)) }
+        let path = "/tmp/ansar-relisten-\(getpid())-\(backend)"
+        let listener = bench.connections.listen(on: .unix(path: path))
+        #expect(try bench.spin { $0.listening != nil })
+        #expect(unlink(path) == 0)
+        #expect(try bench.spin {
+            $0.has { if case .notListening(listener, _, _) = $0 { true } else { false } }
+                && $0.events.filter { if case .listening(listener, _) = $0 { true } else { false } }.count == 2
+        })
+        #expect(access(path, F_OK) == 0, "the socket file is back")
+        bench.connections.connect(to: .unix(path: path))
+        #expect(try bench.spin { !$0.connected.isEmpty && !$0.accepted.isEmpty })
+        bench.connections.closeListener(listener)
+        try bench.spin(within: .milliseconds(50)) { _ in false }
+        #expect(access(path, F_OK) != 0, "closing the listener removes its file")
+    }
 }
