@@ -177,9 +177,10 @@ extension Connections {
     private func established(_ id: ConnectionID, _ keys: SessionKeys) {
         let index = id.socket.index
         if keys.encrypted {
-            connections[index]!.sealer = RecordSealer(key: keys.transmit, policy: configuration.rekey)
+            connections[index]!.sealer = RecordSealer(key: keys.transmit, policy: configuration.rekey, algorithm: keys.algorithm)
             connections[index]!.opener = RecordOpener(
-                key: keys.receive, maximumRecord: configuration.recordBytes + AEAD.tagBytes, policy: configuration.rekey)
+                key: keys.receive, maximumRecord: configuration.recordBytes + AEAD.tagBytes, policy: configuration.rekey,
+                algorithm: keys.algorithm)
         }
         connections[index]!.phase = .established
         let now = Deadline.now()

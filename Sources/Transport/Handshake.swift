@@ -16,9 +16,12 @@ public struct RealmSecret: Sendable, Equatable {
     public static func generate() -> RealmSecret { RealmSecret(bytes: Sodium.randomBytes(byteCount))! }
 }
 
-/// The keys a finished handshake agreed, one per direction, and whether records are encrypted.
+/// The keys a finished handshake agreed, one per direction, whether records are encrypted, and with
+/// which AEAD.
 public struct SessionKeys: Sendable {
     public let encrypted: Bool
+    /// AES-256-GCM when both ends have it in hardware, else XChaCha20-Poly1305.
+    public let algorithm: AEAD.Algorithm
     public let transmit: [UInt8]
     public let receive: [UInt8]
 }
@@ -26,8 +29,8 @@ public struct SessionKeys: Sendable {
 /// The connection handshake as a sans-I/O state machine.
 ///
 /// ```
-/// client → server  ClientHello    "ANSH" v1 mode 0 0 | client X25519 key (32) | MAC (32)
-/// server → client  ServerHello    "ANSH" v1 mode 0 0 | server X25519 key (32) | MAC (32)
+/// client → server  ClientHello    "ANSH" v1 mode aes 0 | client X25519 key (32) | MAC (32)
+/// server → client  ServerHello    "ANSH" v1 mode aes 0 | server X25519 key (32) | MAC (32)
 /// client → server  ClientFinished MAC (32)
 /// ```
 ///
@@ -36,7 +39,8 @@ public struct SessionKeys: Sendable {
 /// gets nowhere). Keys are ephemeral (`crypto_kx`), and the session keys are bound to the realm and
 /// the transcript. A peer without the secret gets no reply from a server and learns nothing.
 /// `mode` is 1 for encrypted records, 0 for plaintext; the ends must agree, and a side configured
-/// for encryption never accepts plaintext.
+/// for encryption never accepts plaintext. `aes` is 1 when the sender has AES-256-GCM in hardware;
+/// records use it only if both do (the byte is under the MAC, so it cannot be downgraded).
 public struct Handshake {
     public enum Role: Sendable { case client, server }
 
@@ -66,8 +70,16 @@ public struct Handshake {
     private var clientHello: [UInt8] = []
     private var serverHello: [UInt8] = []
     private var pendingKeys: SessionKeys? = nil
+    private var peerHasAES = false
+    /// Whether this machine has AES-256-GCM in hardware (a parameter so tests can play one without).
+    private let hardwareAES: Bool
 
     public init(role: Role, secret: RealmSecret, encrypted: Bool) {
+        self.init(role: role, secret: secret, encrypted: encrypted, hardwareAES: AEAD.Algorithm.preferred == .aes256gcm)
+    }
+
+    init(role: Role, secret: RealmSecret, encrypted: Bool, hardwareAES: Bool) {
+        self.hardwareAES = hardwareAES
         self.role = role
         self.secret = secret
         self.encrypted = encrypted
@@ -114,7 +126,8 @@ public struct Handshake {
     }
 
     private func hello(label: String, transcript: [[UInt8]]) -> [UInt8] {
-        var message = Self.magic + [Self.version, encrypted ? 1 : 0, 0, 0] + pair.publicKey
+        let aes: UInt8 = hardwareAES ? 1 : 0
+        var message = Self.magic + [Self.version, encrypted ? 1 : 0, aes, 0] + pair.publicKey
         message += mac(label, transcript + [message])
         return message
     }
@@ -130,6 +143,7 @@ public struct Handshake {
         guard Sodium.constantTimeEqual(mac(label, transcript + [body]), Array(message[40..<72])) else {
             throw fail("peer does not hold this realm's secret")
         }
+        peerHasAES = message[6] == 1
         let peerEncrypted = message[5] == 1
         if peerEncrypted != encrypted {
             throw fail(encrypted ? "peer asked for plaintext; this side requires encryption"
@@ -167,8 +181,10 @@ public struct Handshake {
     /// Session keys bound to the realm and this transcript, not only to the ephemeral exchange.
     private func bind(_ keys: (receive: [UInt8], transmit: [UInt8])) -> SessionKeys {
         let transcript = Sodium.keyedHash(key: secret.bytes, [clientHello, serverHello])
+        let bothHaveAES = peerHasAES && hardwareAES
         return SessionKeys(
             encrypted: encrypted,
+            algorithm: bothHaveAES ? .aes256gcm : .xchacha20poly1305,
             transmit: mac("ansar session key", [keys.transmit, transcript]),
             receive: mac("ansar session key", [keys.receive, transcript]))
     }

@@ -41,6 +41,7 @@ struct HandshakeTests {
         #expect(c.receive == s.transmit)
         #expect(c.transmit != c.receive)
         #expect(c.encrypted == encrypted && s.encrypted == encrypted)
+        #expect(c.algorithm == s.algorithm && c.algorithm == AEAD.Algorithm.preferred)
     }
 
     @Test("fresh keys for every connection")
@@ -93,6 +94,25 @@ struct HandshakeTests {
         #expect(throws: TransportError.handshake("client finished message not authenticated")) {
             try second.receive(finished.span)  // …and the recorded finished message does not fit it
         }
+    }
+
+    @Test("AES-256-GCM only when both ends have it in hardware", arguments: [(true, true), (true, false), (false, true)])
+    func algorithmChoice(clientAES: Bool, serverAES: Bool) throws {
+        var client = Handshake(role: .client, secret: realm, encrypted: true, hardwareAES: clientAES)
+        var server = Handshake(role: .server, secret: realm, encrypted: true, hardwareAES: serverAES)
+        let (c, s) = try shake(&client, &server)
+        let expected: AEAD.Algorithm = clientAES && serverAES ? .aes256gcm : .xchacha20poly1305
+        #expect(c.algorithm == expected && s.algorithm == expected)
+    }
+
+    @Test("the hardware-AES flag is under the MAC: flipping it is refused")
+    func algorithmFlagAuthenticated() throws {
+        var client = Handshake(role: .client, secret: realm, encrypted: true)
+        var server = Handshake(role: .server, secret: realm, encrypted: true)
+        let started = client.start()
+        var hello = try #require(started)
+        hello[6] ^= 1
+        #expect(throws: TransportError.handshake("peer does not hold this realm's secret")) { try server.receive(hello.span) }
     }
 
     @Test("encryption is never downgraded: mode mismatches fail both ways")

@@ -146,8 +146,8 @@ final class RawPeer {
         guard case .established(let keys, let finished?) = try shake.receive(reply.span).step else { return false }
         write(finished)
         if encrypted {
-            sealer = RecordSealer(key: keys.transmit)
-            opener = RecordOpener(key: keys.receive)
+            sealer = RecordSealer(key: keys.transmit, algorithm: keys.algorithm)
+            opener = RecordOpener(key: keys.receive, algorithm: keys.algorithm)
         }
         return true
     }
