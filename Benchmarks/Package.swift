@@ -9,6 +9,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     dependencies: [
         .package(name: "ansar", path: ".."),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
     ],
     targets: [
         .target(name: "CBaseline"),
@@ -16,6 +17,7 @@ let package = Package(
             name: "ansar-bench",
             dependencies: [
                 "CBaseline", .product(name: "Reactor", package: "ansar"), .product(name: "Transport", package: "ansar"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
     ]

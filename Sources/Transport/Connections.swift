@@ -139,6 +139,7 @@ public final class Connections {
     /// is done, or ``TransportEvent/notConnected(_:_:retryIn:)``. With a `backoff` the connector
     /// reconnects after every failure or loss until ``closeConnector(_:)``; the backoff resets after
     /// each good connection.
+    @discardableResult
     public func connect(to address: SocketAddress, backoff: Backoff? = nil) -> ConnectorID {
         let index = freeConnectors.popLast() ?? connectors.count
         if index == connectors.count { connectors.append(nil) }

@@ -128,6 +128,11 @@ extension Connections {
             finish(id, .requested)  // the peer ended its side after ours: the close is complete
             return
         }
+        guard connection.phase == .established else {
+            // A server refuses a bad handshake by closing without a word: say what that means.
+            finish(id, .protocolError(.handshake("peer closed the connection during the handshake (another realm, or encryption mode?)")))
+            return
+        }
         do throws(TransportError) {
             try connection.opener?.finish()
             try connection.decoder.finish()

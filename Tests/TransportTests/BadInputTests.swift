@@ -78,6 +78,21 @@ struct BadInputTests {
         #expect(try setup.bystanderStillServes())
     }
 
+    @Test("a client of another realm is told the handshake failed; the server keeps serving", arguments: backends)
+    func strangerClient(backend: Reactor.BackendChoice) throws {
+        let setup = try Setup(backend)
+        let stranger = try Bench(backend, secret: .generate())
+        let connector = stranger.connections.connect(to: .ipv4("127.0.0.1", port: setup.port))
+        #expect(try spinBoth(stranger, setup.bench) { client, _ in
+            client.has {
+                guard case .notConnected(connector, .protocolError(.handshake(let why)), nil) = $0 else { return false }
+                return why.contains("during the handshake")
+            }
+        })
+        #expect(try setup.bystanderStillServes())
+        #expect(setup.bench.recorder.accepted.count == 1)
+    }
+
     @Test("a record that fails authentication, a replayed record", arguments: backends, [true, false])
     func badRecords(backend: Reactor.BackendChoice, replay: Bool) throws {
         let setup = try Setup(backend)

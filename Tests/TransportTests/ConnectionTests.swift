@@ -93,15 +93,7 @@ struct ConnectionTests {
         #expect(try bench.spin { $0.events.filter { if case .notConnected(connector, _, .some) = $0 { true } else { false } }.count >= 2 })
         // The server comes up on the same port.
         server.connections.listen(on: .ipv4("127.0.0.1", port: port))
-        func both(_ condition: @escaping (Recorder, Recorder) -> Bool) throws -> Bool {
-            let deadline = Deadline.after(.seconds(10))
-            while !condition(bench.recorder, server.recorder) {
-                if Deadline.now() >= deadline { return false }
-                try bench.spin(within: .milliseconds(2)) { _ in false }
-                try server.spin(within: .milliseconds(2)) { _ in false }
-            }
-            return true
-        }
+        func both(_ condition: (Recorder, Recorder) -> Bool) throws -> Bool { try spinBoth(bench, server, until: condition) }
         #expect(try both { client, server in !client.connected.isEmpty && !server.accepted.isEmpty })
         // The server drops the connection: the client is told, and reconnects by itself.
         server.connections.close(server.recorder.accepted[0])

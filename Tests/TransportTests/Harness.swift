@@ -84,6 +84,17 @@ final class Bench {
     }
 }
 
+/// Runs two benches' loops in turn (both on this thread) until `condition` holds or 10 s pass.
+func spinBoth(_ a: Bench, _ b: Bench, until condition: (Recorder, Recorder) -> Bool) throws -> Bool {
+    let deadline = Deadline.after(.seconds(10))
+    while !condition(a.recorder, b.recorder) {
+        if Deadline.now() >= deadline { return false }
+        try a.spin(within: .milliseconds(2)) { _ in false }
+        try b.spin(within: .milliseconds(2)) { _ in false }
+    }
+    return true
+}
+
 /// A peer outside any reactor, on a plain non-blocking socket, that can speak the handshake and
 /// records through the state machines and then misbehave on purpose.
 final class RawPeer {

@@ -1,6 +1,7 @@
 // ansar-bench: the reactor on both backends and the transports against the raw C limit, in one run.
 // Prints a table and appends JSON lines (name, value, unit, baseline, baseline_value, ratio).
 import CBaseline
+import Logging
 import Reactor
 import Transport
 
@@ -25,6 +26,13 @@ while let argument = arguments.next() {
         print("usage: ansar-bench [--results FILE] [--quick] [--only round-trip|one-way] [--variant TEXT] [--size BYTES]")
         exit(2)
     }
+}
+
+// Connections log each ended connection at info; a benchmark ends thousands on purpose.
+LoggingSystem.bootstrap { label in
+    var handler = StreamLogHandler.standardError(label: label)
+    handler.logLevel = .warning
+    return handler
 }
 
 let roundTrips = quick ? 5_000 : 50_000
