@@ -41,10 +41,7 @@ struct ConnectionTests {
     @Test("a 4 MiB frame crosses many records; back-pressure refuses, then writable", arguments: backends)
     func largeAndBackPressure(backend: Reactor.BackendChoice) throws {
         let bench = try Bench(backend) { $0.sendQueueBytes = 256 * 1024 }
-        let bound = try bench.listen()
-        bench.connections.connect(to: bound)
-        #expect(try bench.spin { !$0.connected.isEmpty && !$0.accepted.isEmpty })
-        let client = bench.recorder.connected[0]
+        let (client, _) = try bench.connectedPair()
         let big = (0..<(4 << 20)).map { UInt8(truncatingIfNeeded: $0 &* 13) }
         try bench.connections.send(FrameHeader(typeID: 9, bodyLength: 0), body: big, on: client)
         #expect(throws: SendRefusal.wouldBlock) {
@@ -63,9 +60,8 @@ struct ConnectionTests {
     @Test("an idle connection stays up on probes; a frozen peer is abandoned within the deadline", arguments: backends)
     func keepAlive(backend: Reactor.BackendChoice) throws {
         let bench = try Bench(backend) { $0.keepAlive = KeepAlive.Configuration(probeAfter: .milliseconds(100), deadline: .milliseconds(400)) }
-        let bound = try bench.listen()
-        bench.connections.connect(to: bound)
-        #expect(try bench.spin { !$0.connected.isEmpty && !$0.accepted.isEmpty })
+        _ = try bench.connectedPair()
+        let bound = try #require(bench.recorder.listening)
         // Idle for five deadlines: probes and answers keep both ends alive.
         try bench.spin(within: .seconds(2)) { _ in false }
         #expect(!bench.recorder.has { if case .abandoned = $0 { true } else { false } })
@@ -106,11 +102,7 @@ struct ConnectionTests {
     @Test("a graceful close delivers every queued frame before the stream ends", arguments: backends)
     func gracefulClose(backend: Reactor.BackendChoice) throws {
         let bench = try Bench(backend)
-        let bound = try bench.listen()
-        bench.connections.connect(to: bound)
-        #expect(try bench.spin { !$0.connected.isEmpty && !$0.accepted.isEmpty })
-        let client = bench.recorder.connected[0]
-        let server = bench.recorder.accepted[0]
+        let (client, server) = try bench.connectedPair()
         for index in 0..<1500 {
             try bench.connections.send(FrameHeader(typeID: UInt32(index), bodyLength: 0), body: [UInt8](repeating: 1, count: 500), on: client)
         }
@@ -144,11 +136,7 @@ struct ConnectionTests {
     @Test("a receiver that pauses makes TCP push back on the sender; resuming delivers everything", arguments: backends)
     func receiverBackPressure(backend: Reactor.BackendChoice) throws {
         let bench = try Bench(backend) { $0.sendQueueBytes = 64 * 1024 }
-        let bound = try bench.listen()
-        bench.connections.connect(to: bound)
-        #expect(try bench.spin { !$0.connected.isEmpty && !$0.accepted.isEmpty })
-        let client = bench.recorder.connected[0]
-        let server = bench.recorder.accepted[0]
+        let (client, server) = try bench.connectedPair()
         bench.connections.pauseReceiving(server)
         try bench.spin(within: .milliseconds(20)) { _ in false }  // let the pause take effect
         let body = [UInt8](repeating: 3, count: 8 * 1024)

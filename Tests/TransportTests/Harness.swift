@@ -76,6 +76,14 @@ final class Bench {
         return true
     }
 
+    /// Listens on loopback, connects to itself, and returns both ends once the handshake is done.
+    func connectedPair() throws -> (client: ConnectionID, server: ConnectionID) {
+        let bound = try listen()
+        connections.connect(to: bound)
+        try #require(try spin { !$0.connected.isEmpty && !$0.accepted.isEmpty })
+        return (recorder.connected[0], recorder.accepted[0])
+    }
+
     /// Listens on `address` and returns the bound address.
     func listen(_ address: SocketAddress = .ipv4("127.0.0.1", port: 0)) throws -> SocketAddress {
         connections.listen(on: address)
