@@ -1,25 +1,49 @@
 import CBaseline
 import Reactor
 
-/// Sends `size` bytes, waits for them to come back, repeats; records each round trip.
-struct PingPongClient: ReactorHandler {
-    let message: [UInt8]
+/// The timings of a ping-pong: round trips after a warm-up, and the heap allocations made while
+/// they were timed (all threads).
+struct RoundTripLog {
     let warmup: Int
     let count: Int
-    var times: [UInt64]
+    var times: [UInt64] = []
     var done = 0
-    var echoed = 0
     var sentAt = Deadline.now()
     var allocationsAtStart: UInt64 = 0
     var allocationsAtEnd: UInt64 = 0
+
+    init(warmup: Int, count: Int) {
+        self.warmup = warmup
+        self.count = count
+        times.reserveCapacity(count)
+    }
+
+    var allocations: UInt64 { allocationsAtEnd - allocationsAtStart }
+
+    mutating func sent() { sentAt = Deadline.now() }
+
+    /// Records an echo; true when the last round trip is done.
+    mutating func echoed() -> Bool {
+        let now = Deadline.now()
+        if done == warmup { allocationsAtStart = cbaseline_allocations() }
+        if done >= warmup { times.append(now.nanoseconds - sentAt.nanoseconds) }
+        done += 1
+        guard done == warmup + count else { return false }
+        allocationsAtEnd = cbaseline_allocations()
+        return true
+    }
+}
+
+/// Sends `size` bytes, waits for them to come back, repeats; records each round trip.
+struct PingPongClient: ReactorHandler {
+    let message: [UInt8]
+    var log: RoundTripLog
+    var echoed = 0
     var failure: ReactorError? = nil
 
     init(size: Int, warmup: Int, count: Int) {
         message = Array(repeating: 0x5A, count: size)
-        self.warmup = warmup
-        self.count = count
-        times = []
-        times.reserveCapacity(count)
+        log = RoundTripLog(warmup: warmup, count: count)
     }
 
     mutating func handle(_ event: ReactorEvent, reactor: Reactor) {
@@ -40,7 +64,7 @@ struct PingPongClient: ReactorHandler {
     }
 
     mutating func ping(_ socket: SocketID, _ reactor: Reactor) {
-        sentAt = Deadline.now()
+        log.sent()
         do { try reactor.send(message.span, on: socket) } catch { failure = error; reactor.stop() }
     }
 
@@ -48,12 +72,7 @@ struct PingPongClient: ReactorHandler {
         echoed += bytes.count
         guard echoed >= message.count else { return }
         echoed -= message.count
-        let now = Deadline.now()
-        if done == warmup { allocationsAtStart = cbaseline_allocations() }
-        if done >= warmup { times.append(now.nanoseconds - sentAt.nanoseconds) }
-        done += 1
-        if done == warmup + count {
-            allocationsAtEnd = cbaseline_allocations()
+        if log.echoed() {
             try? reactor.shutdownWrite(socket)
         } else {
             ping(socket, reactor)

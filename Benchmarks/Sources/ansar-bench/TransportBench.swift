@@ -79,19 +79,11 @@ func startTransportServer<Delegate: TransportDelegate & SendableMetatype>(
 /// Sends a 64-byte frame, waits for its echo, repeats.
 struct TransportPingPong: TransportDelegate {
     let body = [UInt8](repeating: 0x5A, count: 64)
-    let warmup: Int
-    let count: Int
-    var times: [UInt64] = []
-    var done = 0
-    var sentAt = Deadline.now()
-    var allocationsAtStart: UInt64 = 0
-    var allocationsAtEnd: UInt64 = 0
+    var log: RoundTripLog
     var failure: String? = nil
 
     init(warmup: Int, count: Int) {
-        self.warmup = warmup
-        self.count = count
-        times.reserveCapacity(count)
+        log = RoundTripLog(warmup: warmup, count: count)
     }
 
     mutating func transport(_ connections: Connections, event: TransportEvent) {
@@ -109,7 +101,7 @@ struct TransportPingPong: TransportDelegate {
     }
 
     mutating func ping(_ connection: ConnectionID, _ connections: Connections) {
-        sentAt = Deadline.now()
+        log.sent()
         do {
             try connections.send(FrameHeader(typeID: 1, bodyLength: 0), body: body.span, on: connection)
         } catch {
@@ -119,12 +111,7 @@ struct TransportPingPong: TransportDelegate {
     }
 
     mutating func transport(_ connections: Connections, received header: FrameHeader, body: Span<UInt8>, on connection: ConnectionID) {
-        let now = Deadline.now()
-        if done == warmup { allocationsAtStart = cbaseline_allocations() }
-        if done >= warmup { times.append(now.nanoseconds - sentAt.nanoseconds) }
-        done += 1
-        if done == warmup + count {
-            allocationsAtEnd = cbaseline_allocations()
+        if log.echoed() {
             connections.close(connection)
         } else {
             ping(connection, connections)

@@ -101,12 +101,12 @@ typealias PingPongVariant = (name: String, run: (_ unixSocket: Bool, _ count: In
 let pingPongVariants: [PingPongVariant] = (backends.map { name, backend in
     (name, { unixSocket, count in
         let client = reactorPingPong(backend, name, unixSocket: unixSocket, count: count)
-        return (client.times, client.allocationsAtEnd - client.allocationsAtStart)
+        return (client.log.times, client.log.allocations)
     })
 } + [true, false].map { encrypted in
     ("transport \(encrypted ? "encrypted" : "plaintext"), uring", { unixSocket, count in
         let client = transportPingPong(encrypted: encrypted, unixSocket: unixSocket, count: count)
-        return (client.times, client.allocationsAtEnd - client.allocationsAtStart)
+        return (client.log.times, client.log.allocations)
     })
 }).filter { variantFilter == nil || $0.name.contains(variantFilter!) }
 
