@@ -23,7 +23,7 @@ public final class Connections {
     var connectors: [Connector?] = []
     private var freeConnectors: [Int] = []
     /// Events waiting for the delegate. The handler drains them after every reactor callback; one
-    /// emitted outside a callback (a `listen` before `run`) arms a zero-delay timer to be delivered.
+    /// emitted outside a callback (a `listen` before `run`) arms a zero-delay timer (``wakeSoon()``).
     var pending: [TransportEvent] = []
     var pendingTimer: TimerID? = nil
     /// True while a ``ConnectionsHandler`` callback runs (it drains `pending` before returning).
@@ -219,6 +219,7 @@ public final class Connections {
         if !state.flushQueued {
             state.flushQueued = true
             flushList.append(index)
+            if !dispatching { wakeSoon() }
         }
     }
 
@@ -274,7 +275,13 @@ public final class Connections {
     /// Queues an event for the delegate.
     func emit(_ event: TransportEvent) {
         pending.append(event)
-        if !dispatching && pendingTimer == nil {
+        if !dispatching { wakeSoon() }
+    }
+
+    /// Work queued outside a handler callback (before `run`, say) would otherwise wait for the next
+    /// event: a zero-delay timer makes the next loop turn come at once and deliver or flush it.
+    func wakeSoon() {
+        if pendingTimer == nil {
             pendingTimer = try? reactor.startTimer(after: .zero, tag: TimerKind.pending.tag(0))
         }
     }
@@ -284,6 +291,7 @@ public final class Connections {
         if !state.flushQueued {
             state.flushQueued = true
             flushList.append(index)
+            if !dispatching { wakeSoon() }
         }
     }
 

@@ -1,4 +1,4 @@
-import Reactor
+@testable import Reactor
 import Testing
 @testable import Transport
 
@@ -160,5 +160,19 @@ struct ConnectionTests {
         #expect(delivered == 0, "a paused receiver reads nothing")
         bench.connections.resumeReceiving(server)
         #expect(try bench.spin(within: .seconds(20)) { $0.frames.filter { $0.0 == server }.count == sent })
+    }
+
+    @Test("a frame queued outside the loop leaves on the next turn, not at the next event", arguments: backends)
+    func sendOutsideTheLoop(backend: Reactor.BackendChoice) throws {
+        let bench = try Bench(backend) { $0.keepAlive = KeepAlive.Configuration(probeAfter: .seconds(20), deadline: .seconds(30)) }
+        let (client, server) = try bench.connectedPair()
+        try bench.connections.send(FrameHeader(typeID: 4, bodyLength: 0), body: [4], on: client)
+        let started = Deadline.now()
+        // Turns that would each block for 2 s if nothing asked for a prompt one.
+        for _ in 0..<4 where !bench.recorder.frames.contains(where: { $0.0 == server }) {
+            try bench.reactor.turn(&bench.handler, timeout: 2_000_000_000)
+        }
+        #expect(bench.recorder.frames.contains { $0.0 == server && $0.1.typeID == 4 })
+        #expect(Deadline.now().nanoseconds - started.nanoseconds < 1_000_000_000)
     }
 }
