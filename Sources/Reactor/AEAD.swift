@@ -7,6 +7,7 @@ import CShims
 /// a replayed, reordered or dropped record fails to open. Works on the caller's buffers (sealing
 /// reads the plaintext where it lies, opening decrypts in place): nothing is allocated per record.
 public final class AEAD {
+    /// The two AEADs libsodium offers for this.
     public enum Algorithm: String, Sendable {
         case aes256gcm = "AES-256-GCM"
         case xchacha20poly1305 = "XChaCha20-Poly1305"
@@ -22,6 +23,7 @@ public final class AEAD {
     public static let tagBytes = 16
     public static let keyBytes = 32
 
+    /// The cipher in use, fixed for the key's life.
     public let algorithm: Algorithm
     /// Records sealed or opened so far: the next nonce.
     public private(set) var counter: UInt64 = 0

@@ -20,6 +20,7 @@ public struct FrameHeader: Equatable, Sendable {
     /// A default cap on body length; each decoder takes its own.
     public static let defaultMaximumBody = 16 * 1024 * 1024
 
+    /// Header flag bits.
     public struct Flags: OptionSet, Sendable {
         public let rawValue: UInt8
         public init(rawValue: UInt8) { self.rawValue = rawValue }
@@ -27,10 +28,15 @@ public struct FrameHeader: Equatable, Sendable {
         public static let control = Flags(rawValue: 1 << 0)
     }
 
+    /// Transport flags (``Flags/control``); the application's frames carry none.
     public var flags: Flags
+    /// Bytes of body after the header. ``Connections/send(_:body:on:)`` fills it in.
     public var bodyLength: Int
+    /// Which message this is; the actor layer maps type ids to message types.
     public var typeID: UInt32
+    /// The object at the receiving end the frame is for; 0 is the connection's owner.
     public var destination: UInt64
+    /// The sending object, where replies go.
     public var returnAddress: UInt64
 
     public init(typeID: UInt32, bodyLength: Int, destination: UInt64 = 0, returnAddress: UInt64 = 0, flags: Flags = []) {

@@ -42,6 +42,7 @@ public struct SessionKeys: Sendable {
 /// for encryption never accepts plaintext. `aes` is 1 when the sender has AES-256-GCM in hardware;
 /// records use it only if both do (the byte is under the MAC, so it cannot be downgraded).
 public struct Handshake {
+    /// The connecting end is the client, the accepting end the server.
     public enum Role: Sendable { case client, server }
 
     /// What the caller must do after feeding bytes.
@@ -61,6 +62,7 @@ public struct Handshake {
 
     private enum State { case start, awaitingClientHello, awaitingServerHello, awaitingFinished, done, failed }
 
+    /// Which end this is: the client speaks first.
     public let role: Role
     private let secret: RealmSecret
     private let encrypted: Bool

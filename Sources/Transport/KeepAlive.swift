@@ -7,6 +7,7 @@ import Reactor
 /// itself) and repeats it each `probeAfter`; after `deadline` of silence the peer is declared lost.
 /// Both ends run one, so a frozen or vanished peer is noticed from either side.
 public struct KeepAlive: Sendable {
+    /// How long silence may last before a probe, and before the peer is lost.
     public struct Configuration: Sendable, Equatable {
         /// Silence after which a probe is sent.
         public var probeAfter: Duration
@@ -20,6 +21,7 @@ public struct KeepAlive: Sendable {
         }
     }
 
+    /// What ``check(at:)`` asks the connection to do.
     public enum Action: Equatable, Sendable {
         /// Nothing to do until ``nextCheck``.
         case wait
@@ -29,6 +31,7 @@ public struct KeepAlive: Sendable {
         case lost(silence: Duration)
     }
 
+    /// The timings in force.
     public let configuration: Configuration
     private var lastHeard: Deadline
     private var lastProbe: Deadline?
