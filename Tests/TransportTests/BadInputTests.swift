@@ -75,6 +75,13 @@ struct BadInputTests {
         }
         #expect(try peer.closedByPeer(bench: setup.bench))
         #expect(setup.bench.recorder.accepted.count == 1, "the offender was never accepted")
+        // The refusal is logged with the peer's address and the reason.
+        let refusal = setup.bench.log.entries.first { entry in
+            entry.message.description == "connection ended"
+                && entry.metadata["peer"]?.description.hasPrefix("127.0.0.1:") == true
+                && entry.metadata["reason"]?.description.hasPrefix("handshake failed") == true
+        }
+        #expect(refusal != nil, "logged: \(setup.bench.log.entries.map { "\($0.message) \($0.metadata)" })")
         #expect(try setup.bystanderStillServes())
     }
 

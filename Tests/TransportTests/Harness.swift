@@ -1,3 +1,5 @@
+import InMemoryLogging
+import Logging
 import Reactor
 import Testing
 @testable import Transport
@@ -49,12 +51,15 @@ final class Bench {
     let reactor: Reactor
     let connections: Connections
     var handler: ConnectionsHandler<Recorder>
+    /// What the transport logged.
+    let log = InMemoryLogHandler()
 
     init(_ backend: Reactor.BackendChoice, configure: (inout TransportConfiguration) -> Void = { _ in }, secret: RealmSecret = Bench.realm) throws {
         reactor = try Reactor(backend: backend)
         var configuration = TransportConfiguration(secret: secret)
         configure(&configuration)
-        connections = Connections(reactor: reactor, configuration: configuration)
+        let log = self.log
+        connections = Connections(reactor: reactor, configuration: configuration, logger: Logger(label: "test") { _ in log })
         handler = ConnectionsHandler(connections: connections, delegate: Recorder())
     }
 
