@@ -46,6 +46,8 @@ protocol ReactorBackend: AnyObject {
     func cancel(fd: Int32, socket: SocketID, kinds: OperationKinds)
     /// Arms one read of `buffer` on a signalfd or eventfd; completes with `kind`.
     func armRead(fd: Int32, kind: OperationKind, buffer: UnsafeMutableRawBufferPointer)
+    /// Cancels the armed signalfd or eventfd read of `kind` (at shutdown).
+    func cancelRead(kind: OperationKind)
     /// Returns a receive buffer once the owner has seen its bytes.
     func recycle(buffer: UInt16)
     /// Submits everything queued, waits up to `timeout` nanoseconds (nil: until something completes,

@@ -155,6 +155,9 @@ final class EpollBackend: ReactorBackend {
         pendingReads.append(index)
     }
 
+    /// Nothing to cancel: epoll reads happen in our own calls, never behind our back.
+    func cancelRead(kind: OperationKind) {}
+
     func recycle(buffer id: UInt16) { freeBuffers.append(id) }
 
     func wait(timeout nanoseconds: UInt64?, into ready: inout [Completion], limit: Int) throws(ReactorError) {

@@ -92,6 +92,8 @@ public final class Reactor {
     var previousSignalMask = sigset_t()
     let signalBuffer: UnsafeMutableRawBufferPointer
     private var stopRequested = false
+    /// Set once the kernel has let go of our memory at shutdown (``releaseKernelHold()``).
+    private var kernelReleased = false
 
     /// Creates a reactor on the calling thread, which is the only one that may use it.
     public init(
@@ -154,6 +156,7 @@ public final class Reactor {
     }
 
     deinit {
+        releaseKernelHold()
         for slot in sockets.indices where sockets[slot].fd >= 0 {
             Glibc.close(sockets[slot].fd)
             unlinkBoundPath(slot)
@@ -167,6 +170,40 @@ public final class Reactor {
         iovecs.deallocate()
         wakeBuffer.deallocate()
         signalBuffer.deallocate()
+    }
+
+    /// io_uring operations in flight point into memory the reactor is about to free (receive
+    /// buffers, send chunks, message headers, the wake and signal buffers). Cancel them all and wait,
+    /// at most a second, for each to complete, so the kernel lets go first. Epoll holds nothing.
+    @discardableResult
+    func releaseKernelHold() -> Int {
+        guard backend.kind == .uring, !kernelReleased else { return 0 }
+        kernelReleased = true
+        var outstanding = 0
+        for slot in sockets.indices where sockets[slot].inFlight > 0 {
+            backend.cancel(fd: sockets[slot].fd, socket: socketID(slot), kinds: [.accept, .connect, .receive, .send])
+            outstanding += sockets[slot].inFlight
+        }
+        backend.cancelRead(kind: .wake)
+        outstanding += 1
+        if signalFD >= 0 {
+            backend.cancelRead(kind: .signal)
+            outstanding += 1
+        }
+        var completions: [Completion] = []
+        completions.reserveCapacity(limits.completionsPerTurn)
+        let deadline = Deadline.after(.seconds(1))
+        while outstanding > 0 && Deadline.now() < deadline {
+            completions.removeAll(keepingCapacity: true)
+            try? backend.wait(timeout: 10_000_000, into: &completions, limit: limits.completionsPerTurn)
+            for completion in completions where !completion.more && completion.userData.kind != .cancel {
+                outstanding -= 1
+            }
+        }
+        if outstanding > 0 {
+            logger.notice("reactor: operations still in flight at shutdown", metadata: ["count": "\(outstanding)"])
+        }
+        return outstanding
     }
 
     /// Traps when called off the reactor's thread: a misuse that would otherwise corrupt state.

@@ -87,6 +87,11 @@ final class URingBackend: ReactorBackend {
             ring, fd, buffer.baseAddress, UInt32(buffer.count), UserData(kind: kind, slot: 0, generation: 0).packed)
     }
 
+    func cancelRead(kind: OperationKind) {
+        let target = UserData(kind: kind, slot: 0, generation: 0)
+        cshims_uring_prep_cancel(ring, target.packed, UserData(kind: .cancel, slot: 0, generation: 0).packed)
+    }
+
     func recycle(buffer id: UInt16) { cshims_uring_recycle(ring, id) }
 
     func wait(timeout nanoseconds: UInt64?, into ready: inout [Completion], limit: Int) throws(ReactorError) {

@@ -132,4 +132,18 @@ struct EchoTests {
         #expect(try spin(reactor, &recorder) { $0.has { $0 == .receiveEnded(server, nil) } })
         #expect(recorder.bytes[server]?.count == 15)
     }
+
+    @Test("shutting down cancels every io_uring operation in flight and waits for the kernel to let go")
+    func shutdownReleasesKernel() throws {
+        let reactor = try makeReactor(.uring)
+        try reactor.watchSignals([SIGUSR2])
+        var recorder = Recorder()
+        let (_, client, _) = try connectedPair(reactor, &recorder)
+        try reactor.send(pattern(100), on: client)
+        try spin(reactor, &recorder) { $0.bytes.values.contains { $0.count == 100 } }
+        // In flight now: the listener's accept, both receives, the wake and the signal reads.
+        #expect(reactor.releaseKernelHold() == 0)
+        let waker = reactor.waker
+        waker.wake()  // a late wake finds no read pointing into the reactor's memory
+    }
 }
