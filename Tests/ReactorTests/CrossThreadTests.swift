@@ -95,4 +95,15 @@ struct CrossThreadTests {
         #expect(try spin(reactor, &recorder) { $0.bytes[client]?.count == (echoed + 1) * 64 })
         #expect(throws: ReactorError.invalidState("signals are already watched")) { try reactor.watchSignals() }
     }
+
+    @Test("using a reactor from another thread traps instead of corrupting it")
+    func offThreadUseTraps() async {
+        let result = await #expect(processExitsWith: .failure, observing: [\.standardErrorContent]) {
+            nonisolated(unsafe) let reactor = try! Reactor()
+            let join = onThread { _ = try? reactor.startTimer(after: .seconds(1)) }
+            join()
+        }
+        let message = String(decoding: result?.standardErrorContent ?? [], as: UTF8.self)
+        #expect(message.contains("a Reactor must be used only on the thread that created it"))
+    }
 }
