@@ -42,7 +42,7 @@ public enum ReactorError: Error, Equatable, Sendable, CustomStringConvertible {
 
     /// The fixed limits a reactor enforces.
     public enum Limit: String, Sendable {
-        case sockets, timers, sendQueueBytes, sendChunks, receiveBuffers, submissionQueue
+        case sockets, timers, sendQueueBytes, sendChunks, receiveBuffers, submissionQueue, fileBytes
     }
 
     /// The errno behind a `.system` error, if any.

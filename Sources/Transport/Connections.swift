@@ -42,6 +42,8 @@ public final class Connections {
     struct Connector {
         let id: ConnectorID
         let address: SocketAddress
+        /// How long one attempt (connect plus handshake) may take.
+        let deadline: Duration
         var backoff: Backoff?
         var connection: ConnectionID? = nil
         var retry: TimerID? = nil
@@ -136,15 +138,16 @@ public final class Connections {
     // MARK: - Connecting
 
     /// Connects to `address`; ``TransportEvent/connected(_:connector:)`` follows once the handshake
-    /// is done, or ``TransportEvent/notConnected(_:_:retryIn:)``. With a `backoff` the connector
-    /// reconnects after every failure or loss until ``closeConnector(_:)``; the backoff resets after
-    /// each good connection.
+    /// is done, or ``TransportEvent/notConnected(_:_:retryIn:)`` — ``ReactorError/timedOut`` or
+    /// ``CloseReason/handshakeTimeout`` when an attempt takes longer than `deadline` (default: the
+    /// configured handshake timeout). With a `backoff` the connector reconnects after every failure
+    /// or loss until ``closeConnector(_:)``; the backoff resets after each good connection.
     @discardableResult
-    public func connect(to address: SocketAddress, backoff: Backoff? = nil) -> ConnectorID {
+    public func connect(to address: SocketAddress, deadline: Duration? = nil, backoff: Backoff? = nil) -> ConnectorID {
         let index = freeConnectors.popLast() ?? connectors.count
         if index == connectors.count { connectors.append(nil) }
         let id = ConnectorID(value: index)
-        connectors[index] = Connector(id: id, address: address, backoff: backoff)
+        connectors[index] = Connector(id: id, address: address, deadline: deadline ?? configuration.handshakeTimeout, backoff: backoff)
         attempt(index)
         return id
     }
@@ -164,12 +167,12 @@ public final class Connections {
         guard let connector = connectors[index] else { return }
         connectors[index]!.retry = nil
         do {
-            let socket = try reactor.connect(to: connector.address, deadline: .after(configuration.handshakeTimeout))
+            let socket = try reactor.connect(to: connector.address, deadline: .after(connector.deadline))
             let id = ConnectionID(socket: socket)
             let connection = Connection(
                 id: id, role: .client, listener: nil, connector: connector.id, configuration: configuration,
                 peer: connector.address.description, now: .now())
-            connection.timer = try? reactor.startTimer(after: configuration.handshakeTimeout, tag: TimerKind.connection.tag(socket.index))
+            connection.timer = try? reactor.startTimer(after: connector.deadline, tag: TimerKind.connection.tag(socket.index))
             connections[socket.index] = connection
             connectors[index]!.connection = id
         } catch {

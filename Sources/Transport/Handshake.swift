@@ -1,21 +1,5 @@
 import Reactor
 
-/// The secret shared by the members of one deployment (a realm): 32 bytes. Both ends of every
-/// connection prove they hold it before anything else is exchanged.
-public struct RealmSecret: Sendable, Equatable {
-    public static let byteCount = 32
-    let bytes: [UInt8]
-
-    /// Fails unless `bytes` is exactly 32 bytes.
-    public init?(bytes: [UInt8]) {
-        guard bytes.count == Self.byteCount else { return nil }
-        self.bytes = bytes
-    }
-
-    /// A fresh random secret (what `ansar create` writes to a home).
-    public static func generate() -> RealmSecret { RealmSecret(bytes: Sodium.randomBytes(byteCount))! }
-}
-
 /// The keys a finished handshake agreed, one per direction, whether records are encrypted, and with
 /// which AEAD.
 public struct SessionKeys: Sendable {

@@ -175,4 +175,29 @@ struct ConnectionTests {
         #expect(bench.recorder.frames.contains { $0.0 == server && $0.1.typeID == 4 })
         #expect(Deadline.now().nanoseconds - started.nanoseconds < 1_000_000_000)
     }
+
+    @Test("a connect's deadline covers the handshake: a server that never answers times out", arguments: backends)
+    func connectDeadline(backend: Reactor.BackendChoice) throws {
+        let bench = try Bench(backend)
+        // A socket that listens (the kernel completes the TCP handshake) but never speaks.
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = UInt32(0x7f00_0001).bigEndian
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                _ = bind(fd, $0, length)
+                _ = getsockname(fd, $0, &length)
+            }
+        }
+        Glibc.listen(fd, 8)
+        let started = Deadline.now()
+        let connector = bench.connections.connect(
+            to: .ipv4("127.0.0.1", port: UInt16(bigEndian: address.sin_port)), deadline: .milliseconds(200))
+        #expect(try bench.spin { $0.has { $0 == .notConnected(connector, .handshakeTimeout, retryIn: nil) } })
+        let waited = Deadline.now().nanoseconds - started.nanoseconds
+        #expect(waited >= 190_000_000 && waited < 2_000_000_000, "\(waited / 1_000_000) ms")
+    }
 }
