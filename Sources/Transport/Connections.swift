@@ -172,7 +172,7 @@ public final class Connections {
             let connection = Connection(
                 id: id, role: .client, listener: nil, connector: connector.id, configuration: configuration,
                 peer: connector.address.description, now: .now())
-            connection.timer = try? reactor.startTimer(after: connector.deadline, tag: TimerKind.connection.tag(socket.index))
+            startTimer(for: connection, at: .after(connector.deadline))
             connections[socket.index] = connection
             connectors[index]!.connection = id
         } catch {
@@ -205,10 +205,8 @@ public final class Connections {
     /// when it completes.
     public func send(_ header: FrameHeader, body: Span<UInt8>, on connection: ConnectionID) throws(SendRefusal) {
         // One table read: this is the hot path, and every access to the table is checked.
+        guard let state = self.connection(connection), !state.closing else { throw .closed }
         let index = connection.socket.index
-        guard index < connections.count, let state = connections[index], state.id == connection, !state.closing else {
-            throw .closed
-        }
         guard body.count <= configuration.maximumBody else { throw .tooLarge(body.count) }
         let queued = state.pendingBytes
         if queued > 0 && queued + FrameHeader.size + body.count > configuration.sendQueueBytes {
@@ -239,8 +237,7 @@ public final class Connections {
     /// peer receives every frame. `graceful: false` closes at once and discards what is queued.
     /// Either way no further sends are accepted.
     public func close(_ connection: ConnectionID, graceful: Bool = true) {
-        guard isOpen(connection) else { return }
-        let state = connections[connection.socket.index]!
+        guard let state = self.connection(connection) else { return }
         if let connector = state.connector, connector.value < connectors.count {
             connectors[connector.value]?.backoff = nil  // closed on purpose: do not come back
         }
@@ -250,9 +247,7 @@ public final class Connections {
         }
         guard !state.closing else { return }
         state.closing = true
-        if let timer = state.timer { reactor.cancelTimer(timer) }
-        state.timer = try? reactor.startTimer(
-            after: configuration.keepAlive.deadline, tag: TimerKind.connection.tag(connection.socket.index))
+        startTimer(for: state, at: .after(configuration.keepAlive.deadline))
         queueFlush(connection.socket.index)
     }
 
@@ -269,8 +264,12 @@ public final class Connections {
     }
 
     /// True while the connection is open (connecting, handshaking or established).
-    public func isOpen(_ connection: ConnectionID) -> Bool {
-        connection.socket.index < connections.count && connections[connection.socket.index]?.id == connection
+    public func isOpen(_ connection: ConnectionID) -> Bool { self.connection(connection) != nil }
+
+    /// The state of an open connection; nil for a stale identifier.
+    func connection(_ id: ConnectionID) -> Connection? {
+        guard id.socket.index < connections.count, let state = connections[id.socket.index], state.id == id else { return nil }
+        return state
     }
 
     // MARK: - Internals
@@ -302,10 +301,9 @@ public final class Connections {
     /// (the peer went away) once established, `notConnected` for an outgoing one that never got
     /// there. An outgoing connection whose connector has a backoff is tried again.
     func finish(_ connection: ConnectionID, _ reason: CloseReason, peerWentAway: Bool = false) {
-        let index = connection.socket.index
-        guard let state = connections[index], state.id == connection else { return }
+        guard let state = self.connection(connection) else { return }
         if let timer = state.timer { reactor.cancelTimer(timer) }
-        connections[index] = nil
+        connections[connection.socket.index] = nil
         try? reactor.close(connection.socket)
         if reason != .requested {
             logger.info("connection ended", metadata: ["peer": "\(state.peer)", "reason": "\(reason)"])

@@ -82,7 +82,7 @@ extension Connections {
         let connection = Connection(
             id: ConnectionID(socket: socket), role: .server, listener: listener.id, connector: nil,
             configuration: configuration, peer: peer, now: .now())
-        connection.timer = try? reactor.startTimer(after: configuration.handshakeTimeout, tag: TimerKind.connection.tag(socket.index))
+        startTimer(for: connection, at: .after(configuration.handshakeTimeout))
         connections[socket.index] = connection
         try? reactor.startReceiving(socket)
     }
@@ -109,17 +109,17 @@ extension Connections {
 
     func connected(_ socket: SocketID) {
         let id = ConnectionID(socket: socket)
-        guard isOpen(id) else { return }
-        connections[socket.index]!.phase = .handshaking
+        guard let state = connection(id) else { return }
+        state.phase = .handshaking
         try? reactor.startReceiving(socket)
-        if let hello = connections[socket.index]!.handshake.start() {
+        if let hello = state.handshake.start() {
             sendRaw(hello, on: id)
         }
     }
 
     func receiveEnded(_ socket: SocketID, _ error: ReactorError?) {
         let id = ConnectionID(socket: socket)
-        guard let connection = connections[socket.index], connection.id == id else { return }
+        guard let connection = connection(id) else { return }
         if let error {
             finish(id, .socket(error), peerWentAway: true)
             return
@@ -144,11 +144,11 @@ extension Connections {
 
     func received<Delegate: TransportDelegate>(_ bytes: Span<UInt8>, on socket: SocketID, delegate: inout Delegate) {
         let id = ConnectionID(socket: socket)
-        guard isOpen(id) else { return }
+        guard let state = connection(id) else { return }
         var offset = 0
-        if connections[socket.index]!.phase == .handshaking {
+        if state.phase == .handshaking {
             do throws(TransportError) {
-                let (used, step) = try connections[socket.index]!.handshake.receive(bytes)
+                let (used, step) = try state.handshake.receive(bytes)
                 offset = used
                 switch step {
                 case .needMore:
@@ -159,7 +159,7 @@ extension Connections {
                 case .established(let keys, let reply):
                     if let reply { sendRaw(reply, on: id) }
                     guard isOpen(id) else { return }
-                    established(id, keys)
+                    established(state, keys)
                 }
             } catch {
                 finish(id, .protocolError(error))
@@ -167,7 +167,7 @@ extension Connections {
             }
         }
         guard offset < bytes.count, isOpen(id) else { return }
-        session(bytes.extracting(offset...), on: id, delegate: &delegate)
+        session(bytes.extracting(offset...), on: state, delegate: &delegate)
     }
 
     /// Handshake bytes go straight to the socket, before any record.
@@ -179,32 +179,28 @@ extension Connections {
         }
     }
 
-    private func established(_ id: ConnectionID, _ keys: SessionKeys) {
-        let index = id.socket.index
+    private func established(_ state: Connection, _ keys: SessionKeys) {
         if keys.encrypted {
-            connections[index]!.sealer = RecordSealer(key: keys.transmit, policy: configuration.rekey, algorithm: keys.algorithm)
-            connections[index]!.opener = RecordOpener(
+            state.sealer = RecordSealer(key: keys.transmit, policy: configuration.rekey, algorithm: keys.algorithm)
+            state.opener = RecordOpener(
                 key: keys.receive, maximumRecord: configuration.recordBytes + AEAD.tagBytes, policy: configuration.rekey,
                 algorithm: keys.algorithm)
         }
-        connections[index]!.phase = .established
-        let now = Deadline.now()
-        connections[index]!.keepAlive.heard(at: now)
-        if let timer = connections[index]!.timer { reactor.cancelTimer(timer) }
-        connections[index]!.timer = try? reactor.startTimer(
-            at: connections[index]!.keepAlive.nextCheck, tag: TimerKind.connection.tag(index))
-        if let listener = connections[index]!.listener {
-            emit(.accepted(id, listener: listener))
-        } else if let connector = connections[index]!.connector, connectors[connector.value] != nil {
+        state.phase = .established
+        state.keepAlive.heard(at: .now())
+        startTimer(for: state, at: state.keepAlive.nextCheck)
+        if let listener = state.listener {
+            emit(.accepted(state.id, listener: listener))
+        } else if let connector = state.connector, connectors[connector.value] != nil {
             connectors[connector.value]!.backoff?.reset()
-            emit(.connected(id, connector: connector))
+            emit(.connected(state.id, connector: connector))
         }
-        if connections[index]!.pendingBytes > 0 { queueFlush(index) }
+        if state.pendingBytes > 0 { queueFlush(state.id.socket.index) }
     }
 
     /// Established traffic: records (if encrypted) → frames → the delegate, control frames answered here.
-    private func session<Delegate: TransportDelegate>(_ bytes: Span<UInt8>, on id: ConnectionID, delegate: inout Delegate) {
-        let state = connections[id.socket.index]!
+    private func session<Delegate: TransportDelegate>(_ bytes: Span<UInt8>, on state: Connection, delegate: inout Delegate) {
+        let id = state.id
         // Take the decoders out while frames are delivered: the delegate may send on, or close,
         // this very connection, which must not overlap an access to its state.
         var decoder = FrameDecoder(maximumBody: 0)
@@ -218,13 +214,13 @@ extension Connections {
                 try opener!.feed(bytes) { plaintext throws(TransportError) in
                     try decoder.feed(plaintext) { header, body in
                         frames += 1
-                        self.deliver(header, body, on: id, state: state, delegate: &delegate)
+                        self.deliver(header, body, from: state, delegate: &delegate)
                     }
                 }
             } else {
                 try decoder.feed(bytes) { header, body in
                     frames += 1
-                    self.deliver(header, body, on: id, state: state, delegate: &delegate)
+                    self.deliver(header, body, from: state, delegate: &delegate)
                 }
             }
         } catch {
@@ -246,22 +242,29 @@ extension Connections {
     }
 
     private func deliver<Delegate: TransportDelegate>(
-        _ header: FrameHeader, _ body: Span<UInt8>, on id: ConnectionID, state: Connection, delegate: inout Delegate
+        _ header: FrameHeader, _ body: Span<UInt8>, from state: Connection, delegate: inout Delegate
     ) {
-        // Still ours? The delegate may have closed it while an earlier frame of this batch was delivered.
-        guard connections[id.socket.index] === state else { return }
+        // Still open? The delegate may have closed it while an earlier frame of this batch was delivered.
+        guard connections[state.id.socket.index] === state else { return }
         guard header.flags.contains(.control) else {
-            delegate.transport(self, received: header, body: body, on: id)
+            delegate.transport(self, received: header, body: body, on: state.id)
             return
         }
         if header.typeID == Control.probe.rawValue {
-            sendControl(.answer, on: id.socket.index)
+            sendControl(.answer, on: state)
         }
     }
 
-    func sendControl(_ control: Control, on index: Int) {
-        connections[index]!.stage(FrameHeader(typeID: control.rawValue, bodyLength: 0, flags: .control), [UInt8]().span)
-        queueFlush(index)
+    func sendControl(_ control: Control, on state: Connection) {
+        state.stage(FrameHeader(typeID: control.rawValue, bodyLength: 0, flags: .control), [UInt8]().span)
+        queueFlush(state.id.socket.index)
+    }
+
+    /// (Re)arms a connection's one timer: the handshake deadline, the keep-alive check, or the
+    /// graceful-close deadline.
+    func startTimer(for state: Connection, at deadline: Deadline) {
+        if let timer = state.timer { reactor.cancelTimer(timer) }
+        state.timer = try? reactor.startTimer(at: deadline, tag: TimerKind.connection.tag(state.id.socket.index))
     }
 
     func timerFired(_ kind: TimerKind, _ index: Int, _ timer: TimerID) {
@@ -278,28 +281,27 @@ extension Connections {
             guard index < connectors.count, connectors[index]?.retry == timer else { return }
             attempt(index)
         case .connection:
-            guard index < connections.count, let connection = connections[index], connection.timer == timer else { return }
-            connections[index]!.timer = nil
-            guard connection.phase == .established else {
-                finish(connection.id, .handshakeTimeout)
+            guard index < connections.count, let state = connections[index], state.timer == timer else { return }
+            state.timer = nil
+            guard state.phase == .established else {
+                finish(state.id, .handshakeTimeout)
                 return
             }
-            guard !connection.closing else {
-                finish(connection.id, .requested)  // the peer never ended its side: close anyway
+            guard !state.closing else {
+                finish(state.id, .requested)  // the peer never ended its side: close anyway
                 return
             }
-            switch connections[index]!.keepAlive.check(at: .now()) {
+            switch state.keepAlive.check(at: .now()) {
             case .lost(let silence):
-                let milliseconds = silence.components.seconds * 1000 + silence.components.attoseconds / 1_000_000_000_000_000
-                finish(connection.id, .protocolError(.peerSilent(milliseconds: milliseconds)), peerWentAway: true)
+                let milliseconds = Int64((silence / .milliseconds(1)).rounded(.down))
+                finish(state.id, .protocolError(.peerSilent(milliseconds: milliseconds)), peerWentAway: true)
                 return
             case .probe:
-                sendControl(.probe, on: index)
+                sendControl(.probe, on: state)
             case .wait:
                 break
             }
-            connections[index]!.timer = try? reactor.startTimer(
-                at: connections[index]!.keepAlive.nextCheck, tag: TimerKind.connection.tag(index))
+            startTimer(for: state, at: state.keepAlive.nextCheck)
         }
     }
 
@@ -307,56 +309,49 @@ extension Connections {
     /// into as few records as the record size allows.
     func flush() {
         for position in flushList.indices {
-            let index = flushList[position]
-            guard connections[index] != nil else { continue }
-            connections[index]!.flushQueued = false
-            guard connections[index]!.phase == .established else { continue }
-            drainStaging(index)
+            guard let state = connections[flushList[position]] else { continue }
+            state.flushQueued = false
+            if state.phase == .established { drainStaging(state) }
         }
         flushList.removeAll(keepingCapacity: true)
     }
 
-    private func drainStaging(_ index: Int) {
-        let socket = connections[index]!.id.socket
-        let overhead = connections[index]!.sealer == nil ? 0 : RecordSealer.overhead
-        while connections[index]!.pendingBytes > 0 {
+    private func drainStaging(_ state: Connection) {
+        let socket = state.id.socket
+        let overhead = state.sealer == nil ? 0 : RecordSealer.overhead
+        while state.pendingBytes > 0 {
             let capacity = (try? reactor.sendCapacity(on: socket)) ?? 0
-            let take = min(connections[index]!.pendingBytes, configuration.recordBytes, capacity - overhead)
+            let take = min(state.pendingBytes, configuration.recordBytes, capacity - overhead)
             if take <= 0 {
                 try? reactor.notifyWhenWritable(socket)
                 break
             }
-            let start = connections[index]!.stagingOffset
-            let chunk = connections[index]!.staging[start..<(start + take)]
-            let id = connections[index]!.id
+            let chunk = state.staging[state.stagingOffset..<(state.stagingOffset + take)]
             do {
                 // Room was checked above, so this cannot be refused; if it is, say so and close.
-                if connections[index]!.sealer != nil {
-                    var record = connections[index]!.record
-                    connections[index]!.record = []
-                    let length = connections[index]!.sealer!.seal(chunk.span, into: &record)
-                    try reactor.send(record.span.extracting(0..<length), on: socket)
-                    connections[index]!.record = record
+                if state.sealer != nil {
+                    let length = state.sealer!.seal(chunk.span, into: &state.record)
+                    try reactor.send(state.record.span.extracting(0..<length), on: socket)
                 } else {
                     try reactor.send(chunk.span, on: socket)
                 }
             } catch {
-                finish(id, .socket(error))
+                finish(state.id, .socket(error))
                 return
             }
-            connections[index]!.stagingOffset += take
+            state.stagingOffset += take
         }
-        if connections[index]!.pendingBytes == 0 {
-            connections[index]!.staging.removeAll(keepingCapacity: true)
-            connections[index]!.stagingOffset = 0
-            if connections[index]!.closing { try? reactor.shutdownWrite(socket) }
-            if connections[index]!.refusedSend {
-                connections[index]!.refusedSend = false
-                emit(.writable(connections[index]!.id))
+        if state.pendingBytes == 0 {
+            state.staging.removeAll(keepingCapacity: true)
+            state.stagingOffset = 0
+            if state.closing { try? reactor.shutdownWrite(socket) }
+            if state.refusedSend {
+                state.refusedSend = false
+                emit(.writable(state.id))
             }
-        } else if connections[index]!.stagingOffset > connections[index]!.staging.count / 2 {
-            connections[index]!.staging.removeFirst(connections[index]!.stagingOffset)
-            connections[index]!.stagingOffset = 0
+        } else if state.stagingOffset > state.staging.count / 2 {
+            state.staging.removeFirst(state.stagingOffset)
+            state.stagingOffset = 0
         }
     }
 }
