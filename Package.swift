@@ -39,9 +39,14 @@ let package = Package(
             path: "Examples/reactor-echo",
             swiftSettings: safeModule
         ),
+        .target(name: "CTestSupport", path: "Tests/CTestSupport"),
         .testTarget(
             name: "ReactorTests",
-            dependencies: ["Reactor"]
+            dependencies: [
+                "Reactor", "CTestSupport",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "InMemoryLogging", package: "swift-log"),
+            ]
         ),
         .testTarget(
             name: "TransportTests",

@@ -1,3 +1,6 @@
+import CTestSupport
+import InMemoryLogging
+import Logging
 import Testing
 @testable import Reactor
 
@@ -99,6 +102,28 @@ struct UnitTests {
                 exit(4)
             } catch {
                 guard case .unavailable(let why) = error as? ReactorError, why.contains("kqueue") else { exit(5) }
+            }
+            exit(0)
+        }
+    }
+
+    @Test("io_uring blocked by seccomp, as in a container: automatic falls back to epoll and says why")
+    func seccompFallback() async {
+        await #expect(processExitsWith: .success) {
+            guard ctest_deny_io_uring_setup() == 0 else { exit(2) }
+            let log = InMemoryLogHandler()
+            let logger = Logger(label: "test") { _ in log }
+            guard let reactor = try? Reactor(backend: .automatic, logger: logger), reactor.backendKind == .epoll else { exit(3) }
+            let said = log.entries.contains { entry in
+                entry.level == .notice && entry.message.description.contains("using epoll")
+                    && entry.metadata["reason"]?.description.contains("Operation not permitted") == true
+            }
+            guard said else { exit(4) }
+            do {
+                _ = try Reactor(backend: .uring)
+                exit(5)
+            } catch {
+                guard case .unavailable = error as? ReactorError else { exit(6) }
             }
             exit(0)
         }
