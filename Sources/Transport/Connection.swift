@@ -21,8 +21,6 @@ final class Connection {
     /// Plaintext frames queued this turn, sealed into records when the turn ends.
     var staging: [UInt8] = []
     var stagingOffset = 0
-    /// Reused output buffer for sealed records.
-    var record: [UInt8] = []
     var flushQueued = false
     var refusedSend = false
     /// Closing gracefully: queued frames go out, then our side of the stream ends, then the peer's.

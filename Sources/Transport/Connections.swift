@@ -29,6 +29,9 @@ public final class Connections {
     /// True while a ``ConnectionsHandler`` callback runs (it drains `pending` before returning).
     var dispatching = false
     var flushList: [Int] = []
+    /// Where records are sealed before the reactor copies them into its send queue: one buffer for
+    /// all connections, since each record is handed over as soon as it is sealed.
+    var recordBuffer: [UInt8] = []
 
     struct Listener {
         let id: ListenerID

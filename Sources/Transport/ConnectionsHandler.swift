@@ -330,8 +330,8 @@ extension Connections {
             do {
                 // Room was checked above, so this cannot be refused; if it is, say so and close.
                 if state.sealer != nil {
-                    let length = state.sealer!.seal(chunk.span, into: &state.record)
-                    try reactor.send(state.record.span.extracting(0..<length), on: socket)
+                    let length = state.sealer!.seal(chunk.span, into: &recordBuffer)
+                    try reactor.send(recordBuffer.span.extracting(0..<length), on: socket)
                 } else {
                     try reactor.send(chunk.span, on: socket)
                 }
