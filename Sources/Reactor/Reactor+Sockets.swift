@@ -116,7 +116,7 @@ extension Reactor {
             try sendQueues.append(bytes, to: slot)
         } catch {
             sockets[slot].refusedSend = true
-            if error == .limitReached(.sendChunks) && !sockets[slot].waitingForChunks {
+            if case .limitReached(.sendChunks) = error, !sockets[slot].waitingForChunks {
                 sockets[slot].waitingForChunks = true
                 chunkWaiters.append(UInt32(slot))
             }

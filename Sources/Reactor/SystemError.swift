@@ -19,7 +19,7 @@ public struct SystemError: Error, Equatable, Sendable, CustomStringConvertible {
     }
 
     public static func == (lhs: SystemError, rhs: SystemError) -> Bool {
-        lhs.code == rhs.code && lhs.operation.description == rhs.operation.description
+        lhs.code == rhs.code && sameText(lhs.operation, rhs.operation)
     }
 }
 
@@ -63,7 +63,21 @@ public enum ReactorError: Error, Equatable, Sendable, CustomStringConvertible {
         }
     }
 
+    /// Case by case, without building descriptions: refusals are compared on hot paths.
     public static func == (lhs: ReactorError, rhs: ReactorError) -> Bool {
-        lhs.description == rhs.description
+        switch (lhs, rhs) {
+        case (.system(let a), .system(let b)): return a == b
+        case (.limitReached(let a), .limitReached(let b)): return a == b
+        case (.closed, .closed), (.timedOut, .timedOut): return true
+        case (.invalidState(let a), .invalidState(let b)): return sameText(a, b)
+        case (.invalidAddress(let a), .invalidAddress(let b)): return a == b
+        case (.unavailable(let a), .unavailable(let b)): return a == b
+        default: return false
+        }
     }
+}
+
+/// Compares two static strings' bytes without allocating.
+func sameText(_ a: StaticString, _ b: StaticString) -> Bool {
+    a.withUTF8Buffer { x in b.withUTF8Buffer { y in x.elementsEqual(y) } }
 }

@@ -342,7 +342,13 @@ extension Connections {
             state.stagingOffset += take
         }
         if state.pendingBytes == 0 {
-            state.staging.removeAll(keepingCapacity: true)
+            // Keep what a full queue needs (arrays grow by doubling, hence twice); give back what
+            // one oversized frame added.
+            if state.staging.capacity > 2 * (configuration.sendQueueBytes + FrameHeader.size) {
+                state.staging = []
+            } else {
+                state.staging.removeAll(keepingCapacity: true)
+            }
             state.stagingOffset = 0
             if state.closing { try? reactor.shutdownWrite(socket) }
             if state.refusedSend {

@@ -15,6 +15,12 @@ public struct FrameDecoder {
     /// Bytes held back waiting for the rest of a frame.
     public var bufferedBytes: Int { pending.count }
 
+    /// The most buffer capacity kept between frames.
+    static let retainedCapacity = 1 << 20
+
+    /// Capacity of the gathering buffer (for tests of what is retained).
+    var bufferCapacity: Int { pending.capacity }
+
     /// Decodes every whole frame in what was buffered plus `bytes`, calling `frame` for each in
     /// order; keeps any incomplete tail for the next call.
     public mutating func feed(
@@ -60,7 +66,13 @@ public struct FrameDecoder {
         used += take
         if pending.count == total {
             frame(header, pending.span.extracting(FrameHeader.size..<total))
-            pending.removeAll(keepingCapacity: true)
+            // Keep the buffer for the next split frame, unless a big frame blew it up: one 16 MiB
+            // frame must not pin 16 MiB to the connection for good.
+            if pending.capacity > Self.retainedCapacity {
+                pending = []
+            } else {
+                pending.removeAll(keepingCapacity: true)
+            }
         }
         return used
     }

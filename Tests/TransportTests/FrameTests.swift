@@ -1,5 +1,5 @@
 import Testing
-import Transport
+@testable import Transport
 
 func frameBytes(_ header: FrameHeader, _ body: [UInt8]) -> [UInt8] {
     var out: [UInt8] = []
@@ -86,5 +86,24 @@ struct FrameTests {
         #expect(throws: TransportError.self) { try decoder.feed(garbage.span) { _, _ in } }
         let good = frameBytes(FrameHeader(typeID: 1, bodyLength: 0), [])
         #expect(throws: TransportError.self) { try decoder.feed(good.span) { _, _ in Issue.record("no frame after failure") } }
+    }
+
+    @Test("a big split frame does not leave its buffer pinned to the decoder")
+    func bigFrameReleasesBuffer() throws {
+        var decoder = FrameDecoder(maximumBody: 8 << 20)
+        let body = [UInt8](repeating: 9, count: 4 << 20)
+        let bytes = frameBytes(FrameHeader(typeID: 1, bodyLength: body.count), body)
+        var frames = 0
+        var lengths: [Int] = []
+        let head = Array(bytes[0..<1000])
+        let rest = Array(bytes[1000...])
+        try decoder.feed(head.span) { _, _ in frames += 1 }
+        try decoder.feed(rest.span) { _, body in
+            frames += 1
+            lengths.append(body.count)
+        }
+        #expect(lengths == [4 << 20])
+        #expect(frames == 1)
+        #expect(decoder.bufferCapacity <= FrameDecoder.retainedCapacity)
     }
 }

@@ -172,6 +172,7 @@ for size in [64, 1024, 65536] where (only == nil || only == "one-way") && (sizeF
     let label = size >= 1024 ? "\(size / 1024) KiB" : "\(size) B"
     var raw = (messages: UInt64(0), elapsed: 0.0)
     var measured: [String: (messages: UInt64, elapsed: Double)] = [:]
+    var allocations: [String: UInt64] = [:]
     for _ in 0..<throughputRounds {
         var messages: UInt64 = 0
         var elapsed = 0.0
@@ -179,7 +180,10 @@ for size in [64, 1024, 65536] where (only == nil || only == "one-way") && (sizeF
         if result != 0 || messages == 0 { fail("C one-way \(label): errno \(-result)") }
         raw = (raw.messages + messages, raw.elapsed + elapsed)
         for variant in oneWayVariants {
+            // Counted over the whole run, set-up included: what a stream allocates per turn shows.
+            let before = cbaseline_allocations()
             let counted = variant.run(size, seconds / Double(throughputRounds))
+            allocations[variant.name, default: 0] += cbaseline_allocations() - before
             if counted.messages == 0 { fail("one-way \(label) (\(variant.name)): nothing counted") }
             let sum = measured[variant.name] ?? (0, 0)
             measured[variant.name] = (sum.messages + counted.messages, sum.elapsed + counted.elapsed)
@@ -192,6 +196,10 @@ for size in [64, 1024, 65536] where (only == nil || only == "one-way") && (sizeF
         figures.append(Figure(
             name: "one-way \(label) messages/s (\(variant.name))", value: rate,
             unit: "msg/s", baseline: "raw C tcp batched writes", baselineValue: rawRate))
+        figures.append(Figure(
+            name: "one-way \(label) heap allocations per 1,000 messages (\(variant.name), run total)",
+            value: Double(allocations[variant.name]!) * 1000 / Double(max(1, total.messages)), unit: "allocs",
+            baseline: "zero", baselineValue: 0))
         if size == 65536 {
             figures.append(Figure(
                 name: "one-way 64 KiB payload GB/s (\(variant.name))", value: rate * Double(size) / 1e9,
