@@ -8,6 +8,12 @@ let safeModule: [SwiftSetting] = [
     .treatWarning("StrictMemorySafety", as: .error),
 ]
 
+/// What tests use to capture and check log lines.
+let testLogging: [Target.Dependency] = [
+    .product(name: "Logging", package: "swift-log"),
+    .product(name: "InMemoryLogging", package: "swift-log"),
+]
+
 let package = Package(
     name: "ansar",
     platforms: [.macOS(.v15)],
@@ -40,21 +46,7 @@ let package = Package(
             swiftSettings: safeModule
         ),
         .target(name: "CTestSupport", path: "Tests/CTestSupport"),
-        .testTarget(
-            name: "ReactorTests",
-            dependencies: [
-                "Reactor", "CTestSupport",
-                .product(name: "Logging", package: "swift-log"),
-                .product(name: "InMemoryLogging", package: "swift-log"),
-            ]
-        ),
-        .testTarget(
-            name: "TransportTests",
-            dependencies: [
-                "Transport", "Reactor",
-                .product(name: "Logging", package: "swift-log"),
-                .product(name: "InMemoryLogging", package: "swift-log"),
-            ]
-        ),
+        .testTarget(name: "ReactorTests", dependencies: ["Reactor", "CTestSupport"] + testLogging),
+        .testTarget(name: "TransportTests", dependencies: ["Transport", "Reactor"] + testLogging),
     ]
 )
