@@ -47,11 +47,12 @@ public enum Sodium {
         return output
     }
 
-    /// An ephemeral X25519 key pair for `crypto_kx`.
-    public struct KeyExchangePair: Sendable {
+    /// An ephemeral X25519 key pair for `crypto_kx`. The secret half is wiped when the pair is
+    /// released: drop the pair as soon as the session keys are derived.
+    public final class KeyExchangePair {
         public static let publicKeyBytes = 32
         public let publicKey: [UInt8]
-        let secretKey: [UInt8]
+        private var secretKey: [UInt8]
 
         public init() {
             Sodium.ensureReady()
@@ -62,6 +63,10 @@ public enum Sodium {
             }
             self.publicKey = publicKey
             self.secretKey = secretKey
+        }
+
+        deinit {
+            secretKey.withUnsafeMutableBytes { sodium_memzero($0.baseAddress, $0.count) }
         }
 
         /// The two session keys (receive, transmit) shared with the owner of `peer`; nil when the

@@ -11,7 +11,8 @@ final class Connection {
     let listener: ListenerID?
     let connector: ConnectorID?
     var phase: Phase
-    var handshake: Handshake
+    /// Until established; then dropped, which wipes its ephemeral secret key.
+    var handshake: Handshake?
     var sealer: RecordSealer? = nil
     var opener: RecordOpener? = nil
     var decoder: FrameDecoder

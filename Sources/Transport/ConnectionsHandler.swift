@@ -112,7 +112,7 @@ extension Connections {
         guard let state = connection(id) else { return }
         state.phase = .handshaking
         try? reactor.startReceiving(socket)
-        if let hello = state.handshake.start() {
+        if let hello = state.handshake?.start() {
             sendRaw(hello, on: id)
         }
     }
@@ -146,9 +146,9 @@ extension Connections {
         let id = ConnectionID(socket: socket)
         guard let state = connection(id) else { return }
         var offset = 0
-        if state.phase == .handshaking {
+        if state.phase == .handshaking, state.handshake != nil {
             do throws(TransportError) {
-                let (used, step) = try state.handshake.receive(bytes)
+                let (used, step) = try state.handshake!.receive(bytes)
                 offset = used
                 switch step {
                 case .needMore:
@@ -180,6 +180,7 @@ extension Connections {
     }
 
     private func established(_ state: Connection, _ keys: SessionKeys) {
+        state.handshake = nil
         if keys.encrypted {
             state.sealer = RecordSealer(key: keys.transmit, policy: configuration.rekey, algorithm: keys.algorithm)
             state.opener = RecordOpener(
