@@ -20,6 +20,7 @@ public final class Connections {
 
     var connections: [Connection?]
     var listeners: [Listener] = []
+    private var freeListeners: [Int] = []
     var connectors: [Connector?] = []
     private var freeConnectors: [Int] = []
     /// Events waiting for the delegate. The handler drains them after every reactor callback; one
@@ -39,6 +40,7 @@ public final class Connections {
         var socket: SocketID?
         var backoff = Backoff()
         var retry: TimerID? = nil
+        var check: TimerID? = nil
         var closed = false
     }
 
@@ -85,19 +87,30 @@ public final class Connections {
     /// the listener tries again with backoff until ``closeListener(_:)``.
     @discardableResult
     public func listen(on address: SocketAddress) -> ListenerID {
-        let id = ListenerID(value: listeners.count)
-        listeners.append(Listener(id: id, address: address))
-        bind(id.value)
+        let index: Int
+        let id: ListenerID
+        if let free = freeListeners.popLast() {
+            index = free
+            id = ListenerID(value: index, generation: listeners[index].id.generation &+ 1)
+            listeners[index] = Listener(id: id, address: address)
+        } else {
+            index = listeners.count
+            id = ListenerID(value: index, generation: 0)
+            listeners.append(Listener(id: id, address: address))
+        }
+        bind(index)
         return id
     }
 
-    /// Stops listening; established connections stay.
+    /// Stops listening; established connections stay. The identifier is stale from now on.
     public func closeListener(_ id: ListenerID) {
-        guard id.value < listeners.count, !listeners[id.value].closed else { return }
+        guard id.value < listeners.count, listeners[id.value].id == id, !listeners[id.value].closed else { return }
         listeners[id.value].closed = true
         if let retry = listeners[id.value].retry { reactor.cancelTimer(retry) }
+        if let check = listeners[id.value].check { reactor.cancelTimer(check) }
         if let socket = listeners[id.value].socket { try? reactor.close(socket) }
         listeners[id.value].socket = nil
+        freeListeners.append(id.value)
     }
 
     func bind(_ index: Int) {
@@ -117,11 +130,15 @@ public final class Connections {
     /// A listener on a Unix socket path is lost when the path goes (deleted, or replaced by
     /// another file): look every keep-alive deadline and listen anew if so.
     func scheduleListenerCheck(_ index: Int) {
-        _ = try? reactor.startTimer(after: configuration.keepAlive.deadline, tag: TimerKind.listenerCheck.tag(index))
+        listeners[index].check = try? reactor.startTimer(
+            after: configuration.keepAlive.deadline, tag: TimerKind.listenerCheck.tag(index))
     }
 
-    func checkListener(_ index: Int) {
-        guard index < listeners.count, !listeners[index].closed, let socket = listeners[index].socket else { return }
+    func checkListener(_ index: Int, _ timer: TimerID) {
+        guard index < listeners.count, listeners[index].check == timer, !listeners[index].closed,
+              let socket = listeners[index].socket
+        else { return }
+        listeners[index].check = nil
         if (try? reactor.boundPathIntact(socket)) == true {
             scheduleListenerCheck(index)
             return

@@ -277,7 +277,7 @@ extension Connections {
             listeners[index].retry = nil
             bind(index)
         case .listenerCheck:
-            checkListener(index)
+            checkListener(index, timer)
         case .connectorRetry:
             guard index < connectors.count, connectors[index]?.retry == timer else { return }
             attempt(index)

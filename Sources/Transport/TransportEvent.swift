@@ -6,10 +6,12 @@ public struct ConnectionID: Hashable, Sendable, CustomStringConvertible {
     public var description: String { "connection#\(socket.index)" }
 }
 
-/// One listener of a ``Connections``; it keeps its identifier across re-listens.
+/// One listener of a ``Connections``; it keeps its identifier across re-listens, and the identifier
+/// goes stale once the listener is closed (its slot may serve a later listener).
 public struct ListenerID: Hashable, Sendable, CustomStringConvertible {
     public let value: Int
-    public var description: String { "listener#\(value)" }
+    let generation: UInt32
+    public var description: String { "listener#\(value).\(generation)" }
 }
 
 /// What a transport tells its owner. The actor layer turns these into messages.

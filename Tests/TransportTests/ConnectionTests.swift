@@ -82,7 +82,8 @@ struct ConnectionTests {
         let bench = try Bench(backend)
         let server = try Bench(.epoll)
         let port = try server.listen().port!
-        server.connections.closeListener(ListenerID(value: 0))
+        let first = try #require(server.recorder.events.compactMap { if case .listening(let id, _) = $0 { id } else { nil } }.first)
+        server.connections.closeListener(first)
         try server.spin(within: .milliseconds(20)) { _ in false }
         let connector = bench.connections.connect(
             to: .ipv4("127.0.0.1", port: port), backoff: Backoff(initial: .milliseconds(10), maximum: .milliseconds(80)))
@@ -131,6 +132,14 @@ struct ConnectionTests {
         bench.connections.closeListener(listener)
         try bench.spin(within: .milliseconds(50)) { _ in false }
         #expect(access(path, F_OK) != 0, "closing the listener removes its file")
+        // The slot serves the next listener under a new identifier; the old one is stale.
+        let next = bench.connections.listen(on: .unix(path: path))
+        #expect(next.value == listener.value && next != listener)
+        bench.connections.closeListener(listener)
+        #expect(try bench.spin { $0.has { $0 == .listening(next, .unix(path: path)) } })
+        #expect(access(path, F_OK) == 0, "closing the stale identifier left the new listener alone")
+        bench.connections.closeListener(next)
+        try bench.spin(within: .milliseconds(20)) { _ in false }
     }
 
     @Test("a receiver that pauses makes TCP push back on the sender; resuming delivers everything", arguments: backends)
