@@ -41,7 +41,7 @@ public struct Deadline: Comparable, Hashable, Sendable, CustomStringConvertible 
 
 extension Duration {
     /// The duration in whole nanoseconds, clamped to Int64.
-    var nanosecondsClamped: Int64 {
+    public var nanosecondsClamped: Int64 {
         let (seconds, attoseconds) = components
         let (product, overflow) = seconds.multipliedReportingOverflow(by: 1_000_000_000)
         if overflow { return seconds < 0 ? .min : .max }

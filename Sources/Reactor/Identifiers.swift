@@ -44,6 +44,8 @@ struct OperationKinds: OptionSet {
     static let connect = OperationKinds(rawValue: 1 << 1)
     static let receive = OperationKinds(rawValue: 1 << 2)
     static let send = OperationKinds(rawValue: 1 << 3)
+    /// Every operation a socket can have in flight.
+    static let everything: OperationKinds = [.accept, .connect, .receive, .send]
 
     /// The kinds in the order a backend cancels them.
     static let all: [(OperationKinds, OperationKind)] = [

@@ -138,6 +138,7 @@ extension Reactor {
 
     /// Chunks came back to the pool: every socket refused for want of them may try again.
     private func wakeChunkWaiters<Handler: ReactorHandler>(_ handler: inout Handler) {
+        // Iterate a list taken aside: handlers told `writable` may be refused again and re-register.
         var waiters: [UInt32] = []
         swap(&waiters, &chunkWaiters)
         for index in waiters.indices {
@@ -149,6 +150,7 @@ extension Reactor {
             sockets[slot].refusedSend = false
             handler.handle(.writable(socketID(slot)), reactor: self)
         }
+        // Hand the emptied list back, keeping its capacity, unless new waiters arrived meanwhile.
         waiters.removeAll(keepingCapacity: true)
         if chunkWaiters.isEmpty { swap(&waiters, &chunkWaiters) }
     }

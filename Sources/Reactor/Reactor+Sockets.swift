@@ -116,10 +116,7 @@ extension Reactor {
             try sendQueues.append(bytes, to: slot)
         } catch {
             sockets[slot].refusedSend = true
-            if case .limitReached(.sendChunks) = error, !sockets[slot].waitingForChunks {
-                sockets[slot].waitingForChunks = true
-                chunkWaiters.append(UInt32(slot))
-            }
+            if case .limitReached(.sendChunks) = error { waitForChunks(slot) }
             throw error
         }
         queueFlush(slot)
@@ -146,10 +143,14 @@ extension Reactor {
         sockets[slot].refusedSend = true
         // Short of room because the shared pool is dry rather than this socket's queue full: no
         // send of ours will complete to tell us, so wait for chunks from anyone.
-        if sendQueues.bytes(of: slot) <= limits.sendQueueBytesPerSocket / 2 && !sockets[slot].waitingForChunks {
-            sockets[slot].waitingForChunks = true
-            chunkWaiters.append(UInt32(slot))
-        }
+        if sendQueues.bytes(of: slot) <= limits.sendQueueBytesPerSocket / 2 { waitForChunks(slot) }
+    }
+
+    /// Puts `slot` on the list told ``ReactorEvent/writable(_:)`` when any socket returns chunks.
+    func waitForChunks(_ slot: Int) {
+        guard !sockets[slot].waitingForChunks else { return }
+        sockets[slot].waitingForChunks = true
+        chunkWaiters.append(UInt32(slot))
     }
 
     /// Bytes queued on `socket` and not yet taken by the kernel.
@@ -179,7 +180,7 @@ extension Reactor {
             let discarded = release(slot)
             deferred.append(.closed(socket, discardedBytes: discarded))
         } else {
-            backend.cancel(fd: sockets[slot].fd, socket: socket, kinds: [.accept, .connect, .receive, .send])
+            backend.cancel(fd: sockets[slot].fd, socket: socket, kinds: .everything)
         }
     }
 

@@ -181,7 +181,7 @@ public final class Reactor {
         kernelReleased = true
         var outstanding = 0
         for slot in sockets.indices where sockets[slot].inFlight > 0 {
-            backend.cancel(fd: sockets[slot].fd, socket: socketID(slot), kinds: [.accept, .connect, .receive, .send])
+            backend.cancel(fd: sockets[slot].fd, socket: socketID(slot), kinds: .everything)
             outstanding += sockets[slot].inFlight
         }
         backend.cancelRead(kind: .wake)

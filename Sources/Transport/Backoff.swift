@@ -46,10 +46,3 @@ struct SplitMix: Sendable {
         return z ^ (z >> 31)
     }
 }
-
-extension Duration {
-    var nanosecondsClamped: Int64 {
-        let (seconds, attoseconds) = components
-        return seconds * 1_000_000_000 + attoseconds / 1_000_000_000
-    }
-}
