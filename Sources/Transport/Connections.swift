@@ -143,10 +143,16 @@ public final class Connections {
             scheduleListenerCheck(index)
             return
         }
-        try? reactor.close(socket)
-        listeners[index].socket = nil
-        emit(.notListening(listeners[index].id, listeners[index].address, .system(SystemError(ENOENT, "listener path gone"))))
+        loseListenerSocket(index, .system(SystemError(ENOENT, "listener path gone")))
         bind(index)
+    }
+
+    /// A listener's socket is broken or unreachable: close it and tell the owner why; the caller
+    /// then listens anew.
+    func loseListenerSocket(_ index: Int, _ error: ReactorError) {
+        if let socket = listeners[index].socket { try? reactor.close(socket) }
+        listeners[index].socket = nil
+        emit(.notListening(listeners[index].id, listeners[index].address, error))
     }
 
     func scheduleListenerRetry(_ index: Int) {

@@ -100,9 +100,7 @@ extension Connections {
             logger.info("accept failed", metadata: ["listener": "\(listeners[index].address)", "reason": "\(error)"])
         } else {
             // The listening socket itself is broken: drop it and listen anew.
-            if let socket = listeners[index].socket { try? reactor.close(socket) }
-            listeners[index].socket = nil
-            emit(.notListening(listeners[index].id, listeners[index].address, error))
+            loseListenerSocket(index, error)
             scheduleListenerRetry(index)
         }
     }
