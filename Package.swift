@@ -20,6 +20,7 @@ let package = Package(
     products: [
         .library(name: "Reactor", targets: ["Reactor"]),
         .library(name: "Transport", targets: ["Transport"]),
+        .library(name: "Actors", targets: ["Actors"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
@@ -39,6 +40,11 @@ let package = Package(
             dependencies: ["Reactor", .product(name: "Logging", package: "swift-log")],
             swiftSettings: safeModule
         ),
+        .target(
+            name: "Actors",
+            dependencies: ["Transport", "Reactor", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: safeModule
+        ),
         .executableTarget(
             name: "reactor-echo",
             dependencies: ["Reactor"],
@@ -48,5 +54,6 @@ let package = Package(
         .target(name: "CTestSupport", path: "Tests/CTestSupport"),
         .testTarget(name: "ReactorTests", dependencies: ["Reactor", "CTestSupport"] + testLogging),
         .testTarget(name: "TransportTests", dependencies: ["Transport", "Reactor"] + testLogging),
+        .testTarget(name: "ActorsTests", dependencies: ["Actors", "Transport", "Reactor"] + testLogging),
     ]
 )

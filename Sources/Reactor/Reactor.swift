@@ -92,6 +92,8 @@ public final class Reactor {
     var previousSignalMask = sigset_t()
     let signalBuffer: UnsafeMutableRawBufferPointer
     private var stopRequested = false
+    /// Set by ``skipNextWait()``: the owner has work left over, so the next turn only polls.
+    private var workLeftOver = false
     /// Set once the kernel has let go of our memory at shutdown (``releaseKernelHold()``).
     private var kernelReleased = false
 
@@ -238,6 +240,13 @@ public final class Reactor {
     /// Makes ``run(_:)`` return after the current turn.
     public func stop() { stopRequested = true }
 
+    /// Makes the next turn poll the kernel without waiting: for a handler that stopped short of
+    /// finishing its own work (a run-queue budget) and must be called again soon.
+    public func skipNextWait() { workLeftOver = true }
+
+    /// Whether the caller is on the reactor's thread.
+    public var isOnReactorThread: Bool { pthread_equal(pthread_self(), ownerThread) != 0 }
+
     /// One loop turn: submit and wait (at most `timeout` nanoseconds, and never past the next
     /// timer), reap, run.
     func turn<Handler: ReactorHandler>(_ handler: inout Handler, timeout: UInt64?) throws(ReactorError) {
@@ -247,7 +256,8 @@ public final class Reactor {
             let untilTimer = Deadline.now().nanoseconds(until: next)
             wait = min(wait ?? .max, untilTimer)
         }
-        if !deferred.isEmpty || !ready.isEmpty { wait = 0 }
+        if !deferred.isEmpty || !ready.isEmpty || workLeftOver { wait = 0 }
+        workLeftOver = false
         try backend.wait(timeout: wait, into: &ready, limit: limits.completionsPerTurn)
 
         // Run phase: act on a batch taken aside, so handlers may queue more without disturbing it.

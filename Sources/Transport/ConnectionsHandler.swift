@@ -59,15 +59,8 @@ public struct ConnectionsHandler<Delegate: TransportDelegate>: ReactorHandler {
         drain()
     }
 
-    /// Delivers queued events; the delegate may cause more, which are delivered too.
     private mutating func drain() {
-        var index = 0
-        while index < connections.pending.count {
-            let event = connections.pending[index]
-            index += 1
-            delegate.transport(connections, event: event)
-        }
-        connections.pending.removeAll(keepingCapacity: true)
+        connections.deliverPending(to: &delegate)
         connections.dispatching = false
     }
 }
@@ -140,6 +133,17 @@ extension Connections {
         }
     }
 
+    /// Delivers queued events; the delegate may cause more, which are delivered too.
+    func deliverPending<Delegate: TransportDelegate>(to delegate: inout Delegate) {
+        var index = 0
+        while index < pending.count {
+            let event = pending[index]
+            index += 1
+            delegate.transport(self, event: event)
+        }
+        pending.removeAll(keepingCapacity: true)
+    }
+
     func received<Delegate: TransportDelegate>(_ bytes: Span<UInt8>, on socket: SocketID, delegate: inout Delegate) {
         let id = ConnectionID(socket: socket)
         guard let state = connection(id) else { return }
@@ -158,6 +162,9 @@ extension Connections {
                     if let reply { sendRaw(reply, on: id) }
                     guard isOpen(id) else { return }
                     established(state, keys)
+                    // The owner hears `accepted`/`connected` before any frame that came with it.
+                    deliverPending(to: &delegate)
+                    guard isOpen(id) else { return }
                 }
             } catch {
                 finish(id, .protocolError(error))

@@ -1,0 +1,55 @@
+import Transport
+
+/// Where a message can be sent: an object in this process, or one reached through a connection.
+///
+/// An object's identifier is 64 bits: a table slot in the low 24 bits and 40 random bits above it,
+/// drawn when the object is created. A peer can reach only identifiers it was handed (as a sender,
+/// or inside a message); guessing one is a one-in-a-trillion shot, and a miss is dropped.
+///
+/// An address received over a connection keeps that connection as its route (`link`). Sending to it
+/// goes back over the same connection, whatever number of hops lie beyond: each process on the way
+/// stands in for the next with a relay entry of its own.
+public struct Address: Hashable, Sendable, CustomStringConvertible {
+    /// The object's identifier where the route ends (or at the next hop, for a relay).
+    public let object: UInt64
+    /// The connection the address routes through; `nil` for an object in this process.
+    public let link: ConnectionID?
+
+    /// No object: sends to it are dropped. The return address of messages the runtime makes up.
+    public static let none = Address(object: 0, link: nil)
+
+    init(object: UInt64, link: ConnectionID?) {
+        self.object = object
+        self.link = link
+    }
+
+    /// The object at the far end of `link` that owns it (the listener's or connector's owner).
+    static func owner(of link: ConnectionID) -> Address { Address(object: 0, link: link) }
+
+    /// Whether the address names an object of this process.
+    public var isLocal: Bool { link == nil }
+
+    var slot: Int { Int(object & Address.slotMask) }
+
+    static let slotBits: UInt64 = 24
+    static let slotMask: UInt64 = (1 << slotBits) - 1
+
+    public var description: String {
+        let hex = String(object, radix: 16)
+        let padded = String(repeating: "0", count: max(0, 16 - hex.count)) + hex
+        guard let link else { return "<\(padded)>" }
+        return "<\(padded)@\(link)>"
+    }
+}
+
+extension Address: Codable {
+    // The wire coders handle addresses themselves (they route); other coders see the printed form.
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(description)
+    }
+
+    public init(from decoder: any Decoder) throws {
+        throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "an address is read only from a message"))
+    }
+}

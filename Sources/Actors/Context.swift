@@ -1,0 +1,111 @@
+import Reactor
+import Transport
+
+/// A handler-style object: the runtime calls ``receive(_:context:)`` once per message, on the
+/// runtime's thread, one message at a time. The first message is always ``Start``.
+///
+/// ```swift
+/// final class Echo: Object {
+///     func receive(_ message: any Message, context: Context) throws {
+///         switch message {
+///         case let hello as Hello: try context.reply(Welcome(myName: "Buster", yourName: hello.name))
+///         case is Stop: context.complete(Ack())
+///         default: break
+///         }
+///     }
+/// }
+/// ```
+///
+/// A thrown error ends the object with ``Faulted``. For state machines see ``Machine``.
+public protocol Object: AnyObject {
+    func receive(_ message: any Message, context: Context) throws
+}
+
+/// What an object can do: the same verbs for handler-style objects (``Context``) and sequential
+/// ones (``Mailbox``).
+public protocol ObjectContext {
+    var runtime: Runtime { get }
+    /// The object's own address.
+    var address: Address { get }
+    /// The sender of the message being handled (for a sequential object, of the last one selected).
+    var returnAddress: Address { get }
+}
+
+extension ObjectContext {
+    /// Sends `message` to `address`. Throws only when the message cannot be queued now — a full
+    /// mailbox or connection — and then nothing was sent. A message for an address that no longer
+    /// exists is dropped (logged at debug level); with `notifyIfUndelivered` the sender then
+    /// receives ``NotDelivered``.
+    public func send(_ message: some Message, to address: Address, notifyIfUndelivered: Bool = false) throws(SendRefused) {
+        try runtime.deliver(message, to: address, from: self.address, notifyIfUndelivered: notifyIfUndelivered)
+    }
+
+    /// Sends `message` to the sender of the current message.
+    public func reply(_ message: some Message) throws(SendRefused) {
+        try runtime.deliver(message, to: returnAddress, from: address, notifyIfUndelivered: false)
+    }
+
+    /// Sends `message` to `address` as if `sender` had sent it: replies go to `sender`.
+    public func forward(_ message: some Message, to address: Address, as sender: Address) throws(SendRefused) {
+        try runtime.deliver(message, to: address, from: sender, notifyIfUndelivered: false)
+    }
+
+    /// Creates a handler-style child; this object receives ``Completed`` when it ends.
+    @discardableResult
+    public func create(_ object: some Object) -> Address? {
+        runtime.create(object, parent: address)
+    }
+
+    /// Creates a sequential child running `body`; this object receives ``Completed`` when it ends.
+    @discardableResult
+    public func create(_ body: @escaping @Sendable (Mailbox) async throws -> any Message) -> Address? {
+        runtime.create(parent: address, body)
+    }
+
+    /// Ends this object with `value`: the parent receives ``Completed`` with it. Messages still
+    /// waiting for the object are dropped. (A sequential object completes by returning.)
+    public func complete(_ value: any Message) {
+        runtime.complete(address, with: value)
+    }
+
+    /// Delivers `message` to this object after `delay`, and every `delay` after that if
+    /// `repeating`. Timers are keyed by the message's type: starting one of a type that is
+    /// running re-arms it.
+    public func startTimer(_ message: some Message, after delay: Duration, repeating: Bool = false) {
+        runtime.startTimer(message, after: delay, repeating: repeating, for: address)
+    }
+
+    /// Stops the timer keyed by `type`. A message from it that was already queued still arrives.
+    public func cancelTimer(_ type: (some Message).Type) {
+        runtime.cancelTimer(MessageType.identifier(of: type.typeName), for: address)
+    }
+
+    /// Listens on `address` for other processes of the realm. This object receives ``Listening``
+    /// (or ``NotListening``, and the listener keeps trying), then ``Accepted`` for each peer,
+    /// from an address that reaches that peer's listening object.
+    @discardableResult
+    public func listen(at address: SocketAddress) -> ListenerID {
+        runtime.listen(at: address, owner: self.address)
+    }
+
+    /// Connects to a listening process. This object receives ``Connected`` from an address that
+    /// reaches the far end's listening object, or ``NotConnected``; with `backoff` it retries, and
+    /// reconnects after a loss.
+    @discardableResult
+    public func connect(to address: SocketAddress, backoff: Backoff? = nil) -> ConnectorID {
+        runtime.connect(to: address, backoff: backoff, owner: self.address)
+    }
+
+    /// Closes the connection `address` routes through; the owner receives ``Closed``.
+    public func close(_ address: Address) {
+        guard let link = address.link else { return }
+        runtime.connections.close(link)
+    }
+}
+
+/// What a handler-style object is given with each message.
+public struct Context: ObjectContext {
+    public let runtime: Runtime
+    public let address: Address
+    public let returnAddress: Address
+}

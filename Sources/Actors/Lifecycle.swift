@@ -1,0 +1,91 @@
+/// The first message every object receives.
+public struct Start: Message, Equatable {
+    public static let typeName = "ansar.Start"
+    public init() {}
+}
+
+/// Asks an object to finish: it should ``ObjectContext/complete(_:)`` soon. The process shim sends
+/// it to the main object on SIGINT and SIGTERM.
+public struct Stop: Message, Equatable {
+    public static let typeName = "ansar.Stop"
+    public init() {}
+}
+
+/// An object ended with `value`; its parent receives this from the child's address.
+public struct Completed: Message, CustomStringConvertible {
+    public static let typeName = "ansar.Completed"
+    public var value: any Message
+
+    public init(_ value: any Message) { self.value = value }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(AnyMessage(value), forKey: .value)
+    }
+
+    public init(from decoder: any Decoder) throws {
+        value = try decoder.container(keyedBy: CodingKeys.self).decode(AnyMessage.self, forKey: .value).message
+    }
+
+    private enum CodingKeys: String, CodingKey { case value }
+
+    public var description: String { "Completed(\(Printing.json(value)))" }
+}
+
+/// An object or process gave up because it was interrupted (a stop it could not finish).
+public struct Aborted: Message, Equatable {
+    public static let typeName = "ansar.Aborted"
+    public init() {}
+}
+
+/// Something failed: what, why, and the exit code a process ending with it uses.
+public struct Faulted: Message, Equatable, Error, CustomStringConvertible {
+    public static let typeName = "ansar.Faulted"
+    public var condition: String
+    public var explanation: String
+    /// The process exit code when a main object completes with this; ``ExitCode/faulted`` if nil.
+    public var exitCode: Int?
+
+    public init(_ condition: String, explanation: String = "", exitCode: Int? = nil) {
+        self.condition = condition
+        self.explanation = explanation
+        self.exitCode = exitCode
+    }
+
+    public var description: String { explanation.isEmpty ? condition : "\(condition) (\(explanation))" }
+}
+
+/// A ``Mailbox/select(_:saving:timeout:)`` waited its whole timeout.
+public struct TimedOut: Message, Equatable {
+    public static let typeName = "ansar.TimedOut"
+    public init() {}
+}
+
+/// A request was done.
+public struct Ack: Message, Equatable {
+    public static let typeName = "ansar.Ack"
+    public init() {}
+}
+
+/// A request was refused.
+public struct Nak: Message, Equatable {
+    public static let typeName = "ansar.Nak"
+    public init() {}
+}
+
+/// A message could not be delivered; sent back to its sender when the sender asked for it
+/// (``ObjectContext/send(_:to:notifyIfUndelivered:)``).
+public struct NotDelivered: Message, Equatable {
+    public static let typeName = "ansar.NotDelivered"
+    /// Where the message was going.
+    public var to: Address
+    /// The type of the message that was not delivered.
+    public var messageType: String
+    public var reason: String
+
+    public init(to: Address, messageType: String, reason: String) {
+        self.to = to
+        self.messageType = messageType
+        self.reason = reason
+    }
+}

@@ -1,0 +1,152 @@
+/// What ``Mailbox/select(_:saving:timeout:)`` keeps of the messages it is not waiting for.
+public struct Saving: Sendable {
+    let everything: Bool
+    let types: [ObjectIdentifier]
+
+    /// Drop them (logged at debug level): the seed's default.
+    public static let nothing = Saving(everything: false, types: [])
+    /// Keep them all for later selects.
+    public static let everything = Saving(everything: true, types: [])
+    /// Keep messages of these types, drop the rest.
+    public static func only(_ types: any Message.Type...) -> Saving { Saving(everything: false, types: types.map(ObjectIdentifier.init)) }
+
+    func keeps(_ message: any Message) -> Bool { everything || types.contains(ObjectIdentifier(type(of: message))) }
+}
+
+/// The select timeout of one round; stale ones (from an earlier round) are ignored.
+struct SelectDeadline: Message {
+    static let typeName = "ansar.SelectDeadline"
+    var round: UInt64
+}
+
+/// A sequential object's view of the runtime: the ``ObjectContext`` verbs plus `select`, for
+/// code that reads top to bottom, as in the seed's function objects:
+///
+/// ```swift
+/// runtime.create { mailbox in
+///     let m = try await mailbox.select(Hello.self, Stop.self, timeout: .seconds(2))
+///     if let hello = m as? Hello { try mailbox.reply(Welcome(myName: "Buster", yourName: hello.name)) }
+///     return Ack()
+/// }
+/// ```
+///
+/// The code runs on the runtime's thread (a task on its executor), between messages to other
+/// objects; messages that arrive while it runs wait in the mailbox.
+public final class Mailbox: ObjectContext, @unchecked Sendable {
+    // Confined to the runtime's thread, like the runtime; the task that owns it runs there.
+    public unowned let runtime: Runtime
+    public internal(set) var address: Address = .none
+    public private(set) var returnAddress: Address = .none
+    private var held: [(message: any Message, from: Address)] = []
+    private var waiter: Waiter?
+    private var round: UInt64 = 0
+    private var ended = false
+
+    private struct Waiter {
+        let accepts: [ObjectIdentifier]
+        let saving: Saving
+        let round: UInt64
+        let continuation: CheckedContinuation<(any Message, Address), any Error>
+    }
+
+    init(runtime: Runtime) { self.runtime = runtime }
+
+    /// Waits for the next message of one of `types` and returns it (its sender becomes
+    /// ``returnAddress``). Messages of other types are kept or dropped as `saving` says. After
+    /// `timeout` it returns ``TimedOut``. Throws `CancellationError` if the object is ended while
+    /// it waits.
+    public func select<each M: Message>(
+        _ types: repeat (each M).Type, saving: Saving = .nothing, timeout: Duration? = nil
+    ) async throws -> any Message {
+        var accepts: [ObjectIdentifier] = []
+        for type in repeat each types {
+            MessageRegistry.register(type)
+            accepts.append(ObjectIdentifier(type))
+        }
+        return try await select(accepting: accepts, saving: saving, timeout: timeout)
+    }
+
+    /// Sends `request` to `address`, then selects one of `types`.
+    public func ask<each M: Message>(
+        _ request: some Message, to address: Address, expecting types: repeat (each M).Type, saving: Saving = .nothing,
+        timeout: Duration? = nil
+    ) async throws -> any Message {
+        try send(request, to: address)
+        var accepts: [ObjectIdentifier] = []
+        for type in repeat each types {
+            MessageRegistry.register(type)
+            accepts.append(ObjectIdentifier(type))
+        }
+        return try await select(accepting: accepts, saving: saving, timeout: timeout)
+    }
+
+    private func select(accepting accepts: [ObjectIdentifier], saving: Saving, timeout: Duration?) async throws -> any Message {
+        if ended { throw CancellationError() }
+        var index = 0
+        while index < held.count {
+            let (message, from) = held[index]
+            if accepts.contains(ObjectIdentifier(type(of: message))) {
+                held.remove(at: index)
+                runtime.mailboxTook(address)
+                returnAddress = from
+                return message
+            }
+            if saving.keeps(message) {
+                index += 1
+            } else {
+                held.remove(at: index)
+                runtime.mailboxTook(address)
+                dropped(message)
+            }
+        }
+        round += 1
+        if let timeout { runtime.startTimer(SelectDeadline(round: round), after: timeout, repeating: false, for: address) }
+        let round = self.round
+        let (message, from) = try await withCheckedThrowingContinuation { continuation in
+            waiter = Waiter(accepts: accepts, saving: saving, round: round, continuation: continuation)
+        }
+        returnAddress = from
+        return message
+    }
+
+    /// The runtime hands over a message; true if the mailbox holds on to it.
+    func offer(_ message: any Message, from sender: Address) -> Bool {
+        if let deadline = message as? SelectDeadline {
+            if let waiter, waiter.round == deadline.round {
+                self.waiter = nil
+                waiter.continuation.resume(returning: (TimedOut(), .none))
+            }
+            return false
+        }
+        guard let waiter else {
+            held.append((message, sender))
+            return true
+        }
+        if waiter.accepts.contains(ObjectIdentifier(type(of: message))) {
+            self.waiter = nil
+            runtime.cancelTimer(MessageType.identifier(of: SelectDeadline.typeName), for: address)
+            waiter.continuation.resume(returning: (message, sender))
+            return false
+        }
+        if waiter.saving.keeps(message) {
+            held.append((message, sender))
+            return true
+        }
+        dropped(message)
+        return false
+    }
+
+    private func dropped(_ message: any Message) {
+        runtime.logger.debug("select dropped a message", metadata: ["object": "\(address)", "type": "\(AnyMessage(message).typeName)"])
+    }
+
+    /// The object has ended: a waiting select throws, held messages go.
+    func end() {
+        ended = true
+        held.removeAll()
+        if let waiter {
+            self.waiter = nil
+            waiter.continuation.resume(throwing: CancellationError())
+        }
+    }
+}

@@ -1,0 +1,290 @@
+import Reactor
+import Transport
+
+/// One connection to another process, as the runtime sees it.
+struct Link {
+    let id: ConnectionID
+    /// The local object that listened or connected: frames addressed to 0 go to it.
+    let owner: Address
+    /// Type identifiers already declared to the peer, and the peer's declarations.
+    var declaredOut: Set<UInt32> = []
+    var names: [UInt32: String] = [:]
+    /// Relays standing in for the peer's objects, by the peer's identifier.
+    var relays: [UInt64: UInt64] = [:]
+}
+
+extension FrameHeader.Flags {
+    /// The return address names an object of the receiving process (it is coming home).
+    static let returnHome = FrameHeader.Flags(rawValue: 1 << 4)
+    /// The sender wants ``NotDelivered`` if the message cannot be delivered.
+    static let notifyUndelivered = FrameHeader.Flags(rawValue: 1 << 5)
+}
+
+/// The actor layer's frames: typeID 0 declares a type (destination = its identifier, body = its
+/// name) before the first message of that type on a connection; any other typeID is a message
+/// whose body is its fields in the ``WireTag`` form.
+extension Runtime: AddressTranslator, AddressResolver {
+    static let declarationType: UInt32 = 0
+    static let maximumTypeName = 512
+
+    // MARK: - Opening and closing
+
+    func listen(at address: SocketAddress, owner: Address) -> ListenerID {
+        let id = connections.listen(on: address)
+        listenerOwners[id] = (owner, address)
+        return id
+    }
+
+    func connect(to address: SocketAddress, backoff: Backoff?, owner: Address) -> ConnectorID {
+        let id = connections.connect(to: address, backoff: backoff)
+        connectorOwners[id] = (owner, address)
+        return id
+    }
+
+    func linkEvent(_ event: TransportEvent) {
+        switch event {
+        case .listening(let id, let bound):
+            guard let (owner, requested) = listenerOwners[id] else { return }
+            post(Listening(requested: requested.description, address: bound.description), to: owner.object, from: .none)
+        case .notListening(let id, let requested, let error):
+            guard let (owner, _) = listenerOwners[id] else { return }
+            post(NotListening(requested: requested.description, reason: "\(error)"), to: owner.object, from: .none)
+        case .accepted(let connection, let listener):
+            guard let (owner, requested) = listenerOwners[listener] else { return connections.close(connection) }
+            links[connection.socket.index] = Link(id: connection, owner: owner)
+            post(Accepted(listening: requested.description), to: owner.object, from: .owner(of: connection))
+        case .connected(let connection, let connector):
+            guard let (owner, requested) = connectorOwners[connector] else { return connections.close(connection) }
+            links[connection.socket.index] = Link(id: connection, owner: owner)
+            post(Connected(requested: requested.description), to: owner.object, from: .owner(of: connection))
+        case .notConnected(let connector, let reason, let retryIn):
+            guard let (owner, requested) = connectorOwners[connector] else { return }
+            if retryIn == nil { connectorOwners[connector] = nil }
+            let seconds = retryIn.map { Double($0.nanosecondsClamped) / 1e9 }
+            post(NotConnected(requested: requested.description, reason: reason.description, retryInSeconds: seconds), to: owner.object, from: .none)
+        case .closed(let connection, let reason):
+            guard let link = endLink(connection) else { return }
+            post(Closed(reason: reason.description), to: link.owner.object, from: .owner(of: connection))
+        case .abandoned(let connection, let reason):
+            guard let link = endLink(connection) else { return }
+            post(Abandoned(reason: reason.description), to: link.owner.object, from: .owner(of: connection))
+        case .writable:
+            break
+        }
+    }
+
+    /// Forgets a connection and the relays that went through it.
+    private func endLink(_ connection: ConnectionID) -> Link? {
+        guard let link = links[connection.socket.index], link.id == connection else { return nil }
+        links[connection.socket.index] = nil
+        pausedLinks.removeAll { $0.link == connection }
+        for relay in link.relays.values {
+            if let slot = slot(of: relay) { release(slot) }
+        }
+        return link
+    }
+
+    private func link(_ connection: ConnectionID) -> Link? {
+        guard let link = links[connection.socket.index], link.id == connection else { return nil }
+        return link
+    }
+
+    // MARK: - Sending
+
+    func sendRemote(
+        _ message: any Message, to address: Address, over connection: ConnectionID, from sender: Address, notifyIfUndelivered: Bool
+    ) throws(SendRefused) {
+        guard var state = link(connection) else {
+            undeliverable(message, to: address, from: sender, notify: notifyIfUndelivered, reason: "connection closed")
+            return
+        }
+        let (name, typeID) = identity(of: message)
+        if !state.declaredOut.contains(typeID) {
+            do throws(Transport.SendRefusal) {
+                try connections.send(FrameHeader(typeID: Self.declarationType, bodyLength: 0, destination: UInt64(typeID)), body: Array(name.utf8), on: connection)
+            } catch {
+                try refusal(error, message, address, sender, notifyIfUndelivered)
+                return
+            }
+            state.declaredOut.insert(typeID)
+            links[connection.socket.index] = state
+        }
+        codingLink = connection
+        defer { codingLink = nil }
+        var header = FrameHeader(typeID: typeID, bodyLength: 0, destination: address.object)
+        do {
+            if let incognito = message as? Incognito {
+                scratch = try incognito.fields(for: self)
+            } else {
+                try WireEncoder.encode(message, into: &scratch, translator: self)
+            }
+            let (tag, value) = try wire(sender)
+            header.returnAddress = value
+            if tag == .returningAddress { header.flags.insert(.returnHome) }
+        } catch {
+            throw .unencodable("\(error)")
+        }
+        if notifyIfUndelivered { header.flags.insert(.notifyUndelivered) }
+        do throws(Transport.SendRefusal) {
+            try connections.send(header, body: scratch, on: connection)
+        } catch {
+            try refusal(error, message, address, sender, notifyIfUndelivered)
+        }
+    }
+
+    private func refusal(
+        _ error: Transport.SendRefusal, _ message: any Message, _ address: Address, _ sender: Address, _ notify: Bool
+    ) throws(SendRefused) {
+        switch error {
+        case .wouldBlock: throw .linkBusy(address)
+        case .tooLarge(let size): throw .tooLarge(size)
+        case .closed: undeliverable(message, to: address, from: sender, notify: notify, reason: "connection closed")
+        }
+    }
+
+    /// The wire name and identifier of a message's type, registering it on first use.
+    private func identity(of message: any Message) -> (String, UInt32) {
+        if let incognito = message as? Incognito {
+            return (incognito.typeName, MessageType.identifier(of: incognito.typeName))
+        }
+        let key = ObjectIdentifier(type(of: message))
+        if let known = typeCache[key] { return (known.name, known.id) }
+        if let entry = MessageRegistry.entry(for: type(of: message)) {
+            typeCache[key] = entry
+            return (entry.name, entry.id)
+        }
+        // Its identifier clashes with another type's: it still travels, and arrives as Incognito.
+        let name = type(of: message).typeName
+        logger.warning("message type identifier clash", metadata: ["type": "\(name)"])
+        return (name, MessageType.identifier(of: name))
+    }
+
+    func wire(_ address: Address) throws(WireError) -> (WireTag, UInt64) {
+        var address = address
+        if address.isLocal, let slot = slot(of: address.object), case .relay(let target) = entries[slot].kind {
+            address = target
+        }
+        guard let link = address.link else { return (.address, address.object) }
+        if link == codingLink { return (.returningAddress, address.object) }
+        return (.address, relay(for: address))
+    }
+
+    /// A local identifier standing in for `address` (beyond another connection); 0 if that
+    /// connection is gone or the table is full, so that sends to it are dropped.
+    func relay(for address: Address) -> UInt64 {
+        guard let connection = address.link, var state = link(connection) else { return 0 }
+        if let existing = state.relays[address.object], slot(of: existing) != nil { return existing }
+        guard let relay = allocate(.relay(address), parent: .none) else { return 0 }
+        state.relays[address.object] = relay.object
+        links[connection.socket.index] = state
+        return relay.object
+    }
+
+    // MARK: - Receiving
+
+    func address(_ tag: WireTag, _ value: UInt64) throws(WireError) -> Address {
+        guard let connection = codingLink else { return Address(object: value, link: nil) }
+        if tag == .returningAddress {
+            return value == 0 ? (link(connection)?.owner ?? .none) : Address(object: value, link: nil)
+        }
+        return value == 0 ? .none : Address(object: value, link: connection)
+    }
+
+    func localIdentifier(for address: Address) throws(WireError) -> UInt64 {
+        address.isLocal ? address.object : relay(for: address)
+    }
+
+    func received(_ header: FrameHeader, body: Span<UInt8>, on connection: ConnectionID) {
+        guard var state = link(connection) else { return }
+        if header.typeID == Self.declarationType {
+            declare(header, body, on: &state)
+            return
+        }
+        guard let name = state.names[header.typeID] else {
+            logger.warning("message dropped: type not declared", metadata: ["link": "\(connection)", "type": "\(header.typeID)"])
+            return
+        }
+        var bytes: [UInt8] = []
+        bytes.append(span: body)
+        codingLink = connection
+        defer { codingLink = nil }
+        let message: any Message
+        do {
+            message = try decode(name, bytes)
+        } catch {
+            logger.warning("message dropped: body does not decode", metadata: ["link": "\(connection)", "type": "\(name)", "reason": "\(error)"])
+            return
+        }
+        var sender = Address.none
+        if header.returnAddress != 0 || header.flags.contains(.returnHome) {
+            sender = (try? address(header.flags.contains(.returnHome) ? .returningAddress : .address, header.returnAddress)) ?? .none
+        }
+        let destination = header.destination == 0 ? state.owner : Address(object: header.destination, link: nil)
+        do throws(SendRefused) {
+            try deliver(message, to: destination, from: sender, notifyIfUndelivered: header.flags.contains(.notifyUndelivered), enforceMailbox: false)
+        } catch {
+            logger.error("connection closed: receiver overloaded", metadata: ["link": "\(connection)", "reason": "\(error)"])
+            connections.close(connection, graceful: false)
+            return
+        }
+        pauseIfFull(connection, for: destination)
+    }
+
+    private func declare(_ header: FrameHeader, _ body: Span<UInt8>, on state: inout Link) {
+        var bytes: [UInt8] = []
+        bytes.append(span: body)
+        let name = String(decoding: bytes, as: UTF8.self)
+        let id = UInt32(truncatingIfNeeded: header.destination)
+        guard body.count <= Self.maximumTypeName, id == MessageType.identifier(of: name), id != Self.declarationType else {
+            logger.warning("type declaration ignored: name and identifier disagree", metadata: ["link": "\(state.id)", "name": "\(name.prefix(64))"])
+            return
+        }
+        guard state.names.count < limits.typesPerLink || state.names[id] != nil else {
+            logger.warning("type declaration ignored: too many types", metadata: ["link": "\(state.id)", "limit": "\(limits.typesPerLink)"])
+            return
+        }
+        state.names[id] = name
+        links[state.id.socket.index] = state
+    }
+
+    private func decode(_ name: String, _ bytes: [UInt8]) throws -> any Message {
+        guard let type = MessageRegistry.type(named: name) else {
+            var reader = WireReader(bytes)
+            try reader.skip()
+            guard reader.atEnd else { throw WireError(path: "", problem: "bytes after the message") }
+            return try Incognito(typeName: name, wireFields: bytes, resolver: self)
+        }
+        return try decodeKnown(type, bytes)
+    }
+
+    private func decodeKnown<T: Message>(_ type: T.Type, _ bytes: [UInt8]) throws -> any Message {
+        try WireDecoder.decode(type, from: bytes, resolver: self)
+    }
+
+    // MARK: - Back-pressure
+
+    /// A connection whose messages fill a mailbox (or the run queue) stops being read until the
+    /// object catches up: the peer's sends then back up into its own refusals, never a drop.
+    private func pauseIfFull(_ connection: ConnectionID, for destination: Address) {
+        let full: Bool
+        if queue.count >= queue.capacity * 3 / 4 {
+            full = true
+        } else if destination.isLocal, let slot = slot(of: destination.object) {
+            full = entries[slot].queued >= limits.mailbox
+        } else {
+            full = false
+        }
+        guard full, !pausedLinks.contains(where: { $0.link == connection }) else { return }
+        connections.pauseReceiving(connection)
+        pausedLinks.append((connection, destination.object))
+    }
+
+    func resumePausedLinks() {
+        guard !pausedLinks.isEmpty, queue.count < queue.capacity / 2 else { return }
+        pausedLinks.removeAll { paused in
+            if let slot = slot(of: paused.object), entries[slot].queued > limits.mailbox / 2 { return false }
+            connections.resumeReceiving(paused.link)
+            return true
+        }
+    }
+}

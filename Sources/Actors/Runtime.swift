@@ -1,0 +1,379 @@
+import Logging
+import Reactor
+import Transport
+
+/// Bounds of one runtime. Every queue has one; exceeding it is a refusal the sender sees.
+public struct RuntimeLimits: Sendable {
+    /// Objects (and relays) alive at once; at most 2^24.
+    public var objects = 65_536
+    /// Messages waiting for one object (queued, or held by a sequential object); a send beyond
+    /// it is refused with ``SendRefused/mailboxFull(_:)``.
+    public var mailbox = 8_192
+    /// Messages waiting in the runtime's run queue, all objects together.
+    public var runQueue = 262_144
+    /// Messages dispatched before the loop looks at the network again.
+    public var messagesPerTurn = 4_096
+    /// Message types one connection may declare.
+    public var typesPerLink = 4_096
+    /// Messages other threads may have in flight to this runtime.
+    public var crossThreadQueue = 65_536
+
+    public init() {}
+}
+
+/// Why a send was refused. Nothing was queued; the message is still the sender's.
+public enum SendRefused: Error, Equatable, Sendable, CustomStringConvertible {
+    /// The receiving object has ``RuntimeLimits/mailbox`` messages waiting.
+    case mailboxFull(Address)
+    /// The runtime's run queue is full.
+    case runQueueFull
+    /// The connection the address routes through has a full send queue; try again later.
+    case linkBusy(Address)
+    /// The message's encoding is over the transport's frame limit.
+    case tooLarge(Int)
+    /// The message could not be encoded.
+    case unencodable(String)
+
+    public var description: String {
+        switch self {
+        case .mailboxFull(let address): return "mailbox of \(address) is full"
+        case .runQueueFull: return "run queue is full"
+        case .linkBusy(let address): return "connection to \(address) is busy"
+        case .tooLarge(let size): return "message of \(size) bytes is over the frame limit"
+        case .unencodable(let reason): return "message cannot be encoded: \(reason)"
+        }
+    }
+}
+
+/// One queued delivery.
+struct Envelope {
+    var to: UInt64
+    var from: Address
+    var message: any Message
+    var notifyIfUndelivered: Bool
+}
+
+/// Runs objects on one reactor thread: their table, the run queue, timers and connections to
+/// other processes. Everything here happens on that thread, with no lock; other threads reach it
+/// through ``handle``.
+public final class Runtime: @unchecked Sendable {
+    // Confined to the reactor thread (checked by the reactor); the unchecked Sendable lets tasks
+    // running on that same thread, through `executor`, hold a reference.
+
+    public let reactor: Reactor
+    public let limits: RuntimeLimits
+    let connections: Connections
+    let executor: ReactorExecutor
+    let logger: Logger
+
+    struct Entry {
+        var id: UInt64 = 0
+        var kind: Kind = .free
+        var parent: Address = .none
+        /// Messages waiting for this object.
+        var queued = 0
+        /// Set when the object has completed; the slot is freed once the current dispatch returns.
+        var ended = false
+    }
+
+    enum Kind {
+        case free
+        case handler(any Object)
+        case sequential(Mailbox)
+        /// Stands in for an address beyond a connection, for peers that cannot reach it directly.
+        case relay(Address)
+    }
+
+    var entries: [Entry]
+    var freeSlots: [Int]
+    var queue: Ring<Envelope>
+    private var randomPool: [UInt8] = []
+    /// The main object of ``run(_:)`` and what it completed with.
+    var main: Address = .none
+    var mainResult: (any Message)?
+    var stopSignals = 0
+    let inbox: Inbox<(Address, Address, any Message)>
+    var inboxBatch: [(Address, Address, any Message)] = []
+    /// Cross-thread messages taken from the inbox that the full run queue could not take yet.
+    var inboxCarry = 0
+    var timers: [TimerKey: TimerRecord] = [:]
+    var timerTags: [UInt64: TimerKey] = [:]
+    var nextTimerTag: UInt64 = 1
+    var links: [Int: Link] = [:]
+    var listenerOwners: [ListenerID: (owner: Address, address: SocketAddress)] = [:]
+    var connectorOwners: [ConnectorID: (owner: Address, address: SocketAddress)] = [:]
+    /// Connections not being read until an object's mailbox drains.
+    var pausedLinks: [(link: ConnectionID, object: UInt64)] = []
+    /// The connection being encoded for or decoded from, for address translation.
+    var codingLink: ConnectionID?
+    var typeCache: [ObjectIdentifier: MessageType] = [:]
+    /// Messages machines saved for a later state.
+    var saved: [UInt64: [(any Message, Address)]] = [:]
+    /// Reused encoding buffer for frames.
+    var scratch: [UInt8] = []
+
+    /// A runtime on `reactor` (and its thread). Connections between processes need both ends to
+    /// hold the same realm secret in `transport`.
+    public init(
+        reactor: Reactor, transport: TransportConfiguration = TransportConfiguration(secret: .generate()),
+        limits: RuntimeLimits = RuntimeLimits(), logger: Logger = Logger(label: "ansar.actors")
+    ) {
+        precondition(limits.objects > 1 && limits.objects <= 1 << 24, "RuntimeLimits.objects must be in 2...2^24")
+        self.reactor = reactor
+        self.limits = limits
+        self.logger = logger
+        connections = Connections(reactor: reactor, configuration: transport, logger: logger)
+        executor = ReactorExecutor(waking: reactor.waker)
+        inbox = Inbox(capacity: limits.crossThreadQueue, waking: reactor.waker)
+        entries = Array(repeating: Entry(), count: limits.objects)
+        // Slot 0 is never used: identifier 0 means "nobody".
+        freeSlots = (1..<limits.objects).reversed()
+        queue = Ring(capacity: limits.runQueue)
+        scratch.reserveCapacity(4096)
+    }
+
+    /// Sends to this runtime's objects from any thread; posts are batched (one wake-up each).
+    public var handle: RuntimeHandle { RuntimeHandle(inbox: inbox) }
+
+    // MARK: - The object table
+
+    /// 40 random bits above the slot: identifiers a peer could only know by being told.
+    private func freshIdentifier(slot: Int) -> UInt64 {
+        if randomPool.count < 8 { randomPool = Sodium.randomBytes(512) }
+        var random: UInt64 = 0
+        for _ in 0..<5 { random = random << 8 | UInt64(randomPool.removeLast()) }
+        if random == 0 { random = 1 }
+        return random << Address.slotBits | UInt64(slot)
+    }
+
+    /// Takes a slot for `kind`; nil when the table is full.
+    func allocate(_ kind: Kind, parent: Address) -> Address? {
+        guard let slot = freeSlots.popLast() else {
+            logger.warning("object table full", metadata: ["limit": "\(limits.objects)"])
+            return nil
+        }
+        let id = freshIdentifier(slot: slot)
+        entries[slot] = Entry(id: id, kind: kind, parent: parent)
+        return Address(object: id, link: nil)
+    }
+
+    /// The live entry `id` names, if any.
+    func slot(of id: UInt64) -> Int? {
+        let slot = Int(id & Address.slotMask)
+        guard slot < entries.count, entries[slot].id == id, id != 0, !entries[slot].ended else { return nil }
+        return slot
+    }
+
+    func release(_ slot: Int) {
+        entries[slot] = Entry()
+        freeSlots.append(slot)
+    }
+
+    /// Creates a handler-style object; it receives ``Start`` first. Nil when the table is full.
+    @discardableResult
+    public func create(_ object: some Object, parent: Address = .none) -> Address? {
+        guard let address = allocate(.handler(object), parent: parent) else { return nil }
+        post(Start(), to: address.object, from: parent)
+        return address
+    }
+
+    /// Creates a sequential object running `body`; it completes with what `body` returns (a thrown
+    /// error completes it with ``Faulted``). Nil when the table is full.
+    @discardableResult
+    public func create(parent: Address = .none, _ body: @escaping @Sendable (Mailbox) async throws -> any Message) -> Address? {
+        let mailbox = Mailbox(runtime: self)
+        guard let address = allocate(.sequential(mailbox), parent: parent) else { return nil }
+        mailbox.address = address
+        let runtime = self
+        Task(executorPreference: executor) {
+            let value: any Message
+            do {
+                value = try await body(mailbox)
+            } catch let fault as Faulted {
+                value = fault
+            } catch {
+                value = Faulted("object faulted", explanation: "\(error)")
+            }
+            runtime.complete(address, with: value)
+        }
+        return address
+    }
+
+    /// Ends object `address` with `value`: its parent receives ``Completed``, its timers stop, and
+    /// what was still waiting for it is dropped (with ``NotDelivered`` where asked for).
+    func complete(_ address: Address, with value: any Message) {
+        guard let slot = slot(of: address.object) else { return }
+        let parent = entries[slot].parent
+        entries[slot].ended = true
+        cancelTimers(of: address.object)
+        if let dropped = saved.removeValue(forKey: address.object) { entries[slot].queued -= dropped.count }
+        if case .sequential(let mailbox) = entries[slot].kind { mailbox.end() }
+        logger.debug("object completed", metadata: ["object": "\(address)", "value": "\(AnyMessage(value).typeName)"])
+        if address == main { mainResult = value }
+        if parent != .none {
+            try? deliver(Completed(value), to: parent, from: address, notifyIfUndelivered: false)
+        }
+        // Messages still queued for it meet a dead identifier and are dropped as they come up;
+        // freeing the slot now would let a new object inherit them.
+        if entries[slot].queued == 0 { release(slot) }
+    }
+
+    // MARK: - Sending
+
+    /// Queues `message` for a local object, or sends it over the address's connection.
+    /// `enforceMailbox` is false for messages whose producer is bounded elsewhere (the
+    /// cross-thread inbox, a connection that pauses): they may overfill a mailbox, never the queue.
+    func deliver(
+        _ message: any Message, to address: Address, from sender: Address, notifyIfUndelivered: Bool, enforceMailbox: Bool = true
+    ) throws(SendRefused) {
+        if let link = address.link {
+            try sendRemote(message, to: address, over: link, from: sender, notifyIfUndelivered: notifyIfUndelivered)
+            return
+        }
+        guard let slot = slot(of: address.object) else {
+            undeliverable(message, to: address, from: sender, notify: notifyIfUndelivered, reason: "no such object")
+            return
+        }
+        if case .relay(let target) = entries[slot].kind {
+            try deliver(message, to: target, from: sender, notifyIfUndelivered: notifyIfUndelivered, enforceMailbox: enforceMailbox)
+            return
+        }
+        guard entries[slot].queued < limits.mailbox || !enforceMailbox else { throw .mailboxFull(address) }
+        guard queue.push(Envelope(to: address.object, from: sender, message: message, notifyIfUndelivered: notifyIfUndelivered)) else {
+            throw .runQueueFull
+        }
+        entries[slot].queued += 1
+    }
+
+    /// Queues a message the runtime makes up (Start, Completed, timer messages); these bypass the
+    /// mailbox bound, which is for senders that can slow down.
+    func post(_ message: any Message, to id: UInt64, from sender: Address) {
+        guard let slot = slot(of: id) else { return }
+        if queue.push(Envelope(to: id, from: sender, message: message, notifyIfUndelivered: false)) {
+            entries[slot].queued += 1
+        } else {
+            logger.error("run queue full: runtime message lost", metadata: ["to": "\(Address(object: id, link: nil))", "type": "\(type(of: message).typeName)"])
+        }
+    }
+
+    /// Drops a message nobody can take, says so at debug level, and tells the sender if asked.
+    func undeliverable(_ message: any Message, to address: Address, from sender: Address, notify: Bool, reason: String) {
+        let typeName = AnyMessage(message).typeName
+        logger.debug("message dropped", metadata: ["to": "\(address)", "type": "\(typeName)", "reason": "\(reason)"])
+        guard notify, sender != .none, !(message is NotDelivered) else { return }
+        try? deliver(NotDelivered(to: address, messageType: typeName, reason: reason), to: sender, from: .none, notifyIfUndelivered: false)
+    }
+
+    // MARK: - Dispatch
+
+    /// Runs queued messages and tasks until both are empty or the turn's budget is spent.
+    func runQueued() {
+        if inboxCarry > 0 { drainInbox() }
+        var budget = limits.messagesPerTurn
+        repeat {
+            executor.runJobs()
+            while budget > 0, let envelope = queue.pop() {
+                budget -= 1
+                dispatch(envelope)
+            }
+        } while budget > 0 && (executor.hasJobs || !queue.isEmpty)
+        if !queue.isEmpty || executor.hasJobs { reactor.skipNextWait() }
+        resumePausedLinks()
+    }
+
+    private func dispatch(_ envelope: Envelope) {
+        let slot = Int(envelope.to & Address.slotMask)
+        guard entries[slot].id == envelope.to else {
+            undeliverable(envelope.message, to: Address(object: envelope.to, link: nil), from: envelope.from, notify: envelope.notifyIfUndelivered, reason: "no such object")
+            return
+        }
+        entries[slot].queued -= 1
+        guard !entries[slot].ended else {
+            undeliverable(envelope.message, to: Address(object: envelope.to, link: nil), from: envelope.from, notify: envelope.notifyIfUndelivered, reason: "object has ended")
+            if entries[slot].queued == 0 { release(slot) }
+            return
+        }
+        switch entries[slot].kind {
+        case .handler(let object):
+            let context = Context(runtime: self, address: Address(object: envelope.to, link: nil), returnAddress: envelope.from)
+            do {
+                try object.receive(envelope.message, context: context)
+            } catch {
+                complete(context.address, with: Faulted("object faulted", explanation: "\(error)"))
+            }
+            if entries[slot].ended, entries[slot].id == envelope.to, entries[slot].queued == 0 { release(slot) }
+        case .sequential(let mailbox):
+            if mailbox.offer(envelope.message, from: envelope.from) { entries[slot].queued += 1 }
+        case .relay, .free:
+            break  // relays never get envelopes: deliver() goes around them
+        }
+    }
+
+    var hasWork: Bool { !queue.isEmpty || executor.hasJobs || inboxCarry > 0 }
+
+    /// A sequential object took (or dropped) one message it was holding.
+    func mailboxTook(_ address: Address) {
+        guard let slot = slot(of: address.object) else { return }
+        entries[slot].queued -= 1
+    }
+
+    // MARK: - Running
+
+    /// Runs `main` (with signals SIGINT/SIGTERM sending it ``Stop``) until it completes, and
+    /// returns what it completed with.
+    public func run(_ main: some Object) throws(ReactorError) -> any Message {
+        guard let address = create(main) else { return Faulted("cannot create the main object", explanation: "object table full") }
+        return try run(until: address)
+    }
+
+    /// Runs a sequential main object until it completes; see ``run(_:)-(Object)``.
+    public func run(_ body: @escaping @Sendable (Mailbox) async throws -> any Message) throws(ReactorError) -> any Message {
+        guard let address = create(body) else { return Faulted("cannot create the main object", explanation: "object table full") }
+        return try run(until: address)
+    }
+
+    private func run(until address: Address) throws(ReactorError) -> any Message {
+        main = address
+        mainResult = nil
+        try reactor.watchSignals([SIGINT, SIGTERM])
+        var handler = RuntimeHandler(runtime: self) { [unowned self] in mainResult != nil }
+        runQueued()  // what was created before the loop starts, before the first wait
+        while mainResult == nil {
+            try reactor.run(&handler)
+        }
+        try closeLinks(&handler)
+        return mainResult!
+    }
+
+    /// Closes every connection gracefully, so that what objects sent before the end still
+    /// reaches the peers, and stops listening; waits for that at most `limit`.
+    private func closeLinks(_ handler: inout RuntimeHandler, limit: Duration = .seconds(2)) throws(ReactorError) {
+        for id in listenerOwners.keys { connections.closeListener(id) }
+        listenerOwners.removeAll()
+        if !links.isEmpty {
+            // A graceful close also keeps a connector from coming back.
+            for link in links.values { connections.close(link.id) }
+            handler.finished = { [unowned self] in links.isEmpty }
+            try reactor.run(&handler, until: .after(limit))
+            if !links.isEmpty {
+                logger.notice("connections still closing at exit", metadata: ["count": "\(links.count)"])
+            }
+        }
+        for id in connectorOwners.keys { connections.closeConnector(id) }
+        connectorOwners.removeAll()
+    }
+
+    /// Turns the loop while `condition` holds, until `deadline` at the latest (tests and
+    /// embedding). Returns whether `condition` still held.
+    @discardableResult
+    public func run(until deadline: Deadline, while condition: @escaping () -> Bool = { true }) throws(ReactorError) -> Bool {
+        var handler = RuntimeHandler(runtime: self) { !condition() }
+        runQueued()
+        if condition() { try reactor.run(&handler, until: deadline) }
+        return condition()
+    }
+}
+
+#if canImport(Glibc)
+import Glibc
+#endif

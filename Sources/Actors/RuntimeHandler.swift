@@ -1,0 +1,106 @@
+import Reactor
+import Transport
+
+/// Drives a ``Runtime`` from its reactor: transport events become messages, timers and signals
+/// become messages, and queued messages run at the end of every turn, before the transport seals
+/// and sends what they produced.
+struct RuntimeHandler: ReactorHandler {
+    let runtime: Runtime
+    var transport: ConnectionsHandler<LinkDelegate>
+    /// Checked after every turn; when true the loop stops.
+    var finished: () -> Bool
+
+    init(runtime: Runtime, finished: @escaping () -> Bool) {
+        self.runtime = runtime
+        self.finished = finished
+        transport = ConnectionsHandler(connections: runtime.connections, delegate: LinkDelegate(runtime: runtime))
+    }
+
+    mutating func handle(_ event: ReactorEvent, reactor: Reactor) {
+        transport.handle(event, reactor: reactor)
+    }
+
+    mutating func received(_ bytes: Span<UInt8>, on socket: SocketID, reactor: Reactor) {
+        transport.received(bytes, on: socket, reactor: reactor)
+    }
+
+    mutating func turnEnded(reactor: Reactor) {
+        runtime.runQueued()
+        transport.turnEnded(reactor: reactor)
+        // The transport's end of turn may have delivered events (now messages): run them soon.
+        if runtime.hasWork { reactor.skipNextWait() }
+        if finished() { reactor.stop() }
+    }
+}
+
+/// The transport's delegate: hands everything to the runtime.
+struct LinkDelegate: TransportDelegate {
+    unowned let runtime: Runtime
+
+    mutating func transport(_ connections: Connections, event: TransportEvent) {
+        runtime.linkEvent(event)
+    }
+
+    mutating func transport(_ connections: Connections, received header: FrameHeader, body: Span<UInt8>, on connection: ConnectionID) {
+        runtime.received(header, body: body, on: connection)
+    }
+
+    mutating func transport(_ connections: Connections, reactorEvent: ReactorEvent) {
+        switch reactorEvent {
+        case .timer(let timer, let tag): runtime.timerFired(timer, tag: tag)
+        case .signal(let number): runtime.signalled(number)
+        case .woken: runtime.drainInbox()
+        default: break
+        }
+    }
+}
+
+/// Sends to a runtime's objects from other threads. Posts are queued under one lock and wake the
+/// runtime once per batch; a full queue refuses the post.
+public struct RuntimeHandle: Sendable {
+    let inbox: Inbox<(Address, Address, any Message)>
+
+    /// Queues `message` for `address` (an object of that runtime); false when the queue is full.
+    @discardableResult
+    public func send(_ message: some Message, to address: Address, from sender: Address = .none) -> Bool {
+        inbox.post((address, sender, message))
+    }
+}
+
+extension Runtime {
+    /// Moves cross-thread posts into the run queue. The inbox bounds them, so mailboxes do not;
+    /// what the full run queue cannot take waits for the next turn.
+    func drainInbox() {
+        if inboxCarry == 0 { inbox.drain(into: &inboxBatch) }
+        var taken = 0
+        for (address, sender, message) in inboxBatch[inboxCarry...] {
+            do throws(SendRefused) {
+                try deliver(message, to: address, from: sender, notifyIfUndelivered: false, enforceMailbox: false)
+            } catch .runQueueFull {
+                break
+            } catch {
+                logger.warning("cross-thread message refused", metadata: ["to": "\(address)", "reason": "\(error)"])
+            }
+            taken += 1
+        }
+        inboxCarry += taken
+        if inboxCarry < inboxBatch.count {
+            reactor.skipNextWait()
+            return
+        }
+        inboxCarry = 0
+        inboxBatch.removeAll(keepingCapacity: true)
+    }
+
+    func signalled(_ number: Int32) {
+        guard main != .none else { return }
+        stopSignals += 1
+        logger.info("signal received", metadata: ["signal": "\(number)", "count": "\(stopSignals)"])
+        if stopSignals == 1 {
+            post(Stop(), to: main.object, from: .none)
+        } else {
+            // A second signal: the main object did not stop in time. End it.
+            complete(main, with: Aborted())
+        }
+    }
+}

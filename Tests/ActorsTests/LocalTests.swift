@@ -1,0 +1,199 @@
+@testable import Actors
+import Reactor
+import Testing
+
+/// Answers Hello with Welcome; completes on Stop.
+final class Greeter: Object {
+    let name: String
+    init(name: String) { self.name = name }
+
+    func receive(_ message: any Message, context: Context) throws {
+        switch message {
+        case let hello as Hello: try context.reply(Welcome(myName: name, yourName: hello.name))
+        case is Stop: context.complete(Ack())
+        default: break
+        }
+    }
+}
+
+/// Throws on anything but Start.
+final class Fragile: Object {
+    struct Broken: Error, CustomStringConvertible { var description: String { "broken on purpose" } }
+    func receive(_ message: any Message, context: Context) throws {
+        if !(message is Start) { throw Broken() }
+    }
+}
+
+/// Never completes; just counts.
+final class Sink: Object {
+    var count = 0
+    func receive(_ message: any Message, context: Context) throws { count += 1 }
+}
+
+@Suite("Objects in one runtime")
+struct LocalTests {
+    @Test("send, reply, create and complete: the parent hears Completed from the child")
+    func helloWelcome() throws {
+        let runtime = try makeRuntime()
+        let result = try runtime.run { mailbox in
+            guard let greeter = mailbox.create(Greeter(name: "Buster")) else { return Faulted("no greeter") }
+            try mailbox.send(Hello(name: "Gladys"), to: greeter)
+            let welcome = try await mailbox.select(Welcome.self, timeout: .seconds(5))
+            #expect(mailbox.returnAddress == greeter)
+            try mailbox.send(Stop(), to: greeter)
+            let completed = try await mailbox.select(Completed.self, timeout: .seconds(5))
+            #expect(mailbox.returnAddress == greeter)
+            #expect((completed as? Completed)?.value is Ack)
+            return welcome
+        }
+        #expect(result as? Welcome == Welcome(myName: "Buster", yourName: "Gladys"))
+    }
+
+    @Test("select keeps what it is told to save, drops the rest, and times out")
+    func selectSavingAndTimeout() throws {
+        let runtime = try makeRuntime()
+        let result = try runtime.run { mailbox in
+            var seen: [String] = []
+            try mailbox.send(Tick(), to: mailbox.address)
+            try mailbox.send(Tock(), to: mailbox.address)
+            try mailbox.send(Ping(sequence: 1), to: mailbox.address)
+            let first = try await mailbox.select(Ping.self, saving: .only(Tock.self))
+            seen.append("\(type(of: first))")
+            let started = Deadline.now()
+            // Tick was dropped by the first select; Tock is still saved.
+            let second = try await mailbox.select(Tick.self, saving: .only(Tock.self), timeout: .milliseconds(50))
+            let waited = Double(started.nanoseconds(until: .now())) / 1e6
+            seen.append("\(type(of: second))")
+            #expect(waited >= 49 && waited < 2_000, "timed out after \(waited) ms")
+            let third = try await mailbox.select(Tock.self, timeout: .seconds(1))
+            seen.append("\(type(of: third))")
+            return Seen(events: seen)
+        }
+        #expect(result as? Seen == Seen(events: ["Ping", "TimedOut", "Tock"]))
+    }
+
+    @Test("timers: fire close to time, re-arm when started again, stop when cancelled, repeat")
+    func timers() throws {
+        let runtime = try makeRuntime()
+        let result = try runtime.run { mailbox in
+            var seen: [String] = []
+            // Accuracy: a 30 ms timer, checked loosely (an idle machine is within a few ms).
+            var started = Deadline.now()
+            mailbox.startTimer(Tick(), after: .milliseconds(30))
+            _ = try await mailbox.select(Tick.self, timeout: .seconds(5))
+            let late = Double(started.nanoseconds(until: .now())) / 1e6 - 30
+            #expect(late >= -0.5 && late < 25, "fired \(late) ms late")
+            // Re-arm: the second start replaces the first.
+            started = Deadline.now()
+            mailbox.startTimer(Tick(), after: .milliseconds(300))
+            mailbox.startTimer(Tick(), after: .milliseconds(10))
+            _ = try await mailbox.select(Tick.self, timeout: .seconds(5))
+            #expect(started.nanoseconds(until: .now()) < 250_000_000)
+            let again = try await mailbox.select(Tick.self, timeout: .milliseconds(400))
+            seen.append("\(type(of: again))")
+            // Cancel.
+            mailbox.startTimer(Tock(), after: .milliseconds(10))
+            mailbox.cancelTimer(Tock.self)
+            let cancelled = try await mailbox.select(Tock.self, timeout: .milliseconds(60))
+            seen.append("\(type(of: cancelled))")
+            // Repeating, until cancelled.
+            started = Deadline.now()
+            mailbox.startTimer(Ping(sequence: 0), after: .milliseconds(10), repeating: true)
+            for _ in 0..<5 { _ = try await mailbox.select(Ping.self, timeout: .seconds(5)) }
+            mailbox.cancelTimer(Ping.self)
+            let elapsed = Double(started.nanoseconds(until: .now())) / 1e6
+            #expect(elapsed >= 49 && elapsed < 500, "five 10 ms ticks took \(elapsed) ms")
+            return Seen(events: seen)
+        }
+        #expect(result as? Seen == Seen(events: ["TimedOut", "TimedOut"]))
+    }
+
+    @Test("a handler that throws ends with Faulted, and its parent is told")
+    func faulted() throws {
+        let runtime = try makeRuntime()
+        let result = try runtime.run { mailbox in
+            guard let fragile = mailbox.create(Fragile()) else { return Faulted("no object") }
+            try mailbox.send(Ping(sequence: 1), to: fragile)
+            return try await mailbox.select(Completed.self, timeout: .seconds(5))
+        }
+        let fault = (result as? Completed)?.value as? Faulted
+        #expect(fault == Faulted("object faulted", explanation: "broken on purpose"))
+    }
+
+    @Test("a full mailbox refuses the send; an ended object's mail is dropped, with NotDelivered when asked")
+    func boundsAndDeadLetters() throws {
+        var limits = RuntimeLimits()
+        limits.mailbox = 4
+        let runtime = try makeRuntime(limits: limits)
+        let result = try runtime.run { mailbox in
+            var seen: [String] = []
+            guard let sink = mailbox.create(Sink()) else { return Faulted("no object") }
+            // Start is queued already: three more fit, the fourth is refused.
+            for sequence in 0..<4 {
+                do {
+                    try mailbox.send(Ping(sequence: sequence), to: sink)
+                    seen.append("sent \(sequence)")
+                } catch {
+                    seen.append("\(error)")
+                }
+            }
+            guard let greeter = mailbox.create(Greeter(name: "x")) else { return Faulted("no object") }
+            try mailbox.send(Stop(), to: greeter)
+            _ = try await mailbox.select(Completed.self, timeout: .seconds(5))
+            try mailbox.send(Hello(name: "late"), to: greeter)  // dropped quietly
+            try mailbox.send(Hello(name: "later"), to: greeter, notifyIfUndelivered: true)
+            let notice = try await mailbox.select(NotDelivered.self, Welcome.self, timeout: .seconds(5))
+            seen.append("\((notice as? NotDelivered)?.reason ?? "\(notice)")")
+            return Seen(events: seen)
+        }
+        #expect((result as? Seen)?.events.count == 5)
+        #expect((result as? Seen)?.events.prefix(3) == ["sent 0", "sent 1", "sent 2"])
+        #expect((result as? Seen)?.events[3].hasPrefix("mailbox of <") == true)
+        #expect((result as? Seen)?.events[4] == "no such object")
+    }
+}
+
+/// A machine with save and replay: Enter waits (saved) until a Knock opens the door.
+final class Door: Machine {
+    struct Knock: Message {}
+    struct Enter: Message { var who: String }
+    enum State { case closed, open }
+    var state = State.closed
+    var log: [String] = []
+
+    static let transitions = Transitions<Door>()
+        .on(.closed, Start.self) { _, _, _ in .closed }
+        .save(.closed, Enter.self)
+        .on(.closed, Knock.self) { door, _, _ in
+            door.log.append("knock")
+            return .open
+        }
+        .on(.open, Enter.self) { door, enter, _ in
+            door.log.append("enter \(enter.who)")
+            return .open
+        }
+        .on(.open, Stop.self) { door, _, context in
+            context.complete(Seen(events: door.log))
+            return .closed
+        }
+}
+
+@Suite("State machines")
+struct MachineTests {
+    @Test("saved messages replay in order once the state changes; unlisted ones are dropped")
+    func saveAndReplay() throws {
+        let runtime = try makeRuntime()
+        let result = try runtime.run { mailbox in
+            guard let door = mailbox.create(Door()) else { return Faulted("no door") }
+            try mailbox.send(Door.Enter(who: "a"), to: door)
+            try mailbox.send(Stop(), to: door)  // dropped: closed doors ignore Stop
+            try mailbox.send(Door.Enter(who: "b"), to: door)
+            try mailbox.send(Door.Knock(), to: door)
+            try mailbox.send(Door.Enter(who: "c"), to: door)
+            try mailbox.send(Stop(), to: door)
+            let completed = try await mailbox.select(Completed.self, timeout: .seconds(5))
+            return (completed as? Completed)?.value ?? completed
+        }
+        #expect(result as? Seen == Seen(events: ["knock", "enter a", "enter b", "enter c"]))
+    }
+}

@@ -1,0 +1,137 @@
+@testable import Actors
+import Reactor
+import Testing
+import Transport
+
+/// Expects `message` to be a `T`, or fails the object with what it was.
+func expectType<T: Message>(_ message: any Message, _: T.Type) throws -> T {
+    guard let typed = message as? T else { throw Faulted("expected \(T.typeName)", explanation: Printing.human(message)) }
+    return typed
+}
+
+let retrying = Backoff(initial: .milliseconds(5), maximum: .milliseconds(50))
+
+@Suite("Addresses across processes (runtimes on their own threads, real sockets)")
+struct RemoteTests {
+    @Test("request and reply over a connection: sender addresses route back, addresses come home")
+    func requestReply() throws {
+        let endpoint = uniqueEndpoint("rr")
+        let server = RuntimeThread { mailbox in
+            mailbox.listen(at: endpoint)
+            _ = try expectType(try await mailbox.select(Listening.self, timeout: .seconds(5)), Listening.self)
+            _ = try expectType(try await mailbox.select(Accepted.self, timeout: .seconds(5)), Accepted.self)
+            let hello = try expectType(try await mailbox.select(Hello.self, timeout: .seconds(5)), Hello.self)
+            try mailbox.reply(Welcome(myName: "Buster", yourName: hello.name))
+            // The client's address, received in a body, and the sender address agree.
+            let introduce = try expectType(try await mailbox.select(Introduce.self, timeout: .seconds(5)), Introduce.self)
+            let sameSender = introduce.who == mailbox.returnAddress
+            // Send the client its own address back: it must arrive as the client's local address.
+            try mailbox.reply(Introduce(who: introduce.who, others: [mailbox.address]))
+            _ = try await mailbox.select(Abandoned.self, timeout: .seconds(5))
+            return Seen(events: ["hello \(hello.name)", "same sender \(sameSender)"])
+        }
+        let client = RuntimeThread { mailbox in
+            mailbox.connect(to: endpoint, backoff: retrying)
+            _ = try expectType(try await mailbox.select(Connected.self, timeout: .seconds(5)), Connected.self)
+            let server = mailbox.returnAddress
+            let welcome = try expectType(try await mailbox.ask(Hello(name: "Gladys"), to: server, expecting: Welcome.self, timeout: .seconds(5)), Welcome.self)
+            try mailbox.send(Introduce(who: mailbox.address, others: []), to: server)
+            let back = try expectType(try await mailbox.select(Introduce.self, timeout: .seconds(5)), Introduce.self)
+            mailbox.close(server)
+            _ = try await mailbox.select(Closed.self, timeout: .seconds(5))
+            return Seen(events: [
+                "\(welcome.myName) welcomes \(welcome.yourName)", "home \(back.who == mailbox.address)",
+                "local \(back.who.isLocal)", "server object \(back.others.first?.isLocal == false)",
+            ])
+        }
+        #expect(client.join() as? Seen == Seen(events: ["Buster welcomes Gladys", "home true", "local true", "server object true"]))
+        #expect(server.join() as? Seen == Seen(events: ["hello Gladys", "same sender true"]))
+    }
+
+    @Test("three processes: an address handed on reaches its object through a relay, and replies return")
+    func multipleHops() throws {
+        let hub = uniqueEndpoint("hub")
+        // B: the hub. A and C connect to it; B hands A's address to C.
+        let b = RuntimeThread { mailbox in
+            mailbox.listen(at: hub)
+            var a: Address?
+            var c: Address?
+            var forwarded: Incognito?
+            while a == nil || c == nil || forwarded == nil {
+                let message = try await mailbox.select(Introduce.self, Hello.self, Incognito.self, Accepted.self, Listening.self, timeout: .seconds(10))
+                switch message {
+                case let introduce as Introduce: a = introduce.who
+                case is Hello: c = mailbox.returnAddress
+                case let incognito as Incognito: forwarded = incognito
+                case is TimedOut: return Faulted("hub timed out")
+                default: break
+                }
+            }
+            // A's address goes to C inside a body; A's unknown message goes to C unchanged.
+            try mailbox.send(Introduce(who: a!, others: []), to: c!)
+            try mailbox.send(forwarded!, to: c!)
+            _ = try await mailbox.select(Stop.self, timeout: .seconds(10))
+            return Seen(events: ["hub done"])
+        }
+        let a = RuntimeThread { mailbox in
+            mailbox.connect(to: hub, backoff: retrying)
+            _ = try expectType(try await mailbox.select(Connected.self, timeout: .seconds(5)), Connected.self)
+            let hubAddress = mailbox.returnAddress
+            try mailbox.send(Introduce(who: mailbox.address, others: []), to: hubAddress)
+            // A type nobody registered: it travels as Incognito, addresses inside still routed.
+            try mailbox.send(Incognito(typeName: "elsewhere.Thing", fields: .object([("n", .integer(7))])), to: hubAddress)
+            let hello = try expectType(try await mailbox.select(Hello.self, timeout: .seconds(10)), Hello.self)
+            try mailbox.reply(Welcome(myName: "A", yourName: hello.name))
+            _ = try await mailbox.select(Stop.self, timeout: .seconds(10))
+            try mailbox.send(Stop(), to: hubAddress)
+            return Seen(events: ["hello from \(hello.name)", "via relay \(!mailbox.returnAddress.isLocal)"])
+        }
+        let c = RuntimeThread { mailbox in
+            mailbox.connect(to: hub, backoff: retrying)
+            _ = try expectType(try await mailbox.select(Connected.self, timeout: .seconds(5)), Connected.self)
+            try mailbox.send(Hello(name: "C"), to: mailbox.returnAddress)
+            let introduce = try expectType(try await mailbox.select(Introduce.self, timeout: .seconds(10)), Introduce.self)
+            let thing = try expectType(try await mailbox.select(Incognito.self, timeout: .seconds(10)), Incognito.self)
+            let welcome = try expectType(try await mailbox.ask(Hello(name: "C"), to: introduce.who, expecting: Welcome.self, timeout: .seconds(10)), Welcome.self)
+            try mailbox.send(Stop(), to: mailbox.returnAddress)  // to A, through the hub
+            return Seen(events: ["welcome from \(welcome.myName)", "\(thing.typeName) \(thing.fields)"])
+        }
+        #expect(c.join() as? Seen == Seen(events: ["welcome from A", #"elsewhere.Thing {"n":7}"#]))
+        #expect(a.join() as? Seen == Seen(events: ["hello from C", "via relay true"]))
+        #expect(b.join() as? Seen == Seen(events: ["hub done"]))
+    }
+
+    @Test("bad input across a connection: an undecodable body is dropped, an unknown object gets NotDelivered, the link survives")
+    func badInput() throws {
+        let endpoint = uniqueEndpoint("bad")
+        let server = RuntimeThread { mailbox in
+            mailbox.listen(at: endpoint)
+            while true {
+                let message = try await mailbox.select(Hello.self, Stop.self, timeout: .seconds(10))
+                switch message {
+                case let hello as Hello: try mailbox.reply(Welcome(myName: "server", yourName: hello.name))
+                case is Stop: return Ack()
+                default: return Faulted("server timed out")
+                }
+            }
+        }
+        let client = RuntimeThread { mailbox in
+            mailbox.connect(to: endpoint, backoff: retrying)
+            _ = try expectType(try await mailbox.select(Connected.self, timeout: .seconds(5)), Connected.self)
+            let server = mailbox.returnAddress
+            var seen: [String] = []
+            // A Hello whose name is a number: framing is fine, the body is not a Hello.
+            try mailbox.send(Incognito(typeName: Hello.typeName, fields: .object([("name", .integer(5))])), to: server)
+            // An object that was never handed out.
+            try mailbox.send(Hello(name: "nobody"), to: Address(object: 0xDEAD_BEEF_0000_0001, link: server.link), notifyIfUndelivered: true)
+            let notice = try expectType(try await mailbox.select(NotDelivered.self, timeout: .seconds(5)), NotDelivered.self)
+            seen.append(notice.reason)
+            let welcome = try await mailbox.ask(Hello(name: "still here"), to: server, expecting: Welcome.self, timeout: .seconds(5))
+            seen.append((welcome as? Welcome)?.yourName ?? "\(welcome)")
+            try mailbox.send(Stop(), to: server)
+            return Seen(events: seen)
+        }
+        #expect(client.join() as? Seen == Seen(events: ["no such object", "still here"]))
+        #expect(server.join() is Ack)
+    }
+}
