@@ -51,6 +51,12 @@ let package = Package(
             path: "Examples/reactor-echo",
             swiftSettings: safeModule
         ),
+        .executableTarget(
+            name: "greeter",
+            dependencies: ["Actors", .product(name: "Logging", package: "swift-log")],
+            path: "Examples/greeter",
+            swiftSettings: safeModule
+        ),
         .target(name: "CTestSupport", path: "Tests/CTestSupport"),
         .testTarget(name: "ReactorTests", dependencies: ["Reactor", "CTestSupport"] + testLogging),
         .testTarget(name: "TransportTests", dependencies: ["Transport", "Reactor"] + testLogging),

@@ -30,4 +30,63 @@ public enum SystemAccess {
         }
         return (bytes, UInt32(info.st_mode) & 0o7777)
     }
+
+    /// Writes `bytes` to `path` all or nothing: into a temporary file beside it, flushed, then
+    /// renamed over the old one. A failure leaves any old file as it was.
+    public static func writeFileAtomically(_ path: String, _ bytes: [UInt8], mode: UInt32 = 0o644) throws(ReactorError) {
+        let temporary = "\(path).tmp-\(getpid())"
+        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode_t(mode))
+        guard fd >= 0 else { throw .system(SystemError(errno, "open")) }
+        var done = 0
+        while done < bytes.count {
+            let count = bytes.withUnsafeBytes { write(fd, $0.baseAddress! + done, $0.count - done) }
+            if count < 0 && errno == EINTR { continue }
+            guard count > 0 else {
+                let code = errno
+                close(fd)
+                unlink(temporary)
+                throw .system(SystemError(code, "write"))
+            }
+            done += count
+        }
+        let synced = fsync(fd) == 0
+        let code = errno
+        close(fd)
+        guard synced, rename(temporary, path) == 0 else {
+            let failure = synced ? errno : code
+            unlink(temporary)
+            throw .system(SystemError(failure, synced ? "rename" : "fsync"))
+        }
+    }
+
+    /// Creates `path` and its missing parents (`mkdir -p`).
+    public static func makeDirectories(_ path: String, mode: UInt32 = 0o755) throws(ReactorError) {
+        var prefix = path.hasPrefix("/") ? "/" : ""
+        for part in path.split(separator: "/") {
+            prefix += part
+            if mkdir(prefix, mode_t(mode)) != 0 && errno != EEXIST { throw .system(SystemError(errno, "mkdir")) }
+            prefix += "/"
+        }
+    }
+
+    /// Whether something exists at `path`.
+    public static func exists(_ path: String) -> Bool { access(path, F_OK) == 0 }
+
+    /// Writes `text` to standard error, unbuffered.
+    public static func writeStandardError(_ text: String) {
+        var bytes = Array(text.utf8)
+        var done = 0
+        while done < bytes.count {
+            let count = bytes.withUnsafeMutableBytes { write(2, $0.baseAddress! + done, $0.count - done) }
+            if count < 0 && errno == EINTR { continue }
+            guard count > 0 else { return }
+            done += count
+        }
+    }
+
+    /// Flushes standard output and ends the process with `code`.
+    public static func exit(_ code: Int32) -> Never {
+        fflush(nil)  // every output stream
+        Glibc.exit(code)
+    }
 }

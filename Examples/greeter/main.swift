@@ -1,0 +1,46 @@
+import Actors
+import Logging
+
+/// A node to try the process shim with: it greets, optionally waits for Stop, optionally fails.
+///
+///     greeter --name=Gladys --input-file=visitors.json
+///     greeter --wait=30 &; kill -TERM $!        # stops early, says so
+struct Settings: Codable, Sendable {
+    var name = "Buster"
+    /// Seconds to wait for Stop before greeting.
+    var wait = 0.0
+    /// Ignore Stop (a second signal then aborts).
+    var stubborn = false
+    /// Fail with this exit code instead of greeting (0: don't).
+    var failWith = 0
+}
+
+struct Visitors: Codable, Sendable {
+    var names: [String]
+}
+
+struct Greeting: Message {
+    static let typeName = "greeter.Greeting"
+    var myName: String
+    var visitors: [String]
+    var stopped: Bool
+}
+
+struct Nobody: Message {}
+
+Node.run(name: "greeter", about: "Greets its visitors (from the input file).", settings: Settings(), input: Visitors.self) { mailbox, node in
+    let settings = node.settings
+    let logger = Logger(label: "greeter")
+    if settings.failWith != 0 {
+        throw Faulted("asked to fail", explanation: "--fail-with=\(settings.failWith)", exitCode: settings.failWith)
+    }
+    var stopped = false
+    if settings.wait > 0 {
+        logger.notice("waiting", metadata: ["seconds": "\(settings.wait)"])
+        let next = settings.stubborn
+            ? try await mailbox.select(Nobody.self, timeout: .seconds(settings.wait))
+            : try await mailbox.select(Stop.self, timeout: .seconds(settings.wait))
+        stopped = next is Stop
+    }
+    return Greeting(myName: settings.name, visitors: node.input?.names ?? [], stopped: stopped)
+}

@@ -1,0 +1,114 @@
+import Reactor
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A scratch folder for one test, removed at the end.
+func scratchFolder() -> String {
+    var template = Array("/tmp/ansar-node-XXXXXX".utf8CString)
+    return String(cString: mkdtemp(&template)!)
+}
+
+func writeFile(_ path: String, _ text: String) throws {
+    let folder = String(path[..<path.lastIndex(of: "/")!])
+    try SystemAccess.makeDirectories(folder)
+    try SystemAccess.writeFileAtomically(path, Array(text.utf8))
+}
+
+func readFile(_ path: String) -> String { Subprocess.read(path) }
+
+@Suite("The process shim, run as real child processes")
+struct NodeTests {
+    @Test("flags set settings; stdout carries only the result, human or JSON; exit 0")
+    func flagsAndOutput() throws {
+        let (code, output, errors) = try Subprocess.run("greeter", ["--name=Gladys"])
+        #expect(code == 0)
+        #expect(output == "greeter.Greeting\n  myName: \"Gladys\"\n  visitors: []\n  stopped: false\n")
+        #expect(errors == "")
+        let (pureCode, pure, _) = try Subprocess.run("greeter", ["--pure-object", "--name", "--name=Ann"])
+        #expect(pureCode == 64, "--name without a value is refused")
+        _ = pure
+        let (jsonCode, json, _) = try Subprocess.run("greeter", ["--pure-object", "--name=Ann"])
+        #expect(jsonCode == 0)
+        #expect(json == #"{"type":"greeter.Greeting","value":{"myName":"Ann","visitors":[],"stopped":false}}"# + "\n")
+    }
+
+    @Test("bad flags: one line naming the flag and what it should be, exit 64, nothing on stdout", arguments: [
+        (["--wait=abc"], "greeter: flag --wait=abc: expected a number"),
+        (["--fail-with=1.5"], "greeter: flag --fail-with=1.5: expected an integer"),
+        (["--stubborn=maybe"], "greeter: flag --stubborn=maybe: expected true or false"),
+        (["--colour=red"], "greeter: unknown flag --colour (see --help)"),
+        (["--debug-level=LOUD"], "greeter: flag --debug-level=LOUD: expected TRACE, DEBUG, INFO, NOTICE, WARNING, ERROR or NONE"),
+    ])
+    func badFlags(arguments: [String], message: String) throws {
+        let (code, output, errors) = try Subprocess.run("greeter", arguments)
+        #expect(code == 64)
+        #expect(output == "")
+        #expect(errors == message + "\n")
+    }
+
+    @Test("settings and input come from the home; --store-settings saves, --dump-settings shows")
+    func home() throws {
+        let home = scratchFolder()
+        defer { _ = system("rm -rf \(home)") }
+        let role = ["--home-path=\(home)", "--role-name=greeter"]
+        let (stored, _, _) = try Subprocess.run("greeter", role + ["--store-settings", "--name=Stored"])
+        #expect(stored == 0)
+        #expect(readFile("\(home)/settings/greeter.json").contains(#""name": "Stored""#))
+        try writeFile("\(home)/input/greeter.json", #"{"names": ["Gladys", "Ann"]}"#)
+        let (code, output, _) = try Subprocess.run("greeter", role + ["--pure-object"])
+        #expect(code == 0)
+        #expect(output == #"{"type":"greeter.Greeting","value":{"myName":"Stored","visitors":["Gladys","Ann"],"stopped":false}}"# + "\n")
+        // Flags win over the file; dump shows the result without running.
+        let (_, dumped, _) = try Subprocess.run("greeter", role + ["--dump-settings", "--wait=2"])
+        #expect(dumped == "{\n  \"name\": \"Stored\",\n  \"wait\": 2.0,\n  \"stubborn\": false,\n  \"failWith\": 0\n}\n")
+    }
+
+    @Test("corrupt or mistyped files: one line naming the file and the field, exit 65, the file untouched", arguments: [
+        ("settings", #"{"name": 5}"#, "field name: expected a string, found an integer"),
+        ("settings", #"{"name": "x", "wait": "#, "unexpected end of text at line 1, column 23"),
+        ("settings", #"[1, 2]"#, "expected a JSON object"),
+        ("input", #"{"names": "Gladys"}"#, "field names: expected a list, found a string"),
+        ("input", #"{"names": ["a", 3]}"#, "field names[1]: expected a string, found an integer"),
+    ])
+    func badFiles(kind: String, content: String, problem: String) throws {
+        let home = scratchFolder()
+        defer { _ = system("rm -rf \(home)") }
+        let path = "\(home)/\(kind)/greeter.json"
+        try writeFile(path, content)
+        let (code, output, errors) = try Subprocess.run("greeter", ["--home-path=\(home)", "--role-name=greeter"])
+        #expect(code == 65)
+        #expect(output == "")
+        #expect(errors == "greeter: \(kind) file \(path): \(problem)\n")
+        #expect(readFile(path) == content)
+        let (missing, _, missingErrors) = try Subprocess.run("greeter", ["--\(kind)-file=\(home)/absent.json"])
+        #expect(missing == 65)
+        #expect(missingErrors == "greeter: \(kind) file \(home)/absent.json: not found\n")
+    }
+
+    @Test("a main object that completes with Faulted exits with its code; the fault is still the result")
+    func faultExitCode() throws {
+        let (code, output, _) = try Subprocess.run("greeter", ["--fail-with=9"])
+        #expect(code == 9)
+        #expect(output.hasPrefix("ansar.Faulted\n  condition: \"asked to fail\""))
+    }
+
+    @Test("SIGTERM sends Stop to the main object; a second signal aborts one that does not stop")
+    func stopOnSignal() throws {
+        let polite = try Subprocess("greeter", ["--wait=30", "--debug-level=NOTICE"])
+        #expect(polite.waitForError(containing: "waiting"))
+        polite.signal(SIGTERM)
+        #expect(polite.wait() == 0)
+        #expect(polite.output.contains("stopped: true"))
+
+        let stubborn = try Subprocess("greeter", ["--wait=30", "--stubborn", "--debug-level=INFO"])
+        #expect(stubborn.waitForError(containing: "waiting"))
+        stubborn.signal(SIGINT)
+        #expect(stubborn.waitForError(containing: "signal received"))  // the first one was seen
+        stubborn.signal(SIGINT)
+        #expect(stubborn.wait() == 130)
+        #expect(stubborn.output == "ansar.Aborted\n")
+    }
+}
