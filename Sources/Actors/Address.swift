@@ -1,3 +1,4 @@
+import Reactor
 import Transport
 
 /// Where a message can be sent: an object in this process, or one reached through a connection.
@@ -12,22 +13,26 @@ import Transport
 public struct Address: Hashable, Sendable, CustomStringConvertible {
     /// The object's identifier where the route ends (or at the next hop, for a relay).
     public let object: UInt64
+    /// The connection, packed in one word (0: none), so that an address is two plain words and
+    /// copies of it cost nothing on the hot path.
+    private let route: UInt64
+
     /// The connection the address routes through; `nil` for an object in this process.
-    public let link: ConnectionID?
+    public var link: ConnectionID? { SocketID(packed: route).map(ConnectionID.init(socket:)) }
 
     /// No object: sends to it are dropped. The return address of messages the runtime makes up.
     public static let none = Address(object: 0, link: nil)
 
     init(object: UInt64, link: ConnectionID?) {
         self.object = object
-        self.link = link
+        self.route = link?.socket.packed ?? 0
     }
 
     /// The object at the far end of `link` that owns it (the listener's or connector's owner).
     static func owner(of link: ConnectionID) -> Address { Address(object: 0, link: link) }
 
     /// Whether the address names an object of this process.
-    public var isLocal: Bool { link == nil }
+    public var isLocal: Bool { route == 0 }
 
     var slot: Int { Int(object & Address.slotMask) }
 

@@ -43,3 +43,10 @@ public struct Abandoned: Message, Equatable {
     public static let typeName = "ansar.Abandoned"
     public var reason: String
 }
+
+/// A connection that refused a send with ``SendRefused/linkBusy(_:)`` has room again: sent, from
+/// an address on that connection, to each object it refused.
+public struct Writable: Message, Equatable {
+    public static let typeName = "ansar.Writable"
+    public init() {}
+}

@@ -11,6 +11,8 @@ struct Link {
     var names: [UInt32: String] = [:]
     /// Relays standing in for the peer's objects, by the peer's identifier.
     var relays: [UInt64: UInt64] = [:]
+    /// Local objects refused with ``SendRefused/linkBusy(_:)``: told ``Writable`` when it drains.
+    var refusedSenders: [Address] = []
 }
 
 extension FrameHeader.Flags {
@@ -68,8 +70,11 @@ extension Runtime: AddressTranslator, AddressResolver {
         case .abandoned(let connection, let reason):
             guard let link = endLink(connection) else { return }
             post(Abandoned(reason: reason.description), to: link.owner.object, from: .owner(of: connection))
-        case .writable:
-            break
+        case .writable(let connection):
+            guard var link = links[connection.socket.index], link.id == connection else { return }
+            for sender in link.refusedSenders { post(Writable(), to: sender.object, from: .owner(of: connection)) }
+            link.refusedSenders.removeAll()
+            links[connection.socket.index] = link
         }
     }
 
@@ -136,7 +141,13 @@ extension Runtime: AddressTranslator, AddressResolver {
         _ error: Transport.SendRefusal, _ message: any Message, _ address: Address, _ sender: Address, _ notify: Bool
     ) throws(SendRefused) {
         switch error {
-        case .wouldBlock: throw .linkBusy(address)
+        case .wouldBlock:
+            if let connection = address.link, sender.isLocal, var link = links[connection.socket.index], link.id == connection,
+                !link.refusedSenders.contains(sender) {
+                link.refusedSenders.append(sender)
+                links[connection.socket.index] = link
+            }
+            throw .linkBusy(address)
         case .tooLarge(let size): throw .tooLarge(size)
         case .closed: undeliverable(message, to: address, from: sender, notify: notify, reason: "connection closed")
         }
@@ -161,8 +172,8 @@ extension Runtime: AddressTranslator, AddressResolver {
 
     func wire(_ address: Address) throws(WireError) -> (WireTag, UInt64) {
         var address = address
-        if address.isLocal, let slot = slot(of: address.object), case .relay(let target) = entries[slot].kind {
-            address = target
+        if address.isLocal, let slot = slot(of: address.object), case .relay(let relay) = entries[slot].kind {
+            address = relay.target
         }
         guard let link = address.link else { return (.address, address.object) }
         if link == codingLink { return (.returningAddress, address.object) }
@@ -174,7 +185,7 @@ extension Runtime: AddressTranslator, AddressResolver {
     func relay(for address: Address) -> UInt64 {
         guard let connection = address.link, var state = link(connection) else { return 0 }
         if let existing = state.relays[address.object], slot(of: existing) != nil { return existing }
-        guard let relay = allocate(.relay(address), parent: .none) else { return 0 }
+        guard let relay = allocate(.relay(Relay(address)), parent: .none) else { return 0 }
         state.relays[address.object] = relay.object
         links[connection.socket.index] = state
         return relay.object

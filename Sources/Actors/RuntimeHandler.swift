@@ -25,8 +25,7 @@ struct RuntimeHandler: ReactorHandler {
     }
 
     mutating func turnEnded(reactor: Reactor) {
-        runtime.runQueued()
-        transport.turnEnded(reactor: reactor)
+        transport.turnEnded(reactor: reactor) { runtime.runQueued() }
         // The transport's end of turn may have delivered events (now messages): run them soon.
         if runtime.hasWork { reactor.skipNextWait() }
         if finished() { reactor.stop() }

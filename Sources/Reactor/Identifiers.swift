@@ -13,6 +13,15 @@ public struct SocketID: Hashable, Sendable, CustomStringConvertible {
 
     var slot: UInt32 { UInt32(truncatingIfNeeded: index) }
 
+    /// Slot and generation in one word, for compact tables; never 0.
+    public var packed: UInt64 { (UInt64(slot) + 1) << 32 | UInt64(generation) }
+
+    /// The identifier ``packed`` stands for; nil for 0.
+    public init?(packed: UInt64) {
+        guard packed >> 32 != 0 else { return nil }
+        self.init(slot: UInt32(truncatingIfNeeded: (packed >> 32) - 1), generation: UInt32(truncatingIfNeeded: packed))
+    }
+
     public var description: String { "socket#\(index).\(generation)" }
 }
 

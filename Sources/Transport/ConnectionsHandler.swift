@@ -54,7 +54,14 @@ public struct ConnectionsHandler<Delegate: TransportDelegate>: ReactorHandler {
     }
 
     public mutating func turnEnded(reactor: Reactor) {
+        turnEnded(reactor: reactor) {}
+    }
+
+    /// Ends the turn after running `work` — an owner's own queue of things to do — so that what
+    /// `work` sends leaves with this turn's output, without an extra loop turn.
+    public mutating func turnEnded(reactor: Reactor, after work: () -> Void) {
         connections.dispatching = true
+        work()
         connections.flush()
         drain()
     }

@@ -4,6 +4,9 @@ import Reactor
 public struct ConnectionID: Hashable, Sendable, CustomStringConvertible {
     public let socket: SocketID
     public var description: String { "connection#\(socket.index)" }
+
+    /// The connection on `socket` (stale unless the transport opened one there).
+    public init(socket: SocketID) { self.socket = socket }
 }
 
 /// One listener of a ``Connections``; it keeps its identifier across re-listens, and the identifier

@@ -134,4 +134,43 @@ struct RemoteTests {
         #expect(client.join() as? Seen == Seen(events: ["no such object", "still here"]))
         #expect(server.join() is Ack)
     }
+
+    @Test("back-pressure end to end: a full connection refuses and says Writable later, a full mailbox pauses the connection; nothing is lost")
+    func backPressure() throws {
+        let endpoint = uniqueEndpoint("pressure")
+        let total = 30_000
+        var limits = RuntimeLimits()
+        limits.mailbox = 64
+        let server = RuntimeThread(limits: limits) { mailbox in
+            mailbox.listen(at: endpoint)
+            var expected = 0
+            while expected < total {
+                let ping = try expectType(try await mailbox.select(Ping.self, timeout: .seconds(20)), Ping.self)
+                guard ping.sequence == expected else { return Faulted("out of order", explanation: "\(ping.sequence) after \(expected - 1)") }
+                expected += 1
+            }
+            try mailbox.reply(Pong(sequence: expected))
+            return Ack()
+        }
+        let client = RuntimeThread { mailbox in
+            mailbox.connect(to: endpoint, backoff: retrying)
+            _ = try expectType(try await mailbox.select(Connected.self, timeout: .seconds(5)), Connected.self)
+            let server = mailbox.returnAddress
+            var refusals = 0
+            var sequence = 0
+            while sequence < total {
+                do {
+                    try mailbox.send(Ping(sequence: sequence), to: server)
+                    sequence += 1
+                } catch SendRefused.linkBusy {
+                    refusals += 1
+                    _ = try expectType(try await mailbox.select(Writable.self, timeout: .seconds(20)), Writable.self)
+                }
+            }
+            let pong = try expectType(try await mailbox.select(Pong.self, timeout: .seconds(20)), Pong.self)
+            return Seen(events: ["received \(pong.sequence)", "refused \(refusals > 0)"])
+        }
+        #expect(client.join() as? Seen == Seen(events: ["received \(total)", "refused true"]))
+        #expect(server.join() is Ack)
+    }
 }

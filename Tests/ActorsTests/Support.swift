@@ -49,7 +49,7 @@ final class RuntimeThread: @unchecked Sendable {
     private let result = Result()
     private var thread = pthread_t()
 
-    init(secret: RealmSecret = testSecret, _ body: @escaping @Sendable (Mailbox) async throws -> any Message) {
+    init(secret: RealmSecret = testSecret, limits: RuntimeLimits = RuntimeLimits(), _ body: @escaping @Sendable (Mailbox) async throws -> any Message) {
         final class Start: @unchecked Sendable {
             let run: () -> Void
             init(_ run: @escaping () -> Void) { self.run = run }
@@ -57,7 +57,7 @@ final class RuntimeThread: @unchecked Sendable {
         let start = Start { [result] in
             let value: any Message
             do {
-                let runtime = try makeRuntime(secret: secret)
+                let runtime = try makeRuntime(secret: secret, limits: limits)
                 value = try runtime.run(body)
             } catch {
                 value = Faulted("runtime failed", explanation: "\(error)")

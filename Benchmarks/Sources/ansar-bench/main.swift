@@ -23,7 +23,7 @@ while let argument = arguments.next() {
     case "--variant": variantFilter = arguments.next()
     case "--size": sizeFilter = arguments.next().flatMap { Int($0) }
     default:
-        print("usage: ansar-bench [--results FILE] [--quick] [--only round-trip|one-way] [--variant TEXT] [--size BYTES]")
+        print("usage: ansar-bench [--results FILE] [--quick] [--only round-trip|one-way|dispatch] [--variant TEXT] [--size BYTES]")
         exit(2)
     }
 }
@@ -108,7 +108,10 @@ let pingPongVariants: [PingPongVariant] = (backends.map { name, backend in
         let client = transportPingPong(encrypted: encrypted, unixSocket: unixSocket, count: count)
         return (client.log.times, client.log.allocations)
     })
-}).filter { variantFilter == nil || $0.name.contains(variantFilter!) }
+} + [("actors encrypted, uring", { unixSocket, count in
+    let measured = actorPingPong(unixSocket: unixSocket, count: count)
+    return (measured.times, measured.allocations)
+})]).filter { variantFilter == nil || $0.name.contains(variantFilter!) }
 
 for (transport, unixSocket) in [("tcp", false), ("unix", true)] where only == nil || only == "round-trip" {
     var raw: [UInt64] = []
@@ -166,7 +169,7 @@ let oneWayVariants: [OneWayVariant] = (backends.map { name, backend in
     ("transport \(encrypted ? "encrypted" : "plaintext"), uring", { size, seconds in
         transportOneWay(encrypted: encrypted, size: size, seconds: seconds)
     })
-}).filter { variantFilter == nil || $0.name.contains(variantFilter!) }
+} + [("actors encrypted, uring", { size, seconds in actorOneWay(size: size, seconds: seconds) })]).filter { variantFilter == nil || $0.name.contains(variantFilter!) }
 
 for size in [64, 1024, 65536] where (only == nil || only == "one-way") && (sizeFilter == nil || sizeFilter == size) {
     let label = size >= 1024 ? "\(size / 1024) KiB" : "\(size) B"
@@ -206,6 +209,25 @@ for size in [64, 1024, 65536] where (only == nil || only == "one-way") && (sizeF
                 unit: "GB/s", baseline: "raw C tcp batched writes", baselineValue: rawRate * Double(size) / 1e9))
         }
     }
+}
+
+// MARK: Local dispatch
+
+if only == nil || only == "dispatch" {
+    let total = quick ? 2_000_000 : 20_000_000
+    var raw = 0.0
+    var measured = (messages: 0, seconds: 0.0, allocations: UInt64(0))
+    for _ in 0..<throughputRounds {
+        raw += cbaseline_local_dispatch(UInt64(total / throughputRounds)) / Double(throughputRounds)
+        let run = localDispatch(total: total / throughputRounds)
+        measured = (measured.messages + run.messages, measured.seconds + run.seconds, measured.allocations + run.allocations)
+    }
+    figures.append(Figure(
+        name: "local send → handler dispatch messages/s (actors)", value: Double(measured.messages) / measured.seconds,
+        unit: "msg/s", baseline: "raw C ring + indirect call", baselineValue: raw))
+    figures.append(Figure(
+        name: "local dispatch heap allocations per message (actors)", value: Double(measured.allocations) / Double(measured.messages),
+        unit: "allocs", baseline: "zero", baselineValue: 0))
 }
 
 // MARK: Report
