@@ -118,7 +118,7 @@ extension Runtime: AddressTranslator, AddressResolver {
         defer { codingLink = nil }
         var header = FrameHeader(typeID: typeID, bodyLength: 0, destination: address.object)
         do {
-            if let incognito = message as? Incognito {
+            if type(of: message) == Incognito.self, let incognito = message as? Incognito {
                 scratch = try incognito.fields(for: self)
             } else {
                 try WireEncoder.encode(message, into: &scratch, translator: self)
@@ -155,11 +155,12 @@ extension Runtime: AddressTranslator, AddressResolver {
 
     /// The wire name and identifier of a message's type, registering it on first use.
     private func identity(of message: any Message) -> (String, UInt32) {
+        // A metadata comparison first: a dynamic cast on every message showed in profiles.
+        let key = ObjectIdentifier(type(of: message))
+        if let known = typeCache[key] { return (known.name, known.id) }
         if let incognito = message as? Incognito {
             return (incognito.typeName, MessageType.identifier(of: incognito.typeName))
         }
-        let key = ObjectIdentifier(type(of: message))
-        if let known = typeCache[key] { return (known.name, known.id) }
         if let entry = MessageRegistry.entry(for: type(of: message)) {
             typeCache[key] = entry
             return (entry.name, entry.id)
@@ -215,8 +216,10 @@ extension Runtime: AddressTranslator, AddressResolver {
             logger.warning("message dropped: type not declared", metadata: ["link": "\(connection)", "type": "\(header.typeID)"])
             return
         }
-        var bytes: [UInt8] = []
-        bytes.append(span: body)
+        // One buffer serves every frame: the decoder lets go of it before the next.
+        receiveBuffer.removeAll(keepingCapacity: true)
+        receiveBuffer.append(span: body)
+        let bytes = receiveBuffer
         codingLink = connection
         defer { codingLink = nil }
         let message: any Message

@@ -134,8 +134,9 @@ public final class Runtime: @unchecked Sendable {
     var typeCache: [ObjectIdentifier: MessageType] = [:]
     /// Messages machines saved for a later state.
     var saved: [UInt64: [(any Message, Address)]] = [:]
-    /// Reused encoding buffer for frames.
+    /// Reused buffers for encoding frames and for the body being decoded.
     var scratch: [UInt8] = []
+    var receiveBuffer: [UInt8] = []
 
     /// A runtime on `reactor` (and its thread). Connections between processes need both ends to
     /// hold the same realm secret in `transport`.

@@ -17,11 +17,11 @@ final class WireSource {
 
     func reader(at offset: Int) -> WireReader { WireReader(bytes, offset: offset) }
 
-    func failure(_ path: [any CodingKey], _ problem: String) -> WireError { WireError(path: path.dotted, problem: problem) }
+    func failure(_ path: FieldPath, _ problem: String) -> WireError { WireError(path: path.dotted, problem: problem) }
 
     /// Reads the item at `offset` as `T`, with the same leniency JSON needs: integers read as
     /// doubles, base64 strings and integer arrays as bytes.
-    func value<T: Decodable>(_ type: T.Type, at offset: Int, path: [any CodingKey]) throws -> T {
+    func value<T: Decodable>(_ type: T.Type, at offset: Int, path: FieldPath) throws -> T {
         do {
             switch type {
             case is Address.Type: return try address(at: offset, path: path) as! T
@@ -30,7 +30,7 @@ final class WireSource {
             case is Int.Type: return try integer(Int.self, at: offset, path: path) as! T
             case is Double.Type: return try double(at: offset, path: path) as! T
             case is Bool.Type: return try bool(at: offset, path: path) as! T
-            default: return try T(from: WireDecoder(source: self, offset: offset, codingPath: path))
+            default: return try T(from: WireDecoder(source: self, offset: offset, codingPath: path.keys))
             }
         } catch var error as WireError {
             if error.path.isEmpty { error.path = path.dotted }
@@ -57,19 +57,19 @@ final class WireSource {
         }
     }
 
-    func mismatch(_ path: [any CodingKey], expected: String, found tag: WireTag) -> WireError {
+    func mismatch(_ path: FieldPath, expected: String, found tag: WireTag) -> WireError {
         failure(path, "expected \(expected), found \(kindName(tag))")
     }
 
     /// Reads a container's tag and count; the reader is left at its first item.
-    func open(_ kind: WireTag, at offset: Int, path: [any CodingKey]) throws(WireError) -> (Int, WireReader) {
+    func open(_ kind: WireTag, at offset: Int, path: FieldPath) throws(WireError) -> (Int, WireReader) {
         var reader = reader(at: offset)
         let tag = try reader.tag()
         guard tag == kind else { throw mismatch(path, expected: kind == .object ? "an object" : "a list", found: tag) }
         return (try reader.count(), reader)
     }
 
-    func bool(at offset: Int, path: [any CodingKey]) throws(WireError) -> Bool {
+    func bool(at offset: Int, path: FieldPath) throws(WireError) -> Bool {
         var reader = reader(at: offset)
         switch try reader.tag() {
         case .true: return true
@@ -78,14 +78,14 @@ final class WireSource {
         }
     }
 
-    func string(at offset: Int, path: [any CodingKey]) throws(WireError) -> String {
+    func string(at offset: Int, path: FieldPath) throws(WireError) -> String {
         var reader = reader(at: offset)
         let tag = try reader.tag()
         guard tag == .string else { throw mismatch(path, expected: "a string", found: tag) }
         return try reader.text()
     }
 
-    func integer<T: FixedWidthInteger>(_ type: T.Type, at offset: Int, path: [any CodingKey]) throws(WireError) -> T {
+    func integer<T: FixedWidthInteger>(_ type: T.Type, at offset: Int, path: FieldPath) throws(WireError) -> T {
         var reader = reader(at: offset)
         let tag = try reader.tag()
         let converted: T?
@@ -102,7 +102,7 @@ final class WireSource {
         return converted
     }
 
-    func double(at offset: Int, path: [any CodingKey]) throws(WireError) -> Double {
+    func double(at offset: Int, path: FieldPath) throws(WireError) -> Double {
         var reader = reader(at: offset)
         let tag = try reader.tag()
         switch tag {
@@ -112,7 +112,7 @@ final class WireSource {
         }
     }
 
-    func bytes(at offset: Int, path: [any CodingKey]) throws(WireError) -> [UInt8] {
+    func bytes(at offset: Int, path: FieldPath) throws(WireError) -> [UInt8] {
         var reader = reader(at: offset)
         let tag = try reader.tag()
         switch tag {
@@ -134,7 +134,7 @@ final class WireSource {
         }
     }
 
-    func address(at offset: Int, path: [any CodingKey]) throws(WireError) -> Address {
+    func address(at offset: Int, path: FieldPath) throws(WireError) -> Address {
         var reader = reader(at: offset)
         let tag = try reader.tag()
         guard tag == .address || tag == .returningAddress else { throw mismatch(path, expected: "an address", found: tag) }
@@ -147,12 +147,30 @@ final class WireSource {
     }
 }
 
+/// A coding path built only when it is needed (an error, a nested container): a container's path
+/// plus the key being read. Building `path + [key]` for every field cost an allocation per field.
+struct FieldPath {
+    let base: [any CodingKey]
+    let key: (any CodingKey)?
+
+    init(_ base: [any CodingKey], _ key: (any CodingKey)? = nil) {
+        self.base = base
+        self.key = key
+    }
+
+    var keys: [any CodingKey] { key.map { base + [$0] } ?? base }
+    var dotted: String { keys.dotted }
+}
+
 /// A `Codable` decoder reading ``WireTag`` items.
 final class WireDecoder: Decoder {
     let source: WireSource
     let offset: Int
     let codingPath: [any CodingKey]
     var userInfo: [CodingUserInfoKey: Any] { [:] }
+    /// Where the keyed container reading this value left off.
+    var cursorIndex = 0
+    var cursorOffset = 0
 
     init(source: WireSource, offset: Int, codingPath: [any CodingKey]) {
         self.source = source
@@ -166,14 +184,14 @@ final class WireDecoder: Decoder {
         var reader = source.reader(at: 0)
         try reader.skip()
         guard reader.atEnd else { throw WireError(path: "", problem: "\(bytes.count - reader.offset) bytes after the message") }
-        return try source.value(type, at: 0, path: [])
+        return try source.value(type, at: 0, path: FieldPath([]))
     }
 
     /// A typed item: the registered type, or an ``Incognito`` when the name is unknown here.
     func decodeTyped() throws -> any Message {
         var reader = source.reader(at: offset)
         let tag = try reader.tag()
-        guard tag == .message else { throw source.mismatch(codingPath, expected: "a message", found: tag) }
+        guard tag == .message else { throw source.mismatch(FieldPath(codingPath), expected: "a message", found: tag) }
         let name = try reader.text()
         let fieldsAt = reader.offset
         if let known = MessageRegistry.type(named: name) {
@@ -184,7 +202,7 @@ final class WireDecoder: Decoder {
     }
 
     func container<Key: CodingKey>(keyedBy type: Key.Type) throws -> KeyedDecodingContainer<Key> {
-        KeyedDecodingContainer(try KeyedWireReader<Key>(source: source, offset: offset, codingPath: codingPath))
+        KeyedDecodingContainer(try KeyedWireReader<Key>(source: source, offset: offset, codingPath: codingPath, decoder: self))
     }
 
     func unkeyedContainer() throws -> any UnkeyedDecodingContainer {
@@ -202,7 +220,7 @@ protocol WireScalarReader {
 }
 
 extension WireScalarReader {
-    func read<T: Decodable>(_ type: T.Type, at offset: Int, _ path: [any CodingKey]) throws -> T {
+    func read<T: Decodable>(_ type: T.Type, at offset: Int, _ path: FieldPath) throws -> T {
         if T.self == Float.self { return Float(try source.double(at: offset, path: path)) as! T }
         if let integer = T.self as? any FixedWidthInteger.Type, T.self != Int.self {
             return try readInteger(integer, at: offset, path) as! T
@@ -210,7 +228,7 @@ extension WireScalarReader {
         return try source.value(type, at: offset, path: path)
     }
 
-    private func readInteger<I: FixedWidthInteger>(_ type: I.Type, at offset: Int, _ path: [any CodingKey]) throws -> I {
+    private func readInteger<I: FixedWidthInteger>(_ type: I.Type, at offset: Int, _ path: FieldPath) throws -> I {
         try source.integer(type, at: offset, path: path)
     }
 }
@@ -220,28 +238,26 @@ struct KeyedWireReader<Key: CodingKey>: KeyedDecodingContainerProtocol, WireScal
     let codingPath: [any CodingKey]
     private let count: Int
     private let entriesAt: Int
-    // Members are usually read in the order they were written: start each search after the last hit.
-    private final class Cursor {
-        var index = 0
-        var offset: Int
-        init(_ offset: Int) { self.offset = offset }
-    }
-    private let cursor: Cursor
+    // Members are usually read in the order they were written: each search starts after the last
+    // hit. The position lives in the decoder (a class), which exists anyway for most containers.
+    private let cursor: WireDecoder
 
-    init(source: WireSource, offset: Int, codingPath: [any CodingKey]) throws {
-        let (count, reader) = try source.open(.object, at: offset, path: codingPath)
+    init(source: WireSource, offset: Int, codingPath: [any CodingKey], decoder: WireDecoder? = nil) throws {
+        let (count, reader) = try source.open(.object, at: offset, path: FieldPath(codingPath))
         self.source = source
         self.codingPath = codingPath
         self.count = count
         entriesAt = reader.offset
-        cursor = Cursor(entriesAt)
+        cursor = decoder ?? WireDecoder(source: source, offset: offset, codingPath: codingPath)
+        cursor.cursorIndex = 0
+        cursor.cursorOffset = entriesAt
     }
 
     /// Where the value of `key` starts, if present.
     private func find(_ key: Key) throws -> Int? {
         guard count > 0 else { return nil }
-        var reader = source.reader(at: cursor.offset)
-        var index = cursor.index
+        var reader = source.reader(at: cursor.cursorOffset)
+        var index = cursor.cursorIndex
         for _ in 0..<count {
             if index == count {
                 index = 0
@@ -252,8 +268,8 @@ struct KeyedWireReader<Key: CodingKey>: KeyedDecodingContainerProtocol, WireScal
             try reader.skip()
             index += 1
             if matches {
-                cursor.index = index
-                cursor.offset = reader.offset
+                cursor.cursorIndex = index
+                cursor.cursorOffset = reader.offset
                 return valueAt
             }
         }
@@ -261,7 +277,7 @@ struct KeyedWireReader<Key: CodingKey>: KeyedDecodingContainerProtocol, WireScal
     }
 
     private func required(_ key: Key) throws -> Int {
-        guard let offset = try find(key) else { throw source.failure(codingPath + [key], "missing") }
+        guard let offset = try find(key) else { throw source.failure(FieldPath(codingPath, key), "missing") }
         return offset
     }
 
@@ -283,12 +299,12 @@ struct KeyedWireReader<Key: CodingKey>: KeyedDecodingContainerProtocol, WireScal
     }
 
     func decode<T: Decodable>(_ type: T.Type, forKey key: Key) throws -> T {
-        try read(type, at: try required(key), codingPath + [key])
+        try read(type, at: try required(key), FieldPath(codingPath, key))
     }
 
     func decodeIfPresent<T: Decodable>(_ type: T.Type, forKey key: Key) throws -> T? {
         guard let offset = try find(key), try !source.isNull(at: offset) else { return nil }
-        return try read(type, at: offset, codingPath + [key])
+        return try read(type, at: offset, FieldPath(codingPath, key))
     }
 
     func nestedContainer<NestedKey: CodingKey>(keyedBy type: NestedKey.Type, forKey key: Key) throws -> KeyedDecodingContainer<NestedKey> {
@@ -314,7 +330,7 @@ struct UnkeyedWireReader: UnkeyedDecodingContainer, WireScalarReader {
     private var reader: WireReader
 
     init(source: WireSource, offset: Int, codingPath: [any CodingKey]) throws {
-        let (count, reader) = try source.open(.array, at: offset, path: codingPath)
+        let (count, reader) = try source.open(.array, at: offset, path: FieldPath(codingPath))
         self.source = source
         self.codingPath = codingPath
         self.count = count
@@ -324,8 +340,8 @@ struct UnkeyedWireReader: UnkeyedDecodingContainer, WireScalarReader {
     var isAtEnd: Bool { currentIndex >= count! }
 
     /// The next item's offset, stepping past it.
-    private mutating func next() throws -> (Int, [any CodingKey]) {
-        let path = codingPath + [IndexKey(currentIndex)]
+    private mutating func next() throws -> (Int, FieldPath) {
+        let path = FieldPath(codingPath, IndexKey(currentIndex))
         guard !isAtEnd else { throw source.failure(path, "list has only \(count!) items") }
         let offset = reader.offset
         try reader.skip()
@@ -346,17 +362,17 @@ struct UnkeyedWireReader: UnkeyedDecodingContainer, WireScalarReader {
 
     mutating func nestedContainer<NestedKey: CodingKey>(keyedBy type: NestedKey.Type) throws -> KeyedDecodingContainer<NestedKey> {
         let (offset, path) = try next()
-        return KeyedDecodingContainer(try KeyedWireReader<NestedKey>(source: source, offset: offset, codingPath: path))
+        return KeyedDecodingContainer(try KeyedWireReader<NestedKey>(source: source, offset: offset, codingPath: path.keys))
     }
 
     mutating func nestedUnkeyedContainer() throws -> any UnkeyedDecodingContainer {
         let (offset, path) = try next()
-        return try UnkeyedWireReader(source: source, offset: offset, codingPath: path)
+        return try UnkeyedWireReader(source: source, offset: offset, codingPath: path.keys)
     }
 
     mutating func superDecoder() throws -> any Decoder {
         let (offset, path) = try next()
-        return WireDecoder(source: source, offset: offset, codingPath: path)
+        return WireDecoder(source: source, offset: offset, codingPath: path.keys)
     }
 }
 
@@ -367,5 +383,5 @@ struct SingleWireReader: SingleValueDecodingContainer, WireScalarReader {
 
     func decodeNil() -> Bool { (try? source.isNull(at: offset)) ?? false }
 
-    func decode<T: Decodable>(_ type: T.Type) throws -> T { try read(type, at: offset, codingPath) }
+    func decode<T: Decodable>(_ type: T.Type) throws -> T { try read(type, at: offset, FieldPath(codingPath)) }
 }

@@ -13,7 +13,7 @@ final class WireSink {
         self.translator = translator
     }
 
-    func address(_ address: Address, path: [any CodingKey]) throws {
+    func address(_ address: Address) throws {
         guard let translator else {
             // Outside a connection (files, printing) an address is shown, not routed.
             writer.tag(.address)
@@ -25,21 +25,21 @@ final class WireSink {
         writer.fixed(value)
     }
 
-    func value<T: Encodable>(_ value: T, path: [any CodingKey]) throws {
+    func value<T: Encodable>(_ value: T, path: FieldPath) throws {
         // Casting an empty array succeeds for any element type: test the static type for bytes.
         if T.self == [UInt8].self, let bytes = value as? [UInt8] {
             writer.blob(bytes)
             return
         }
         switch value {
-        case let address as Address: try self.address(address, path: path)
+        case let address as Address: try self.address(address)
         case let text as String: writer.string(text)
         case let number as Int: writer.integer(Int64(number))
         case let number as Double: writer.double(number)
         case let flag as Bool: writer.bool(flag)
         default:
             let start = writer.bytes.count
-            try value.encode(to: WireEncoder(sink: self, codingPath: path))
+            try value.encode(to: WireEncoder(sink: self, codingPath: path.keys))
             if writer.bytes.count == start { writer.tag(.null) }
         }
     }
@@ -60,7 +60,7 @@ final class WireEncoder: Encoder {
     static func encode(_ message: some Encodable, into bytes: inout [UInt8], translator: AddressTranslator?) throws {
         let sink = WireSink(reusing: bytes, translator: translator)
         bytes = []
-        try sink.value(message, path: [])
+        try sink.value(message, path: FieldPath([]))
         bytes = sink.writer.bytes
     }
 
@@ -80,7 +80,7 @@ final class WireEncoder: Encoder {
         }
         sink.writer.tag(.message)
         sink.writer.text(type(of: message).typeName)
-        try sink.value(message, path: codingPath)
+        try sink.value(message, path: FieldPath(codingPath))
     }
 
     func container<Key: CodingKey>(keyedBy type: Key.Type) -> KeyedEncodingContainer<Key> {
@@ -138,7 +138,7 @@ struct KeyedWireWriter<Key: CodingKey>: KeyedEncodingContainerProtocol, WireScal
     mutating func encode(_ value: UInt64, forKey k: Key) throws { key(k); write(value) }
     mutating func encode<T: Encodable>(_ value: T, forKey k: Key) throws {
         key(k)
-        try sink.value(value, path: codingPath + [k])
+        try sink.value(value, path: FieldPath(codingPath, k))
     }
 
     mutating func nestedContainer<NestedKey: CodingKey>(keyedBy keyType: NestedKey.Type, forKey k: Key) -> KeyedEncodingContainer<NestedKey> {
@@ -176,7 +176,7 @@ struct UnkeyedWireWriter: UnkeyedEncodingContainer, WireScalarWriter {
         count += 1
     }
 
-    private var itemPath: [any CodingKey] { codingPath + [IndexKey(count)] }
+    private var itemPath: FieldPath { FieldPath(codingPath, IndexKey(count)) }
 
     mutating func encodeNil() throws { item(); writeNil() }
     mutating func encode(_ value: Bool) throws { item(); write(value) }
@@ -202,19 +202,19 @@ struct UnkeyedWireWriter: UnkeyedEncodingContainer, WireScalarWriter {
     mutating func nestedContainer<NestedKey: CodingKey>(keyedBy keyType: NestedKey.Type) -> KeyedEncodingContainer<NestedKey> {
         let path = itemPath
         item()
-        return WireEncoder(sink: sink, codingPath: path).container(keyedBy: keyType)
+        return WireEncoder(sink: sink, codingPath: path.keys).container(keyedBy: keyType)
     }
 
     mutating func nestedUnkeyedContainer() -> any UnkeyedEncodingContainer {
         let path = itemPath
         item()
-        return WireEncoder(sink: sink, codingPath: path).unkeyedContainer()
+        return WireEncoder(sink: sink, codingPath: path.keys).unkeyedContainer()
     }
 
     mutating func superEncoder() -> any Encoder {
         let path = itemPath
         item()
-        return WireEncoder(sink: sink, codingPath: path)
+        return WireEncoder(sink: sink, codingPath: path.keys)
     }
 }
 
@@ -237,7 +237,7 @@ struct SingleWireWriter: SingleValueEncodingContainer, WireScalarWriter {
     mutating func encode(_ value: UInt16) throws { write(value) }
     mutating func encode(_ value: UInt32) throws { write(value) }
     mutating func encode(_ value: UInt64) throws { write(value) }
-    mutating func encode<T: Encodable>(_ value: T) throws { try sink.value(value, path: codingPath) }
+    mutating func encode<T: Encodable>(_ value: T) throws { try sink.value(value, path: FieldPath(codingPath)) }
 }
 
 /// An array position in a coding path.

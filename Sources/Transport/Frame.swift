@@ -4,7 +4,8 @@
 /// offset  size  field
 ///      0     2  magic "AN" (0x41 0x4E)
 ///      2     1  version (1)
-///      3     1  flags (bit 0: control frame — keep-alive probe/answer — not for the application)
+///      3     1  flags (bit 0: control frame — keep-alive probe/answer — not for the application;
+///                 bits 4–7 are the application's, carried as they are)
 ///      4     4  body length in bytes
 ///      8     4  message type id
 ///     12     4  reserved, zero
