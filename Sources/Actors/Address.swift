@@ -3,9 +3,10 @@ import Transport
 
 /// Where a message can be sent: an object in this process, or one reached through a connection.
 ///
-/// An object's identifier is 64 bits: a table slot in the low 24 bits and 40 random bits above it,
-/// drawn when the object is created. A peer can reach only identifiers it was handed (as a sender,
-/// or inside a message); guessing one is a one-in-a-trillion shot, and a miss is dropped.
+/// An object's identifier is 64 bits: a table slot in the low 24 bits, the runtime (thread) it
+/// lives on in the next 8, and 32 random bits drawn when the object is created. A peer can reach
+/// only identifiers it was handed (as a sender, or inside a message); a guess is a one-in-four-
+/// billion shot per object, and a miss is dropped.
 ///
 /// An address received over a connection keeps that connection as its route (`link`). Sending to it
 /// goes back over the same connection, whatever number of hops lie beyond: each process on the way
@@ -13,31 +14,55 @@ import Transport
 public struct Address: Hashable, Sendable, CustomStringConvertible {
     /// The object's identifier where the route ends (or at the next hop, for a relay).
     public let object: UInt64
-    /// The connection, packed in one word (0: none), so that an address is two plain words and
-    /// copies of it cost nothing on the hot path.
+    /// The connection and the runtime that owns it, packed in one word (0: none), so that an
+    /// address is two plain words and copies of it cost nothing on the hot path: the socket's
+    /// packed identifier in the low 56 bits, the runtime's index + 1 above.
     private let route: UInt64
 
     /// The connection the address routes through; `nil` for an object in this process.
-    public var link: ConnectionID? { SocketID(packed: route).map(ConnectionID.init(socket:)) }
+    public var link: ConnectionID? {
+        SocketID(packed: route & Address.socketMask).map(ConnectionID.init(socket:))
+    }
+
+    /// The runtime (thread) whose connection the address routes through.
+    var linkRuntime: Int { Int(route >> 56) - 1 }
 
     /// No object: sends to it are dropped. The return address of messages the runtime makes up.
-    public static let none = Address(object: 0, link: nil)
+    public static let none = Address(local: 0)
 
-    init(object: UInt64, link: ConnectionID?) {
+    /// An object of this process.
+    init(local object: UInt64) {
         self.object = object
-        self.route = link?.socket.packed ?? 0
+        route = 0
+    }
+
+    /// An object beyond `link`, a connection of runtime `runtime`.
+    init(object: UInt64, link: ConnectionID, runtime: Int) {
+        self.object = object
+        route = link.socket.packed & Address.socketMask | UInt64(runtime + 1) << 56
+    }
+
+    /// Another object along the same route as `other`.
+    init(object: UInt64, via other: Address) {
+        self.object = object
+        route = other.route
     }
 
     /// The object at the far end of `link` that owns it (the listener's or connector's owner).
-    static func owner(of link: ConnectionID) -> Address { Address(object: 0, link: link) }
+    static func owner(of link: ConnectionID, runtime: Int) -> Address { Address(object: 0, link: link, runtime: runtime) }
+
+    static let socketMask: UInt64 = (1 << 56) - 1
 
     /// Whether the address names an object of this process.
     public var isLocal: Bool { route == 0 }
 
     var slot: Int { Int(object & Address.slotMask) }
+    /// The runtime (thread) of this process the object lives on.
+    var runtime: Int { Int((object >> Address.slotBits) & 0xFF) }
 
     static let slotBits: UInt64 = 24
     static let slotMask: UInt64 = (1 << slotBits) - 1
+    static let randomShift: UInt64 = slotBits + 8
 
     public var description: String {
         let hex = String(object, radix: 16)

@@ -36,7 +36,7 @@ public struct Incognito: Message, CustomStringConvertible {
     func fields(for translator: AddressTranslator?) throws(WireError) -> [UInt8] {
         guard let translator else { return wireFields }
         return try WireReader.rewriteAddresses(in: wireFields) { (tag: inout WireTag, value: inout UInt64) throws(WireError) in
-            (tag, value) = try translator.wire(Address(object: value, link: nil))
+            (tag, value) = try translator.wire(Address(local: value))
         }
     }
 

@@ -54,11 +54,11 @@ extension Runtime: AddressTranslator, AddressResolver {
         case .accepted(let connection, let listener):
             guard let (owner, requested) = listenerOwners[listener] else { return connections.close(connection) }
             links[connection.socket.index] = Link(id: connection, owner: owner)
-            post(Accepted(listening: requested.description), to: owner.object, from: .owner(of: connection))
+            post(Accepted(listening: requested.description), to: owner.object, from: .owner(of: connection, runtime: index))
         case .connected(let connection, let connector):
             guard let (owner, requested) = connectorOwners[connector] else { return connections.close(connection) }
             links[connection.socket.index] = Link(id: connection, owner: owner)
-            post(Connected(requested: requested.description), to: owner.object, from: .owner(of: connection))
+            post(Connected(requested: requested.description), to: owner.object, from: .owner(of: connection, runtime: index))
         case .notConnected(let connector, let reason, let retryIn):
             guard let (owner, requested) = connectorOwners[connector] else { return }
             if retryIn == nil { connectorOwners[connector] = nil }
@@ -66,13 +66,13 @@ extension Runtime: AddressTranslator, AddressResolver {
             post(NotConnected(requested: requested.description, reason: reason.description, retryInSeconds: seconds), to: owner.object, from: .none)
         case .closed(let connection, let reason):
             guard let link = endLink(connection) else { return }
-            post(Closed(reason: reason.description), to: link.owner.object, from: .owner(of: connection))
+            post(Closed(reason: reason.description), to: link.owner.object, from: .owner(of: connection, runtime: index))
         case .abandoned(let connection, let reason):
             guard let link = endLink(connection) else { return }
-            post(Abandoned(reason: reason.description), to: link.owner.object, from: .owner(of: connection))
+            post(Abandoned(reason: reason.description), to: link.owner.object, from: .owner(of: connection, runtime: index))
         case .writable(let connection):
             guard var link = links[connection.socket.index], link.id == connection else { return }
-            for sender in link.refusedSenders { post(Writable(), to: sender.object, from: .owner(of: connection)) }
+            for sender in link.refusedSenders { post(Writable(), to: sender.object, from: .owner(of: connection, runtime: index)) }
             link.refusedSenders.removeAll()
             links[connection.socket.index] = link
         }
@@ -195,11 +195,11 @@ extension Runtime: AddressTranslator, AddressResolver {
     // MARK: - Receiving
 
     func address(_ tag: WireTag, _ value: UInt64) throws(WireError) -> Address {
-        guard let connection = codingLink else { return Address(object: value, link: nil) }
+        guard let connection = codingLink else { return Address(local: value) }
         if tag == .returningAddress {
-            return value == 0 ? (link(connection)?.owner ?? .none) : Address(object: value, link: nil)
+            return value == 0 ? (link(connection)?.owner ?? .none) : Address(local: value)
         }
-        return value == 0 ? .none : Address(object: value, link: connection)
+        return value == 0 ? .none : Address(object: value, link: connection, runtime: index)
     }
 
     func localIdentifier(for address: Address) throws(WireError) -> UInt64 {
@@ -233,7 +233,7 @@ extension Runtime: AddressTranslator, AddressResolver {
         if header.returnAddress != 0 || header.flags.contains(.returnHome) {
             sender = (try? address(header.flags.contains(.returnHome) ? .returningAddress : .address, header.returnAddress)) ?? .none
         }
-        let destination = header.destination == 0 ? state.owner : Address(object: header.destination, link: nil)
+        let destination = header.destination == 0 ? state.owner : Address(local: header.destination)
         do throws(SendRefused) {
             try deliver(message, to: destination, from: sender, notifyIfUndelivered: header.flags.contains(.notifyUndelivered), enforceMailbox: false)
         } catch {

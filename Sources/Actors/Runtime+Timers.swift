@@ -45,13 +45,13 @@ extension Runtime {
 
     func cancelTimers(of object: UInt64) {
         for key in timers.keys where key.object == object {
-            cancelTimer(key.type, for: Address(object: object, link: nil))
+            cancelTimer(key.type, for: Address(local: object))
         }
     }
 
     func timerFired(_ timer: TimerID, tag: UInt64) {
         guard let key = timerTags[tag], var record = timers[key], record.timer == timer else { return }
-        post(record.message, to: key.object, from: Address(object: key.object, link: nil))
+        post(record.message, to: key.object, from: Address(local: key.object))
         guard let interval = record.interval else {
             timers[key] = nil
             timerTags[tag] = nil

@@ -30,6 +30,9 @@ public enum SendRefused: Error, Equatable, Sendable, CustomStringConvertible {
     /// The connection the address routes through has a full send queue; the sender receives
     /// ``Writable`` when it drains.
     case linkBusy(Address)
+    /// The receiving object runs on another thread whose inbox
+    /// (``RuntimeLimits/crossThreadQueue``) is full; try again shortly.
+    case threadBusy(Address)
     /// The message's encoding is over the transport's frame limit.
     case tooLarge(Int)
     /// The message could not be encoded.
@@ -40,6 +43,7 @@ public enum SendRefused: Error, Equatable, Sendable, CustomStringConvertible {
         case .mailboxFull(let address): return "mailbox of \(address) is full"
         case .runQueueFull: return "run queue is full"
         case .linkBusy(let address): return "connection to \(address) is busy"
+        case .threadBusy(let address): return "inbox of the thread of \(address) is full"
         case .tooLarge(let size): return "message of \(size) bytes is over the frame limit"
         case .unencodable(let reason): return "message cannot be encoded: \(reason)"
         }
@@ -63,6 +67,8 @@ public final class Runtime: @unchecked Sendable {
 
     public let reactor: Reactor
     public let limits: RuntimeLimits
+    /// This runtime's number in the process (``RuntimeDirectory``), part of every identifier.
+    let index: Int
     let connections: Connections
     let executor: ReactorExecutor
     let logger: Logger
@@ -151,6 +157,10 @@ public final class Runtime: @unchecked Sendable {
         connections = Connections(reactor: reactor, configuration: transport, logger: logger)
         executor = ReactorExecutor(waking: reactor.waker)
         inbox = Inbox(capacity: limits.crossThreadQueue, waking: reactor.waker)
+        guard let index = RuntimeDirectory.register(inbox) else {
+            preconditionFailure("more than \(RuntimeDirectory.capacity) runtimes in one process")
+        }
+        self.index = index
         // Slot 0 is never used: identifier 0 means "nobody".
         tables = Confined(Tables(
             entries: Array(repeating: Entry(), count: limits.objects), freeSlots: (1..<limits.objects).reversed(),
@@ -158,18 +168,28 @@ public final class Runtime: @unchecked Sendable {
         scratch.reserveCapacity(4096)
     }
 
+    deinit {
+        RuntimeDirectory.unregister(index)
+        inbox.drain(into: &inboxBatch)
+        let left = inboxBatch.count - inboxCarry + queue.count
+        if left > 0 {
+            logger.warning("runtime ended with messages undelivered", metadata: ["count": "\(left)"])
+        }
+    }
+
     /// Sends to this runtime's objects from any thread; posts are batched (one wake-up each).
     public var handle: RuntimeHandle { RuntimeHandle(inbox: inbox) }
 
     // MARK: - The object table
 
-    /// 40 random bits above the slot: identifiers a peer could only know by being told.
+    /// 32 random bits above the runtime's index and the slot: identifiers a peer could only know
+    /// by being told.
     private func freshIdentifier(slot: Int) -> UInt64 {
         if randomPool.count < 8 { randomPool = Sodium.randomBytes(512) }
         var random: UInt64 = 0
-        for _ in 0..<5 { random = random << 8 | UInt64(randomPool.removeLast()) }
+        for _ in 0..<4 { random = random << 8 | UInt64(randomPool.removeLast()) }
         if random == 0 { random = 1 }
-        return random << Address.slotBits | UInt64(slot)
+        return random << Address.randomShift | UInt64(index) << Address.slotBits | UInt64(slot)
     }
 
     /// Takes a slot for `kind`; nil when the table is full.
@@ -180,7 +200,7 @@ public final class Runtime: @unchecked Sendable {
         }
         let id = freshIdentifier(slot: slot)
         entries[slot] = Entry(id: id, kind: kind, parent: parent)
-        return Address(object: id, link: nil)
+        return Address(local: id)
     }
 
     /// The live entry `id` names, if any.
@@ -253,7 +273,16 @@ public final class Runtime: @unchecked Sendable {
         _ message: any Message, to address: Address, from sender: Address, notifyIfUndelivered: Bool, enforceMailbox: Bool = true
     ) throws(SendRefused) {
         if let link = address.link {
+            guard address.linkRuntime == index else {
+                // The connection belongs to another thread's runtime: it sends.
+                try sendAcrossThreads(message, to: address, via: address.linkRuntime, from: sender, notifyIfUndelivered: notifyIfUndelivered)
+                return
+            }
             try sendRemote(message, to: address, over: link, from: sender, notifyIfUndelivered: notifyIfUndelivered)
+            return
+        }
+        if address.runtime != index {
+            try sendAcrossThreads(message, to: address, via: address.runtime, from: sender, notifyIfUndelivered: notifyIfUndelivered)
             return
         }
         guard let slot = slot(of: address.object) else {
@@ -271,6 +300,17 @@ public final class Runtime: @unchecked Sendable {
         entries[slot].queued += 1
     }
 
+    /// Hands a message to the runtime of another thread, through its inbox.
+    private func sendAcrossThreads(
+        _ message: any Message, to address: Address, via runtime: Int, from sender: Address, notifyIfUndelivered: Bool
+    ) throws(SendRefused) {
+        guard let inbox = RuntimeDirectory.inbox(runtime) else {
+            undeliverable(message, to: address, from: sender, notify: notifyIfUndelivered, reason: "no such object")
+            return
+        }
+        guard inbox.post((address, sender, message)) else { throw .threadBusy(address) }
+    }
+
     /// Queues a message the runtime makes up (Start, Completed, timer messages); these bypass the
     /// mailbox bound, which is for senders that can slow down.
     func post(_ message: any Message, to id: UInt64, from sender: Address) {
@@ -278,7 +318,7 @@ public final class Runtime: @unchecked Sendable {
         if queue.push(Envelope(to: id, from: sender, message: message, notifyIfUndelivered: false)) {
             entries[slot].queued += 1
         } else {
-            logger.error("run queue full: runtime message lost", metadata: ["to": "\(Address(object: id, link: nil))", "type": "\(type(of: message).typeName)"])
+            logger.error("run queue full: runtime message lost", metadata: ["to": "\(Address(local: id))", "type": "\(type(of: message).typeName)"])
         }
     }
 
@@ -310,19 +350,19 @@ public final class Runtime: @unchecked Sendable {
     private func dispatch(_ envelope: Envelope) {
         let slot = Int(envelope.to & Address.slotMask)
         guard entries[slot].id == envelope.to else {
-            undeliverable(envelope.message, to: Address(object: envelope.to, link: nil), from: envelope.from, notify: envelope.notifyIfUndelivered, reason: "no such object")
+            undeliverable(envelope.message, to: Address(local: envelope.to), from: envelope.from, notify: envelope.notifyIfUndelivered, reason: "no such object")
             return
         }
         entries[slot].queued -= 1
         guard !entries[slot].ended else {
-            undeliverable(envelope.message, to: Address(object: envelope.to, link: nil), from: envelope.from, notify: envelope.notifyIfUndelivered, reason: "object has ended")
+            undeliverable(envelope.message, to: Address(local: envelope.to), from: envelope.from, notify: envelope.notifyIfUndelivered, reason: "object has ended")
             if entries[slot].queued == 0 { release(slot) }
             return
         }
         let kind = entries[slot].kind
         switch kind {
         case .handler(let object):
-            let context = Context(runtime: self, address: Address(object: envelope.to, link: nil), returnAddress: envelope.from)
+            let context = Context(runtime: self, address: Address(local: envelope.to), returnAddress: envelope.from)
             do {
                 try object.receive(envelope.message, context: context)
             } catch {
@@ -355,7 +395,12 @@ public final class Runtime: @unchecked Sendable {
 
     /// Runs a sequential main object until it completes; see ``run(_:)-(Object)``.
     public func run(_ body: @escaping @Sendable (Mailbox) async throws -> any Message) throws(ReactorError) -> any Message {
+        try run(body) { _ in }
+    }
+
+    func run(_ body: @escaping @Sendable (Mailbox) async throws -> any Message, created: (Address) -> Void) throws(ReactorError) -> any Message {
         guard let address = create(body) else { return Faulted("cannot create the main object", explanation: "object table full") }
+        created(address)
         return try run(until: address)
     }
 

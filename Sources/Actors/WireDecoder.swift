@@ -141,7 +141,7 @@ final class WireSource {
         let value = try reader.fixed(UInt64.self)
         guard let resolver else {
             guard tag == .address else { throw failure(path, "an address coming home outside a connection") }
-            return Address(object: value, link: nil)
+            return Address(local: value)
         }
         return try resolver.address(tag, value)
     }

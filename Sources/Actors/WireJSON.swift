@@ -35,7 +35,7 @@ extension JSON {
             }
             self = .object(members)
         case .address, .returningAddress:
-            self = .string(Address(object: try reader.fixed(UInt64.self), link: nil).description)
+            self = .string(Address(local: try reader.fixed(UInt64.self)).description)
         case .message:
             let name = try reader.text()
             self = .object([("type", .string(name)), ("value", try JSON(reading: &reader, depth: depth + 1))])

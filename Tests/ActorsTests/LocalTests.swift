@@ -197,3 +197,59 @@ struct MachineTests {
         #expect(result as? Seen == Seen(events: ["knock", "enter a", "enter b", "enter c"]))
     }
 }
+
+@Suite("Objects on several threads")
+struct ThreadTests {
+    @Test("objects on two runtime threads talk by address; order is kept and nothing is lost")
+    func twoThreads() throws {
+        let total = 50_000
+        let counter = RuntimeThread { mailbox in try await receiveInOrder(mailbox, total: total) }
+        guard let target = counter.mainAddress() else {
+            Issue.record("the counter thread never started")
+            return
+        }
+        #expect(target.isLocal)
+        let runtime = try makeRuntime()
+        let result = try runtime.run { mailbox in
+            _ = try await sendInOrder(mailbox, total: total, to: target)
+            let pong = try expectType(try await mailbox.select(Pong.self, timeout: .seconds(20)), Pong.self)
+            return Seen(events: ["\(pong.sequence)", "from the counter \(mailbox.returnAddress == target)"])
+        }
+        #expect(result as? Seen == Seen(events: ["\(total)", "from the counter true"]))
+        #expect(counter.wait() is Ack)
+    }
+
+    @Test("an address that came over another thread's connection still routes: through that thread")
+    func connectionOfAnotherThread() throws {
+        let endpoint = uniqueEndpoint("threads")
+        let far = RuntimeThread { mailbox in
+            mailbox.listen(at: endpoint)
+            let hello = try expectType(try await mailbox.select(Hello.self, timeout: .seconds(10)), Hello.self)
+            try mailbox.reply(Welcome(myName: "far", yourName: hello.name))
+            _ = try await mailbox.select(Abandoned.self, Closed.self, timeout: .seconds(10))
+            return Ack()
+        }
+        let worker = RuntimeThread { mailbox in
+            let introduce = try expectType(try await mailbox.select(Introduce.self, timeout: .seconds(10)), Introduce.self)
+            let introducer = mailbox.returnAddress
+            let welcome = try await mailbox.ask(Hello(name: "worker"), to: introduce.who, expecting: Welcome.self, timeout: .seconds(10))
+            try mailbox.send(Ack(), to: introducer)
+            return welcome
+        }
+        guard let workerAddress = worker.mainAddress() else {
+            Issue.record("the worker thread never started")
+            return
+        }
+        let runtime = try makeRuntime()
+        let result = try runtime.run { mailbox in
+            mailbox.connect(to: endpoint, backoff: retrying)
+            _ = try expectType(try await mailbox.select(Connected.self, timeout: .seconds(10)), Connected.self)
+            let farAddress = mailbox.returnAddress
+            try mailbox.send(Introduce(who: farAddress, others: []), to: workerAddress)
+            return try await mailbox.select(Ack.self, timeout: .seconds(10))
+        }
+        #expect(result is Ack)
+        #expect(worker.wait() as? Welcome == Welcome(myName: "far", yourName: "worker"))
+        #expect(far.wait() is Ack)
+    }
+}

@@ -1,6 +1,5 @@
 @testable import Actors
 import Reactor
-import Synchronization
 import Testing
 import Transport
 
@@ -42,43 +41,50 @@ func makeRuntime(secret: RealmSecret = testSecret, limits: RuntimeLimits = Runti
 
 let testSecret = RealmSecret(hex: String(repeating: "5a", count: 32))!
 
-/// Runs a sequential main object in a runtime on its own thread (a stand-in for another process
-/// that still talks over real sockets); `join` returns what it completed with.
-final class RuntimeThread: @unchecked Sendable {
-    private final class Result: Sendable { let value = Mutex<(any Message)?>(nil) }
-    private let result = Result()
-    private var thread = pthread_t()
-
-    init(secret: RealmSecret = testSecret, limits: RuntimeLimits = RuntimeLimits(), _ body: @escaping @Sendable (Mailbox) async throws -> any Message) {
-        final class Start: @unchecked Sendable {
-            let run: () -> Void
-            init(_ run: @escaping () -> Void) { self.run = run }
-        }
-        let start = Start { [result] in
-            let value: any Message
-            do {
-                let runtime = try makeRuntime(secret: secret, limits: limits)
-                value = try runtime.run(body)
-            } catch {
-                value = Faulted("runtime failed", explanation: "\(error)")
-            }
-            result.value.withLock { $0 = value }
-        }
-        let box = Unmanaged.passRetained(start).toOpaque()
-        pthread_create(&thread, nil, { argument in
-            let start = Unmanaged<AnyObject>.fromOpaque(argument!).takeRetainedValue() as! Start
-            start.run()
-            return nil
-        }, box)
+extension RuntimeThread {
+    /// A runtime thread in the test realm: a stand-in for another process that still talks over
+    /// real sockets.
+    convenience init(secret: RealmSecret = testSecret, limits: RuntimeLimits = RuntimeLimits(), _ body: @escaping @Sendable (Mailbox) async throws -> any Message) {
+        self.init(transport: TransportConfiguration(secret: secret), limits: limits, body)
     }
 
-    func join() -> any Message {
-        pthread_join(thread, nil)
-        return result.value.withLock { $0! }
-    }
+    func join() -> any Message { wait() }
 }
 
 /// A unique abstract Unix socket address for one test.
 func uniqueEndpoint(_ name: String) -> SocketAddress {
     try! SocketAddress(parsing: "@ansar-actors-\(getpid())-\(name)-\(UInt32.random(in: 0...UInt32.max))")
+}
+
+/// Takes `total` Pings, which must arrive in order, answers the last sender with a Pong carrying
+/// the count, and completes with Ack (or Faulted, saying what went wrong).
+func receiveInOrder(_ mailbox: Mailbox, total: Int) async throws -> any Message {
+    var expected = 0
+    while expected < total {
+        let ping = try expectType(try await mailbox.select(Ping.self, timeout: .seconds(20)), Ping.self)
+        guard ping.sequence == expected else { return Faulted("out of order", explanation: "\(ping.sequence) for \(expected)") }
+        expected += 1
+    }
+    try mailbox.reply(Pong(sequence: expected))
+    return Ack()
+}
+
+/// Sends Pings 0..<total to `target`, waiting out refusals (Writable for a full connection, a
+/// moment for a full cross-thread inbox); returns how many sends were refused.
+func sendInOrder(_ mailbox: Mailbox, total: Int, to target: Address) async throws -> Int {
+    var refusals = 0
+    var sequence = 0
+    while sequence < total {
+        do {
+            try mailbox.send(Ping(sequence: sequence), to: target)
+            sequence += 1
+        } catch SendRefused.linkBusy {
+            refusals += 1
+            _ = try expectType(try await mailbox.select(Writable.self, timeout: .seconds(20)), Writable.self)
+        } catch SendRefused.threadBusy {
+            refusals += 1
+            _ = try await mailbox.select(Tick.self, timeout: .milliseconds(1))  // the other thread drains in batches
+        }
+    }
+    return refusals
 }
