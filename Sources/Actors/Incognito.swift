@@ -21,6 +21,14 @@ public struct Incognito: Message, CustomStringConvertible {
         }
     }
 
+    /// A received body of a type unknown here: checked to be one whole item first.
+    init(checking bytes: [UInt8], typeName: String, resolver: AddressResolver?) throws(WireError) {
+        var reader = WireReader(bytes)
+        try reader.skip()
+        guard reader.atEnd else { throw WireError(path: "", problem: "bytes after the message") }
+        try self.init(typeName: typeName, wireFields: bytes, resolver: resolver)
+    }
+
     /// Makes an incognito message from JSON fields, e.g. to send a type this program lacks.
     public init(typeName: String, fields: JSON) {
         self.typeName = typeName
@@ -38,6 +46,12 @@ public struct Incognito: Message, CustomStringConvertible {
         return try WireReader.rewriteAddresses(in: wireFields) { (tag: inout WireTag, value: inout UInt64) throws(WireError) in
             (tag, value) = try translator.wire(Address(local: value))
         }
+    }
+
+    /// Its own fields, re-aimed at the destination: it travels as it came.
+    public func writeFields(to writer: inout MessageWriter) throws {
+        writer.writer.bytes.append(contentsOf: try fields(for: writer.translator))
+        writer.complete = true
     }
 
     public func encode(to encoder: any Encoder) throws {

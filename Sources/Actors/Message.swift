@@ -16,6 +16,10 @@ import Synchronization
 public protocol Message: Codable, Sendable {
     /// The language-neutral name of the type, e.g. `hello_welcome.Welcome`.
     static var typeName: String { get }
+    /// Writes the fields for the wire; the default goes through `Codable`. See ``MessageWriter``.
+    func writeFields(to writer: inout MessageWriter) throws
+    /// Reads the fields from the wire; the default goes through `Codable`. See ``MessageReader``.
+    init(fields reader: inout MessageReader) throws
 }
 
 extension Message {

@@ -1,18 +1,25 @@
 import Reactor
 import Transport
 
-/// One connection to another process, as the runtime sees it.
-struct Link {
+/// One connection to another process, as the runtime sees it. A class: the hot path reads and
+/// updates it in place rather than copying its tables.
+final class Link {
     let id: ConnectionID
     /// The local object that listened or connected: frames addressed to 0 go to it.
     let owner: Address
-    /// Type identifiers already declared to the peer, and the peer's declarations.
+    /// Type identifiers already declared to the peer, and the peer's declarations (with the
+    /// Swift type, once known here).
     var declaredOut: Set<UInt32> = []
-    var names: [UInt32: String] = [:]
+    var names: [UInt32: (name: String, type: (any Message.Type)?)] = [:]
     /// Relays standing in for the peer's objects, by the peer's identifier.
     var relays: [UInt64: UInt64] = [:]
     /// Local objects refused with ``SendRefused/linkBusy(_:)``: told ``Writable`` when it drains.
     var refusedSenders: [Address] = []
+
+    init(id: ConnectionID, owner: Address) {
+        self.id = id
+        self.owner = owner
+    }
 }
 
 extension FrameHeader.Flags {
@@ -71,10 +78,9 @@ extension Runtime: AddressTranslator, AddressResolver {
             guard let link = endLink(connection) else { return }
             post(Abandoned(reason: reason.description), to: link.owner.object, from: .owner(of: connection, runtime: index))
         case .writable(let connection):
-            guard var link = links[connection.socket.index], link.id == connection else { return }
+            guard let link = link(connection) else { return }
             for sender in link.refusedSenders { post(Writable(), to: sender.object, from: .owner(of: connection, runtime: index)) }
             link.refusedSenders.removeAll()
-            links[connection.socket.index] = link
         }
     }
 
@@ -99,7 +105,7 @@ extension Runtime: AddressTranslator, AddressResolver {
     func sendRemote(
         _ message: any Message, to address: Address, over connection: ConnectionID, from sender: Address, notifyIfUndelivered: Bool
     ) throws(SendRefused) {
-        guard var state = link(connection) else {
+        guard let state = link(connection) else {
             undeliverable(message, to: address, from: sender, notify: notifyIfUndelivered, reason: "connection closed")
             return
         }
@@ -112,17 +118,16 @@ extension Runtime: AddressTranslator, AddressResolver {
                 return
             }
             state.declaredOut.insert(typeID)
-            links[connection.socket.index] = state
         }
         codingLink = connection
         defer { codingLink = nil }
         var header = FrameHeader(typeID: typeID, bodyLength: 0, destination: address.object)
         do {
-            if type(of: message) == Incognito.self, let incognito = message as? Incognito {
-                scratch = try incognito.fields(for: self)
-            } else {
-                try WireEncoder.encode(message, into: &scratch, translator: self)
-            }
+            var buffer: [UInt8] = []
+            swap(&buffer, &scratch)  // the writer takes the storage whole, with no copy
+            var writer = MessageWriter(reusing: consume buffer, translator: self)
+            try message.writeFields(to: &writer)
+            scratch = writer.finish()
             let (tag, value) = try wire(sender)
             header.returnAddress = value
             if tag == .returningAddress { header.flags.insert(.returnHome) }
@@ -142,10 +147,8 @@ extension Runtime: AddressTranslator, AddressResolver {
     ) throws(SendRefused) {
         switch error {
         case .wouldBlock:
-            if let connection = address.link, sender.isLocal, var link = links[connection.socket.index], link.id == connection,
-                !link.refusedSenders.contains(sender) {
+            if let connection = address.link, sender.isLocal, let link = link(connection), !link.refusedSenders.contains(sender) {
                 link.refusedSenders.append(sender)
-                links[connection.socket.index] = link
             }
             throw .linkBusy(address)
         case .tooLarge(let size): throw .tooLarge(size)
@@ -184,11 +187,10 @@ extension Runtime: AddressTranslator, AddressResolver {
     /// A local identifier standing in for `address` (beyond another connection); 0 if that
     /// connection is gone or the table is full, so that sends to it are dropped.
     func relay(for address: Address) -> UInt64 {
-        guard let connection = address.link, var state = link(connection) else { return 0 }
+        guard let connection = address.link, let state = link(connection) else { return 0 }
         if let existing = state.relays[address.object], slot(of: existing) != nil { return existing }
         guard let relay = allocate(.relay(Relay(address)), parent: .none) else { return 0 }
         state.relays[address.object] = relay.object
-        links[connection.socket.index] = state
         return relay.object
     }
 
@@ -207,14 +209,19 @@ extension Runtime: AddressTranslator, AddressResolver {
     }
 
     func received(_ header: FrameHeader, body: Span<UInt8>, on connection: ConnectionID) {
-        guard var state = link(connection) else { return }
+        guard let state = link(connection) else { return }
         if header.typeID == Self.declarationType {
-            declare(header, body, on: &state)
+            declare(header, body, on: state)
             return
         }
-        guard let name = state.names[header.typeID] else {
+        guard var declared = state.names[header.typeID] else {
             logger.warning("message dropped: type not declared", metadata: ["link": "\(connection)", "type": "\(header.typeID)"])
             return
+        }
+        if declared.type == nil, let known = MessageRegistry.type(named: declared.name) {
+            // Registered since it was declared: remember it.
+            declared.type = known
+            state.names[header.typeID] = declared
         }
         // One buffer serves every frame: the decoder lets go of it before the next.
         receiveBuffer.removeAll(keepingCapacity: true)
@@ -224,9 +231,13 @@ extension Runtime: AddressTranslator, AddressResolver {
         defer { codingLink = nil }
         let message: any Message
         do {
-            message = try decode(name, bytes)
+            if let type = declared.type {
+                message = try decodeKnown(type, bytes)
+            } else {
+                message = try Incognito(checking: bytes, typeName: declared.name, resolver: self)
+            }
         } catch {
-            logger.warning("message dropped: body does not decode", metadata: ["link": "\(connection)", "type": "\(name)", "reason": "\(error)"])
+            logger.warning("message dropped: body does not decode", metadata: ["link": "\(connection)", "type": "\(declared.name)", "reason": "\(error)"])
             return
         }
         var sender = Address.none
@@ -244,7 +255,7 @@ extension Runtime: AddressTranslator, AddressResolver {
         pauseIfFull(connection, for: destination)
     }
 
-    private func declare(_ header: FrameHeader, _ body: Span<UInt8>, on state: inout Link) {
+    private func declare(_ header: FrameHeader, _ body: Span<UInt8>, on state: Link) {
         var bytes: [UInt8] = []
         bytes.append(span: body)
         let name = String(decoding: bytes, as: UTF8.self)
@@ -257,22 +268,12 @@ extension Runtime: AddressTranslator, AddressResolver {
             logger.warning("type declaration ignored: too many types", metadata: ["link": "\(state.id)", "limit": "\(limits.typesPerLink)"])
             return
         }
-        state.names[id] = name
-        links[state.id.socket.index] = state
-    }
-
-    private func decode(_ name: String, _ bytes: [UInt8]) throws -> any Message {
-        guard let type = MessageRegistry.type(named: name) else {
-            var reader = WireReader(bytes)
-            try reader.skip()
-            guard reader.atEnd else { throw WireError(path: "", problem: "bytes after the message") }
-            return try Incognito(typeName: name, wireFields: bytes, resolver: self)
-        }
-        return try decodeKnown(type, bytes)
+        state.names[id] = (name, MessageRegistry.type(named: name))
     }
 
     private func decodeKnown<T: Message>(_ type: T.Type, _ bytes: [UInt8]) throws -> any Message {
-        try WireDecoder.decode(type, from: bytes, resolver: self)
+        var reader = try MessageReader(bytes, resolver: self)
+        return try T(fields: &reader)
     }
 
     // MARK: - Back-pressure

@@ -104,6 +104,14 @@ public final class Runtime: @unchecked Sendable {
         var entries: [Entry]
         var freeSlots: [Int]
         var queue: Ring<Envelope>
+        /// Connections to other processes, by socket index.
+        var links: [Int: Link] = [:]
+        /// The connection being encoded for or decoded from, for address translation.
+        var codingLink: ConnectionID?
+        var typeCache: [ObjectIdentifier: MessageType] = [:]
+        /// Reused buffers for encoding frames and for the body being decoded.
+        var scratch: [UInt8] = []
+        var receiveBuffer: [UInt8] = []
     }
     let tables: Confined<Tables>
     var entries: [Entry] {
@@ -118,6 +126,26 @@ public final class Runtime: @unchecked Sendable {
         get { tables.value.queue }
         _modify { yield &tables.value.queue }
     }
+    var links: [Int: Link] {
+        get { tables.value.links }
+        _modify { yield &tables.value.links }
+    }
+    var codingLink: ConnectionID? {
+        get { tables.value.codingLink }
+        set { tables.value.codingLink = newValue }
+    }
+    var typeCache: [ObjectIdentifier: MessageType] {
+        get { tables.value.typeCache }
+        _modify { yield &tables.value.typeCache }
+    }
+    var scratch: [UInt8] {
+        get { tables.value.scratch }
+        _modify { yield &tables.value.scratch }
+    }
+    var receiveBuffer: [UInt8] {
+        get { tables.value.receiveBuffer }
+        _modify { yield &tables.value.receiveBuffer }
+    }
     private var randomPool: [UInt8] = []
     /// The main object of ``run(_:)`` and what it completed with.
     var main: Address = .none
@@ -130,19 +158,12 @@ public final class Runtime: @unchecked Sendable {
     var timers: [TimerKey: TimerRecord] = [:]
     var timerTags: [UInt64: TimerKey] = [:]
     var nextTimerTag: UInt64 = 1
-    var links: [Int: Link] = [:]
     var listenerOwners: [ListenerID: (owner: Address, address: SocketAddress)] = [:]
     var connectorOwners: [ConnectorID: (owner: Address, address: SocketAddress)] = [:]
     /// Connections not being read until an object's mailbox drains.
     var pausedLinks: [(link: ConnectionID, object: UInt64)] = []
-    /// The connection being encoded for or decoded from, for address translation.
-    var codingLink: ConnectionID?
-    var typeCache: [ObjectIdentifier: MessageType] = [:]
     /// Messages machines saved for a later state.
     var saved: [UInt64: [(any Message, Address)]] = [:]
-    /// Reused buffers for encoding frames and for the body being decoded.
-    var scratch: [UInt8] = []
-    var receiveBuffer: [UInt8] = []
 
     /// A runtime on `reactor` (and its thread). Connections between processes need both ends to
     /// hold the same realm secret in `transport`.

@@ -27,9 +27,10 @@ public enum WireTag: UInt8 {
 struct WireWriter {
     var bytes: [UInt8]
 
-    init(reusing bytes: [UInt8] = []) {
+    /// Writes into `bytes`' storage, emptied; pass a buffer nobody else holds and no copy is made.
+    init(reusing bytes: consuming [UInt8] = []) {
+        bytes.removeAll(keepingCapacity: true)
         self.bytes = bytes
-        self.bytes.removeAll(keepingCapacity: true)
     }
 
     mutating func tag(_ tag: WireTag) { bytes.append(tag.rawValue) }

@@ -5,8 +5,8 @@ protocol AddressResolver: AnyObject {
     func localIdentifier(for address: Address) throws(WireError) -> UInt64
 }
 
-/// The bytes every container of one decoding shares.
-final class WireSource {
+/// The bytes every container of one decoding shares (a struct: copies share the array).
+struct WireSource {
     let bytes: [UInt8]
     let resolver: AddressResolver?
 

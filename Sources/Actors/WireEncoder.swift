@@ -8,7 +8,7 @@ final class WireSink {
     var writer: WireWriter
     let translator: AddressTranslator?
 
-    init(reusing bytes: [UInt8] = [], translator: AddressTranslator?) {
+    init(reusing bytes: consuming [UInt8] = [], translator: AddressTranslator?) {
         writer = WireWriter(reusing: bytes)
         self.translator = translator
     }
@@ -58,10 +58,11 @@ final class WireEncoder: Encoder {
 
     /// Encodes one message's fields into `bytes` (cleared first, capacity kept).
     static func encode(_ message: some Encodable, into bytes: inout [UInt8], translator: AddressTranslator?) throws {
-        let sink = WireSink(reusing: bytes, translator: translator)
-        bytes = []
+        var buffer: [UInt8] = []
+        swap(&buffer, &bytes)
+        let sink = WireSink(reusing: consume buffer, translator: translator)
         try sink.value(message, path: FieldPath([]))
-        bytes = sink.writer.bytes
+        swap(&bytes, &sink.writer.bytes)
     }
 
     static func encode(_ message: some Encodable, translator: AddressTranslator? = nil) throws -> [UInt8] {

@@ -101,4 +101,52 @@ struct CodecTests {
         #expect(Printing.human(welcome) == "hello_welcome.Welcome\n  myName: \"Buster\"\n  yourName: \"Gladys\"")
         #expect(Printing.json(welcome).description == #"{"type":"hello_welcome.Welcome","value":{"myName":"Buster","yourName":"Gladys"}}"#)
     }
+
+    /// The same message twice: one with hand-written fields, one through Codable.
+    struct Handmade: Message, Equatable {
+        static let typeName = "test.Sample"
+        var sequence: Int
+        var payload: [UInt8]
+        var note: String
+        func writeFields(to writer: inout MessageWriter) throws {
+            writer.field("sequence", sequence)
+            writer.field("payload", payload)
+            writer.field("note", note)
+        }
+        init(sequence: Int, payload: [UInt8], note: String) {
+            self.sequence = sequence
+            self.payload = payload
+            self.note = note
+        }
+        init(fields reader: inout MessageReader) throws {
+            payload = try reader.bytes("payload")  // any order
+            sequence = try reader.int("sequence")
+            note = try reader.string("note")
+        }
+    }
+    struct Derived: Message, Equatable {
+        static let typeName = "test.Sample"
+        var sequence: Int
+        var payload: [UInt8]
+        var note: String
+    }
+
+    @Test("hand-written fields and Codable fields are the same bytes, read either way")
+    func handwritten() throws {
+        let handmade = Handmade(sequence: -7, payload: [1, 2, 3], note: "hi")
+        var writer = MessageWriter(reusing: [], translator: nil)
+        try handmade.writeFields(to: &writer)
+        let bytes = writer.finish()
+        #expect(bytes == (try WireEncoder.encode(Derived(sequence: -7, payload: [1, 2, 3], note: "hi"))))
+        var reader = try MessageReader(bytes, resolver: nil)
+        #expect(try Handmade(fields: &reader) == handmade)
+        var codable = try MessageReader(bytes, resolver: nil)
+        #expect(try Derived(fields: &codable) == Derived(sequence: -7, payload: [1, 2, 3], note: "hi"))
+        // Errors name the field.
+        var wrong = try MessageReader(try WireEncoder.encode(Hello(name: "x")), resolver: nil)
+        #expect(throws: WireError(path: "payload", problem: "missing")) { try Handmade(fields: &wrong) }
+        var mistyped = try MessageReader(try WireEncoder.encode(Ping(sequence: 1)), resolver: nil)
+        #expect(throws: WireError(path: "sequence", problem: "expected a string, found an integer")) { try mistyped.string("sequence") }
+        #expect(throws: WireError.self) { _ = try MessageReader(bytes + [0], resolver: nil) }
+    }
 }

@@ -12,9 +12,31 @@ import Glibc
 struct Count: Message { var value: Int }
 struct Next: Message {}
 struct Done: Message {}
-struct Sample: Message { var payload: [UInt8] }
-struct BenchPing: Message { var sequence: Int }
-struct BenchPong: Message { var sequence: Int }
+
+/// 64 B (or more) of payload, with its fields written by hand: the fast path.
+struct Sample: Message {
+    var payload: [UInt8]
+    init(payload: [UInt8]) { self.payload = payload }
+    func writeFields(to writer: inout MessageWriter) throws { writer.field("payload", payload) }
+    init(fields reader: inout MessageReader) throws { payload = try reader.bytes("payload") }
+}
+
+/// The same message through `Codable`, the default path.
+struct CodableSample: Message { var payload: [UInt8] }
+
+struct BenchPing: Message {
+    var sequence: Int
+    init(sequence: Int) { self.sequence = sequence }
+    func writeFields(to writer: inout MessageWriter) throws { writer.field("sequence", sequence) }
+    init(fields reader: inout MessageReader) throws { sequence = try reader.int("sequence") }
+}
+
+struct BenchPong: Message {
+    var sequence: Int
+    init(sequence: Int) { self.sequence = sequence }
+    func writeFields(to writer: inout MessageWriter) throws { writer.field("sequence", sequence) }
+    init(fields reader: inout MessageReader) throws { sequence = try reader.int("sequence") }
+}
 
 /// What a benchmark object measured, returned as its completion value.
 struct Measured: Message {
@@ -141,7 +163,7 @@ final class BenchServer: Object {
     func receive(_ message: any Message, context: Context) throws {
         switch message {
         case let ping as BenchPing: try context.reply(BenchPong(sequence: ping.sequence))
-        case is Sample:
+        case is Sample, is CodableSample:
             if samples == 0 { first = .now() }
             samples += 1
         case is Start: context.listen(at: listen)
@@ -218,17 +240,17 @@ func actorPingPong(unixSocket: Bool, count: Int) -> Measured {
 }
 
 /// Streams Samples until its time is up, waiting for Writable whenever the connection is full.
-final class SampleSender: Object {
+final class SampleSender<Payload: Message>: Object {
     let server: SocketAddress
     let seconds: Double
-    let sample: Sample
+    let sample: Payload
     var peer = Address.none
     var sending = true
 
-    init(server: SocketAddress, size: Int, seconds: Double) {
+    init(server: SocketAddress, seconds: Double, sample: Payload) {
         self.server = server
         self.seconds = seconds
-        sample = Sample(payload: [UInt8](repeating: 0x5A, count: size))
+        self.sample = sample
     }
 
     func receive(_ message: any Message, context: Context) throws {
@@ -263,11 +285,15 @@ final class SampleSender: Object {
     }
 }
 
-func actorOneWay(size: Int, seconds: Double) -> (messages: UInt64, elapsed: Double) {
+func actorOneWay(size: Int, seconds: Double, codable: Bool) -> (messages: UInt64, elapsed: Double) {
     let server = ServerThread { BenchServer(listen: .ipv4("127.0.0.1", port: 0), server: $0) }
     let address = server.address()
+    let payload = [UInt8](repeating: 0x5A, count: size)
     do {
-        guard let measured = try actorRuntime().run(SampleSender(server: address, size: size, seconds: seconds)) as? Measured else {
+        let sender: any Object = codable
+            ? SampleSender(server: address, seconds: seconds, sample: CodableSample(payload: payload))
+            : SampleSender(server: address, seconds: seconds, sample: Sample(payload: payload))
+        guard let measured = try actorRuntime().run(sender) as? Measured else {
             fail("actor one-way ended early")
         }
         server.join()

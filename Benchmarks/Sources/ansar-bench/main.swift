@@ -169,7 +169,9 @@ let oneWayVariants: [OneWayVariant] = (backends.map { name, backend in
     ("transport \(encrypted ? "encrypted" : "plaintext"), uring", { size, seconds in
         transportOneWay(encrypted: encrypted, size: size, seconds: seconds)
     })
-} + [("actors encrypted, uring", { size, seconds in actorOneWay(size: size, seconds: seconds) })]).filter { variantFilter == nil || $0.name.contains(variantFilter!) }
+} + [false, true].map { codable in
+    ("actors encrypted\(codable ? ", Codable fields" : ""), uring", { size, seconds in actorOneWay(size: size, seconds: seconds, codable: codable) })
+}).filter { variantFilter == nil || $0.name.contains(variantFilter!) }
 
 for size in [64, 1024, 65536] where (only == nil || only == "one-way") && (sizeFilter == nil || sizeFilter == size) {
     let label = size >= 1024 ? "\(size / 1024) KiB" : "\(size) B"
