@@ -114,37 +114,10 @@ public final class Runtime: @unchecked Sendable {
         var receiveBuffer: [UInt8] = []
     }
     let tables: Confined<Tables>
-    var entries: [Entry] {
-        get { tables.value.entries }
-        _modify { yield &tables.value.entries }
-    }
-    var freeSlots: [Int] {
-        get { tables.value.freeSlots }
-        _modify { yield &tables.value.freeSlots }
-    }
-    var queue: Ring<Envelope> {
-        get { tables.value.queue }
-        _modify { yield &tables.value.queue }
-    }
-    var links: [Int: Link] {
-        get { tables.value.links }
-        _modify { yield &tables.value.links }
-    }
-    var codingLink: ConnectionID? {
-        get { tables.value.codingLink }
-        set { tables.value.codingLink = newValue }
-    }
-    var typeCache: [ObjectIdentifier: MessageType] {
-        get { tables.value.typeCache }
-        _modify { yield &tables.value.typeCache }
-    }
-    var scratch: [UInt8] {
-        get { tables.value.scratch }
-        _modify { yield &tables.value.scratch }
-    }
-    var receiveBuffer: [UInt8] {
-        get { tables.value.receiveBuffer }
-        _modify { yield &tables.value.receiveBuffer }
+    /// The tables, through the box that skips exclusivity checks.
+    var hot: Tables {
+        _read { yield tables.value }
+        _modify { yield &tables.value }
     }
     private var randomPool: [UInt8] = []
     /// The main object of ``run(_:)`` and what it completed with.
@@ -186,13 +159,13 @@ public final class Runtime: @unchecked Sendable {
         tables = Confined(Tables(
             entries: Array(repeating: Entry(), count: limits.objects), freeSlots: (1..<limits.objects).reversed(),
             queue: Ring(capacity: limits.runQueue)))
-        scratch.reserveCapacity(4096)
+        hot.scratch.reserveCapacity(4096)
     }
 
     deinit {
         RuntimeDirectory.unregister(index)
         inbox.drain(into: &inboxBatch)
-        let left = inboxBatch.count - inboxCarry + queue.count
+        let left = inboxBatch.count - inboxCarry + hot.queue.count
         if left > 0 {
             logger.warning("runtime ended with messages undelivered", metadata: ["count": "\(left)"])
         }
@@ -215,25 +188,25 @@ public final class Runtime: @unchecked Sendable {
 
     /// Takes a slot for `kind`; nil when the table is full.
     func allocate(_ kind: Kind, parent: Address) -> Address? {
-        guard let slot = freeSlots.popLast() else {
+        guard let slot = hot.freeSlots.popLast() else {
             logger.warning("object table full", metadata: ["limit": "\(limits.objects)"])
             return nil
         }
         let id = freshIdentifier(slot: slot)
-        entries[slot] = Entry(id: id, kind: kind, parent: parent)
+        hot.entries[slot] = Entry(id: id, kind: kind, parent: parent)
         return Address(local: id)
     }
 
     /// The live entry `id` names, if any.
     func slot(of id: UInt64) -> Int? {
         let slot = Int(id & Address.slotMask)
-        guard slot < entries.count, entries[slot].id == id, id != 0, !entries[slot].ended else { return nil }
+        guard slot < hot.entries.count, hot.entries[slot].id == id, id != 0, !hot.entries[slot].ended else { return nil }
         return slot
     }
 
     func release(_ slot: Int) {
-        entries[slot] = Entry()
-        freeSlots.append(slot)
+        hot.entries[slot] = Entry()
+        hot.freeSlots.append(slot)
     }
 
     /// Creates a handler-style object; it receives ``Start`` first. Nil when the table is full.
@@ -270,11 +243,11 @@ public final class Runtime: @unchecked Sendable {
     /// what was still waiting for it is dropped (with ``NotDelivered`` where asked for).
     func complete(_ address: Address, with value: any Message) {
         guard let slot = slot(of: address.object) else { return }
-        let parent = entries[slot].parent
-        entries[slot].ended = true
+        let parent = hot.entries[slot].parent
+        hot.entries[slot].ended = true
         cancelTimers(of: address.object)
-        if let dropped = saved.removeValue(forKey: address.object) { entries[slot].queued -= dropped.count }
-        if case .sequential(let mailbox) = entries[slot].kind { mailbox.end() }
+        if let dropped = saved.removeValue(forKey: address.object) { hot.entries[slot].queued -= dropped.count }
+        if case .sequential(let mailbox) = hot.entries[slot].kind { mailbox.end() }
         logger.debug("object completed", metadata: ["object": "\(address)", "value": "\(AnyMessage(value).typeName)"])
         if address == main { mainResult = value }
         if parent != .none {
@@ -282,7 +255,7 @@ public final class Runtime: @unchecked Sendable {
         }
         // Messages still queued for it meet a dead identifier and are dropped as they come up;
         // freeing the slot now would let a new object inherit them.
-        if entries[slot].queued == 0 { release(slot) }
+        if hot.entries[slot].queued == 0 { release(slot) }
     }
 
     // MARK: - Sending
@@ -310,15 +283,15 @@ public final class Runtime: @unchecked Sendable {
             undeliverable(message, to: address, from: sender, notify: notifyIfUndelivered, reason: "no such object")
             return
         }
-        if case .relay(let relay) = entries[slot].kind {
+        if case .relay(let relay) = hot.entries[slot].kind {
             try deliver(message, to: relay.target, from: sender, notifyIfUndelivered: notifyIfUndelivered, enforceMailbox: enforceMailbox)
             return
         }
-        guard entries[slot].queued < limits.mailbox || !enforceMailbox else { throw .mailboxFull(address) }
-        guard queue.push(Envelope(to: address.object, from: sender, message: message, notifyIfUndelivered: notifyIfUndelivered)) else {
+        guard hot.entries[slot].queued < limits.mailbox || !enforceMailbox else { throw .mailboxFull(address) }
+        guard hot.queue.push(Envelope(to: address.object, from: sender, message: message, notifyIfUndelivered: notifyIfUndelivered)) else {
             throw .runQueueFull
         }
-        entries[slot].queued += 1
+        hot.entries[slot].queued += 1
     }
 
     /// Hands a message to the runtime of another thread, through its inbox.
@@ -336,8 +309,8 @@ public final class Runtime: @unchecked Sendable {
     /// mailbox bound, which is for senders that can slow down.
     func post(_ message: any Message, to id: UInt64, from sender: Address) {
         guard let slot = slot(of: id) else { return }
-        if queue.push(Envelope(to: id, from: sender, message: message, notifyIfUndelivered: false)) {
-            entries[slot].queued += 1
+        if hot.queue.push(Envelope(to: id, from: sender, message: message, notifyIfUndelivered: false)) {
+            hot.entries[slot].queued += 1
         } else {
             logger.error("run queue full: runtime message lost", metadata: ["to": "\(Address(local: id))", "type": "\(type(of: message).typeName)"])
         }
@@ -359,28 +332,28 @@ public final class Runtime: @unchecked Sendable {
         var budget = limits.messagesPerTurn
         repeat {
             executor.runJobs()
-            while budget > 0, let envelope = queue.pop() {
+            while budget > 0, let envelope = hot.queue.pop() {
                 budget -= 1
                 dispatch(envelope)
             }
-        } while budget > 0 && (executor.hasJobs || !queue.isEmpty)
-        if !queue.isEmpty || executor.hasJobs { reactor.skipNextWait() }
+        } while budget > 0 && (executor.hasJobs || !hot.queue.isEmpty)
+        if !hot.queue.isEmpty || executor.hasJobs { reactor.skipNextWait() }
         resumePausedLinks()
     }
 
     private func dispatch(_ envelope: Envelope) {
         let slot = Int(envelope.to & Address.slotMask)
-        guard entries[slot].id == envelope.to else {
+        guard hot.entries[slot].id == envelope.to else {
             undeliverable(envelope.message, to: Address(local: envelope.to), from: envelope.from, notify: envelope.notifyIfUndelivered, reason: "no such object")
             return
         }
-        entries[slot].queued -= 1
-        guard !entries[slot].ended else {
+        hot.entries[slot].queued -= 1
+        guard !hot.entries[slot].ended else {
             undeliverable(envelope.message, to: Address(local: envelope.to), from: envelope.from, notify: envelope.notifyIfUndelivered, reason: "object has ended")
-            if entries[slot].queued == 0 { release(slot) }
+            if hot.entries[slot].queued == 0 { release(slot) }
             return
         }
-        let kind = entries[slot].kind
+        let kind = hot.entries[slot].kind
         switch kind {
         case .handler(let object):
             let context = Context(runtime: self, address: Address(local: envelope.to), returnAddress: envelope.from)
@@ -389,20 +362,20 @@ public final class Runtime: @unchecked Sendable {
             } catch {
                 complete(context.address, with: Faulted("object faulted", explanation: "\(error)"))
             }
-            if entries[slot].ended, entries[slot].id == envelope.to, entries[slot].queued == 0 { release(slot) }
+            if hot.entries[slot].ended, hot.entries[slot].id == envelope.to, hot.entries[slot].queued == 0 { release(slot) }
         case .sequential(let mailbox):
-            if mailbox.offer(envelope.message, from: envelope.from) { entries[slot].queued += 1 }
+            if mailbox.offer(envelope.message, from: envelope.from) { hot.entries[slot].queued += 1 }
         case .relay, .free:
             break  // relays never get envelopes: deliver() goes around them
         }
     }
 
-    var hasWork: Bool { !queue.isEmpty || executor.hasJobs || inboxCarry > 0 }
+    var hasWork: Bool { !hot.queue.isEmpty || executor.hasJobs || inboxCarry > 0 }
 
     /// A sequential object took (or dropped) one message it was holding.
     func mailboxTook(_ address: Address) {
         guard let slot = slot(of: address.object) else { return }
-        entries[slot].queued -= 1
+        hot.entries[slot].queued -= 1
     }
 
     // MARK: - Running
@@ -443,13 +416,13 @@ public final class Runtime: @unchecked Sendable {
     private func closeLinks(_ handler: inout RuntimeHandler, limit: Duration = .seconds(2)) throws(ReactorError) {
         for id in listenerOwners.keys { connections.closeListener(id) }
         listenerOwners.removeAll()
-        if !links.isEmpty {
+        if !hot.links.isEmpty {
             // A graceful close also keeps a connector from coming back.
-            for link in links.values { connections.close(link.id) }
-            handler.finished = { [unowned self] in links.isEmpty }
+            for link in hot.links.values { connections.close(link.id) }
+            handler.finished = { [unowned self] in hot.links.isEmpty }
             try reactor.run(&handler, until: .after(limit))
-            if !links.isEmpty {
-                logger.notice("connections still closing at exit", metadata: ["count": "\(links.count)"])
+            if !hot.links.isEmpty {
+                logger.notice("connections still closing at exit", metadata: ["count": "\(hot.links.count)"])
             }
         }
         for id in connectorOwners.keys { connections.closeConnector(id) }
