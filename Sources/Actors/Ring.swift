@@ -14,7 +14,7 @@ struct Ring<Element> {
     var capacity: Int { storage.count }
 
     /// Appends `element`; false, appending nothing, when full.
-    mutating func push(_ element: Element) -> Bool {
+    mutating func push(_ element: consuming Element) -> Bool {
         guard count < storage.count else { return false }
         var tail = head + count
         if tail >= storage.count { tail -= storage.count }

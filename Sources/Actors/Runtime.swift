@@ -264,7 +264,7 @@ public final class Runtime: @unchecked Sendable {
     /// `enforceMailbox` is false for messages whose producer is bounded elsewhere (the
     /// cross-thread inbox, a connection that pauses): they may overfill a mailbox, never the queue.
     func deliver(
-        _ message: any Message, to address: Address, from sender: Address, notifyIfUndelivered: Bool, enforceMailbox: Bool = true
+        _ message: consuming any Message, to address: Address, from sender: Address, notifyIfUndelivered: Bool, enforceMailbox: Bool = true
     ) throws(SendRefused) {
         if let link = address.link {
             guard address.linkRuntime == index else {
