@@ -157,7 +157,7 @@ public final class Runtime: @unchecked Sendable {
         self.index = index
         // Slot 0 is never used: identifier 0 means "nobody".
         tables = Confined(Tables(
-            entries: Array(repeating: Entry(), count: limits.objects), freeSlots: (1..<limits.objects).reversed(),
+            entries: Array(repeating: Entry(), count: min(limits.objects, 64)), freeSlots: (1..<min(limits.objects, 64)).reversed(),
             queue: Ring(capacity: limits.runQueue)))
         hot.scratch.reserveCapacity(4096)
     }
@@ -188,6 +188,7 @@ public final class Runtime: @unchecked Sendable {
 
     /// Takes a slot for `kind`; nil when the table is full.
     func allocate(_ kind: Kind, parent: Address) -> Address? {
+        if hot.freeSlots.isEmpty { growTable() }
         guard let slot = hot.freeSlots.popLast() else {
             logger.warning("object table full", metadata: ["limit": "\(limits.objects)"])
             return nil
@@ -195,6 +196,15 @@ public final class Runtime: @unchecked Sendable {
         let id = freshIdentifier(slot: slot)
         hot.entries[slot] = Entry(id: id, kind: kind, parent: parent)
         return Address(local: id)
+    }
+
+    /// Doubles the object table, up to ``RuntimeLimits/objects``: an idle runtime stays small.
+    private func growTable() {
+        let old = hot.entries.count
+        let new = min(limits.objects, old * 2)
+        guard new > old else { return }
+        hot.entries.append(contentsOf: repeatElement(Entry(), count: new - old))
+        hot.freeSlots.append(contentsOf: (old..<new).reversed())
     }
 
     /// The live entry `id` names, if any.
