@@ -102,12 +102,12 @@ extension Runtime {
     func save(_ message: any Message, from sender: Address, for address: Address) {
         guard let slot = slot(of: address.object) else { return }
         saved[address.object, default: []].append((message, sender))
-        hot.entries[slot].queued += 1
+        tables.value.entries[slot].queued += 1
     }
 
     func takeSaved(for address: Address) -> [(any Message, Address)] {
         guard let messages = saved.removeValue(forKey: address.object) else { return [] }
-        if let slot = slot(of: address.object) { hot.entries[slot].queued -= messages.count }
+        if let slot = slot(of: address.object) { tables.value.entries[slot].queued -= messages.count }
         return messages
     }
 }

@@ -60,11 +60,11 @@ extension Runtime: AddressTranslator, AddressResolver {
             post(NotListening(requested: requested.description, reason: "\(error)"), to: owner.object, from: .none)
         case .accepted(let connection, let listener):
             guard let (owner, requested) = listenerOwners[listener] else { return connections.close(connection) }
-            hot.links[connection.socket.index] = Link(id: connection, owner: owner)
+            tables.value.links[connection.socket.index] = Link(id: connection, owner: owner)
             post(Accepted(listening: requested.description), to: owner.object, from: .owner(of: connection, runtime: index))
         case .connected(let connection, let connector):
             guard let (owner, requested) = connectorOwners[connector] else { return connections.close(connection) }
-            hot.links[connection.socket.index] = Link(id: connection, owner: owner)
+            tables.value.links[connection.socket.index] = Link(id: connection, owner: owner)
             post(Connected(requested: requested.description), to: owner.object, from: .owner(of: connection, runtime: index))
         case .notConnected(let connector, let reason, let retryIn):
             guard let (owner, requested) = connectorOwners[connector] else { return }
@@ -86,8 +86,8 @@ extension Runtime: AddressTranslator, AddressResolver {
 
     /// Forgets a connection and the relays that went through it.
     private func endLink(_ connection: ConnectionID) -> Link? {
-        guard let link = hot.links[connection.socket.index], link.id == connection else { return nil }
-        hot.links[connection.socket.index] = nil
+        guard let link = tables.value.links[connection.socket.index], link.id == connection else { return nil }
+        tables.value.links[connection.socket.index] = nil
         pausedLinks.removeAll { $0.link == connection }
         for relay in link.relays.values {
             if let slot = slot(of: relay) { release(slot) }
@@ -96,7 +96,7 @@ extension Runtime: AddressTranslator, AddressResolver {
     }
 
     private func link(_ connection: ConnectionID) -> Link? {
-        guard let link = hot.links[connection.socket.index], link.id == connection else { return nil }
+        guard let link = tables.value.links[connection.socket.index], link.id == connection else { return nil }
         return link
     }
 
@@ -119,15 +119,15 @@ extension Runtime: AddressTranslator, AddressResolver {
             }
             state.declaredOut.insert(typeID)
         }
-        hot.codingLink = connection
-        defer { hot.codingLink = nil }
+        tables.value.codingLink = connection
+        defer { tables.value.codingLink = nil }
         var header = FrameHeader(typeID: typeID, bodyLength: 0, destination: address.object)
         do {
             var buffer: [UInt8] = []
-            swap(&buffer, &hot.scratch)  // the writer takes the storage whole, with no copy
+            swap(&buffer, &tables.value.scratch)  // the writer takes the storage whole, with no copy
             var writer = MessageWriter(reusing: consume buffer, translator: self)
             try message.writeFields(to: &writer)
-            hot.scratch = writer.finish()
+            tables.value.scratch = writer.finish()
             let (tag, value) = try wire(sender)
             header.returnAddress = value
             if tag == .returningAddress { header.flags.insert(.returnHome) }
@@ -136,7 +136,7 @@ extension Runtime: AddressTranslator, AddressResolver {
         }
         if notifyIfUndelivered { header.flags.insert(.notifyUndelivered) }
         do throws(Transport.SendRefusal) {
-            try connections.send(header, body: hot.scratch, on: connection)
+            try connections.send(header, body: tables.value.scratch, on: connection)
         } catch {
             try refusal(error, message, address, sender, notifyIfUndelivered)
         }
@@ -160,12 +160,12 @@ extension Runtime: AddressTranslator, AddressResolver {
     private func identity(of message: any Message) -> (String, UInt32) {
         // A metadata comparison first: a dynamic cast on every message showed in profiles.
         let key = ObjectIdentifier(type(of: message))
-        if let known = hot.typeCache[key] { return (known.name, known.id) }
+        if let known = tables.value.typeCache[key] { return (known.name, known.id) }
         if let incognito = message as? Incognito {
             return (incognito.typeName, MessageType.identifier(of: incognito.typeName))
         }
         if let entry = MessageRegistry.entry(for: type(of: message)) {
-            hot.typeCache[key] = entry
+            tables.value.typeCache[key] = entry
             return (entry.name, entry.id)
         }
         // Its identifier clashes with another type's: it still travels, and arrives as Incognito.
@@ -176,11 +176,11 @@ extension Runtime: AddressTranslator, AddressResolver {
 
     func wire(_ address: Address) throws(WireError) -> (WireTag, UInt64) {
         var address = address
-        if address.isLocal, let slot = slot(of: address.object), case .relay(let relay) = hot.entries[slot].kind {
+        if address.isLocal, let slot = slot(of: address.object), case .relay(let relay) = tables.value.entries[slot].kind {
             address = relay.target
         }
         guard let link = address.link else { return (.address, address.object) }
-        if link == hot.codingLink { return (.returningAddress, address.object) }
+        if link == tables.value.codingLink { return (.returningAddress, address.object) }
         return (.address, relay(for: address))
     }
 
@@ -197,7 +197,7 @@ extension Runtime: AddressTranslator, AddressResolver {
     // MARK: - Receiving
 
     func address(_ tag: WireTag, _ value: UInt64) throws(WireError) -> Address {
-        guard let connection = hot.codingLink else { return Address(local: value) }
+        guard let connection = tables.value.codingLink else { return Address(local: value) }
         if tag == .returningAddress {
             return value == 0 ? (link(connection)?.owner ?? .none) : Address(local: value)
         }
@@ -224,11 +224,11 @@ extension Runtime: AddressTranslator, AddressResolver {
             state.names[header.typeID] = declared
         }
         // One buffer serves every frame: the decoder lets go of it before the next.
-        hot.receiveBuffer.removeAll(keepingCapacity: true)
-        hot.receiveBuffer.append(span: body)
-        let bytes = hot.receiveBuffer
-        hot.codingLink = connection
-        defer { hot.codingLink = nil }
+        tables.value.receiveBuffer.removeAll(keepingCapacity: true)
+        tables.value.receiveBuffer.append(span: body)
+        let bytes = tables.value.receiveBuffer
+        tables.value.codingLink = connection
+        defer { tables.value.codingLink = nil }
         let message: any Message
         do {
             if let type = declared.type {
@@ -282,10 +282,10 @@ extension Runtime: AddressTranslator, AddressResolver {
     /// object catches up: the peer's sends then back up into its own refusals, never a drop.
     private func pauseIfFull(_ connection: ConnectionID, for destination: Address) {
         let full: Bool
-        if hot.queue.count >= hot.queue.capacity * 3 / 4 {
+        if tables.value.queue.count >= tables.value.queue.capacity * 3 / 4 {
             full = true
         } else if destination.isLocal, let slot = slot(of: destination.object) {
-            full = hot.entries[slot].queued >= limits.mailbox
+            full = tables.value.entries[slot].queued >= limits.mailbox
         } else {
             full = false
         }
@@ -295,9 +295,9 @@ extension Runtime: AddressTranslator, AddressResolver {
     }
 
     func resumePausedLinks() {
-        guard !pausedLinks.isEmpty, hot.queue.count < hot.queue.capacity / 2 else { return }
+        guard !pausedLinks.isEmpty, tables.value.queue.count < tables.value.queue.capacity / 2 else { return }
         pausedLinks.removeAll { paused in
-            if let slot = slot(of: paused.object), hot.entries[slot].queued > limits.mailbox / 2 { return false }
+            if let slot = slot(of: paused.object), tables.value.entries[slot].queued > limits.mailbox / 2 { return false }
             connections.resumeReceiving(paused.link)
             return true
         }

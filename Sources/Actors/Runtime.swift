@@ -114,11 +114,6 @@ public final class Runtime: @unchecked Sendable {
         var receiveBuffer: [UInt8] = []
     }
     let tables: Confined<Tables>
-    /// The tables, through the box that skips exclusivity checks.
-    var hot: Tables {
-        _read { yield tables.value }
-        _modify { yield &tables.value }
-    }
     private var randomPool: [UInt8] = []
     /// The main object of ``run(_:)`` and what it completed with.
     var main: Address = .none
@@ -159,13 +154,13 @@ public final class Runtime: @unchecked Sendable {
         tables = Confined(Tables(
             entries: Array(repeating: Entry(), count: min(limits.objects, 64)), freeSlots: (1..<min(limits.objects, 64)).reversed(),
             queue: Ring(capacity: limits.runQueue)))
-        hot.scratch.reserveCapacity(4096)
+        tables.value.scratch.reserveCapacity(4096)
     }
 
     deinit {
         RuntimeDirectory.unregister(index)
         inbox.drain(into: &inboxBatch)
-        let left = inboxBatch.count - inboxCarry + hot.queue.count
+        let left = inboxBatch.count - inboxCarry + tables.value.queue.count
         if left > 0 {
             logger.warning("runtime ended with messages undelivered", metadata: ["count": "\(left)"])
         }
@@ -188,35 +183,35 @@ public final class Runtime: @unchecked Sendable {
 
     /// Takes a slot for `kind`; nil when the table is full.
     func allocate(_ kind: Kind, parent: Address) -> Address? {
-        if hot.freeSlots.isEmpty { growTable() }
-        guard let slot = hot.freeSlots.popLast() else {
+        if tables.value.freeSlots.isEmpty { growTable() }
+        guard let slot = tables.value.freeSlots.popLast() else {
             logger.warning("object table full", metadata: ["limit": "\(limits.objects)"])
             return nil
         }
         let id = freshIdentifier(slot: slot)
-        hot.entries[slot] = Entry(id: id, kind: kind, parent: parent)
+        tables.value.entries[slot] = Entry(id: id, kind: kind, parent: parent)
         return Address(local: id)
     }
 
     /// Doubles the object table, up to ``RuntimeLimits/objects``: an idle runtime stays small.
     private func growTable() {
-        let old = hot.entries.count
+        let old = tables.value.entries.count
         let new = min(limits.objects, old * 2)
         guard new > old else { return }
-        hot.entries.append(contentsOf: repeatElement(Entry(), count: new - old))
-        hot.freeSlots.append(contentsOf: (old..<new).reversed())
+        tables.value.entries.append(contentsOf: repeatElement(Entry(), count: new - old))
+        tables.value.freeSlots.append(contentsOf: (old..<new).reversed())
     }
 
     /// The live entry `id` names, if any.
     func slot(of id: UInt64) -> Int? {
         let slot = Int(id & Address.slotMask)
-        guard slot < hot.entries.count, hot.entries[slot].id == id, id != 0, !hot.entries[slot].ended else { return nil }
+        guard slot < tables.value.entries.count, tables.value.entries[slot].id == id, id != 0, !tables.value.entries[slot].ended else { return nil }
         return slot
     }
 
     func release(_ slot: Int) {
-        hot.entries[slot] = Entry()
-        hot.freeSlots.append(slot)
+        tables.value.entries[slot] = Entry()
+        tables.value.freeSlots.append(slot)
     }
 
     /// Creates a handler-style object; it receives ``Start`` first. Nil when the table is full.
@@ -253,11 +248,11 @@ public final class Runtime: @unchecked Sendable {
     /// what was still waiting for it is dropped (with ``NotDelivered`` where asked for).
     func complete(_ address: Address, with value: any Message) {
         guard let slot = slot(of: address.object) else { return }
-        let parent = hot.entries[slot].parent
-        hot.entries[slot].ended = true
+        let parent = tables.value.entries[slot].parent
+        tables.value.entries[slot].ended = true
         cancelTimers(of: address.object)
-        if let dropped = saved.removeValue(forKey: address.object) { hot.entries[slot].queued -= dropped.count }
-        if case .sequential(let mailbox) = hot.entries[slot].kind { mailbox.end() }
+        if let dropped = saved.removeValue(forKey: address.object) { tables.value.entries[slot].queued -= dropped.count }
+        if case .sequential(let mailbox) = tables.value.entries[slot].kind { mailbox.end() }
         logger.debug("object completed", metadata: ["object": "\(address)", "value": "\(AnyMessage(value).typeName)"])
         if address == main { mainResult = value }
         if parent != .none {
@@ -265,7 +260,7 @@ public final class Runtime: @unchecked Sendable {
         }
         // Messages still queued for it meet a dead identifier and are dropped as they come up;
         // freeing the slot now would let a new object inherit them.
-        if hot.entries[slot].queued == 0 { release(slot) }
+        if tables.value.entries[slot].queued == 0 { release(slot) }
     }
 
     // MARK: - Sending
@@ -293,15 +288,15 @@ public final class Runtime: @unchecked Sendable {
             undeliverable(message, to: address, from: sender, notify: notifyIfUndelivered, reason: "no such object")
             return
         }
-        if case .relay(let relay) = hot.entries[slot].kind {
+        if case .relay(let relay) = tables.value.entries[slot].kind {
             try deliver(message, to: relay.target, from: sender, notifyIfUndelivered: notifyIfUndelivered, enforceMailbox: enforceMailbox)
             return
         }
-        guard hot.entries[slot].queued < limits.mailbox || !enforceMailbox else { throw .mailboxFull(address) }
-        guard hot.queue.push(Envelope(to: address.object, from: sender, message: message, notifyIfUndelivered: notifyIfUndelivered)) else {
+        guard tables.value.entries[slot].queued < limits.mailbox || !enforceMailbox else { throw .mailboxFull(address) }
+        guard tables.value.queue.push(Envelope(to: address.object, from: sender, message: message, notifyIfUndelivered: notifyIfUndelivered)) else {
             throw .runQueueFull
         }
-        hot.entries[slot].queued += 1
+        tables.value.entries[slot].queued += 1
     }
 
     /// Hands a message to the runtime of another thread, through its inbox.
@@ -319,8 +314,8 @@ public final class Runtime: @unchecked Sendable {
     /// mailbox bound, which is for senders that can slow down.
     func post(_ message: any Message, to id: UInt64, from sender: Address) {
         guard let slot = slot(of: id) else { return }
-        if hot.queue.push(Envelope(to: id, from: sender, message: message, notifyIfUndelivered: false)) {
-            hot.entries[slot].queued += 1
+        if tables.value.queue.push(Envelope(to: id, from: sender, message: message, notifyIfUndelivered: false)) {
+            tables.value.entries[slot].queued += 1
         } else {
             logger.error("run queue full: runtime message lost", metadata: ["to": "\(Address(local: id))", "type": "\(type(of: message).typeName)"])
         }
@@ -342,28 +337,28 @@ public final class Runtime: @unchecked Sendable {
         var budget = limits.messagesPerTurn
         repeat {
             executor.runJobs()
-            while budget > 0, let envelope = hot.queue.pop() {
+            while budget > 0, let envelope = tables.value.queue.pop() {
                 budget -= 1
                 dispatch(envelope)
             }
-        } while budget > 0 && (executor.hasJobs || !hot.queue.isEmpty)
-        if !hot.queue.isEmpty || executor.hasJobs { reactor.skipNextWait() }
+        } while budget > 0 && (executor.hasJobs || !tables.value.queue.isEmpty)
+        if !tables.value.queue.isEmpty || executor.hasJobs { reactor.skipNextWait() }
         resumePausedLinks()
     }
 
     private func dispatch(_ envelope: Envelope) {
         let slot = Int(envelope.to & Address.slotMask)
-        guard hot.entries[slot].id == envelope.to else {
+        guard tables.value.entries[slot].id == envelope.to else {
             undeliverable(envelope.message, to: Address(local: envelope.to), from: envelope.from, notify: envelope.notifyIfUndelivered, reason: "no such object")
             return
         }
-        hot.entries[slot].queued -= 1
-        guard !hot.entries[slot].ended else {
+        tables.value.entries[slot].queued -= 1
+        guard !tables.value.entries[slot].ended else {
             undeliverable(envelope.message, to: Address(local: envelope.to), from: envelope.from, notify: envelope.notifyIfUndelivered, reason: "object has ended")
-            if hot.entries[slot].queued == 0 { release(slot) }
+            if tables.value.entries[slot].queued == 0 { release(slot) }
             return
         }
-        let kind = hot.entries[slot].kind
+        let kind = tables.value.entries[slot].kind
         switch kind {
         case .handler(let object):
             let context = Context(runtime: self, address: Address(local: envelope.to), returnAddress: envelope.from)
@@ -372,20 +367,20 @@ public final class Runtime: @unchecked Sendable {
             } catch {
                 complete(context.address, with: Faulted("object faulted", explanation: "\(error)"))
             }
-            if hot.entries[slot].ended, hot.entries[slot].id == envelope.to, hot.entries[slot].queued == 0 { release(slot) }
+            if tables.value.entries[slot].ended, tables.value.entries[slot].id == envelope.to, tables.value.entries[slot].queued == 0 { release(slot) }
         case .sequential(let mailbox):
-            if mailbox.offer(envelope.message, from: envelope.from) { hot.entries[slot].queued += 1 }
+            if mailbox.offer(envelope.message, from: envelope.from) { tables.value.entries[slot].queued += 1 }
         case .relay, .free:
             break  // relays never get envelopes: deliver() goes around them
         }
     }
 
-    var hasWork: Bool { !hot.queue.isEmpty || executor.hasJobs || inboxCarry > 0 }
+    var hasWork: Bool { !tables.value.queue.isEmpty || executor.hasJobs || inboxCarry > 0 }
 
     /// A sequential object took (or dropped) one message it was holding.
     func mailboxTook(_ address: Address) {
         guard let slot = slot(of: address.object) else { return }
-        hot.entries[slot].queued -= 1
+        tables.value.entries[slot].queued -= 1
     }
 
     // MARK: - Running
@@ -426,13 +421,13 @@ public final class Runtime: @unchecked Sendable {
     private func closeLinks(_ handler: inout RuntimeHandler, limit: Duration = .seconds(2)) throws(ReactorError) {
         for id in listenerOwners.keys { connections.closeListener(id) }
         listenerOwners.removeAll()
-        if !hot.links.isEmpty {
+        if !tables.value.links.isEmpty {
             // A graceful close also keeps a connector from coming back.
-            for link in hot.links.values { connections.close(link.id) }
-            handler.finished = { [unowned self] in hot.links.isEmpty }
+            for link in tables.value.links.values { connections.close(link.id) }
+            handler.finished = { [unowned self] in tables.value.links.isEmpty }
             try reactor.run(&handler, until: .after(limit))
-            if !hot.links.isEmpty {
-                logger.notice("connections still closing at exit", metadata: ["count": "\(hot.links.count)"])
+            if !tables.value.links.isEmpty {
+                logger.notice("connections still closing at exit", metadata: ["count": "\(tables.value.links.count)"])
             }
         }
         for id in connectorOwners.keys { connections.closeConnector(id) }

@@ -151,6 +151,23 @@ struct LocalTests {
         #expect((result as? Seen)?.events[3].hasPrefix("mailbox of <") == true)
         #expect((result as? Seen)?.events[4] == "no such object")
     }
+
+    @Test("the object table has a bound: creating past it fails, and ended objects free their slots")
+    func objectTableBound() throws {
+        var limits = RuntimeLimits()
+        limits.objects = 8  // slot 0 is never used, the main object takes one: six children fit
+        let runtime = try makeRuntime(limits: limits)
+        let result = try runtime.run { mailbox in
+            var children: [Address] = []
+            while let child = mailbox.create(Greeter(name: "x")) { children.append(child) }
+            let full = children.count
+            try mailbox.send(Stop(), to: children[0])
+            _ = try await mailbox.select(Completed.self, timeout: .seconds(5))
+            let again = mailbox.create(Greeter(name: "y")) != nil
+            return Seen(events: ["\(full)", "again \(again)"])
+        }
+        #expect(result as? Seen == Seen(events: ["6", "again true"]))
+    }
 }
 
 /// A machine with save and replay: Enter waits (saved) until a Knock opens the door.
@@ -203,7 +220,9 @@ struct ThreadTests {
     @Test("objects on two runtime threads talk by address; order is kept and nothing is lost")
     func twoThreads() throws {
         let total = 50_000
-        let counter = RuntimeThread { mailbox in try await receiveInOrder(mailbox, total: total) }
+        var small = RuntimeLimits()
+        small.crossThreadQueue = 64  // so that the sender meets a full inbox and must wait
+        let counter = RuntimeThread(limits: small) { mailbox in try await receiveInOrder(mailbox, total: total) }
         guard let target = counter.mainAddress() else {
             Issue.record("the counter thread never started")
             return
@@ -211,7 +230,8 @@ struct ThreadTests {
         #expect(target.isLocal)
         let runtime = try makeRuntime()
         let result = try runtime.run { mailbox in
-            _ = try await sendInOrder(mailbox, total: total, to: target)
+            let refusals = try await sendInOrder(mailbox, total: total, to: target)
+            #expect(refusals > 0, "a full inbox refuses with threadBusy")
             let pong = try expectType(try await mailbox.select(Pong.self, timeout: .seconds(20)), Pong.self)
             return Seen(events: ["\(pong.sequence)", "from the counter \(mailbox.returnAddress == target)"])
         }
