@@ -413,7 +413,23 @@ public final class Runtime: @unchecked Sendable {
             try reactor.run(&handler)
         }
         try closeLinks(&handler)
+        endSequentialObjects()
         return mainResult!
+    }
+
+    /// Sequential objects still waiting when the main object ends: their `select` throws, so their
+    /// tasks finish and let go of the runtime instead of waiting forever.
+    private func endSequentialObjects() {
+        for slot in tables.value.entries.indices {
+            guard case .sequential(let mailbox) = tables.value.entries[slot].kind, !tables.value.entries[slot].ended else { continue }
+            tables.value.entries[slot].ended = true
+            mailbox.end()
+        }
+        var rounds = 0
+        while executor.hasJobs && rounds < 1_000 {
+            executor.runJobs()
+            rounds += 1
+        }
     }
 
     /// Closes every connection gracefully, so that what objects sent before the end still

@@ -152,6 +152,24 @@ struct LocalTests {
         #expect((result as? Seen)?.events[4] == "no such object")
     }
 
+    @Test("when the main object ends, sequential children still waiting are ended and the runtime is freed")
+    func leftoversAreEnded() throws {
+        weak var released: Runtime?
+        do {
+            let runtime = try makeRuntime()
+            released = runtime
+            let result = try runtime.run { mailbox in
+                mailbox.create { child in
+                    _ = try await child.select(Tick.self)  // never comes
+                    return Ack()
+                }
+                return Nak()
+            }
+            #expect(result is Nak)
+        }
+        #expect(released == nil, "no task still holds the runtime")
+    }
+
     @Test("the object table has a bound: creating past it fails, and ended objects free their slots")
     func objectTableBound() throws {
         var limits = RuntimeLimits()
