@@ -140,13 +140,16 @@ public final class Mailbox: ObjectContext, @unchecked Sendable {
         runtime.logger.debug("select dropped a message", metadata: ["object": "\(address)", "type": "\(AnyMessage(message).typeName)"])
     }
 
-    /// The object has ended: a waiting select throws, held messages go.
-    func end() {
+    /// The object has ended: a waiting select throws, held messages go. Returns how many went.
+    func end() -> Int {
         ended = true
+        let dropped = held.count
+        for (message, _) in held { self.dropped(message) }
         held.removeAll()
         if let waiter {
             self.waiter = nil
             waiter.continuation.resume(throwing: CancellationError())
         }
+        return dropped
     }
 }

@@ -252,11 +252,16 @@ public final class Runtime: @unchecked Sendable {
         tables.value.entries[slot].ended = true
         cancelTimers(of: address.object)
         if let dropped = saved.removeValue(forKey: address.object) { tables.value.entries[slot].queued -= dropped.count }
-        if case .sequential(let mailbox) = tables.value.entries[slot].kind { mailbox.end() }
+        if case .sequential(let mailbox) = tables.value.entries[slot].kind { tables.value.entries[slot].queued -= mailbox.end() }
         logger.debug("object completed", metadata: ["object": "\(address)", "value": "\(AnyMessage(value).typeName)"])
         if address == main { mainResult = value }
         if parent != .none {
-            try? deliver(Completed(value), to: parent, from: address, notifyIfUndelivered: false)
+            // The runtime's own message: it does not wait for room in the parent's mailbox.
+            do throws(SendRefused) {
+                try deliver(Completed(value), to: parent, from: address, notifyIfUndelivered: false, enforceMailbox: false)
+            } catch {
+                logger.error("parent not told of a completion", metadata: ["parent": "\(parent)", "child": "\(address)", "reason": "\(error)"])
+            }
         }
         // Messages still queued for it meet a dead identifier and are dropped as they come up;
         // freeing the slot now would let a new object inherit them.
@@ -326,7 +331,13 @@ public final class Runtime: @unchecked Sendable {
         let typeName = AnyMessage(message).typeName
         logger.debug("message dropped", metadata: ["to": "\(address)", "type": "\(typeName)", "reason": "\(reason)"])
         guard notify, sender != .none, !(message is NotDelivered) else { return }
-        try? deliver(NotDelivered(to: address, messageType: typeName, reason: reason), to: sender, from: .none, notifyIfUndelivered: false)
+        do throws(SendRefused) {
+            try deliver(
+                NotDelivered(to: address, messageType: typeName, reason: reason), to: sender, from: .none, notifyIfUndelivered: false,
+                enforceMailbox: false)
+        } catch {
+            logger.warning("sender not told of an undelivered message", metadata: ["sender": "\(sender)", "reason": "\(error)"])
+        }
     }
 
     // MARK: - Dispatch
@@ -423,7 +434,7 @@ public final class Runtime: @unchecked Sendable {
         for slot in tables.value.entries.indices {
             guard case .sequential(let mailbox) = tables.value.entries[slot].kind, !tables.value.entries[slot].ended else { continue }
             tables.value.entries[slot].ended = true
-            mailbox.end()
+            tables.value.entries[slot].queued -= mailbox.end()
         }
         var rounds = 0
         while executor.hasJobs && rounds < 1_000 {
