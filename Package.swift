@@ -21,6 +21,7 @@ let package = Package(
         .library(name: "Reactor", targets: ["Reactor"]),
         .library(name: "Transport", targets: ["Transport"]),
         .library(name: "Actors", targets: ["Actors"]),
+        .library(name: "PubSub", targets: ["PubSub"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
@@ -45,6 +46,11 @@ let package = Package(
             dependencies: ["Transport", "Reactor", .product(name: "Logging", package: "swift-log")],
             swiftSettings: safeModule
         ),
+        .target(
+            name: "PubSub",
+            dependencies: ["Actors", "Reactor", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: safeModule
+        ),
         .executableTarget(
             name: "reactor-echo",
             dependencies: ["Reactor"],
@@ -61,5 +67,6 @@ let package = Package(
         .testTarget(name: "ReactorTests", dependencies: ["Reactor", "CTestSupport"] + testLogging),
         .testTarget(name: "TransportTests", dependencies: ["Transport", "Reactor"] + testLogging),
         .testTarget(name: "ActorsTests", dependencies: ["Actors", "Transport", "Reactor"] + testLogging),
+        .testTarget(name: "PubSubTests", dependencies: ["PubSub", "Actors", "Reactor", "Transport"] + testLogging),
     ]
 )

@@ -68,6 +68,12 @@ extension ObjectContext {
         runtime.complete(address, with: value)
     }
 
+    /// Asks to be told (``Ended``, from that object) when the object at `address`, of this
+    /// process and thread, ends; at once if it already has.
+    public func watch(_ address: Address) {
+        runtime.watch(address, by: self.address)
+    }
+
     /// Delivers `message` to this object after `delay`, and every `delay` after that if
     /// `repeating`. Timers are keyed by the message's type: starting one of a type that is
     /// running re-arms it.

@@ -89,3 +89,9 @@ public struct NotDelivered: Message, Equatable {
         self.reason = reason
     }
 }
+
+/// An object this one watches (``ObjectContext/watch(_:)``) has ended.
+public struct Ended: Message, Equatable {
+    public static let typeName = "ansar.Ended"
+    public var object: Address
+}

@@ -71,7 +71,8 @@ public final class Runtime: @unchecked Sendable {
     let index: Int
     let connections: Connections
     let executor: ReactorExecutor
-    let logger: Logger
+    /// Where the runtime, and the layers above it, log.
+    public let logger: Logger
 
     struct Entry {
         var id: UInt64 = 0
@@ -130,6 +131,10 @@ public final class Runtime: @unchecked Sendable {
     var connectorOwners: [ConnectorID: (owner: Address, address: SocketAddress)] = [:]
     /// Connections not being read until an object's mailbox drains.
     var pausedLinks: [(link: ConnectionID, object: UInt64)] = []
+    /// Objects to tell (``Ended``) when an object ends, by the watched identifier.
+    var watchers: [UInt64: [Address]] = [:]
+    /// Objects that serve the whole runtime (the publish/subscribe directory, say), by name.
+    var services: [String: Address] = [:]
     /// Messages machines saved for a later state.
     var saved: [UInt64: [(any Message, Address)]] = [:]
 
@@ -255,6 +260,9 @@ public final class Runtime: @unchecked Sendable {
         if case .sequential(let mailbox) = tables.value.entries[slot].kind { tables.value.entries[slot].queued -= mailbox.end() }
         logger.debug("object completed", metadata: ["object": "\(address)", "value": "\(AnyMessage(value).typeName)"])
         if address == main { mainResult = value }
+        for watcher in watchers.removeValue(forKey: address.object) ?? [] {
+            post(Ended(object: address), to: watcher.object, from: address)
+        }
         if parent != .none {
             // The runtime's own message: it does not wait for room in the parent's mailbox.
             do throws(SendRefused) {
@@ -266,6 +274,25 @@ public final class Runtime: @unchecked Sendable {
         // Messages still queued for it meet a dead identifier and are dropped as they come up;
         // freeing the slot now would let a new object inherit them.
         if tables.value.entries[slot].queued == 0 { release(slot) }
+    }
+
+    /// Tells `watcher` (``Ended``) when the local object `address` ends; at once if it has.
+    func watch(_ address: Address, by watcher: Address) {
+        guard address.isLocal, address.runtime == index else { return }
+        guard slot(of: address.object) != nil else {
+            post(Ended(object: address), to: watcher.object, from: address)
+            return
+        }
+        watchers[address.object, default: []].append(watcher)
+    }
+
+    /// The runtime's service called `name`, created by `make` on first use (nil if the object
+    /// table is full). Layers above use this for one object per runtime, such as a directory.
+    public func service(_ name: String, orCreate make: () -> some Object) -> Address? {
+        if let known = services[name], slot(of: known.object) != nil { return known }
+        guard let address = create(make()) else { return nil }
+        services[name] = address
+        return address
     }
 
     // MARK: - Sending

@@ -1,0 +1,91 @@
+import Actors
+
+// What publishers and subscribers hear. Each session has an identifier both ends share; pass it to
+// `clear(_:)` to end the session from this side.
+
+/// A `publish` was accepted: the name is listed.
+public struct Published: Message, Equatable {
+    public static let typeName = "ansar.pubsub.Published"
+    public var name: String
+    public var scope: Scope
+}
+
+/// A `publish` was refused, and why (an invalid name, say).
+public struct NotPublished: Message, Equatable {
+    public static let typeName = "ansar.pubsub.NotPublished"
+    public var name: String
+    public var reason: String
+}
+
+/// A `subscribe` was accepted: the search is listed.
+public struct Subscribed: Message, Equatable {
+    public static let typeName = "ansar.pubsub.Subscribed"
+    public var search: String
+    public var scope: Scope
+}
+
+/// A `subscribe` was refused, and why (a pattern that does not compile, say).
+public struct NotSubscribed: Message, Equatable {
+    public static let typeName = "ansar.pubsub.NotSubscribed"
+    public var search: String
+    public var reason: String
+}
+
+/// To a subscriber, once per matching publisher: its return address is the publisher.
+public struct Available: Message, Equatable {
+    public static let typeName = "ansar.pubsub.Available"
+    public var name: String
+    public var search: String
+    /// The directory level where the match was made.
+    public var scope: Scope
+    public var session: UInt64
+}
+
+/// To a publisher, once per subscriber session: its return address is the subscriber.
+public struct Delivered: Message, Equatable {
+    public static let typeName = "ansar.pubsub.Delivered"
+    public var name: String
+    public var search: String
+    public var scope: Scope
+    public var session: UInt64
+}
+
+/// The far end of a session went away: it ended, withdrew, or was lost.
+public struct Dropped: Message, Equatable {
+    public static let typeName = "ansar.pubsub.Dropped"
+    public var session: UInt64
+    public var name: String
+    public var reason: String
+}
+
+/// A session this side ended (`clear`, `retract`): it is over at both ends.
+public struct Cleared: Message {
+    public static let typeName = "ansar.pubsub.Cleared"
+    public var session: UInt64
+    public var name: String
+    public var value: AnyMessage?
+}
+
+// Requests to the process's directory.
+
+struct PublishRequest: Message {
+    static let typeName = "ansar.pubsub.Publish"
+    var name: String
+    var scope: Scope
+}
+
+struct SubscribeRequest: Message {
+    static let typeName = "ansar.pubsub.Subscribe"
+    var search: Search
+    var scope: Scope
+}
+
+struct ClearRequest: Message {
+    static let typeName = "ansar.pubsub.Clear"
+    var session: UInt64
+    var value: AnyMessage?
+}
+
+struct RetractRequest: Message {
+    static let typeName = "ansar.pubsub.Retract"
+}

@@ -1,0 +1,51 @@
+import Actors
+
+/// Publishing and subscribing, for every kind of object (handler, machine, sequential).
+extension ObjectContext {
+    /// Lists this object under `name`: it receives ``Published`` (or ``NotPublished`` with the
+    /// reason), then ``Delivered`` for each subscriber session, from the subscriber.
+    public func publish(_ name: String, scope: Scope = .group) {
+        ask(directory: PublishRequest(name: name, scope: scope)) { NotPublished(name: name, reason: $0) }
+    }
+
+    /// Looks for publishers of exactly `name`; see ``subscribe(to:scope:)``.
+    public func subscribe(_ name: String, scope: Scope = .group) {
+        do {
+            subscribe(to: try Search.name(name), scope: scope)
+        } catch {
+            try? send(NotSubscribed(search: name, reason: error.description), to: address)
+        }
+    }
+
+    /// Looks for publishers whose names match `search`: this object receives ``Subscribed`` (or
+    /// ``NotSubscribed``), then ``Available`` for each matching publisher, from the publisher.
+    public func subscribe(to search: Search, scope: Scope = .group) {
+        ask(directory: SubscribeRequest(search: search, scope: scope)) { NotSubscribed(search: search.description, reason: $0) }
+    }
+
+    /// Ends a session from this side: this object receives ``Cleared`` (with `value`), the other
+    /// end ``Dropped``. The same pair is not offered again while both are listed.
+    public func clear(_ session: UInt64, value: (any Message)? = nil) {
+        ask(directory: ClearRequest(session: session, value: value.map(AnyMessage.init))) { _ in nil as Dropped? }
+    }
+
+    /// Withdraws every listing and search of this object; its sessions end (``Cleared`` here,
+    /// ``Dropped`` at the other ends).
+    public func retract() {
+        ask(directory: RetractRequest()) { _ in nil as Dropped? }
+    }
+
+    /// Sends a request to the runtime's directory as this object; if the directory cannot be had
+    /// or refuses the request, `refusal` says what this object is told.
+    private func ask<Refusal: Message>(directory request: some Message, refusal: (String) -> Refusal?) {
+        guard let directory = runtime.service(ProcessDirectory.serviceName, orCreate: { ProcessDirectory() }) else {
+            if let refusal = refusal("no room for the directory (object table full)") { try? send(refusal, to: address) }
+            return
+        }
+        do {
+            try send(request, to: directory)
+        } catch {
+            if let refusal = refusal("directory busy: \(error)") { try? send(refusal, to: address) }
+        }
+    }
+}
