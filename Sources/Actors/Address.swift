@@ -42,8 +42,9 @@ public struct Address: Hashable, Sendable, CustomStringConvertible {
         route = link.socket.packed & Address.socketMask | UInt64(runtime + 1) << 56
     }
 
-    /// Another object along the same route as `other`.
-    init(object: UInt64, via other: Address) {
+    /// Object `object` of the process `other` lives in, reached the same way as `other`: how a
+    /// directory names an object it was told of by number, over a connection it already has.
+    public init(object: UInt64, via other: Address) {
         self.object = object
         route = other.route
     }

@@ -97,6 +97,7 @@ public enum Node {
             do {
                 let reactor = try Reactor(logger: logger)
                 let runtime = Runtime(reactor: reactor, transport: TransportConfiguration(secret: secret), logger: logger)
+                runtime.groupAddress = group
                 value = try run(runtime, environment)
             } catch {
                 throw NodeFailure(code: .framework, message: "cannot run: \(error)")

@@ -133,6 +133,9 @@ public final class Runtime: @unchecked Sendable {
     var pausedLinks: [(link: ConnectionID, object: UInt64)] = []
     /// Objects to tell (``Ended``) when an object ends, by the watched identifier.
     var watchers: [UInt64: [Address]] = [:]
+    /// The process group's directory, when this process runs in a group (``Node`` sets it from
+    /// `--group-address`); the publish/subscribe layer links to it.
+    public var groupAddress: SocketAddress?
     /// Objects that serve the whole runtime (the publish/subscribe directory, say), by name.
     var services: [String: Address] = [:]
     /// Messages machines saved for a later state.

@@ -36,13 +36,15 @@ public final class RuntimeThread: Sendable {
     /// Starts the thread: a reactor, a runtime with `transport` and `limits`, and `main`.
     public init(
         transport: TransportConfiguration = TransportConfiguration(secret: .generate()), limits: RuntimeLimits = RuntimeLimits(),
-        logger: Logger = Logger(label: "ansar.actors"), _ main: @escaping @Sendable (Mailbox) async throws -> any Message
+        groupAddress: SocketAddress? = nil, logger: Logger = Logger(label: "ansar.actors"),
+        _ main: @escaping @Sendable (Mailbox) async throws -> any Message
     ) {
         let shared = self.shared
         let join = ThreadStarter.start {
             let value: any Message
             do {
                 let runtime = Runtime(reactor: try Reactor(logger: logger), transport: transport, limits: limits, logger: logger)
+                runtime.groupAddress = groupAddress
                 value = try runtime.run(main) { address in shared.state.withLock { $0.main = address } }
             } catch {
                 value = Faulted("runtime failed", explanation: "\(error)")

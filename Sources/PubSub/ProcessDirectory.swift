@@ -1,49 +1,66 @@
 import Actors
 import Logging
 import Reactor
+import Transport
 
-/// The PROCESS-level directory: one object per runtime (a runtime service), which matches the
-/// listings and searches of that runtime's objects and runs their sessions. No socket is
-/// involved; `Available` and `Delivered` carry the other end as their return address.
+/// The directory of one runtime (a runtime service): it matches its objects' listings and searches
+/// among themselves (PROCESS scope, no socket), and — when the process runs in a group — passes
+/// the wider ones to the group's directory, opens the sessions that directory asks for over direct
+/// connections to the publishers' processes, and tells both ends when a session ends.
 final class ProcessDirectory: Object {
     static let serviceName = "ansar.pubsub.directory"
 
-    private struct Session {
-        let listing: Directory.Entry
-        let search: Directory.Entry
+    struct Session {
         let publisher: Address
         let subscriber: Address
+        let name: String
+        /// The local end, and whether it is the publisher.
+        let local: Address
+        /// For PROCESS-scope sessions, the directory pair; nil for sessions across processes.
+        let pair: Pair?
     }
 
-    private struct Pair: Hashable {
+    struct Pair: Hashable {
         let listing: UInt64
         let search: UInt64
     }
 
-    private var directory = Directory(scope: .process)
-    /// The object behind each entry, and each object's entries.
-    private var owners: [UInt64: Address] = [:]
-    private var entriesOf: [Address: [UInt64]] = [:]
-    private var sessions: [UInt64: Session] = [:]
-    private var sessionOf: [Pair: UInt64] = [:]
+    /// A connection to another process of the group, for all sessions with it.
+    struct Peer {
+        var link: Address?
+        var waiting: [OpenSession] = []
+    }
+
+    var directory = Directory(scope: .process)
+    var owners: [UInt64: Address] = [:]
+    var entriesOf: [Address: [UInt64]] = [:]
+    var sessions: [UInt64: Session] = [:]
+    var sessionOf: [Pair: UInt64] = [:]
     /// Pairs a side ended with `clear`: not offered again while both entries live.
-    private var cleared: Set<Pair> = []
-    private var random = SystemRandomNumberGenerator()
+    var cleared: Set<Pair> = []
+    var random = SystemRandomNumberGenerator()
+
+    // The group side.
+    var groupAddress: SocketAddress?
+    var group: Address?
+    var endpoint: String?
+    var peers: [String: Peer] = [:]
 
     func receive(_ message: any Message, context: Context) throws {
         switch message {
         case let request as PublishRequest: publish(request, context)
         case let request as SubscribeRequest: subscribe(request, context)
         case let request as ClearRequest: clear(request, context)
-        case is RetractRequest: retract(context.returnAddress, context)
-        case let ended as Ended: lose(ended.object, context)
-        default: break
+        case is RetractRequest: withdraw(context.returnAddress, retracted: true, context)
+        case let ended as Ended: withdraw(ended.object, retracted: false, context)
+        case is Start: start(context)
+        default: try groupMessage(message, context)
         }
     }
 
-    private func freshID() -> UInt64 {
+    func freshID() -> UInt64 {
         var id: UInt64 = 0
-        while id == 0 || owners[id] != nil { id = random.next() }
+        while id == 0 || owners[id] != nil || sessions[id] != nil { id = random.next() }
         return id
     }
 
@@ -82,36 +99,33 @@ final class ProcessDirectory: Object {
         apply(directory.add(entry), context, endedBy: nil)
     }
 
-    /// `clear(session)`: the asking end hears Cleared, the other Dropped, and the pair is not
-    /// offered again.
+    /// `clear(session)`: the asking end hears Cleared, the other Dropped; a PROCESS-scope pair is
+    /// not offered again.
     private func clear(_ request: ClearRequest, _ context: Context) {
         let requester = context.returnAddress
-        guard let session = sessions[request.session], session.publisher == requester || session.subscriber == requester else {
+        guard let session = sessions[request.session], session.local == requester || session.pair != nil,
+            session.publisher == requester || session.subscriber == requester
+        else {
             context.runtime.logger.debug("clear of an unknown session", metadata: ["session": "\(request.session)"])
             return
         }
-        let pair = Pair(listing: session.listing.id, search: session.search.id)
-        cleared.insert(pair)
-        end(request.session, pair, session, by: requester, value: request.value, context)
+        if let pair = session.pair { cleared.insert(pair) }
+        end(request.session, by: requester, value: request.value, reason: "ended by the other end", context)
     }
 
-    /// `retract()`: every listing and search of the asking object goes; its sessions end with
-    /// Cleared on its side.
-    private func retract(_ object: Address, _ context: Context) {
-        for id in entriesOf.removeValue(forKey: object) ?? [] {
+    /// Retract (`retracted`) or the object ended: its entries go, and so do its sessions.
+    private func withdraw(_ object: Address, retracted: Bool, _ context: Context) {
+        guard let ids = entriesOf.removeValue(forKey: object) else { return }
+        for id in ids {
             owners[id] = nil
-            apply(directory.remove(id), context, endedBy: object)
+            apply(directory.remove(id), context, endedBy: retracted ? object : nil)
+        }
+        for (id, session) in sessions where session.local == object || (session.pair != nil && (session.publisher == object || session.subscriber == object)) {
+            end(id, by: retracted ? object : nil, value: nil, reason: object == session.publisher ? "publisher gone" : "subscriber gone", context)
         }
     }
 
-    /// An object ended: its entries go, and the other ends of its sessions hear Dropped.
-    private func lose(_ object: Address, _ context: Context) {
-        guard let ids = entriesOf.removeValue(forKey: object) else { return }
-        for id in ids { owners[id] = nil }
-        apply(directory.lose(object.object), context, endedBy: nil)
-    }
-
-    private func apply(_ actions: [Directory.Action], _ context: Context, endedBy: Address?) {
+    func apply(_ actions: [Directory.Action], _ context: Context, endedBy: Address?) {
         for action in actions {
             switch action {
             case .open(let listing, let search):
@@ -120,46 +134,48 @@ final class ProcessDirectory: Object {
                     let publisher = owners[listing.id], let subscriber = owners[search.id],
                     case .listing(let name) = listing.kind, case .search(let wanted) = search.kind
                 else { continue }
-                let id = freshSessionID()
-                sessions[id] = Session(listing: listing, search: search, publisher: publisher, subscriber: subscriber)
+                let id = freshID()
+                sessions[id] = Session(publisher: publisher, subscriber: subscriber, name: name.text, local: subscriber, pair: pair)
                 sessionOf[pair] = id
                 tell(Available(name: name.text, search: wanted.description, scope: .process, session: id), to: subscriber, as: publisher, context)
                 tell(Delivered(name: name.text, search: wanted.description, scope: .process, session: id), to: publisher, as: subscriber, context)
             case .close(let listing, let search):
                 let pair = Pair(listing: listing.id, search: search.id)
                 cleared.remove(pair)
-                guard let id = sessionOf[pair], let session = sessions[id] else { continue }
-                end(id, pair, session, by: endedBy, value: nil, context)
-            case .forward, .withdraw:
-                break  // no parent directory at this level yet
+                guard let id = sessionOf[pair] else { continue }
+                end(id, by: endedBy, value: nil, reason: "ended by the other end", context)
+            case .forward(let entry):
+                passUp(entry, context)
+            case .withdraw(let entry):
+                if let group { tell(EntryDown(id: entry.id), to: group, context) }
             }
         }
     }
 
-    /// Ends a session: `by` (if it is one of the ends) hears Cleared, the other end Dropped; with
-    /// no `by`, the end that is gone hears nothing and the other Dropped.
-    private func end(_ id: UInt64, _ pair: Pair, _ session: Session, by: Address?, value: AnyMessage?, _ context: Context) {
-        sessions[id] = nil
-        sessionOf[pair] = nil
-        guard case .listing(let name) = session.listing.kind else { return }
-        for (end, other) in [(session.publisher, session.subscriber), (session.subscriber, session.publisher)] {
+    /// Ends a session. Local ends: `by` hears Cleared, the other (if still here) Dropped. A session
+    /// with another process: the local end hears Cleared or Dropped, and the other process is told.
+    func end(_ id: UInt64, by: Address?, value: AnyMessage?, reason: String, _ context: Context, tellPeer: Bool = true) {
+        guard let session = sessions.removeValue(forKey: id) else { return }
+        if let pair = session.pair { sessionOf[pair] = nil }
+        let ends = session.pair != nil
+            ? [(session.publisher, session.subscriber), (session.subscriber, session.publisher)]
+            : [(session.local, session.local == session.publisher ? session.subscriber : session.publisher)]
+        for (end, other) in ends {
             if end == by {
-                tell(Cleared(session: id, name: name.text, value: value), to: end, as: other, context)
+                tell(Cleared(session: id, name: session.name, value: value), to: end, as: other, context)
             } else if entriesOf[end] != nil {
-                let reason = other == by ? "ended by the other end" : (other == session.publisher ? "publisher gone" : "subscriber gone")
-                tell(Dropped(session: id, name: name.text, reason: reason), to: end, as: other, context)
+                let why = session.pair == nil ? reason : (other == by ? "ended by the other end" : (other == session.publisher ? "publisher gone" : "subscriber gone"))
+                tell(Dropped(session: id, name: session.name, reason: why), to: end, as: other, context)
             }
+        }
+        if session.pair == nil, tellPeer {
+            let remote = session.local == session.publisher ? session.subscriber : session.publisher
+            tell(CloseSession(session: id, reason: "ended by the other end"), to: Address(object: 0, via: remote), context)
         }
     }
 
-    private func freshSessionID() -> UInt64 {
-        var id: UInt64 = 0
-        while id == 0 || sessions[id] != nil { id = random.next() }
-        return id
-    }
-
-    /// Sends a directory message; a full mailbox is logged, never silent.
-    private func tell(_ message: some Message, to address: Address, as sender: Address? = nil, _ context: Context) {
+    /// Sends a directory message; a full mailbox or connection is logged, never silent.
+    func tell(_ message: some Message, to address: Address, as sender: Address? = nil, _ context: Context) {
         do {
             try context.forward(message, to: address, as: sender ?? context.address)
         } catch {

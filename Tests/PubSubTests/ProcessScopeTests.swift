@@ -31,14 +31,14 @@ func line(_ message: any Message) -> String {
 }
 
 /// A publisher of `name`: answers each Hello with a Welcome, records everything, ends on Stop.
-func publisher(_ name: String, as myName: String) -> @Sendable (Mailbox) async throws -> any Message {
+func publisher(_ name: String, as myName: String, scope: Scope = .process) -> @Sendable (Mailbox) async throws -> any Message {
     { mailbox in
         var seen: [String] = []
-        mailbox.publish(name, scope: .process)
+        mailbox.publish(name, scope: scope)
         while true {
             let message = try await mailbox.select(
                 Published.self, NotPublished.self, Delivered.self, Dropped.self, Cleared.self, Hello.self, Stop.self, RetractNow.self,
-                timeout: .seconds(10))
+                timeout: .seconds(20))
             if message is Stop || message is TimedOut { return Seen(events: seen) }
             if message is RetractNow {
                 mailbox.retract()

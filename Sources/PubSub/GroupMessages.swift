@@ -1,0 +1,65 @@
+import Actors
+
+// The directory protocol between a process and the directory above it, and between the two
+// processes of a session. Listings and searches travel with what a peer needs to reach their
+// owner directly: the owner's object number and its process's peer endpoint.
+
+/// A listing or a search passed up to a directory.
+struct EntryUp: Message, Equatable {
+    static let typeName = "ansar.pubsub.EntryUp"
+    var id: UInt64
+    var name: ServiceName?
+    var search: Search?
+    var scope: Scope
+    /// The publishing or subscribing object, by number in its process.
+    var object: UInt64
+    /// Where its process accepts peer connections.
+    var endpoint: String
+
+    var kind: Directory.Entry.Kind? {
+        if let name { return .listing(name) }
+        if let search { return .search(search) }
+        return nil
+    }
+}
+
+/// An entry taken back.
+struct EntryDown: Message {
+    static let typeName = "ansar.pubsub.EntryDown"
+    var id: UInt64
+}
+
+/// From a directory to the subscriber's process: connect to the publisher's process and open
+/// this session.
+struct OpenSession: Message {
+    static let typeName = "ansar.pubsub.OpenSession"
+    var session: UInt64
+    var listing: EntryUp
+    var search: EntryUp
+    var scope: Scope
+}
+
+/// A session is over (from the directory, or from the process at the other end).
+struct CloseSession: Message {
+    static let typeName = "ansar.pubsub.CloseSession"
+    var session: UInt64
+    var reason: String
+}
+
+/// From the subscriber's process to the publisher's, over their direct connection.
+struct SessionHello: Message {
+    static let typeName = "ansar.pubsub.SessionHello"
+    var session: UInt64
+    var name: String
+    var search: String
+    var scope: Scope
+    var publisher: UInt64
+    var subscriber: Address
+}
+
+/// A subscriber's match could not be reached; it is offered again when the listing changes.
+public struct NotAvailable: Message, Equatable {
+    public static let typeName = "ansar.pubsub.NotAvailable"
+    public var name: String
+    public var reason: String
+}

@@ -1,0 +1,94 @@
+@testable import Actors
+@testable import PubSub
+import Reactor
+import Testing
+import Transport
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+let groupSecret = TransportConfiguration(secret: RealmSecret(hex: String(repeating: "3c", count: 32))!)
+
+func uniqueGroup() -> SocketAddress {
+    .unixAbstract(name: "ansar-group-test-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
+}
+
+/// A stand-in for the group runner: a runtime whose main object runs the group directory until Stop.
+func directoryThread(_ group: SocketAddress) -> RuntimeThread {
+    RuntimeThread(transport: groupSecret) { mailbox in
+        mailbox.create(GroupDirectory(listening: group))
+        _ = try await mailbox.select(Stop.self, timeout: .seconds(30))
+        return Ack()
+    }
+}
+
+struct Go: Message {}
+
+@Suite("Publish and subscribe across the processes of a group (GROUP scope)")
+struct GroupScopeTests {
+    @Test("two processes: the subscriber finds the publisher by name through the group directory and talks to it directly")
+    func twoProcesses() throws {
+        let group = uniqueGroup()
+        let directory = directoryThread(group)
+        let publisherThread = RuntimeThread(transport: groupSecret, groupAddress: group, publisher("hello-welcome", as: "Buster", scope: .group))
+        guard let directoryMain = directory.mainAddress(), let publisherMain = publisherThread.mainAddress() else {
+            Issue.record("threads did not start")
+            return
+        }
+        let subscriber = RuntimeThread(transport: groupSecret, groupAddress: group) { mailbox in
+            var seen: [String] = []
+            mailbox.subscribe("hello-welcome", scope: .group)
+            seen.append(line(try await mailbox.select(Subscribed.self, timeout: .seconds(10))))
+            seen.append(line(try await mailbox.select(Available.self, timeout: .seconds(10))))
+            let publisher = mailbox.returnAddress
+            seen.append("over a connection \(!publisher.isLocal)")
+            seen.append(line(try await mailbox.ask(Hello(name: "Gladys"), to: publisher, expecting: Welcome.self, timeout: .seconds(10))))
+            try mailbox.send(Stop(), to: publisherMain)
+            try mailbox.send(Stop(), to: directoryMain)
+            return Seen(events: seen)
+        }
+        #expect((subscriber.wait() as? Seen)?.events == [
+            "Subscribed hello-welcome", "Available hello-welcome", "over a connection true", "Welcome Buster",
+        ])
+        #expect((publisherThread.wait() as? Seen)?.events == ["Published hello-welcome", "Delivered hello-welcome", "Hello Gladys"])
+        #expect(directory.wait() is Ack)
+    }
+
+    @Test("a publisher process that ends is Dropped at the subscriber; one that comes after is Available, with no polling")
+    func publisherGoesAndComes() throws {
+        let group = uniqueGroup()
+        let directory = directoryThread(group)
+        let first = RuntimeThread(transport: groupSecret, groupAddress: group, publisher("svc", as: "first", scope: .group))
+        let second = RuntimeThread(transport: groupSecret, groupAddress: group) { mailbox in
+            _ = try await mailbox.select(Go.self, timeout: .seconds(20))
+            return try await publisher("svc", as: "second", scope: .group)(mailbox)
+        }
+        guard let directoryMain = directory.mainAddress(), let firstMain = first.mainAddress(), let secondMain = second.mainAddress() else {
+            Issue.record("threads did not start")
+            return
+        }
+        let subscriber = RuntimeThread(transport: groupSecret, groupAddress: group) { mailbox in
+            var seen: [String] = []
+            mailbox.subscribe("svc", scope: .group)
+            _ = try await mailbox.select(Subscribed.self, timeout: .seconds(10))
+            seen.append(line(try await mailbox.select(Available.self, timeout: .seconds(10))))
+            seen.append(line(try await mailbox.ask(Hello(name: "one"), to: mailbox.returnAddress, expecting: Welcome.self, timeout: .seconds(10))))
+            try mailbox.send(Stop(), to: firstMain)  // the first publisher's process ends
+            let dropped = try await mailbox.select(Dropped.self, timeout: .seconds(10))
+            seen.append((dropped as? Dropped).map { "Dropped \($0.name)" } ?? line(dropped))
+            try mailbox.send(Go(), to: secondMain)
+            seen.append(line(try await mailbox.select(Available.self, timeout: .seconds(10))))
+            seen.append(line(try await mailbox.ask(Hello(name: "two"), to: mailbox.returnAddress, expecting: Welcome.self, timeout: .seconds(10))))
+            try mailbox.send(Stop(), to: secondMain)
+            try mailbox.send(Stop(), to: directoryMain)
+            return Seen(events: seen)
+        }
+        #expect((subscriber.wait() as? Seen)?.events == [
+            "Available svc", "Welcome first", "Dropped svc", "Available svc", "Welcome second",
+        ])
+        #expect((first.wait() as? Seen)?.events == ["Published svc", "Delivered svc", "Hello one"])
+        #expect((second.wait() as? Seen)?.events == ["Published svc", "Delivered svc", "Hello two"])
+        #expect(directory.wait() is Ack)
+    }
+}
