@@ -66,7 +66,11 @@ let package = Package(
         .target(name: "CTestSupport", path: "Tests/CTestSupport"),
         .testTarget(name: "ReactorTests", dependencies: ["Reactor", "CTestSupport"] + testLogging),
         .testTarget(name: "TransportTests", dependencies: ["Transport", "Reactor"] + testLogging),
-        .testTarget(name: "ActorsTests", dependencies: ["Actors", "Transport", "Reactor"] + testLogging),
-        .testTarget(name: "PubSubTests", dependencies: ["PubSub", "Actors", "Reactor", "Transport"] + testLogging),
+        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        .executableTarget(
+            name: "pubsub-node", dependencies: ["PubSub", "Actors", .product(name: "Logging", package: "swift-log")],
+            path: "Tests/PubSubNode", swiftSettings: safeModule),
+        .testTarget(name: "ActorsTests", dependencies: ["Actors", "Transport", "Reactor", "TestSupport"] + testLogging),
+        .testTarget(name: "PubSubTests", dependencies: ["PubSub", "Actors", "Reactor", "Transport", "TestSupport"] + testLogging),
     ]
 )

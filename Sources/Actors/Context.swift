@@ -17,8 +17,19 @@ import Transport
 /// ```
 ///
 /// A thrown error ends the object with ``Faulted``. For state machines see ``Machine``.
+///
+/// A process decodes a message from another process only if it knows the type: list in
+/// ``messageTypes`` the types this object expects from other processes and never sends or
+/// selects itself (the runtime registers them when the object is created), or they arrive as
+/// ``Incognito``.
 public protocol Object: AnyObject {
     func receive(_ message: any Message, context: Context) throws
+    /// Message types to register when the object is created.
+    static var messageTypes: [any Message.Type] { get }
+}
+
+extension Object {
+    public static var messageTypes: [any Message.Type] { [] }
 }
 
 /// What an object can do: the same verbs for handler-style objects (``Context``) and sequential

@@ -224,7 +224,8 @@ public final class Runtime: @unchecked Sendable {
 
     /// Creates a handler-style object; it receives ``Start`` first. Nil when the table is full.
     @discardableResult
-    public func create(_ object: some Object, parent: Address = .none) -> Address? {
+    public func create<Created: Object>(_ object: Created, parent: Address = .none) -> Address? {
+        for type in Created.messageTypes { MessageRegistry.register(type) }
         guard let address = allocate(.handler(object), parent: parent) else { return nil }
         post(Start(), to: address.object, from: parent)
         return address

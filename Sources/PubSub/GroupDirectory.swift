@@ -24,6 +24,8 @@ public final class GroupDirectory: Object {
         let search: UInt64
     }
 
+    public static var messageTypes: [any Message.Type] { [EntryUp.self, EntryDown.self] }
+
     /// A directory that will listen on `address` once created.
     public init(listening address: SocketAddress) {
         self.address = address

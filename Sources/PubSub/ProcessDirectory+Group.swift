@@ -21,6 +21,7 @@ extension ProcessDirectory {
     /// `parentLinked()` will pass everything when they are.
     func passUp(_ entry: Directory.Entry, _ context: Context) {
         guard let group, let endpoint, let owner = owners[entry.id] else { return }
+        context.runtime.logger.debug("directory: passing up", metadata: ["entry": "\(entry.id)", "to": "\(group)"])
         let up: EntryUp
         switch entry.kind {
         case .listing(let name): up = EntryUp(id: entry.id, name: name, search: nil, scope: entry.scope, object: owner.object, endpoint: endpoint)

@@ -9,6 +9,7 @@ import Transport
 /// connections to the publishers' processes, and tells both ends when a session ends.
 final class ProcessDirectory: Object {
     static let serviceName = "ansar.pubsub.directory"
+    static var messageTypes: [any Message.Type] { [OpenSession.self, CloseSession.self, SessionHello.self, EntryUp.self] }
 
     struct Session {
         let publisher: Address

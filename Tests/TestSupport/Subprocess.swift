@@ -1,18 +1,16 @@
-import Testing
-
 #if canImport(Glibc)
 import Glibc
 #endif
 
 /// A child process with stdout and stderr captured in files: a real process, as a runner would
 /// start one.
-final class Subprocess {
-    let pid: pid_t
+public final class Subprocess {
+    public let pid: pid_t
     let outputPath: String
     let errorPath: String
 
     /// Starts `executable` (a sibling of the test binary, built with the tests) with `arguments`.
-    init(_ executable: String, _ arguments: [String], environment: [String: String] = [:]) throws {
+    public init(_ executable: String, _ arguments: [String], environment: [String: String] = [:]) throws {
         let directory = Self.buildDirectory()
         let path = "\(directory)/\(executable)"
         let stamp = "\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
@@ -40,10 +38,10 @@ final class Subprocess {
         pid = child
     }
 
-    struct SubprocessError: Error, CustomStringConvertible { let description: String }
+    public struct SubprocessError: Error, CustomStringConvertible { public let description: String }
 
     /// The directory holding the test binary and the package's executables.
-    static func buildDirectory() -> String {
+    public static func buildDirectory() -> String {
         var buffer = [CChar](repeating: 0, count: 4096)
         let count = readlink("/proc/self/exe", &buffer, buffer.count - 1)
         let exe = String(decoding: buffer[0..<max(0, count)].map { UInt8(bitPattern: $0) }, as: UTF8.self)
@@ -51,11 +49,11 @@ final class Subprocess {
     }
 
     /// What the child wrote so far (after ``wait(seconds:)``: all of it).
-    var output: String { finished?.output ?? Self.read(outputPath) }
-    var errors: String { finished?.errors ?? Self.read(errorPath) }
+    public var output: String { finished?.output ?? Self.read(outputPath) }
+    public var errors: String { finished?.errors ?? Self.read(errorPath) }
     private var finished: (output: String, errors: String)?
 
-    static func read(_ path: String) -> String {
+    public static func read(_ path: String) -> String {
         guard let file = fopen(path, "r") else { return "" }
         defer { fclose(file) }
         var bytes: [UInt8] = []
@@ -69,7 +67,7 @@ final class Subprocess {
     }
 
     /// Waits until stderr contains `text`, at most `seconds`.
-    func waitForError(containing text: String, seconds: Double = 10) -> Bool {
+    public func waitForError(containing text: String, seconds: Double = 10) -> Bool {
         for _ in 0..<Int(seconds * 200) {
             if errors.contains(text) { return true }
             usleep(5_000)
@@ -77,10 +75,10 @@ final class Subprocess {
         return errors.contains(text)
     }
 
-    func signal(_ number: Int32) { kill(pid, number) }
+    public func signal(_ number: Int32) { kill(pid, number) }
 
     /// Waits for the exit (killing the child after `seconds`); the exit code, or 128 + signal.
-    func wait(seconds: Double = 20) -> Int32 {
+    public func wait(seconds: Double = 20) -> Int32 {
         var status: Int32 = 0
         var tries = 0
         while waitpid(pid, &status, WNOHANG) == 0 {
@@ -100,7 +98,7 @@ final class Subprocess {
     }
 
     /// Runs to the end: exit code, stdout, stderr.
-    static func run(_ executable: String, _ arguments: [String], environment: [String: String] = [:]) throws -> (Int32, String, String) {
+    public static func run(_ executable: String, _ arguments: [String], environment: [String: String] = [:]) throws -> (Int32, String, String) {
         let process = try Subprocess(executable, arguments, environment: environment)
         let code = process.wait()
         return (code, process.output, process.errors)
