@@ -68,7 +68,7 @@ let package = Package(
         .testTarget(name: "TransportTests", dependencies: ["Transport", "Reactor"] + testLogging),
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .executableTarget(
-            name: "pubsub-node", dependencies: ["PubSub", "Actors", .product(name: "Logging", package: "swift-log")],
+            name: "pubsub-node", dependencies: ["PubSub", "Actors", "Reactor", .product(name: "Logging", package: "swift-log")],
             path: "Tests/PubSubNode", swiftSettings: safeModule),
         .testTarget(name: "ActorsTests", dependencies: ["Actors", "Transport", "Reactor", "TestSupport"] + testLogging),
         .testTarget(name: "PubSubTests", dependencies: ["PubSub", "Actors", "Reactor", "Transport", "TestSupport"] + testLogging),

@@ -2,21 +2,27 @@ import Actors
 import Reactor
 import Transport
 
-/// The directory of a process group: it listens where the group's processes are told to connect
-/// (`--group-address`), keeps the listings and searches they pass up, and when a listing and a
-/// search of different processes match, asks the subscriber's process to open the session with
-/// the publisher's — directly, the directory carries no session traffic. A process that goes
-/// (its link breaks or falls silent past the keep-alive) takes its entries with it, and the other
+/// A directory above the processes: the GROUP directory of one process group (members are the
+/// group's processes), or the HOST directory of one machine (members are its groups' directories).
+/// It listens where its members are told to connect, keeps the listings and searches they pass
+/// up, and when a listing and a search of different members match, asks the subscriber's process
+/// to open the session with the publisher's — directly: the directories carry no session traffic.
+/// With a parent address it links up (retrying), passes up what reaches further, and relays the
+/// parent's session requests down to the member that owns the entry. A member that goes (its
+/// link breaks or falls silent past the keep-alive) takes its entries with it, and the other
 /// ends of its sessions are told.
 public final class GroupDirectory: Object {
     private let address: SocketAddress
-    private var directory = Directory(scope: .group)
-    /// Each member process, by the address of its directory at the far end of its link.
+    private let parentAddress: SocketAddress?
+    private var directory: Directory
+    private var parent: Address?
+    /// Each member, by the address of its directory at the far end of its link.
     private var members: [Address: Directory.Member] = [:]
     private var memberAddress: [Directory.Member: Address] = [:]
     private var nextMember: Directory.Member = 1
     private var details: [UInt64: EntryUp] = [:]
-    private var sessions: [Pair: (id: UInt64, publisher: Directory.Member, subscriber: Directory.Member)] = [:]
+    private var ownerOf: [UInt64: Directory.Member] = [:]
+    private var sessions: [Pair: (id: UInt64, listing: UInt64, search: UInt64)] = [:]
     private var random = SystemRandomNumberGenerator()
 
     private struct Pair: Hashable {
@@ -24,30 +30,55 @@ public final class GroupDirectory: Object {
         let search: UInt64
     }
 
-    public static var messageTypes: [any Message.Type] { [EntryUp.self, EntryDown.self] }
+    public static var messageTypes: [any Message.Type] { [EntryUp.self, EntryDown.self, OpenSession.self, CloseSession.self] }
 
-    /// A directory that will listen on `address` once created.
-    public init(listening address: SocketAddress) {
+    /// A directory at `scope` (GROUP or HOST) that will listen on `address`, and link to the
+    /// directory at `parent` if given.
+    public init(listening address: SocketAddress, scope: Scope = .group, parent: SocketAddress? = nil) {
         self.address = address
+        self.parentAddress = parent
+        directory = Directory(scope: scope)
     }
 
     public func receive(_ message: any Message, context: Context) throws {
         switch message {
         case is Start:
             context.listen(at: address)
+            if let parentAddress { context.connect(to: parentAddress, backoff: ProcessDirectory.groupBackoff) }
         case is Accepted:
             member(context.returnAddress)
+        case is Connected:
+            parent = context.returnAddress
+            apply(directory.parentLinked(), context)
         case let up as EntryUp:
             guard let kind = up.kind else { return }
             let member = member(context.returnAddress)
             details[up.id] = up
+            ownerOf[up.id] = member
             apply(directory.add(Directory.Entry(id: up.id, kind: kind, scope: up.scope, member: member)), context)
         case let down as EntryDown:
             details[down.id] = nil
+            ownerOf[down.id] = nil
             apply(directory.remove(down.id), context)
+        case let open as OpenSession:
+            // From the parent: the subscriber is below one of our members.
+            guard let member = ownerOf[open.search.id], let link = memberAddress[member] else { return }
+            tell(open, to: link, context)
+        case let close as CloseSession:
+            guard let entry = close.entry, let member = ownerOf[entry], let link = memberAddress[member] else { return }
+            tell(close, to: link, context)
         case is Abandoned, is Closed:
+            if context.returnAddress == parent {
+                parent = nil
+                directory.hasParent = false  // the connector comes back by itself; then all is passed up again
+                return
+            }
             guard let member = members.removeValue(forKey: context.returnAddress) else { return }
             memberAddress[member] = nil
+            for (id, owner) in ownerOf where owner == member {
+                ownerOf[id] = nil
+                details[id] = nil
+            }
             apply(directory.lose(member), context)
         case is Stop:
             context.complete(Ack())
@@ -73,18 +104,19 @@ public final class GroupDirectory: Object {
                 guard let listed = details[listing.id], let searching = details[search.id], let subscriber = memberAddress[search.member] else { continue }
                 var id: UInt64 = 0
                 while id == 0 { id = random.next() }
-                sessions[Pair(listing: listing.id, search: search.id)] = (id, listing.member, search.member)
-                tell(OpenSession(session: id, listing: listed, search: searching, scope: .group), to: subscriber, context)
+                sessions[Pair(listing: listing.id, search: search.id)] = (id, listing.id, search.id)
+                tell(OpenSession(session: id, listing: listed, search: searching, scope: directory.scope), to: subscriber, context)
             case .close(let listing, let search):
                 guard let session = sessions.removeValue(forKey: Pair(listing: listing.id, search: search.id)) else { continue }
                 // Whichever end is still here hears it; its process tells its object.
-                for member in [session.publisher, session.subscriber] {
-                    guard let link = memberAddress[member] else { continue }
-                    let reason = member == session.publisher ? "subscriber gone" : "publisher gone"
-                    tell(CloseSession(session: session.id, reason: reason), to: link, context)
+                for (entry, reason) in [(session.listing, "subscriber gone"), (session.search, "publisher gone")] {
+                    guard let link = memberAddress[entry == listing.id ? listing.member : search.member] else { continue }
+                    tell(CloseSession(session: session.id, reason: reason, entry: entry), to: link, context)
                 }
-            case .forward, .withdraw:
-                break  // no directory above a group yet
+            case .forward(let entry):
+                if let parent, let up = details[entry.id] { tell(up, to: parent, context) }
+            case .withdraw(let entry):
+                if let parent { tell(EntryDown(id: entry.id), to: parent, context) }
             }
         }
     }
@@ -93,7 +125,7 @@ public final class GroupDirectory: Object {
         do {
             try context.send(message, to: address)
         } catch {
-            context.runtime.logger.warning("group directory message not delivered", metadata: ["to": "\(address)", "reason": "\(error)"])
+            context.runtime.logger.warning("directory message not delivered", metadata: ["to": "\(address)", "reason": "\(error)"])
         }
     }
 }

@@ -44,6 +44,8 @@ struct CloseSession: Message {
     static let typeName = "ansar.pubsub.CloseSession"
     var session: UInt64
     var reason: String
+    /// From a directory: the entry of the end being told, so directories between can route it.
+    var entry: UInt64? = nil
 }
 
 /// From the subscriber's process to the publisher's, over their direct connection.

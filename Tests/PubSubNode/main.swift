@@ -1,6 +1,7 @@
 import Actors
 import Logging
 import PubSub
+import Reactor
 
 /// A process for publish/subscribe tests: a group directory, a publisher or a subscriber, each
 /// logging what it sees at NOTICE so that a test can follow it, and printing what it saw.
@@ -10,6 +11,10 @@ struct Settings: Codable, Sendable {
     var me = "p"
     /// Subscriber: sessions to go through (Available, Hello/Welcome) before ending.
     var sessions = 1
+    /// Publisher and subscriber: "group" or "host".
+    var scope = "group"
+    /// A group directory's parent: the host directory's address.
+    var host = ""
 }
 
 struct Hello: Message { var name: String }
@@ -19,15 +24,17 @@ struct Seen: Message { var events: [String] }
 Node.run(name: "pubsub-node", settings: Settings(), input: Nothing.self) { mailbox, node in
     let settings = node.settings
     let logger = Logger(label: "pubsub-node")
+    let scope: Scope = settings.scope == "host" ? .host : .group
     switch settings.role {
-    case "directory":
-        guard let group = node.groupAddress else { throw Faulted("--group-address is needed") }
-        mailbox.create(GroupDirectory(listening: group))
+    case "directory", "host":
+        guard let address = node.groupAddress else { throw Faulted("--group-address is needed") }
+        let parent = settings.host.isEmpty ? nil : try SocketAddress(parsing: settings.host)
+        mailbox.create(GroupDirectory(listening: address, scope: settings.role == "host" ? .host : .group, parent: parent))
         logger.notice("directory up")
         _ = try await mailbox.select(Stop.self)
         return Ack()
     case "publisher":
-        mailbox.publish(settings.name, scope: .group)
+        mailbox.publish(settings.name, scope: scope)
         while true {
             let message = try await mailbox.select(Published.self, Delivered.self, Dropped.self, Hello.self, Stop.self)
             switch message {
@@ -40,7 +47,7 @@ Node.run(name: "pubsub-node", settings: Settings(), input: Nothing.self) { mailb
         }
     default:
         var seen: [String] = []
-        mailbox.subscribe(settings.name, scope: .group)
+        mailbox.subscribe(settings.name, scope: scope)
         while true {
             let message = try await mailbox.select(Subscribed.self, Available.self, Dropped.self, NotAvailable.self, Stop.self)
             switch message {

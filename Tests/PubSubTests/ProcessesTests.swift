@@ -8,11 +8,23 @@ import Glibc
 /// Every process of these tests holds the same realm secret, as a home's processes would.
 let realm = ["ANSAR_REALM_SECRET": String(repeating: "7e", count: 32)]
 
-/// A group directory process; `stop()` ends it.
+func uniqueAbstract(_ what: String) -> String { "@ansar-\(what)-\(getpid())-\(UInt32.random(in: 0...UInt32.max))" }
+
+/// A directory process (a group's, or with `role: "host"` a host's), listening at `address`.
+func startDirectory(at address: String, role: String = "directory", host: String? = nil) throws -> Subprocess {
+    let parent = host.map { ["--host=\($0)"] } ?? []
+    return try Subprocess("pubsub-node", ["--role=\(role)", "--group-address=\(address)", "--debug-level=NOTICE"] + parent, environment: realm)
+}
+
+/// A group directory process at a fresh address.
 func startGroup() throws -> (address: String, directory: Subprocess) {
-    let address = "@ansar-pubsub-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
-    let directory = try Subprocess("pubsub-node", ["--role=directory", "--group-address=\(address)", "--debug-level=NOTICE"], environment: realm)
-    return (address, directory)
+    let address = uniqueAbstract("group")
+    return (address, try startDirectory(at: address))
+}
+
+func stop(_ process: Subprocess) {
+    process.signal(SIGTERM)
+    _ = process.wait()
 }
 
 func node(_ arguments: [String], group: String) throws -> Subprocess {
@@ -61,5 +73,50 @@ struct ProcessesTests {
         _ = publisher.wait()
         subscriber.signal(SIGTERM)
         #expect(subscriber.wait() == 0)
+    }
+
+    @Test("two groups on one host: a subscriber in one finds a HOST-scope publisher in the other through the host directory")
+    func twoGroupsOneHost() throws {
+        let hostAddress = uniqueAbstract("host")
+        let host = try startDirectory(at: hostAddress, role: "host")
+        defer { stop(host) }
+        let groupA = uniqueAbstract("group-a")
+        let groupB = uniqueAbstract("group-b")
+        let directoryA = try startDirectory(at: groupA, host: hostAddress)
+        let directoryB = try startDirectory(at: groupB, host: hostAddress)
+        defer {
+            stop(directoryA)
+            stop(directoryB)
+        }
+        #expect(host.waitForError(containing: "directory up"))
+        let publisher = try node(["--role=publisher", "--me=a", "--scope=host"], group: groupA)
+        let groupOnly = try node(["--role=publisher", "--me=a-group-only", "--name=local"], group: groupA)
+        let subscriber = try node(["--role=subscriber", "--me=b", "--scope=host", "--pure-object"], group: groupB)
+        let localSearch = try node(["--role=subscriber", "--me=b", "--name=local"], group: groupB)
+        #expect(subscriber.wait() == 0)
+        #expect(subscriber.output == #"{"type":"pubsub_node.Seen","value":{"events":["available","a to b"]}}"# + "\n")
+        #expect(localSearch.waitForError(containing: "subscribed"))
+        #expect(!localSearch.errors.contains("welcomed"), "a GROUP-scope listing stays in its group")
+        for process in [publisher, groupOnly, localSearch] { stop(process) }
+    }
+
+    @Test("a group directory that restarts is re-filled by its members; running sessions carry on")
+    func directoryRestarts() throws {
+        let address = uniqueAbstract("group")
+        var directory = try startDirectory(at: address)
+        #expect(directory.waitForError(containing: "directory up"))
+        let publisher = try node(["--role=publisher", "--me=p"], group: address)
+        let first = try node(["--role=subscriber", "--me=first", "--sessions=2"], group: address)
+        #expect(first.waitForError(containing: "welcomed"))
+        directory.signal(SIGKILL)
+        _ = directory.wait()
+        directory = try startDirectory(at: address)
+        defer { stop(directory) }
+        let second = try node(["--role=subscriber", "--me=second", "--pure-object"], group: address)
+        #expect(second.wait() == 0)
+        #expect(second.output == #"{"type":"pubsub_node.Seen","value":{"events":["available","p to second"]}}"# + "\n")
+        #expect(!first.errors.contains("dropped"), "the first session did not depend on the directory")
+        stop(first)
+        stop(publisher)
     }
 }
