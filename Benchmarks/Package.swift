@@ -17,7 +17,7 @@ let package = Package(
             name: "ansar-bench",
             dependencies: [
                 "CBaseline", .product(name: "Reactor", package: "ansar"), .product(name: "Transport", package: "ansar"),
-                .product(name: "Actors", package: "ansar"), .product(name: "Logging", package: "swift-log"),
+                .product(name: "Actors", package: "ansar"), .product(name: "PubSub", package: "ansar"), .product(name: "Logging", package: "swift-log"),
             ]
         ),
     ]

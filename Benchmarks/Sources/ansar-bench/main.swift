@@ -1,6 +1,8 @@
 // ansar-bench: the reactor on both backends and the transports against the raw C limit, in one run.
 // Prints a table and appends JSON lines (name, value, unit, baseline, baseline_value, ratio).
+import Actors
 import CBaseline
+import PubSub
 import Logging
 import Reactor
 import Transport
@@ -23,7 +25,7 @@ while let argument = arguments.next() {
     case "--variant": variantFilter = arguments.next()
     case "--size": sizeFilter = arguments.next().flatMap { Int($0) }
     default:
-        print("usage: ansar-bench [--results FILE] [--quick] [--only round-trip|one-way|dispatch] [--variant TEXT] [--size BYTES]")
+        print("usage: ansar-bench [--results FILE] [--quick] [--only round-trip|one-way|dispatch|pubsub] [--variant TEXT] [--size BYTES]")
         exit(2)
     }
 }
@@ -230,6 +232,60 @@ if only == nil || only == "dispatch" {
     figures.append(Figure(
         name: "local dispatch heap allocations per message (actors)", value: Double(measured.allocations) / Double(measured.messages),
         unit: "allocs", baseline: "zero", baselineValue: 0))
+}
+
+// MARK: Publish and subscribe
+
+if only == nil || only == "pubsub" {
+    let group = SocketAddress.unixAbstract(name: "ansar-bench-group-\(getpid())")
+    let directory = RuntimeThread(transport: benchGroupSecret) { mailbox in
+        mailbox.create(GroupDirectory(listening: group))
+        _ = try await mailbox.select(Stop.self)
+        return Ack()
+    }
+    let trials = quick ? 5 : 20
+    var discovery: [Double] = []
+    var loss: [Double] = []
+    var comeback: [Double] = []
+    for trial in 0..<trials {
+        let times = pubSubTrial(group: group, trial: trial)
+        discovery.append(times.subscriberStartToAvailable)
+        loss.append(times.publisherEndToDropped)
+        comeback.append(times.publisherStartToAvailable)
+    }
+    func median(_ values: [Double]) -> Double { values.sorted()[values.count / 2] }
+    for (name, values) in [
+        ("pub-sub: subscriber started → Available, median (ms)", discovery),
+        ("pub-sub: publisher ended → Dropped, median (ms)", loss),
+        ("pub-sub: publisher started → Available, median (ms)", comeback),
+    ] {
+        figures.append(Figure(name: name, value: median(values), unit: "ms", baseline: "target 5 ms", baselineValue: 5))
+    }
+    // A round trip over a session against one over a direct connection, in turns.
+    var session: [UInt64] = []
+    var direct: [UInt64] = []
+    var sessionAllocations: UInt64 = 0
+    for _ in 0..<rounds {
+        let measured = sessionPingPong(group: group, count: perRound)
+        session += measured.times
+        sessionAllocations += measured.allocations
+        direct += actorPingPong(unixSocket: true, count: perRound).times
+    }
+    session.sort()
+    direct.sort()
+    figures.append(Figure(
+        name: "pub-sub session 64 B round trip p50 (actors, unix)", value: percentile(session, 50), unit: "µs",
+        baseline: "direct actors connection", baselineValue: percentile(direct, 50)))
+    figures.append(Figure(
+        name: "pub-sub session heap allocations per round trip", value: Double(sessionAllocations) / Double(session.count), unit: "allocs",
+        baseline: "zero", baselineValue: 0))
+    if let directoryMain = directory.mainAddress() {
+        _ = RuntimeThread { mailbox in
+            try mailbox.send(Stop(), to: directoryMain)
+            return Ack()
+        }.wait()
+    }
+    _ = directory.wait()
 }
 
 // MARK: Report

@@ -1,0 +1,133 @@
+// Publish/subscribe: discovery, loss and return, and a round trip over a session. Each "process"
+// is a runtime on its own thread with its own connections (real sockets through a real group
+// directory); times are taken inside those runtimes.
+import Actors
+import PubSub
+import Reactor
+import Synchronization
+import Transport
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+struct PubSubTimes: Message {
+    var subscriberStartToAvailable: Double
+    var publisherEndToDropped: Double
+    var publisherStartToAvailable: Double
+}
+
+let benchGroupSecret = TransportConfiguration(secret: benchRealm)
+
+/// A publisher of `name`: answers BenchPing, ends on Stop; says when it is listed.
+func benchPublisher(_ name: String, listed: Listed? = nil) -> @Sendable (Mailbox) async throws -> any Message {
+    { mailbox in
+        mailbox.publish(name, scope: .group)
+        while true {
+            let message = try await mailbox.select(Published.self, BenchPing.self, Stop.self, Delivered.self, Dropped.self)
+            switch message {
+            case is Published: listed?.flag.store(true, ordering: .releasing)
+            case let ping as BenchPing: try mailbox.reply(BenchPong(sequence: ping.sequence))
+            case is Stop: return Ack()
+            default: break
+            }
+        }
+    }
+}
+
+final class Listed: Sendable {
+    let flag = Atomic<Bool>(false)
+    func wait() {
+        for _ in 0..<100_000 where !flag.load(ordering: .acquiring) { usleep(100) }
+    }
+}
+
+func milliseconds(since start: Deadline) -> Double { Double(start.nanoseconds(until: .now())) / 1e6 }
+
+/// One discovery trial: a publisher is listed, a subscriber starts (→ Available), the publisher's
+/// runtime ends (→ Dropped), a new publisher starts (→ Available).
+func pubSubTrial(group: SocketAddress, trial: Int) -> PubSubTimes {
+    let name = "bench-\(trial)"
+    let listed = Listed()
+    let first = RuntimeThread(transport: benchGroupSecret, groupAddress: group, benchPublisher(name, listed: listed))
+    listed.wait()
+    guard let firstMain = first.mainAddress() else { fail("publisher did not start") }
+    let subscriber = RuntimeThread(transport: benchGroupSecret, groupAddress: group) { mailbox in
+        let started = Deadline.now()
+        mailbox.subscribe(name, scope: .group)
+        guard try await mailbox.select(Available.self, timeout: .seconds(10)) is Available else { return Faulted("no Available") }
+        let discovery = milliseconds(since: started)
+        let ended = Deadline.now()
+        try mailbox.send(Stop(), to: firstMain)
+        guard try await mailbox.select(Dropped.self, timeout: .seconds(10)) is Dropped else { return Faulted("no Dropped") }
+        let loss = milliseconds(since: ended)
+        let restarted = Deadline.now()
+        let second = RuntimeThread(transport: benchGroupSecret, groupAddress: group, benchPublisher(name))
+        guard try await mailbox.select(Available.self, timeout: .seconds(10)) is Available else { return Faulted("no second Available") }
+        let comeback = milliseconds(since: restarted)
+        try mailbox.send(Stop(), to: mailbox.returnAddress)
+        _ = second
+        return PubSubTimes(subscriberStartToAvailable: discovery, publisherEndToDropped: loss, publisherStartToAvailable: comeback)
+    }
+    guard let times = subscriber.wait() as? PubSubTimes else { fail("pub-sub trial \(trial) failed") }
+    _ = first.wait()
+    return times
+}
+
+/// Ping-pong between a subscriber and the publisher it found: the session's own connection.
+final class SessionPingClient: Object {
+    let count: Int
+    var peer = Address.none
+    var sequence = 0
+    var sentAt = Deadline.now()
+    var times: [UInt64] = []
+    var allocationsBefore: UInt64 = 0
+
+    init(count: Int) {
+        self.count = count
+        times.reserveCapacity(count)
+    }
+
+    static var messageTypes: [any Message.Type] { [BenchPong.self] }
+
+    func receive(_ message: any Message, context: Context) throws {
+        switch message {
+        case is Start: context.subscribe("bench-session", scope: .group)
+        case is Available:
+            peer = context.returnAddress
+            try ping(context)
+        case is BenchPong:
+            let elapsed = sentAt.nanoseconds(until: .now())
+            if sequence > warmup { times.append(elapsed) }
+            if sequence == warmup { allocationsBefore = cbaseline_allocations() }
+            if times.count == count {
+                try context.send(Stop(), to: peer)
+                context.complete(Measured(messages: count, seconds: 0, allocations: cbaseline_allocations() - allocationsBefore, times: times))
+            } else {
+                try ping(context)
+            }
+        default: break
+        }
+    }
+
+    private func ping(_ context: Context) throws {
+        sequence += 1
+        sentAt = .now()
+        try context.send(BenchPing(sequence: sequence), to: peer)
+    }
+}
+
+func sessionPingPong(group: SocketAddress, count: Int) -> Measured {
+    let publisher = RuntimeThread(transport: benchGroupSecret, groupAddress: group, benchPublisher("bench-session"))
+    do {
+        let runtime = Runtime(reactor: try Reactor(backend: .uring), transport: benchGroupSecret)
+        runtime.groupAddress = group
+        guard let measured = try runtime.run(SessionPingClient(count: count)) as? Measured else { fail("session ping-pong ended early") }
+        _ = publisher.wait()
+        return measured
+    } catch {
+        fail("session ping-pong: \(error)")
+    }
+}
+
+import CBaseline
