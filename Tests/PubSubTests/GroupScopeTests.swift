@@ -91,4 +91,35 @@ struct GroupScopeTests {
         #expect((second.wait() as? Seen)?.events == ["Published svc", "Delivered svc", "Hello two"])
         #expect(directory.wait() is Ack)
     }
+
+    @Test("clear across processes: Cleared at the end that cleared, Dropped at the other")
+    func clearAcrossProcesses() throws {
+        let group = uniqueGroup()
+        let directory = directoryThread(group)
+        let publisherThread = RuntimeThread(transport: groupSecret, groupAddress: group) { mailbox in
+            var seen: [String] = []
+            mailbox.publish("svc", scope: .group)
+            for _ in 0..<3 {
+                seen.append(line(try await mailbox.select(Published.self, Delivered.self, Dropped.self, timeout: .seconds(10))))
+            }
+            return Seen(events: seen)
+        }
+        guard let directoryMain = directory.mainAddress() else {
+            Issue.record("threads did not start")
+            return
+        }
+        let subscriber = RuntimeThread(transport: groupSecret, groupAddress: group) { mailbox in
+            mailbox.subscribe("svc", scope: .group)
+            _ = try await mailbox.select(Subscribed.self, timeout: .seconds(10))
+            let available = try expectAvailable(try await mailbox.select(Available.self, timeout: .seconds(10)))
+            mailbox.clear(available.session, value: Ack())
+            let cleared = try await mailbox.select(Cleared.self, timeout: .seconds(10))
+            let value = (cleared as? Cleared)?.value?.message is Ack
+            try mailbox.send(Stop(), to: directoryMain)
+            return Seen(events: [line(cleared), "value \(value)"])
+        }
+        #expect((subscriber.wait() as? Seen)?.events == ["Cleared svc", "value true"])
+        #expect((publisherThread.wait() as? Seen)?.events == ["Published svc", "Delivered svc", "Dropped ended by the other end"])
+        #expect(directory.wait() is Ack)
+    }
 }

@@ -119,4 +119,21 @@ struct ProcessesTests {
         stop(first)
         stop(publisher)
     }
+
+    @Test("a process of another realm is refused by the directory: its listing is never offered")
+    func otherRealm() throws {
+        let (group, directory) = try startGroup()
+        defer { stop(directory) }
+        #expect(directory.waitForError(containing: "directory up"))
+        let stranger = try Subprocess(
+            "pubsub-node", ["--role=publisher", "--me=stranger", "--group-address=\(group)", "--debug-level=NOTICE"],
+            environment: ["ANSAR_REALM_SECRET": String(repeating: "11", count: 32)])
+        #expect(stranger.waitForError(containing: "published"))  // listed in its own process only
+        let member = try node(["--role=publisher", "--me=member"], group: group)
+        let subscriber = try node(["--role=subscriber", "--me=sub", "--pure-object"], group: group)
+        #expect(subscriber.wait() == 0)
+        #expect(subscriber.output == #"{"type":"pubsub_node.Seen","value":{"events":["available","member to sub"]}}"# + "\n")
+        stop(stranger)
+        stop(member)
+    }
 }
