@@ -136,4 +136,34 @@ struct ProcessesTests {
         stop(stranger)
         stop(member)
     }
+
+    @Test("a restarted subscriber finds the publisher again; a restarted host directory is re-filled by the groups")
+    func subscriberAndHostRestart() throws {
+        let hostAddress = uniqueAbstract("host")
+        var host = try startDirectory(at: hostAddress, role: "host")
+        let groupA = uniqueAbstract("group-a")
+        let groupB = uniqueAbstract("group-b")
+        let directoryA = try startDirectory(at: groupA, host: hostAddress)
+        let directoryB = try startDirectory(at: groupB, host: hostAddress)
+        defer {
+            stop(directoryA)
+            stop(directoryB)
+        }
+        #expect(host.waitForError(containing: "directory up"))
+        let publisher = try node(["--role=publisher", "--me=a", "--scope=host"], group: groupA)
+        let once = try node(["--role=subscriber", "--me=once", "--scope=host"], group: groupB)
+        once.signal(SIGKILL)  // whatever it had, it is gone
+        _ = once.wait()
+        let again = try node(["--role=subscriber", "--me=again", "--scope=host", "--pure-object"], group: groupB)
+        #expect(again.wait() == 0)
+        #expect(again.output == #"{"type":"pubsub_node.Seen","value":{"events":["available","a to again"]}}"# + "\n")
+        host.signal(SIGKILL)
+        _ = host.wait()
+        host = try startDirectory(at: hostAddress, role: "host")
+        defer { stop(host) }
+        let afterRestart = try node(["--role=subscriber", "--me=later", "--scope=host", "--pure-object"], group: groupB)
+        #expect(afterRestart.wait() == 0)
+        #expect(afterRestart.output == #"{"type":"pubsub_node.Seen","value":{"events":["available","a to later"]}}"# + "\n")
+        stop(publisher)
+    }
 }
