@@ -299,6 +299,15 @@ public final class Runtime: @unchecked Sendable {
         return address
     }
 
+    /// The object behind service `name`, if it is running and is a `T`: for the layer that made
+    /// it, to hand it what cannot travel in a message (closures, say).
+    public func serviceObject<T: Object>(_ name: String, as type: T.Type) -> T? {
+        guard let known = services[name], let slot = slot(of: known.object), case .handler(let object) = tables.value.entries[slot].kind else {
+            return nil
+        }
+        return object as? T
+    }
+
     // MARK: - Sending
 
     /// Queues `message` for a local object, or sends it over the address's connection.

@@ -15,6 +15,9 @@ struct EntryUp: Message, Equatable {
     var object: UInt64
     /// Where its process accepts peer connections.
     var endpoint: String
+    /// A listing whose publisher runs a session object per session: the subscriber's process
+    /// waits for ``SessionAccepted`` before it announces the session.
+    var sessionObject = false
 
     var kind: Directory.Entry.Kind? {
         if let name { return .listing(name) }
@@ -56,7 +59,16 @@ struct SessionHello: Message {
     var search: String
     var scope: Scope
     var publisher: UInt64
+    var listing: UInt64
+    /// The subscriber, or its session object.
     var subscriber: Address
+}
+
+/// From the publisher's process: the session object that speaks for the publisher.
+struct SessionAccepted: Message {
+    static let typeName = "ansar.pubsub.SessionAccepted"
+    var session: UInt64
+    var publisherSide: Address
 }
 
 /// A subscriber's match could not be reached; it is offered again when the listing changes.

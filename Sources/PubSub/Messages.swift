@@ -66,18 +66,32 @@ public struct Cleared: Message {
     public var value: AnyMessage?
 }
 
-// Requests to the process's directory.
+/// The first message of a per-session object (after Start): its session, from the other end —
+/// the other end's object or its own session object — so that `reply` reaches it.
+public struct SessionOpened: Message, Equatable {
+    public static let typeName = "ansar.pubsub.SessionOpened"
+    public var session: UInt64
+    public var name: String
+}
+
+/// Makes the object that runs one session at this end (see `publish(_:scope:session:)`).
+public typealias SessionFactory = () -> any Object
+
+// Requests to the process's directory. `factory` names a session factory handed to the directory
+// beside the message (closures do not travel in messages); 0 for none.
 
 struct PublishRequest: Message {
     static let typeName = "ansar.pubsub.Publish"
     var name: String
     var scope: Scope
+    var factory: UInt64 = 0
 }
 
 struct SubscribeRequest: Message {
     static let typeName = "ansar.pubsub.Subscribe"
     var search: Search
     var scope: Scope
+    var factory: UInt64 = 0
 }
 
 struct ClearRequest: Message {

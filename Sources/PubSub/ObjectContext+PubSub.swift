@@ -4,23 +4,40 @@ import Actors
 extension ObjectContext {
     /// Lists this object under `name`: it receives ``Published`` (or ``NotPublished`` with the
     /// reason), then ``Delivered`` for each subscriber session, from the subscriber.
-    public func publish(_ name: String, scope: Scope = .group) {
-        ask(directory: PublishRequest(name: name, scope: scope)) { NotPublished(name: name, reason: $0) }
+    ///
+    /// With `session`, each session gets its own object at this end, made by `session` as a child
+    /// of this one: it receives ``SessionOpened`` from the other end, and the other end's
+    /// ``Available`` comes from it. When it completes, the session is cleared from this end; when
+    /// the session ends otherwise, it receives ``Stop``.
+    public func publish(_ name: String, scope: Scope = .group, session: SessionFactory? = nil) {
+        let factory = handOver(session)
+        ask(directory: PublishRequest(name: name, scope: scope, factory: factory)) { NotPublished(name: name, reason: $0) }
     }
 
-    /// Looks for publishers of exactly `name`; see ``subscribe(to:scope:)``.
-    public func subscribe(_ name: String, scope: Scope = .group) {
+    /// Looks for publishers of exactly `name`; see ``subscribe(to:scope:session:)``.
+    public func subscribe(_ name: String, scope: Scope = .group, session: SessionFactory? = nil) {
         do {
-            subscribe(to: try Search.name(name), scope: scope)
+            subscribe(to: try Search.name(name), scope: scope, session: session)
         } catch {
             try? send(NotSubscribed(search: name, reason: error.description), to: address)
         }
     }
 
     /// Looks for publishers whose names match `search`: this object receives ``Subscribed`` (or
-    /// ``NotSubscribed``), then ``Available`` for each matching publisher, from the publisher.
-    public func subscribe(to search: Search, scope: Scope = .group) {
-        ask(directory: SubscribeRequest(search: search, scope: scope)) { NotSubscribed(search: search.description, reason: $0) }
+    /// ``NotSubscribed``), then ``Available`` for each matching publisher, from the publisher (or
+    /// its session object). `session` works as for ``publish(_:scope:session:)``; the
+    /// publisher's ``Delivered`` then comes from this end's session object.
+    public func subscribe(to search: Search, scope: Scope = .group, session: SessionFactory? = nil) {
+        let factory = handOver(session)
+        ask(directory: SubscribeRequest(search: search, scope: scope, factory: factory)) { NotSubscribed(search: search.description, reason: $0) }
+    }
+
+    /// Gives a session factory to the directory object itself; the request names it by number.
+    private func handOver(_ factory: SessionFactory?) -> UInt64 {
+        guard let factory, runtime.service(ProcessDirectory.serviceName, orCreate: { ProcessDirectory() }) != nil,
+            let directory = runtime.serviceObject(ProcessDirectory.serviceName, as: ProcessDirectory.self)
+        else { return 0 }
+        return directory.keep(factory)
     }
 
     /// Ends a session from this side: this object receives ``Cleared`` (with `value`), the other

@@ -24,7 +24,10 @@ extension ProcessDirectory {
         context.runtime.logger.debug("directory: passing up", metadata: ["entry": "\(entry.id)", "to": "\(group)"])
         let up: EntryUp
         switch entry.kind {
-        case .listing(let name): up = EntryUp(id: entry.id, name: name, search: nil, scope: entry.scope, object: owner.object, endpoint: endpoint)
+        case .listing(let name):
+            up = EntryUp(
+                id: entry.id, name: name, search: nil, scope: entry.scope, object: owner.object, endpoint: endpoint,
+                sessionObject: factories[entry.id] != nil)
         case .search(let search): up = EntryUp(id: entry.id, name: nil, search: search, scope: entry.scope, object: owner.object, endpoint: endpoint)
         }
         tell(up, to: group, context)
@@ -61,6 +64,10 @@ extension ProcessDirectory {
             openSession(open, context)
         case let hello as SessionHello:
             accept(hello, context)
+        case let accepted as SessionAccepted:
+            guard sessions[accepted.session] != nil else { return }
+            sessions[accepted.session]!.publisherSide = accepted.publisherSide
+            announce(accepted.session, context)
         case let close as CloseSession:
             end(close.session, by: nil, value: nil, reason: close.reason, context, tellPeer: false)
         default:
@@ -105,18 +112,38 @@ extension ProcessDirectory {
         session.subscriber.object == owners[open.search.id]?.object && session.publisher.object == open.listing.object
     }
 
-    /// Subscriber side: tell the publisher's process, and the subscriber.
+    /// Subscriber side: tell the publisher's process and the publisher, then the subscriber — at
+    /// once, or when the publisher's session object is known.
     private func hello(_ open: OpenSession, over link: Address, _ context: Context) {
         guard let subscriber = owners[open.search.id], let name = open.listing.name, let search = open.search.search else { return }
         let publisher = Address(object: open.listing.object, via: link)
-        sessions[open.session] = Session(publisher: publisher, subscriber: subscriber, name: name.text, local: subscriber, pair: nil)
+        let subscriberSide = sessionObject(for: open.search.id, owner: subscriber, session: open.session, context) ?? subscriber
+        var session = Session(
+            publisher: publisher, subscriber: subscriber, publisherSide: publisher, subscriberSide: subscriberSide, name: name.text,
+            local: subscriber, pair: nil, announced: false)
+        session.search = search.description
+        session.scope = open.scope
+        sessions[open.session] = session
         tell(
-            SessionHello(session: open.session, name: name.text, search: search.description, scope: open.scope, publisher: open.listing.object, subscriber: subscriber),
+            SessionHello(
+                session: open.session, name: name.text, search: search.description, scope: open.scope, publisher: open.listing.object,
+                listing: open.listing.id, subscriber: subscriberSide),
             to: link, context)
         // Delivered goes straight to the publisher, on the connection the subscriber's own messages
         // will take: it arrives before them.
-        tell(Delivered(name: name.text, search: search.description, scope: open.scope, session: open.session), to: publisher, as: subscriber, context)
-        tell(Available(name: name.text, search: search.description, scope: open.scope, session: open.session), to: subscriber, as: publisher, context)
+        tell(Delivered(name: name.text, search: search.description, scope: open.scope, session: open.session), to: publisher, as: subscriberSide, context)
+        if !open.listing.sessionObject { announce(open.session, context) }
+    }
+
+    /// Tells the subscriber (and its session object) that the session is open.
+    private func announce(_ id: UInt64, _ context: Context) {
+        guard var session = sessions[id], !session.announced else { return }
+        session.announced = true
+        sessions[id] = session
+        tell(Available(name: session.name, search: session.search, scope: session.scope, session: id), to: session.subscriber, as: session.publisherSide, context)
+        if session.subscriberSide != session.subscriber {
+            tell(SessionOpened(session: id, name: session.name), to: session.subscriberSide, as: session.publisherSide, context)
+        }
     }
 
     /// Publisher side: a subscriber's process opened a session with one of our publishers.
@@ -126,8 +153,14 @@ extension ProcessDirectory {
             tell(CloseSession(session: hello.session, reason: "publisher gone"), to: context.returnAddress, context)
             return
         }
-        // The subscriber's process sent Delivered to the publisher itself; keep the session for
-        // its end.
-        sessions[hello.session] = Session(publisher: publisher, subscriber: hello.subscriber, name: hello.name, local: publisher, pair: nil)
+        // The subscriber's process sent Delivered to the publisher itself.
+        let publisherSide = sessionObject(for: hello.listing, owner: publisher, session: hello.session, context) ?? publisher
+        sessions[hello.session] = Session(
+            publisher: publisher, subscriber: hello.subscriber, publisherSide: publisherSide, subscriberSide: hello.subscriber, name: hello.name,
+            local: publisher, pair: nil)
+        if publisherSide != publisher {
+            tell(SessionAccepted(session: hello.session, publisherSide: publisherSide), to: context.returnAddress, context)
+            tell(SessionOpened(session: hello.session, name: hello.name), to: publisherSide, as: hello.subscriber, context)
+        }
     }
 }

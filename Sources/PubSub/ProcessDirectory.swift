@@ -9,16 +9,23 @@ import Transport
 /// connections to the publishers' processes, and tells both ends when a session ends.
 final class ProcessDirectory: Object {
     static let serviceName = "ansar.pubsub.directory"
-    static var messageTypes: [any Message.Type] { [OpenSession.self, CloseSession.self, SessionHello.self, EntryUp.self] }
+    static var messageTypes: [any Message.Type] { [OpenSession.self, CloseSession.self, SessionHello.self, SessionAccepted.self] }
 
     struct Session {
         let publisher: Address
         let subscriber: Address
+        /// Who speaks for each end: its session object, or the object itself.
+        var publisherSide: Address
+        var subscriberSide: Address
         let name: String
-        /// The local end, and whether it is the publisher.
+        /// The local end (for a PROCESS-scope session, the subscriber; both ends are local).
         let local: Address
         /// For PROCESS-scope sessions, the directory pair; nil for sessions across processes.
         let pair: Pair?
+        /// Set once the subscriber has been told (Available may wait for the publisher's side).
+        var announced = true
+        var search = ""
+        var scope = Scope.process
     }
 
     struct Pair: Hashable {
@@ -40,6 +47,11 @@ final class ProcessDirectory: Object {
     /// Pairs a side ended with `clear`: not offered again while both entries live.
     var cleared: Set<Pair> = []
     var random = SystemRandomNumberGenerator()
+    /// Session factories handed over with a request (by number), then by entry.
+    private var handedOver: [UInt64: SessionFactory] = [:]
+    var factories: [UInt64: SessionFactory] = [:]
+    /// Session objects, with their session.
+    var sessionObjects: [Address: UInt64] = [:]
 
     // The group side.
     var groupAddress: SocketAddress?
@@ -53,10 +65,37 @@ final class ProcessDirectory: Object {
         case let request as SubscribeRequest: subscribe(request, context)
         case let request as ClearRequest: clear(request, context)
         case is RetractRequest: withdraw(context.returnAddress, retracted: true, context)
-        case let ended as Ended: withdraw(ended.object, retracted: false, context)
+        case let ended as Ended:
+            if let session = sessionObjects.removeValue(forKey: ended.object) {
+                sessionObjectEnded(ended.object, session, context)
+            } else {
+                withdraw(ended.object, retracted: false, context)
+            }
         case is Start: start(context)
         default: try groupMessage(message, context)
         }
+    }
+
+    /// Keeps a session factory until the request naming it arrives.
+    func keep(_ factory: @escaping SessionFactory) -> UInt64 {
+        let token = freshID()
+        handedOver[token] = factory
+        return token
+    }
+
+    /// Makes the session object for `entry`'s end, a child of `owner`, if it asked for one.
+    func sessionObject(for entry: UInt64, owner: Address, session: UInt64, _ context: Context) -> Address? {
+        guard let factory = factories[entry], let object = context.runtime.create(factory(), parent: owner) else { return nil }
+        sessionObjects[object] = session
+        context.watch(object)
+        return object
+    }
+
+    /// A session object completed: its end clears the session.
+    private func sessionObjectEnded(_ object: Address, _ id: UInt64, _ context: Context) {
+        guard let session = sessions[id] else { return }
+        let owner = object == session.publisherSide ? session.publisher : session.subscriber
+        end(id, by: owner, value: nil, reason: "ended by the other end", context)
     }
 
     func freshID() -> UInt64 {
@@ -75,6 +114,7 @@ final class ProcessDirectory: Object {
             return
         }
         let entry = Directory.Entry(id: freshID(), kind: .listing(name), scope: request.scope, member: requester.object)
+        if let factory = handedOver.removeValue(forKey: request.factory) { factories[entry.id] = factory }
         tell(Published(name: name.text, scope: request.scope), to: requester, context)
         enter(entry, for: requester, context)
     }
@@ -89,6 +129,7 @@ final class ProcessDirectory: Object {
             return
         }
         let entry = Directory.Entry(id: freshID(), kind: .search(search), scope: request.scope, member: requester.object)
+        if let factory = handedOver.removeValue(forKey: request.factory) { factories[entry.id] = factory }
         tell(Subscribed(search: search.description, scope: request.scope), to: requester, context)
         enter(entry, for: requester, context)
     }
@@ -119,6 +160,7 @@ final class ProcessDirectory: Object {
         guard let ids = entriesOf.removeValue(forKey: object) else { return }
         for id in ids {
             owners[id] = nil
+            factories[id] = nil
             apply(directory.remove(id), context, endedBy: retracted ? object : nil)
         }
         for (id, session) in sessions where session.local == object || (session.pair != nil && (session.publisher == object || session.subscriber == object)) {
@@ -136,10 +178,16 @@ final class ProcessDirectory: Object {
                     case .listing(let name) = listing.kind, case .search(let wanted) = search.kind
                 else { continue }
                 let id = freshID()
-                sessions[id] = Session(publisher: publisher, subscriber: subscriber, name: name.text, local: subscriber, pair: pair)
+                let publisherSide = sessionObject(for: listing.id, owner: publisher, session: id, context) ?? publisher
+                let subscriberSide = sessionObject(for: search.id, owner: subscriber, session: id, context) ?? subscriber
+                sessions[id] = Session(
+                    publisher: publisher, subscriber: subscriber, publisherSide: publisherSide, subscriberSide: subscriberSide, name: name.text,
+                    local: subscriber, pair: pair)
                 sessionOf[pair] = id
-                tell(Available(name: name.text, search: wanted.description, scope: .process, session: id), to: subscriber, as: publisher, context)
-                tell(Delivered(name: name.text, search: wanted.description, scope: .process, session: id), to: publisher, as: subscriber, context)
+                tell(Available(name: name.text, search: wanted.description, scope: .process, session: id), to: subscriber, as: publisherSide, context)
+                tell(Delivered(name: name.text, search: wanted.description, scope: .process, session: id), to: publisher, as: subscriberSide, context)
+                if publisherSide != publisher { tell(SessionOpened(session: id, name: name.text), to: publisherSide, as: subscriberSide, context) }
+                if subscriberSide != subscriber { tell(SessionOpened(session: id, name: name.text), to: subscriberSide, as: publisherSide, context) }
             case .close(let listing, let search):
                 let pair = Pair(listing: listing.id, search: search.id)
                 cleared.remove(pair)
@@ -159,18 +207,22 @@ final class ProcessDirectory: Object {
         guard let session = sessions.removeValue(forKey: id) else { return }
         if let pair = session.pair { sessionOf[pair] = nil }
         let ends = session.pair != nil
-            ? [(session.publisher, session.subscriber), (session.subscriber, session.publisher)]
-            : [(session.local, session.local == session.publisher ? session.subscriber : session.publisher)]
+            ? [(session.publisher, session.subscriberSide), (session.subscriber, session.publisherSide)]
+            : session.local == session.publisher ? [(session.publisher, session.subscriberSide)] : [(session.subscriber, session.publisherSide)]
         for (end, other) in ends {
             if end == by {
                 tell(Cleared(session: id, name: session.name, value: value), to: end, as: other, context)
-            } else if entriesOf[end] != nil {
-                let why = session.pair == nil ? reason : (other == by ? "ended by the other end" : (other == session.publisher ? "publisher gone" : "subscriber gone"))
+            } else if entriesOf[end] != nil && (end != session.subscriber || session.announced) {
+                let why = session.pair == nil ? reason : (other == by ? "ended by the other end" : (other == session.publisherSide ? "publisher gone" : "subscriber gone"))
                 tell(Dropped(session: id, name: session.name, reason: why), to: end, as: other, context)
             }
         }
+        // The session objects of this process stop with their session.
+        for side in [session.publisherSide, session.subscriberSide] where side.isLocal && side != session.publisher && side != session.subscriber {
+            if sessionObjects.removeValue(forKey: side) != nil { tell(Stop(), to: side, context) }
+        }
         if session.pair == nil, tellPeer {
-            let remote = session.local == session.publisher ? session.subscriber : session.publisher
+            let remote = session.local == session.publisher ? session.subscriberSide : session.publisherSide
             tell(CloseSession(session: id, reason: "ended by the other end"), to: Address(object: 0, via: remote), context)
         }
     }

@@ -166,3 +166,82 @@ func expectAvailable(_ message: any Message) throws -> Available {
     guard let available = message as? Available else { throw Faulted("expected Available", explanation: line(message)) }
     return available
 }
+
+/// A per-session object: answers Hello for its publisher, says who opened it, ends on Stop.
+final class GreetingSession: Object {
+    static var messageTypes: [any Message.Type] { [Hello.self] }
+    func receive(_ message: any Message, context: Context) throws {
+        switch message {
+        case let hello as Hello: try context.reply(Welcome(myName: "session", yourName: hello.name))
+        case is Stop: context.complete(Ack())
+        default: break
+        }
+    }
+}
+
+/// Publishes `name` with a GreetingSession per session; reports what it saw until Dropped, then
+/// the session object's completion.
+func sessionPublisher(_ name: String, scope: Scope) -> @Sendable (Mailbox) async throws -> any Message {
+    { mailbox in
+        var seen: [String] = []
+        mailbox.publish(name, scope: scope, session: { GreetingSession() })
+        while seen.count < 4 {
+            let message = try await mailbox.select(Published.self, Delivered.self, Dropped.self, Completed.self, timeout: .seconds(10))
+            seen.append(message is Completed ? "session object completed" : line(message))
+            if message is TimedOut { break }
+        }
+        return Seen(events: seen)
+    }
+}
+
+/// Subscribes, talks to whoever speaks for the publisher, then clears the session.
+func sessionSubscriber(_ name: String, scope: Scope) -> @Sendable (Mailbox) async throws -> any Message {
+    { mailbox in
+        var seen: [String] = []
+        mailbox.subscribe(name, scope: scope)
+        _ = try await mailbox.select(Subscribed.self, timeout: .seconds(10))
+        let available = try expectAvailable(try await mailbox.select(Available.self, timeout: .seconds(10)))
+        let welcome = try await mailbox.ask(Hello(name: "sub"), to: mailbox.returnAddress, expecting: Welcome.self, timeout: .seconds(10))
+        seen.append(line(welcome))
+        mailbox.clear(available.session)
+        seen.append(line(try await mailbox.select(Cleared.self, timeout: .seconds(10))))
+        return Seen(events: seen)
+    }
+}
+
+let sessionPublisherSaw = ["Published svc", "Delivered svc", "Dropped ended by the other end", "session object completed"]
+
+@Suite("Per-session objects")
+struct SessionObjectTests {
+    @Test("in one process: the session object answers for the publisher and stops with the session")
+    func inProcess() throws {
+        let runtime = try makeRuntime()
+        let result = try runtime.run { mailbox in
+            guard let publisher = mailbox.create(sessionPublisher("svc", scope: .process)) else { return Faulted("no publisher") }
+            _ = publisher
+            let subscriberSaw = try await sessionSubscriber("svc", scope: .process)(mailbox)
+            let completed = try await mailbox.select(Completed.self, timeout: .seconds(10))
+            return Seen(events: ((subscriberSaw as? Seen)?.events ?? []) + (((completed as? Completed)?.value as? Seen)?.events ?? ["\(completed)"]))
+        }
+        #expect((result as? Seen)?.events == ["Welcome session", "Cleared svc"] + sessionPublisherSaw)
+    }
+
+    @Test("across processes: the publisher's session object answers over the direct connection")
+    func acrossProcesses() throws {
+        let group = uniqueGroup()
+        let directory = directoryThread(group)
+        let publisherThread = RuntimeThread(transport: groupSecret, groupAddress: group, sessionPublisher("svc", scope: .group))
+        guard let directoryMain = directory.mainAddress() else {
+            Issue.record("threads did not start")
+            return
+        }
+        let subscriber = RuntimeThread(transport: groupSecret, groupAddress: group, sessionSubscriber("svc", scope: .group))
+        #expect((subscriber.wait() as? Seen)?.events == ["Welcome session", "Cleared svc"])
+        #expect((publisherThread.wait() as? Seen)?.events == sessionPublisherSaw)
+        _ = RuntimeThread { mailbox in
+            try mailbox.send(Stop(), to: directoryMain)
+            return Ack()
+        }.wait()
+        #expect(directory.wait() is Ack)
+    }
+}
