@@ -32,6 +32,10 @@ public final class GroupDirectory: Object {
 
     public static var messageTypes: [any Message.Type] { [EntryUp.self, EntryDown.self, OpenSession.self, CloseSession.self] }
 
+    /// Where a machine's HOST directory listens unless told otherwise: an abstract Unix socket,
+    /// so it is reachable from this machine only, with no file to clean up.
+    public static let hostAddress = SocketAddress.unixAbstract(name: "ansar-host-directory")
+
     /// A directory at `scope` (GROUP or HOST) that will listen on `address`, and link to the
     /// directory at `parent` if given.
     public init(listening address: SocketAddress, scope: Scope = .group, parent: SocketAddress? = nil) {
