@@ -55,12 +55,20 @@ public final class GroupDirectory: Object {
             parent = context.returnAddress
             apply(directory.parentLinked(), context)
         case let up as EntryUp:
-            guard let kind = up.kind else { return }
             let member = member(context.returnAddress)
+            guard let kind = up.kind, ownerOf[up.id] == nil || ownerOf[up.id] == member else {
+                refuse("entry that is not its own, or neither listing nor search", up.id, context)
+                return
+            }
             details[up.id] = up
             ownerOf[up.id] = member
             apply(directory.add(Directory.Entry(id: up.id, kind: kind, scope: up.scope, member: member)), context)
         case let down as EntryDown:
+            // A member takes back only what it gave.
+            guard let owner = ownerOf[down.id], owner == members[context.returnAddress] else {
+                refuse("withdrawal of an entry that is not its own", down.id, context)
+                return
+            }
             details[down.id] = nil
             ownerOf[down.id] = nil
             apply(directory.remove(down.id), context)
@@ -89,6 +97,10 @@ public final class GroupDirectory: Object {
         default:
             break
         }
+    }
+
+    private func refuse(_ what: String, _ id: UInt64, _ context: Context) {
+        context.runtime.logger.warning("directory message dropped", metadata: ["from": "\(context.returnAddress)", "what": "\(what)", "entry": "\(id)"])
     }
 
     @discardableResult

@@ -123,3 +123,47 @@ struct GroupScopeTests {
         #expect(directory.wait() is Ack)
     }
 }
+
+@Suite("Bad directory input")
+struct DirectoryInputTests {
+    @Test("a member cannot withdraw another member's listing; the directory drops it and carries on")
+    func foreignWithdrawal() throws {
+        let group = uniqueGroup()
+        let directory = directoryThread(group)
+        guard let directoryMain = directory.mainAddress() else {
+            Issue.record("directory did not start")
+            return
+        }
+        // Member A lists "svc" by hand and answers at its own endpoint, as a process directory would.
+        let endpoint = SocketAddress.unixAbstract(name: "ansar-test-member-\(UInt32.random(in: 0...UInt32.max))")
+        let memberA = RuntimeThread(transport: groupSecret) { mailbox in
+            mailbox.listen(at: endpoint)
+            _ = try await mailbox.select(Listening.self, timeout: .seconds(10))
+            mailbox.connect(to: group)
+            _ = try await mailbox.select(Connected.self, timeout: .seconds(10))
+            try mailbox.send(
+                EntryUp(id: 42, name: try ServiceName("svc"), search: nil, scope: .group, object: mailbox.address.object, endpoint: endpoint.description),
+                to: mailbox.returnAddress)
+            let delivered = try await mailbox.select(Delivered.self, timeout: .seconds(10))
+            return Seen(events: [line(delivered)])
+        }
+        // Member B tries to take it back.
+        let memberB = RuntimeThread(transport: groupSecret) { mailbox in
+            mailbox.connect(to: group)
+            _ = try await mailbox.select(Connected.self, timeout: .seconds(10))
+            try mailbox.send(EntryDown(id: 42), to: mailbox.returnAddress)
+            return Ack()
+        }
+        #expect(memberB.wait() is Ack)
+        let subscriber = RuntimeThread(transport: groupSecret, groupAddress: group) { mailbox in
+            mailbox.subscribe("svc", scope: .group)
+            _ = try await mailbox.select(Subscribed.self, timeout: .seconds(10))
+            let available = try await mailbox.select(Available.self, timeout: .seconds(10))
+            try mailbox.send(Stop(), to: directoryMain)
+            return Seen(events: [line(available)])
+        }
+        #expect((subscriber.wait() as? Seen)?.events == ["Available svc"])
+        #expect((memberA.wait() as? Seen)?.events == ["Delivered svc"])
+        #expect(directory.wait() is Ack)
+    }
+}
