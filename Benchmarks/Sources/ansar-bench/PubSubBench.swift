@@ -19,18 +19,37 @@ struct PubSubTimes: Message {
 
 let benchGroupSecret = TransportConfiguration(secret: benchRealm)
 
-/// A publisher of `name`: answers BenchPing, ends on Stop; says when it is listed.
+/// A publisher of `name`, handler style like the direct round trip's server: answers BenchPing,
+/// ends on Stop; says when it is listed.
+final class BenchPublisher: Object {
+    static var messageTypes: [any Message.Type] { [BenchPing.self] }
+    let name: String
+    let listed: Listed?
+
+    init(_ name: String, listed: Listed?) {
+        self.name = name
+        self.listed = listed
+    }
+
+    func receive(_ message: any Message, context: Context) throws {
+        switch message {
+        case is Start: context.publish(name, scope: .group)
+        case is Published: listed?.flag.store(true, ordering: .releasing)
+        case let ping as BenchPing: try context.reply(BenchPong(sequence: ping.sequence))
+        case is Stop: context.complete(Ack())
+        default: break
+        }
+    }
+}
+
+/// Runs a BenchPublisher as the main object of a runtime thread.
 func benchPublisher(_ name: String, listed: Listed? = nil) -> @Sendable (Mailbox) async throws -> any Message {
     { mailbox in
-        mailbox.publish(name, scope: .group)
+        guard let publisher = mailbox.create(BenchPublisher(name, listed: listed)) else { return Faulted("no publisher") }
         while true {
-            let message = try await mailbox.select(Published.self, BenchPing.self, Stop.self, Delivered.self, Dropped.self)
-            switch message {
-            case is Published: listed?.flag.store(true, ordering: .releasing)
-            case let ping as BenchPing: try mailbox.reply(BenchPong(sequence: ping.sequence))
-            case is Stop: return Ack()
-            default: break
-            }
+            let message = try await mailbox.select(Stop.self, Completed.self)
+            if message is Completed { return Ack() }
+            try mailbox.send(Stop(), to: publisher)
         }
     }
 }
