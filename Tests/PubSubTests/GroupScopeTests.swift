@@ -166,4 +166,39 @@ struct DirectoryInputTests {
         #expect((memberA.wait() as? Seen)?.events == ["Delivered svc"])
         #expect(directory.wait() is Ack)
     }
+
+    @Test("a listed publisher that cannot be reached: NotAvailable with the reason")
+    func unreachable() throws {
+        let group = uniqueGroup()
+        let directory = directoryThread(group)
+        guard let directoryMain = directory.mainAddress() else {
+            Issue.record("directory did not start")
+            return
+        }
+        // A member lists "svc" at an endpoint where nobody listens.
+        let member = RuntimeThread(transport: groupSecret) { mailbox in
+            mailbox.connect(to: group)
+            _ = try await mailbox.select(Connected.self, timeout: .seconds(10))
+            let nowhere = "@ansar-test-nowhere-\(UInt32.random(in: 0...UInt32.max))"
+            try mailbox.send(
+                EntryUp(id: 7, name: try ServiceName("svc"), search: nil, scope: .group, object: 1, endpoint: nowhere), to: mailbox.returnAddress)
+            return try await mailbox.select(Stop.self, timeout: .seconds(10))
+        }
+        guard let memberMain = member.mainAddress() else {
+            Issue.record("member did not start")
+            return
+        }
+        let subscriber = RuntimeThread(transport: groupSecret, groupAddress: group) { mailbox in
+            mailbox.subscribe("svc", scope: .group)
+            _ = try await mailbox.select(Subscribed.self, timeout: .seconds(10))
+            let missing = try await mailbox.select(NotAvailable.self, Available.self, timeout: .seconds(10))
+            try mailbox.send(Stop(), to: memberMain)
+            try mailbox.send(Stop(), to: directoryMain)
+            return Seen(events: [(missing as? NotAvailable).map { "NotAvailable \($0.name): \($0.reason)" } ?? line(missing)])
+        }
+        let events = (subscriber.wait() as? Seen)?.events ?? []
+        #expect(events.count == 1 && events[0].hasPrefix("NotAvailable svc: ") && events[0].contains("refused"), "\(events)")
+        _ = member.wait()
+        #expect(directory.wait() is Ack)
+    }
 }
