@@ -25,6 +25,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
     ],
     targets: [
         .target(
@@ -51,6 +52,22 @@ let package = Package(
             dependencies: ["Actors", "Reactor", .product(name: "Logging", package: "swift-log")],
             swiftSettings: safeModule
         ),
+        .executableTarget(
+            name: "ansar",
+            dependencies: [
+                "PubSub", "Actors", "Transport", "Reactor", .product(name: "Logging", package: "swift-log"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "Sources/Tools",
+            swiftSettings: safeModule
+        ),
+        .target(name: "HelloWelcome", dependencies: ["Actors"], path: "Examples/HelloWelcome", swiftSettings: safeModule),
+        .executableTarget(
+            name: "publish-a-service", dependencies: ["HelloWelcome", "PubSub", "Actors", .product(name: "Logging", package: "swift-log")],
+            path: "Examples/publish-a-service", swiftSettings: safeModule),
+        .executableTarget(
+            name: "subscribe-to-service", dependencies: ["HelloWelcome", "PubSub", "Actors"],
+            path: "Examples/subscribe-to-service", swiftSettings: safeModule),
         .executableTarget(
             name: "reactor-echo",
             dependencies: ["Reactor"],

@@ -1,0 +1,28 @@
+import Actors
+
+/// The seed's exchange: a subscriber says Hello, the publisher answers Welcome. The type names are
+/// the seed's, so the two ends agree in any language.
+public struct Hello: Message, Equatable {
+    public static let typeName = "hello_welcome.Hello"
+    public var myName: String
+
+    public init(myName: String) { self.myName = myName }
+
+    private enum CodingKeys: String, CodingKey { case myName = "my_name" }
+}
+
+public struct Welcome: Message, Equatable {
+    public static let typeName = "hello_welcome.Welcome"
+    public var myName: String
+    public var yourName: String
+
+    public init(myName: String, yourName: String) {
+        self.myName = myName
+        self.yourName = yourName
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case myName = "my_name"
+        case yourName = "your_name"
+    }
+}

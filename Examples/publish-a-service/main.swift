@@ -1,0 +1,32 @@
+import Actors
+import HelloWelcome
+import Logging
+import PubSub
+
+/// The seed's server: publishes "hello-welcome", answers every Hello with a Welcome, and runs
+/// until it is stopped.
+struct Settings: Codable, Sendable {
+    var serverName = "Buster"
+    var listing = "hello-welcome"
+}
+
+Node.run(name: "publish-a-service", about: "Publishes a service and welcomes whoever says hello.", settings: Settings(), input: Nothing.self) {
+    mailbox, node in
+    let logger = Logger(label: "publish-a-service")
+    mailbox.publish(node.settings.listing, scope: .group)
+    while true {
+        let message = try await mailbox.select(Published.self, NotPublished.self, Delivered.self, Dropped.self, Hello.self, Stop.self)
+        switch message {
+        case let refused as NotPublished:
+            return Faulted("cannot publish", explanation: refused.reason)
+        case is Delivered:
+            logger.info("subscriber arrived", metadata: ["subscriber": "\(mailbox.returnAddress)"])
+        case let hello as Hello:
+            try mailbox.reply(Welcome(myName: node.settings.serverName, yourName: hello.myName))
+        case is Stop:
+            return Ack()
+        default:
+            break
+        }
+    }
+}

@@ -1,0 +1,99 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Starting and watching child processes, for the layers above, which may not touch the pointers
+/// `posix_spawn` needs. A child's stdout and stderr go to files (appended), so a runner can read a
+/// result and keep logs without pipes to drain.
+public enum ChildProcess {
+    /// Starts `path` with `arguments` and exactly `environment`; returns its pid.
+    public static func spawn(
+        _ path: String, arguments: [String], environment: [String: String], stdout: String, stderr: String
+    ) throws(ReactorError) -> Int32 {
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, stdout, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        posix_spawn_file_actions_addopen(&actions, 2, stderr, O_WRONLY | O_CREAT | O_APPEND, 0o600)
+        let argv = ([path] + arguments).map { strdup($0) } + [nil]
+        defer { argv.forEach { free($0) } }
+        let envp = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer { envp.forEach { free($0) } }
+        var pid: pid_t = 0
+        let status = posix_spawn(&pid, path, &actions, nil, argv, envp)
+        guard status == 0 else { throw .system(SystemError(status, "posix_spawn")) }
+        return pid
+    }
+
+    /// How a child ended.
+    public enum Exit: Equatable, Sendable, CustomStringConvertible {
+        case code(Int32)
+        case signal(Int32)
+
+        public var description: String {
+            switch self {
+            case .code(let code): return "exit \(code)"
+            case .signal(let signal): return "killed by signal \(signal)"
+            }
+        }
+    }
+
+    /// The child's exit if it has ended (reaping it), nil while it runs.
+    public static func poll(_ pid: Int32) -> Exit? {
+        var status: Int32 = 0
+        let result = waitpid(pid, &status, WNOHANG)
+        guard result == pid else { return nil }
+        if status & 0x7F == 0 { return .code((status >> 8) & 0xFF) }
+        return .signal(status & 0x7F)
+    }
+
+    /// Sends `signal` to the child.
+    public static func signal(_ pid: Int32, _ signal: Int32) { kill(pid, signal) }
+
+    /// The whole environment of this process.
+    public static func currentEnvironment() -> [String: String] {
+        var environment: [String: String] = [:]
+        var index = 0
+        while let entry = environ[index] {
+            let text = String(cString: entry)
+            if let equals = text.firstIndex(of: "=") {
+                environment[String(text[..<equals])] = String(text[text.index(after: equals)...])
+            }
+            index += 1
+        }
+        return environment
+    }
+
+    /// Whether `path` is a regular file this process may execute.
+    public static func isExecutable(_ path: String) -> Bool {
+        var info = stat()
+        return stat(path, &info) == 0 && info.st_mode & S_IFMT == S_IFREG && access(path, X_OK) == 0
+    }
+
+    /// The regular files in `folder` (names only), or nil if it cannot be read.
+    public static func files(in folder: String) -> [String]? {
+        guard let directory = opendir(folder) else { return nil }
+        defer { closedir(directory) }
+        var names: [String] = []
+        while let entry = readdir(directory) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self) }
+            if name != "." && name != ".." { names.append(name) }
+        }
+        return names.sorted()
+    }
+
+    /// Copies a file, keeping its permission bits.
+    public static func copy(_ source: String, to destination: String) throws(ReactorError) {
+        var info = stat()
+        guard stat(source, &info) == 0 else { throw .system(SystemError(errno, "stat")) }
+        let (bytes, mode) = try SystemAccess.readSmallFile(source, limit: 1 << 30)
+        try SystemAccess.writeFileAtomically(destination, bytes, mode: mode)
+    }
+
+    /// This process's id.
+    public static func currentProcessID() -> Int32 { getpid() }
+
+    /// Removes a file.
+    public static func remove(_ path: String) { unlink(path) }
+}

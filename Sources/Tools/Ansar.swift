@@ -1,0 +1,187 @@
+import Actors
+import ArgumentParser
+import Logging
+import Reactor
+import Transport
+
+@main
+struct Ansar: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "ansar",
+        abstract: "Runs groups of processes that find each other by name.",
+        discussion: """
+            A home (default ./.ansar-home) holds executables, roles and their settings. The seed's demo:
+
+              ansar create
+              ansar deploy dist
+              ansar add publish-a-service pub
+              ansar add subscribe-to-service sub
+              ansar run --main-role=sub
+            """,
+        subcommands: [Create.self, Deploy.self, Add.self, List.self, Delete.self, Run.self])
+}
+
+/// The option every command takes.
+struct HomeOption: ParsableArguments {
+    @Option(name: .long, help: "The home folder.")
+    var homePath = Home.defaultPath
+}
+
+/// Runs a command body: a ToolError becomes one line on stderr and exit status 1.
+func perform(_ body: () throws(ToolError) -> Void) throws {
+    do {
+        try body()
+    } catch {
+        SystemAccess.writeStandardError("ansar: \(error)\n")
+        throw ExitCode(1)
+    }
+}
+
+struct Create: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Create a home: its folders and a fresh realm secret.",
+        discussion: "Example: ansar create --home-path=/srv/demo")
+    @OptionGroup var home: HomeOption
+
+    func run() throws {
+        try perform { () throws(ToolError) in
+            _ = try Home.create(at: home.homePath)
+        }
+    }
+}
+
+struct Deploy: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Copy the executables of a folder into the home.",
+        discussion: "Example: ansar deploy .build/release")
+    @OptionGroup var home: HomeOption
+    @Argument(help: "The folder holding the executables.") var folder: String
+
+    func run() throws {
+        try perform { () throws(ToolError) in
+            let home = try Home.open(home.homePath)
+            guard let names = ChildProcess.files(in: folder) else { throw ToolError("cannot read folder \(folder): give a folder of executables") }
+            let executables = names.filter { ChildProcess.isExecutable("\(folder)/\($0)") }
+            guard !executables.isEmpty else { throw ToolError("no executables in \(folder)") }
+            for name in executables {
+                do {
+                    try ChildProcess.copy("\(folder)/\(name)", to: "\(home.bin)/\(name)")
+                } catch {
+                    throw ToolError("cannot copy \(folder)/\(name) into \(home.bin): \(error)")
+                }
+            }
+        }
+    }
+}
+
+struct Add: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Add a role played by a deployed executable.",
+        discussion: "Example: ansar add publish-a-service pub")
+    @OptionGroup var home: HomeOption
+    @Argument(help: "A deployed executable.") var executable: String
+    @Argument(help: "The role's name.") var role: String
+
+    func run() throws {
+        try perform { () throws(ToolError) in
+            try Home.open(home.homePath).add(Role(name: role, executable: executable))
+        }
+    }
+}
+
+struct List: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "List the roles of the home.", discussion: "Example: ansar list --long")
+    @OptionGroup var home: HomeOption
+    @Flag(name: .long, help: "Show each role's executable.") var long = false
+
+    func run() throws {
+        try perform { () throws(ToolError) in
+            for role in try Home.open(home.homePath).roles() {
+                print(long ? "\(role.name)\(String(repeating: " ", count: max(1, 24 - role.name.count)))\(role.executable)" : role.name)
+            }
+        }
+    }
+}
+
+struct Delete: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Delete a role (its settings and input stay).", discussion: "Example: ansar delete sub")
+    @OptionGroup var home: HomeOption
+    @Argument(help: "The role.") var role: String
+
+    func run() throws {
+        try perform { () throws(ToolError) in
+            let home = try Home.open(home.homePath)
+            try Home.validate(role: role)
+            guard SystemAccess.exists(home.entry(role)) else { throw ToolError("unknown role \(role): see `ansar list`") }
+            ChildProcess.remove(home.entry(role))
+        }
+    }
+}
+
+struct Run: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run the group in the foreground: every role, with the group's directory.",
+        discussion: """
+            With --main-role the group ends when that role ends, and its value is printed; otherwise
+            it ends when every role has ended, and each role's value is printed. Ctrl-C stops it.
+
+            Example: ansar run --main-role=sub
+            """)
+    @OptionGroup var home: HomeOption
+    @Option(help: "End the group when this role ends, and print its value.") var mainRole: String?
+    @Option(help: "Send every role's logs to stderr from this level up (TRACE, DEBUG, INFO, NOTICE, WARNING, ERROR).") var debugLevel: String?
+
+    func run() throws {
+        var code: Int32 = 0
+        try perform { () throws(ToolError) in
+            code = try runGroup()
+        }
+        if code != 0 { throw ExitCode(code) }
+    }
+
+    private func runGroup() throws(ToolError) -> Int32 {
+        let home = try Home.open(home.homePath)
+        let roles = try home.roles()
+        guard !roles.isEmpty else { throw ToolError("no roles in \(home.path): add one with `ansar add EXECUTABLE ROLE`") }
+        if let mainRole, !roles.contains(where: { $0.name == mainRole }) {
+            throw ToolError("unknown main role \(mainRole): see `ansar list`")
+        }
+        for role in roles where !ChildProcess.isExecutable("\(home.bin)/\(role.executable)") {
+            throw ToolError("role \(role.name): \(home.bin)/\(role.executable) is missing or not executable; deploy it again")
+        }
+        let secret = try home.secret()
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = debugLevel.flatMap { Logger.Level(rawValue: $0.lowercased()) } ?? .warning
+            return handler
+        }
+        let group = SocketAddress.unixAbstract(name: "ansar-group-\(ChildProcess.currentProcessID())-\(UInt32.random(in: 0...UInt32.max))")
+        let runner = GroupRunner(home: home, roles: roles, mainRole: mainRole, groupAddress: group, debugLevel: debugLevel, secret: secret.hex)
+        do {
+            let runtime = Runtime(reactor: try Reactor(), transport: TransportConfiguration(secret: secret))
+            _ = try runtime.run(runner)
+        } catch {
+            throw ToolError("cannot run the group: \(error)")
+        }
+        if let failure = runner.failure { throw ToolError(failure) }
+        return report(runner.outcomes)
+    }
+
+    /// Prints the main role's value (or every role's), and returns the exit status.
+    private func report(_ outcomes: [RoleOutcome]) -> Int32 {
+        let shown = mainRole.map { main in outcomes.filter { $0.role == main } } ?? outcomes
+        var status: Int32 = 0
+        for outcome in shown {
+            if let garbage = outcome.garbage {
+                SystemAccess.writeStandardError("ansar: role \(outcome.role) printed something that is not a result: \(garbage)\n")
+                status = 1
+                continue
+            }
+            let text = outcome.value.map(Printing.human) ?? "(no value: \(outcome.exit))"
+            print(mainRole == nil ? "\(outcome.role): " + text.split(separator: "\n", omittingEmptySubsequences: false).joined(separator: "\n  ") : text)
+            if case .code(let code) = outcome.exit, code != 0 { status = code }
+            if case .signal = outcome.exit, mainRole != nil { status = 1 }
+        }
+        return status
+    }
+}

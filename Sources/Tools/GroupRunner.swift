@@ -1,0 +1,130 @@
+import Actors
+import Logging
+import PubSub
+import Reactor
+
+/// What a role's process left: how it ended and what it printed.
+struct RoleOutcome {
+    let role: String
+    let exit: ChildProcess.Exit
+    /// The result, if stdout held one (`{"type": …, "value": …}`).
+    let value: (any Message)?
+    /// Set when stdout held something else.
+    let garbage: String?
+}
+
+/// Tick of the runner's check on its children.
+struct CheckChildren: Message {}
+
+/// The group runner of `ansar run`: the group's directory, one process per role started with the
+/// framework flags, their results read from stdout; the group ends when the main role ends (the
+/// others are stopped: SIGTERM, then SIGKILL after a grace period), or when every role has ended.
+final class GroupRunner: Object {
+    struct Child {
+        let role: Role
+        let pid: Int32
+        var stopSent: Deadline?
+    }
+
+    let home: Home
+    let roles: [Role]
+    let mainRole: String?
+    let groupAddress: SocketAddress
+    let debugLevel: String?
+    let environment: [String: String]
+    static let grace = Duration.seconds(3)
+
+    var children: [Child] = []
+    var outcomes: [RoleOutcome] = []
+    var stopping = false
+    var failure: String?
+
+    init(home: Home, roles: [Role], mainRole: String?, groupAddress: SocketAddress, debugLevel: String?, secret: String) {
+        self.home = home
+        self.roles = roles
+        self.mainRole = mainRole
+        self.groupAddress = groupAddress
+        self.debugLevel = debugLevel
+        var environment = ChildProcess.currentEnvironment()
+        environment["ANSAR_REALM_SECRET"] = secret
+        environment[Node.groupAddressVariable] = nil
+        self.environment = environment
+    }
+
+    func receive(_ message: any Message, context: Context) throws {
+        switch message {
+        case is Start:
+            context.create(GroupDirectory(listening: groupAddress))
+            for role in roles { launch(role, context) }
+            context.startTimer(CheckChildren(), after: .milliseconds(2), repeating: true)
+        case is CheckChildren:
+            check(context)
+        case is Stop:
+            stopAll()
+        default:
+            break
+        }
+    }
+
+    private func launch(_ role: Role, _ context: Context) {
+        var arguments = ["--home-path=\(home.path)", "--role-name=\(role.name)", "--group-address=\(groupAddress)", "--pure-object"]
+        if let debugLevel { arguments.append("--debug-level=\(debugLevel)") }
+        do {
+            let pid = try ChildProcess.spawn(
+                "\(home.bin)/\(role.executable)", arguments: arguments, environment: environment, stdout: home.result(role.name),
+                stderr: debugLevel == nil ? home.log(role.name) : "/dev/stderr")
+            children.append(Child(role: role, pid: pid))
+            context.runtime.logger.info("role started", metadata: ["role": "\(role.name)", "pid": "\(pid)"])
+        } catch {
+            failure = "cannot start role \(role.name) (\(home.bin)/\(role.executable)): \(error)"
+            stopAll()
+        }
+    }
+
+    private func check(_ context: Context) {
+        var index = 0
+        while index < children.count {
+            let child = children[index]
+            guard let exit = ChildProcess.poll(child.pid) else {
+                if let sent = child.stopSent, Deadline.now() > sent + Self.grace {
+                    context.runtime.logger.warning("role did not stop: killing it", metadata: ["role": "\(child.role.name)", "pid": "\(child.pid)"])
+                    ChildProcess.signal(child.pid, SIGKILL)
+                    children[index].stopSent = .distantFuture
+                }
+                index += 1
+                continue
+            }
+            children.remove(at: index)
+            let outcome = read(child.role, exit)
+            outcomes.append(outcome)
+            if child.role.name == mainRole { stopAll() }
+        }
+        if children.isEmpty && (stopping || mainRole == nil || outcomes.contains { $0.role == mainRole }) {
+            context.cancelTimer(CheckChildren.self)
+            context.complete(Ack())
+        }
+    }
+
+    private func read(_ role: Role, _ exit: ChildProcess.Exit) -> RoleOutcome {
+        let text = (try? SystemAccess.readSmallFile(home.result(role.name), limit: 16 << 20)).map { String(decoding: $0.bytes, as: UTF8.self) } ?? ""
+        let line = text.split(separator: "\n").first.map(String.init) ?? ""
+        guard !line.isEmpty else { return RoleOutcome(role: role.name, exit: exit, value: nil, garbage: nil) }
+        guard let json = try? JSON(parsing: line), case .string(let type)? = json["type"], let value = json["value"] else {
+            return RoleOutcome(role: role.name, exit: exit, value: nil, garbage: String(line.prefix(80)))
+        }
+        return RoleOutcome(role: role.name, exit: exit, value: Incognito(typeName: type, fields: value), garbage: nil)
+    }
+
+    /// SIGTERM to every role still running; SIGKILL for those still there after the grace period.
+    private func stopAll() {
+        stopping = true
+        for index in children.indices where children[index].stopSent == nil {
+            ChildProcess.signal(children[index].pid, SIGTERM)
+            children[index].stopSent = .now()
+        }
+    }
+}
+
+#if canImport(Glibc)
+import Glibc
+#endif

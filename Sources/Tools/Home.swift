@@ -1,0 +1,113 @@
+import Actors
+import Reactor
+import Transport
+
+/// Something the command cannot do: one line naming the thing and the fix.
+struct ToolError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// A role: a name, and the deployed executable that plays it.
+struct Role: Equatable {
+    let name: String
+    let executable: String
+}
+
+/// An ansar home: the folder a group lives in.
+///
+/// ```
+/// HOME/secret            the realm secret (hex, mode 0600): every process of the home holds it
+/// HOME/bin/              deployed executables
+/// HOME/roles/ROLE.json   {"executable": "NAME"}
+/// HOME/settings/ROLE.json, HOME/input/ROLE.json   what the process shim reads
+/// HOME/logs/ROLE.log     each role's stderr
+/// HOME/tmp/              results of the last run, one file per role
+/// ```
+struct Home {
+    static let defaultPath = ".ansar-home"
+    static let folders = ["bin", "roles", "settings", "input", "logs", "tmp"]
+    let path: String
+
+    var bin: String { "\(path)/bin" }
+    func entry(_ role: String) -> String { "\(path)/roles/\(role).json" }
+    func log(_ role: String) -> String { "\(path)/logs/\(role).log" }
+    func result(_ role: String) -> String { "\(path)/tmp/\(role).result" }
+
+    /// Makes a new home: the folders and a fresh realm secret.
+    static func create(at path: String) throws(ToolError) -> Home {
+        guard !SystemAccess.exists(path) else { throw ToolError("\(path) already exists: use it, or remove it first") }
+        do {
+            for folder in folders { try SystemAccess.makeDirectories("\(path)/\(folder)") }
+            try SystemAccess.writeFileAtomically("\(path)/secret", Array((RealmSecret.generate().hex + "\n").utf8), mode: 0o600)
+        } catch {
+            throw ToolError("cannot create the home at \(path): \(error)")
+        }
+        return Home(path: path)
+    }
+
+    /// The home at `path`, checked to be one.
+    static func open(_ path: String) throws(ToolError) -> Home {
+        guard SystemAccess.exists(path) else { throw ToolError("no home at \(path): create one with `ansar create`, or give --home-path") }
+        guard SystemAccess.exists("\(path)/secret"), SystemAccess.exists("\(path)/roles") else {
+            throw ToolError("\(path) is not an ansar home (no secret or roles folder): give --home-path, or `ansar create` a new one")
+        }
+        return Home(path: path)
+    }
+
+    func secret() throws(ToolError) -> RealmSecret {
+        do {
+            return try RealmSecret(contentsOfFile: "\(path)/secret")
+        } catch {
+            throw ToolError("realm secret \(path)/secret: \(error)")
+        }
+    }
+
+    /// Role names are file names: 1–64 letters, digits, `-` or `_`, starting with a letter or digit.
+    static func validate(role name: String) throws(ToolError) {
+        func alphanumeric(_ scalar: Unicode.Scalar) -> Bool {
+            ("a"..."z").contains(scalar) || ("A"..."Z").contains(scalar) || ("0"..."9").contains(scalar)
+        }
+        let scalars = Array(name.unicodeScalars)
+        guard (1...64).contains(scalars.count), let first = scalars.first, alphanumeric(first),
+            scalars.allSatisfy({ alphanumeric($0) || $0 == "-" || $0 == "_" })
+        else {
+            throw ToolError("invalid role name \"\(name)\": use 1-64 letters, digits, - and _, starting with a letter or digit")
+        }
+    }
+
+    func role(_ name: String) throws(ToolError) -> Role {
+        try Self.validate(role: name)
+        let path = entry(name)
+        guard SystemAccess.exists(path) else { throw ToolError("unknown role \(name): see `ansar list`, or `ansar add EXECUTABLE \(name)`") }
+        do {
+            let (bytes, _) = try SystemAccess.readSmallFile(path)
+            let json = try JSON(parsing: String(decoding: bytes, as: UTF8.self))
+            guard case .string(let executable)? = json["executable"] else { throw WireError(path: "executable", problem: "missing, or not a string") }
+            return Role(name: name, executable: executable)
+        } catch {
+            throw ToolError("role entry \(path) is corrupt (\(error)): `ansar delete \(name)` and add it again")
+        }
+    }
+
+    func roles() throws(ToolError) -> [Role] {
+        let names = (ChildProcess.files(in: "\(path)/roles") ?? []).filter { $0.hasSuffix(".json") }.map { String($0.dropLast(5)) }
+        var roles: [Role] = []
+        for name in names { roles.append(try role(name)) }
+        return roles
+    }
+
+    func add(_ role: Role) throws(ToolError) {
+        try Self.validate(role: role.name)
+        guard !SystemAccess.exists(entry(role.name)) else { throw ToolError("role \(role.name) exists: `ansar delete \(role.name)` first") }
+        guard ChildProcess.isExecutable("\(bin)/\(role.executable)") else {
+            throw ToolError("no executable \(role.executable) in \(bin): deploy it first (`ansar deploy FOLDER`)")
+        }
+        let json = JSON.object([("executable", .string(role.executable))])
+        do {
+            try SystemAccess.writeFileAtomically(entry(role.name), Array((json.pretty + "\n").utf8))
+        } catch {
+            throw ToolError("cannot write \(entry(role.name)): \(error)")
+        }
+    }
+}
