@@ -25,10 +25,18 @@ system-packages:
 build: system-packages
 	swift build $(SWIFT_BUILD_FLAGS)
 
-## The main demo: for now the reactor echo example, over loopback TCP and a Unix socket.
+## The seed's demo: builds `ansar` and the two examples, makes a home in a temporary folder,
+## deploys them, adds `pub` and `sub`, and runs the group until `sub` has its Welcome.
 demo: system-packages
-	swift build --product reactor-echo $(SWIFT_BUILD_FLAGS)
-	"$$(swift build --show-bin-path)/reactor-echo"
+	swift build $(SWIFT_BUILD_FLAGS)
+	@bin="$$(swift build --show-bin-path)"; demo="$$(mktemp -d /tmp/ansar-demo-XXXXXX)"; \
+	mkdir "$$demo/dist" && cp "$$bin/publish-a-service" "$$bin/subscribe-to-service" "$$demo/dist/" && cd "$$demo" && \
+	echo "+ ansar create" && "$$bin/ansar" create && \
+	echo "+ ansar deploy dist" && "$$bin/ansar" deploy dist && \
+	echo "+ ansar add publish-a-service pub" && "$$bin/ansar" add publish-a-service pub && \
+	echo "+ ansar add subscribe-to-service sub" && "$$bin/ansar" add subscribe-to-service sub && \
+	echo "+ ansar run --main-role=sub" && "$$bin/ansar" run --main-role=sub; \
+	status=$$?; rm -rf "$$demo"; exit $$status
 
 ## Builds and runs every test, on both reactor backends.
 test: system-packages

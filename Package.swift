@@ -89,5 +89,6 @@ let package = Package(
             path: "Tests/PubSubNode", swiftSettings: safeModule),
         .testTarget(name: "ActorsTests", dependencies: ["Actors", "Transport", "Reactor", "TestSupport"] + testLogging),
         .testTarget(name: "PubSubTests", dependencies: ["PubSub", "Actors", "Reactor", "Transport", "TestSupport"] + testLogging),
+        .testTarget(name: "ToolsTests", dependencies: ["Reactor", "TestSupport"]),
     ]
 )

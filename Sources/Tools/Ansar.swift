@@ -122,8 +122,7 @@ struct Run: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Run the group in the foreground: every role, with the group's directory.",
         discussion: """
-            With --main-role the group ends when that role ends, and its value is printed; otherwise
-            it ends when every role has ended, and each role's value is printed. Ctrl-C stops it.
+            With --main-role the group ends when that role ends, and its value is printed; otherwise it ends when every role has ended, and each role's value is printed. Ctrl-C stops it.
 
             Example: ansar run --main-role=sub
             """)

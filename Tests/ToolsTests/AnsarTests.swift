@@ -1,0 +1,139 @@
+import Reactor
+import Testing
+import TestSupport
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A scratch folder with a `dist` of the example executables, removed at the end.
+final class Scratch {
+    let path: String
+    var home: String { "\(path)/home" }
+
+    init() throws {
+        var template = Array("/tmp/ansar-cli-XXXXXX".utf8CString)
+        path = String(cString: mkdtemp(&template)!)
+        try SystemAccess.makeDirectories("\(path)/dist")
+        for name in ["publish-a-service", "subscribe-to-service"] {
+            try ChildProcess.copy("\(Subprocess.buildDirectory())/\(name)", to: "\(path)/dist/\(name)")
+        }
+    }
+
+    deinit { _ = system("rm -rf \(path)") }
+
+    /// Runs `ansar` with the home option; exit status, stdout, stderr.
+    func ansar(_ arguments: [String]) throws -> (Int32, String, String) {
+        try Subprocess.run("ansar", arguments + ["--home-path=\(home)"])
+    }
+
+    func script(_ name: String, _ body: String) throws {
+        try SystemAccess.writeFileAtomically("\(path)/dist/\(name)", Array("#!/bin/sh\n\(body)\n".utf8), mode: 0o755)
+    }
+
+    /// create, deploy, add pub and sub.
+    func seedHome() throws {
+        for command in [["create"], ["deploy", "\(path)/dist"], ["add", "publish-a-service", "pub"], ["add", "subscribe-to-service", "sub"]] {
+            let (code, _, errors) = try ansar(command)
+            #expect(code == 0, "\(command): \(errors)")
+        }
+    }
+}
+
+let welcome = "hello_welcome.Welcome\n  my_name: \"Buster\"\n  your_name: \"Gladys\"\n"
+
+@Suite("The ansar command, run as a real program")
+struct AnsarTests {
+    @Test("the seed's flow: create, deploy, add, run --main-role=sub prints the Welcome")
+    func seedFlow() throws {
+        let scratch = try Scratch()
+        try scratch.seedHome()
+        let (listed, roles, _) = try scratch.ansar(["list"])
+        #expect(listed == 0 && roles == "pub\nsub\n")
+        let (code, output, errors) = try scratch.ansar(["run", "--main-role=sub"])
+        #expect(code == 0, "\(errors)")
+        #expect(output == welcome)
+        // Settings from the home apply: the client's name.
+        try SystemAccess.writeFileAtomically("\(scratch.home)/settings/sub.json", Array(#"{"clientName": "Ann"}"#.utf8))
+        let (_, renamed, _) = try scratch.ansar(["run", "--main-role=sub"])
+        #expect(renamed == welcome.replacingAll("Gladys", with: "Ann"))
+    }
+
+    @Test("bad input: one line naming the thing and the fix, exit 1, the home left as it was", arguments: [
+        "no home", "not a home", "unknown executable", "invalid role name", "role exists", "deploy from nowhere",
+        "unknown main role", "corrupt role entry", "executable gone", "garbage on stdout",
+    ])
+    func badInput(case name: String) throws {
+        let scratch = try Scratch()
+        let expected: String
+        var command: [String]
+        switch name {
+        case "no home":
+            command = ["list"]
+            expected = "ansar: no home at \(scratch.home): create one with `ansar create`, or give --home-path"
+        case "not a home":
+            try SystemAccess.makeDirectories(scratch.home)
+            command = ["run"]
+            expected = "ansar: \(scratch.home) is not an ansar home (no secret or roles folder): give --home-path, or `ansar create` a new one"
+        case "unknown executable":
+            try scratch.seedHome()
+            command = ["add", "nothing-like-it", "x"]
+            expected = "ansar: no executable nothing-like-it in \(scratch.home)/bin: deploy it first (`ansar deploy FOLDER`)"
+        case "invalid role name":
+            try scratch.seedHome()
+            command = ["add", "publish-a-service", "bad name"]
+            expected = "ansar: invalid role name \"bad name\": use 1-64 letters, digits, - and _, starting with a letter or digit"
+        case "role exists":
+            try scratch.seedHome()
+            command = ["add", "publish-a-service", "pub"]
+            expected = "ansar: role pub exists: `ansar delete pub` first"
+        case "deploy from nowhere":
+            try scratch.seedHome()
+            command = ["deploy", "\(scratch.path)/missing"]
+            expected = "ansar: cannot read folder \(scratch.path)/missing: give a folder of executables"
+        case "unknown main role":
+            try scratch.seedHome()
+            command = ["run", "--main-role=nobody"]
+            expected = "ansar: unknown main role nobody: see `ansar list`"
+        case "corrupt role entry":
+            try scratch.seedHome()
+            try SystemAccess.writeFileAtomically("\(scratch.home)/roles/sub.json", Array("{not json".utf8))
+            command = ["run", "--main-role=sub"]
+            expected = "ansar: role entry \(scratch.home)/roles/sub.json is corrupt (expected a member name at line 1, column 2): `ansar delete sub` and add it again"
+        case "executable gone":
+            try scratch.seedHome()
+            ChildProcess.remove("\(scratch.home)/bin/subscribe-to-service")
+            command = ["run", "--main-role=sub"]
+            expected = "ansar: role sub: \(scratch.home)/bin/subscribe-to-service is missing or not executable; deploy it again"
+        default:  // garbage on stdout
+            try scratch.script("chatty", "echo hello there")
+            try scratch.seedHome()
+            #expect(try scratch.ansar(["add", "chatty", "talker"]).0 == 0)
+            command = ["run", "--main-role=talker"]
+            expected = "ansar: role talker printed something that is not a result: hello there"
+        }
+        let before = Subprocess.read("\(scratch.home)/roles/sub.json")
+        let (code, output, errors) = try scratch.ansar(command)
+        #expect(code == 1)
+        #expect(output == "")
+        #expect(errors == expected + "\n")
+        #expect(Subprocess.read("\(scratch.home)/roles/sub.json") == before, "the home is left as it was")
+    }
+
+    @Test("a role that ignores SIGTERM is killed after the grace period, and the group still ends")
+    func stubbornRole() throws {
+        let scratch = try Scratch()
+        try scratch.script("stubborn", "trap '' TERM\nsleep 30")
+        try scratch.seedHome()
+        #expect(try scratch.ansar(["add", "stubborn", "mule"]).0 == 0)
+        let (code, output, _) = try scratch.ansar(["run", "--main-role=sub"])
+        #expect(code == 0)
+        #expect(output == welcome)
+    }
+}
+
+extension String {
+    func replacingAll(_ target: String, with replacement: String) -> String {
+        split(separator: target, omittingEmptySubsequences: false).joined(separator: replacement)
+    }
+}
