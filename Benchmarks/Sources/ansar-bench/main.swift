@@ -25,7 +25,7 @@ while let argument = arguments.next() {
     case "--variant": variantFilter = arguments.next()
     case "--size": sizeFilter = arguments.next().flatMap { Int($0) }
     default:
-        print("usage: ansar-bench [--results FILE] [--quick] [--only round-trip|one-way|dispatch|pubsub] [--variant TEXT] [--size BYTES]")
+        print("usage: ansar-bench [--results FILE] [--quick] [--only round-trip|one-way|dispatch|pubsub|demo] [--variant TEXT] [--size BYTES]")
         exit(2)
     }
 }
@@ -286,6 +286,18 @@ if only == nil || only == "pubsub" {
         }.wait()
     }
     _ = directory.wait()
+}
+
+// MARK: The demo
+
+if only == nil || only == "demo" {
+    if let times = demoRunTimes(runs: 10) {
+        figures.append(Figure(
+            name: "ansar run --main-role=sub (the seed demo), median wall time", value: times.sorted()[times.count / 2], unit: "ms",
+            baseline: "target 100 ms", baselineValue: 100))
+    } else {
+        print("demo: ../.build/release/ansar is missing (make bench builds it); skipped")
+    }
 }
 
 // MARK: Report
