@@ -18,3 +18,7 @@ void cshims_sigset_of(sigset_t *set, const int *signals, int count) {
     sigemptyset(set);
     for (int i = 0; i < count; i++) sigaddset(set, signals[i]);
 }
+
+#include <spawn.h>
+// POSIX_SPAWN_SETSID is a GNU extension: a detached child's own session.
+short cshims_posix_spawn_setsid(void) { return POSIX_SPAWN_SETSID; }

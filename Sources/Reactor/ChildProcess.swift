@@ -1,3 +1,5 @@
+import CShims
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -6,10 +8,15 @@ import Glibc
 /// `posix_spawn` needs. A child's stdout and stderr go to files (appended), so a runner can read a
 /// result and keep logs without pipes to drain.
 public enum ChildProcess {
-    /// Starts `path` with `arguments` and exactly `environment`; returns its pid.
+    /// Starts `path` with `arguments` and exactly `environment`; returns its pid. A `detached`
+    /// child starts a session of its own, so it outlives this process and its terminal.
     public static func spawn(
-        _ path: String, arguments: [String], environment: [String: String], stdout: String, stderr: String
+        _ path: String, arguments: [String], environment: [String: String], stdout: String, stderr: String, detached: Bool = false
     ) throws(ReactorError) -> Int32 {
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        if detached { posix_spawnattr_setflags(&attributes, cshims_posix_spawn_setsid()) }
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
@@ -21,7 +28,7 @@ public enum ChildProcess {
         let envp = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
         defer { envp.forEach { free($0) } }
         var pid: pid_t = 0
-        let status = posix_spawn(&pid, path, &actions, nil, argv, envp)
+        let status = posix_spawn(&pid, path, &actions, &attributes, argv, envp)
         guard status == 0 else { throw .system(SystemError(status, "posix_spawn")) }
         return pid
     }
@@ -89,6 +96,29 @@ public enum ChildProcess {
         guard stat(source, &info) == 0 else { throw .system(SystemError(errno, "stat")) }
         let (bytes, mode) = try SystemAccess.readSmallFile(source, limit: 1 << 30)
         try SystemAccess.writeFileAtomically(destination, bytes, mode: mode)
+    }
+
+    /// Whether process `pid` exists.
+    public static func isAlive(_ pid: Int32) -> Bool { kill(pid, 0) == 0 || errno == EPERM }
+
+    /// This program's own executable.
+    public static func currentExecutable() -> String? {
+        var buffer = [CChar](repeating: 0, count: 4096)
+        let count = readlink("/proc/self/exe", &buffer, buffer.count - 1)
+        guard count > 0 else { return nil }
+        return String(decoding: buffer[0..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
+    /// Takes an exclusive lock on `path` (created if need be) for as long as this process lives:
+    /// the kernel frees it when the process ends, however it ends. False if another holds it.
+    public static func holdLock(_ path: String) -> Bool {
+        let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { return false }
+        guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
+            close(fd)
+            return false
+        }
+        return true  // the descriptor stays open on purpose: it is the lock
     }
 
     /// This process's id.

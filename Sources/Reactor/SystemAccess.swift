@@ -89,4 +89,11 @@ public enum SystemAccess {
         fflush(nil)  // every output stream
         Glibc.exit(code)
     }
+
+    /// Seconds since the epoch, from the wall clock (for times people read, not for timing).
+    public static func wallClock() -> Double {
+        var now = timespec()
+        clock_gettime(CLOCK_REALTIME, &now)
+        return Double(now.tv_sec) + Double(now.tv_nsec) / 1e9
+    }
 }

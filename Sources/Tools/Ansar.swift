@@ -18,7 +18,10 @@ struct Ansar: ParsableCommand {
               ansar add subscribe-to-service sub
               ansar run --main-role=sub
             """,
-        subcommands: [Create.self, Deploy.self, Add.self, List.self, Delete.self, Run.self])
+        subcommands: [
+            Create.self, Deploy.self, Add.self, List.self, Delete.self, Run.self, StartGroup.self, StopGroup.self, Status.self, Log.self,
+            Folder.self, Settings.self, Input.self, Returned.self,
+        ])
 }
 
 /// The option every command takes.
@@ -139,14 +142,10 @@ struct Run: ParsableCommand {
     }
 
     private func runGroup() throws(ToolError) -> Int32 {
-        let home = try Home.open(home.homePath)
-        let roles = try home.roles()
-        guard !roles.isEmpty else { throw ToolError("no roles in \(home.path): add one with `ansar add EXECUTABLE ROLE`") }
-        if let mainRole, !roles.contains(where: { $0.name == mainRole }) {
-            throw ToolError("unknown main role \(mainRole): see `ansar list`")
-        }
-        for role in roles where !ChildProcess.isExecutable("\(home.bin)/\(role.executable)") {
-            throw ToolError("role \(role.name): \(home.bin)/\(role.executable) is missing or not executable; deploy it again")
+        let (home, roles) = try checkedGroup(home.homePath, mainRole: mainRole)
+        guard ChildProcess.holdLock(home.lock) else {
+            let pid = home.runningGroup().flatMap { json -> Int64? in if case .integer(let pid)? = json["pid"] { pid } else { nil } }
+            throw ToolError("a group is already running in \(home.path)\(pid.map { " (pid \($0))" } ?? ""): `ansar stop` it first")
         }
         let secret = try home.secret()
         LoggingSystem.bootstrap { label in
@@ -183,4 +182,19 @@ struct Run: ParsableCommand {
         }
         return status
     }
+}
+
+/// The home and its roles, checked before a group starts: at least one role, a known main role,
+/// every executable in place.
+func checkedGroup(_ path: String, mainRole: String?) throws(ToolError) -> (Home, [Role]) {
+    let home = try Home.open(path)
+    let roles = try home.roles()
+    guard !roles.isEmpty else { throw ToolError("no roles in \(home.path): add one with `ansar add EXECUTABLE ROLE`") }
+    if let mainRole, !roles.contains(where: { $0.name == mainRole }) {
+        throw ToolError("unknown main role \(mainRole): see `ansar list`")
+    }
+    for role in roles where !ChildProcess.isExecutable("\(home.bin)/\(role.executable)") {
+        throw ToolError("role \(role.name): \(home.bin)/\(role.executable) is missing or not executable; deploy it again")
+    }
+    return (home, roles)
 }

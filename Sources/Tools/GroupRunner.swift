@@ -23,6 +23,7 @@ final class GroupRunner: Object {
     struct Child {
         let role: Role
         let pid: Int32
+        let started: Double
         var stopSent: Deadline?
     }
 
@@ -38,6 +39,10 @@ final class GroupRunner: Object {
     var outcomes: [RoleOutcome] = []
     var stopping = false
     var failure: String?
+    /// Roles that had to be killed after the grace period.
+    var killed: [String] = []
+    var launched = 0
+    let started = SystemAccess.wallClock()
 
     init(home: Home, roles: [Role], mainRole: String?, groupAddress: SocketAddress, debugLevel: String?, secret: String) {
         self.home = home
@@ -56,6 +61,7 @@ final class GroupRunner: Object {
         case is Start:
             context.create(GroupDirectory(listening: groupAddress))
             for role in roles { launch(role, context) }
+            writeState()
             context.startTimer(CheckChildren(), after: .milliseconds(2), repeating: true)
         case is CheckChildren:
             check(context)
@@ -73,7 +79,8 @@ final class GroupRunner: Object {
             let pid = try ChildProcess.spawn(
                 "\(home.bin)/\(role.executable)", arguments: arguments, environment: environment, stdout: home.result(role.name),
                 stderr: debugLevel == nil ? home.log(role.name) : "/dev/stderr")
-            children.append(Child(role: role, pid: pid))
+            children.append(Child(role: role, pid: pid, started: SystemAccess.wallClock()))
+            launched += 1
             context.runtime.logger.info("role started", metadata: ["role": "\(role.name)", "pid": "\(pid)"])
         } catch {
             failure = "cannot start role \(role.name) (\(home.bin)/\(role.executable)): \(error)"
@@ -90,6 +97,7 @@ final class GroupRunner: Object {
                     context.runtime.logger.warning("role did not stop: killing it", metadata: ["role": "\(child.role.name)", "pid": "\(child.pid)"])
                     ChildProcess.signal(child.pid, SIGKILL)
                     children[index].stopSent = .distantFuture
+                    killed.append(child.role.name)
                 }
                 index += 1
                 continue
@@ -97,12 +105,31 @@ final class GroupRunner: Object {
             children.remove(at: index)
             let outcome = read(child.role, exit)
             outcomes.append(outcome)
+            writeState()
             if child.role.name == mainRole { stopAll() }
         }
         if children.isEmpty && (stopping || mainRole == nil || outcomes.contains { $0.role == mainRole }) {
             context.cancelTimer(CheckChildren.self)
+            let report = JSON.object([("killed", .array(killed.map(JSON.string)))])
+            try? SystemAccess.writeFileAtomically(home.stopReport, Array(report.description.utf8))
+            ChildProcess.remove(home.state)
             context.complete(Ack())
         }
+    }
+
+    /// What `ansar status` reads while the group runs.
+    private func writeState() {
+        let roles = children.map { child in
+            JSON.object([
+                ("role", .string(child.role.name)), ("pid", .integer(Int64(child.pid))), ("started", .double(child.started)),
+                ("restarts", .integer(0)),
+            ])
+        }
+        let state = JSON.object([
+            ("pid", .integer(Int64(ChildProcess.currentProcessID()))), ("group", .string(groupAddress.description)), ("started", .double(started)),
+            ("launched", .integer(Int64(launched))), ("roles", .array(roles)),
+        ])
+        try? SystemAccess.writeFileAtomically(home.state, Array((state.pretty + "\n").utf8))
     }
 
     private func read(_ role: Role, _ exit: ChildProcess.Exit) -> RoleOutcome {

@@ -33,6 +33,19 @@ struct Home {
     func entry(_ role: String) -> String { "\(path)/roles/\(role).json" }
     func log(_ role: String) -> String { "\(path)/logs/\(role).log" }
     func result(_ role: String) -> String { "\(path)/tmp/\(role).result" }
+    /// The running group's state, its lock, and how its last stop went.
+    var state: String { "\(path)/tmp/group.json" }
+    var lock: String { "\(path)/tmp/group.lock" }
+    var stopReport: String { "\(path)/tmp/last-stop.json" }
+    var groupLog: String { "\(path)/logs/group.log" }
+
+    /// The running group's state, if a group is running (its runner is alive).
+    func runningGroup() -> JSON? {
+        guard let (bytes, _) = try? SystemAccess.readSmallFile(state), let json = try? JSON(parsing: String(decoding: bytes, as: UTF8.self)),
+            case .integer(let pid)? = json["pid"], ChildProcess.isAlive(Int32(pid))
+        else { return nil }
+        return json
+    }
 
     /// Makes a new home: the folders and a fresh realm secret.
     static func create(at path: String) throws(ToolError) -> Home {

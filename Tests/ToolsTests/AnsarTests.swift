@@ -120,6 +120,37 @@ struct AnsarTests {
         #expect(Subprocess.read("\(scratch.home)/roles/sub.json") == before, "the home is left as it was")
     }
 
+    @Test("start returns once the group is up; status, log and returned look inside; a second start is refused; stop ends it")
+    func startStatusStop() throws {
+        let scratch = try Scratch()
+        try scratch.seedHome()
+        let (started, _, startErrors) = try scratch.ansar(["start"])
+        #expect(started == 0, "\(startErrors)")
+        let (statusCode, status, _) = try scratch.ansar(["status"])
+        #expect(statusCode == 0)
+        #expect(status.contains("pub "), "\(status)")
+        let (jsonCode, json, _) = try scratch.ansar(["status", "--json"])
+        #expect(jsonCode == 0 && json.hasPrefix("{\"pid\":"))
+        let (again, _, againErrors) = try scratch.ansar(["start"])
+        #expect(again == 1)
+        #expect(againErrors == "ansar: a group is already running in \(scratch.home): `ansar stop` it first\n")
+        let (stopped, _, stopErrors) = try scratch.ansar(["stop"])
+        #expect(stopped == 0, "\(stopErrors)")
+        let (afterStop, _, afterErrors) = try scratch.ansar(["status"])
+        #expect(afterStop == 1)
+        #expect(afterErrors == "ansar: no group is running in \(scratch.home)\n")
+        let (_, returned, _) = try scratch.ansar(["returned", "sub"])
+        #expect(returned == welcome)
+        let (_, settings, _) = try scratch.ansar(["settings", "sub"])
+        #expect(settings == "{}\n")
+        let (_, folder, _) = try scratch.ansar(["folder", "logs"])
+        #expect(folder == "\(scratch.home)/logs\n")
+        let (logCode, _, _) = try scratch.ansar(["log", "pub"])
+        #expect(logCode == 0)
+        let (nothing, _, nothingErrors) = try scratch.ansar(["stop"])
+        #expect(nothing == 1 && nothingErrors == "ansar: no group is running in \(scratch.home)\n")
+    }
+
     @Test("a role that ignores SIGTERM is killed after the grace period, and the group still ends")
     func stubbornRole() throws {
         let scratch = try Scratch()

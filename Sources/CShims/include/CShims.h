@@ -84,4 +84,7 @@ int cshims_accept(int fd);
 // sigemptyset/sigaddset over a Swift array: fills `set` with the given signals.
 void cshims_sigset_of(sigset_t *set, const int *signals, int count);
 
+/// POSIX_SPAWN_SETSID, which needs _GNU_SOURCE: a spawned child in a session of its own.
+short cshims_posix_spawn_setsid(void);
+
 #endif

@@ -1,0 +1,201 @@
+import Actors
+import ArgumentParser
+import Reactor
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+struct StartGroup: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "start",
+        abstract: "Start the group in the background; returns once it is up.",
+        discussion: "Logs go to HOME/logs (the runner's to group.log). Example: ansar start, then ansar status, ansar stop")
+    @OptionGroup var home: HomeOption
+
+    func run() throws {
+        try perform { () throws(ToolError) in
+            let (home, roles) = try checkedGroup(home.homePath, mainRole: nil)
+            if home.runningGroup() != nil { throw ToolError("a group is already running in \(home.path): `ansar stop` it first") }
+            guard let ansar = ChildProcess.currentExecutable() else { throw ToolError("cannot find the ansar executable to start the runner") }
+            ChildProcess.remove(home.state)
+            let pid: Int32
+            do {
+                pid = try ChildProcess.spawn(
+                    ansar, arguments: ["run", "--home-path=\(home.path)"], environment: ChildProcess.currentEnvironment(), stdout: home.groupLog,
+                    stderr: home.groupLog, detached: true)
+            } catch {
+                throw ToolError("cannot start the runner: \(error)")
+            }
+            // Up means: the runner has launched every role.
+            let deadline = Deadline.after(.seconds(10))
+            while Deadline.now() < deadline {
+                if let state = home.runningGroup(), case .integer(let launched)? = state["launched"], launched == roles.count { return }
+                if let exit = ChildProcess.poll(pid) {
+                    let log = (try? SystemAccess.readSmallFile(home.groupLog, limit: 1 << 20)).map { String(decoding: $0.bytes, as: UTF8.self) } ?? ""
+                    let last = log.split(separator: "\n").last.map(String.init) ?? "\(exit)"
+                    throw ToolError("the group did not start: \(last)")
+                }
+                usleep(2_000)
+            }
+            throw ToolError("the group did not come up within 10 s: see \(home.groupLog)")
+        }
+    }
+}
+
+struct StopGroup: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "stop",
+        abstract: "Stop the running group: SIGTERM to every role, SIGKILL for those that do not stop in time.",
+        discussion: "Example: ansar stop")
+    @OptionGroup var home: HomeOption
+
+    func run() throws {
+        try perform { () throws(ToolError) in
+            let home = try Home.open(home.homePath)
+            guard let state = home.runningGroup(), case .integer(let pid)? = state["pid"] else {
+                throw ToolError("no group is running in \(home.path)")
+            }
+            ChildProcess.signal(Int32(pid), SIGTERM)
+            let deadline = Deadline.after(.seconds(15))
+            while ChildProcess.isAlive(Int32(pid)) {
+                guard Deadline.now() < deadline else { throw ToolError("the runner (pid \(pid)) did not stop within 15 s") }
+                usleep(2_000)
+            }
+            if let (bytes, _) = try? SystemAccess.readSmallFile(home.stopReport), let report = try? JSON(parsing: String(decoding: bytes, as: UTF8.self)),
+                case .array(let killed)? = report["killed"]
+            {
+                for case .string(let role) in killed { print("role \(role) did not stop in time: killed") }
+            }
+        }
+    }
+}
+
+struct Status: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Show the running group's roles: pid, uptime, restarts.", discussion: "Example: ansar status --json")
+    @OptionGroup var home: HomeOption
+    @Flag(help: "Print the state as JSON.") var json = false
+
+    func run() throws {
+        try perform { () throws(ToolError) in
+            let home = try Home.open(home.homePath)
+            guard let state = home.runningGroup() else { throw ToolError("no group is running in \(home.path)") }
+            if json {
+                print(state.description)
+                return
+            }
+            guard case .array(let roles)? = state["roles"] else { return }
+            let now = SystemAccess.wallClock()
+            for role in roles {
+                guard case .string(let name)? = role["role"], case .integer(let pid)? = role["pid"], case .double(let started)? = role["started"] else { continue }
+                let restarts = role["restarts"].flatMap { json -> Int64? in if case .integer(let count) = json { count } else { nil } } ?? 0
+                let uptime = String(format1: now - started)
+                print("\(name)\(String(repeating: " ", count: max(1, 16 - name.count)))\(pid)  \(uptime)s  restarts \(restarts)")
+            }
+        }
+    }
+}
+
+struct Log: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Print a role's log.", discussion: "Example: ansar log pub --lines 20")
+    @OptionGroup var home: HomeOption
+    @Argument(help: "The role (or `group` for the runner).") var role: String
+    @Option(help: "Only the last N lines.") var lines: Int?
+
+    func run() throws {
+        try perform { () throws(ToolError) in
+            let home = try Home.open(home.homePath)
+            if role != "group" { _ = try home.role(role) }
+            let path = role == "group" ? home.groupLog : home.log(role)
+            guard let (bytes, _) = try? SystemAccess.readSmallFile(path, limit: 64 << 20) else { return }
+            let text = String(decoding: bytes, as: UTF8.self)
+            let all = text.split(separator: "\n", omittingEmptySubsequences: false).dropLast(text.hasSuffix("\n") ? 1 : 0)
+            for line in all.suffix(lines ?? all.count) { print(line) }
+        }
+    }
+}
+
+struct Folder: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Print the path of a home folder: home, bin, roles, settings, input, logs or tmp.", discussion: "Example: ansar folder logs")
+    @OptionGroup var home: HomeOption
+    @Argument(help: "Which folder.") var kind: String
+
+    func run() throws {
+        try perform { () throws(ToolError) in
+            let home = try Home.open(home.homePath)
+            guard kind == "home" || Home.folders.contains(kind) else {
+                throw ToolError("unknown folder \(kind): one of home, \(Home.folders.joined(separator: ", "))")
+            }
+            print(kind == "home" ? home.path : "\(home.path)/\(kind)")
+        }
+    }
+}
+
+/// `ansar settings ROLE` and `ansar input ROLE`: the role's file as JSON (`{}` if none).
+func showRoleFile(_ folder: String, homePath: String, role: String) throws(ToolError) {
+    let home = try Home.open(homePath)
+    _ = try home.role(role)
+    let path = "\(home.path)/\(folder)/\(role).json"
+    guard SystemAccess.exists(path) else {
+        print("{}")
+        return
+    }
+    do {
+        let (bytes, _) = try SystemAccess.readSmallFile(path, limit: 16 << 20)
+        print(try JSON(parsing: String(decoding: bytes, as: UTF8.self)).pretty)
+    } catch {
+        throw ToolError("\(path) is corrupt (\(error)): fix it, or remove it to use the defaults")
+    }
+}
+
+struct Settings: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Print a role's stored settings.", discussion: "Example: ansar settings sub")
+    @OptionGroup var home: HomeOption
+    @Argument(help: "The role.") var role: String
+
+    func run() throws {
+        try perform { () throws(ToolError) in try showRoleFile("settings", homePath: home.homePath, role: role) }
+    }
+}
+
+struct Input: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Print a role's stored input.", discussion: "Example: ansar input sub")
+    @OptionGroup var home: HomeOption
+    @Argument(help: "The role.") var role: String
+
+    func run() throws {
+        try perform { () throws(ToolError) in try showRoleFile("input", homePath: home.homePath, role: role) }
+    }
+}
+
+struct Returned: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Print the value a role returned in its last run.", discussion: "Example: ansar returned sub --json")
+    @OptionGroup var home: HomeOption
+    @Argument(help: "The role.") var role: String
+    @Flag(help: "Print it as JSON.") var json = false
+
+    func run() throws {
+        try perform { () throws(ToolError) in
+            let home = try Home.open(home.homePath)
+            _ = try home.role(role)
+            guard let (bytes, _) = try? SystemAccess.readSmallFile(home.result(role), limit: 16 << 20),
+                let line = String(decoding: bytes, as: UTF8.self).split(separator: "\n").first
+            else { throw ToolError("role \(role) has not returned a value yet: `ansar run` the group") }
+            guard let value = try? JSON(parsing: String(line)), case .string(let type)? = value["type"], let fields = value["value"] else {
+                throw ToolError("role \(role)'s last output is not a value: \(line.prefix(80))")
+            }
+            print(json ? value.description : Printing.human(Incognito(typeName: type, fields: fields)))
+        }
+    }
+}
+
+extension String {
+    /// One decimal place.
+    init(format1 value: Double) {
+        let tenths = Int((value * 10).rounded())
+        self = "\(tenths / 10).\(abs(tenths % 10))"
+    }
+}
