@@ -80,14 +80,16 @@ struct Deploy: ParsableCommand {
 struct Add: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Add a role played by a deployed executable.",
-        discussion: "Example: ansar add publish-a-service pub")
+        discussion: "Example: ansar add publish-a-service pub --retries=3")
     @OptionGroup var home: HomeOption
     @Argument(help: "A deployed executable.") var executable: String
     @Argument(help: "The role's name.") var role: String
+    @Option(help: "Restart the role this many times when it fails (backoff with jitter between attempts).") var retries = 0
 
     func run() throws {
         try perform { () throws(ToolError) in
-            try Home.open(home.homePath).add(Role(name: role, executable: executable))
+            guard retries >= 0 else { throw ToolError("--retries must be 0 or more") }
+            try Home.open(home.homePath).add(Role(name: role, executable: executable, retries: retries))
         }
     }
 }

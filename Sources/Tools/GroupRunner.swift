@@ -2,6 +2,7 @@ import Actors
 import Logging
 import PubSub
 import Reactor
+import Transport
 
 /// What a role's process left: how it ended and what it printed.
 struct RoleOutcome {
@@ -27,6 +28,12 @@ final class GroupRunner: Object {
         var stopSent: Deadline?
     }
 
+    /// A failed role waiting for its next attempt.
+    struct Pending {
+        let role: Role
+        let due: Deadline
+    }
+
     let home: Home
     let roles: [Role]
     let mainRole: String?
@@ -42,6 +49,9 @@ final class GroupRunner: Object {
     /// Roles that had to be killed after the grace period.
     var killed: [String] = []
     var launched = 0
+    var pending: [Pending] = []
+    var restarts: [String: Int] = [:]
+    var backoffs: [String: Backoff] = [:]
     let started = SystemAccess.wallClock()
 
     init(home: Home, roles: [Role], mainRole: String?, groupAddress: SocketAddress, debugLevel: String?, secret: String) {
@@ -103,12 +113,28 @@ final class GroupRunner: Object {
                 continue
             }
             children.remove(at: index)
+            if exit != .code(0), !stopping, restarts[child.role.name, default: 0] < child.role.retries {
+                // Failed, and its policy allows another attempt: after a backoff with jitter.
+                restarts[child.role.name, default: 0] += 1
+                var backoff = backoffs[child.role.name] ?? Backoff(initial: .milliseconds(50), maximum: .seconds(2))
+                let delay = backoff.next()
+                backoffs[child.role.name] = backoff
+                context.runtime.logger.notice(
+                    "role failed: restarting", metadata: ["role": "\(child.role.name)", "exit": "\(exit)", "in": "\(delay)"])
+                pending.append(Pending(role: child.role, due: .after(delay)))
+                continue
+            }
             let outcome = read(child.role, exit)
             outcomes.append(outcome)
             writeState()
             if child.role.name == mainRole { stopAll() }
         }
-        if children.isEmpty && (stopping || mainRole == nil || outcomes.contains { $0.role == mainRole }) {
+        let now = Deadline.now()
+        if !stopping {
+            for restart in pending where restart.due <= now { launch(restart.role, context) }
+        }
+        pending.removeAll { $0.due <= now || stopping }
+        if children.isEmpty && pending.isEmpty && (stopping || mainRole == nil || outcomes.contains { $0.role == mainRole }) {
             context.cancelTimer(CheckChildren.self)
             let report = JSON.object([("killed", .array(killed.map(JSON.string)))])
             try? SystemAccess.writeFileAtomically(home.stopReport, Array(report.description.utf8))
@@ -122,7 +148,7 @@ final class GroupRunner: Object {
         let roles = children.map { child in
             JSON.object([
                 ("role", .string(child.role.name)), ("pid", .integer(Int64(child.pid))), ("started", .double(child.started)),
-                ("restarts", .integer(0)),
+                ("restarts", .integer(Int64(restarts[child.role.name, default: 0]))),
             ])
         }
         let state = JSON.object([

@@ -8,10 +8,12 @@ struct ToolError: Error, CustomStringConvertible {
     init(_ description: String) { self.description = description }
 }
 
-/// A role: a name, and the deployed executable that plays it.
+/// A role: a name, the deployed executable that plays it, and how often it is restarted when it
+/// fails (exits non-zero or is killed), with backoff and jitter between attempts.
 struct Role: Equatable {
     let name: String
     let executable: String
+    var retries = 0
 }
 
 /// An ansar home: the folder a group lives in.
@@ -97,7 +99,13 @@ struct Home {
             let (bytes, _) = try SystemAccess.readSmallFile(path)
             let json = try JSON(parsing: String(decoding: bytes, as: UTF8.self))
             guard case .string(let executable)? = json["executable"] else { throw WireError(path: "executable", problem: "missing, or not a string") }
-            return Role(name: name, executable: executable)
+            var retries = 0
+            switch json["retries"] {
+            case nil: break
+            case .integer(let count)? where count >= 0: retries = Int(count)
+            default: throw WireError(path: "retries", problem: "expected a count of 0 or more")
+            }
+            return Role(name: name, executable: executable, retries: retries)
         } catch {
             throw ToolError("role entry \(path) is corrupt (\(error)): `ansar delete \(name)` and add it again")
         }
@@ -116,7 +124,7 @@ struct Home {
         guard ChildProcess.isExecutable("\(bin)/\(role.executable)") else {
             throw ToolError("no executable \(role.executable) in \(bin): deploy it first (`ansar deploy FOLDER`)")
         }
-        let json = JSON.object([("executable", .string(role.executable))])
+        let json = JSON.object([("executable", .string(role.executable)), ("retries", .integer(Int64(role.retries)))])
         do {
             try SystemAccess.writeFileAtomically(entry(role.name), Array((json.pretty + "\n").utf8))
         } catch {

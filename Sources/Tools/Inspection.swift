@@ -30,7 +30,7 @@ struct StartGroup: ParsableCommand {
             // Up means: the runner has launched every role.
             let deadline = Deadline.after(.seconds(10))
             while Deadline.now() < deadline {
-                if let state = home.runningGroup(), case .integer(let launched)? = state["launched"], launched == roles.count { return }
+                if let state = home.runningGroup(), case .integer(let launched)? = state["launched"], launched >= roles.count { return }
                 if let exit = ChildProcess.poll(pid) {
                     let log = (try? SystemAccess.readSmallFile(home.groupLog, limit: 1 << 20)).map { String(decoding: $0.bytes, as: UTF8.self) } ?? ""
                     let last = log.split(separator: "\n").last.map(String.init) ?? "\(exit)"

@@ -151,6 +151,29 @@ struct AnsarTests {
         #expect(nothing == 1 && nothingErrors == "ansar: no group is running in \(scratch.home)\n")
     }
 
+    @Test("a retry policy restarts a failing role until it succeeds; without one, the failure is the result")
+    func retryPolicy() throws {
+        let scratch = try Scratch()
+        // Fails twice (exit 3), then returns a value saying which attempt it was.
+        try scratch.script("crashy", """
+            n=$(cat \(scratch.path)/count 2>/dev/null || echo 0); n=$((n+1)); echo $n > \(scratch.path)/count
+            if [ $n -lt 3 ]; then exit 3; fi
+            echo '{"type":"test.Done","value":{"attempt":'$n'}}'
+            """)
+        try scratch.seedHome()
+        #expect(try scratch.ansar(["add", "crashy", "patient", "--retries=3"]).0 == 0)
+        let (code, output, errors) = try scratch.ansar(["run", "--main-role=patient"])
+        #expect(code == 0, "\(errors)")
+        #expect(output == "test.Done\n  attempt: 3\n")
+        // Without retries the first failure ends it: exit 3 and no value.
+        ChildProcess.remove("\(scratch.path)/count")
+        #expect(try scratch.ansar(["add", "crashy", "hasty"]).0 == 0)
+        #expect(try scratch.ansar(["delete", "patient"]).0 == 0)
+        let (hastyCode, hastyOutput, _) = try scratch.ansar(["run", "--main-role=hasty"])
+        #expect(hastyCode == 3)
+        #expect(hastyOutput == "(no value: exit 3)\n")
+    }
+
     @Test("a role that ignores SIGTERM is killed after the grace period, and the group still ends")
     func stubbornRole() throws {
         let scratch = try Scratch()
