@@ -61,7 +61,7 @@ let package = Package(
             path: "Sources/Tools",
             swiftSettings: safeModule
         ),
-        .target(name: "HelloWelcome", dependencies: ["Actors"], path: "Examples/HelloWelcome", swiftSettings: safeModule),
+        .target(name: "HelloWelcome", dependencies: ["Actors", "PubSub"], path: "Examples/HelloWelcome", swiftSettings: safeModule),
         .executableTarget(
             name: "publish-a-service", dependencies: ["HelloWelcome", "PubSub", "Actors", .product(name: "Logging", package: "swift-log")],
             path: "Examples/publish-a-service", swiftSettings: safeModule),

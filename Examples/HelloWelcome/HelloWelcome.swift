@@ -1,4 +1,5 @@
 import Actors
+import PubSub
 
 /// The seed's exchange: a subscriber says Hello, the publisher answers Welcome. The type names are
 /// the seed's, so the two ends agree in any language.
@@ -24,5 +25,15 @@ public struct Welcome: Message, Equatable {
     private enum CodingKeys: String, CodingKey {
         case myName = "my_name"
         case yourName = "your_name"
+    }
+}
+
+/// The scope a setting names: "process", "group" or "host".
+public func scope(_ text: String) throws -> Scope {
+    switch text.lowercased() {
+    case "process": return .process
+    case "group": return .group
+    case "host": return .host
+    default: throw Faulted("bad setting", explanation: "scope \"\(text)\": use process, group or host", exitCode: 64)
     }
 }

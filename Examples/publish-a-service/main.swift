@@ -8,12 +8,14 @@ import PubSub
 struct Settings: Codable, Sendable {
     var serverName = "Buster"
     var listing = "hello-welcome"
+    /// How far to look: "process", "group" or "host".
+    var scope = "group"
 }
 
 Node.run(name: "publish-a-service", about: "Publishes a service and welcomes whoever says hello.", settings: Settings(), input: Nothing.self) {
     mailbox, node in
     let logger = Logger(label: "publish-a-service")
-    mailbox.publish(node.settings.listing, scope: .group)
+    mailbox.publish(node.settings.listing, scope: try scope(node.settings.scope))
     while true {
         let message = try await mailbox.select(Published.self, NotPublished.self, Delivered.self, Dropped.self, Hello.self, Stop.self)
         switch message {

@@ -6,6 +6,8 @@ import PubSub
 struct Settings: Codable, Sendable {
     var clientName = "Gladys"
     var listing = "hello-welcome"
+    /// How far to look: "process", "group" or "host".
+    var scope = "group"
     /// How long to look for the service.
     var seconds = 5.0
 }
@@ -13,7 +15,7 @@ struct Settings: Codable, Sendable {
 Node.run(name: "subscribe-to-service", about: "Finds a service by name and says hello.", settings: Settings(), input: Nothing.self) {
     mailbox, node in
     let settings = node.settings
-    mailbox.subscribe(settings.listing, scope: .group)
+    mailbox.subscribe(settings.listing, scope: try scope(settings.scope))
     let found = try await mailbox.select(Available.self, NotSubscribed.self, Stop.self, timeout: .nanoseconds(Int64(settings.seconds * 1e9)))
     switch found {
     case is Available:

@@ -30,7 +30,7 @@ public final class GroupDirectory: Object {
         let search: UInt64
     }
 
-    public static var messageTypes: [any Message.Type] { [EntryUp.self, EntryDown.self, OpenSession.self, CloseSession.self] }
+    public static var messageTypes: [any Message.Type] { [EntryUp.self, EntryDown.self, OpenSession.self, CloseSession.self, NetworkEnquiry.self] }
 
     /// Where a machine's HOST directory listens unless told otherwise: an abstract Unix socket,
     /// so it is reachable from this machine only, with no file to clean up.
@@ -92,6 +92,18 @@ public final class GroupDirectory: Object {
                 details[id] = nil
             }
             apply(directory.lose(member), context)
+        case is NetworkEnquiry:
+            let listings = directory.listings.compactMap { entry -> String? in
+                if case .listing(let name) = entry.kind { "\(name) (\(entry.scope))" } else { nil }
+            }
+            let searches = directory.searches.compactMap { entry -> String? in
+                if case .search(let search) = entry.kind { "\(search) (\(entry.scope))" } else { nil }
+            }
+            tell(
+                NetworkReport(
+                    scope: directory.scope, address: address.description, parent: parentAddress?.description, parentLinked: parent != nil,
+                    members: members.count, listings: listings.sorted(), searches: searches.sorted(), sessions: sessions.count),
+                to: context.returnAddress, context)
         case is Stop:
             context.complete(Ack())
         default:

@@ -77,3 +77,24 @@ public struct NotAvailable: Message, Equatable {
     public var name: String
     public var reason: String
 }
+
+/// Asks a directory what it holds (`ansar network`).
+public struct NetworkEnquiry: Message {
+    public static let typeName = "ansar.pubsub.NetworkEnquiry"
+    public init() {}
+}
+
+/// A directory's answer: its level, where it listens, its parent link, and what it holds.
+public struct NetworkReport: Message, Equatable {
+    public static let typeName = "ansar.pubsub.NetworkReport"
+    public var scope: Scope
+    public var address: String
+    /// The directory above, if linked; nil for none.
+    public var parent: String?
+    public var parentLinked: Bool
+    public var members: Int
+    /// Listed names and searches, with their requested scope.
+    public var listings: [String]
+    public var searches: [String]
+    public var sessions: Int
+}

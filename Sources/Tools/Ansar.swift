@@ -1,6 +1,7 @@
 import Actors
 import ArgumentParser
 import Logging
+import PubSub
 import Reactor
 import Transport
 
@@ -20,7 +21,7 @@ struct Ansar: ParsableCommand {
             """,
         subcommands: [
             Create.self, Deploy.self, Add.self, List.self, Delete.self, Run.self, StartGroup.self, StopGroup.self, Status.self, Log.self,
-            Folder.self, Settings.self, Input.self, Returned.self,
+            Folder.self, Settings.self, Input.self, Returned.self, Network.self, Ping.self, HostDirectory.self,
         ])
 }
 
@@ -134,6 +135,7 @@ struct Run: ParsableCommand {
     @OptionGroup var home: HomeOption
     @Option(help: "End the group when this role ends, and print its value.") var mainRole: String?
     @Option(help: "Send every role's logs to stderr from this level up (TRACE, DEBUG, INFO, NOTICE, WARNING, ERROR).") var debugLevel: String?
+    @OptionGroup var host: HostOption
 
     func run() throws {
         var code: Int32 = 0
@@ -156,7 +158,9 @@ struct Run: ParsableCommand {
             return handler
         }
         let group = SocketAddress.unixAbstract(name: "ansar-group-\(ChildProcess.currentProcessID())-\(UInt32.random(in: 0...UInt32.max))")
-        let runner = GroupRunner(home: home, roles: roles, mainRole: mainRole, groupAddress: group, debugLevel: debugLevel, secret: secret.hex)
+        let runner = GroupRunner(
+            home: home, roles: roles, mainRole: mainRole, groupAddress: group, hostAddress: try host.address(), debugLevel: debugLevel,
+            secret: secret.hex)
         do {
             let runtime = Runtime(reactor: try Reactor(), transport: TransportConfiguration(secret: secret))
             _ = try runtime.run(runner)
@@ -199,4 +203,22 @@ func checkedGroup(_ path: String, mainRole: String?) throws(ToolError) -> (Home,
         throw ToolError("role \(role.name): \(home.bin)/\(role.executable) is missing or not executable; deploy it again")
     }
     return (home, roles)
+}
+
+/// Linking a group to the machine's HOST directory.
+struct HostOption: ParsableArguments {
+    @Flag(help: "Link the group to the HOST directory (`ansar directory`), so other groups of this machine see its HOST-scope services.")
+    var host = false
+    @Option(help: "The HOST directory's address, if not the usual one (implies --host).") var hostAddress: String?
+
+    func address() throws(ToolError) -> SocketAddress? {
+        if let hostAddress {
+            guard let address = try? SocketAddress(parsing: hostAddress) else { throw ToolError("invalid --host-address \(hostAddress): use host:port, /path or @name") }
+            return address
+        }
+        return host ? GroupDirectory.hostAddress : nil
+    }
+
+    /// The same options, for a runner started in the background.
+    var arguments: [String] { (host ? ["--host"] : []) + (hostAddress.map { ["--host-address=\($0)"] } ?? []) }
 }

@@ -38,6 +38,7 @@ final class GroupRunner: Object {
     let roles: [Role]
     let mainRole: String?
     let groupAddress: SocketAddress
+    let hostAddress: SocketAddress?
     let debugLevel: String?
     let environment: [String: String]
     static let grace = Duration.seconds(3)
@@ -54,11 +55,12 @@ final class GroupRunner: Object {
     var backoffs: [String: Backoff] = [:]
     let started = SystemAccess.wallClock()
 
-    init(home: Home, roles: [Role], mainRole: String?, groupAddress: SocketAddress, debugLevel: String?, secret: String) {
+    init(home: Home, roles: [Role], mainRole: String?, groupAddress: SocketAddress, hostAddress: SocketAddress?, debugLevel: String?, secret: String) {
         self.home = home
         self.roles = roles
         self.mainRole = mainRole
         self.groupAddress = groupAddress
+        self.hostAddress = hostAddress
         self.debugLevel = debugLevel
         var environment = ChildProcess.currentEnvironment()
         environment["ANSAR_REALM_SECRET"] = secret
@@ -69,7 +71,7 @@ final class GroupRunner: Object {
     func receive(_ message: any Message, context: Context) throws {
         switch message {
         case is Start:
-            context.create(GroupDirectory(listening: groupAddress))
+            context.create(GroupDirectory(listening: groupAddress, scope: .group, parent: hostAddress))
             for role in roles { launch(role, context) }
             writeState()
             context.startTimer(CheckChildren(), after: .milliseconds(2), repeating: true)

@@ -12,9 +12,11 @@ struct StartGroup: ParsableCommand {
         abstract: "Start the group in the background; returns once it is up.",
         discussion: "Logs go to HOME/logs (the runner's to group.log). Example: ansar start, then ansar status, ansar stop")
     @OptionGroup var home: HomeOption
+    @OptionGroup var host: HostOption
 
     func run() throws {
         try perform { () throws(ToolError) in
+            _ = try host.address()
             let (home, roles) = try checkedGroup(home.homePath, mainRole: nil)
             if home.runningGroup() != nil { throw ToolError("a group is already running in \(home.path): `ansar stop` it first") }
             guard let ansar = ChildProcess.currentExecutable() else { throw ToolError("cannot find the ansar executable to start the runner") }
@@ -22,7 +24,7 @@ struct StartGroup: ParsableCommand {
             let pid: Int32
             do {
                 pid = try ChildProcess.spawn(
-                    ansar, arguments: ["run", "--home-path=\(home.path)"], environment: ChildProcess.currentEnvironment(), stdout: home.groupLog,
+                    ansar, arguments: ["run", "--home-path=\(home.path)"] + host.arguments, environment: ChildProcess.currentEnvironment(), stdout: home.groupLog,
                     stderr: home.groupLog, detached: true)
             } catch {
                 throw ToolError("cannot start the runner: \(error)")

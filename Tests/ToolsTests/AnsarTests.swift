@@ -151,6 +151,49 @@ struct AnsarTests {
         #expect(nothing == 1 && nothingErrors == "ansar: no group is running in \(scratch.home)\n")
     }
 
+    @Test("network and ping look into a running group")
+    func networkAndPing() throws {
+        let scratch = try Scratch()
+        try scratch.seedHome()
+        #expect(try scratch.ansar(["delete", "sub"]).0 == 0)
+        #expect(try scratch.ansar(["start"]).0 == 0)
+        defer { _ = try? scratch.ansar(["stop"]) }
+        let (found, ping, pingErrors) = try scratch.ansar(["ping", "hello-welcome"])
+        #expect(found == 0, "\(pingErrors)")
+        #expect(ping.hasPrefix("hello-welcome: found in "))
+        let (missing, _, missingErrors) = try scratch.ansar(["ping", "nothing-here", "--seconds=0.2"])
+        #expect(missing == 1 && missingErrors == "ansar: service nothing-here not found within 0.2 s\n")
+        let (code, network, _) = try scratch.ansar(["network"])
+        #expect(code == 0)
+        #expect(network.hasPrefix("+ GROUP @ansar-group-"))
+        #expect(network.contains("  listing hello-welcome (GROUP)\n"))
+    }
+
+    @Test("two groups of one machine see each other's HOST-scope services through `ansar directory`")
+    func twoGroupsThroughTheHostDirectory() throws {
+        let first = try Scratch()
+        let second = try Scratch()
+        try first.seedHome()
+        try second.seedHome()
+        // One realm: the second home takes the first one's secret.
+        try ChildProcess.copy("\(first.home)/secret", to: "\(second.home)/secret")
+        #expect(try first.ansar(["delete", "sub"]).0 == 0)
+        #expect(try second.ansar(["delete", "pub"]).0 == 0)
+        try SystemAccess.writeFileAtomically("\(first.home)/settings/pub.json", Array(#"{"scope": "host"}"#.utf8))
+        try SystemAccess.writeFileAtomically("\(second.home)/settings/sub.json", Array(#"{"scope": "host"}"#.utf8))
+        let host = "@ansar-test-host-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        let directory = try Subprocess("ansar", ["directory", "--home-path=\(first.home)", "--address=\(host)"])
+        defer {
+            directory.signal(SIGTERM)
+            _ = directory.wait()
+        }
+        #expect(try first.ansar(["start", "--host-address=\(host)"]).0 == 0)
+        defer { _ = try? first.ansar(["stop"]) }
+        let (code, output, errors) = try second.ansar(["run", "--main-role=sub", "--host-address=\(host)"])
+        #expect(code == 0, "\(errors)")
+        #expect(output == welcome)
+    }
+
     @Test("a retry policy restarts a failing role until it succeeds; without one, the failure is the result")
     func retryPolicy() throws {
         let scratch = try Scratch()
