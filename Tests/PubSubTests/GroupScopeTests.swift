@@ -139,7 +139,7 @@ struct DirectoryInputTests {
         let memberA = RuntimeThread(transport: groupSecret) { mailbox in
             mailbox.listen(at: endpoint)
             _ = try await mailbox.select(Listening.self, timeout: .seconds(10))
-            mailbox.connect(to: group)
+            mailbox.connect(to: group, backoff: Backoff(initial: .milliseconds(5), maximum: .milliseconds(50)))  // the directory may not listen yet
             _ = try await mailbox.select(Connected.self, timeout: .seconds(10))
             try mailbox.send(
                 EntryUp(id: 42, name: try ServiceName("svc"), search: nil, scope: .group, object: mailbox.address.object, endpoint: endpoint.description),
@@ -149,7 +149,7 @@ struct DirectoryInputTests {
         }
         // Member B tries to take it back.
         let memberB = RuntimeThread(transport: groupSecret) { mailbox in
-            mailbox.connect(to: group)
+            mailbox.connect(to: group, backoff: Backoff(initial: .milliseconds(5), maximum: .milliseconds(50)))  // the directory may not listen yet
             _ = try await mailbox.select(Connected.self, timeout: .seconds(10))
             try mailbox.send(EntryDown(id: 42), to: mailbox.returnAddress)
             return Ack()
@@ -177,7 +177,7 @@ struct DirectoryInputTests {
         }
         // A member lists "svc" at an endpoint where nobody listens.
         let member = RuntimeThread(transport: groupSecret) { mailbox in
-            mailbox.connect(to: group)
+            mailbox.connect(to: group, backoff: Backoff(initial: .milliseconds(5), maximum: .milliseconds(50)))  // the directory may not listen yet
             _ = try await mailbox.select(Connected.self, timeout: .seconds(10))
             let nowhere = "@ansar-test-nowhere-\(UInt32.random(in: 0...UInt32.max))"
             try mailbox.send(
