@@ -124,6 +124,18 @@ public enum ChildProcess {
     /// This process's id.
     public static func currentProcessID() -> Int32 { getpid() }
 
+    /// Removes a folder and everything below it (symbolic links are removed, not followed).
+    public static func removeTree(_ path: String) throws(ReactorError) {
+        var info = stat()
+        guard lstat(path, &info) == 0 else { throw .system(SystemError(errno, "lstat")) }
+        if info.st_mode & S_IFMT == S_IFDIR {
+            for name in files(in: path) ?? [] { try removeTree("\(path)/\(name)") }
+            guard rmdir(path) == 0 else { throw .system(SystemError(errno, "rmdir")) }
+        } else {
+            guard unlink(path) == 0 else { throw .system(SystemError(errno, "unlink")) }
+        }
+    }
+
     /// Removes a file.
     public static func remove(_ path: String) { unlink(path) }
 }

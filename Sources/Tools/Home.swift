@@ -121,6 +121,11 @@ struct Home {
     func add(_ role: Role) throws(ToolError) {
         try Self.validate(role: role.name)
         guard !SystemAccess.exists(entry(role.name)) else { throw ToolError("role \(role.name) exists: `ansar delete \(role.name)` first") }
+        try replace(role)
+    }
+
+    /// Writes a role's entry, new or not.
+    func replace(_ role: Role) throws(ToolError) {
         guard ChildProcess.isExecutable("\(bin)/\(role.executable)") else {
             throw ToolError("no executable \(role.executable) in \(bin): deploy it first (`ansar deploy FOLDER`)")
         }

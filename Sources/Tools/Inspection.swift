@@ -201,3 +201,72 @@ extension String {
         self = "\(tenths / 10).\(abs(tenths % 10))"
     }
 }
+
+/// The pids of the running group's roles.
+func runningRoles(_ home: Home) throws(ToolError) -> [(role: String, pid: Int32)] {
+    guard let state = home.runningGroup(), case .array(let roles)? = state["roles"] else { throw ToolError("no group is running in \(home.path)") }
+    return roles.compactMap { role in
+        guard case .string(let name)? = role["role"], case .integer(let pid)? = role["pid"] else { return nil }
+        return (name, Int32(pid))
+    }
+}
+
+struct Pause: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Pause the running group's roles (SIGSTOP); peers see them fall silent.", discussion: "Example: ansar pause, then ansar resume")
+    @OptionGroup var home: HomeOption
+
+    func run() throws {
+        try perform { () throws(ToolError) in
+            for (_, pid) in try runningRoles(try Home.open(home.homePath)) { ChildProcess.signal(pid, SIGSTOP) }
+        }
+    }
+}
+
+struct Resume: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Resume paused roles (SIGCONT).", discussion: "Example: ansar resume")
+    @OptionGroup var home: HomeOption
+
+    func run() throws {
+        try perform { () throws(ToolError) in
+            for (_, pid) in try runningRoles(try Home.open(home.homePath)) { ChildProcess.signal(pid, SIGCONT) }
+        }
+    }
+}
+
+struct Update: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Change a role's executable or retry policy.", discussion: "Example: ansar update sub --retries=5")
+    @OptionGroup var home: HomeOption
+    @Argument(help: "The role.") var role: String
+    @Option(help: "A deployed executable to play it.") var executable: String?
+    @Option(help: "Restarts when it fails.") var retries: Int?
+
+    func run() throws {
+        try perform { () throws(ToolError) in
+            let home = try Home.open(home.homePath)
+            let current = try home.role(role)
+            if let retries, retries < 0 { throw ToolError("--retries must be 0 or more") }
+            let updated = Role(name: role, executable: executable ?? current.executable, retries: retries ?? current.retries)
+            try home.replace(updated)
+        }
+    }
+}
+
+struct Destroy: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Remove the home and everything in it (refused while its group runs).", discussion: "Example: ansar destroy --home-path=/tmp/demo/.ansar-home")
+    @OptionGroup var home: HomeOption
+
+    func run() throws {
+        try perform { () throws(ToolError) in
+            let home = try Home.open(home.homePath)
+            if home.runningGroup() != nil { throw ToolError("a group is running in \(home.path): `ansar stop` it first") }
+            do {
+                try ChildProcess.removeTree(home.path)
+            } catch {
+                throw ToolError("cannot remove \(home.path): \(error)")
+            }
+        }
+    }
+}

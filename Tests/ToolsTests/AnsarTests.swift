@@ -194,6 +194,27 @@ struct AnsarTests {
         #expect(output == welcome)
     }
 
+    @Test("pause and resume a running group; update a role; destroy refuses a running home, then removes it")
+    func pauseResumeUpdateDestroy() throws {
+        let scratch = try Scratch()
+        try scratch.seedHome()
+        #expect(try scratch.ansar(["update", "sub", "--retries=2"]).0 == 0)
+        #expect(Subprocess.read("\(scratch.home)/roles/sub.json").contains(#""retries": 2"#))
+        #expect(try scratch.ansar(["delete", "sub"]).0 == 0)
+        #expect(try scratch.ansar(["start"]).0 == 0)
+        #expect(try scratch.ansar(["pause"]).0 == 0)
+        let (paused, _, _) = try scratch.ansar(["ping", "hello-welcome", "--seconds=0.3"])
+        #expect(paused == 1, "a paused publisher cannot answer")
+        #expect(try scratch.ansar(["resume"]).0 == 0)
+        let (resumed, _, errors) = try scratch.ansar(["ping", "hello-welcome", "--seconds=10"])
+        #expect(resumed == 0, "\(errors)")
+        let (refused, _, refusal) = try scratch.ansar(["destroy"])
+        #expect(refused == 1 && refusal == "ansar: a group is running in \(scratch.home): `ansar stop` it first\n")
+        #expect(try scratch.ansar(["stop"]).0 == 0)
+        #expect(try scratch.ansar(["destroy"]).0 == 0)
+        #expect(!SystemAccess.exists(scratch.home))
+    }
+
     @Test("a retry policy restarts a failing role until it succeeds; without one, the failure is the result")
     func retryPolicy() throws {
         let scratch = try Scratch()
