@@ -128,6 +128,9 @@ final class GroupRunner: Object {
             }
             let outcome = read(child.role, exit)
             outcomes.append(outcome)
+            home.record(
+                child.role.name, started: child.started, ended: SystemAccess.wallClock(),
+                outcome: outcome.value.map { AnyMessage($0).typeName } ?? "\(exit)")
             writeState()
             if child.role.name == mainRole { stopAll() }
         }

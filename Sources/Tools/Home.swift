@@ -41,6 +41,22 @@ struct Home {
     var stopReport: String { "\(path)/tmp/last-stop.json" }
     var groupLog: String { "\(path)/logs/group.log" }
 
+    /// The last runs of a role, oldest first (at most ``historyLength``).
+    static let historyLength = 8
+    func historyFile(_ role: String) -> String { "\(path)/logs/\(role).history" }
+
+    func history(_ role: String) -> [JSON] {
+        guard let (bytes, _) = try? SystemAccess.readSmallFile(historyFile(role), limit: 1 << 20) else { return [] }
+        return String(decoding: bytes, as: UTF8.self).split(separator: "\n").compactMap { try? JSON(parsing: String($0)) }
+    }
+
+    /// Appends a run to a role's history, keeping the last ``historyLength``.
+    func record(_ role: String, started: Double, ended: Double, outcome: String) {
+        let run = JSON.object([("started", .double(started)), ("ended", .double(ended)), ("outcome", .string(outcome))])
+        let runs = (history(role) + [run]).suffix(Self.historyLength)
+        try? SystemAccess.writeFileAtomically(historyFile(role), Array(runs.map { $0.description + "\n" }.joined().utf8))
+    }
+
     /// The running group's state, if a group is running (its runner is alive).
     func runningGroup() -> JSON? {
         guard let (bytes, _) = try? SystemAccess.readSmallFile(state), let json = try? JSON(parsing: String(decoding: bytes, as: UTF8.self)),

@@ -215,6 +215,32 @@ struct AnsarTests {
         #expect(!SystemAccess.exists(scratch.home))
     }
 
+    @Test("set checks and stores settings, get shows them, history lists the runs; stop names a role it had to kill")
+    func setGetHistoryStop() throws {
+        let scratch = try Scratch()
+        try scratch.seedHome()
+        try SystemAccess.writeFileAtomically("\(scratch.path)/bad.json", Array("{oops".utf8))
+        let (bad, _, badErrors) = try scratch.ansar(["set", "settings", "sub", "--file=\(scratch.path)/bad.json"])
+        #expect(bad == 1 && badErrors.hasPrefix("ansar: \(scratch.path)/bad.json: ") && badErrors.hasSuffix("; nothing was stored\n"))
+        try SystemAccess.writeFileAtomically("\(scratch.path)/good.json", Array(#"{"clientName": "Ann"}"#.utf8))
+        #expect(try scratch.ansar(["set", "settings", "sub", "--file=\(scratch.path)/good.json"]).0 == 0)
+        let (_, stored, _) = try scratch.ansar(["get", "settings", "sub"])
+        #expect(stored == "{\n  \"clientName\": \"Ann\"\n}\n")
+        let (_, output, _) = try scratch.ansar(["run", "--main-role=sub"])
+        #expect(output == welcome.replacingAll("Gladys", with: "Ann"))
+        let (_, history, _) = try scratch.ansar(["history", "sub"])
+        #expect(history.hasPrefix("[0] ") && history.hasSuffix("(hello_welcome.Welcome)\n"), "\(history)")
+        // A role that ignores SIGTERM is killed by stop, and named.
+        try scratch.script("stubborn", "trap '' TERM\nwhile true; do sleep 1; done")
+        try ChildProcess.copy("\(scratch.path)/dist/stubborn", to: "\(scratch.home)/bin/stubborn")
+        #expect(try scratch.ansar(["add", "stubborn", "mule"]).0 == 0)
+        #expect(try scratch.ansar(["delete", "sub"]).0 == 0)
+        #expect(try scratch.ansar(["start"]).0 == 0)
+        let (stopped, report, _) = try scratch.ansar(["stop"])
+        #expect(stopped == 0)
+        #expect(report == "role mule did not stop in time: killed\n")
+    }
+
     @Test("a retry policy restarts a failing role until it succeeds; without one, the failure is the result")
     func retryPolicy() throws {
         let scratch = try Scratch()
