@@ -2,6 +2,10 @@ import Actors
 import ArgumentParser
 import Reactor
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// The role files `set` and `get` handle.
 enum RoleFile: String, ExpressibleByArgument, CaseIterable {
     case settings, input
@@ -66,6 +70,80 @@ struct History: ParsableCommand {
                     case .string(let outcome)? = run["outcome"]
                 else { continue }
                 print("[\(index)] \(String(format1: now - started))s ago ... \(String(format1: ended - started))s (\(outcome))")
+            }
+        }
+    }
+}
+
+struct Edit: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Edit a role's settings or input with $EDITOR; stored only if it is still valid JSON.",
+        discussion: "Example: EDITOR=nano ansar edit settings sub")
+    @OptionGroup var home: HomeOption
+    @Argument(help: "settings or input") var kind: RoleFile
+    @Argument(help: "The role.") var role: String
+
+    func run() throws {
+        try perform { () throws(ToolError) in
+            let home = try Home.open(home.homePath)
+            _ = try home.role(role)
+            let stored = "\(home.path)/\(kind.rawValue)/\(role).json"
+            let draft = "\(home.path)/tmp/\(kind.rawValue)-\(role).edit.json"
+            let current = (try? SystemAccess.readSmallFile(stored, limit: 16 << 20).bytes) ?? Array("{}\n".utf8)
+            do {
+                try SystemAccess.writeFileAtomically(draft, current, mode: 0o600)
+            } catch {
+                throw ToolError("cannot prepare \(draft): \(error)")
+            }
+            defer { ChildProcess.remove(draft) }
+            let environment = ChildProcess.currentEnvironment()
+            let editor = environment["VISUAL"] ?? environment["EDITOR"] ?? "vi"
+            guard let pid = try? ChildProcess.spawn(
+                "/bin/sh", arguments: ["-c", "\(editor) \"$0\" < /dev/tty > /dev/tty 2>&1 || \(editor) \"$0\"", draft], environment: environment,
+                stdout: "/dev/null", stderr: "/dev/null")
+            else { throw ToolError("cannot start the editor \(editor): set EDITOR") }
+            var exit: ChildProcess.Exit?
+            while exit == nil {
+                exit = ChildProcess.poll(pid)
+                if exit == nil { usleep(10_000) }
+            }
+            guard exit == .code(0) else { throw ToolError("the editor ended with \(exit!): nothing was stored") }
+            let edited: JSON
+            do {
+                let (bytes, _) = try SystemAccess.readSmallFile(draft, limit: 16 << 20)
+                edited = try JSON(parsing: String(decoding: bytes, as: UTF8.self))
+                guard case .object = edited else { throw WireError(path: "", problem: "expected a JSON object") }
+            } catch {
+                throw ToolError("the edited \(kind.rawValue) are not valid (\(error)): nothing was stored")
+            }
+            do {
+                try SystemAccess.writeFileAtomically(stored, Array((edited.pretty + "\n").utf8))
+            } catch {
+                throw ToolError("cannot store \(stored): \(error)")
+            }
+        }
+    }
+}
+
+struct Snapshot: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Copy every role's settings and input out of the home into a folder.", discussion: "Example: ansar snapshot saved")
+    @OptionGroup var home: HomeOption
+    @Argument(help: "The folder to copy into (made if need be).") var folder: String
+
+    func run() throws {
+        try perform { () throws(ToolError) in
+            let home = try Home.open(home.homePath)
+            for kind in RoleFile.allCases {
+                let source = "\(home.path)/\(kind.rawValue)"
+                for name in ChildProcess.files(in: source) ?? [] where name.hasSuffix(".json") {
+                    do {
+                        try SystemAccess.makeDirectories("\(folder)/\(kind.rawValue)")
+                        try ChildProcess.copy("\(source)/\(name)", to: "\(folder)/\(kind.rawValue)/\(name)")
+                    } catch {
+                        throw ToolError("cannot copy \(source)/\(name) into \(folder): \(error)")
+                    }
+                }
             }
         }
     }

@@ -241,6 +241,38 @@ struct AnsarTests {
         #expect(report == "role mule did not stop in time: killed\n")
     }
 
+    @Test("edit stores what the editor leaves only if it is valid; snapshot copies settings out; log takes time ranges")
+    func editSnapshotLog() throws {
+        let scratch = try Scratch()
+        try scratch.seedHome()
+        try scratch.script("good-editor", #"printf '{"clientName": "Edited"}' > "$1""#)
+        try scratch.script("bad-editor", #"printf '{broken' > "$1""#)
+        let edit = { (editor: String) throws -> (Int32, String, String) in
+            let process = try Subprocess("ansar", ["edit", "settings", "sub", "--home-path=\(scratch.home)"], environment: ["EDITOR": "\(scratch.path)/dist/\(editor)"])
+            let code = process.wait()
+            return (code, process.output, process.errors)
+        }
+        #expect(try edit("good-editor").0 == 0)
+        #expect(Subprocess.read("\(scratch.home)/settings/sub.json") == "{\n  \"clientName\": \"Edited\"\n}\n")
+        let (badCode, _, badErrors) = try edit("bad-editor")
+        #expect(badCode == 1 && badErrors.hasPrefix("ansar: the edited settings are not valid ("))
+        #expect(Subprocess.read("\(scratch.home)/settings/sub.json") == "{\n  \"clientName\": \"Edited\"\n}\n", "left as it was")
+        #expect(try scratch.ansar(["snapshot", "\(scratch.path)/saved"]).0 == 0)
+        #expect(Subprocess.read("\(scratch.path)/saved/settings/sub.json").contains("Edited"))
+        try SystemAccess.writeFileAtomically("\(scratch.home)/logs/pub.log", Array("""
+            2020-01-01T00:00:00+0000 notice old line
+            2020-01-01T00:00:01+0000 notice old line two
+            \(SystemAccess.utcTimestamp(SystemAccess.wallClock() - 1))+0000 notice new line
+
+            """.utf8))
+        let (_, recent, _) = try scratch.ansar(["log", "pub", "--last", "5m"])
+        #expect(recent.hasSuffix("notice new line\n") && !recent.contains("old line"))
+        let (_, range, _) = try scratch.ansar(["log", "pub", "--from", "2020-01-01T00:00:01", "--to", "2021"])
+        #expect(range == "2020-01-01T00:00:01+0000 notice old line two\n")
+        let (bad, _, badSpan) = try scratch.ansar(["log", "pub", "--last", "soon"])
+        #expect(bad == 1 && badSpan == "ansar: --last soon: use a number and s, m, h or d (30s, 5m, 2h, 1d)\n")
+    }
+
     @Test("a retry policy restarts a failing role until it succeeds; without one, the failure is the result")
     func retryPolicy() throws {
         let scratch = try Scratch()
