@@ -196,12 +196,7 @@ struct NodeOptions {
             return nil
         }
         do {
-            let (bytes, _) = try SystemAccess.readSmallFile(path, limit: 16 << 20)
-            let json = try JSON(parsing: String(decoding: bytes, as: UTF8.self))
-            guard case .object = json else { throw WireError(path: "", problem: "expected a JSON object") }
-            return json
-        } catch let error as WireError {
-            throw NodeFailure(code: .badFile, message: "\(what) \(path): \(error)")
+            return try JSON(objectAt: path)
         } catch {
             throw NodeFailure(code: .badFile, message: "\(what) \(path): \(error)")
         }

@@ -1,4 +1,24 @@
+import Reactor
+
 extension JSON {
+    /// The JSON object in the file at `path`; the error says what is wrong (unreadable, not JSON
+    /// — with line and column — or not an object).
+    public init(objectAt path: String, limit: Int = 16 << 20) throws(WireError) {
+        let bytes: [UInt8]
+        do {
+            bytes = try SystemAccess.readSmallFile(path, limit: limit).bytes
+        } catch {
+            throw WireError(path: "", problem: "\(error)")
+        }
+        self = try JSON(parsing: String(decoding: bytes, as: UTF8.self))
+        guard case .object = self else { throw WireError(path: "", problem: "expected a JSON object") }
+    }
+
+    /// Writes this value, indented, to `path` all or nothing.
+    public func store(at path: String) throws(ReactorError) {
+        try SystemAccess.writeFileAtomically(path, Array((pretty + "\n").utf8))
+    }
+
     /// The JSON form of one wire item: bytes become base64 text, addresses their printed form, and
     /// a message inside a message `{"type": name, "value": fields}`.
     init(wire bytes: [UInt8]) throws(WireError) {

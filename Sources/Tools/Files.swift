@@ -27,17 +27,11 @@ struct SetFile: ParsableCommand {
             _ = try home.role(role)
             let json: JSON
             do {
-                let (bytes, _) = try SystemAccess.readSmallFile(file, limit: 16 << 20)
-                json = try JSON(parsing: String(decoding: bytes, as: UTF8.self))
-                guard case .object = json else { throw WireError(path: "", problem: "expected a JSON object") }
+                json = try JSON(objectAt: file)
             } catch {
                 throw ToolError("\(file): \(error); nothing was stored")
             }
-            do {
-                try SystemAccess.writeFileAtomically("\(home.path)/\(kind.rawValue)/\(role).json", Array((json.pretty + "\n").utf8))
-            } catch {
-                throw ToolError("cannot store \(kind.rawValue) for \(role): \(error)")
-            }
+            try home.store(json, kind, for: role)
         }
     }
 }
@@ -110,17 +104,11 @@ struct Edit: ParsableCommand {
             guard exit == .code(0) else { throw ToolError("the editor ended with \(exit!): nothing was stored") }
             let edited: JSON
             do {
-                let (bytes, _) = try SystemAccess.readSmallFile(draft, limit: 16 << 20)
-                edited = try JSON(parsing: String(decoding: bytes, as: UTF8.self))
-                guard case .object = edited else { throw WireError(path: "", problem: "expected a JSON object") }
+                edited = try JSON(objectAt: draft)
             } catch {
                 throw ToolError("the edited \(kind.rawValue) are not valid (\(error)): nothing was stored")
             }
-            do {
-                try SystemAccess.writeFileAtomically(stored, Array((edited.pretty + "\n").utf8))
-            } catch {
-                throw ToolError("cannot store \(stored): \(error)")
-            }
+            try home.store(edited, kind, for: role)
         }
     }
 }

@@ -140,6 +140,15 @@ struct Home {
         try replace(role)
     }
 
+    /// Stores a role's settings or input.
+    func store(_ json: JSON, _ kind: RoleFile, for role: String) throws(ToolError) {
+        do {
+            try json.store(at: "\(path)/\(kind.rawValue)/\(role).json")
+        } catch {
+            throw ToolError("cannot store \(kind.rawValue) for \(role): \(error)")
+        }
+    }
+
     /// Writes a role's entry, new or not.
     func replace(_ role: Role) throws(ToolError) {
         guard ChildProcess.isExecutable("\(bin)/\(role.executable)") else {

@@ -179,8 +179,7 @@ func showRoleFile(_ folder: String, homePath: String, role: String) throws(ToolE
         return
     }
     do {
-        let (bytes, _) = try SystemAccess.readSmallFile(path, limit: 16 << 20)
-        print(try JSON(parsing: String(decoding: bytes, as: UTF8.self)).pretty)
+        print(try JSON(objectAt: path).pretty)
     } catch {
         throw ToolError("\(path) is corrupt (\(error)): fix it, or remove it to use the defaults")
     }
