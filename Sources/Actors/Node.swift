@@ -86,6 +86,12 @@ public enum Node {
                 try store(settingsJSON, options)
                 return ExitCode.success.rawValue
             }
+            if let home = options.homePath, let role = options.roleName, SystemAccess.exists("\(home)/locks") {
+                // One process per role: the lock is the kernel's, so a crashed process frees it.
+                guard ChildProcess.holdLock("\(home)/locks/\(role)") else {
+                    throw NodeFailure(code: .usage, message: "role \(role) is already running in \(home)")
+                }
+            }
             bootstrapLogging(options.debugLevel)
             let logger = Logger(label: name)
             let group = try groupAddress(options)

@@ -136,6 +136,11 @@ public enum ChildProcess {
         }
     }
 
+    /// Renames a file, replacing any at the destination.
+    public static func rename(_ source: String, to destination: String) throws(ReactorError) {
+        guard Glibc.rename(source, destination) == 0 else { throw .system(SystemError(errno, "rename")) }
+    }
+
     /// Removes a file.
     public static func remove(_ path: String) { unlink(path) }
 }

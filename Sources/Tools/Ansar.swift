@@ -100,10 +100,17 @@ struct List: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "List the roles of the home.", discussion: "Example: ansar list --long")
     @OptionGroup var home: HomeOption
     @Flag(name: .long, help: "Show each role's executable.") var long = false
+    @Flag(help: "Print the roles as JSON.") var json = false
 
     func run() throws {
         try perform { () throws(ToolError) in
-            for role in try Home.open(home.homePath).roles() {
+            let roles = try Home.open(home.homePath).roles()
+            if json {
+                let entries = roles.map { JSON.object([("role", .string($0.name)), ("executable", .string($0.executable)), ("retries", .integer(Int64($0.retries)))]) }
+                print(JSON.array(entries).description)
+                return
+            }
+            for role in roles {
                 print(long ? "\(role.name)\(String(repeating: " ", count: max(1, 24 - role.name.count)))\(role.executable)" : role.name)
             }
         }
@@ -203,6 +210,7 @@ func checkedGroup(_ path: String, mainRole: String?) throws(ToolError) -> (Home,
     for role in roles where !ChildProcess.isExecutable("\(home.bin)/\(role.executable)") {
         throw ToolError("role \(role.name): \(home.bin)/\(role.executable) is missing or not executable; deploy it again")
     }
+    for role in roles { try home.checkFiles(of: role.name) }
     return (home, roles)
 }
 

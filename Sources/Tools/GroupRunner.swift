@@ -87,6 +87,7 @@ final class GroupRunner: Object {
     private func launch(_ role: Role, _ context: Context) {
         var arguments = ["--home-path=\(home.path)", "--role-name=\(role.name)", "--group-address=\(groupAddress)", "--pure-object"]
         if let debugLevel { arguments.append("--debug-level=\(debugLevel)") }
+        home.rotateLog(role.name)
         do {
             let pid = try ChildProcess.spawn(
                 "\(home.bin)/\(role.executable)", arguments: arguments, environment: environment, stdout: home.result(role.name),

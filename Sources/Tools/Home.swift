@@ -23,12 +23,16 @@ struct Role: Equatable {
 /// HOME/bin/              deployed executables
 /// HOME/roles/ROLE.json   {"executable": "NAME"}
 /// HOME/settings/ROLE.json, HOME/input/ROLE.json   what the process shim reads
-/// HOME/logs/ROLE.log     each role's stderr
+/// HOME/logs/ROLE.log     each role's stderr (rotated past 4 MiB: ROLE.log.1 keeps the previous)
+/// HOME/resource/, HOME/model/   files roles read, and files they keep
+/// HOME/locks/ROLE        held by a running role (the process shim takes it; the kernel frees it)
 /// HOME/tmp/              results of the last run, one file per role
 /// ```
 struct Home {
     static let defaultPath = ".ansar-home"
-    static let folders = ["bin", "roles", "settings", "input", "logs", "tmp"]
+    static let folders = ["bin", "roles", "settings", "input", "logs", "resource", "model", "locks", "tmp"]
+    /// A role's log is rotated when a run starts with it over this size: one older file is kept.
+    static let logLimit = 4 << 20
     let path: String
 
     var bin: String { "\(path)/bin" }
@@ -138,6 +142,25 @@ struct Home {
         try Self.validate(role: role.name)
         guard !SystemAccess.exists(entry(role.name)) else { throw ToolError("role \(role.name) exists: `ansar delete \(role.name)` first") }
         try replace(role)
+    }
+
+    /// Keeps a role's log bounded: past ``logLimit`` it becomes ROLE.log.1 (replacing the older).
+    func rotateLog(_ role: String) {
+        guard let size = SystemAccess.fileSize(log(role)), size > Self.logLimit else { return }
+        try? ChildProcess.rename(log(role), to: log(role) + ".1")
+    }
+
+    /// Checks that a role's settings and input files, if any, are JSON objects.
+    func checkFiles(of role: String) throws(ToolError) {
+        for kind in RoleFile.allCases {
+            let path = "\(self.path)/\(kind.rawValue)/\(role).json"
+            guard SystemAccess.exists(path) else { continue }
+            do {
+                _ = try JSON(objectAt: path)
+            } catch {
+                throw ToolError("\(kind.rawValue) file \(path) is corrupt (\(error)): fix it with `ansar edit \(kind.rawValue) \(role)`")
+            }
+        }
     }
 
     /// Stores a role's settings or input.

@@ -61,7 +61,7 @@ struct AnsarTests {
 
     @Test("bad input: one line naming the thing and the fix, exit 1, the home left as it was", arguments: [
         "no home", "not a home", "unknown executable", "invalid role name", "role exists", "deploy from nowhere",
-        "unknown main role", "corrupt role entry", "executable gone", "garbage on stdout",
+        "unknown main role", "corrupt role entry", "executable gone", "garbage on stdout", "corrupt settings",
     ])
     func badInput(case name: String) throws {
         let scratch = try Scratch()
@@ -105,6 +105,11 @@ struct AnsarTests {
             ChildProcess.remove("\(scratch.home)/bin/subscribe-to-service")
             command = ["run", "--main-role=sub"]
             expected = "ansar: role sub: \(scratch.home)/bin/subscribe-to-service is missing or not executable; deploy it again"
+        case "corrupt settings":
+            try scratch.seedHome()
+            try SystemAccess.writeFileAtomically("\(scratch.home)/settings/pub.json", Array(#"{"serverName": "#.utf8))
+            command = ["run", "--main-role=sub"]
+            expected = "ansar: settings file \(scratch.home)/settings/pub.json is corrupt (unexpected end of text at line 1, column 16): fix it with `ansar edit settings pub`"
         default:  // garbage on stdout
             try scratch.script("chatty", "echo hello there")
             try scratch.seedHome()
@@ -131,6 +136,10 @@ struct AnsarTests {
         #expect(status.contains("pub "), "\(status)")
         let (jsonCode, json, _) = try scratch.ansar(["status", "--json"])
         #expect(jsonCode == 0 && json.hasPrefix("{\"pid\":"))
+        // A role runs once: a second process of it is refused, naming it.
+        let (twice, _, twiceErrors) = try Subprocess.run(
+            "publish-a-service", ["--home-path=\(scratch.home)", "--role-name=pub"], environment: [:])
+        #expect(twice == 64 && twiceErrors == "publish-a-service: role pub is already running in \(scratch.home)\n")
         let (again, _, againErrors) = try scratch.ansar(["start"])
         #expect(again == 1)
         #expect(againErrors == "ansar: a group is already running in \(scratch.home): `ansar stop` it first\n")
@@ -147,6 +156,8 @@ struct AnsarTests {
         #expect(folder == "\(scratch.home)/logs\n")
         let (logCode, _, _) = try scratch.ansar(["log", "pub"])
         #expect(logCode == 0)
+        let (_, roles, _) = try scratch.ansar(["list", "--json"])
+        #expect(roles == #"[{"role":"pub","executable":"publish-a-service","retries":0},{"role":"sub","executable":"subscribe-to-service","retries":0}]"# + "\n")
         let (nothing, _, nothingErrors) = try scratch.ansar(["stop"])
         #expect(nothing == 1 && nothingErrors == "ansar: no group is running in \(scratch.home)\n")
     }
