@@ -36,11 +36,15 @@ public final class GroupDirectory: Object {
     /// so it is reachable from this machine only, with no file to clean up.
     public static let hostAddress = SocketAddress.unixAbstract(name: "ansar-host-directory")
 
+    /// Called with the bound address once the directory listens (a daemon writes its state then).
+    private let whenListening: ((String) -> Void)?
+
     /// A directory at `scope` (GROUP or HOST) that will listen on `address`, and link to the
     /// directory at `parent` if given.
-    public init(listening address: SocketAddress, scope: Scope = .group, parent: SocketAddress? = nil) {
+    public init(listening address: SocketAddress, scope: Scope = .group, parent: SocketAddress? = nil, whenListening: ((String) -> Void)? = nil) {
         self.address = address
         self.parentAddress = parent
+        self.whenListening = whenListening
         directory = Directory(scope: scope)
     }
 
@@ -49,6 +53,10 @@ public final class GroupDirectory: Object {
         case is Start:
             context.listen(at: address)
             if let parentAddress { context.connect(to: parentAddress, backoff: ProcessDirectory.groupBackoff) }
+        case let listening as Listening:
+            whenListening?(listening.address)
+        case let refused as NotListening:
+            context.runtime.logger.error("directory cannot listen (retrying)", metadata: ["address": "\(refused.requested)", "reason": "\(refused.reason)"])
         case is Accepted:
             member(context.returnAddress)
         case is Connected:

@@ -1,5 +1,6 @@
 import Actors
 import ArgumentParser
+import Logging
 import PubSub
 import Reactor
 import Transport
@@ -94,20 +95,58 @@ struct PingFound: Message {
 struct HostDirectory: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "directory",
-        abstract: "Run a HOST directory in the foreground: the groups of this machine that link to it see each other.",
-        discussion: "Groups link to it with `ansar run --host` or `ansar start --host`. Example: ansar directory")
+        abstract: "Run the machine's HOST directory: the groups that link to it (`--host`) see each other's HOST-scope services.",
+        discussion: "In the foreground until Ctrl-C, or with --background until `ansar directory --stop`. Example: ansar directory --background")
     @OptionGroup var home: HomeOption
     @Option(help: "Where it listens.") var address = GroupDirectory.hostAddress.description
+    @Flag(help: "Run in the background; return once it listens.") var background = false
+    @Flag(help: "Stop the directory running in the background.") var stop = false
 
     func run() throws {
         try perform { () throws(ToolError) in
             let home = try Home.open(home.homePath)
+            let state = "\(home.path)/tmp/directory.json"
+            if stop {
+                guard let json = try? JSON(objectAt: state), case .integer(let pid)? = json["pid"], ChildProcess.isAlive(Int32(pid)) else {
+                    throw ToolError("no directory is running from \(home.path)")
+                }
+                ChildProcess.signal(Int32(pid), SIGTERM)
+                return
+            }
             guard let listen = try? SocketAddress(parsing: address) else { throw ToolError("invalid address \(address): use host:port, /path or @name") }
-            _ = try joinGroup(TransportConfiguration(secret: try home.secret())) { mailbox in
-                mailbox.create(GroupDirectory(listening: listen, scope: .host))
+            if background {
+                guard let ansar = ChildProcess.currentExecutable() else { throw ToolError("cannot find the ansar executable") }
+                ChildProcess.remove(state)
+                let log = "\(home.path)/logs/directory.log"
+                do {
+                    _ = try ChildProcess.spawn(
+                        ansar, arguments: ["directory", "--home-path=\(home.path)", "--address=\(address)"], environment: ChildProcess.currentEnvironment(),
+                        stdout: log, stderr: log, detached: true)
+                } catch {
+                    throw ToolError("cannot start the directory: \(error)")
+                }
+                let deadline = Deadline.after(.seconds(10))
+                while Deadline.now() < deadline {
+                    if SystemAccess.exists(state) { return }
+                    usleep(2_000)
+                }
+                throw ToolError("the directory did not come up within 10 s: see \(log)")
+            }
+            let secret = try home.secret()
+            LoggingSystem.bootstrap { label in StreamLogHandler.standardError(label: label) }
+            _ = try joinGroup(TransportConfiguration(secret: secret)) { mailbox in
+                mailbox.create(GroupDirectory(listening: listen, scope: .host) { bound in
+                    let json = JSON.object([("pid", .integer(Int64(ChildProcess.currentProcessID()))), ("address", .string(bound))])
+                    try? json.store(at: state)
+                })
                 _ = try await mailbox.select(Stop.self)
+                ChildProcess.remove(state)
                 return Ack()
             }
         }
     }
 }
+
+#if canImport(Glibc)
+import Glibc
+#endif

@@ -193,10 +193,9 @@ struct AnsarTests {
         try SystemAccess.writeFileAtomically("\(first.home)/settings/pub.json", Array(#"{"scope": "host"}"#.utf8))
         try SystemAccess.writeFileAtomically("\(second.home)/settings/sub.json", Array(#"{"scope": "host"}"#.utf8))
         let host = "@ansar-test-host-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
-        let directory = try Subprocess("ansar", ["directory", "--home-path=\(first.home)", "--address=\(host)"])
+        #expect(try first.ansar(["directory", "--background", "--address=\(host)"]).0 == 0)
         defer {
-            directory.signal(SIGTERM)
-            _ = directory.wait()
+            #expect((try? first.ansar(["directory", "--stop"]).0) == 0)
         }
         #expect(try first.ansar(["start", "--host-address=\(host)"]).0 == 0)
         defer { _ = try? first.ansar(["stop"]) }
