@@ -8,10 +8,11 @@ import Glibc
 /// `posix_spawn` needs. A child's stdout and stderr go to files (appended), so a runner can read a
 /// result and keep logs without pipes to drain.
 public enum ChildProcess {
-    /// Starts `path` with `arguments` and exactly `environment`; returns its pid. A `detached`
+    /// Starts `path` with `arguments` and exactly `environment`; returns its pid. Its stdout and
+    /// stderr go to those files (nil: it shares this process's, and its stdin too). A `detached`
     /// child starts a session of its own, so it outlives this process and its terminal.
     public static func spawn(
-        _ path: String, arguments: [String], environment: [String: String], stdout: String, stderr: String, detached: Bool = false
+        _ path: String, arguments: [String], environment: [String: String], stdout: String?, stderr: String?, detached: Bool = false
     ) throws(ReactorError) -> Int32 {
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)
@@ -20,9 +21,11 @@ public enum ChildProcess {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, stdout, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
-        posix_spawn_file_actions_addopen(&actions, 2, stderr, O_WRONLY | O_CREAT | O_APPEND, 0o600)
+        if let stdout {
+            posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+            posix_spawn_file_actions_addopen(&actions, 1, stdout, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        }
+        if let stderr { posix_spawn_file_actions_addopen(&actions, 2, stderr, O_WRONLY | O_CREAT | O_APPEND, 0o600) }
         let argv = ([path] + arguments).map { strdup($0) } + [nil]
         defer { argv.forEach { free($0) } }
         let envp = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]

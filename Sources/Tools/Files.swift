@@ -92,9 +92,9 @@ struct Edit: ParsableCommand {
             defer { ChildProcess.remove(draft) }
             let environment = ChildProcess.currentEnvironment()
             let editor = environment["VISUAL"] ?? environment["EDITOR"] ?? "vi"
+            // Through the shell, so that EDITOR may carry arguments ("code -w"); on this terminal.
             guard let pid = try? ChildProcess.spawn(
-                "/bin/sh", arguments: ["-c", "\(editor) \"$0\" < /dev/tty > /dev/tty 2>&1 || \(editor) \"$0\"", draft], environment: environment,
-                stdout: "/dev/null", stderr: "/dev/null")
+                "/bin/sh", arguments: ["-c", "\(editor) \"$0\"", draft], environment: environment, stdout: nil, stderr: nil)
             else { throw ToolError("cannot start the editor \(editor): set EDITOR") }
             var exit: ChildProcess.Exit?
             while exit == nil {
