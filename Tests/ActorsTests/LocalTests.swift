@@ -77,12 +77,13 @@ struct LocalTests {
         let runtime = try makeRuntime()
         let result = try runtime.run { mailbox in
             var seen: [String] = []
-            // Accuracy: a 30 ms timer, checked loosely (an idle machine is within a few ms).
+            // Accuracy: a 30 ms timer (an idle machine is within a few ms).
             var started = Deadline.now()
             mailbox.startTimer(Tick(), after: .milliseconds(30))
             _ = try await mailbox.select(Tick.self, timeout: .seconds(5))
             let late = Double(started.nanoseconds(until: .now())) / 1e6 - 30
-            #expect(late >= -0.5 && late < 25, "fired \(late) ms late")
+            // Loose on purpose: other tests run in parallel; a broken timer is off by far more.
+            #expect(late >= -0.5 && late < 100, "fired \(late) ms late")
             // Re-arm: the second start replaces the first.
             started = Deadline.now()
             mailbox.startTimer(Tick(), after: .milliseconds(300))
