@@ -30,7 +30,11 @@ public final class GroupDirectory: Object {
         let search: UInt64
     }
 
-    public static var messageTypes: [any Message.Type] { [EntryUp.self, EntryDown.self, OpenSession.self, CloseSession.self, NetworkEnquiry.self] }
+    public static var messageTypes: [any Message.Type] {
+        [EntryUp.self, EntryDown.self, OpenSession.self, CloseSession.self, NetworkEnquiry.self, NetworkReport.self]
+    }
+    /// Who asked for the lineage while the parent's part is on its way.
+    private var enquirers: [Address] = []
 
     /// Where a machine's HOST directory listens unless told otherwise: an abstract Unix socket,
     /// so it is reachable from this machine only, with no file to clean up.
@@ -91,6 +95,8 @@ public final class GroupDirectory: Object {
             if context.returnAddress == parent {
                 parent = nil
                 directory.hasParent = false  // the connector comes back by itself; then all is passed up again
+                for enquirer in enquirers { tell(report(), to: enquirer, context) }
+                enquirers.removeAll()
                 return
             }
             guard let member = members.removeValue(forKey: context.returnAddress) else { return }
@@ -101,17 +107,20 @@ public final class GroupDirectory: Object {
             }
             apply(directory.lose(member), context)
         case is NetworkEnquiry:
-            let listings = directory.listings.compactMap { entry -> String? in
-                if case .listing(let name) = entry.kind { "\(name) (\(entry.scope))" } else { nil }
+            // The lineage: this level, then the parent's answer (which holds the levels above it).
+            guard let parent else {
+                tell(report(), to: context.returnAddress, context)
+                return
             }
-            let searches = directory.searches.compactMap { entry -> String? in
-                if case .search(let search) = entry.kind { "\(search) (\(entry.scope))" } else { nil }
-            }
-            tell(
-                NetworkReport(
-                    scope: directory.scope, address: address.description, parent: parentAddress?.description, parentLinked: parent != nil,
-                    members: members.count, listings: listings.sorted(), searches: searches.sorted(), sessions: sessions.count),
-                to: context.returnAddress, context)
+            enquirers.append(context.returnAddress)
+            if enquirers.count == 1 { tell(NetworkEnquiry(), to: parent, context) }
+        case let above as NetworkReport:
+            guard let parent, context.returnAddress.link == parent.link else { return }  // only the parent answers for above
+            var mine = report()
+            mine.above = [above] + above.above
+            mine.above[0].above = []
+            for enquirer in enquirers { tell(mine, to: enquirer, context) }
+            enquirers.removeAll()
         case is Stop:
             context.complete(Ack())
         default:
@@ -121,6 +130,18 @@ public final class GroupDirectory: Object {
 
     private func refuse(_ what: String, _ id: UInt64, _ context: Context) {
         context.runtime.logger.warning("directory message dropped", metadata: ["from": "\(context.returnAddress)", "what": "\(what)", "entry": "\(id)"])
+    }
+
+    private func report() -> NetworkReport {
+        let listings = directory.listings.compactMap { entry -> String? in
+            if case .listing(let name) = entry.kind { "\(name) (\(entry.scope))" } else { nil }
+        }
+        let searches = directory.searches.compactMap { entry -> String? in
+            if case .search(let search) = entry.kind { "\(search) (\(entry.scope))" } else { nil }
+        }
+        return NetworkReport(
+            scope: directory.scope, address: address.description, parent: parentAddress?.description, parentLinked: parent != nil,
+            members: members.count, listings: listings.sorted(), searches: searches.sorted(), sessions: sessions.count)
     }
 
     @discardableResult

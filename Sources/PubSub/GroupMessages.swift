@@ -97,4 +97,6 @@ public struct NetworkReport: Message, Equatable {
     public var listings: [String]
     public var searches: [String]
     public var sessions: Int
+    /// The reports of the directories above, nearest first: the lineage.
+    public var above: [NetworkReport] = []
 }

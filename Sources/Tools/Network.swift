@@ -48,11 +48,15 @@ struct Network: ParsableCommand {
                 print(Printing.json(report).description)
                 return
             }
-            print("+ \(report.scope) \(report.address)")
-            if let parent = report.parent { print("  parent \(parent) (\(report.parentLinked ? "linked" : "not linked"))") }
-            print("  links \(report.members), sessions \(report.sessions)")
-            for listing in report.listings { print("  listing \(listing)") }
-            for search in report.searches { print("  search \(search)") }
+            // The lineage, this group's directory first, one indent per level up.
+            for (depth, level) in ([report] + report.above).enumerated() {
+                let indent = String(repeating: "  ", count: depth)
+                print("\(indent)+ \(level.scope) \(level.address)")
+                if let parent = level.parent, !level.parentLinked { print("\(indent)  parent \(parent) (not linked)") }
+                print("\(indent)  links \(level.members), sessions \(level.sessions)")
+                for listing in level.listings { print("\(indent)  listing \(listing)") }
+                for search in level.searches { print("\(indent)  search \(search)") }
+            }
         }
     }
 }

@@ -202,6 +202,11 @@ struct AnsarTests {
         let (code, output, errors) = try second.ansar(["run", "--main-role=sub", "--host-address=\(host)"])
         #expect(code == 0, "\(errors)")
         #expect(output == welcome)
+        // The lineage: the first group's directory, then the host's, which holds the HOST-scope listing.
+        let (networkCode, network, _) = try first.ansar(["network"])
+        #expect(networkCode == 0)
+        #expect(network.contains("\n  + HOST \(host)\n"), "\(network)")
+        #expect(network.contains("\n    listing hello-welcome (HOST)\n"), "\(network)")
     }
 
     @Test("pause and resume a running group; update a role; destroy refuses a running home, then removes it")
