@@ -17,7 +17,18 @@ public enum ChildProcess {
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)
         defer { posix_spawnattr_destroy(&attributes) }
-        if detached { posix_spawnattr_setflags(&attributes, cshims_posix_spawn_setsid()) }
+        // A reactor thread blocks the signals it reads through signalfd, and a child would inherit
+        // that mask: a role could then never be stopped by SIGTERM. Children start with no signal
+        // blocked and default actions.
+        var none = sigset_t()
+        sigemptyset(&none)
+        posix_spawnattr_setsigmask(&attributes, &none)
+        var all = sigset_t()
+        sigfillset(&all)
+        posix_spawnattr_setsigdefault(&attributes, &all)
+        var flags = Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF)
+        if detached { flags |= cshims_posix_spawn_setsid() }
+        posix_spawnattr_setflags(&attributes, flags)
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
@@ -122,6 +133,17 @@ public enum ChildProcess {
             return false
         }
         return true  // the descriptor stays open on purpose: it is the lock
+    }
+
+    /// Whether some process holds the lock on `path` (see ``holdLock(_:)``). Unlike a pid, a lock
+    /// ends with its process, not when the parent gets round to reaping it.
+    public static func isLockHeld(_ path: String) -> Bool {
+        let fd = open(path, O_RDWR | O_CLOEXEC)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        guard flock(fd, LOCK_EX | LOCK_NB) == 0 else { return true }
+        flock(fd, LOCK_UN)
+        return false
     }
 
     /// This process's id.

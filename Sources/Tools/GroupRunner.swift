@@ -91,7 +91,7 @@ final class GroupRunner: Object {
         do {
             let pid = try ChildProcess.spawn(
                 "\(home.bin)/\(role.executable)", arguments: arguments, environment: environment, stdout: home.result(role.name),
-                stderr: debugLevel == nil ? home.log(role.name) : "/dev/stderr")
+                stderr: debugLevel == nil ? home.log(role.name) : nil)  // nil: the runner's own stderr
             children.append(Child(role: role, pid: pid, started: SystemAccess.wallClock()))
             launched += 1
             context.runtime.logger.info("role started", metadata: ["role": "\(role.name)", "pid": "\(pid)"])

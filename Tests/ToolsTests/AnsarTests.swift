@@ -57,6 +57,10 @@ struct AnsarTests {
         try SystemAccess.writeFileAtomically("\(scratch.home)/settings/sub.json", Array(#"{"clientName": "Ann"}"#.utf8))
         let (_, renamed, _) = try scratch.ansar(["run", "--main-role=sub"])
         #expect(renamed == welcome.replacingAll("Gladys", with: "Ann"))
+        // --debug-level: the roles log to the runner's own stderr.
+        let (debugCode, debugOutput, debugErrors) = try scratch.ansar(["run", "--main-role=sub", "--debug-level=info"])
+        #expect(debugCode == 0 && debugOutput == welcome.replacingAll("Gladys", with: "Ann"))
+        #expect(debugErrors.contains("publish-a-service"), "\(debugErrors)")
     }
 
     @Test("bad input: one line naming the thing and the fix, exit 1, the home left as it was", arguments: [
@@ -286,6 +290,21 @@ struct AnsarTests {
         #expect(range == "2020-01-01T00:00:01+0000 notice old line two\n")
         let (bad, _, badSpan) = try scratch.ansar(["log", "pub", "--last", "soon"])
         #expect(bad == 1 && badSpan == "ansar: --last soon: use a number and s, m, h or d (30s, 5m, 2h, 1d)\n")
+    }
+
+    @Test("roles start with no signal blocked: a plain program stops on SIGTERM, it is not killed")
+    func rolesHearSigterm() throws {
+        let scratch = try Scratch()
+        // Not a shell: a shell resets its signal mask; Python keeps the one it was started with.
+        try SystemAccess.writeFileAtomically(
+            "\(scratch.path)/dist/napper", Array("#!/usr/bin/env python3\nimport time\ntime.sleep(30)\n".utf8), mode: 0o755)
+        try scratch.seedHome()
+        #expect(try scratch.ansar(["add", "napper", "nap"]).0 == 0)
+        #expect(try scratch.ansar(["delete", "sub"]).0 == 0)
+        #expect(try scratch.ansar(["start"]).0 == 0)
+        let (stopped, report, _) = try scratch.ansar(["stop"])
+        #expect(stopped == 0)
+        #expect(report == "", "no role had to be killed")
     }
 
     @Test("a retry policy restarts a failing role until it succeeds; without one, the failure is the result")
