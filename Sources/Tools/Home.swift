@@ -61,11 +61,9 @@ struct Home {
         try? SystemAccess.writeFileAtomically(historyFile(role), Array(runs.map { $0.description + "\n" }.joined().utf8))
     }
 
-    /// The running group's state, if a group is running (its runner is alive).
+    /// The running group's state, if a group is running (its runner holds the home's lock).
     func runningGroup() -> JSON? {
-        guard let (bytes, _) = try? SystemAccess.readSmallFile(state), let json = try? JSON(parsing: String(decoding: bytes, as: UTF8.self)),
-            case .integer(let pid)? = json["pid"], ChildProcess.isAlive(Int32(pid))
-        else { return nil }
+        guard ChildProcess.isLockHeld(lock), let json = try? JSON(objectAt: state), case .integer? = json["pid"] else { return nil }
         return json
     }
 

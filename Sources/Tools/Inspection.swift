@@ -60,7 +60,7 @@ struct StopGroup: ParsableCommand {
             }
             ChildProcess.signal(Int32(pid), SIGTERM)
             let deadline = Deadline.after(.seconds(15))
-            while ChildProcess.isAlive(Int32(pid)) {
+            while ChildProcess.isLockHeld(home.lock) {
                 guard Deadline.now() < deadline else { throw ToolError("the runner (pid \(pid)) did not stop within 15 s") }
                 usleep(2_000)
             }
