@@ -95,3 +95,10 @@ public struct Ended: Message, Equatable {
     public static let typeName = "ansar.Ended"
     public var object: Address
 }
+
+/// A signal the main object asked for (``Runtime/extraSignals``) arrived; several may be merged
+/// into one.
+public struct Signalled: Message, Equatable {
+    public static let typeName = "ansar.Signalled"
+    public var signal: Int32
+}

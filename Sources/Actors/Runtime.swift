@@ -133,6 +133,9 @@ public final class Runtime: @unchecked Sendable {
     var pausedLinks: [(link: ConnectionID, object: UInt64)] = []
     /// Objects to tell (``Ended``) when an object ends, by the watched identifier.
     var watchers: [UInt64: [Address]] = [:]
+    /// Signals besides SIGINT and SIGTERM that ``run(_:)`` delivers to the main object as
+    /// ``Signalled`` (SIGCHLD, for a process that runs children). Set before `run`.
+    public var extraSignals: [Int32] = []
     /// The process group's directory, when this process runs in a group (``Node`` sets it from
     /// `--group-address`); the publish/subscribe layer links to it.
     public var groupAddress: SocketAddress?
@@ -457,7 +460,7 @@ public final class Runtime: @unchecked Sendable {
     private func run(until address: Address) throws(ReactorError) -> any Message {
         main = address
         mainResult = nil
-        try reactor.watchSignals([SIGINT, SIGTERM])
+        try reactor.watchSignals([SIGINT, SIGTERM] + extraSignals)
         var handler = RuntimeHandler(runtime: self) { [unowned self] in mainResult != nil }
         runQueued()  // what was created before the loop starts, before the first wait
         while mainResult == nil {

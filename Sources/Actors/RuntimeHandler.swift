@@ -93,6 +93,10 @@ extension Runtime {
 
     func signalled(_ number: Int32) {
         guard main != .none else { return }
+        guard number == SIGINT || number == SIGTERM else {
+            post(Signalled(signal: number), to: main.object, from: .none)  // one of ``Runtime/extraSignals``
+            return
+        }
         stopSignals += 1
         logger.info("signal received", metadata: ["signal": "\(number)", "count": "\(stopSignals)"])
         if stopSignals == 1 {
@@ -103,3 +107,7 @@ extension Runtime {
         }
     }
 }
+
+#if canImport(Glibc)
+import Glibc
+#endif

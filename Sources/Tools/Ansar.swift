@@ -171,6 +171,7 @@ struct Run: ParsableCommand {
             secret: secret.hex)
         do {
             let runtime = Runtime(reactor: try Reactor(), transport: TransportConfiguration(secret: secret))
+            runtime.extraSignals = [SIGCHLD]  // the runner hears its roles end
             _ = try runtime.run(runner)
         } catch {
             throw ToolError("cannot run the group: \(error)")
@@ -231,3 +232,7 @@ struct HostOption: ParsableArguments {
     /// The same options, for a runner started in the background.
     var arguments: [String] { (host ? ["--host"] : []) + (hostAddress.map { ["--host-address=\($0)"] } ?? []) }
 }
+
+#if canImport(Glibc)
+import Glibc
+#endif

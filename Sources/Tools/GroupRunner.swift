@@ -14,7 +14,7 @@ struct RoleOutcome {
     let garbage: String?
 }
 
-/// Tick of the runner's check on its children.
+/// When the runner next looks at its children without a SIGCHLD: a restart or a SIGKILL is due.
 struct CheckChildren: Message {}
 
 /// The group runner of `ansar run`: the group's directory, one process per role started with the
@@ -74,11 +74,14 @@ final class GroupRunner: Object {
             context.create(GroupDirectory(listening: groupAddress, scope: .group, parent: hostAddress))
             for role in roles { launch(role, context) }
             writeState()
-            context.startTimer(CheckChildren(), after: .milliseconds(2), repeating: true)
+            check(context)  // a child that could not start, or ended already
+        case let signalled as Signalled where signalled.signal == SIGCHLD:
+            check(context)
         case is CheckChildren:
             check(context)
         case is Stop:
             stopAll()
+            check(context)
         default:
             break
         }
@@ -106,7 +109,7 @@ final class GroupRunner: Object {
         while index < children.count {
             let child = children[index]
             guard let exit = ChildProcess.poll(child.pid) else {
-                if let sent = child.stopSent, Deadline.now() > sent + Self.grace {
+                if let sent = child.stopSent, Deadline.now() >= sent + Self.grace {
                     context.runtime.logger.warning("role did not stop: killing it", metadata: ["role": "\(child.role.name)", "pid": "\(child.pid)"])
                     ChildProcess.signal(child.pid, SIGKILL)
                     children[index].stopSent = .distantFuture
@@ -140,6 +143,7 @@ final class GroupRunner: Object {
             for restart in pending where restart.due <= now { launch(restart.role, context) }
         }
         pending.removeAll { $0.due <= now || stopping }
+        scheduleCheck(context)
         if children.isEmpty && pending.isEmpty && (stopping || mainRole == nil || outcomes.contains { $0.role == mainRole }) {
             context.cancelTimer(CheckChildren.self)
             let report = JSON.object([("killed", .array(killed.map(JSON.string)))])
@@ -147,6 +151,17 @@ final class GroupRunner: Object {
             ChildProcess.remove(home.state)
             context.complete(Ack())
         }
+    }
+
+    /// Children's exits arrive as SIGCHLD; a timer is needed only for what is due without one:
+    /// a restart after its backoff, a SIGKILL after the grace period.
+    private func scheduleCheck(_ context: Context) {
+        let dues = pending.map(\.due) + children.compactMap { child in child.stopSent.map { $0 + Self.grace } }
+        guard let next = dues.filter({ $0 != .distantFuture }).min() else {
+            context.cancelTimer(CheckChildren.self)
+            return
+        }
+        context.startTimer(CheckChildren(), after: .nanoseconds(Int64(Deadline.now().nanoseconds(until: next))))
     }
 
     /// What `ansar status` reads while the group runs.
