@@ -83,7 +83,7 @@ let package = Package(
         .target(name: "CTestSupport", path: "Tests/CTestSupport"),
         .testTarget(name: "ReactorTests", dependencies: ["Reactor", "CTestSupport"] + testLogging),
         .testTarget(name: "TransportTests", dependencies: ["Transport", "Reactor"] + testLogging),
-        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        .target(name: "TestSupport", dependencies: ["Reactor"], path: "Tests/TestSupport"),
         .executableTarget(
             name: "pubsub-node", dependencies: ["PubSub", "Actors", "Reactor", .product(name: "Logging", package: "swift-log")],
             path: "Tests/PubSubNode", swiftSettings: safeModule),
