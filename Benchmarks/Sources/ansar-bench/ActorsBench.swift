@@ -1,5 +1,6 @@
 // The actor layer: local dispatch, request/response between two runtimes, one-way between them.
 import Actors
+import PubSub
 import CBaseline
 import Reactor
 import Synchronization
@@ -115,26 +116,19 @@ func localDispatch(total: Int) -> Measured {
 
 /// Runs a server object in a runtime on its own thread; returns the address it listens on (from
 /// its Listening message) and a join.
-final class ServerThread: @unchecked Sendable {
+final class ServerThread: Sendable {
     let bound = Mutex<String?>(nil)
-    private var thread = pthread_t()
+    private let joined = Mutex<(@Sendable () -> Void)?>(nil)
 
     init(_ make: @escaping @Sendable (ServerThread) -> any Object) {
-        final class Start: @unchecked Sendable {
-            let run: () -> Void
-            init(_ run: @escaping () -> Void) { self.run = run }
-        }
-        let start = Start { [self] in
+        let join = ThreadStarter.start { [self] in
             do {
                 _ = try actorRuntime().run(make(self))
             } catch {
                 fail("actor server: \(error)")
             }
         }
-        pthread_create(&thread, nil, { argument in
-            (Unmanaged<AnyObject>.fromOpaque(argument!).takeRetainedValue() as! Start).run()
-            return nil
-        }, Unmanaged.passRetained(start).toOpaque())
+        joined.withLock { $0 = join }
     }
 
     func address() -> SocketAddress {
@@ -145,7 +139,7 @@ final class ServerThread: @unchecked Sendable {
         fail("actor server did not listen")
     }
 
-    func join() { pthread_join(thread, nil) }
+    func join() { joined.withLock { $0 }?() }
 }
 
 /// Answers BenchPing with BenchPong; counts Samples; ends on Done.
@@ -179,8 +173,17 @@ final class BenchServer: Object {
 
 /// Ping-pong through the actor layer: timed round trips after a warm-up.
 final class PingClient: Object {
-    let server: SocketAddress
-    let warmup: Int
+    /// How the client finds its server: by address, or by name through a directory.
+    enum Server {
+        case connect(SocketAddress)
+        case subscribe(String)
+    }
+
+    static var messageTypes: [any Message.Type] { [BenchPong.self] }
+
+    let server: Server
+    /// What the server is sent once the round trips are done.
+    let farewell: any Message
     let count: Int
     var peer = Address.none
     var sequence = 0
@@ -188,17 +191,21 @@ final class PingClient: Object {
     var times: [UInt64] = []
     var allocationsBefore: UInt64 = 0
 
-    init(server: SocketAddress, warmup: Int, count: Int) {
+    init(_ server: Server, farewell: any Message, count: Int) {
         self.server = server
-        self.warmup = warmup
+        self.farewell = farewell
         self.count = count
         times.reserveCapacity(count)
     }
 
     func receive(_ message: any Message, context: Context) throws {
         switch message {
-        case is Start: context.connect(to: server)
-        case is Connected:
+        case is Start:
+            switch server {
+            case .connect(let address): context.connect(to: address)
+            case .subscribe(let name): context.subscribe(name, scope: .group)
+            }
+        case is Connected, is Available:
             peer = context.returnAddress
             try ping(context)
         case is BenchPong:
@@ -207,7 +214,7 @@ final class PingClient: Object {
             if sequence == warmup { allocationsBefore = cbaseline_allocations() }
             if times.count == count {
                 let allocations = cbaseline_allocations() - allocationsBefore
-                try context.send(Done(), to: peer)
+                try context.send(farewell, to: peer)
                 context.complete(Measured(messages: count, seconds: 0, allocations: allocations, times: times))
             } else {
                 try ping(context)
@@ -229,7 +236,7 @@ func actorPingPong(unixSocket: Bool, count: Int) -> Measured {
     let server = ServerThread { BenchServer(listen: listen, server: $0) }
     let address = server.address()
     do {
-        guard let measured = try actorRuntime().run(PingClient(server: address, warmup: warmup, count: count)) as? Measured else {
+        guard let measured = try actorRuntime().run(PingClient(.connect(address), farewell: Done(), count: count)) as? Measured else {
             fail("actor ping-pong ended early")
         }
         server.join()

@@ -93,55 +93,13 @@ func pubSubTrial(group: SocketAddress, trial: Int) -> PubSubTimes {
     return times
 }
 
-/// Ping-pong between a subscriber and the publisher it found: the session's own connection.
-final class SessionPingClient: Object {
-    let count: Int
-    var peer = Address.none
-    var sequence = 0
-    var sentAt = Deadline.now()
-    var times: [UInt64] = []
-    var allocationsBefore: UInt64 = 0
-
-    init(count: Int) {
-        self.count = count
-        times.reserveCapacity(count)
-    }
-
-    static var messageTypes: [any Message.Type] { [BenchPong.self] }
-
-    func receive(_ message: any Message, context: Context) throws {
-        switch message {
-        case is Start: context.subscribe("bench-session", scope: .group)
-        case is Available:
-            peer = context.returnAddress
-            try ping(context)
-        case is BenchPong:
-            let elapsed = sentAt.nanoseconds(until: .now())
-            if sequence > warmup { times.append(elapsed) }
-            if sequence == warmup { allocationsBefore = cbaseline_allocations() }
-            if times.count == count {
-                try context.send(Stop(), to: peer)
-                context.complete(Measured(messages: count, seconds: 0, allocations: cbaseline_allocations() - allocationsBefore, times: times))
-            } else {
-                try ping(context)
-            }
-        default: break
-        }
-    }
-
-    private func ping(_ context: Context) throws {
-        sequence += 1
-        sentAt = .now()
-        try context.send(BenchPing(sequence: sequence), to: peer)
-    }
-}
-
+/// Ping-pong between a subscriber and the publisher it found: over the session's own connection.
 func sessionPingPong(group: SocketAddress, count: Int) -> Measured {
     let publisher = RuntimeThread(transport: benchGroupSecret, groupAddress: group, benchPublisher("bench-session"))
     do {
         let runtime = Runtime(reactor: try Reactor(backend: .uring), transport: benchGroupSecret)
         runtime.groupAddress = group
-        guard let measured = try runtime.run(SessionPingClient(count: count)) as? Measured else { fail("session ping-pong ended early") }
+        guard let measured = try runtime.run(PingClient(.subscribe("bench-session"), farewell: Stop(), count: count)) as? Measured else { fail("session ping-pong ended early") }
         _ = publisher.wait()
         return measured
     } catch {
