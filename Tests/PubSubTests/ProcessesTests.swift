@@ -31,6 +31,26 @@ func node(_ arguments: [String], group: String) throws -> Subprocess {
     try Subprocess("pubsub-node", arguments + ["--group-address=\(group)", "--debug-level=NOTICE"], environment: realm)
 }
 
+/// A host directory process and two group directories linked to it.
+struct HostWithTwoGroups {
+    let hostAddress = uniqueAbstract("host")
+    let groupA = uniqueAbstract("group-a")
+    let groupB = uniqueAbstract("group-b")
+    var host: Subprocess
+    let directories: [Subprocess]
+
+    init() throws {
+        host = try startDirectory(at: hostAddress, role: "host")
+        directories = [try startDirectory(at: groupA, host: hostAddress), try startDirectory(at: groupB, host: hostAddress)]
+        #expect(host.waitForError(containing: "directory up"))
+    }
+
+    func stopAll() {
+        stop(host)
+        directories.forEach(stop)
+    }
+}
+
 @Suite("Publish and subscribe between real processes of a group")
 struct ProcessesTests {
     @Test("a publisher killed with SIGKILL is Dropped; a restarted one is Available again, without polling")
@@ -77,18 +97,9 @@ struct ProcessesTests {
 
     @Test("two groups on one host: a subscriber in one finds a HOST-scope publisher in the other through the host directory")
     func twoGroupsOneHost() throws {
-        let hostAddress = uniqueAbstract("host")
-        let host = try startDirectory(at: hostAddress, role: "host")
-        defer { stop(host) }
-        let groupA = uniqueAbstract("group-a")
-        let groupB = uniqueAbstract("group-b")
-        let directoryA = try startDirectory(at: groupA, host: hostAddress)
-        let directoryB = try startDirectory(at: groupB, host: hostAddress)
-        defer {
-            stop(directoryA)
-            stop(directoryB)
-        }
-        #expect(host.waitForError(containing: "directory up"))
+        let machine = try HostWithTwoGroups()
+        defer { machine.stopAll() }
+        let (groupA, groupB) = (machine.groupA, machine.groupB)
         let publisher = try node(["--role=publisher", "--me=a", "--scope=host"], group: groupA)
         let groupOnly = try node(["--role=publisher", "--me=a-group-only", "--name=local"], group: groupA)
         let subscriber = try node(["--role=subscriber", "--me=b", "--scope=host", "--pure-object"], group: groupB)
@@ -139,17 +150,9 @@ struct ProcessesTests {
 
     @Test("a restarted subscriber finds the publisher again; a restarted host directory is re-filled by the groups")
     func subscriberAndHostRestart() throws {
-        let hostAddress = uniqueAbstract("host")
-        var host = try startDirectory(at: hostAddress, role: "host")
-        let groupA = uniqueAbstract("group-a")
-        let groupB = uniqueAbstract("group-b")
-        let directoryA = try startDirectory(at: groupA, host: hostAddress)
-        let directoryB = try startDirectory(at: groupB, host: hostAddress)
-        defer {
-            stop(directoryA)
-            stop(directoryB)
-        }
-        #expect(host.waitForError(containing: "directory up"))
+        var machine = try HostWithTwoGroups()
+        defer { machine.stopAll() }
+        let (groupA, groupB) = (machine.groupA, machine.groupB)
         let publisher = try node(["--role=publisher", "--me=a", "--scope=host"], group: groupA)
         let once = try node(["--role=subscriber", "--me=once", "--scope=host"], group: groupB)
         once.signal(SIGKILL)  // whatever it had, it is gone
@@ -157,10 +160,9 @@ struct ProcessesTests {
         let again = try node(["--role=subscriber", "--me=again", "--scope=host", "--pure-object"], group: groupB)
         #expect(again.wait() == 0)
         #expect(again.output == #"{"type":"pubsub_node.Seen","value":{"events":["available","a to again"]}}"# + "\n")
-        host.signal(SIGKILL)
-        _ = host.wait()
-        host = try startDirectory(at: hostAddress, role: "host")
-        defer { stop(host) }
+        machine.host.signal(SIGKILL)
+        _ = machine.host.wait()
+        machine.host = try startDirectory(at: machine.hostAddress, role: "host")
         let afterRestart = try node(["--role=subscriber", "--me=later", "--scope=host", "--pure-object"], group: groupB)
         #expect(afterRestart.wait() == 0)
         #expect(afterRestart.output == #"{"type":"pubsub_node.Seen","value":{"events":["available","a to later"]}}"# + "\n")
