@@ -87,15 +87,15 @@ public final class GroupDirectory: Object {
         case let open as OpenSession:
             // From the parent: the subscriber is below one of our members.
             guard let member = ownerOf[open.search.id], let link = memberAddress[member] else { return }
-            tell(open, to: link, context)
+            context.tell(open, to: link)
         case let close as CloseSession:
             guard let entry = close.entry, let member = ownerOf[entry], let link = memberAddress[member] else { return }
-            tell(close, to: link, context)
+            context.tell(close, to: link)
         case is Abandoned, is Closed:
             if context.returnAddress == parent {
                 parent = nil
                 directory.hasParent = false  // the connector comes back by itself; then all is passed up again
-                for enquirer in enquirers { tell(report(), to: enquirer, context) }
+                for enquirer in enquirers { context.tell(report(), to: enquirer) }
                 enquirers.removeAll()
                 return
             }
@@ -109,17 +109,17 @@ public final class GroupDirectory: Object {
         case is NetworkEnquiry:
             // The lineage: this level, then the parent's answer (which holds the levels above it).
             guard let parent else {
-                tell(report(), to: context.returnAddress, context)
+                context.tell(report(), to: context.returnAddress)
                 return
             }
             enquirers.append(context.returnAddress)
-            if enquirers.count == 1 { tell(NetworkEnquiry(), to: parent, context) }
+            if enquirers.count == 1 { context.tell(NetworkEnquiry(), to: parent) }
         case let above as NetworkReport:
             guard let parent, context.returnAddress.link == parent.link else { return }  // only the parent answers for above
             var mine = report()
             mine.above = [above] + above.above
             mine.above[0].above = []
-            for enquirer in enquirers { tell(mine, to: enquirer, context) }
+            for enquirer in enquirers { context.tell(mine, to: enquirer) }
             enquirers.removeAll()
         case is Stop:
             context.complete(Ack())
@@ -162,27 +162,19 @@ public final class GroupDirectory: Object {
                 var id: UInt64 = 0
                 while id == 0 { id = random.next() }
                 sessions[Pair(listing: listing.id, search: search.id)] = (id, listing.id, search.id)
-                tell(OpenSession(session: id, listing: listed, search: searching, scope: directory.scope), to: subscriber, context)
+                context.tell(OpenSession(session: id, listing: listed, search: searching, scope: directory.scope), to: subscriber)
             case .close(let listing, let search):
                 guard let session = sessions.removeValue(forKey: Pair(listing: listing.id, search: search.id)) else { continue }
                 // Whichever end is still here hears it; its process tells its object.
                 for (entry, reason) in [(session.listing, "subscriber gone"), (session.search, "publisher gone")] {
                     guard let link = memberAddress[entry == listing.id ? listing.member : search.member] else { continue }
-                    tell(CloseSession(session: session.id, reason: reason, entry: entry), to: link, context)
+                    context.tell(CloseSession(session: session.id, reason: reason, entry: entry), to: link)
                 }
             case .forward(let entry):
-                if let parent, let up = details[entry.id] { tell(up, to: parent, context) }
+                if let parent, let up = details[entry.id] { context.tell(up, to: parent) }
             case .withdraw(let entry):
-                if let parent { tell(EntryDown(id: entry.id), to: parent, context) }
+                if let parent { context.tell(EntryDown(id: entry.id), to: parent) }
             }
-        }
-    }
-
-    private func tell(_ message: some Message, to address: Address, _ context: Context) {
-        do {
-            try context.send(message, to: address)
-        } catch {
-            context.runtime.logger.warning("directory message not delivered", metadata: ["to": "\(address)", "reason": "\(error)"])
         }
     }
 }

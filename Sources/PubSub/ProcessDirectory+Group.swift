@@ -30,7 +30,7 @@ extension ProcessDirectory {
                 sessionObject: factories[entry.id] != nil)
         case .search(let search): up = EntryUp(id: entry.id, name: nil, search: search, scope: entry.scope, object: owner.object, endpoint: endpoint)
         }
-        tell(up, to: group, context)
+        context.tell(up, to: group)
     }
 
     private func linkUpIfReady(_ context: Context) {
@@ -56,7 +56,7 @@ extension ProcessDirectory {
             guard failed.requested != groupAddress?.description, let peer = peers.removeValue(forKey: failed.requested) else { return }
             for open in peer.waiting {
                 guard let subscriber = owners[open.search.id], let name = open.listing.name else { continue }
-                tell(NotAvailable(name: name.text, reason: failed.reason), to: subscriber, context)
+                context.tell(NotAvailable(name: name.text, reason: failed.reason), to: subscriber)
             }
         case is Abandoned, is Closed:
             lost(context.returnAddress, context)
@@ -124,14 +124,14 @@ extension ProcessDirectory {
         session.search = search.description
         session.scope = open.scope
         sessions[open.session] = session
-        tell(
+        context.tell(
             SessionHello(
                 session: open.session, name: name.text, search: search.description, scope: open.scope, publisher: open.listing.object,
                 listing: open.listing.id, subscriber: subscriberSide),
-            to: link, context)
+            to: link)
         // Delivered goes straight to the publisher, on the connection the subscriber's own messages
         // will take: it arrives before them.
-        tell(Delivered(name: name.text, search: search.description, scope: open.scope, session: open.session), to: publisher, as: subscriberSide, context)
+        context.tell(Delivered(name: name.text, search: search.description, scope: open.scope, session: open.session), to: publisher, as: subscriberSide)
         if !open.listing.sessionObject { announce(open.session, context) }
     }
 
@@ -140,9 +140,9 @@ extension ProcessDirectory {
         guard var session = sessions[id], !session.announced else { return }
         session.announced = true
         sessions[id] = session
-        tell(Available(name: session.name, search: session.search, scope: session.scope, session: id), to: session.subscriber, as: session.publisherSide, context)
+        context.tell(Available(name: session.name, search: session.search, scope: session.scope, session: id), to: session.subscriber, as: session.publisherSide)
         if session.subscriberSide != session.subscriber {
-            tell(SessionOpened(session: id, name: session.name), to: session.subscriberSide, as: session.publisherSide, context)
+            context.tell(SessionOpened(session: id, name: session.name), to: session.subscriberSide, as: session.publisherSide)
         }
     }
 
@@ -150,7 +150,7 @@ extension ProcessDirectory {
     private func accept(_ hello: SessionHello, _ context: Context) {
         let publisher = Address(object: hello.publisher, via: .none)
         guard entriesOf[publisher] != nil else {
-            tell(CloseSession(session: hello.session, reason: "publisher gone"), to: context.returnAddress, context)
+            context.tell(CloseSession(session: hello.session, reason: "publisher gone"), to: context.returnAddress)
             return
         }
         // The subscriber's process sent Delivered to the publisher itself.
@@ -159,8 +159,8 @@ extension ProcessDirectory {
             publisher: publisher, subscriber: hello.subscriber, publisherSide: publisherSide, subscriberSide: hello.subscriber, name: hello.name,
             local: publisher, pair: nil)
         if publisherSide != publisher {
-            tell(SessionAccepted(session: hello.session, publisherSide: publisherSide), to: context.returnAddress, context)
-            tell(SessionOpened(session: hello.session, name: hello.name), to: publisherSide, as: hello.subscriber, context)
+            context.tell(SessionAccepted(session: hello.session, publisherSide: publisherSide), to: context.returnAddress)
+            context.tell(SessionOpened(session: hello.session, name: hello.name), to: publisherSide, as: hello.subscriber)
         }
     }
 }

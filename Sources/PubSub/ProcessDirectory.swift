@@ -110,12 +110,12 @@ final class ProcessDirectory: Object {
         do {
             name = try ServiceName(request.name)
         } catch {
-            tell(NotPublished(name: request.name, reason: error.description), to: requester, context)
+            context.tell(NotPublished(name: request.name, reason: error.description), to: requester)
             return
         }
         let entry = Directory.Entry(id: freshID(), kind: .listing(name), scope: request.scope, member: requester.object)
         if let factory = handedOver.removeValue(forKey: request.factory) { factories[entry.id] = factory }
-        tell(Published(name: name.text, scope: request.scope), to: requester, context)
+        context.tell(Published(name: name.text, scope: request.scope), to: requester)
         enter(entry, for: requester, context)
     }
 
@@ -125,12 +125,12 @@ final class ProcessDirectory: Object {
         do {
             search = try request.search.validated()
         } catch {
-            tell(NotSubscribed(search: request.search.description, reason: error.description), to: requester, context)
+            context.tell(NotSubscribed(search: request.search.description, reason: error.description), to: requester)
             return
         }
         let entry = Directory.Entry(id: freshID(), kind: .search(search), scope: request.scope, member: requester.object)
         if let factory = handedOver.removeValue(forKey: request.factory) { factories[entry.id] = factory }
-        tell(Subscribed(search: search.description, scope: request.scope), to: requester, context)
+        context.tell(Subscribed(search: search.description, scope: request.scope), to: requester)
         enter(entry, for: requester, context)
     }
 
@@ -184,10 +184,10 @@ final class ProcessDirectory: Object {
                     publisher: publisher, subscriber: subscriber, publisherSide: publisherSide, subscriberSide: subscriberSide, name: name.text,
                     local: subscriber, pair: pair)
                 sessionOf[pair] = id
-                tell(Available(name: name.text, search: wanted.description, scope: .process, session: id), to: subscriber, as: publisherSide, context)
-                tell(Delivered(name: name.text, search: wanted.description, scope: .process, session: id), to: publisher, as: subscriberSide, context)
-                if publisherSide != publisher { tell(SessionOpened(session: id, name: name.text), to: publisherSide, as: subscriberSide, context) }
-                if subscriberSide != subscriber { tell(SessionOpened(session: id, name: name.text), to: subscriberSide, as: publisherSide, context) }
+                context.tell(Available(name: name.text, search: wanted.description, scope: .process, session: id), to: subscriber, as: publisherSide)
+                context.tell(Delivered(name: name.text, search: wanted.description, scope: .process, session: id), to: publisher, as: subscriberSide)
+                if publisherSide != publisher { context.tell(SessionOpened(session: id, name: name.text), to: publisherSide, as: subscriberSide) }
+                if subscriberSide != subscriber { context.tell(SessionOpened(session: id, name: name.text), to: subscriberSide, as: publisherSide) }
             case .close(let listing, let search):
                 let pair = Pair(listing: listing.id, search: search.id)
                 cleared.remove(pair)
@@ -196,7 +196,7 @@ final class ProcessDirectory: Object {
             case .forward(let entry):
                 passUp(entry, context)
             case .withdraw(let entry):
-                if let group { tell(EntryDown(id: entry.id), to: group, context) }
+                if let group { context.tell(EntryDown(id: entry.id), to: group) }
             }
         }
     }
@@ -211,28 +211,31 @@ final class ProcessDirectory: Object {
             : session.local == session.publisher ? [(session.publisher, session.subscriberSide)] : [(session.subscriber, session.publisherSide)]
         for (end, other) in ends {
             if end == by {
-                tell(Cleared(session: id, name: session.name, value: value), to: end, as: other, context)
+                context.tell(Cleared(session: id, name: session.name, value: value), to: end, as: other)
             } else if entriesOf[end] != nil && (end != session.subscriber || session.announced) {
                 let why = session.pair == nil ? reason : (other == by ? "ended by the other end" : (other == session.publisherSide ? "publisher gone" : "subscriber gone"))
-                tell(Dropped(session: id, name: session.name, reason: why), to: end, as: other, context)
+                context.tell(Dropped(session: id, name: session.name, reason: why), to: end, as: other)
             }
         }
         // The session objects of this process stop with their session.
         for side in [session.publisherSide, session.subscriberSide] where side.isLocal && side != session.publisher && side != session.subscriber {
-            if sessionObjects.removeValue(forKey: side) != nil { tell(Stop(), to: side, context) }
+            if sessionObjects.removeValue(forKey: side) != nil { context.tell(Stop(), to: side) }
         }
         if session.pair == nil, tellPeer {
             let remote = session.local == session.publisher ? session.subscriberSide : session.publisherSide
-            tell(CloseSession(session: id, reason: "ended by the other end"), to: Address(object: 0, via: remote), context)
+            context.tell(CloseSession(session: id, reason: "ended by the other end"), to: Address(object: 0, via: remote))
         }
     }
+}
 
-    /// Sends a directory message; a full mailbox or connection is logged, never silent.
-    func tell(_ message: some Message, to address: Address, as sender: Address? = nil, _ context: Context) {
+extension Context {
+    /// Sends a directory message (as `sender`, by default this object); a full mailbox or
+    /// connection is logged, never silent. Shared by the process and group directories.
+    func tell(_ message: some Message, to address: Address, as sender: Address? = nil) {
         do {
-            try context.forward(message, to: address, as: sender ?? context.address)
+            try forward(message, to: address, as: sender ?? self.address)
         } catch {
-            context.runtime.logger.warning("directory message not delivered", metadata: ["to": "\(address)", "reason": "\(error)"])
+            runtime.logger.warning("directory message not delivered", metadata: ["to": "\(address)", "reason": "\(error)"])
         }
     }
 }
