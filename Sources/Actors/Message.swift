@@ -78,8 +78,6 @@ public enum MessageRegistry {
             return entry
         }
     }
-
-    static func entry(id: UInt32) -> MessageType? { table.withLock { $0.byID[id] } }
 }
 
 /// A message of any type inside another message (``Completed/value``, for one). On the wire it

@@ -244,9 +244,6 @@ public final class Reactor {
     /// finishing its own work (a run-queue budget) and must be called again soon.
     public func skipNextWait() { workLeftOver = true }
 
-    /// Whether the caller is on the reactor's thread.
-    public var isOnReactorThread: Bool { pthread_equal(pthread_self(), ownerThread) != 0 }
-
     /// One loop turn: submit and wait (at most `timeout` nanoseconds, and never past the next
     /// timer), reap, run.
     func turn<Handler: ReactorHandler>(_ handler: inout Handler, timeout: UInt64?) throws(ReactorError) {
