@@ -3,16 +3,18 @@
 SHELL := /bin/bash
 export PATH := /opt/swift/usr/bin:$(PATH)
 
-SYSTEM_PACKAGES := liburing-dev libsodium-dev
+SYSTEM_PACKAGES := liburing-dev libsodium-dev python3
 SWIFT_BUILD_FLAGS ?=
 
 .PHONY: demo test bench fuzz build system-packages clean
 
-## Installs liburing-dev and libsodium-dev when their headers are missing (apt-get as root).
+## Installs liburing-dev and libsodium-dev when their headers are missing (apt-get as root), and
+## python3, which one CLI test uses as a role that is not a shell.
 system-packages:
 	@missing=""; \
 	[ -f /usr/include/liburing.h ] || missing="$$missing liburing-dev"; \
 	[ -f /usr/include/sodium.h ] || missing="$$missing libsodium-dev"; \
+	command -v python3 >/dev/null || missing="$$missing python3"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then \
 	    echo "installing$$missing"; \
