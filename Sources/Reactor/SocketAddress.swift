@@ -153,7 +153,8 @@ public enum SocketAddress: Hashable, Sendable, CustomStringConvertible {
             }
         }
 
-        private static func string(_ text: [CChar]) -> String {
+        /// A NUL-terminated C string in a buffer, as text.
+        static func string(_ text: [CChar]) -> String {
             String(decoding: text.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
         }
     }
