@@ -30,6 +30,8 @@ final class Connection {
     var timer: TimerID? = nil
     /// Where the peer is, for the log.
     var peer: String
+    /// Sent once connected, before the handshake (see ``Connections/connect(to:deadline:backoff:preface:role:)``).
+    var preface: [UInt8] = []
 
     init(id: ConnectionID, role: Handshake.Role, listener: ListenerID?, connector: ConnectorID?,
          configuration: TransportConfiguration, peer: String, now: Deadline) {

@@ -50,6 +50,11 @@ public final class Connections {
         /// How long one attempt (connect plus handshake) may take.
         let deadline: Duration
         var backoff: Backoff?
+        /// Bytes sent before the handshake (a relay's rendezvous request); empty for none.
+        var preface: [UInt8] = []
+        /// The handshake role: the client, unless this end meets its peer through a relay as the
+        /// accepting side.
+        var role: Handshake.Role = .client
         var connection: ConnectionID? = nil
         var retry: TimerID? = nil
     }
@@ -168,12 +173,19 @@ public final class Connections {
     /// ``CloseReason/handshakeTimeout`` when an attempt takes longer than `deadline` (default: the
     /// configured handshake timeout). With a `backoff` the connector reconnects after every failure
     /// or loss until ``closeConnector(_:)``; the backoff resets after each good connection.
+    ///
+    /// `preface` goes out before the handshake — the rendezvous request of a ``RelaySwitch``, which
+    /// then joins this connection to another one's — and `role` says which end of the handshake
+    /// this is: the two ends that meet at a relay both connect, so one of them plays `.server`.
     @discardableResult
-    public func connect(to address: SocketAddress, deadline: Duration? = nil, backoff: Backoff? = nil) -> ConnectorID {
+    public func connect(
+        to address: SocketAddress, deadline: Duration? = nil, backoff: Backoff? = nil, preface: [UInt8] = [], role: Handshake.Role = .client
+    ) -> ConnectorID {
         let index = freeConnectors.popLast() ?? connectors.count
         if index == connectors.count { connectors.append(nil) }
         let id = ConnectorID(value: index)
-        connectors[index] = Connector(id: id, address: address, deadline: deadline ?? configuration.handshakeTimeout, backoff: backoff)
+        connectors[index] = Connector(
+            id: id, address: address, deadline: deadline ?? configuration.handshakeTimeout, backoff: backoff, preface: preface, role: role)
         attempt(index)
         return id
     }
@@ -196,8 +208,10 @@ public final class Connections {
             let socket = try reactor.connect(to: connector.address, deadline: .after(connector.deadline))
             let id = ConnectionID(socket: socket)
             let connection = Connection(
-                id: id, role: .client, listener: nil, connector: connector.id, configuration: configuration,
+                id: id, role: connector.role, listener: nil, connector: connector.id, configuration: configuration,
                 peer: connector.address.description, now: .now())
+            connection.phase = .connecting
+            connection.preface = connector.preface
             startTimer(for: connection, at: .after(connector.deadline))
             connections[socket.index] = connection
             connectors[index]!.connection = id

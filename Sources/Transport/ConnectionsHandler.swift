@@ -110,6 +110,10 @@ extension Connections {
         guard let state = connection(id) else { return }
         state.phase = .handshaking
         try? reactor.startReceiving(socket)
+        if !state.preface.isEmpty {
+            sendRaw(state.preface, on: id)
+            state.preface = []
+        }
         if let hello = state.handshake?.start() {
             sendRaw(hello, on: id)
         }

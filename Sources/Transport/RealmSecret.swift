@@ -30,6 +30,13 @@ public struct RealmSecret: Sendable, Equatable {
         self.bytes = bytes
     }
 
+    /// A 32-byte tag over `parts` that only holders of this secret can make: a keyed BLAKE2b hash
+    /// under a `purpose` label, so a tag made for one purpose is never valid for another. Lets a
+    /// message that carries no secret (a LAN beacon) prove which realm sent it.
+    public func tag(_ purpose: String, _ parts: [[UInt8]]) -> [UInt8] {
+        Sodium.keyedHash(key: bytes, [Array(purpose.utf8)] + parts)
+    }
+
     /// The secret as 64 lowercase hexadecimal digits, for writing to a file.
     public var hex: String {
         let digits = Array("0123456789abcdef".utf8)
