@@ -108,9 +108,24 @@ extension ObjectContext {
     /// Connects to a listening process. This object receives ``Connected`` from an address that
     /// reaches the far end's listening object, or ``NotConnected``; with `backoff` it retries, and
     /// reconnects after a loss.
+    ///
+    /// `preface` and `role` are for meeting a peer at a ``RelaySwitch``: the preface carries the
+    /// rendezvous token, and one of the two ends plays the handshake's server.
     @discardableResult
-    public func connect(to address: SocketAddress, backoff: Backoff? = nil) -> ConnectorID {
-        runtime.connect(to: address, backoff: backoff, owner: self.address)
+    /// `deadline` bounds each attempt (connect and handshake; default: the transport's handshake
+    /// timeout) — shorter for a peer that should answer at once, so a lost SYN costs less than the
+    /// kernel's first retransmission.
+    public func connect(
+        to address: SocketAddress, backoff: Backoff? = nil, deadline: Duration? = nil, preface: [UInt8] = [], role: Handshake.Role = .client
+    ) -> ConnectorID {
+        runtime.connect(to: address, backoff: backoff, deadline: deadline, preface: preface, role: role, owner: self.address)
+    }
+
+    /// Stops a connector made by ``connect(to:backoff:deadline:preface:role:)``: no more attempts, and its
+    /// connection, if up, closes (the owner receives ``Closed``).
+    public func closeConnector(_ id: ConnectorID) {
+        runtime.connections.closeConnector(id)
+        runtime.connectorOwners[id] = nil
     }
 
     /// Closes the connection `address` routes through; the owner receives ``Closed``.

@@ -16,12 +16,21 @@ public struct NotListening: Message, Equatable {
 public struct Accepted: Message, Equatable {
     public static let typeName = "ansar.Accepted"
     public var listening: String
+    /// The connection's two ends: the peer's address, and this side's (the interface it reached
+    /// us on). Empty where the socket has none to tell (abstract Unix sockets).
+    public var peer = ""
+    public var local = ""
 }
 
 /// A connection is up. Its return address reaches the far end's listening object.
 public struct Connected: Message, Equatable {
     public static let typeName = "ansar.Connected"
     public var requested: String
+    /// This side's address on the connection (the interface the route chose); see ``Accepted/local``.
+    public var local = ""
+    /// The connector, as ``Context/connect(to:backoff:deadline:preface:role:)`` returned it: tells apart
+    /// connections to one address.
+    public var connector = 0
 }
 
 /// A connection attempt failed; with a backoff it is tried again after `retryInSeconds`.
@@ -30,6 +39,8 @@ public struct NotConnected: Message, Equatable {
     public var requested: String
     public var reason: String
     public var retryInSeconds: Double?
+    /// The connector; see ``Connected/connector``.
+    public var connector = 0
 }
 
 /// This side closed a connection (asked for, or for bad input: the reason says).

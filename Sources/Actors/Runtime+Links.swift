@@ -44,8 +44,8 @@ extension Runtime: AddressTranslator, AddressResolver {
         return id
     }
 
-    func connect(to address: SocketAddress, backoff: Backoff?, owner: Address) -> ConnectorID {
-        let id = connections.connect(to: address, backoff: backoff)
+    func connect(to address: SocketAddress, backoff: Backoff?, deadline: Duration?, preface: [UInt8], role: Handshake.Role, owner: Address) -> ConnectorID {
+        let id = connections.connect(to: address, deadline: deadline, backoff: backoff, preface: preface, role: role)
         connectorOwners[id] = (owner, address)
         return id
     }
@@ -61,16 +61,18 @@ extension Runtime: AddressTranslator, AddressResolver {
         case .accepted(let connection, let listener):
             guard let (owner, requested) = listenerOwners[listener] else { return connections.close(connection) }
             tables.value.links[connection.socket.index] = Link(id: connection, owner: owner)
-            post(Accepted(listening: requested.description), to: owner.object, from: .owner(of: connection, runtime: index))
+            post(
+                Accepted(listening: requested.description, peer: endpoint(of: connection, peer: true), local: endpoint(of: connection, peer: false)),
+                to: owner.object, from: .owner(of: connection, runtime: index))
         case .connected(let connection, let connector):
             guard let (owner, requested) = connectorOwners[connector] else { return connections.close(connection) }
             tables.value.links[connection.socket.index] = Link(id: connection, owner: owner)
-            post(Connected(requested: requested.description), to: owner.object, from: .owner(of: connection, runtime: index))
+            post(Connected(requested: requested.description, local: endpoint(of: connection, peer: false), connector: connector.value), to: owner.object, from: .owner(of: connection, runtime: index))
         case .notConnected(let connector, let reason, let retryIn):
             guard let (owner, requested) = connectorOwners[connector] else { return }
             if retryIn == nil { connectorOwners[connector] = nil }
             let seconds = retryIn.map { Double($0.nanosecondsClamped) / 1e9 }
-            post(NotConnected(requested: requested.description, reason: reason.description, retryInSeconds: seconds), to: owner.object, from: .none)
+            post(NotConnected(requested: requested.description, reason: reason.description, retryInSeconds: seconds, connector: connector.value), to: owner.object, from: .none)
         case .closed(let connection, let reason):
             guard let link = endLink(connection) else { return }
             post(Closed(reason: reason.description), to: link.owner.object, from: .owner(of: connection, runtime: index))
@@ -82,6 +84,13 @@ extension Runtime: AddressTranslator, AddressResolver {
             for sender in link.refusedSenders { post(Writable(), to: sender.object, from: .owner(of: connection, runtime: index)) }
             link.refusedSenders.removeAll()
         }
+    }
+
+    /// One end of a TCP connection as text; empty for Unix sockets, whose ends have no useful name.
+    private func endpoint(of connection: ConnectionID, peer: Bool) -> String {
+        let reactor = connections.reactor
+        guard let address = try? (peer ? reactor.peerAddress(of: connection.socket) : reactor.localAddress(of: connection.socket)), address.isTCP else { return "" }
+        return address.description
     }
 
     /// Forgets a connection and the relays that went through it.

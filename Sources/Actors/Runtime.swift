@@ -180,6 +180,9 @@ public final class Runtime: @unchecked Sendable {
     /// Sends to this runtime's objects from any thread; posts are batched (one wake-up each).
     public var handle: RuntimeHandle { RuntimeHandle(inbox: inbox) }
 
+    /// The realm secret this runtime's connections prove (for tags on messages outside them).
+    public var realmSecret: RealmSecret { connections.configuration.secret }
+
     // MARK: - The object table
 
     /// 32 random bits above the runtime's index and the slot: identifiers a peer could only know
