@@ -16,8 +16,10 @@ public final class GroupDirectory: Object {
     private let parentAddress: SocketAddress?
     private var directory: Directory
     private var parent: Address?
-    /// Each member, by the address of its directory at the far end of its link.
-    private var members: [Address: Directory.Member] = [:]
+    /// Each member, by its link: messages from its directory and the link's own events (which
+    /// come from the link's owner, object 0) both name it.
+    private var members: [ConnectionID: Directory.Member] = [:]
+    /// Where to reach each member's directory.
     private var memberAddress: [Directory.Member: Address] = [:]
     private var nextMember: Directory.Member = 1
     private var details: [UInt64: EntryUp] = [:]
@@ -62,13 +64,12 @@ public final class GroupDirectory: Object {
         case let refused as NotListening:
             context.runtime.logger.error("directory cannot listen (retrying)", metadata: ["address": "\(refused.requested)", "reason": "\(refused.reason)"])
         case is Accepted:
-            member(context.returnAddress)
+            _ = member(context.returnAddress)
         case is Connected:
             parent = context.returnAddress
             apply(directory.parentLinked(), context)
         case let up as EntryUp:
-            let member = member(context.returnAddress)
-            guard let kind = up.kind, ownerOf[up.id] == nil || ownerOf[up.id] == member else {
+            guard let member = member(context.returnAddress), let kind = up.kind, ownerOf[up.id] == nil || ownerOf[up.id] == member else {
                 refuse("entry that is not its own, or neither listing nor search", up.id, context)
                 return
             }
@@ -77,7 +78,7 @@ public final class GroupDirectory: Object {
             apply(directory.add(Directory.Entry(id: up.id, kind: kind, scope: up.scope, member: member)), context)
         case let down as EntryDown:
             // A member takes back only what it gave.
-            guard let owner = ownerOf[down.id], owner == members[context.returnAddress] else {
+            guard let owner = ownerOf[down.id], let link = context.returnAddress.link, owner == members[link] else {
                 refuse("withdrawal of an entry that is not its own", down.id, context)
                 return
             }
@@ -99,7 +100,7 @@ public final class GroupDirectory: Object {
                 enquirers.removeAll()
                 return
             }
-            guard let member = members.removeValue(forKey: context.returnAddress) else { return }
+            guard let link = context.returnAddress.link, let member = members.removeValue(forKey: link) else { return }
             memberAddress[member] = nil
             for (id, owner) in ownerOf where owner == member {
                 ownerOf[id] = nil
@@ -144,13 +145,19 @@ public final class GroupDirectory: Object {
             members: members.count, listings: listings.sorted(), searches: searches.sorted(), sessions: sessions.count)
     }
 
-    @discardableResult
-    private func member(_ link: Address) -> Directory.Member {
-        if let known = members[link] { return known }
+    /// The member whose link `sender` came over (a new one for a new link); nil for a sender
+    /// in this process, which is no member.
+    private func member(_ sender: Address) -> Directory.Member? {
+        guard let link = sender.link else { return nil }
+        if let known = members[link] {
+            // Its directory's own address, once it has spoken, rather than the link owner's.
+            if sender.object != 0 { memberAddress[known] = sender }
+            return known
+        }
         let member = nextMember
         nextMember += 1
         members[link] = member
-        memberAddress[member] = link
+        memberAddress[member] = sender
         return member
     }
 

@@ -15,6 +15,8 @@ struct Settings: Codable, Sendable {
     var scope = "group"
     /// A group directory's parent: the host directory's address.
     var host = ""
+    /// Subscriber: end at the first NotAvailable (else note it and wait on).
+    var endWhenNotAvailable = false
 }
 
 struct Hello: Message { var name: String }
@@ -60,7 +62,9 @@ Node.run(name: "pubsub-node", settings: Settings(), input: Nothing.self) { mailb
                 seen.append("dropped")
                 logger.notice("dropped", metadata: ["reason": "\(dropped.reason)"])
             case is Subscribed: logger.notice("subscribed")
-            case let missing as NotAvailable: seen.append("not available: \(missing.reason)")
+            case let missing as NotAvailable:
+                seen.append("not available: \(missing.reason)")
+                if settings.endWhenNotAvailable { return Seen(events: seen) }
             default: return Seen(events: seen)
             }
         }

@@ -74,6 +74,29 @@ struct ProcessesTests {
         #expect(second.wait() == 0)
     }
 
+    @Test("a killed process's listings leave the group directory: a later subscriber is offered only live publishers")
+    func deadListingsLeave() throws {
+        let (group, directory) = try startGroup()
+        defer { stop(directory) }
+        #expect(directory.waitForError(containing: "directory up"))
+        let dead = try node(["--role=publisher", "--me=dead"], group: group)
+        #expect(dead.waitForError(containing: "published"))
+        usleep(100_000)  // its listing reaches the directory
+        dead.signal(SIGKILL)
+        _ = dead.wait()
+        let live = try node(["--role=publisher", "--me=live"], group: group)
+        #expect(live.waitForError(containing: "published"))
+        usleep(100_000)
+        // A dead listing would be offered too, and end the subscriber with NotAvailable.
+        let subscriber = try node(["--role=subscriber", "--me=sub", "--sessions=2", "--endWhenNotAvailable=true", "--pure-object"], group: group)
+        #expect(subscriber.waitForError(containing: "welcomed"))
+        usleep(300_000)
+        subscriber.signal(SIGTERM)
+        #expect(subscriber.wait() == 0)
+        #expect(subscriber.output == #"{"type":"pubsub_node.Seen","value":{"events":["available","live to sub"]}}"# + "\n")
+        stop(live)
+    }
+
     @Test("a frozen publisher (SIGSTOP) is Dropped once the keep-alive gives up on it")
     func frozen() throws {
         let (group, directory) = try startGroup()
