@@ -28,12 +28,10 @@ public struct Welcome: Message, Equatable {
     }
 }
 
-/// The scope a setting names: "process", "group" or "host".
+/// The scope a setting names: "process", "group", "host", "lan" or "wan".
 public func scope(_ text: String) throws -> Scope {
-    switch text.lowercased() {
-    case "process": return .process
-    case "group": return .group
-    case "host": return .host
-    default: throw Faulted("bad setting", explanation: "scope \"\(text)\": use process, group or host", exitCode: 64)
+    guard let scope = Scope(named: text) else {
+        throw Faulted("bad setting", explanation: "scope \"\(text)\": use process, group, host, lan or wan", exitCode: 64)
     }
+    return scope
 }

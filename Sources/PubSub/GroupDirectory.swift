@@ -12,8 +12,33 @@ import Transport
 /// link breaks or falls silent past the keep-alive) takes its entries with it, and the other
 /// ends of its sessions are told.
 public final class GroupDirectory: Object {
+    /// How a directory finds its parent and serves the levels below: all optional.
+    public struct Links: Sendable {
+        /// The parent's address (HOST → LAN, LAN → WAN).
+        public var parent: SocketAddress?
+        /// Find the parent by listening for LAN beacons on this UDP port (a HOST directory with
+        /// no explicit parent); the first beacon of this realm names it, and a later one another
+        /// only while unlinked.
+        public var discoverOnPort: UInt16?
+        /// Announce this directory by beacon to this UDP port (a LAN directory), every `beaconInterval`.
+        public var beaconPort: UInt16?
+        public var beaconInterval = Duration.seconds(1)
+        /// Where a ``RelaySwitch`` listens for the sessions this directory matches whose ends cannot
+        /// reach each other (a WAN directory). Host 0.0.0.0: on this machine, at the address each
+        /// member reaches it by.
+        public var relay: SocketAddress?
+
+        public init(parent: SocketAddress? = nil, discoverOnPort: UInt16? = nil, beaconPort: UInt16? = nil, relay: SocketAddress? = nil) {
+            self.parent = parent
+            self.discoverOnPort = discoverOnPort
+            self.beaconPort = beaconPort
+            self.relay = relay
+        }
+    }
+
     private let address: SocketAddress
-    private let parentAddress: SocketAddress?
+    private var links: Links
+    private var parentConnector: ConnectorID?
     private var directory: Directory
     private var parent: Address?
     /// Each member, by its link: messages from its directory and the link's own events (which
@@ -21,19 +46,29 @@ public final class GroupDirectory: Object {
     private var members: [ConnectionID: Directory.Member] = [:]
     /// Where to reach each member's directory.
     private var memberAddress: [Directory.Member: Address] = [:]
+    /// Over TCP: each member's address as seen here, and ours as seen by it.
+    private var memberHosts: [Directory.Member: (peer: String, local: String)] = [:]
     private var nextMember: Directory.Member = 1
     private var details: [UInt64: EntryUp] = [:]
     private var ownerOf: [UInt64: Directory.Member] = [:]
     private var sessions: [Pair: (id: UInt64, listing: UInt64, search: UInt64)] = [:]
     private var random = SystemRandomNumberGenerator()
+    private var beaconSocket: DatagramSocket?
+    private var beaconListener: LANBeaconListener?
+    private var listeningPort: UInt16?
 
     private struct Pair: Hashable {
         let listing: UInt64
         let search: UInt64
     }
 
+    private struct BeaconDue: Message {
+        static let typeName = "ansar.pubsub.BeaconDue"
+    }
+
     public static var messageTypes: [any Message.Type] {
-        [EntryUp.self, EntryDown.self, OpenSession.self, CloseSession.self, NetworkEnquiry.self, NetworkReport.self]
+        [EntryUp.self, EntryDown.self, OpenSession.self, CloseSession.self, NetworkEnquiry.self, NetworkReport.self, RelayWanted.self, Relayed.self,
+         LANDirectoryHeard.self]
     }
     /// Who asked for the lineage while the parent's part is on its way.
     private var enquirers: [Address] = []
@@ -41,15 +76,24 @@ public final class GroupDirectory: Object {
     /// Where a machine's HOST directory listens unless told otherwise: an abstract Unix socket,
     /// so it is reachable from this machine only, with no file to clean up.
     public static let hostAddress = SocketAddress.unixAbstract(name: "ansar-host-directory")
+    /// The TCP port LAN and WAN directories listen on unless told otherwise.
+    public static let lanPort: UInt16 = 32177
+    public static let wanPort: UInt16 = 32178
 
     /// Called with the bound address once the directory listens (a daemon writes its state then).
     private let whenListening: ((String) -> Void)?
 
-    /// A directory at `scope` (GROUP or HOST) that will listen on `address`, and link to the
-    /// directory at `parent` if given.
-    public init(listening address: SocketAddress, scope: Scope = .group, parent: SocketAddress? = nil, whenListening: ((String) -> Void)? = nil) {
+    /// A directory at `scope` that will listen on `address`, and link to the directory at
+    /// `parent` if given.
+    public convenience init(listening address: SocketAddress, scope: Scope = .group, parent: SocketAddress? = nil, whenListening: ((String) -> Void)? = nil) {
+        self.init(listening: address, scope: scope, links: Links(parent: parent), whenListening: whenListening)
+    }
+
+    /// A directory at `scope` that will listen on `address`, with its parent, beacons and relay as
+    /// `links` say.
+    public init(listening address: SocketAddress, scope: Scope, links: Links, whenListening: ((String) -> Void)? = nil) {
         self.address = address
-        self.parentAddress = parent
+        self.links = links
         self.whenListening = whenListening
         directory = Directory(scope: scope)
     }
@@ -58,13 +102,24 @@ public final class GroupDirectory: Object {
         switch message {
         case is Start:
             context.listen(at: address)
-            if let parentAddress { context.connect(to: parentAddress, backoff: ProcessDirectory.groupBackoff) }
+            if let parentAddress = links.parent { parentConnector = context.connect(to: parentAddress, backoff: ProcessDirectory.groupBackoff) }
+            if links.parent == nil, let port = links.discoverOnPort { listenForBeacons(port, context) }
         case let listening as Listening:
+            listeningPort = (try? SocketAddress(parsing: listening.address))?.port
             whenListening?(listening.address)
+            if links.beaconPort != nil {
+                sendBeacon(context)
+                context.startTimer(BeaconDue(), after: links.beaconInterval, repeating: true)
+            }
+        case is BeaconDue:
+            sendBeacon(context)
+        case let heard as LANDirectoryHeard:
+            heardOf(heard.address, context)
         case let refused as NotListening:
             context.runtime.logger.error("directory cannot listen (retrying)", metadata: ["address": "\(refused.requested)", "reason": "\(refused.reason)"])
-        case is Accepted:
-            _ = member(context.returnAddress)
+        case let accepted as Accepted:
+            guard let member = member(context.returnAddress) else { return }
+            if !accepted.peer.isEmpty { memberHosts[member] = (host(of: accepted.peer), host(of: accepted.local)) }
         case is Connected:
             parent = context.returnAddress
             apply(directory.parentLinked(), context)
@@ -73,6 +128,8 @@ public final class GroupDirectory: Object {
                 refuse("entry that is not its own, or neither listing nor search", up.id, context)
                 return
             }
+            var up = up
+            if let network = up.network, let (peer, _) = memberHosts[member] { up.network = Self.filled(network, host: peer) }
             details[up.id] = up
             ownerOf[up.id] = member
             apply(directory.add(Directory.Entry(id: up.id, kind: kind, scope: up.scope, member: member)), context)
@@ -92,6 +149,12 @@ public final class GroupDirectory: Object {
         case let close as CloseSession:
             guard let entry = close.entry, let member = ownerOf[entry], let link = memberAddress[member] else { return }
             context.tell(close, to: link)
+        case let wanted as RelayWanted:
+            relay(wanted, context)
+        case let relayed as Relayed:
+            // From the parent: down to the member that owns the entry.
+            guard let member = ownerOf[relayed.entry], let link = memberAddress[member] else { return }
+            context.tell(relayed, to: link)
         case is Abandoned, is Closed:
             if context.returnAddress == parent {
                 parent = nil
@@ -102,6 +165,7 @@ public final class GroupDirectory: Object {
             }
             guard let link = context.returnAddress.link, let member = members.removeValue(forKey: link) else { return }
             memberAddress[member] = nil
+            memberHosts[member] = nil
             for (id, owner) in ownerOf where owner == member {
                 ownerOf[id] = nil
                 details[id] = nil
@@ -123,6 +187,7 @@ public final class GroupDirectory: Object {
             for enquirer in enquirers { context.tell(mine, to: enquirer) }
             enquirers.removeAll()
         case is Stop:
+            beaconListener?.stop()
             context.complete(Ack())
         default:
             break
@@ -141,8 +206,8 @@ public final class GroupDirectory: Object {
             if case .search(let search) = entry.kind { "\(search) (\(entry.scope))" } else { nil }
         }
         return NetworkReport(
-            scope: directory.scope, address: address.description, parent: parentAddress?.description, parentLinked: parent != nil,
-            members: members.count, listings: listings.sorted(), searches: searches.sorted(), sessions: sessions.count)
+            scope: directory.scope, address: address.description, parent: links.parent?.description, relay: links.relay?.description,
+            parentLinked: parent != nil, members: members.count, listings: listings.sorted(), searches: searches.sorted(), sessions: sessions.count)
     }
 
     /// The member whose link `sender` came over (a new one for a new link); nil for a sender
@@ -182,6 +247,72 @@ public final class GroupDirectory: Object {
             case .withdraw(let entry):
                 if let parent { context.tell(EntryDown(id: entry.id), to: parent) }
             }
+        }
+    }
+
+    // MARK: - Across hosts
+
+    /// The host part of "host:port" ("" for anything else).
+    private func host(of endpoint: String) -> String {
+        guard case .ipv4(let host, _)? = try? SocketAddress(parsing: endpoint) else { return "" }
+        return host
+    }
+
+    /// `endpoint` with an unspecified host (0.0.0.0) replaced by `host`.
+    static func filled(_ endpoint: String, host: String) -> String {
+        guard !host.isEmpty, case .ipv4("0.0.0.0", let port)? = try? SocketAddress(parsing: endpoint) else { return endpoint }
+        return "\(host):\(port)"
+    }
+
+    private func listenForBeacons(_ port: UInt16, _ context: Context) {
+        do {
+            let listener = try LANBeaconListener(port: port)
+            let logger = context.runtime.logger
+            listener.start(secret: context.runtime.realmSecret, telling: context.address, through: context.runtime.handle) { line in
+                logger.info("\(line)")
+            }
+            beaconListener = listener
+        } catch {
+            context.runtime.logger.error("cannot listen for LAN beacons", metadata: ["port": "\(port)", "reason": "\(error)"])
+        }
+    }
+
+    /// A beacon named a LAN directory: link to it, unless linked to one already.
+    private func heardOf(_ text: String, _ context: Context) {
+        guard parent == nil, let heard = try? SocketAddress(parsing: text), heard != links.parent else { return }
+        context.runtime.logger.info("LAN directory found", metadata: ["address": "\(heard)"])
+        if let old = parentConnector { context.closeConnector(old) }
+        links.parent = heard
+        parentConnector = context.connect(to: heard, backoff: ProcessDirectory.groupBackoff)
+    }
+
+    private func sendBeacon(_ context: Context) {
+        guard let port = links.beaconPort, let listeningPort else { return }
+        if beaconSocket == nil { beaconSocket = try? DatagramSocket() }
+        guard let socket = beaconSocket else { return }
+        let beacon = LANBeacon(directoryPort: listeningPort, sentAt: UInt64(max(0, SystemAccess.wallClock())))
+        if beacon.send(from: socket, port: port, secret: context.runtime.realmSecret) == 0 {
+            context.runtime.logger.debug("beacon went out of no interface")
+        }
+    }
+
+    /// A subscriber's process cannot reach the publisher's: the directory that matched them names
+    /// a relay to both (each at the address it reaches this machine by), or says there is none.
+    private func relay(_ wanted: RelayWanted, _ context: Context) {
+        guard let session = sessions.values.first(where: { $0.id == wanted.session }) else {
+            if let parent {
+                context.tell(wanted, to: parent)
+            } else if let member = ownerOf[wanted.entry], let link = memberAddress[member] {
+                context.tell(Relayed(session: wanted.session, entry: wanted.entry, relay: "", token: []), to: link)
+            }
+            return
+        }
+        let token = RelaySwitch.newToken()
+        for entry in [session.search, session.listing] {
+            guard let member = ownerOf[entry], let link = memberAddress[member] else { continue }
+            let relay = links.relay.map { Self.filled($0.description, host: memberHosts[member]?.local ?? "") } ?? ""
+            if links.relay == nil && entry == session.listing { continue }
+            context.tell(Relayed(session: wanted.session, entry: entry, relay: relay, token: relay.isEmpty ? [] : token), to: link)
         }
     }
 }

@@ -13,8 +13,12 @@ struct EntryUp: Message, Equatable {
     var scope: Scope
     /// The publishing or subscribing object, by number in its process.
     var object: UInt64
-    /// Where its process accepts peer connections.
+    /// Where its process accepts peer connections from its own host (an abstract Unix socket).
     var endpoint: String
+    /// For a listing at LAN or WAN scope: where its process accepts connections from other hosts
+    /// (TCP). The process knows only its port ("0.0.0.0:port"); the first directory that hears it
+    /// over the network puts in the address it came from.
+    var network: String? = nil
     /// A listing whose publisher runs a session object per session: the subscriber's process
     /// waits for ``SessionAccepted`` before it announces the session.
     var sessionObject = false
@@ -49,6 +53,26 @@ struct CloseSession: Message {
     var reason: String
     /// From a directory: the entry of the end being told, so directories between can route it.
     var entry: UInt64? = nil
+}
+
+/// From a subscriber's process that cannot reach a publisher's: asks, up the lineage, the
+/// directory that matched the session for a relay.
+struct RelayWanted: Message {
+    static let typeName = "ansar.pubsub.RelayWanted"
+    var session: UInt64
+    /// The subscriber's entry: where the answer goes back down.
+    var entry: UInt64
+}
+
+/// From the directory that matched a session, down to each end's process: meet at this relay with
+/// this token. An empty relay means there is none: the subscriber gives up (NotAvailable).
+struct Relayed: Message {
+    static let typeName = "ansar.pubsub.Relayed"
+    var session: UInt64
+    /// The entry of the end being told, so directories between can route it.
+    var entry: UInt64
+    var relay: String
+    var token: [UInt8]
 }
 
 /// From the subscriber's process to the publisher's, over their direct connection.
@@ -91,6 +115,8 @@ public struct NetworkReport: Message, Equatable {
     public var address: String
     /// The directory above, if linked; nil for none.
     public var parent: String?
+    /// Where this directory's relay is, if it offers one (WAN directories).
+    public var relay: String? = nil
     public var parentLinked: Bool
     public var members: Int
     /// Listed names and searches, with their requested scope.

@@ -16,6 +16,12 @@ public enum Scope: Int, Codable, Sendable, Comparable, CaseIterable, CustomStrin
 
     public static func < (lhs: Scope, rhs: Scope) -> Bool { lhs.rawValue < rhs.rawValue }
 
+    /// The scope a word names, in any case: "process", "group", "host", "lan" or "wan".
+    public init?(named name: String) {
+        guard let scope = Scope.allCases.first(where: { $0.description.lowercased() == name.lowercased() }) else { return nil }
+        self = scope
+    }
+
     public var description: String {
         switch self {
         case .process: return "PROCESS"

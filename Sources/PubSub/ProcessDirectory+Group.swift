@@ -7,6 +7,8 @@ import Transport
 extension ProcessDirectory {
     /// Backoff for the link to the group directory: it may start after us, or restart.
     static let groupBackoff = Backoff(initial: .milliseconds(20), maximum: .milliseconds(500))
+    /// Where a process listens for peers on other hosts: every interface, a port of the kernel's choosing.
+    static let networkAddress = SocketAddress.ipv4("0.0.0.0", port: 0)
 
     func start(_ context: Context) {
         guard let groupAddress = context.runtime.groupAddress else { return }
@@ -21,12 +23,18 @@ extension ProcessDirectory {
     /// `parentLinked()` will pass everything when they are.
     func passUp(_ entry: Directory.Entry, _ context: Context) {
         guard let group, let endpoint, let owner = owners[entry.id] else { return }
+        // A listing other hosts may reach waits for the network listener.
+        let network = entry.scope >= .lan ? networkEndpoint : nil
+        if case .listing = entry.kind, entry.scope >= .lan, network == nil {
+            if networkListener == nil { networkListener = context.listen(at: Self.networkAddress) }
+            return
+        }
         context.runtime.logger.debug("directory: passing up", metadata: ["entry": "\(entry.id)", "to": "\(group)"])
         let up: EntryUp
         switch entry.kind {
         case .listing(let name):
             up = EntryUp(
-                id: entry.id, name: name, search: nil, scope: entry.scope, object: owner.object, endpoint: endpoint,
+                id: entry.id, name: name, search: nil, scope: entry.scope, object: owner.object, endpoint: endpoint, network: network,
                 sessionObject: factories[entry.id] != nil)
         case .search(let search): up = EntryUp(id: entry.id, name: nil, search: search, scope: entry.scope, object: owner.object, endpoint: endpoint)
         }
@@ -41,22 +49,39 @@ extension ProcessDirectory {
     func groupMessage(_ message: any Message, _ context: Context) throws {
         switch message {
         case let listening as Listening:
-            endpoint = listening.address
-            linkUpIfReady(context)
+            if listening.requested == Self.networkAddress.description {
+                networkEndpoint = listening.address
+                // The listings that waited for it go up now.
+                for entry in directory.listings where entry.scope >= .lan && directory.hasParent { passUp(entry, context) }
+            } else {
+                endpoint = listening.address
+                linkUpIfReady(context)
+            }
         case let connected as Connected:
             if connected.requested == groupAddress?.description {
                 group = context.returnAddress
                 linkUpIfReady(context)
-            } else if peers[connected.requested] != nil {
-                peers[connected.requested]!.link = context.returnAddress
-                for open in peers[connected.requested]!.waiting { hello(open, over: context.returnAddress, context) }
-                peers[connected.requested]!.waiting.removeAll()
+            } else if let key = peers.first(where: { $0.value.connector?.value == connected.connector && $0.value.link == nil })?.key {
+                peers[key]!.link = context.returnAddress
+                for open in peers[key]!.waiting { hello(open, over: context.returnAddress, context) }
+                peers[key]!.waiting.removeAll()
             }
+            // Else the publisher's end of a relayed connection: the subscriber's hello comes over it.
         case let failed as NotConnected:
-            guard failed.requested != groupAddress?.description, let peer = peers.removeValue(forKey: failed.requested) else { return }
-            for open in peer.waiting {
-                guard let subscriber = owners[open.search.id], let name = open.listing.name else { continue }
-                context.tell(NotAvailable(name: name.text, reason: failed.reason), to: subscriber)
+            guard failed.requested != groupAddress?.description,
+                  let key = peers.first(where: { $0.value.connector?.value == failed.connector && $0.value.link == nil })?.key
+            else { return }
+            unreachable(key, reason: failed.reason, context)
+        case let relayed as Relayed:
+            relayedTo(relayed, context)
+        case is RelayOverdue:
+            // A request or its answer was lost (a directory restarted): the subscribers are told.
+            let now = Deadline.now()
+            for (key, peer) in peers where peer.link == nil && peer.connector == nil && (peer.relayDue.map { $0 <= now } ?? false) {
+                unreachable(key, reason: "no relay offered within \(Self.relayAnswerLimit)", context)
+            }
+            if let next = peers.values.compactMap({ $0.connector == nil ? $0.relayDue : nil }).min() {
+                context.startTimer(RelayOverdue(), after: .nanoseconds(max(0, now.nanoseconds(until: next))))
             }
         case is Abandoned, is Closed:
             lost(context.returnAddress, context)
@@ -69,7 +94,18 @@ extension ProcessDirectory {
             sessions[accepted.session]!.publisherSide = accepted.publisherSide
             announce(accepted.session, context)
         case let close as CloseSession:
-            end(close.session, by: nil, value: nil, reason: close.reason, context, tellPeer: false)
+            closeSession(close, context)
+        case is ReopenDue:
+            reopenDue(context)
+        case is DoubtDue:
+            let now = Deadline.now()
+            for (id, doubt) in doubted where doubt.until <= now {
+                doubted[id] = nil
+                end(id, by: nil, value: nil, reason: doubt.reason, context, tellPeer: false)
+            }
+            if let next = doubted.values.map(\.until).min() {
+                context.startTimer(DoubtDue(), after: .nanoseconds(Int64(now.nanoseconds(until: next))))
+            }
         default:
             break
         }
@@ -87,23 +123,133 @@ extension ProcessDirectory {
             let remote = session.local == session.publisher ? session.subscriber : session.publisher
             if remote.link == link.link {
                 end(id, by: nil, value: nil, reason: "\(session.local == session.publisher ? "subscriber" : "publisher") process lost", context, tellPeer: false)
+                if let open = session.open, owners[open.search.id] != nil { scheduleReopen(open, after: Self.reopenDelays.first, context) }
             }
         }
     }
 
-    /// The directory above matched one of our searches: reach the publisher's process.
-    private func openSession(_ open: OpenSession, _ context: Context) {
-        guard owners[open.search.id] != nil, !sessions.values.contains(where: { $0.pair == nil && sameSession($0, open) }) else { return }
-        if let link = peers[open.listing.endpoint]?.link {
+    /// A session is over: said by the other end's process, or by a directory. A directory may say
+    /// so of a publisher whose process still answers on our link (it lost sight of its host, and
+    /// will match the pair again when it sees it): that session is doubted for a while, not ended.
+    private func closeSession(_ close: CloseSession, _ context: Context) {
+        let id = aliases.removeValue(forKey: close.session) ?? close.session
+        if reopening.removeValue(forKey: id) != nil {
+            // It is over: no more tries, and a try under way is not for it any more.
+            for (key, peer) in peers where peer.link == nil {
+                peers[key]!.waiting.removeAll { $0.session == id }
+                if peers[key]!.waiting.isEmpty {
+                    if let connector = peer.connector { context.closeConnector(connector) }
+                    peers[key] = nil
+                }
+            }
+        }
+        if close.entry != nil, let session = sessions[id], session.open != nil,
+           peers.values.contains(where: { $0.link?.link != nil && $0.link?.link == session.publisher.link }) {
+            if doubted[id] == nil {
+                doubted[id] = (.after(Self.doubtLimit), close.reason)
+                context.startTimer(DoubtDue(), after: Self.doubtLimit)
+            }
+            return
+        }
+        doubted[id] = nil
+        end(id, by: nil, value: nil, reason: close.reason, context, tellPeer: false)
+    }
+
+    /// Tries a lost session again after `delay` (doubling up to a limit) until it opens, its
+    /// directory closes it, or its subscriber goes.
+    private func scheduleReopen(_ open: OpenSession, after delay: Duration, _ context: Context) {
+        let attempts = reopening[open.session].map { $0.attempts + 1 } ?? 0
+        reopening[open.session] = Reopen(open: open, delay: delay, due: .after(delay), attempts: attempts)
+        armReopen(context)
+    }
+
+    private func armReopen(_ context: Context) {
+        guard let next = reopening.values.map(\.due).min(), next < .distantFuture else { return }
+        context.startTimer(ReopenDue(), after: .nanoseconds(Int64(Deadline.now().nanoseconds(until: next))))
+    }
+
+    private func reopenDue(_ context: Context) {
+        let now = Deadline.now()
+        for (id, reopen) in reopening where reopen.due <= now {
+            guard owners[reopen.open.search.id] != nil else {
+                reopening[id] = nil
+                continue
+            }
+            reopening[id]!.due = .distantFuture  // trying; a failure schedules the next
+            openSession(reopen.open, context, reopening: reopen.attemptLimit)
+        }
+        armReopen(context)
+    }
+
+    /// The directory above matched one of our searches (or a lost session is tried again):
+    /// reach the publisher's process.
+    /// `again`: a lost session tried again, each attempt bounded by that time.
+    private func openSession(_ open: OpenSession, _ context: Context, reopening again: Duration? = nil) {
+        guard owners[open.search.id] != nil else { return }
+        if let (id, _) = sessions.first(where: { $0.value.pair == nil && sameSession($0.value, open) }) {
+            // Running already: a directory that doubted it has matched it again.
+            if doubted.removeValue(forKey: id) != nil, open.session != id { aliases[open.session] = id }
+            return
+        }
+        if again == nil {
+            // A fresh match of the same pair replaces a pending try.
+            for (id, pending) in reopening where pending.open.listing.id == open.listing.id && pending.open.search.id == open.search.id {
+                reopening[id] = nil
+            }
+        }
+        let key = peerEndpoint(open)
+        if let link = peers[key]?.link {
             hello(open, over: link, context)
             return
         }
-        if peers[open.listing.endpoint] == nil {
-            guard let address = try? SocketAddress(parsing: open.listing.endpoint) else { return }
-            peers[open.listing.endpoint] = Peer()
-            context.connect(to: address)
+        if peers[key] == nil {
+            guard let address = try? SocketAddress(parsing: key) else { return }
+            peers[key] = Peer(connector: context.connect(to: address, deadline: again), reopening: again != nil)
         }
-        peers[open.listing.endpoint]!.waiting.append(open)
+        peers[key]!.waiting.append(open)
+    }
+
+    /// Where to reach a listing's process: on this host through its Unix socket; matched at LAN or
+    /// WAN scope, over the network.
+    private func peerEndpoint(_ open: OpenSession) -> String {
+        open.scope >= .lan ? open.listing.network ?? open.listing.endpoint : open.listing.endpoint
+    }
+
+    /// A publisher's process could not be reached: across hosts, ask the directory that matched
+    /// the session for a relay (once); else, or if that failed too, its subscribers hear NotAvailable.
+    private func unreachable(_ key: String, reason: String, _ context: Context) {
+        guard let peer = peers[key] else { return }
+        // Only a WAN directory offers relays: a session matched lower has no other way.
+        if peer.relayDue == nil, let first = peer.waiting.first, first.scope >= .wan, let group {
+            context.runtime.logger.info("publisher unreachable; asking for a relay", metadata: ["endpoint": "\(key)", "reason": "\(reason)"])
+            peers[key]!.relayDue = .after(Self.relayAnswerLimit)
+            peers[key]!.connector = nil
+            context.tell(RelayWanted(session: first.session, entry: first.search.id), to: group)
+            context.startTimer(RelayOverdue(), after: Self.relayAnswerLimit)
+            return
+        }
+        peers[key] = nil
+        for open in peer.waiting {
+            guard let subscriber = owners[open.search.id], let name = open.listing.name else { continue }
+            if let pending = reopening[open.session], peer.reopening {
+                scheduleReopen(open, after: min(pending.delay * 2, Self.reopenDelays.last), context)
+                continue
+            }
+            context.tell(NotAvailable(name: name.text, reason: reason), to: subscriber)
+        }
+    }
+
+    /// The directory that matched a session named a relay. The subscriber's end connects as the
+    /// handshake's client, the publisher's as its server; an empty relay means there is none.
+    private func relayedTo(_ relayed: Relayed, _ context: Context) {
+        if owners[relayed.entry] != nil, let (key, _) = peers.first(where: { $0.value.waiting.contains { $0.session == relayed.session } }) {
+            guard let address = try? SocketAddress(parsing: relayed.relay) else {
+                return unreachable(key, reason: "unreachable, and no relay offered", context)
+            }
+            peers[key]!.connector = context.connect(to: address, preface: RelaySwitch.preface(token: relayed.token))
+        } else if owners[relayed.entry] != nil, relayed.token.count == RelaySwitch.tokenBytes, let address = try? SocketAddress(parsing: relayed.relay) {
+            context.connect(to: address, preface: RelaySwitch.preface(token: relayed.token), role: .server)
+        }
     }
 
     /// A session for the same publisher object and subscriber already runs (the directory above
@@ -123,6 +269,8 @@ extension ProcessDirectory {
             local: subscriber, pair: nil, announced: false)
         session.search = search.description
         session.scope = open.scope
+        session.open = open
+        reopening[open.session] = nil
         sessions[open.session] = session
         context.tell(
             SessionHello(

@@ -9,7 +9,7 @@ import Transport
 /// connections to the publishers' processes, and tells both ends when a session ends.
 final class ProcessDirectory: Object {
     static let serviceName = "ansar.pubsub.directory"
-    static var messageTypes: [any Message.Type] { [OpenSession.self, CloseSession.self, SessionHello.self, SessionAccepted.self] }
+    static var messageTypes: [any Message.Type] { [OpenSession.self, CloseSession.self, SessionHello.self, SessionAccepted.self, Relayed.self] }
 
     struct Session {
         let publisher: Address
@@ -26,6 +26,9 @@ final class ProcessDirectory: Object {
         var announced = true
         var search = ""
         var scope = Scope.process
+        /// Subscriber side, across processes: what opened it, to open it again if the link to
+        /// the publisher's process breaks while the directory still matches them.
+        var open: OpenSession? = nil
     }
 
     struct Pair: Hashable {
@@ -37,6 +40,40 @@ final class ProcessDirectory: Object {
     struct Peer {
         var link: Address?
         var waiting: [OpenSession] = []
+        /// The connector trying to reach it (directly, or through a relay).
+        var connector: ConnectorID?
+        /// Tried directly and failed: waiting for a relay, until this deadline.
+        var relayDue: Deadline? = nil
+        /// Reaching a publisher again after a lost link: a failure schedules another try, not NotAvailable.
+        var reopening = false
+    }
+
+    /// A session whose link broke, to be opened again while its directory still matches it: the
+    /// link may come back (a cable put back) before any directory notices it went.
+    struct Reopen {
+        let open: OpenSession
+        var delay: Duration
+        var due: Deadline
+        /// Tries so far: each may take longer (a far peer needs more than a near one's round trip).
+        var attempts = 0
+
+        /// The first try is short — a SYN lost while the link was still down would otherwise
+        /// wait a second for the kernel to send it again — and each later one doubles.
+        var attemptLimit: Duration { min(.milliseconds(250) * (1 << min(attempts, 5)), .seconds(5)) }
+    }
+
+    static let reopenDelays = (first: Duration.milliseconds(20), last: Duration.milliseconds(500))
+
+    struct ReopenDue: Message {
+        static let typeName = "ansar.pubsub.ReopenDue"
+    }
+
+    /// How long a subscriber's process waits for the directory's answer to a relay request.
+    static let relayAnswerLimit = Duration.seconds(10)
+
+    /// Checks for relay requests left unanswered.
+    struct RelayOverdue: Message {
+        static let typeName = "ansar.pubsub.RelayOverdue"
     }
 
     var directory = Directory(scope: .process)
@@ -58,6 +95,23 @@ final class ProcessDirectory: Object {
     var group: Address?
     var endpoint: String?
     var peers: [String: Peer] = [:]
+    /// Where peers on other hosts reach this process (TCP, "0.0.0.0:port"), once a listing at LAN
+    /// or WAN scope made it listen there.
+    var networkEndpoint: String?
+    var networkListener: ListenerID?
+    /// Sessions to open again, by session.
+    var reopening: [UInt64: Reopen] = [:]
+    /// Sessions a directory said were over while their publisher still answered on our link (the
+    /// directory lost sight of its host for a moment): ended at the deadline unless the directory
+    /// matches the pair again first. By session, with the directory's reason.
+    var doubted: [UInt64: (until: Deadline, reason: String)] = [:]
+    /// A directory's new identifier for a session that carried on, and ours.
+    var aliases: [UInt64: UInt64] = [:]
+    static let doubtLimit = Duration.seconds(3)
+
+    struct DoubtDue: Message {
+        static let typeName = "ansar.pubsub.DoubtDue"
+    }
 
     func receive(_ message: any Message, context: Context) throws {
         switch message {

@@ -11,7 +11,7 @@ struct Settings: Codable, Sendable {
     var me = "p"
     /// Subscriber: sessions to go through (Available, Hello/Welcome) before ending.
     var sessions = 1
-    /// Publisher and subscriber: "group" or "host".
+    /// Publisher and subscriber: "group", "host", "lan" or "wan".
     var scope = "group"
     /// A group directory's parent: the host directory's address.
     var host = ""
@@ -26,7 +26,7 @@ struct Seen: Message { var events: [String] }
 Node.run(name: "pubsub-node", settings: Settings(), input: Nothing.self) { mailbox, node in
     let settings = node.settings
     let logger = Logger(label: "pubsub-node")
-    let scope: Scope = settings.scope == "host" ? .host : .group
+    let scope = Scope(named: settings.scope) ?? .group
     switch settings.role {
     case "directory", "host":
         guard let address = node.groupAddress else { throw Faulted("--group-address is needed") }
