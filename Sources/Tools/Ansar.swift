@@ -21,7 +21,7 @@ struct Ansar: ParsableCommand {
             """,
         subcommands: [
             Create.self, Deploy.self, Add.self, List.self, Delete.self, Run.self, StartGroup.self, StopGroup.self, Status.self, Log.self,
-            Folder.self, Settings.self, Input.self, Returned.self, Network.self, Ping.self, HostDirectory.self, Pause.self, Resume.self,
+            Folder.self, Settings.self, Input.self, Returned.self, Network.self, Ping.self, DirectoryCommand.self, Pause.self, Resume.self,
             Update.self, Destroy.self, SetFile.self, GetFile.self, Edit.self, History.self, Snapshot.self,
         ])
 }
@@ -44,13 +44,22 @@ func perform(_ body: () throws(ToolError) -> Void) throws {
 
 struct Create: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Create a home: its folders and a fresh realm secret.",
-        discussion: "Example: ansar create --home-path=/srv/demo")
+        abstract: "Create a home: its folders and a fresh realm secret (or another home's, to join its realm).",
+        discussion: "Homes on several hosts that should see each other at LAN or WAN scope share one realm: create the first, then the others with --realm-of FIRST/secret (copied over). Example: ansar create --home-path=/srv/demo")
     @OptionGroup var home: HomeOption
+    @Option(help: "A realm secret file (another home's HOME/secret) to use instead of a fresh one.") var realmOf: String?
 
     func run() throws {
         try perform { () throws(ToolError) in
-            _ = try Home.create(at: home.homePath)
+            var secret: RealmSecret? = nil
+            if let realmOf {
+                do {
+                    secret = try RealmSecret(contentsOfFile: realmOf)
+                } catch {
+                    throw ToolError("realm secret \(realmOf): \(error); no home was created")
+                }
+            }
+            _ = try Home.create(at: home.homePath, secret: secret)
         }
     }
 }

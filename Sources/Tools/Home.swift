@@ -67,12 +67,13 @@ struct Home {
         return json
     }
 
-    /// Makes a new home: the folders and a fresh realm secret.
-    static func create(at path: String) throws(ToolError) -> Home {
+    /// Makes a new home: the folders and a realm secret — fresh, or `secret` (another home's, so
+    /// that homes on several hosts form one realm).
+    static func create(at path: String, secret: RealmSecret? = nil) throws(ToolError) -> Home {
         guard !SystemAccess.exists(path) else { throw ToolError("\(path) already exists: use it, or remove it first") }
         do {
             for folder in folders { try SystemAccess.makeDirectories("\(path)/\(folder)") }
-            try SystemAccess.writeFileAtomically("\(path)/secret", Array((RealmSecret.generate().hex + "\n").utf8), mode: 0o600)
+            try SystemAccess.writeFileAtomically("\(path)/secret", Array(((secret ?? RealmSecret.generate()).hex + "\n").utf8), mode: 0o600)
         } catch {
             throw ToolError("cannot create the home at \(path): \(error)")
         }

@@ -10,9 +10,10 @@ struct StartGroup: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "start",
         abstract: "Start the group in the background; returns once it is up.",
-        discussion: "Logs go to HOME/logs (the runner's to group.log). Example: ansar start, then ansar status, ansar stop")
+        discussion: "Logs go to HOME/logs (the runner's to group.log; with --debug-level every role's too). Example: ansar start, then ansar status, ansar stop")
     @OptionGroup var home: HomeOption
     @OptionGroup var host: HostOption
+    @Option(help: "Send every role's logs to the runner's log (group.log) from this level up (TRACE … ERROR).") var debugLevel: String?
 
     func run() throws {
         try perform { () throws(ToolError) in
@@ -24,7 +25,7 @@ struct StartGroup: ParsableCommand {
             let pid: Int32
             do {
                 pid = try ChildProcess.spawn(
-                    ansar, arguments: ["run", "--home-path=\(home.path)"] + host.arguments, environment: ChildProcess.currentEnvironment(), stdout: home.groupLog,
+                    ansar, arguments: ["run", "--home-path=\(home.path)"] + host.arguments + (debugLevel.map { ["--debug-level=\($0)"] } ?? []), environment: ChildProcess.currentEnvironment(), stdout: home.groupLog,
                     stderr: home.groupLog, detached: true)
             } catch {
                 throw ToolError("cannot start the runner: \(error)")

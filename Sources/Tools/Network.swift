@@ -48,11 +48,13 @@ struct Network: ParsableCommand {
                 print(Printing.json(report).description)
                 return
             }
-            // The lineage, this group's directory first, one indent per level up.
+            // The lineage, this group's directory first, one indent per level up; each level says
+            // where it listens and where it reaches its parent.
             for (depth, level) in ([report] + report.above).enumerated() {
                 let indent = String(repeating: "  ", count: depth)
                 print("\(indent)+ \(level.scope) \(level.address)")
-                if let parent = level.parent, !level.parentLinked { print("\(indent)  parent \(parent) (not linked)") }
+                if let parent = level.parent { print("\(indent)  parent \(parent)\(level.parentLinked ? "" : " (not linked)")") }
+                if let relay = level.relay { print("\(indent)  relay \(relay)") }
                 print("\(indent)  links \(level.members), sessions \(level.sessions)")
                 for listing in level.listings { print("\(indent)  listing \(listing)") }
                 for search in level.searches { print("\(indent)  search \(search)") }
@@ -68,15 +70,17 @@ struct Ping: ParsableCommand {
     @OptionGroup var home: HomeOption
     @Argument(help: "The service's name.") var name: String
     @Option(help: "Seconds to look for it.") var seconds = 2.0
+    @Option(help: "How far to look: group, host, lan or wan (the group must be linked that far: `ansar start --host`).") var scope = "group"
 
     func run() throws {
         try perform { () throws(ToolError) in
+            guard let scope = Scope(named: scope), scope >= .group else { throw ToolError("unknown scope \(self.scope): use group, host, lan or wan") }
             let (group, transport) = try runningGroupAddress(try Home.open(home.homePath))
             let name = self.name
             let seconds = self.seconds
             let answer = try joinGroup(transport, group: group) { mailbox in
                 let started = Deadline.now()
-                mailbox.subscribe(name, scope: .group)
+                mailbox.subscribe(name, scope: scope)
                 let found = try await mailbox.select(Available.self, NotSubscribed.self, timeout: .nanoseconds(Int64(seconds * 1e9)))
                 switch found {
                 case is Available: return PingFound(milliseconds: Double(started.nanoseconds(until: .now())) / 1e6)
@@ -94,61 +98,6 @@ struct Ping: ParsableCommand {
 struct PingFound: Message {
     static let typeName = "ansar.tools.PingFound"
     var milliseconds: Double
-}
-
-struct HostDirectory: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "directory",
-        abstract: "Run the machine's HOST directory: the groups that link to it (`--host`) see each other's HOST-scope services.",
-        discussion: "In the foreground until Ctrl-C, or with --background until `ansar directory --stop`. Example: ansar directory --background")
-    @OptionGroup var home: HomeOption
-    @Option(help: "Where it listens.") var address = GroupDirectory.hostAddress.description
-    @Flag(help: "Run in the background; return once it listens.") var background = false
-    @Flag(help: "Stop the directory running in the background.") var stop = false
-
-    func run() throws {
-        try perform { () throws(ToolError) in
-            let home = try Home.open(home.homePath)
-            let state = "\(home.path)/tmp/directory.json"
-            if stop {
-                guard let json = try? JSON(objectAt: state), case .integer(let pid)? = json["pid"], ChildProcess.isAlive(Int32(pid)) else {
-                    throw ToolError("no directory is running from \(home.path)")
-                }
-                ChildProcess.signal(Int32(pid), SIGTERM)
-                return
-            }
-            guard let listen = try? SocketAddress(parsing: address) else { throw ToolError("invalid address \(address): use host:port, /path or @name") }
-            if background {
-                guard let ansar = ChildProcess.currentExecutable() else { throw ToolError("cannot find the ansar executable") }
-                ChildProcess.remove(state)
-                let log = "\(home.path)/logs/directory.log"
-                do {
-                    _ = try ChildProcess.spawn(
-                        ansar, arguments: ["directory", "--home-path=\(home.path)", "--address=\(address)"], environment: ChildProcess.currentEnvironment(),
-                        stdout: log, stderr: log, detached: true)
-                } catch {
-                    throw ToolError("cannot start the directory: \(error)")
-                }
-                let deadline = Deadline.after(.seconds(10))
-                while Deadline.now() < deadline {
-                    if SystemAccess.exists(state) { return }
-                    usleep(2_000)
-                }
-                throw ToolError("the directory did not come up within 10 s: see \(log)")
-            }
-            let secret = try home.secret()
-            LoggingSystem.bootstrap { label in StreamLogHandler.standardError(label: label) }
-            _ = try joinGroup(TransportConfiguration(secret: secret)) { mailbox in
-                mailbox.create(GroupDirectory(listening: listen, scope: .host) { bound in
-                    let json = JSON.object([("pid", .integer(Int64(ChildProcess.currentProcessID()))), ("address", .string(bound))])
-                    try? json.store(at: state)
-                })
-                _ = try await mailbox.select(Stop.self)
-                ChildProcess.remove(state)
-                return Ack()
-            }
-        }
-    }
 }
 
 #if canImport(Glibc)

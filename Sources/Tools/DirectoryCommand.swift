@@ -1,0 +1,134 @@
+import Actors
+import ArgumentParser
+import Logging
+import PubSub
+import Reactor
+import Transport
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The level a directory daemon serves.
+enum DirectoryLevel: String, ExpressibleByArgument, CaseIterable {
+    case host, lan, wan
+
+    var scope: Scope {
+        switch self {
+        case .host: return .host
+        case .lan: return .lan
+        case .wan: return .wan
+        }
+    }
+
+    var defaultAddress: String {
+        switch self {
+        case .host: return GroupDirectory.hostAddress.description
+        case .lan: return "0.0.0.0:\(GroupDirectory.lanPort)"
+        case .wan: return "0.0.0.0:\(GroupDirectory.wanPort)"
+        }
+    }
+
+    /// The daemon's state file and log, by level: a host may run one of each.
+    var stem: String { self == .host ? "directory" : "directory-\(rawValue)" }
+}
+
+struct DirectoryCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "directory",
+        abstract: "Run a directory daemon: the machine's HOST directory (default), a LAN directory, or a WAN directory.",
+        discussion: """
+            HOST: groups link to it (`ansar run --host`); it finds the LAN directory by beacon, or --parent names it.
+            LAN (--scope lan): host directories of the network link to it; it announces itself by UDP multicast and broadcast beacons (port --beacon-port), and links to a WAN directory if --parent names one.
+            WAN (--scope wan): LAN directories link to it by address; it relays sessions whose ends cannot reach each other (--relay).
+            All must share the realm secret (`ansar create --realm-of`). In the foreground until Ctrl-C, or with --background until `ansar directory --scope … --stop`.
+            Example: ansar directory --scope lan --background
+            """)
+    @OptionGroup var home: HomeOption
+    @Option(help: "host, lan or wan.") var scope = DirectoryLevel.host
+    @Option(help: "Where it listens (default: @ansar-host-directory; LAN 0.0.0.0:32177; WAN 0.0.0.0:32178).") var address: String?
+    @Option(help: "The directory above: a HOST's LAN directory (instead of beacons), a LAN's WAN directory (host:port).") var parent: String?
+    @Option(help: "The UDP port of LAN beacons (sent by a LAN directory, heard by HOST directories).") var beaconPort = LANBeacon.defaultPort
+    @Flag(help: "HOST: do not look for a LAN directory; LAN: do not announce.") var noBeacons = false
+    @Option(help: "WAN: where its relay listens (default 0.0.0.0:32179; `none` for no relay).") var relay: String?
+    @Flag(help: "Run in the background; return once it listens.") var background = false
+    @Flag(help: "Stop the directory of this --scope running in the background.") var stop = false
+
+    func run() throws {
+        try perform { () throws(ToolError) in
+            let home = try Home.open(home.homePath)
+            let state = "\(home.path)/tmp/\(scope.stem).json"
+            if stop {
+                guard let json = try? JSON(objectAt: state), case .integer(let pid)? = json["pid"], ChildProcess.isAlive(Int32(pid)) else {
+                    throw ToolError("no \(scope.rawValue) directory is running from \(home.path)")
+                }
+                ChildProcess.signal(Int32(pid), SIGTERM)
+                return
+            }
+            let address = self.address ?? scope.defaultAddress
+            guard let listen = try? SocketAddress(parsing: address) else { throw ToolError("invalid address \(address): use host:port, /path or @name") }
+            var links = GroupDirectory.Links()
+            if let parent {
+                guard scope != .wan else { throw ToolError("a WAN directory has no parent") }
+                guard let above = try? SocketAddress(parsing: parent), above.isTCP || scope == .host else {
+                    throw ToolError("invalid parent address \(parent): use host:port")
+                }
+                links.parent = above
+            }
+            if !noBeacons && scope == .host && parent == nil { links.discoverOnPort = beaconPort }
+            if !noBeacons && scope == .lan { links.beaconPort = beaconPort }
+            if scope == .wan, relay != "none" {
+                let text = relay ?? "0.0.0.0:\(GroupDirectory.wanPort + 1)"
+                guard let at = try? SocketAddress(parsing: text), at.isTCP else { throw ToolError("invalid relay address \(text): use host:port or none") }
+                links.relay = at
+            }
+            if background {
+                try startInBackground(home, state: state)
+                return
+            }
+            if let at = links.relay {
+                do {
+                    links.relay = try RelaySwitch.startThread(listening: at)
+                } catch {
+                    throw ToolError("cannot start the relay at \(at): \(error)")
+                }
+            }
+            let secret = try home.secret()
+            let level = scope
+            let chosen = links
+            LoggingSystem.bootstrap { label in StreamLogHandler.standardError(label: label) }
+            _ = try joinGroup(TransportConfiguration(secret: secret)) { mailbox in
+                mailbox.create(GroupDirectory(listening: listen, scope: level.scope, links: chosen) { bound in
+                    let json = JSON.object([("pid", .integer(Int64(ChildProcess.currentProcessID()))), ("address", .string(bound))])
+                    try? json.store(at: state)
+                })
+                _ = try await mailbox.select(Stop.self)
+                ChildProcess.remove(state)
+                return Ack()
+            }
+        }
+    }
+
+    /// Starts this same command in the foreground as a detached process; returns once it listens.
+    private func startInBackground(_ home: Home, state: String) throws(ToolError) {
+        guard let ansar = ChildProcess.currentExecutable() else { throw ToolError("cannot find the ansar executable") }
+        ChildProcess.remove(state)
+        let log = "\(home.path)/logs/\(scope.stem).log"
+        var arguments = ["directory", "--home-path=\(home.path)", "--scope=\(scope.rawValue)", "--beacon-port=\(beaconPort)"]
+        if let address { arguments.append("--address=\(address)") }
+        if let parent { arguments.append("--parent=\(parent)") }
+        if let relay { arguments.append("--relay=\(relay)") }
+        if noBeacons { arguments.append("--no-beacons") }
+        do {
+            _ = try ChildProcess.spawn(ansar, arguments: arguments, environment: ChildProcess.currentEnvironment(), stdout: log, stderr: log, detached: true)
+        } catch {
+            throw ToolError("cannot start the directory: \(error)")
+        }
+        let deadline = Deadline.after(.seconds(10))
+        while Deadline.now() < deadline {
+            if SystemAccess.exists(state) { return }
+            usleep(2_000)
+        }
+        throw ToolError("the directory did not come up within 10 s: see \(log)")
+    }
+}
