@@ -3,18 +3,20 @@
 SHELL := /bin/bash
 export PATH := /opt/swift/usr/bin:$(PATH)
 
-SYSTEM_PACKAGES := liburing-dev libsodium-dev python3
+SYSTEM_PACKAGES := liburing-dev libsodium-dev python3 iproute2
 SWIFT_BUILD_FLAGS ?=
 
 .PHONY: demo test bench fuzz build system-packages clean
 
-## Installs liburing-dev and libsodium-dev when their headers are missing (apt-get as root), and
-## python3, which one CLI test uses as a role that is not a shell.
+## Installs liburing-dev and libsodium-dev when their headers are missing (apt-get as root),
+## python3, which one CLI test uses as a role that is not a shell, and iproute2, whose `ip` makes
+## the network namespaces the LAN/WAN tests use as hosts.
 system-packages:
 	@missing=""; \
 	[ -f /usr/include/liburing.h ] || missing="$$missing liburing-dev"; \
 	[ -f /usr/include/sodium.h ] || missing="$$missing libsodium-dev"; \
 	command -v python3 >/dev/null || missing="$$missing python3"; \
+	command -v ip >/dev/null || [ -x /usr/sbin/ip ] || missing="$$missing iproute2"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then \
 	    echo "installing$$missing"; \

@@ -22,6 +22,8 @@ let package = Package(
         .library(name: "Transport", targets: ["Transport"]),
         .library(name: "Actors", targets: ["Actors"]),
         .library(name: "PubSub", targets: ["PubSub"]),
+        // Real child processes and namespaced test hosts, for the tests and the benchmarks.
+        .library(name: "TestSupport", targets: ["TestSupport"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
@@ -90,5 +92,6 @@ let package = Package(
         .testTarget(name: "ActorsTests", dependencies: ["Actors", "Transport", "Reactor", "TestSupport"] + testLogging),
         .testTarget(name: "PubSubTests", dependencies: ["PubSub", "Actors", "Reactor", "Transport", "TestSupport"] + testLogging),
         .testTarget(name: "ToolsTests", dependencies: ["Reactor", "TestSupport"]),
+        .testTarget(name: "HostsTests", dependencies: ["Reactor", "TestSupport"]),
     ]
 )

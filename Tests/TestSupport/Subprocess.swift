@@ -11,15 +11,15 @@ public final class Subprocess {
     let outputPath: String
     let errorPath: String
 
-    /// Starts `executable` (a sibling of the test binary, built with the tests) with `arguments`,
-    /// in this process's environment with `environment` laid over it.
+    /// Starts `executable` (a sibling of the test binary, built with the tests, or an absolute
+    /// path) with `arguments`, in this process's environment with `environment` laid over it.
     public init(_ executable: String, _ arguments: [String], environment: [String: String] = [:]) throws {
         let stamp = "\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         outputPath = "/tmp/ansar-test-\(stamp).out"
         errorPath = "/tmp/ansar-test-\(stamp).err"
         let merged = ChildProcess.currentEnvironment().merging(environment) { _, override in override }
         pid = try ChildProcess.spawn(
-            "\(Self.buildDirectory())/\(executable)", arguments: arguments, environment: merged, stdout: outputPath, stderr: errorPath)
+            executable.hasPrefix("/") ? executable : "\(Self.buildDirectory())/\(executable)", arguments: arguments, environment: merged, stdout: outputPath, stderr: errorPath)
     }
 
     /// The directory holding the test binary and the package's executables.
@@ -31,7 +31,7 @@ public final class Subprocess {
     /// What the child wrote so far (after ``wait(seconds:)``: all of it).
     public var output: String { finished?.output ?? Self.read(outputPath) }
     public var errors: String { finished?.errors ?? Self.read(errorPath) }
-    private var finished: (output: String, errors: String)?
+    private var finished: (output: String, errors: String, code: Int32)?
 
     public static func read(_ path: String) -> String {
         (try? SystemAccess.readSmallFile(path, limit: 64 << 20)).map { String(decoding: $0.bytes, as: UTF8.self) } ?? ""
@@ -50,6 +50,7 @@ public final class Subprocess {
 
     /// Waits for the exit (killing the child after `seconds`); the exit code, or 128 + signal.
     public func wait(seconds: Double = 20) -> Int32 {
+        if let finished { return finished.code }  // waited for already: the pid is gone
         var exit: ChildProcess.Exit?
         for _ in 0..<Int(seconds * 200) {
             exit = ChildProcess.poll(pid)
@@ -63,13 +64,14 @@ public final class Subprocess {
                 usleep(1_000)
             }
         }
-        finished = (Self.read(outputPath), Self.read(errorPath))
+        let code: Int32 = switch exit! {
+        case .code(let code): code
+        case .signal(let signal): 128 + signal
+        }
+        finished = (Self.read(outputPath), Self.read(errorPath), code)
         ChildProcess.remove(outputPath)
         ChildProcess.remove(errorPath)
-        switch exit! {
-        case .code(let code): return code
-        case .signal(let signal): return 128 + signal
-        }
+        return code
     }
 
     /// Runs to the end: exit code, stdout, stderr.

@@ -1,0 +1,105 @@
+import Reactor
+import Testing
+import TestSupport
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Two LANs, 198.18.1.0/24 and 198.18.2.0/24, that cannot reach each other, and a host `w` on both
+/// (198.18.1.254, 198.18.2.254) running the WAN directory and its relay, forwarding nothing. Each
+/// LAN has a LAN directory linked to `w` by address (`a`, `d`); `c` on LAN 1 runs a WAN-scope
+/// publisher in a background group, `e` on LAN 2 a WAN-scope subscriber.
+final class TwoLANs {
+    let network: TestNetwork
+    let a: Host, c: Host, d: Host, e: Host, w: Host
+    var directories: [Subprocess] = []
+
+    /// `relay: false`: the WAN directory offers none.
+    init(relay: Bool = true) throws {
+        network = try TestNetwork()
+        try network.addLAN(1)
+        try network.addLAN(2)
+        w = try network.addHost("w", [(1, "198.18.1.254/24"), (2, "198.18.2.254/24")])
+        a = try network.addHost("a", [(1, "198.18.1.1/24")])
+        c = try network.addHost("c", [(1, "198.18.1.3/24")])
+        d = try network.addHost("d", [(2, "198.18.2.1/24")])
+        e = try network.addHost("e", [(2, "198.18.2.2/24")])
+        try w.makeHome()
+        for host in [a, d] { try host.makeHome(realmOf: w) }
+        try c.makeHome(realmOf: w, roles: ["pub": publisher("C", scope: "wan")])
+        try e.makeHome(realmOf: w, roles: ["sub": #"{"role": "subscriber", "scope": "wan", "me": "E", "endWhenNotAvailable": true}"#])
+        directories.append(try w.ansarProcess(["directory", "--scope=wan"] + (relay ? [] : ["--relay=none"])))
+        directories.append(try a.ansarProcess(["directory", "--scope=lan", "--parent=198.18.1.254:32178"]))
+        directories.append(try d.ansarProcess(["directory", "--scope=lan", "--parent=198.18.2.254:32178"]))
+        for host in [a, c, d, e] { directories.append(try host.ansarProcess(["directory"])) }
+        let (started, _, errors) = try c.ansar(["start", "--host", "--debug-level=NOTICE"])
+        #expect(started == 0, "\(errors)")
+    }
+
+    /// Lets LAN 1 and LAN 2 reach each other through `w` (routes on `c` and `e`, forwarding on `w`).
+    func route() throws {
+        try network.ip(["-n", c.namespace, "route", "add", "198.18.2.0/24", "via", "198.18.1.254"])
+        try network.ip(["-n", e.namespace, "route", "add", "198.18.1.0/24", "via", "198.18.2.254"])
+        let (code, _, errors) = try Subprocess.run(
+            TestNetwork.ipPath!, ["netns", "exec", w.namespace, "/bin/sh", "-c", "echo 1 > /proc/sys/net/ipv4/ip_forward"])
+        guard code == 0 else { throw HostError("forwarding on w: \(errors)") }
+    }
+
+    func runSubscriber() throws -> Subprocess { try e.ansarProcess(["run", "--host", "--main-role=sub", "--debug-level=INFO"]) }
+
+    deinit { network.tearDown() }
+}
+
+@Suite("WAN scope: two LANs joined through a WAN directory", .serialized, .enabled(if: TestNetwork.available, "needs root and iproute2 to make network namespaces"))
+struct WANTests {
+    @Test("LANs that cannot reach each other: the session is relayed through the WAN directory's relay")
+    func relayed() throws {
+        let lans = try TwoLANs()
+        let subscriber = try lans.runSubscriber()
+        #expect(subscriber.wait(seconds: 20) == 0, "\(subscriber.errors)")
+        #expect(subscriber.output == seen(["available", "C to E"]))
+        // It tried c directly first (no route), then met it at the relay.
+        #expect(subscriber.errors.contains("endpoint=198.18.1.3:"))
+        #expect(subscriber.errors.contains("asking for a relay"))
+        // The publisher's side (its logs go to the background runner's log).
+        #expect(Subprocess.read("\(lans.c.home)/logs/group.log").contains("] delivered"))
+    }
+
+    @Test("LANs that cannot reach each other, and no relay: the subscriber hears NotAvailable at once")
+    func noRelay() throws {
+        let lans = try TwoLANs(relay: false)
+        let subscriber = try lans.runSubscriber()
+        #expect(subscriber.wait(seconds: 20) == 0, "\(subscriber.errors)")
+        #expect(subscriber.output == seen(["not available: unreachable, and no relay offered"]))
+    }
+
+    @Test("LANs routed to each other: the session goes direct, no relay")
+    func direct() throws {
+        let lans = try TwoLANs()
+        try lans.route()
+        let subscriber = try lans.runSubscriber()
+        #expect(subscriber.wait(seconds: 20) == 0, "\(subscriber.errors)")
+        #expect(subscriber.output == seen(["available", "C to E"]))
+        #expect(!subscriber.errors.contains("asking for a relay"))
+    }
+
+    @Test("ansar network shows the lineage GROUP → HOST → LAN → WAN with each level's endpoint")
+    func lineage() throws {
+        let lans = try TwoLANs()
+        // The HOST directory links to the LAN directory once it hears a beacon; then up to the WAN.
+        var report = ""
+        let deadline = Deadline.after(.seconds(15))
+        repeat {
+            usleep(100_000)
+            (_, report, _) = try lans.c.ansar(["network"])
+        } while !report.contains("+ WAN") && Deadline.now() < deadline
+        let levels = report.split(separator: "\n").filter { $0.contains("+ ") }.map { $0.trimmingPrefix(while: { $0 == " " }) }
+        #expect(levels.count == 4, "\(report)")
+        #expect(levels.first?.hasPrefix("+ GROUP @ansar-group-") == true)
+        #expect(Array(levels.dropFirst()) == ["+ HOST @ansar-host-directory", "+ LAN 0.0.0.0:32177", "+ WAN 0.0.0.0:32178"])
+        for line in ["parent @ansar-host-directory", "parent 198.18.1.1:32177", "parent 198.18.1.254:32178", "relay 0.0.0.0:32179", "listing svc (WAN)"] {
+            #expect(report.contains(line), "\(line) missing from\n\(report)")
+        }
+    }
+}
