@@ -50,7 +50,7 @@ test: system-packages
 ## Release build of Benchmarks/ (its own package): raw C baseline and the reactor, in one run.
 bench: system-packages
 	swift build -c release --product ansar && swift build -c release --product publish-a-service && swift build -c release --product subscribe-to-service
-	cd Benchmarks && swift build -c release
+	cd Benchmarks && swift build -c release && cp "$$(swift build -c release --show-bin-path)/bench-node" ../.build/release/
 	cd Benchmarks && "$$(swift build -c release --show-bin-path)/ansar-bench" --results ../.bench/results.jsonl
 
 ## libFuzzer targets (Fuzz/, its own package) for the frame decoder and the handshake, each run

@@ -5,6 +5,7 @@ import CBaseline
 import PubSub
 import Logging
 import Reactor
+import TestSupport
 import Transport
 
 #if canImport(Glibc)
@@ -25,7 +26,7 @@ while let argument = arguments.next() {
     case "--variant": variantFilter = arguments.next()
     case "--size": sizeFilter = arguments.next().flatMap { Int($0) }
     default:
-        print("usage: ansar-bench [--results FILE] [--quick] [--only round-trip|one-way|dispatch|pubsub|demo] [--variant TEXT] [--size BYTES]")
+        print("usage: ansar-bench [--results FILE] [--quick] [--only round-trip|one-way|dispatch|pubsub|hosts|demo] [--variant TEXT] [--size BYTES]")
         exit(2)
     }
 }
@@ -286,6 +287,34 @@ if only == nil || only == "pubsub" {
         }.wait()
     }
     _ = directory.wait()
+}
+
+// MARK: Across hosts
+
+if only == nil || only == "hosts" {
+    if !TestNetwork.available {
+        print("hosts: needs root and iproute2 to make network namespaces; skipped")
+    } else if !ChildProcess.isExecutable("../.build/release/bench-node") {
+        print("hosts: ../.build/release/bench-node is missing (make bench puts it there); skipped")
+    } else {
+        do {
+            let hosts = try hostsFigures(trials: quick ? 3 : 10, pings: quick ? 500 : 2000)
+            func median(_ values: [Double]) -> Double { values.sorted()[values.count / 2] }
+            for (name, values, target) in [
+                ("hosts: subscriber launched → Available, LAN, median (ms)", hosts.launchToAvailable, 136.0),
+                ("hosts: link cut → Dropped, median (ms)", hosts.cutToDropped, 125_100.0),
+                ("hosts: link restored → Available, median (ms)", hosts.restoredToAvailable, 141.0),
+            ] {
+                // No C equivalent: the Python reference's own measurements (GROUP scope; a frozen peer) stand beside them.
+                figures.append(Figure(name: name, value: median(values), unit: "ms", baseline: "Python reference", baselineValue: target))
+            }
+            figures.append(Figure(
+                name: "hosts: relayed WAN session 64 B round trip p50", value: median(hosts.relayedRoundTrip), unit: "µs",
+                baseline: "direct (routed) session", baselineValue: median(hosts.directRoundTrip)))
+        } catch {
+            fail("hosts: \(error)")
+        }
+    }
 }
 
 // MARK: The demo
