@@ -243,7 +243,7 @@ extension ProcessDirectory {
     /// handshake's client, the publisher's as its server; an empty relay means there is none.
     private func relayedTo(_ relayed: Relayed, _ context: Context) {
         if owners[relayed.entry] != nil, let (key, _) = peers.first(where: { $0.value.waiting.contains { $0.session == relayed.session } }) {
-            guard let address = try? SocketAddress(parsing: relayed.relay) else {
+            guard relayed.token.count == RelaySwitch.tokenBytes, let address = try? SocketAddress(parsing: relayed.relay) else {
                 return unreachable(key, reason: "unreachable, and no relay offered", context)
             }
             peers[key]!.connector = context.connect(to: address, preface: RelaySwitch.preface(token: relayed.token))
