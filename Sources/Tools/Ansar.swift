@@ -56,7 +56,7 @@ struct Create: ParsableCommand {
                 do {
                     secret = try RealmSecret(contentsOfFile: realmOf)
                 } catch {
-                    throw ToolError("realm secret \(realmOf): \(error); no home was created")
+                    throw ToolError("\(error); no home was created")
                 }
             }
             _ = try Home.create(at: home.homePath, secret: secret)

@@ -66,6 +66,7 @@ struct AnsarTests {
     @Test("bad input: one line naming the thing and the fix, exit 1, the home left as it was", arguments: [
         "no home", "not a home", "unknown executable", "invalid role name", "role exists", "deploy from nowhere",
         "unknown main role", "corrupt role entry", "executable gone", "garbage on stdout", "corrupt settings",
+        "realm of nothing", "WAN directory with a parent", "bad parent", "bad relay",
     ])
     func badInput(case name: String) throws {
         let scratch = try Scratch()
@@ -114,6 +115,21 @@ struct AnsarTests {
             try SystemAccess.writeFileAtomically("\(scratch.home)/settings/pub.json", Array(#"{"serverName": "#.utf8))
             command = ["run", "--main-role=sub"]
             expected = "ansar: settings file \(scratch.home)/settings/pub.json is corrupt (unexpected end of text at line 1, column 16): fix it with `ansar edit settings pub`"
+        case "realm of nothing":
+            command = ["create", "--realm-of=\(scratch.path)/no-secret"]
+            expected = "ansar: realm secret \(scratch.path)/no-secret: open: No such file or directory (errno 2); no home was created"
+        case "WAN directory with a parent":
+            try scratch.seedHome()
+            command = ["directory", "--scope=wan", "--parent=198.18.0.1:32178"]
+            expected = "ansar: a WAN directory has no parent"
+        case "bad parent":
+            try scratch.seedHome()
+            command = ["directory", "--scope=lan", "--parent=nowhere"]
+            expected = "ansar: invalid parent address nowhere: use host:port"
+        case "bad relay":
+            try scratch.seedHome()
+            command = ["directory", "--scope=wan", "--relay=relay"]
+            expected = "ansar: invalid relay address relay: use host:port or none"
         default:  // garbage on stdout
             try scratch.script("chatty", "echo hello there")
             try scratch.seedHome()
@@ -127,6 +143,7 @@ struct AnsarTests {
         #expect(output == "")
         #expect(errors == expected + "\n")
         #expect(Subprocess.read("\(scratch.home)/roles/sub.json") == before, "the home is left as it was")
+        if name == "realm of nothing" { #expect(!SystemAccess.exists(scratch.home), "no home was made") }
     }
 
     @Test("start returns once the group is up; status, log and returned look inside; a second start is refused; stop ends it")
