@@ -39,16 +39,16 @@ public struct LANBeacon: Equatable, Sendable {
     }
 
     /// The beacon in `bytes` if it is well formed, fresh and made with `secret`; else why not.
-    public static func decode(_ bytes: [UInt8], secret: RealmSecret, now: UInt64) -> Result<LANBeacon, NameError> {
-        guard bytes.count == size, Array(bytes[0..<4]) == magic else { return .failure(NameError(description: "not an ansar beacon")) }
-        guard bytes[4] == version else { return .failure(NameError(description: "beacon version \(bytes[4]) is not supported")) }
+    public static func decode(_ bytes: [UInt8], secret: RealmSecret, now: UInt64) -> Result<LANBeacon, BeaconError> {
+        guard bytes.count == size, Array(bytes[0..<4]) == magic else { return .failure(BeaconError(description: "not an ansar beacon")) }
+        guard bytes[4] == version else { return .failure(BeaconError(description: "beacon version \(bytes[4]) is not supported")) }
         let body = Array(bytes[0..<24])
         guard Sodium.constantTimeEqual(secret.tag(purpose, [body]), Array(bytes[24...])) else {
-            return .failure(NameError(description: "beacon of another realm"))
+            return .failure(BeaconError(description: "beacon of another realm"))
         }
         let port = UInt16(bytes[6]) << 8 | UInt16(bytes[7])
         let sentAt = bytes[8..<16].reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
-        guard (sentAt > now ? sentAt - now : now - sentAt) <= freshness else { return .failure(NameError(description: "stale beacon (a replay, or clocks apart)")) }
+        guard (sentAt > now ? sentAt - now : now - sentAt) <= freshness else { return .failure(BeaconError(description: "stale beacon (a replay, or clocks apart)")) }
         return .success(LANBeacon(directoryPort: port, sentAt: sentAt))
     }
 
@@ -66,6 +66,11 @@ public struct LANBeacon: Equatable, Sendable {
         }
         return sent
     }
+}
+
+/// Why a datagram was not taken for a beacon of this realm.
+public struct BeaconError: Error, Equatable, Sendable, CustomStringConvertible {
+    public let description: String
 }
 
 /// A LAN directory was heard (from the beacon listener's thread to the host directory).

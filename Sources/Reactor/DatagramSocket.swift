@@ -44,6 +44,16 @@ public final class DatagramSocket: @unchecked Sendable {
 
     deinit { Glibc.close(fd) }
 
+    /// The port it is bound to (the kernel's choice for port 0).
+    public var port: UInt16 {
+        var address = sockaddr_in()
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let found = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
+        }
+        return found == 0 ? UInt16(bigEndian: address.sin_port) : 0
+    }
+
     /// The IPv4 interfaces that are up, loopback excepted.
     public static func interfaces() -> [Interface] {
         var list: UnsafeMutablePointer<ifaddrs>? = nil
