@@ -82,6 +82,13 @@ public struct Directory: Sendable {
         return actions.sorted(by: Self.order)
     }
 
+    /// The entry now belongs to `member`: the same entry came again from there (its owner linked
+    /// anew before the old link was noticed gone). Its sessions stand; nothing is matched anew.
+    public mutating func move(_ id: UInt64, to member: Member) {
+        guard let entry = entries[id] else { return }
+        entries[id] = Entry(id: id, kind: entry.kind, scope: entry.scope, member: member)
+    }
+
     /// A member went (an object ended, a link broke): everything it gave goes.
     public mutating func lose(_ member: Member) -> [Action] {
         let gone = entries.values.filter { $0.member == member }.map(\.id).sorted()

@@ -124,12 +124,23 @@ public final class GroupDirectory: Object {
             parent = context.returnAddress
             apply(directory.parentLinked(), context)
         case let up as EntryUp:
-            guard let member = member(context.returnAddress), let kind = up.kind, ownerOf[up.id] == nil || ownerOf[up.id] == member else {
-                refuse("entry that is not its own, or neither listing nor search", up.id, context)
+            guard let member = member(context.returnAddress), let kind = up.kind else {
+                refuse("entry that is neither listing nor search", up.id, context)
                 return
             }
             var up = up
             if let network = up.network, let (peer, _) = memberHosts[member] { up.network = Self.filled(network, host: peer) }
+            if let owner = ownerOf[up.id], owner != member {
+                // The very same entry over a new link: its member linked anew before the old link
+                // was noticed gone, and it moves. Anything else under another's identifier is refused.
+                guard details[up.id] == up else {
+                    refuse("entry that is not its own", up.id, context)
+                    return
+                }
+                ownerOf[up.id] = member
+                directory.move(up.id, to: member)
+                return
+            }
             details[up.id] = up
             ownerOf[up.id] = member
             apply(directory.add(Directory.Entry(id: up.id, kind: kind, scope: up.scope, member: member)), context)

@@ -167,6 +167,56 @@ struct DirectoryInputTests {
         #expect(directory.wait() is Ack)
     }
 
+    @Test("the same entry over a new link moves to it: the old link closing takes nothing; another entry under its identifier is refused")
+    func entryMovesToNewLink() throws {
+        let group = uniqueGroup()
+        let directory = directoryThread(group)
+        guard let directoryMain = directory.mainAddress() else {
+            Issue.record("directory did not start")
+            return
+        }
+        // A member lists "svc" over one link, links anew and lists it again, then its first link
+        // closes — as a host directory does that re-links before its LAN directory notices.
+        // A third link that claims the identifier with another endpoint is refused.
+        let endpoint = SocketAddress.unixAbstract(name: "ansar-test-member-\(UInt32.random(in: 0...UInt32.max))")
+        let member = RuntimeThread(transport: groupSecret) { mailbox in
+            mailbox.listen(at: endpoint)
+            _ = try await mailbox.select(Listening.self, timeout: .seconds(10))
+            let entry = EntryUp(id: 42, name: try ServiceName("svc"), search: nil, scope: .group, object: mailbox.address.object, endpoint: endpoint.description)
+            mailbox.connect(to: group, backoff: Backoff(initial: .milliseconds(5), maximum: .milliseconds(50)))  // the directory may not listen yet
+            _ = try await mailbox.select(Connected.self, timeout: .seconds(10))
+            let first = mailbox.returnAddress
+            try mailbox.send(entry, to: first)
+            mailbox.connect(to: group)
+            _ = try await mailbox.select(Connected.self, timeout: .seconds(10))
+            try mailbox.send(entry, to: mailbox.returnAddress)
+            // A third link claims the identifier with something else: refused.
+            mailbox.connect(to: group)
+            _ = try await mailbox.select(Connected.self, timeout: .seconds(10))
+            var forged = entry
+            forged.endpoint = "@ansar-test-elsewhere"
+            try mailbox.send(forged, to: mailbox.returnAddress)
+            // Both the first and the third link close: the entry lives on with the second.
+            mailbox.close(mailbox.returnAddress)
+            mailbox.close(first)
+            _ = try await mailbox.select(Closed.self, timeout: .seconds(10))
+            _ = try await mailbox.select(Closed.self, timeout: .seconds(10))
+            let delivered = try await mailbox.select(Delivered.self, timeout: .seconds(10))
+            return Seen(events: [line(delivered)])
+        }
+        let subscriber = RuntimeThread(transport: groupSecret, groupAddress: group) { mailbox in
+            usleep(200_000)  // after the first link closed
+            mailbox.subscribe("svc", scope: .group)
+            _ = try await mailbox.select(Subscribed.self, timeout: .seconds(10))
+            let available = try await mailbox.select(Available.self, NotAvailable.self, timeout: .seconds(10))
+            try mailbox.send(Stop(), to: directoryMain)
+            return Seen(events: [line(available)])
+        }
+        #expect((subscriber.wait() as? Seen)?.events == ["Available svc"])
+        #expect((member.wait() as? Seen)?.events == ["Delivered svc"])
+        #expect(directory.wait() is Ack)
+    }
+
     @Test("a listed publisher that cannot be reached: NotAvailable with the reason")
     func unreachable() throws {
         let group = uniqueGroup()
