@@ -182,7 +182,8 @@ public final class RelaySwitch {
     /// Queues bytes towards `destination` as far as its send queue has room; the rest waits in the
     /// source's backlog, and the source is not read until `destination` is writable again.
     private func forward(_ bytes: Span<UInt8>, from source: SocketID, to destination: SocketID) {
-        guard end(source)?.backlog.isEmpty == true else {
+        guard let state = end(source) else { return }
+        guard state.backlog.isEmpty else {
             ends[source.index]!.backlog.append(span: bytes)
             return
         }
