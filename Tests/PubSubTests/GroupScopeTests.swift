@@ -23,6 +23,25 @@ func directoryThread(_ group: SocketAddress) -> RuntimeThread {
     }
 }
 
+/// A group directory thread, started, and its main object's address.
+func runningDirectory(_ group: SocketAddress) throws -> (RuntimeThread, Address) {
+    let directory = directoryThread(group)
+    return (directory, try #require(directory.mainAddress(), "directory did not start"))
+}
+
+/// Links to the group directory as a process directory does (retrying: it may not listen yet).
+func linkToGroup(_ mailbox: Mailbox, _ group: SocketAddress) async throws {
+    mailbox.connect(to: group, backoff: Backoff(initial: .milliseconds(5), maximum: .milliseconds(50)))
+    _ = try await mailbox.select(Connected.self, timeout: .seconds(10))
+}
+
+/// Listens for peers at `endpoint`, then links to the group directory, as a process directory does.
+func joinAsMember(_ mailbox: Mailbox, listeningAt endpoint: SocketAddress, group: SocketAddress) async throws {
+    mailbox.listen(at: endpoint)
+    _ = try await mailbox.select(Listening.self, timeout: .seconds(10))
+    try await linkToGroup(mailbox, group)
+}
+
 struct Go: Message {}
 
 @Suite("Publish and subscribe across the processes of a group (GROUP scope)")
@@ -129,18 +148,11 @@ struct DirectoryInputTests {
     @Test("a member cannot withdraw another member's listing; the directory drops it and carries on")
     func foreignWithdrawal() throws {
         let group = uniqueGroup()
-        let directory = directoryThread(group)
-        guard let directoryMain = directory.mainAddress() else {
-            Issue.record("directory did not start")
-            return
-        }
+        let (directory, directoryMain) = try runningDirectory(group)
         // Member A lists "svc" by hand and answers at its own endpoint, as a process directory would.
         let endpoint = SocketAddress.unixAbstract(name: "ansar-test-member-\(UInt32.random(in: 0...UInt32.max))")
         let memberA = RuntimeThread(transport: groupSecret) { mailbox in
-            mailbox.listen(at: endpoint)
-            _ = try await mailbox.select(Listening.self, timeout: .seconds(10))
-            mailbox.connect(to: group, backoff: Backoff(initial: .milliseconds(5), maximum: .milliseconds(50)))  // the directory may not listen yet
-            _ = try await mailbox.select(Connected.self, timeout: .seconds(10))
+            try await joinAsMember(mailbox, listeningAt: endpoint, group: group)
             try mailbox.send(
                 EntryUp(id: 42, name: try ServiceName("svc"), search: nil, scope: .group, object: mailbox.address.object, endpoint: endpoint.description),
                 to: mailbox.returnAddress)
@@ -149,8 +161,7 @@ struct DirectoryInputTests {
         }
         // Member B tries to take it back.
         let memberB = RuntimeThread(transport: groupSecret) { mailbox in
-            mailbox.connect(to: group, backoff: Backoff(initial: .milliseconds(5), maximum: .milliseconds(50)))  // the directory may not listen yet
-            _ = try await mailbox.select(Connected.self, timeout: .seconds(10))
+            try await linkToGroup(mailbox, group)
             try mailbox.send(EntryDown(id: 42), to: mailbox.returnAddress)
             return Ack()
         }
@@ -170,21 +181,14 @@ struct DirectoryInputTests {
     @Test("the same entry over a new link moves to it: the old link closing takes nothing; another entry under its identifier is refused")
     func entryMovesToNewLink() throws {
         let group = uniqueGroup()
-        let directory = directoryThread(group)
-        guard let directoryMain = directory.mainAddress() else {
-            Issue.record("directory did not start")
-            return
-        }
+        let (directory, directoryMain) = try runningDirectory(group)
         // A member lists "svc" over one link, links anew and lists it again, then its first link
         // closes — as a host directory does that re-links before its LAN directory notices.
         // A third link that claims the identifier with another endpoint is refused.
         let endpoint = SocketAddress.unixAbstract(name: "ansar-test-member-\(UInt32.random(in: 0...UInt32.max))")
         let member = RuntimeThread(transport: groupSecret) { mailbox in
-            mailbox.listen(at: endpoint)
-            _ = try await mailbox.select(Listening.self, timeout: .seconds(10))
+            try await joinAsMember(mailbox, listeningAt: endpoint, group: group)
             let entry = EntryUp(id: 42, name: try ServiceName("svc"), search: nil, scope: .group, object: mailbox.address.object, endpoint: endpoint.description)
-            mailbox.connect(to: group, backoff: Backoff(initial: .milliseconds(5), maximum: .milliseconds(50)))  // the directory may not listen yet
-            _ = try await mailbox.select(Connected.self, timeout: .seconds(10))
             let first = mailbox.returnAddress
             try mailbox.send(entry, to: first)
             mailbox.connect(to: group)
@@ -220,15 +224,10 @@ struct DirectoryInputTests {
     @Test("a listed publisher that cannot be reached: NotAvailable with the reason")
     func unreachable() throws {
         let group = uniqueGroup()
-        let directory = directoryThread(group)
-        guard let directoryMain = directory.mainAddress() else {
-            Issue.record("directory did not start")
-            return
-        }
+        let (directory, directoryMain) = try runningDirectory(group)
         // A member lists "svc" at an endpoint where nobody listens.
         let member = RuntimeThread(transport: groupSecret) { mailbox in
-            mailbox.connect(to: group, backoff: Backoff(initial: .milliseconds(5), maximum: .milliseconds(50)))  // the directory may not listen yet
-            _ = try await mailbox.select(Connected.self, timeout: .seconds(10))
+            try await linkToGroup(mailbox, group)
             let nowhere = "@ansar-test-nowhere-\(UInt32.random(in: 0...UInt32.max))"
             try mailbox.send(
                 EntryUp(id: 7, name: try ServiceName("svc"), search: nil, scope: .group, object: 1, endpoint: nowhere), to: mailbox.returnAddress)
