@@ -95,7 +95,8 @@ struct SessionAccepted: Message {
     var publisherSide: Address
 }
 
-/// A subscriber's match could not be reached; it is offered again when the listing changes.
+/// A subscriber's match could not be reached (the reason says why). Its process keeps trying while
+/// the directory still matches the two; `Available` follows if it gets through.
 public struct NotAvailable: Message, Equatable {
     public static let typeName = "ansar.pubsub.NotAvailable"
     public var name: String

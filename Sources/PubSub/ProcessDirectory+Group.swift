@@ -216,7 +216,8 @@ extension ProcessDirectory {
     }
 
     /// A publisher's process could not be reached: across hosts, ask the directory that matched
-    /// the session for a relay (once); else, or if that failed too, its subscribers hear NotAvailable.
+    /// the session for a relay (once); else, or if that failed too, its subscribers hear
+    /// NotAvailable, and it is tried again until the directory closes the session.
     private func unreachable(_ key: String, reason: String, _ context: Context) {
         guard let peer = peers[key] else { return }
         // Only a WAN directory offers relays: a session matched lower has no other way.
@@ -235,7 +236,10 @@ extension ProcessDirectory {
                 scheduleReopen(open, after: min(pending.delay * 2, Self.reopenDelays.last), context)
                 continue
             }
+            // Said once; then tried again quietly while the directory still matches the pair (the
+            // publisher may be cut off for a moment), so it comes back as Available by itself.
             context.tell(NotAvailable(name: name.text, reason: reason), to: subscriber)
+            scheduleReopen(open, after: Self.reopenDelays.first, context)
         }
     }
 

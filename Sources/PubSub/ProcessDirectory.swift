@@ -59,7 +59,7 @@ final class ProcessDirectory: Object {
 
         /// The first try is short — a SYN lost while the link was still down would otherwise
         /// wait a second for the kernel to send it again — and each later one doubles.
-        var attemptLimit: Duration { min(.milliseconds(250) * (1 << min(attempts, 5)), .seconds(5)) }
+        var attemptLimit: Duration { min(.milliseconds(100) * (1 << min(attempts, 6)), .seconds(5)) }
     }
 
     static let reopenDelays = (first: Duration.milliseconds(20), last: Duration.milliseconds(500))

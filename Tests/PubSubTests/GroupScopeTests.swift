@@ -221,32 +221,34 @@ struct DirectoryInputTests {
         #expect(directory.wait() is Ack)
     }
 
-    @Test("a listed publisher that cannot be reached: NotAvailable with the reason")
+    @Test("a listed publisher that cannot be reached: NotAvailable with the reason; once it can be, Available by itself")
     func unreachable() throws {
         let group = uniqueGroup()
         let (directory, directoryMain) = try runningDirectory(group)
-        // A member lists "svc" at an endpoint where nobody listens.
+        // A member lists "svc" at an endpoint where nobody listens yet; told Go, it listens there.
+        let endpoint = "@ansar-test-later-\(UInt32.random(in: 0...UInt32.max))"
         let member = RuntimeThread(transport: groupSecret) { mailbox in
             try await linkToGroup(mailbox, group)
-            let nowhere = "@ansar-test-nowhere-\(UInt32.random(in: 0...UInt32.max))"
             try mailbox.send(
-                EntryUp(id: 7, name: try ServiceName("svc"), search: nil, scope: .group, object: 1, endpoint: nowhere), to: mailbox.returnAddress)
+                EntryUp(id: 7, name: try ServiceName("svc"), search: nil, scope: .group, object: 1, endpoint: endpoint), to: mailbox.returnAddress)
+            _ = try await mailbox.select(Go.self, timeout: .seconds(10))
+            mailbox.listen(at: try SocketAddress(parsing: endpoint))
             return try await mailbox.select(Stop.self, timeout: .seconds(10))
         }
-        guard let memberMain = member.mainAddress() else {
-            Issue.record("member did not start")
-            return
-        }
+        let memberMain = try #require(member.mainAddress(), "member did not start")
         let subscriber = RuntimeThread(transport: groupSecret, groupAddress: group) { mailbox in
             mailbox.subscribe("svc", scope: .group)
             _ = try await mailbox.select(Subscribed.self, timeout: .seconds(10))
             let missing = try await mailbox.select(NotAvailable.self, Available.self, timeout: .seconds(10))
+            try mailbox.send(Go(), to: memberMain)
+            let found = try await mailbox.select(NotAvailable.self, Available.self, timeout: .seconds(10))
             try mailbox.send(Stop(), to: memberMain)
             try mailbox.send(Stop(), to: directoryMain)
-            return Seen(events: [(missing as? NotAvailable).map { "NotAvailable \($0.name): \($0.reason)" } ?? line(missing)])
+            return Seen(events: [missing, found].map { ($0 as? NotAvailable).map { "NotAvailable \($0.name): \($0.reason)" } ?? line($0) })
         }
         let events = (subscriber.wait() as? Seen)?.events ?? []
-        #expect(events.count == 1 && events[0].hasPrefix("NotAvailable svc: ") && events[0].contains("refused"), "\(events)")
+        #expect(events.count == 2 && events[0].hasPrefix("NotAvailable svc: ") && events[0].contains("refused"), "\(events)")
+        #expect(events.last == "Available svc", "\(events)")
         _ = member.wait()
         #expect(directory.wait() is Ack)
     }
