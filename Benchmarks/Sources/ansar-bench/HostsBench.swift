@@ -33,7 +33,7 @@ func awaitReport(_ process: Subprocess, _ kind: String, count: Int = 1, seconds:
         if found.count >= count { return found[count - 1].1 }
         usleep(1_000)
     }
-    throw HostError("no '\(kind)' report #\(count) within \(seconds) s: \(process.errors.suffix(2000))")
+    throw HostError("no '\(kind)' report #\(count) within \(seconds) s: \(process.errors.suffix(8000))")
 }
 
 func milliseconds(_ from: UInt64, _ to: UInt64) -> Double { Double(Int64(bitPattern: to &- from)) / 1e6 }
@@ -59,8 +59,10 @@ func hostsFigures(trials: Int, pings: Int) throws -> HostsFigures {
     let secret = Subprocess.read("\(w.home)/secret").split(separator: "\n").first.map(String.init) ?? ""
     let environment = ["ANSAR_REALM_SECRET": secret]
     // Processes link straight to their host's directory: no group runner in the way of the clock.
+    // ANSAR_BENCH_LOG=LEVEL: the roles log at that level (shown when a report does not come).
+    let logLevel = ChildProcess.currentEnvironment()["ANSAR_BENCH_LOG"].map { ["--debug-level=\($0)"] } ?? []
     func node(_ host: Host, _ settings: [String]) throws -> Subprocess {
-        try host.start("bench-node", settings + ["--group-address=@ansar-host-directory"], environment: environment)
+        try host.start("bench-node", settings + ["--group-address=@ansar-host-directory"] + logLevel, environment: environment)
     }
     let publisher = try node(c, ["--role=publisher", "--scope=wan"])
     usleep(1_500_000)  // beacons found, links up
