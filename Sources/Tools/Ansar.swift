@@ -21,7 +21,7 @@ struct Ansar: ParsableCommand {
             """,
         subcommands: [
             Create.self, Deploy.self, Add.self, List.self, Delete.self, Run.self, StartGroup.self, StopGroup.self, Status.self, Log.self,
-            Folder.self, Settings.self, Input.self, Returned.self, Network.self, Ping.self, DirectoryCommand.self, Pause.self, Resume.self,
+            Folder.self, Settings.self, Input.self, Returned.self, Network.self, Ping.self, DirectoryCommand.self, RelayCommand.self, Pause.self, Resume.self,
             Update.self, Destroy.self, SetFile.self, GetFile.self, Edit.self, History.self, Snapshot.self,
         ])
 }

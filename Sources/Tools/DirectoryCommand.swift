@@ -51,6 +51,7 @@ struct DirectoryCommand: ParsableCommand {
     @Option(help: "The UDP port of LAN beacons (sent by a LAN directory, heard by HOST directories).") var beaconPort = LANBeacon.defaultPort
     @Flag(help: "HOST: do not look for a LAN directory; LAN: do not announce.") var noBeacons = false
     @Option(help: "WAN: where its relay listens (default 0.0.0.0:32179; `none` for no relay).") var relay: String?
+    @Option(help: "WAN: name a relay that runs elsewhere (`ansar relay`) instead of running one; host 0.0.0.0 means this machine.") var relayAt: String?
     @Flag(help: "Run in the background; return once it listens.") var background = false
     @Flag(help: "Stop the directory of this --scope running in the background.") var stop = false
 
@@ -77,7 +78,11 @@ struct DirectoryCommand: ParsableCommand {
             }
             if !noBeacons && scope == .host && parent == nil { links.discoverOnPort = beaconPort }
             if !noBeacons && scope == .lan { links.beaconPort = beaconPort }
-            if scope == .wan, relay != "none" {
+            if let relayAt {
+                guard scope == .wan, relay == nil else { throw ToolError("--relay-at names a WAN directory's relay, instead of --relay") }
+                guard let at = try? SocketAddress(parsing: relayAt), at.isTCP else { throw ToolError("invalid relay address \(relayAt): use host:port") }
+                links.relay = at
+            } else if scope == .wan, relay != "none" {
                 let text = relay ?? "0.0.0.0:\(GroupDirectory.wanPort + 1)"
                 guard let at = try? SocketAddress(parsing: text), at.isTCP else { throw ToolError("invalid relay address \(text): use host:port or none") }
                 links.relay = at
@@ -86,7 +91,7 @@ struct DirectoryCommand: ParsableCommand {
                 try startInBackground(home, state: state)
                 return
             }
-            if let at = links.relay {
+            if relayAt == nil, let at = links.relay {
                 do {
                     links.relay = try RelaySwitch.startThread(listening: at)
                 } catch {
@@ -118,6 +123,7 @@ struct DirectoryCommand: ParsableCommand {
         if let address { arguments.append("--address=\(address)") }
         if let parent { arguments.append("--parent=\(parent)") }
         if let relay { arguments.append("--relay=\(relay)") }
+        if let relayAt { arguments.append("--relay-at=\(relayAt)") }
         if noBeacons { arguments.append("--no-beacons") }
         do {
             _ = try ChildProcess.spawn(ansar, arguments: arguments, environment: ChildProcess.currentEnvironment(), stdout: log, stderr: log, detached: true)
@@ -130,5 +136,35 @@ struct DirectoryCommand: ParsableCommand {
             usleep(2_000)
         }
         throw ToolError("the directory did not come up within 10 s: see \(log)")
+    }
+}
+
+/// `ansar relay`: a relay on its own, for WAN directories that name it (`--relay-at`).
+struct RelayCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "relay",
+        abstract: "Run a relay for WAN sessions whose ends cannot reach each other; a WAN directory names it with --relay-at.",
+        discussion: """
+            It joins two connections that present the same token and copies bytes both ways; the ends run the realm handshake across it, so it holds no secret and reads nothing. In the foreground until Ctrl-C or SIGTERM.
+            Example: ansar relay --address 0.0.0.0:32179
+            """)
+    @Option(help: "Where it listens.") var address = "0.0.0.0:\(GroupDirectory.wanPort + 1)"
+
+    func run() throws {
+        try perform { () throws(ToolError) in
+            guard let listen = try? SocketAddress(parsing: address), listen.isTCP else { throw ToolError("invalid address \(address): use host:port") }
+            let relay: RelaySwitch
+            do {
+                relay = try RelaySwitch(listening: listen)
+            } catch {
+                throw ToolError("cannot listen at \(address): \(error)")
+            }
+            SystemAccess.writeStandardError("ansar: relay listening at \(relay.address)\n")
+            do {
+                try relay.run()
+            } catch {
+                throw ToolError("relay stopped: \(error)")
+            }
+        }
     }
 }

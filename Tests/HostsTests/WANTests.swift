@@ -15,8 +15,11 @@ final class TwoLANs {
     let a: Host, c: Host, d: Host, e: Host, w: Host
     var directories: [Subprocess] = []
 
-    /// `relay: false`: the WAN directory offers none.
-    init(relay: Bool = true) throws {
+    /// How the WAN directory relays: with a relay of its own, with none, or with one it names
+    /// (`ansar relay` on its own, on `w` too).
+    enum Relay { case own, none, named }
+
+    init(relay: Relay = .own) throws {
         network = try TestNetwork()
         try network.addLAN(1)
         try network.addLAN(2)
@@ -29,7 +32,13 @@ final class TwoLANs {
         for host in [a, d] { try host.makeHome(realmOf: w) }
         try c.makeHome(realmOf: w, roles: ["pub": publisher("C", scope: "wan")])
         try e.makeHome(realmOf: w, roles: ["sub": #"{"role": "subscriber", "scope": "wan", "me": "E", "endWhenNotAvailable": true}"#])
-        directories.append(try w.ansarProcess(["directory", "--scope=wan"] + (relay ? [] : ["--relay=none"])))
+        switch relay {
+        case .own: directories.append(try w.ansarProcess(["directory", "--scope=wan"]))
+        case .none: directories.append(try w.ansarProcess(["directory", "--scope=wan", "--relay=none"]))
+        case .named:
+            directories.append(try w.start("ansar", ["relay", "--address=0.0.0.0:32190"]))
+            directories.append(try w.ansarProcess(["directory", "--scope=wan", "--relay-at=0.0.0.0:32190"]))
+        }
         directories.append(try a.ansarProcess(["directory", "--scope=lan", "--parent=198.18.1.254:32178"]))
         directories.append(try d.ansarProcess(["directory", "--scope=lan", "--parent=198.18.2.254:32178"]))
         for host in [a, c, d, e] { directories.append(try host.ansarProcess(["directory"])) }
@@ -68,10 +77,21 @@ struct WANTests {
 
     @Test("LANs that cannot reach each other, and no relay: the subscriber hears NotAvailable at once")
     func noRelay() throws {
-        let lans = try TwoLANs(relay: false)
+        let lans = try TwoLANs(relay: .none)
         let subscriber = try lans.runSubscriber()
         #expect(subscriber.wait(seconds: 20) == 0, "\(subscriber.errors)")
         #expect(subscriber.output == seen(["not available: unreachable, and no relay offered"]))
+    }
+
+    @Test("a relay the WAN directory names, running on its own (`ansar relay`), carries the session")
+    func namedRelay() throws {
+        let lans = try TwoLANs(relay: .named)
+        let subscriber = try lans.runSubscriber()
+        #expect(subscriber.wait(seconds: 20) == 0, "\(subscriber.errors)")
+        #expect(subscriber.output == seen(["available", "C to E"]))
+        #expect(subscriber.errors.contains("asking for a relay"))
+        let (_, report, _) = try lans.c.ansar(["network"])
+        #expect(report.contains("relay 0.0.0.0:32190"), "\(report)")
     }
 
     @Test("LANs routed to each other: the session goes direct, no relay")

@@ -66,7 +66,7 @@ struct AnsarTests {
     @Test("bad input: one line naming the thing and the fix, exit 1, the home left as it was", arguments: [
         "no home", "not a home", "unknown executable", "invalid role name", "role exists", "deploy from nowhere",
         "unknown main role", "corrupt role entry", "executable gone", "garbage on stdout", "corrupt settings",
-        "realm of nothing", "WAN directory with a parent", "bad parent", "bad relay",
+        "realm of nothing", "WAN directory with a parent", "bad parent", "bad relay", "relay named for a LAN directory",
     ])
     func badInput(case name: String) throws {
         let scratch = try Scratch()
@@ -130,6 +130,10 @@ struct AnsarTests {
             try scratch.seedHome()
             command = ["directory", "--scope=wan", "--relay=relay"]
             expected = "ansar: invalid relay address relay: use host:port or none"
+        case "relay named for a LAN directory":
+            try scratch.seedHome()
+            command = ["directory", "--scope=lan", "--relay-at=198.18.0.9:32179"]
+            expected = "ansar: --relay-at names a WAN directory's relay, instead of --relay"
         default:  // garbage on stdout
             try scratch.script("chatty", "echo hello there")
             try scratch.seedHome()
