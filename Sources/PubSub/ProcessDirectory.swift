@@ -260,6 +260,8 @@ final class ProcessDirectory: Object {
     func end(_ id: UInt64, by: Address?, value: AnyMessage?, reason: String, _ context: Context, tellPeer: Bool = true) {
         guard let session = sessions.removeValue(forKey: id) else { return }
         if let pair = session.pair { sessionOf[pair] = nil }
+        doubted[id] = nil
+        if !aliases.isEmpty { aliases = aliases.filter { $0.value != id } }
         let ends = session.pair != nil
             ? [(session.publisher, session.subscriberSide), (session.subscriber, session.publisherSide)]
             : session.local == session.publisher ? [(session.publisher, session.subscriberSide)] : [(session.subscriber, session.publisherSide)]
