@@ -92,19 +92,28 @@ final class LANBeaconListener: Sendable {
     func start(secret: RealmSecret, telling directory: Address, through handle: RuntimeHandle, logger: @escaping @Sendable (String) -> Void) {
         _ = ThreadStarter.start { [self] in
             var last = ""
+            var lastLogged = Deadline(nanoseconds: 0)
+            var nextJoin = Deadline(nanoseconds: 0)
             while !stopped.load(ordering: .relaxed) {
-                // Each round: an interface that went down and came back has lost its membership.
-                for interface in DatagramSocket.interfaces() {
-                    try? socket.join(group: LANBeacon.multicastGroup, interface: interface.address)
+                // Every half second: an interface that went down and came back has lost its membership.
+                if Deadline.now() >= nextJoin {
+                    for interface in DatagramSocket.interfaces() {
+                        try? socket.join(group: LANBeacon.multicastGroup, interface: interface.address)
+                    }
+                    nextJoin = .after(.milliseconds(500))
                 }
                 guard let (bytes, from) = try? socket.receive(timeout: .milliseconds(500)) else { continue }
                 switch LANBeacon.decode(bytes, secret: secret, now: UInt64(max(0, SystemAccess.wallClock()))) {
                 case .success(let beacon):
                     _ = handle.send(LANDirectoryHeard(address: "\(from):\(beacon.directoryPort)"), to: directory)
                 case .failure(let why):
+                    // Said once per sender and reason, and at most once a second (a flood stays a trickle).
                     let line = "\(from): \(why)"
-                    if line != last { logger("beacon ignored: \(line)") }
-                    last = line
+                    if line != last && Deadline.now() >= lastLogged + .seconds(1) {
+                        logger("beacon ignored: \(line)")
+                        lastLogged = .now()
+                        last = line
+                    }
                 }
             }
         }
