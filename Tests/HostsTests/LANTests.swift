@@ -60,7 +60,7 @@ final class ThreeHosts {
     deinit { network.tearDown() }
 }
 
-@Suite("LAN scope across namespaced hosts", .serialized, .enabled(if: TestNetwork.available, "needs root and iproute2 to make network namespaces"))
+@Suite("LAN scope across namespaced hosts", .serialized, .enabled(if: TestNetwork.available, "needs root, iproute2 and a kernel with network namespaces, bridges and veth pairs"))
 struct LANTests {
     @Test("no configuration: host directories find the LAN directory by beacon; a subscriber on b finds the publisher on c")
     func discovery() throws {

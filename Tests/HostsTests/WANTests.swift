@@ -60,7 +60,7 @@ final class TwoLANs {
     deinit { network.tearDown() }
 }
 
-@Suite("WAN scope: two LANs joined through a WAN directory", .serialized, .enabled(if: TestNetwork.available, "needs root and iproute2 to make network namespaces"))
+@Suite("WAN scope: two LANs joined through a WAN directory", .serialized, .enabled(if: TestNetwork.available, "needs root, iproute2 and a kernel with network namespaces, bridges and veth pairs"))
 struct WANTests {
     @Test("LANs that cannot reach each other: the session is relayed through the WAN directory's relay")
     func relayed() throws {

@@ -10,8 +10,18 @@ import Glibc
 /// machine's network; addresses come from 198.18.0.0/15 (RFC 2544, benchmarking), never a real one.
 /// Everything is torn down by ``tearDown()``: processes killed, namespaces deleted.
 public final class TestNetwork {
-    /// Whether this machine can make them: root and iproute2.
-    public static let available: Bool = getuid() == 0 && ipPath != nil
+    /// Whether this machine can make them: root, iproute2, and a kernel with network namespaces,
+    /// bridges and veth pairs (tried once, in a namespace made and deleted for the purpose).
+    public static let available: Bool = {
+        guard getuid() == 0, let ip = ipPath else { return false }
+        let probe = "ansar-probe-\(getpid())"
+        defer { _ = try? Subprocess.run(ip, ["netns", "del", probe]) }
+        for step in [["netns", "add", probe], ["-n", probe, "link", "add", "br0", "type", "bridge"],
+                     ["-n", probe, "link", "add", "v0", "type", "veth", "peer", "name", "v1"]] {
+            guard let (code, _, _) = try? Subprocess.run(ip, step), code == 0 else { return false }
+        }
+        return true
+    }()
 
     public static let ipPath: String? = ["/usr/sbin/ip", "/sbin/ip", "/usr/bin/ip", "/bin/ip"].first { access($0, X_OK) == 0 }
 

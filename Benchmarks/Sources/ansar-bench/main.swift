@@ -293,7 +293,7 @@ if only == nil || only == "pubsub" {
 
 if only == nil || only == "hosts" {
     if !TestNetwork.available {
-        print("hosts: needs root and iproute2 to make network namespaces; skipped")
+        print("hosts: needs root, iproute2 and a kernel with network namespaces, bridges and veth pairs; skipped")
     } else if !ChildProcess.isExecutable("../.build/release/bench-node") {
         print("hosts: ../.build/release/bench-node is missing (make bench puts it there); skipped")
     } else {
