@@ -123,7 +123,7 @@ extension ProcessDirectory {
             let remote = session.local == session.publisher ? session.subscriber : session.publisher
             if remote.link == link.link {
                 end(id, by: nil, value: nil, reason: "\(session.local == session.publisher ? "subscriber" : "publisher") process lost", context, tellPeer: false)
-                if let open = session.open, owners[open.search.id] != nil { scheduleReopen(open, after: Self.reopenDelays.first, context) }
+                if let open = session.open, owners[open.search.id] != nil { scheduleReopen(open, after: Reopen.first, context) }
             }
         }
     }
@@ -159,7 +159,7 @@ extension ProcessDirectory {
     /// directory closes it, or its subscriber goes.
     private func scheduleReopen(_ open: OpenSession, after delay: Duration, _ context: Context) {
         let attempts = reopening[open.session].map { $0.attempts + 1 } ?? 0
-        reopening[open.session] = Reopen(open: open, delay: delay, due: .after(delay), attempts: attempts)
+        reopening[open.session] = Reopen(open: open, due: .after(delay), attempts: attempts)
         armReopen(context)
     }
 
@@ -192,9 +192,10 @@ extension ProcessDirectory {
             return
         }
         if again == nil {
-            // A fresh match of the same pair replaces a pending try.
+            // A fresh match of the same pair replaces a pending try, and a try under way.
             for (id, pending) in reopening where pending.open.listing.id == open.listing.id && pending.open.search.id == open.search.id {
                 reopening[id] = nil
+                for key in peers.keys { peers[key]!.waiting.removeAll { $0.session == id } }
             }
         }
         let key = peerEndpoint(open)
@@ -233,13 +234,13 @@ extension ProcessDirectory {
         for open in peer.waiting {
             guard let subscriber = owners[open.search.id], let name = open.listing.name else { continue }
             if let pending = reopening[open.session], peer.reopening {
-                scheduleReopen(open, after: min(pending.delay * 2, Self.reopenDelays.last), context)
+                scheduleReopen(open, after: pending.nextDelay, context)
                 continue
             }
             // Said once; then tried again quietly while the directory still matches the pair (the
             // publisher may be cut off for a moment), so it comes back as Available by itself.
             context.tell(NotAvailable(name: name.text, reason: reason), to: subscriber)
-            scheduleReopen(open, after: Self.reopenDelays.first, context)
+            scheduleReopen(open, after: Reopen.first, context)
         }
     }
 
@@ -266,6 +267,12 @@ extension ProcessDirectory {
     /// once, or when the publisher's session object is known.
     private func hello(_ open: OpenSession, over link: Address, _ context: Context) {
         guard let subscriber = owners[open.search.id], let name = open.listing.name, let search = open.search.search else { return }
+        // One session per pair: a match that raced another to the same publisher joins it.
+        if let (id, _) = sessions.first(where: { $0.value.pair == nil && sameSession($0.value, open) }) {
+            if open.session != id { aliases[open.session] = id }
+            reopening[open.session] = nil
+            return
+        }
         let publisher = Address(object: open.listing.object, via: link)
         let subscriberSide = sessionObject(for: open.search.id, owner: subscriber, session: open.session, context) ?? subscriber
         var session = Session(

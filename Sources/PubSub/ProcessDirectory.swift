@@ -50,19 +50,24 @@ final class ProcessDirectory: Object {
 
     /// A session whose link broke, to be opened again while its directory still matches it: the
     /// link may come back (a cable put back) before any directory notices it went.
+    ///
+    /// Tries start 20 ms after the loss and double their spacing to 500 ms; each try is bounded by
+    /// 100 ms, doubling to 5 s (a far peer needs more than a near one's round trip), so a SYN lost
+    /// while the link was still down does not wait a second for the kernel to send it again.
     struct Reopen {
         let open: OpenSession
-        var delay: Duration
         var due: Deadline
-        /// Tries so far: each may take longer (a far peer needs more than a near one's round trip).
+        /// Tries that failed so far.
         var attempts = 0
 
-        /// The first try is short — a SYN lost while the link was still down would otherwise
-        /// wait a second for the kernel to send it again — and each later one doubles.
-        var attemptLimit: Duration { min(.milliseconds(100) * (1 << min(attempts, 6)), .seconds(5)) }
-    }
+        static let first = Duration.milliseconds(20)
 
-    static let reopenDelays = (first: Duration.milliseconds(20), last: Duration.milliseconds(500))
+        /// How long this try may take.
+        var attemptLimit: Duration { min(.milliseconds(100) * (1 << min(attempts, 6)), .seconds(5)) }
+
+        /// How long to wait after this try failed.
+        var nextDelay: Duration { min(Self.first * (1 << min(attempts + 1, 5)), .milliseconds(500)) }
+    }
 
     struct ReopenDue: Message {
         static let typeName = "ansar.pubsub.ReopenDue"
