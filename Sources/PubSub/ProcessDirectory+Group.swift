@@ -233,8 +233,10 @@ extension ProcessDirectory {
         peers[key] = nil
         for open in peer.waiting {
             guard let subscriber = owners[open.search.id], let name = open.listing.name else { continue }
-            if let pending = reopening[open.session], peer.reopening {
-                scheduleReopen(open, after: pending.nextDelay, context)
+            if peer.reopening {
+                // A retry after a loss the subscriber was told of (Dropped): a match that joined
+                // it is tried again quietly too.
+                scheduleReopen(open, after: reopening[open.session]?.nextDelay ?? Reopen.first, context)
                 continue
             }
             // Said once; then tried again quietly while the directory still matches the pair (the
