@@ -44,7 +44,7 @@ struct GetFile: ParsableCommand {
     @Argument(help: "The role.") var role: String
 
     func run() throws {
-        try perform { () throws(ToolError) in try showRoleFile(kind.rawValue, homePath: home.homePath, role: role) }
+        try perform { () throws(ToolError) in try showRoleFile(kind, homePath: home.homePath, role: role) }
     }
 }
 
@@ -81,7 +81,7 @@ struct Edit: ParsableCommand {
         try perform { () throws(ToolError) in
             let home = try Home.open(home.homePath)
             _ = try home.role(role)
-            let stored = "\(home.path)/\(kind.rawValue)/\(role).json"
+            let stored = home.file(kind, of: role)
             let draft = "\(home.path)/tmp/\(kind.rawValue)-\(role).edit.json"
             let current = (try? SystemAccess.readSmallFile(stored, limit: 16 << 20).bytes) ?? Array("{}\n".utf8)
             do {

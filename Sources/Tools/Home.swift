@@ -39,6 +39,8 @@ struct Home {
     func entry(_ role: String) -> String { "\(path)/roles/\(role).json" }
     func log(_ role: String) -> String { "\(path)/logs/\(role).log" }
     func result(_ role: String) -> String { "\(path)/tmp/\(role).result" }
+    /// A role's stored settings or input.
+    func file(_ kind: RoleFile, of role: String) -> String { "\(path)/\(kind.rawValue)/\(role).json" }
     /// The running group's state, its lock, and how its last stop went.
     var state: String { "\(path)/tmp/group.json" }
     var lock: String { "\(path)/tmp/group.lock" }
@@ -152,7 +154,7 @@ struct Home {
     /// Checks that a role's settings and input files, if any, are JSON objects.
     func checkFiles(of role: String) throws(ToolError) {
         for kind in RoleFile.allCases {
-            let path = "\(self.path)/\(kind.rawValue)/\(role).json"
+            let path = file(kind, of: role)
             guard SystemAccess.exists(path) else { continue }
             do {
                 _ = try JSON(objectAt: path)
@@ -165,7 +167,7 @@ struct Home {
     /// Stores a role's settings or input.
     func store(_ json: JSON, _ kind: RoleFile, for role: String) throws(ToolError) {
         do {
-            try json.store(at: "\(path)/\(kind.rawValue)/\(role).json")
+            try json.store(at: file(kind, of: role))
         } catch {
             throw ToolError("cannot store \(kind.rawValue) for \(role): \(error)")
         }

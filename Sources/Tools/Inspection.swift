@@ -171,10 +171,10 @@ struct Folder: ParsableCommand {
 }
 
 /// `ansar settings ROLE` and `ansar input ROLE`: the role's file as JSON (`{}` if none).
-func showRoleFile(_ folder: String, homePath: String, role: String) throws(ToolError) {
+func showRoleFile(_ kind: RoleFile, homePath: String, role: String) throws(ToolError) {
     let home = try Home.open(homePath)
     _ = try home.role(role)
-    let path = "\(home.path)/\(folder)/\(role).json"
+    let path = home.file(kind, of: role)
     guard SystemAccess.exists(path) else {
         print("{}")
         return
@@ -192,7 +192,7 @@ struct Settings: ParsableCommand {
     @Argument(help: "The role.") var role: String
 
     func run() throws {
-        try perform { () throws(ToolError) in try showRoleFile("settings", homePath: home.homePath, role: role) }
+        try perform { () throws(ToolError) in try showRoleFile(.settings, homePath: home.homePath, role: role) }
     }
 }
 
@@ -202,7 +202,7 @@ struct Input: ParsableCommand {
     @Argument(help: "The role.") var role: String
 
     func run() throws {
-        try perform { () throws(ToolError) in try showRoleFile("input", homePath: home.homePath, role: role) }
+        try perform { () throws(ToolError) in try showRoleFile(.input, homePath: home.homePath, role: role) }
     }
 }
 
