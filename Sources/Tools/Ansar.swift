@@ -42,6 +42,17 @@ func perform(_ body: () throws(ToolError) -> Void) throws {
     }
 }
 
+/// Looks every 2 ms whether `done` holds, for at most `limit`: true once it does, false if the time
+/// ran out. For the commands that start or stop a daemon and wait to see it happen.
+func waitUntil(_ limit: Duration, _ done: () throws(ToolError) -> Bool) throws(ToolError) -> Bool {
+    let deadline = Deadline.after(limit)
+    while Deadline.now() < deadline {
+        if try done() { return true }
+        usleep(2_000)
+    }
+    return false
+}
+
 struct Create: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Create a home: its folders and a fresh realm secret (or another home's, to join its realm).",

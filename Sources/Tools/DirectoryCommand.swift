@@ -130,12 +130,9 @@ struct DirectoryCommand: ParsableCommand {
         } catch {
             throw ToolError("cannot start the directory: \(error)")
         }
-        let deadline = Deadline.after(.seconds(10))
-        while Deadline.now() < deadline {
-            if SystemAccess.exists(state) { return }
-            usleep(2_000)
+        guard try waitUntil(.seconds(10), { SystemAccess.exists(state) }) else {
+            throw ToolError("the directory did not come up within 10 s: see \(log)")
         }
-        throw ToolError("the directory did not come up within 10 s: see \(log)")
     }
 }
 

@@ -31,17 +31,14 @@ struct StartGroup: ParsableCommand {
                 throw ToolError("cannot start the runner: \(error)")
             }
             // Up means: the runner has launched every role.
-            let deadline = Deadline.after(.seconds(10))
-            while Deadline.now() < deadline {
-                if let state = home.runningGroup(), case .integer(let launched)? = state["launched"], launched >= roles.count { return }
-                if let exit = ChildProcess.poll(pid) {
-                    let log = (try? SystemAccess.readSmallFile(home.groupLog, limit: 1 << 20)).map { String(decoding: $0.bytes, as: UTF8.self) } ?? ""
-                    let last = log.split(separator: "\n").last.map(String.init) ?? "\(exit)"
-                    throw ToolError("the group did not start: \(last)")
-                }
-                usleep(2_000)
+            let up = try waitUntil(.seconds(10)) { () throws(ToolError) -> Bool in
+                if let state = home.runningGroup(), case .integer(let launched)? = state["launched"], launched >= roles.count { return true }
+                guard let exit = ChildProcess.poll(pid) else { return false }
+                let log = (try? SystemAccess.readSmallFile(home.groupLog, limit: 1 << 20)).map { String(decoding: $0.bytes, as: UTF8.self) } ?? ""
+                let last = log.split(separator: "\n").last.map(String.init) ?? "\(exit)"
+                throw ToolError("the group did not start: \(last)")
             }
-            throw ToolError("the group did not come up within 10 s: see \(home.groupLog)")
+            guard up else { throw ToolError("the group did not come up within 10 s: see \(home.groupLog)") }
         }
     }
 }
@@ -60,10 +57,8 @@ struct StopGroup: ParsableCommand {
                 throw ToolError("no group is running in \(home.path)")
             }
             ChildProcess.signal(Int32(pid), SIGTERM)
-            let deadline = Deadline.after(.seconds(15))
-            while ChildProcess.isLockHeld(home.lock) {
-                guard Deadline.now() < deadline else { throw ToolError("the runner (pid \(pid)) did not stop within 15 s") }
-                usleep(2_000)
+            guard try waitUntil(.seconds(15), { !ChildProcess.isLockHeld(home.lock) }) else {
+                throw ToolError("the runner (pid \(pid)) did not stop within 15 s")
             }
             if let (bytes, _) = try? SystemAccess.readSmallFile(home.stopReport), let report = try? JSON(parsing: String(decoding: bytes, as: UTF8.self)),
                 case .array(let killed)? = report["killed"]
