@@ -42,6 +42,19 @@ func joinAsMember(_ mailbox: Mailbox, listeningAt endpoint: SocketAddress, group
     try await linkToGroup(mailbox, group)
 }
 
+/// A subscriber process of the group (starting after `microseconds`) that reports what it is first
+/// offered for `name` (Available or NotAvailable), then stops the directory.
+func firstOffer(of name: String, in group: SocketAddress, thenStopping directory: Address, afterMicroseconds microseconds: UInt32 = 0) -> RuntimeThread {
+    RuntimeThread(transport: groupSecret, groupAddress: group) { mailbox in
+        usleep(microseconds)
+        mailbox.subscribe(name, scope: .group)
+        _ = try await mailbox.select(Subscribed.self, timeout: .seconds(10))
+        let offer = try await mailbox.select(Available.self, NotAvailable.self, timeout: .seconds(10))
+        try mailbox.send(Stop(), to: directory)
+        return Seen(events: [line(offer)])
+    }
+}
+
 struct Go: Message {}
 
 @Suite("Publish and subscribe across the processes of a group (GROUP scope)")
@@ -166,13 +179,7 @@ struct DirectoryInputTests {
             return Ack()
         }
         #expect(memberB.wait() is Ack)
-        let subscriber = RuntimeThread(transport: groupSecret, groupAddress: group) { mailbox in
-            mailbox.subscribe("svc", scope: .group)
-            _ = try await mailbox.select(Subscribed.self, timeout: .seconds(10))
-            let available = try await mailbox.select(Available.self, timeout: .seconds(10))
-            try mailbox.send(Stop(), to: directoryMain)
-            return Seen(events: [line(available)])
-        }
+        let subscriber = firstOffer(of: "svc", in: group, thenStopping: directoryMain)
         #expect((subscriber.wait() as? Seen)?.events == ["Available svc"])
         #expect((memberA.wait() as? Seen)?.events == ["Delivered svc"])
         #expect(directory.wait() is Ack)
@@ -208,14 +215,7 @@ struct DirectoryInputTests {
             let delivered = try await mailbox.select(Delivered.self, timeout: .seconds(10))
             return Seen(events: [line(delivered)])
         }
-        let subscriber = RuntimeThread(transport: groupSecret, groupAddress: group) { mailbox in
-            usleep(200_000)  // after the first link closed
-            mailbox.subscribe("svc", scope: .group)
-            _ = try await mailbox.select(Subscribed.self, timeout: .seconds(10))
-            let available = try await mailbox.select(Available.self, NotAvailable.self, timeout: .seconds(10))
-            try mailbox.send(Stop(), to: directoryMain)
-            return Seen(events: [line(available)])
-        }
+        let subscriber = firstOffer(of: "svc", in: group, thenStopping: directoryMain, afterMicroseconds: 200_000)  // after the first link closed
         #expect((subscriber.wait() as? Seen)?.events == ["Available svc"])
         #expect((member.wait() as? Seen)?.events == ["Delivered svc"])
         #expect(directory.wait() is Ack)

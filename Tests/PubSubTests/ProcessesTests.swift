@@ -16,10 +16,12 @@ func startDirectory(at address: String, role: String = "directory", host: String
     return try Subprocess("pubsub-node", ["--role=\(role)", "--group-address=\(address)", "--debug-level=NOTICE"] + parent, environment: realm)
 }
 
-/// A group directory process at a fresh address.
+/// A group directory process at a fresh address, once it is up.
 func startGroup() throws -> (address: String, directory: Subprocess) {
     let address = uniqueAbstract("group")
-    return (address, try startDirectory(at: address))
+    let directory = try startDirectory(at: address)
+    #expect(directory.waitForError(containing: "directory up"))
+    return (address, directory)
 }
 
 func stop(_ process: Subprocess) {
@@ -56,11 +58,7 @@ struct ProcessesTests {
     @Test("a publisher killed with SIGKILL is Dropped; a restarted one is Available again, without polling")
     func killedAndRestarted() throws {
         let (group, directory) = try startGroup()
-        defer {
-            directory.signal(SIGTERM)
-            _ = directory.wait()
-        }
-        #expect(directory.waitForError(containing: "directory up"))
+        defer { stop(directory) }
         let first = try node(["--role=publisher", "--me=first"], group: group)
         let subscriber = try node(["--role=subscriber", "--me=sub", "--sessions=2", "--pure-object"], group: group)
         #expect(subscriber.waitForError(containing: "welcomed"))
@@ -78,7 +76,6 @@ struct ProcessesTests {
     func deadListingsLeave() throws {
         let (group, directory) = try startGroup()
         defer { stop(directory) }
-        #expect(directory.waitForError(containing: "directory up"))
         let dead = try node(["--role=publisher", "--me=dead"], group: group)
         #expect(dead.waitForError(containing: "published"))
         usleep(100_000)  // its listing reaches the directory
@@ -100,11 +97,7 @@ struct ProcessesTests {
     @Test("a frozen publisher (SIGSTOP) is Dropped once the keep-alive gives up on it")
     func frozen() throws {
         let (group, directory) = try startGroup()
-        defer {
-            directory.signal(SIGTERM)
-            _ = directory.wait()
-        }
-        #expect(directory.waitForError(containing: "directory up"))
+        defer { stop(directory) }
         let publisher = try node(["--role=publisher", "--me=frozen"], group: group)
         let subscriber = try node(["--role=subscriber", "--me=sub", "--sessions=2"], group: group)
         #expect(subscriber.waitForError(containing: "welcomed"))
@@ -158,7 +151,6 @@ struct ProcessesTests {
     func otherRealm() throws {
         let (group, directory) = try startGroup()
         defer { stop(directory) }
-        #expect(directory.waitForError(containing: "directory up"))
         let stranger = try Subprocess(
             "pubsub-node", ["--role=publisher", "--me=stranger", "--group-address=\(group)", "--debug-level=NOTICE"],
             environment: ["ANSAR_REALM_SECRET": String(repeating: "11", count: 32)])
