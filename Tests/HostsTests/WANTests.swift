@@ -48,11 +48,9 @@ final class TwoLANs {
 
     /// Lets LAN 1 and LAN 2 reach each other through `w` (routes on `c` and `e`, forwarding on `w`).
     func route() throws {
-        try network.ip(["-n", c.namespace, "route", "add", "198.18.2.0/24", "via", "198.18.1.254"])
-        try network.ip(["-n", e.namespace, "route", "add", "198.18.1.0/24", "via", "198.18.2.254"])
-        let (code, _, errors) = try Subprocess.run(
-            TestNetwork.ipPath!, ["netns", "exec", w.namespace, "/bin/sh", "-c", "echo 1 > /proc/sys/net/ipv4/ip_forward"])
-        guard code == 0 else { throw HostError("forwarding on w: \(errors)") }
+        try network.setRoute(c, to: "198.18.2.0/24", via: "198.18.1.254", present: true)
+        try network.setRoute(e, to: "198.18.1.0/24", via: "198.18.2.254", present: true)
+        try network.setForwarding(w, on: true)
     }
 
     func runSubscriber() throws -> Subprocess { try e.ansarProcess(["run", "--host", "--main-role=sub", "--debug-level=INFO"]) }

@@ -80,6 +80,17 @@ public final class TestNetwork {
         try ip(["-n", switchNamespace, "link", "set", port(host.name, lan), up ? "up" : "down"])
     }
 
+    /// Adds (or removes) a host's route to `network` (a.b.c.d/n) through `gateway`.
+    public func setRoute(_ host: Host, to network: String, via gateway: String, present: Bool) throws {
+        try ip(["-n", host.namespace, "route", present ? "add" : "del", network] + (present ? ["via", gateway] : []))
+    }
+
+    /// Lets a host forward IPv4 between its interfaces (a router), or stops it (a new namespace
+    /// forwards nothing).
+    public func setForwarding(_ host: Host, on: Bool) throws {
+        try ip(["netns", "exec", host.namespace, "/bin/sh", "-c", "echo \(on ? 1 : 0) > /proc/sys/net/ipv4/ip_forward"])
+    }
+
     /// Keeps `process` to be waited for at teardown.
     public func started(_ process: Subprocess) -> Subprocess {
         processes.append(process)

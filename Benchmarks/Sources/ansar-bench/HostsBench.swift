@@ -96,15 +96,17 @@ func hostsFigures(trials: Int, pings: Int) throws -> HostsFigures {
         _ = wan.wait()
         return Double(p50) / 1e3
     }
+    // LAN 1 and LAN 2 reach each other through `w`, or not.
+    func routed(_ on: Bool) throws {
+        try network.setRoute(c, to: "198.18.2.0/24", via: "198.18.1.254", present: on)
+        try network.setRoute(e, to: "198.18.1.0/24", via: "198.18.2.254", present: on)
+        try network.setForwarding(w, on: on)
+    }
     for _ in 0..<3 {
         figures.relayedRoundTrip.append(try roundTrip())
-        try network.ip(["-n", c.namespace, "route", "add", "198.18.2.0/24", "via", "198.18.1.254"])
-        try network.ip(["-n", e.namespace, "route", "add", "198.18.1.0/24", "via", "198.18.2.254"])
-        try network.ip(["netns", "exec", w.namespace, "/bin/sh", "-c", "echo 1 > /proc/sys/net/ipv4/ip_forward"])
+        try routed(true)
         figures.directRoundTrip.append(try roundTrip())
-        try network.ip(["netns", "exec", w.namespace, "/bin/sh", "-c", "echo 0 > /proc/sys/net/ipv4/ip_forward"])
-        try network.ip(["-n", c.namespace, "route", "del", "198.18.2.0/24"])
-        try network.ip(["-n", e.namespace, "route", "del", "198.18.1.0/24"])
+        try routed(false)
     }
     publisher.signal(SIGTERM)
     return figures
