@@ -249,13 +249,14 @@ extension ProcessDirectory {
     /// The directory that matched a session named a relay. The subscriber's end connects as the
     /// handshake's client, the publisher's as its server; an empty relay means there is none.
     private func relayedTo(_ relayed: Relayed, _ context: Context) {
-        if owners[relayed.entry] != nil, let (key, _) = peers.first(where: { $0.value.waiting.contains { $0.session == relayed.session } }) {
-            guard relayed.token.count == RelaySwitch.tokenBytes, let address = try? SocketAddress(parsing: relayed.relay) else {
-                return unreachable(key, reason: "unreachable, and no relay offered", context)
-            }
-            peers[key]!.connector = context.connect(to: address, preface: RelaySwitch.preface(token: relayed.token))
-        } else if owners[relayed.entry] != nil, relayed.token.count == RelaySwitch.tokenBytes, let address = try? SocketAddress(parsing: relayed.relay) {
-            context.connect(to: address, preface: RelaySwitch.preface(token: relayed.token), role: .server)
+        guard owners[relayed.entry] != nil else { return }
+        let relay = relayed.token.count == RelaySwitch.tokenBytes ? try? SocketAddress(parsing: relayed.relay) : nil
+        // The subscriber's end: its sessions with that publisher wait for this.
+        if let (key, _) = peers.first(where: { $0.value.waiting.contains { $0.session == relayed.session } }) {
+            guard let relay else { return unreachable(key, reason: "unreachable, and no relay offered", context) }
+            peers[key]!.connector = context.connect(to: relay, preface: RelaySwitch.preface(token: relayed.token))
+        } else if let relay {
+            context.connect(to: relay, preface: RelaySwitch.preface(token: relayed.token), role: .server)
         }
     }
 
