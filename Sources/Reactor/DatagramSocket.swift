@@ -74,12 +74,10 @@ public final class DatagramSocket: @unchecked Sendable {
         return found
     }
 
+    /// The host of an IPv4 address, as text.
     private static func text(of address: UnsafeMutablePointer<sockaddr>) -> String? {
-        guard address.pointee.sa_family == sa_family_t(AF_INET) else { return nil }
-        var sin = address.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { $0.pointee }
-        var buffer = [CChar](repeating: 0, count: Int(INET_ADDRSTRLEN))
-        guard inet_ntop(AF_INET, &sin.sin_addr, &buffer, socklen_t(buffer.count)) != nil else { return nil }
-        return SocketAddress.Storage.string(buffer)
+        guard case .ipv4(let host, _)? = SocketAddress.Storage(copying: address)?.address() else { return nil }
+        return host
     }
 
     private static func inAddr(_ host: String) throws(ReactorError) -> in_addr {
@@ -104,14 +102,12 @@ public final class DatagramSocket: @unchecked Sendable {
             var outgoing = try Self.inAddr(interface)
             setsockopt(fd, Int32(IPPROTO_IP), IP_MULTICAST_IF, &outgoing, socklen_t(MemoryLayout<in_addr>.size))
         }
-        var destination = sockaddr_in()
-        destination.sin_family = sa_family_t(AF_INET)
-        destination.sin_port = port.bigEndian
-        destination.sin_addr = try Self.inAddr(host)
+        let destination = try SocketAddress.Storage(.ipv4(host, port: port))
+        var raw = destination.raw
         let sent = bytes.withUnsafeBytes { buffer in
-            withUnsafePointer(to: &destination) {
+            withUnsafePointer(to: &raw) {
                 $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                    sendto(fd, buffer.baseAddress, buffer.count, Int32(MSG_DONTWAIT), $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+                    sendto(fd, buffer.baseAddress, buffer.count, Int32(MSG_DONTWAIT), $0, destination.length)
                 }
             }
         }
@@ -125,19 +121,18 @@ public final class DatagramSocket: @unchecked Sendable {
         var limit = timeval(tv_sec: Int(nanoseconds / 1_000_000_000), tv_usec: Int(nanoseconds % 1_000_000_000 / 1_000))
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &limit, socklen_t(MemoryLayout<timeval>.size))
         var buffer = [UInt8](repeating: 0, count: Self.maximumDatagram)
-        var sender = sockaddr_in()
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        var sender = SocketAddress.Storage()
+        sender.length = socklen_t(MemoryLayout<sockaddr_storage>.size)
         let count = buffer.withUnsafeMutableBytes { bytes in
-            withUnsafeMutablePointer(to: &sender) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { recvfrom(fd, bytes.baseAddress, bytes.count, 0, $0, &length) }
+            withUnsafeMutablePointer(to: &sender.raw) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { recvfrom(fd, bytes.baseAddress, bytes.count, 0, $0, &sender.length) }
             }
         }
         guard count >= 0 else {
             if errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR { return nil }
             throw .system(SystemError(errno, "recvfrom"))
         }
-        var text = [CChar](repeating: 0, count: Int(INET_ADDRSTRLEN))
-        inet_ntop(AF_INET, &sender.sin_addr, &text, socklen_t(text.count))
-        return (Array(buffer[0..<count]), SocketAddress.Storage.string(text))
+        guard case .ipv4(let host, _)? = sender.address() else { return nil }  // an IPv4 socket: never otherwise
+        return (Array(buffer[0..<count]), host)
     }
 }

@@ -72,6 +72,16 @@ public enum SocketAddress: Hashable, Sendable, CustomStringConvertible {
 
         init() {}
 
+        /// A copy of the address at `pointer` (from getifaddrs and the like); IPv4 and IPv6 only.
+        init?(copying pointer: UnsafePointer<sockaddr>) {
+            switch Int32(pointer.pointee.sa_family) {
+            case AF_INET: length = socklen_t(MemoryLayout<sockaddr_in>.size)
+            case AF_INET6: length = socklen_t(MemoryLayout<sockaddr_in6>.size)
+            default: return nil
+            }
+            withUnsafeMutableBytes(of: &raw) { $0.copyMemory(from: UnsafeRawBufferPointer(start: pointer, count: Int(length))) }
+        }
+
         init(_ address: SocketAddress) throws(ReactorError) {
             switch address {
             case .ipv4(let host, let port):
@@ -153,8 +163,7 @@ public enum SocketAddress: Hashable, Sendable, CustomStringConvertible {
             }
         }
 
-        /// A NUL-terminated C string in a buffer, as text.
-        static func string(_ text: [CChar]) -> String {
+        private static func string(_ text: [CChar]) -> String {
             String(decoding: text.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
         }
     }
