@@ -20,6 +20,7 @@ public final class DatagramSocket: @unchecked Sendable {
     /// A socket bound to `port` on every interface (0: any port, for sending only). Several sockets
     /// of one host may bind the same port: each receives every beacon.
     public init(port: UInt16 = 0) throws(ReactorError) {
+        let address = try SocketAddress.Storage(.ipv4("0.0.0.0", port: port))
         fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { throw .system(SystemError(errno, "socket(AF_INET, SOCK_DGRAM)")) }
         var on: Int32 = 1
@@ -28,12 +29,9 @@ public final class DatagramSocket: @unchecked Sendable {
         setsockopt(fd, SOL_SOCKET, SO_BROADCAST, &on, socklen_t(MemoryLayout<Int32>.size))
         // Beacons also reach a listener on the sending host.
         setsockopt(fd, Int32(IPPROTO_IP), IP_MULTICAST_LOOP, &on, socklen_t(MemoryLayout<Int32>.size))
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = port.bigEndian
-        address.sin_addr.s_addr = INADDR_ANY
-        let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        var raw = address.raw
+        let bound = withUnsafePointer(to: &raw) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.bind(fd, $0, address.length) }
         }
         guard bound == 0 else {
             let error = SystemError(errno, "bind UDP")
@@ -46,12 +44,12 @@ public final class DatagramSocket: @unchecked Sendable {
 
     /// The port it is bound to (the kernel's choice for port 0).
     public var port: UInt16 {
-        var address = sockaddr_in()
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let found = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
+        var address = SocketAddress.Storage()
+        address.length = socklen_t(MemoryLayout<sockaddr_storage>.size)
+        let found = withUnsafeMutablePointer(to: &address.raw) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &address.length) }
         }
-        return found == 0 ? UInt16(bigEndian: address.sin_port) : 0
+        return found == 0 ? address.address()?.port ?? 0 : 0
     }
 
     /// The IPv4 interfaces that are up, loopback excepted.
