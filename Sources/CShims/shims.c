@@ -1,6 +1,8 @@
 // accept4 is a GNU extension; this file alone is compiled with _GNU_SOURCE (see CShims.h).
 #define _GNU_SOURCE
 #include "CShims.h"
+#include <linux/sockios.h>
+#include <sys/ioctl.h>
 
 uint32_t cshims_epoll_in(void) { return EPOLLIN; }
 uint32_t cshims_epoll_out(void) { return EPOLLOUT; }
@@ -11,6 +13,16 @@ uint32_t cshims_epoll_et(void) { return EPOLLET; }
 
 int cshims_sock_nonblock_cloexec(void) { return SOCK_NONBLOCK | SOCK_CLOEXEC; }
 int cshims_sock_stream(void) { return SOCK_STREAM; }
+
+int cshims_socket_unsent(int fd) {
+    int count = 0;
+    return ioctl(fd, SIOCOUTQ, &count) == 0 ? count : -1;
+}
+
+int cshims_socket_unread(int fd) {
+    int count = 0;
+    return ioctl(fd, FIONREAD, &count) == 0 ? count : -1;
+}
 
 int cshims_accept(int fd) { return accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC); }
 

@@ -61,7 +61,7 @@ extension Reactor {
                 Glibc.close(fd)
                 return
             }
-            if sockets[slot].isTCP { Self.setNoDelay(fd) }
+            if sockets[slot].isTCP { Self.configureTCP(fd) }
             do {
                 let socket = try allocateSocket(fd: fd, state: .connected, isTCP: sockets[slot].isTCP)
                 handler.handle(.accepted(socket, listener: id), reactor: self)
@@ -148,6 +148,7 @@ extension Reactor {
             guard sockets[slot].refusedSend, sockets[slot].state == .connected || sockets[slot].state == .connecting
             else { continue }
             sockets[slot].refusedSend = false
+            sockets[slot].writableAt = nil
             handler.handle(.writable(socketID(slot)), reactor: self)
         }
         // Hand the emptied list back, keeping its capacity, unless new waiters arrived meanwhile.
@@ -173,6 +174,7 @@ extension Reactor {
         if sockets[slot].state == .closing { return }
         if result >= 0 {
             sendQueues.consume(Int(result), from: slot)
+            sockets[slot].sentBytes &+= UInt64(result)
             let remaining = sendQueues.bytes(of: slot)
             if remaining > 0 {
                 queueFlush(slot)
@@ -180,8 +182,9 @@ extension Reactor {
                 shutdownIfFlushed(slot)
             }
             // Below half full is room enough: telling the owner then keeps the pipe busy while it refills.
-            if sockets[slot].refusedSend && remaining <= limits.sendQueueBytesPerSocket / 2 {
+            if sockets[slot].refusedSend && remaining <= sockets[slot].writableAt ?? limits.sendQueueBytesPerSocket / 2 {
                 sockets[slot].refusedSend = false
+                sockets[slot].writableAt = nil
                 handler.handle(.writable(id), reactor: self)
             }
             if !chunkWaiters.isEmpty && result > 0 { wakeChunkWaiters(&handler) }

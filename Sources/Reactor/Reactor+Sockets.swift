@@ -56,7 +56,7 @@ extension Reactor {
         checkThread()
         let storage = try SocketAddress.Storage(address)
         let fd = try Self.makeSocket(family: storage.family)
-        if address.isTCP { Self.setNoDelay(fd) }
+        if address.isTCP { Self.configureTCP(fd) }
         let id: SocketID
         do {
             id = try allocateSocket(fd: fd, state: .connecting, isTCP: address.isTCP)
@@ -132,18 +132,22 @@ extension Reactor {
         sendQueues.capacity(of: try slot(of: socket))
     }
 
-    /// Asks for ``ReactorEvent/writable(_:)`` once the send queue is down to half or less, as if
-    /// a send had been refused: for owners that check ``sendCapacity(on:)`` before sending.
-    public func notifyWhenWritable(_ socket: SocketID) throws(ReactorError) {
+    /// Asks for ``ReactorEvent/writable(_:)`` once the send queue is down to half or less — or to
+    /// `atMost` bytes, if that is less — as if a send had been refused: for owners that check
+    /// ``sendCapacity(on:)`` before sending, or keep their own queue short.
+    public func notifyWhenWritable(_ socket: SocketID, atMost: Int? = nil) throws(ReactorError) {
         let slot = try self.slot(of: socket)
-        if sendQueues.capacity(of: slot) >= limits.sendQueueBytesPerSocket / 2 {
+        let half = limits.sendQueueBytesPerSocket / 2
+        let threshold = min(atMost ?? half, half)
+        if sendQueues.bytes(of: slot) <= threshold && sendQueues.capacity(of: slot) >= half {
             deferred.append(.writable(socket))
             return
         }
         sockets[slot].refusedSend = true
+        sockets[slot].writableAt = min(threshold, sockets[slot].writableAt ?? half)
         // Short of room because the shared pool is dry rather than this socket's queue full: no
         // send of ours will complete to tell us, so wait for chunks from anyone.
-        if sendQueues.bytes(of: slot) <= limits.sendQueueBytesPerSocket / 2 { waitForChunks(slot) }
+        if sendQueues.bytes(of: slot) <= threshold { waitForChunks(slot) }
     }
 
     /// Puts `slot` on the list told ``ReactorEvent/writable(_:)`` when any socket returns chunks.
@@ -156,6 +160,37 @@ extension Reactor {
     /// Bytes queued on `socket` and not yet taken by the kernel.
     public func queuedBytes(on socket: SocketID) throws(ReactorError) -> Int {
         sendQueues.bytes(of: try slot(of: socket))
+    }
+
+    /// How far the peer has got through what was sent on a socket.
+    public struct SendProgress: Sendable, Equatable {
+        /// Bytes the peer has taken, ever: acknowledged by its TCP, or read by the process at the
+        /// other end of a Unix socket. It grows only while the peer makes progress.
+        public var delivered: UInt64
+        /// Bytes sent and not yet taken: queued here, or held by the kernel.
+        public var outstanding: Int
+    }
+
+    /// The peer's progress through what was sent on `socket`: a sign of life that needs no answer
+    /// from the peer, while there is something outstanding for it to take.
+    public func sendProgress(on socket: SocketID) throws(ReactorError) -> SendProgress {
+        let slot = try self.slot(of: socket)
+        let unsent = max(0, Int(cshims_socket_unsent(sockets[slot].fd)))
+        // A send the kernel took but whose completion is not reaped yet is in `unsent` and not yet
+        // in `sentBytes`: `delivered` can dip for a moment, never rise falsely.
+        let sent = sockets[slot].sentBytes
+        return SendProgress(delivered: sent &- min(sent, UInt64(unsent)), outstanding: unsent + sendQueues.bytes(of: slot))
+    }
+
+    /// Bytes waiting in `socket`'s receive buffer that nobody has read yet.
+    public func unreadBytes(on socket: SocketID) throws(ReactorError) -> Int {
+        max(0, Int(cshims_socket_unread(sockets[try slot(of: socket)].fd)))
+    }
+
+    /// True while received bytes are being delivered: between ``startReceiving(_:)`` and
+    /// ``stopReceiving(_:)`` or the end of the stream.
+    public func isReceiving(_ socket: SocketID) throws(ReactorError) -> Bool {
+        sockets[try slot(of: socket)].receiving
     }
 
     /// Half-closes the sending side once everything queued has been sent; the peer then reads end of stream.
@@ -226,9 +261,17 @@ extension Reactor {
         return fd
     }
 
-    static func setNoDelay(_ fd: Int32) {
+    /// Unsent bytes the kernel holds on a TCP socket before it stops taking more (`TCP_NOTSENT_LOWAT`),
+    /// so that what an owner queues later — a keep-alive probe — is not stuck behind megabytes
+    /// the kernel took early. Bytes in flight are bounded by the congestion window anyway.
+    public static let tcpUnsentBytes: Int32 = 128 * 1024
+
+    /// No Nagle delay (each turn's output is already one write), and a bounded unsent backlog.
+    static func configureTCP(_ fd: Int32) {
         var one: Int32 = 1
         setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
+        var unsent = tcpUnsentBytes
+        setsockopt(fd, Int32(IPPROTO_TCP), TCP_NOTSENT_LOWAT, &unsent, socklen_t(MemoryLayout<Int32>.size))
     }
 
     func socketID(_ slot: Int) -> SocketID {

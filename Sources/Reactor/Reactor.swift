@@ -39,9 +39,14 @@ public final class Reactor {
         var sendInFlight = false
         var flushQueued = false
         var refusedSend = false
+        /// Queued bytes at or below which a refused owner is told it may send: half the queue
+        /// unless ``Reactor/notifyWhenWritable(_:atMost:)`` asked for less.
+        var writableAt: Int? = nil
         var waitingForChunks = false
         var shutdownAfterFlush = false
         var deadlinePassed = false
+        /// Bytes the kernel has taken from this socket's send queue, ever.
+        var sentBytes: UInt64 = 0
         var inFlight = 0
         var deadline: TimerID? = nil
         var boundPath: String? = nil

@@ -17,8 +17,17 @@ final class Connection {
     var opener: RecordOpener? = nil
     var decoder: FrameDecoder
     var keepAlive: KeepAlive
-    /// Bytes received since the last sign of life (see ``TransportConfiguration/progressBytes``).
-    var progress = 0
+    var minimumRate: MinimumRate
+    /// The peer's progress through what we sent (``Reactor/sendProgress(on:)``), and what was left
+    /// for it to take, at the last check.
+    var delivered: UInt64 = 0
+    var outstanding = 0
+    /// Control records to seal ahead of queued data at the next flush.
+    var probeOwed = false
+    var answerOwed = false
+    var aliveOwed = false
+    /// Receiving stopped by the owner (``Connections/pauseReceiving(_:)``).
+    var paused = false
     /// Plaintext frames queued this turn, sealed into records when the turn ends.
     var staging: [UInt8] = []
     var stagingOffset = 0
@@ -34,7 +43,7 @@ final class Connection {
     var preface: [UInt8] = []
 
     init(id: ConnectionID, role: Handshake.Role, listener: ListenerID?, connector: ConnectorID?,
-         configuration: TransportConfiguration, peer: String, now: Deadline) {
+         configuration: TransportConfiguration, keepAlive: KeepAlive.Configuration, peer: String, now: Deadline) {
         self.id = id
         self.role = role
         self.listener = listener
@@ -42,7 +51,8 @@ final class Connection {
         phase = role == .client ? .connecting : .handshaking
         handshake = Handshake(role: role, secret: configuration.secret, encrypted: configuration.encrypted)
         decoder = FrameDecoder(maximumBody: configuration.maximumBody)
-        keepAlive = KeepAlive(configuration: configuration.keepAlive, now: now)
+        self.keepAlive = KeepAlive(configuration: keepAlive, now: now)
+        minimumRate = MinimumRate(configuration: configuration.minimumRate)
         self.peer = peer
     }
 

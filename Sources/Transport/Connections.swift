@@ -72,9 +72,16 @@ public final class Connections {
         }
     }
 
-    /// Control frame types (flag `.control`): answered by the transport, never delivered.
-    enum Control: UInt32 {
-        case probe = 1, answer = 2
+    /// What a control record carries (its one payload byte): answered by the transport, never
+    /// delivered.
+    enum Control: UInt8 {
+        /// Asks for an answer.
+        case probe = 1
+        /// Answers a probe.
+        case answer = 2
+        /// Sent unasked by an end that stopped reading (back-pressure): it is alive, but will not
+        /// read a probe, so the peer must not wait for an answer.
+        case alive = 3
     }
 
     public init(reactor: Reactor, configuration: TransportConfiguration, logger: Logger = Logger(label: "ansar.transport")) {
@@ -209,7 +216,7 @@ public final class Connections {
             let id = ConnectionID(socket: socket)
             let connection = Connection(
                 id: id, role: connector.role, listener: nil, connector: connector.id, configuration: configuration,
-                peer: connector.address.description, now: .now())
+                keepAlive: configuration.keepAlive(for: connector.address), peer: connector.address.description, now: .now())
             connection.phase = .connecting
             connection.preface = connector.preface
             startTimer(for: connection, at: .after(connector.deadline))
@@ -255,7 +262,7 @@ public final class Connections {
         }
         var header = header
         header.bodyLength = body.count
-        header.flags.remove(.control)
+        header.flags.remove(.reserved)
         state.stage(header, body)
         if !state.flushQueued {
             state.flushQueued = true
@@ -287,19 +294,23 @@ public final class Connections {
         }
         guard !state.closing else { return }
         state.closing = true
-        startTimer(for: state, at: .after(configuration.keepAlive.deadline))
+        startTimer(for: state, at: .after(state.keepAlive.configuration.deadline))
         queueFlush(connection.socket.index)
     }
 
-    /// Stops reading from the peer (back-pressure): TCP then pushes back on the sender.
+    /// Stops reading from the peer (back-pressure): TCP then pushes back on the sender. A paused
+    /// connection is never declared lost for what it did not read: unread bytes count as the
+    /// peer's sign of life.
     public func pauseReceiving(_ connection: ConnectionID) {
-        guard isOpen(connection) else { return }
+        guard let state = self.connection(connection) else { return }
+        state.paused = true
         try? reactor.stopReceiving(connection.socket)
     }
 
     /// Reads from the peer again after ``pauseReceiving(_:)``.
     public func resumeReceiving(_ connection: ConnectionID) {
-        guard isOpen(connection) else { return }
+        guard let state = self.connection(connection) else { return }
+        state.paused = false
         try? reactor.startReceiving(connection.socket)
     }
 

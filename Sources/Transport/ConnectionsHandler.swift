@@ -81,7 +81,7 @@ extension Connections {
         let peer = (try? reactor.peerAddress(of: socket))?.description ?? "unknown peer"
         let connection = Connection(
             id: ConnectionID(socket: socket), role: .server, listener: listener.id, connector: nil,
-            configuration: configuration, peer: peer, now: .now())
+            configuration: configuration, keepAlive: configuration.keepAlive(for: listener.address), peer: peer, now: .now())
         startTimer(for: connection, at: .after(configuration.handshakeTimeout))
         connections[socket.index] = connection
         try? reactor.startReceiving(socket)
@@ -202,10 +202,13 @@ extension Connections {
             state.opener = RecordOpener(
                 key: keys.receive, maximumRecord: configuration.recordBytes + AEAD.tagBytes, policy: configuration.rekey,
                 algorithm: keys.algorithm)
+        } else {
+            state.sealer = RecordSealer(plaintext: ())
+            state.opener = RecordOpener(plaintextWithMaximumRecord: configuration.recordBytes)
         }
         state.phase = .established
         state.keepAlive.heard(at: .now())
-        startTimer(for: state, at: state.keepAlive.nextCheck)
+        startTimer(for: state, at: state.keepAlive.armNextCheck())
         if let listener = state.listener {
             emit(.accepted(state.id, listener: listener))
         } else if let connector = state.connector, connectors[connector.value] != nil {
@@ -215,29 +218,27 @@ extension Connections {
         if state.pendingBytes > 0 { queueFlush(state.id.socket.index) }
     }
 
-    /// Established traffic: records (if encrypted) → frames → the delegate, control frames answered here.
+    /// Established traffic: records → frames → the delegate; control records answered here.
     private func session<Delegate: TransportDelegate>(_ bytes: Span<UInt8>, on state: Connection, delegate: inout Delegate) {
         let id = state.id
         // Take the decoders out while frames are delivered: the delegate may send on, or close,
         // this very connection, which must not overlap an access to its state.
         var decoder = FrameDecoder(maximumBody: 0)
         swap(&decoder, &state.decoder)
-        var opener = state.opener
+        guard var opener = state.opener else { return }
         state.opener = nil
-        var frames = 0
+        var records = 0
         var failure: TransportError? = nil
         do throws(TransportError) {
-            if opener != nil {
-                try opener!.feed(bytes) { plaintext throws(TransportError) in
-                    try decoder.feed(plaintext) { header, body in
-                        frames += 1
+            try opener.feed(bytes) { kind, payload throws(TransportError) in
+                records += 1
+                switch kind {
+                case .data:
+                    try decoder.feed(payload) { header, body in
                         self.deliver(header, body, from: state, delegate: &delegate)
                     }
-                }
-            } else {
-                try decoder.feed(bytes) { header, body in
-                    frames += 1
-                    self.deliver(header, body, from: state, delegate: &delegate)
+                case .control:
+                    try self.control(payload, on: state)
                 }
             }
         } catch {
@@ -250,12 +251,12 @@ extension Connections {
             finish(id, .protocolError(failure))
             return
         }
-        // A sign of life is a whole frame, or enough bytes of one: a trickle of bytes is not.
-        state.progress += bytes.count
-        if frames > 0 || state.progress >= configuration.progressBytes {
-            state.progress = 0
-            state.keepAlive.heard(at: .now())
-        }
+        // Every authenticated record is a sign of life; the rate rule watches frames left open.
+        let now = Deadline.now()
+        if records > 0 { state.keepAlive.heard(at: now) }
+        state.minimumRate.received(
+            payload: bytes.count - records * opener.overhead,
+            incomplete: opener.bufferedBytes > 0 || state.decoder.bufferedBytes > 0, at: now)
     }
 
     private func deliver<Delegate: TransportDelegate>(
@@ -263,18 +264,18 @@ extension Connections {
     ) {
         // Still open? The delegate may have closed it while an earlier frame of this batch was delivered.
         guard connections[state.id.socket.index] === state else { return }
-        guard header.flags.contains(.control) else {
-            delegate.transport(self, received: header, body: body, on: state.id)
-            return
-        }
-        if header.typeID == Control.probe.rawValue {
-            sendControl(.answer, on: state)
-        }
+        delegate.transport(self, received: header, body: body, on: state.id)
     }
 
-    func sendControl(_ control: Control, on state: Connection) {
-        state.stage(FrameHeader(typeID: control.rawValue, bodyLength: 0, flags: .control), [UInt8]().span)
-        queueFlush(state.id.socket.index)
+    /// A control record from the peer: a probe is answered at this turn's flush, ahead of data.
+    private func control(_ payload: Span<UInt8>, on state: Connection) throws(TransportError) {
+        guard payload.count == 1, let control = Control(rawValue: payload[0]) else {
+            throw .unknownControl(payload.count == 1 ? payload[0] : 0)
+        }
+        if control == .probe && !state.closing {
+            state.answerOwed = true
+            queueFlush(state.id.socket.index)
+        }
     }
 
     /// (Re)arms a connection's one timer: the handshake deadline, the keep-alive check, or the
@@ -308,18 +309,80 @@ extension Connections {
                 finish(state.id, .requested)  // the peer never ended its side: close anyway
                 return
             }
-            switch state.keepAlive.check(at: .now()) {
-            case .lost(let silence):
-                let milliseconds = Int64((silence / .milliseconds(1)).rounded(.down))
-                finish(state.id, .protocolError(.peerSilent(milliseconds: milliseconds)), peerWentAway: true)
-                return
-            case .probe:
-                sendControl(.probe, on: state)
-            case .wait:
-                break
-            }
-            startTimer(for: state, at: state.keepAlive.nextCheck)
+            checkLiveness(state)
         }
+    }
+
+    /// Seals one control record and hands it to the reactor; false if there is no room yet (the
+    /// reactor says when there is) or the connection had to close.
+    private func sealAndSend(_ control: Control, on state: Connection, ahead: inout Int) -> Bool {
+        let payload = InlineArray<1, UInt8>(repeating: control.rawValue)
+        guard ((try? reactor.sendCapacity(on: state.id.socket)) ?? 0) >= state.sealer!.overhead + payload.count else {
+            try? reactor.notifyWhenWritable(state.id.socket)
+            return false
+        }
+        return sealAndSend(payload.span, .control, on: state, ahead: &ahead)
+    }
+
+    /// Seals `payload` as one record and hands it to the reactor, which was checked to have room.
+    private func sealAndSend(_ payload: Span<UInt8>, _ kind: RecordKind, on state: Connection, ahead: inout Int) -> Bool {
+        let length = state.sealer!.seal(payload, kind: kind, into: &recordBuffer)
+        let record = recordBuffer
+        do {
+            try reactor.send(record.span.extracting(0..<length), on: state.id.socket)
+        } catch {
+            // Room was checked first, so a refusal here is a broken socket: say so and close.
+            finish(state.id, .socket(error))
+            return false
+        }
+        ahead += length
+        return true
+    }
+
+    /// Outstanding bytes our own control records could account for (a few, encrypted), which do
+    /// not make acknowledged bytes a sign of life.
+    static let controlSlack = 4 * (RecordSealer.overhead + 1)
+
+    /// The keep-alive timer of an established connection: signs of life that need no answer,
+    /// the minimum rate, then the keep-alive's verdict.
+    private func checkLiveness(_ state: Connection) {
+        let now = Deadline.now()
+        let socket = state.id.socket
+        // The peer took data we had queued for it (its TCP acknowledged it, or its process read
+        // it): alive. Only with data outstanding since the last check: a frozen process's kernel
+        // still acknowledges our few probe bytes.
+        if let progress = try? reactor.sendProgress(on: socket) {
+            let backlog = state.outstanding
+            if progress.delivered > state.delivered {
+                if backlog > Self.controlSlack { state.keepAlive.heard(at: now) }
+                state.delivered = progress.delivered
+            }
+            state.outstanding = progress.outstanding + state.pendingBytes
+        }
+        if state.paused {
+            // Not reading was our choice: what waits unread is the peer's sign of life, not its
+            // silence. And the peer's probes go unread, so tell it unasked that we are alive.
+            if let unread = try? reactor.unreadBytes(on: socket), unread > 0 { state.keepAlive.heard(at: now) }
+            state.aliveOwed = true
+            queueFlush(socket.index)
+        }
+        let stalled = state.keepAlive.isLate(at: now)
+        if case .tooSlow(let rate) = state.minimumRate.check(at: now, excused: stalled || state.paused) {
+            finish(state.id, .protocolError(.tooSlow(bytesPerSecond: rate, minimum: configuration.minimumRate.bytesPerSecond)))
+            return
+        }
+        switch state.keepAlive.check(at: now) {
+        case .lost(let silence):
+            let milliseconds = Int64((silence / .milliseconds(1)).rounded(.down))
+            finish(state.id, .protocolError(.peerSilent(milliseconds: milliseconds)), peerWentAway: true)
+            return
+        case .probe:
+            state.probeOwed = true
+            queueFlush(socket.index)
+        case .wait:
+            break
+        }
+        startTimer(for: state, at: state.keepAlive.armNextCheck())
     }
 
     /// End of a loop turn: every connection with queued frames hands them to the reactor, sealed
@@ -333,29 +396,35 @@ extension Connections {
         flushList.removeAll(keepingCapacity: true)
     }
 
+    /// Hands a connection's output to the reactor: control records first, so they overtake every
+    /// data record not yet handed over, then data records while the reactor holds less than one
+    /// record for this socket. Keeping the reactor's queue short is what lets a probe or an answer
+    /// leave soon even behind a 16 MiB frame; the rest waits here, in staging.
     private func drainStaging(_ state: Connection) {
         let socket = state.id.socket
-        let overhead = state.sealer == nil ? 0 : RecordSealer.overhead
+        guard let overhead = state.sealer?.overhead else { return }
+        var ahead = (try? reactor.queuedBytes(on: socket)) ?? 0
+        if state.answerOwed {
+            guard sealAndSend(.answer, on: state, ahead: &ahead) else { return }
+            state.answerOwed = false
+        }
+        if state.probeOwed {
+            guard sealAndSend(.probe, on: state, ahead: &ahead) else { return }
+            state.probeOwed = false
+        }
+        if state.aliveOwed {
+            guard sealAndSend(.alive, on: state, ahead: &ahead) else { return }
+            state.aliveOwed = false
+        }
         while state.pendingBytes > 0 {
             let capacity = (try? reactor.sendCapacity(on: socket)) ?? 0
-            let take = min(state.pendingBytes, configuration.recordBytes, capacity - overhead)
+            let take = min(state.pendingBytes, capacity - overhead, configuration.recordBytes - ahead)
             if take <= 0 {
-                try? reactor.notifyWhenWritable(socket)
+                try? reactor.notifyWhenWritable(socket, atMost: configuration.recordBytes / 2)
                 break
             }
             let chunk = state.staging[state.stagingOffset..<(state.stagingOffset + take)]
-            do {
-                // Room was checked above, so this cannot be refused; if it is, say so and close.
-                if state.sealer != nil {
-                    let length = state.sealer!.seal(chunk.span, into: &recordBuffer)
-                    try reactor.send(recordBuffer.span.extracting(0..<length), on: socket)
-                } else {
-                    try reactor.send(chunk.span, on: socket)
-                }
-            } catch {
-                finish(state.id, .socket(error))
-                return
-            }
+            guard sealAndSend(chunk.span, .data, on: state, ahead: &ahead) else { return }
             state.stagingOffset += take
         }
         if state.pendingBytes == 0 {

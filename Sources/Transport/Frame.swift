@@ -4,8 +4,8 @@
 /// offset  size  field
 ///      0     2  magic "AN" (0x41 0x4E)
 ///      2     1  version (1)
-///      3     1  flags (bit 0: control frame — keep-alive probe/answer — not for the application;
-///                 bits 4–7 are the application's, carried as they are)
+///      3     1  flags (bits 0–3 reserved, zero; bits 4–7 are the application's, carried as
+///                 they are)
 ///      4     4  body length in bytes
 ///      8     4  message type id
 ///     12     4  reserved, zero
@@ -25,11 +25,12 @@ public struct FrameHeader: Equatable, Sendable {
     public struct Flags: OptionSet, Sendable {
         public let rawValue: UInt8
         public init(rawValue: UInt8) { self.rawValue = rawValue }
-        /// A transport control frame (keep-alive), answered by the transport itself.
-        public static let control = Flags(rawValue: 1 << 0)
+        /// Bits the transport reserves: zero on the wire. (Keep-alive travels in control records,
+        /// not frames; see ``RecordKind``.)
+        public static let reserved = Flags(rawValue: 0x0F)
     }
 
-    /// Transport flags (``Flags/control``); the application's frames carry none.
+    /// The application's flag bits (4–7).
     public var flags: Flags
     /// Bytes of body after the header. ``Connections/send(_:body:on:)`` fills it in.
     public var bodyLength: Int
@@ -70,7 +71,9 @@ public struct FrameHeader: Equatable, Sendable {
         let magic = bytes.loadLittleEndian(UInt16.self, at: 0)
         guard magic == Self.magic else { throw .badMagic(magic) }
         guard bytes[2] == Self.version else { throw .unsupportedVersion(bytes[2]) }
-        guard bytes.loadLittleEndian(UInt32.self, at: 12) == 0 else { throw .reservedNotZero }
+        guard bytes.loadLittleEndian(UInt32.self, at: 12) == 0, bytes[3] & Flags.reserved.rawValue == 0 else {
+            throw .reservedNotZero
+        }
         let length = Int(bytes.loadLittleEndian(UInt32.self, at: 4))
         guard length <= maximumBody else { throw .frameTooLarge(length: length, maximum: maximumBody) }
         flags = Flags(rawValue: bytes[3])

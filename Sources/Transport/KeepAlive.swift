@@ -1,17 +1,23 @@
 import Reactor
 
-/// Keep-alive for one end of a connection, as a sans-I/O state machine fed time and traffic.
+/// Keep-alive for one end of a connection, as a sans-I/O state machine fed time and signs of life.
 ///
-/// Every byte from the peer counts as a sign of life, so a busy connection never probes. After
-/// `probeAfter` of silence the end sends a probe (a control frame the peer's transport answers
-/// itself) and repeats it each `probeAfter`; after `deadline` of silence the peer is declared lost.
-/// Both ends run one, so a frozen or vanished peer is noticed from either side.
+/// A sign of life is authenticated progress in either direction: a record received, or bytes the
+/// peer took from our send queue (its TCP acknowledged them, or its process read them). After
+/// `probeAfter` without one the end sends a probe (a control record the peer's transport answers
+/// itself, ahead of any queued data); the peer is lost only when that probe — sent while this end
+/// was running — has had a whole answer window (`deadline − probeAfter`) without a sign of life.
+///
+/// The end never blames its peer for its own stall: a check that comes late (the loop did not
+/// turn: a blocking handler, a loaded machine, a stopped process) proves nothing about the peer,
+/// so it probes afresh and judges only after a full answer window in which it was running.
 public struct KeepAlive: Sendable {
-    /// How long silence may last before a probe, and before the peer is lost.
+    /// How long a quiet connection waits before a probe, and how long a probe may go unanswered.
     public struct Configuration: Sendable, Equatable {
-        /// Silence after which a probe is sent.
+        /// Quiet after which a probe is sent.
         public var probeAfter: Duration
-        /// Silence after which the peer is lost. The default detects a dead peer within 2 s.
+        /// Quiet after which a peer that did not answer the probe is lost: `probeAfter` plus the
+        /// answer window.
         public var deadline: Duration
 
         public init(probeAfter: Duration = .milliseconds(500), deadline: Duration = .milliseconds(1500)) {
@@ -19,49 +25,71 @@ public struct KeepAlive: Sendable {
             self.probeAfter = probeAfter
             self.deadline = deadline
         }
+
+        /// How long a probe may go unanswered.
+        public var answerWindow: Duration { deadline - probeAfter }
+
+        /// How late a check may come before it counts as this end's own stall: a quarter of the
+        /// answer window, so a stall that could have hidden an answer is never judged.
+        public var stallAllowance: Duration { answerWindow / 4 }
     }
 
     /// What ``check(at:)`` asks the connection to do.
     public enum Action: Equatable, Sendable {
-        /// Nothing to do until ``nextCheck``.
+        /// Nothing to do until ``armNextCheck()``.
         case wait
         /// Send a probe now.
         case probe
-        /// The peer has been silent for this long: give up on the connection.
+        /// No sign of life for this long, and a probe went unanswered: give up on the connection.
         case lost(silence: Duration)
     }
 
     /// The timings in force.
     public let configuration: Configuration
     private var lastHeard: Deadline
-    private var lastProbe: Deadline?
+    /// When the unanswered probe was sent, if one is out.
+    private var probeSent: Deadline?
+    /// When the owner was last told to check, to recognise a check that comes late.
+    private var due: Deadline?
 
     public init(configuration: Configuration = Configuration(), now: Deadline) {
         self.configuration = configuration
         lastHeard = now
     }
 
-    /// Anything arrived from the peer.
+    /// A sign of life from the peer.
     public mutating func heard(at now: Deadline) {
         lastHeard = now
-        lastProbe = nil
+        probeSent = nil
     }
 
-    /// When ``check(at:)`` next has something to decide.
-    public var nextCheck: Deadline {
-        let lost = lastHeard + configuration.deadline
-        let probe = (lastProbe ?? lastHeard) + configuration.probeAfter
-        return min(lost, probe)
+    /// When ``check(at:)`` next has something to decide; the owner arms its timer for it, and a
+    /// check that comes much later than this counts as the owner's own stall.
+    public mutating func armNextCheck() -> Deadline {
+        let next = probeSent.map { $0 + configuration.answerWindow } ?? lastHeard + configuration.probeAfter
+        due = next
+        return next
+    }
+
+    /// True when a check at `now` comes so late that this end must have stalled.
+    public func isLate(at now: Deadline) -> Bool {
+        guard let due else { return false }
+        return now > due + configuration.stallAllowance
     }
 
     /// What to do at `now`.
     public mutating func check(at now: Deadline) -> Action {
-        let silence = Duration.nanoseconds(Int64(lastHeard.nanoseconds(until: now)))
-        if silence >= configuration.deadline { return .lost(silence: silence) }
-        if now >= (lastProbe ?? lastHeard) + configuration.probeAfter {
-            lastProbe = now
+        if isLate(at: now) {
+            // We did not run when we meant to: an answer may be waiting unread. Ask again.
+            probeSent = now
             return .probe
         }
-        return .wait
+        if let sent = probeSent {
+            guard now >= sent + configuration.answerWindow else { return .wait }
+            return .lost(silence: Duration.nanoseconds(Int64(lastHeard.nanoseconds(until: now))))
+        }
+        guard now >= lastHeard + configuration.probeAfter else { return .wait }
+        probeSent = now
+        return .probe
     }
 }

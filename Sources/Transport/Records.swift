@@ -31,31 +31,68 @@ struct RekeyCounter {
     }
 }
 
-/// The sending half of an encrypted session. Each coalesced write becomes one record:
-/// `length (u32 LE, ciphertext + tag) | ciphertext | tag`, the length authenticated as associated data.
+/// Records are the unit on the wire once the handshake is done:
+/// `word (u32 LE) | payload | tag`. The word's low 31 bits are the length of payload plus tag; its
+/// top bit marks a control record (keep-alive), which carries the transport's own signal instead of
+/// frame bytes, so a probe can be sealed between two records of a long frame. The word is
+/// authenticated as associated data. Plaintext sessions use the same records without a tag.
+public enum RecordKind: Sendable, Equatable {
+    /// Bytes of the frame stream.
+    case data
+    /// A transport signal, never part of a frame.
+    case control
+}
+
+enum RecordWord {
+    static let controlBit: UInt32 = 1 << 31
+
+    static func make(length: Int, kind: RecordKind) -> UInt32 {
+        UInt32(length) | (kind == .control ? controlBit : 0)
+    }
+}
+
+/// The sending half of a session. Each coalesced write becomes one record (see ``RecordKind``).
 public struct RecordSealer {
+    /// Record bytes beyond the payload of an encrypted session.
     public static let overhead = 4 + AEAD.tagBytes
-    private let aead: AEAD
+    /// Nil for a plaintext session.
+    private let aead: AEAD?
     private var rekey: RekeyCounter
     private var lengthBytes = [UInt8](repeating: 0, count: 4)
 
+    /// An encrypting sealer.
     public init(key: [UInt8], policy: RekeyPolicy = RekeyPolicy(), algorithm: AEAD.Algorithm = .preferred) {
         aead = AEAD(key: key, algorithm: algorithm)
         rekey = RekeyCounter(policy)
     }
 
-    public var algorithm: AEAD.Algorithm { aead.algorithm }
+    /// A sealer of plaintext records: the same framing, no tag.
+    public init(plaintext: Void) {
+        aead = nil
+        rekey = RekeyCounter(RekeyPolicy())
+    }
+
+    public var algorithm: AEAD.Algorithm? { aead?.algorithm }
+
+    /// Record bytes beyond the payload.
+    public var overhead: Int { aead == nil ? 4 : Self.overhead }
 
     /// Seals `plaintext` as one record at the start of `record` (grown if too small, never shrunk,
     /// so a reused buffer costs nothing) and returns the record's length. Encryption reads the
     /// plaintext where it is: no copy first.
-    public mutating func seal(_ plaintext: Span<UInt8>, into record: inout [UInt8]) -> Int {
-        let length = plaintext.count + AEAD.tagBytes
+    public mutating func seal(_ plaintext: Span<UInt8>, kind: RecordKind = .data, into record: inout [UInt8]) -> Int {
+        let length = plaintext.count + (aead == nil ? 0 : AEAD.tagBytes)
         let total = 4 + length
         if record.count < total { record.append(contentsOf: repeatElement(0, count: total - record.count)) }
+        let word = RecordWord.make(length: length, kind: kind)
         for index in 0..<4 {
-            lengthBytes[index] = UInt8(truncatingIfNeeded: length >> (8 * index))
+            lengthBytes[index] = UInt8(truncatingIfNeeded: word >> (8 * UInt32(index)))
             record[index] = lengthBytes[index]
+        }
+        guard let aead else {
+            // Plaintext sessions are for tests and trusted links, not the hot path: a plain copy.
+            for index in plaintext.indices { record[4 + index] = plaintext[index] }
+            return total
         }
         aead.seal(plaintext, into: &record, at: 4, additional: lengthBytes)
         if rekey.count(length) { aead.rekey() }
@@ -63,18 +100,19 @@ public struct RecordSealer {
     }
 
     /// Appends one record holding `plaintext` to `output`.
-    public mutating func seal(_ plaintext: Span<UInt8>, appendingTo output: inout [UInt8]) {
+    public mutating func seal(_ plaintext: Span<UInt8>, kind: RecordKind = .data, appendingTo output: inout [UInt8]) {
         var record: [UInt8] = []
-        let length = seal(plaintext, into: &record)
+        let length = seal(plaintext, kind: kind, into: &record)
         output.append(contentsOf: record[0..<length])
     }
 }
 
-/// The receiving half: fed ciphertext as it arrives, hands out each record's plaintext once it has
-/// been authenticated. A record that fails (forged, corrupted, replayed, reordered) or a length out
-/// of range fails the session for good.
+/// The receiving half: fed bytes as they arrive, hands out each record's payload once it has been
+/// authenticated. A record that fails (forged, corrupted, replayed, reordered) or a length out of
+/// range fails the session for good.
 public struct RecordOpener {
-    private let aead: AEAD
+    /// Nil for a plaintext session.
+    private let aead: AEAD?
     private var rekey: RekeyCounter
     public let maximumRecord: Int
     private var buffer: [UInt8] = []
@@ -91,28 +129,46 @@ public struct RecordOpener {
         self.maximumRecord = maximumRecord
     }
 
+    /// An opener of plaintext records (see ``RecordSealer/init(plaintext:)``).
+    public init(plaintextWithMaximumRecord maximumRecord: Int) {
+        aead = nil
+        rekey = RekeyCounter(RekeyPolicy())
+        self.maximumRecord = maximumRecord
+    }
+
     /// Bytes held waiting for the rest of a record.
     public var bufferedBytes: Int { buffer.count }
 
-    /// Opens every whole record in what was buffered plus `bytes`, passing each plaintext on.
-    public mutating func feed(_ bytes: Span<UInt8>, _ plaintext: (Span<UInt8>) throws(TransportError) -> Void) throws(TransportError) {
+    /// Record bytes beyond the payload.
+    public var overhead: Int { aead == nil ? 4 : RecordSealer.overhead }
+
+    /// Opens every whole record in what was buffered plus `bytes`, passing each payload on with
+    /// its kind.
+    public mutating func feed(
+        _ bytes: Span<UInt8>, _ record: (RecordKind, Span<UInt8>) throws(TransportError) -> Void
+    ) throws(TransportError) {
         if let failure { throw failure }
         buffer.append(span: bytes)
+        let tagBytes = aead == nil ? 0 : AEAD.tagBytes
         var offset = 0
         do throws(TransportError) {
             while buffer.count - offset >= 4 {
-                let length = Int(buffer.span.loadLittleEndian(UInt32.self, at: offset))
-                guard length >= AEAD.tagBytes && length <= maximumRecord else { throw TransportError.recordLength(length) }
+                let word = buffer.span.loadLittleEndian(UInt32.self, at: offset)
+                let length = Int(word & ~RecordWord.controlBit)
+                let kind: RecordKind = word & RecordWord.controlBit != 0 ? .control : .data
+                guard length >= tagBytes && length <= maximumRecord else { throw TransportError.recordLength(length) }
                 guard buffer.count - offset - 4 >= length else { break }
                 let start = offset + 4
-                let end = start + length - AEAD.tagBytes
-                for index in 0..<4 { lengthBytes[index] = buffer[offset + index] }
-                guard aead.open(&buffer, range: start..<end, additional: lengthBytes) else {
-                    throw TransportError.recordRejected
+                let end = start + length - tagBytes
+                if let aead {
+                    for index in 0..<4 { lengthBytes[index] = buffer[offset + index] }
+                    guard aead.open(&buffer, range: start..<end, additional: lengthBytes) else {
+                        throw TransportError.recordRejected
+                    }
+                    if rekey.count(length) { aead.rekey() }
                 }
-                if rekey.count(length) { aead.rekey() }
-                try plaintext(buffer.span.extracting(start..<end))
-                offset = end + AEAD.tagBytes
+                try record(kind, buffer.span.extracting(start..<end))
+                offset = end + tagBytes
             }
         } catch {
             failure = error
@@ -125,7 +181,9 @@ public struct RecordOpener {
     public func finish() throws(TransportError) {
         if let failure { throw failure }
         if !buffer.isEmpty {
-            let missing = buffer.count >= 4 ? 4 + Int(buffer.span.loadLittleEndian(UInt32.self, at: 0)) - buffer.count : 4 - buffer.count
+            let missing = buffer.count >= 4
+                ? 4 + Int(buffer.span.loadLittleEndian(UInt32.self, at: 0) & ~RecordWord.controlBit) - buffer.count
+                : 4 - buffer.count
             throw .truncated(missing: missing)
         }
     }

@@ -19,6 +19,10 @@ public enum TransportError: Error, Equatable, Sendable, CustomStringConvertible 
     case handshake(String)
     /// The peer stayed silent past the keep-alive deadline.
     case peerSilent(milliseconds: Int64)
+    /// A frame in progress arrived slower than the configured minimum rate (a trickling peer).
+    case tooSlow(bytesPerSecond: Int, minimum: Int)
+    /// A control record carried something this transport does not know.
+    case unknownControl(UInt8)
 
     public var description: String {
         switch self {
@@ -31,6 +35,8 @@ public enum TransportError: Error, Equatable, Sendable, CustomStringConvertible 
         case .truncated(let missing): return "stream ended \(missing) bytes short of a whole frame or record"
         case .handshake(let why): return "handshake failed: \(why)"
         case .peerSilent(let milliseconds): return "peer silent for \(milliseconds) ms"
+        case .tooSlow(let rate, let minimum): return "frame arriving at \(rate) B/s, below the minimum of \(minimum) B/s"
+        case .unknownControl(let kind): return "unknown control record \(kind)"
         }
     }
 }

@@ -90,11 +90,16 @@ public struct TransportConfiguration: Sendable {
     public var sendQueueBytes = 1 << 20
     /// The largest record sealed at once; bigger output is split across records.
     public var recordBytes = 256 * 1024
-    /// Keep-alive timings, on both ends.
+    /// Keep-alive timings of connections over Unix sockets (the same host), on both ends: a dead
+    /// or frozen peer is noticed within 1.5 s.
     public var keepAlive = KeepAlive.Configuration()
-    /// Bytes of a frame in progress that count as a sign of life, so that a large frame on a slow
-    /// link is not mistaken for silence while a peer trickling bytes (one a second) still is.
-    public var progressBytes = 64 * 1024
+    /// Keep-alive timings of connections over TCP (LAN and WAN): probe after 1 s of quiet, lost
+    /// after 4 s. The 3 s answer window rides out TCP's retransmissions of a lost probe or answer
+    /// (200 + 400 + 800 ms and more on a lossy path) and a round trip across a continent, where
+    /// Unix-socket timings would drop healthy links.
+    public var networkKeepAlive = KeepAlive.Configuration(probeAfter: .seconds(1), deadline: .seconds(4))
+    /// The slowest a frame may arrive once begun (against peers that trickle bytes).
+    public var minimumRate = MinimumRate.Configuration()
     /// How long a handshake may take.
     public var handshakeTimeout = Duration.seconds(5)
     /// When to rekey records.
@@ -102,6 +107,11 @@ public struct TransportConfiguration: Sendable {
 
     public init(secret: RealmSecret) {
         self.secret = secret
+    }
+
+    /// The keep-alive timings for a connection to or from `address`.
+    public func keepAlive(for address: SocketAddress) -> KeepAlive.Configuration {
+        address.isTCP ? networkKeepAlive : keepAlive
     }
 }
 

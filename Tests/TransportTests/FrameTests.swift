@@ -32,10 +32,10 @@ struct FrameTests {
     @Test("the header is 32 little-endian bytes in the documented layout")
     func layout() {
         let header = FrameHeader(typeID: 0x0403_0201, bodyLength: 0x0A0B, destination: 0x1122_3344_5566_7788,
-                                 returnAddress: 0x99, flags: .control)
+                                 returnAddress: 0x99, flags: FrameHeader.Flags(rawValue: 1 << 4))
         var bytes: [UInt8] = []
         header.write(into: &bytes)
-        #expect(bytes == [0x41, 0x4E, 1, 1, 0x0B, 0x0A, 0, 0, 1, 2, 3, 4, 0, 0, 0, 0,
+        #expect(bytes == [0x41, 0x4E, 1, 0x10, 0x0B, 0x0A, 0, 0, 1, 2, 3, 4, 0, 0, 0, 0,
                           0x88, 0x77, 0x66, 0x55, 0x44, 0x33, 0x22, 0x11, 0x99, 0, 0, 0, 0, 0, 0, 0])
     }
 

@@ -172,14 +172,17 @@ final class RawPeer {
         if encrypted {
             sealer = RecordSealer(key: keys.transmit, algorithm: keys.algorithm)
             opener = RecordOpener(key: keys.receive, algorithm: keys.algorithm)
+        } else {
+            sealer = RecordSealer(plaintext: ())
+            opener = RecordOpener(plaintextWithMaximumRecord: 1 << 20)
         }
         return true
     }
 
     /// One record holding `plaintext`.
-    func record(_ plaintext: [UInt8]) -> [UInt8] {
+    func record(_ plaintext: [UInt8], kind: RecordKind = .data) -> [UInt8] {
         var out: [UInt8] = []
-        sealer!.seal(plaintext.span, appendingTo: &out)
+        sealer!.seal(plaintext.span, kind: kind, appendingTo: &out)
         return out
     }
 }

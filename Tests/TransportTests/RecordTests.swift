@@ -14,7 +14,8 @@ struct RecordTests {
         var offset = 0
         while offset < stream.count {
             let end = min(stream.count, offset + pieces)
-            try opener.feed(stream[offset..<end].span) { plaintext throws(TransportError) in
+            try opener.feed(stream[offset..<end].span) { kind, plaintext throws(TransportError) in
+                #expect(kind == .data)
                 var copy: [UInt8] = []
                 for index in plaintext.indices { copy.append(plaintext[index]) }
                 out.append(copy)

@@ -78,6 +78,12 @@ uint32_t cshims_epoll_et(void);
 // SOCK_NONBLOCK|SOCK_CLOEXEC and SOCK_STREAM are __socket_type enum members, not ints, in Swift.
 int cshims_sock_nonblock_cloexec(void);
 int cshims_sock_stream(void);
+
+// ioctl is variadic, which Swift cannot call. Bytes in a socket's send buffer the peer has not
+// taken yet (SIOCOUTQ: TCP unacknowledged plus unsent, Unix unread by the peer), and bytes waiting
+// in its receive buffer (FIONREAD); -1 on failure.
+int cshims_socket_unsent(int fd);
+int cshims_socket_unread(int fd);
 // accept4 is declared only under _GNU_SOURCE; accepts non-blocking and close-on-exec.
 int cshims_accept(int fd);
 
