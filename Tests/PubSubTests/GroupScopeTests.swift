@@ -42,11 +42,11 @@ func joinAsMember(_ mailbox: Mailbox, listeningAt endpoint: SocketAddress, group
     try await linkToGroup(mailbox, group)
 }
 
-/// A subscriber process of the group (starting after `microseconds`) that reports what it is first
-/// offered for `name` (Available or NotAvailable), then stops the directory.
-func firstOffer(of name: String, in group: SocketAddress, thenStopping directory: Address, afterMicroseconds microseconds: UInt32 = 0) -> RuntimeThread {
+/// A subscriber process of the group (starting once told `Go`, if `waitForGo`) that reports what it
+/// is first offered for `name` (Available or NotAvailable), then stops the directory.
+func firstOffer(of name: String, in group: SocketAddress, thenStopping directory: Address, waitForGo: Bool = false) -> RuntimeThread {
     RuntimeThread(transport: groupSecret, groupAddress: group) { mailbox in
-        usleep(microseconds)
+        if waitForGo { _ = try await mailbox.select(Go.self, timeout: .seconds(20)) }
         mailbox.subscribe(name, scope: .group)
         _ = try await mailbox.select(Subscribed.self, timeout: .seconds(10))
         let offer = try await mailbox.select(Available.self, NotAvailable.self, timeout: .seconds(10))
@@ -193,6 +193,9 @@ struct DirectoryInputTests {
         // closes — as a host directory does that re-links before its LAN directory notices.
         // A third link that claims the identifier with another endpoint is refused.
         let endpoint = SocketAddress.unixAbstract(name: "ansar-test-member-\(UInt32.random(in: 0...UInt32.max))")
+        // The subscriber asks once the first link has closed (the member says Go).
+        let subscriber = firstOffer(of: "svc", in: group, thenStopping: directoryMain, waitForGo: true)
+        let subscriberMain = try #require(subscriber.mainAddress(), "subscriber did not start")
         let member = RuntimeThread(transport: groupSecret) { mailbox in
             try await joinAsMember(mailbox, listeningAt: endpoint, group: group)
             let entry = EntryUp(id: 42, name: try ServiceName("svc"), search: nil, scope: .group, object: mailbox.address.object, endpoint: endpoint.description)
@@ -212,10 +215,10 @@ struct DirectoryInputTests {
             mailbox.close(first)
             _ = try await mailbox.select(Closed.self, timeout: .seconds(10))
             _ = try await mailbox.select(Closed.self, timeout: .seconds(10))
+            try mailbox.send(Go(), to: subscriberMain)
             let delivered = try await mailbox.select(Delivered.self, timeout: .seconds(10))
             return Seen(events: [line(delivered)])
         }
-        let subscriber = firstOffer(of: "svc", in: group, thenStopping: directoryMain, afterMicroseconds: 200_000)  // after the first link closed
         #expect((subscriber.wait() as? Seen)?.events == ["Available svc"])
         #expect((member.wait() as? Seen)?.events == ["Delivered svc"])
         #expect(directory.wait() is Ack)
