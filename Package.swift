@@ -92,6 +92,8 @@ let package = Package(
         .testTarget(name: "ActorsTests", dependencies: ["Actors", "Transport", "Reactor", "TestSupport"] + testLogging),
         .testTarget(name: "PubSubTests", dependencies: ["PubSub", "Actors", "Reactor", "Transport", "TestSupport"] + testLogging),
         .testTarget(name: "ToolsTests", dependencies: ["Reactor", "TestSupport"]),
+        .executableTarget(
+            name: "link-node", dependencies: ["Actors", "Transport", "Reactor"], path: "Tests/LinkNode", swiftSettings: safeModule),
         .testTarget(name: "HostsTests", dependencies: ["Reactor", "TestSupport"]),
     ]
 )

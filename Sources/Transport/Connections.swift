@@ -255,8 +255,11 @@ public final class Connections {
         guard let state = self.connection(connection), !state.closing else { throw .closed }
         let index = connection.socket.index
         guard body.count <= configuration.maximumBody else { throw .tooLarge(body.count) }
+        // Within the limit, or the one frame that may go over it: a frame larger than the whole
+        // queue goes in whenever the queue is below the limit (after a type declaration, say).
         let queued = state.pendingBytes
-        if queued > 0 && queued + FrameHeader.size + body.count > configuration.sendQueueBytes {
+        let size = FrameHeader.size + body.count
+        if queued > 0 && (queued >= configuration.sendQueueBytes || (queued + size > configuration.sendQueueBytes && size <= configuration.sendQueueBytes)) {
             state.refusedSend = true
             throw .wouldBlock
         }

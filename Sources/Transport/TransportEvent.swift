@@ -86,7 +86,8 @@ public struct TransportConfiguration: Sendable {
     public var encrypted = true
     /// The largest frame body accepted or sent.
     public var maximumBody = FrameHeader.defaultMaximumBody
-    /// Bytes a connection may hold queued before sends are refused (plus one frame, always).
+    /// Bytes a connection may hold queued before sends are refused — plus one frame, always: a
+    /// frame larger than this is taken whenever less than this is queued.
     public var sendQueueBytes = 1 << 20
     /// The largest record sealed at once; bigger output is split across records.
     public var recordBytes = 256 * 1024

@@ -85,6 +85,13 @@ public final class TestNetwork {
         try ip(["-n", host.namespace, "route", present ? "add" : "del", network] + (present ? ["via", gateway] : []))
     }
 
+    /// Shapes what a host sends out of its interface to a LAN to `rate` (`10mbit`…) with a token
+    /// bucket (`tc … tbf`; this kernel has no netem), as a slow link would.
+    public func shape(_ host: Host, interface: String = "eth0", rate: String) throws {
+        try ip(["netns", "exec", host.namespace, "tc", "qdisc", "add", "dev", interface, "root", "tbf",
+                "rate", rate, "burst", "32kbit", "latency", "50ms"])
+    }
+
     /// Lets a host forward IPv4 between its interfaces (a router), or stops it (a new namespace
     /// forwards nothing).
     public func setForwarding(_ host: Host, on: Bool) throws {

@@ -1,0 +1,139 @@
+// A pair of processes for link tests across namespaced hosts: a source that sends one bulk message
+// and then a sequenced stream as fast as the link takes it (minding linkBusy and Writable), and a
+// sink that checks both and reports what arrived. Each says on stderr when it is ready; the
+// result is printed as JSON (--pure-object).
+import Actors
+import Reactor
+import Transport
+
+struct Settings: Codable, Sendable {
+    /// "source" (listens) or "sink" (connects).
+    var role = "sink"
+    /// Source: where to listen; sink: where the source listens.
+    var address = ""
+    /// The largest that fits a frame (16 MiB) with its field encoding.
+    var bulkBytes = (16 << 20) - 64
+    /// How long the source streams after the bulk message.
+    var seconds = 20.0
+    var chunkBytes = 1024
+}
+
+/// The byte at `index` of a bulk message, so the sink can check every one.
+func bulkByte(_ index: Int) -> UInt8 { UInt8(truncatingIfNeeded: index &* 31 &+ index >> 8) }
+
+struct Bulk: Message {
+    static let typeName = "link.Bulk"
+    var payload: [UInt8]
+    init(payload: [UInt8]) { self.payload = payload }
+    func writeFields(to writer: inout MessageWriter) throws { writer.field("payload", payload) }
+    init(fields reader: inout MessageReader) throws { payload = try reader.bytes("payload") }
+}
+
+struct Chunk: Message {
+    static let typeName = "link.Chunk"
+    var sequence: Int
+    var payload: [UInt8]
+    init(sequence: Int, payload: [UInt8]) {
+        self.sequence = sequence
+        self.payload = payload
+    }
+    func writeFields(to writer: inout MessageWriter) throws {
+        writer.field("sequence", sequence)
+        writer.field("payload", payload)
+    }
+    init(fields reader: inout MessageReader) throws {
+        sequence = try reader.int("sequence")
+        payload = try reader.bytes("payload")
+    }
+}
+
+/// The source is done: chunks 0..<count were sent.
+struct Finished: Message { static let typeName = "link.Finished"; var count: Int }
+
+/// What one side saw. `lost`: links declared lost (Abandoned or Closed before the end).
+struct Report: Message {
+    static let typeName = "link.Report"
+    var bulkIntact = false
+    var received = 0
+    var gaps = 0
+    var lost = 0
+    var sent = 0
+    var busy = 0
+}
+
+func say(_ line: String) { SystemAccess.writeStandardError("link-node: \(line)\n") }
+
+Node.run(name: "link-node", settings: Settings(), input: Nothing.self) { mailbox, node in
+    let settings = node.settings
+    let address = try SocketAddress(parsing: settings.address)
+    var report = Report()
+    if settings.role == "source" {
+        mailbox.listen(at: address)
+        _ = try await mailbox.select(Listening.self, timeout: .seconds(10))
+        say("listening")
+        _ = try await mailbox.select(Accepted.self, timeout: .seconds(30))
+        let peer = mailbox.returnAddress
+        try mailbox.send(Bulk(payload: (0..<settings.bulkBytes).map(bulkByte)), to: peer)
+        // The stream starts once the bulk message is through (the sink says so).
+        guard try await mailbox.select(Ack.self, Abandoned.self, Closed.self, timeout: .seconds(120)) is Ack else {
+            report.lost += 1
+            return report
+        }
+        say("bulk delivered")
+        let payload = [UInt8](repeating: 0xA5, count: settings.chunkBytes)
+        let end = Deadline.after(.nanoseconds(Int64(settings.seconds * 1e9)))
+        streaming: while Deadline.now() < end {
+            do {
+                try mailbox.send(Chunk(sequence: report.sent, payload: payload), to: peer)
+                report.sent += 1
+            } catch SendRefused.linkBusy {
+                report.busy += 1
+                switch try await mailbox.select(Writable.self, Abandoned.self, Closed.self, timeout: .seconds(30)) {
+                case is Writable: continue
+                default:
+                    report.lost += 1
+                    break streaming
+                }
+            }
+        }
+        if report.lost == 0 {
+            try mailbox.send(Finished(count: report.sent), to: peer)
+            switch try await mailbox.select(Report.self, Abandoned.self, Closed.self, timeout: .seconds(60)) {
+            case let theirs as Report:
+                report.bulkIntact = theirs.bulkIntact
+                report.received = theirs.received
+                report.gaps = theirs.gaps
+                report.lost += theirs.lost
+                try mailbox.reply(Ack())
+            default:
+                report.lost += 1
+            }
+        }
+        return report
+    }
+    mailbox.connect(to: address, backoff: Backoff(initial: .milliseconds(20), maximum: .milliseconds(200)))
+    _ = try await mailbox.select(Connected.self, timeout: .seconds(30))
+    let source = mailbox.returnAddress
+    say("connected")
+    var expected = 0
+    while true {
+        switch try await mailbox.select(Bulk.self, Chunk.self, Finished.self, Abandoned.self, Closed.self, timeout: .seconds(120)) {
+        case let bulk as Bulk:
+            report.bulkIntact = bulk.payload.count == settings.bulkBytes && bulk.payload.indices.allSatisfy { bulk.payload[$0] == bulkByte($0) }
+            say("bulk \(bulk.payload.count) bytes")
+            try mailbox.send(Ack(), to: source)
+        case let chunk as Chunk:
+            if chunk.sequence != expected { report.gaps += 1 }
+            expected = chunk.sequence + 1
+            report.received += 1
+        case let finished as Finished:
+            if finished.count != expected { report.gaps += 1 }
+            try mailbox.send(report, to: source)
+            _ = try await mailbox.select(Ack.self, timeout: .seconds(30))
+            return report
+        default:
+            report.lost += 1
+            return report
+        }
+    }
+}
