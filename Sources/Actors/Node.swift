@@ -99,10 +99,14 @@ public enum Node {
             let environment = NodeEnvironment(
                 settings: settings, input: loaded?.0, homePath: options.homePath, roleName: options.roleName,
                 groupAddress: group, arguments: options.arguments)
+            let tuning: Tuning
+            do throws(TuningError) { tuning = options.tuning.over(try Tuning.fromEnvironment()) } catch {
+                throw NodeFailure(code: .usage, message: error.description)
+            }
+            SystemAccess.raiseDescriptorLimit()
             let value: any Message
             do {
-                let reactor = try Reactor(logger: logger)
-                let runtime = Runtime(reactor: reactor, transport: TransportConfiguration(secret: secret), logger: logger)
+                let runtime = try tuning.makeRuntime(secret: secret, logger: logger)
                 runtime.groupAddress = group
                 value = try run(runtime, environment)
             } catch {

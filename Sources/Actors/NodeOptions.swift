@@ -41,6 +41,8 @@ struct NodeOptions {
     var storeSettings = false
     var dumpSettings = false
     var dumpInput = false
+    /// Link and loop settings from the flags (laid over the environment's).
+    var tuning = Tuning()
     var settingFlags: [(name: String, value: String?)] = []
     var arguments: [String] = []
 
@@ -56,7 +58,10 @@ struct NodeOptions {
           --store-settings         save the settings, with these flags applied, and exit
           --dump-settings          print the settings as JSON and exit
           --dump-input             print the input as JSON and exit
-        """
+        """ + "\n" + Tuning.settings.map { setting in
+            let flag = "  --\(setting.flag)=VALUE"
+            return flag + String(repeating: " ", count: max(1, 27 - flag.count)) + "\(setting.help); or \(setting.variable)"
+        }.joined(separator: "\n")
 
     static func logLevel(_ name: String) -> Logger.Level?? {
         switch name.uppercased() {
@@ -115,6 +120,9 @@ struct NodeOptions {
             case "store-settings": storeSettings = try flag()
             case "dump-settings": dumpSettings = try flag()
             case "dump-input": dumpInput = try flag()
+            case _ where Tuning.isSetting(name):
+                let setting = try text()
+                do throws(TuningError) { try tuning.set(name, to: setting) } catch { throw NodeFailure(code: .usage, message: error.description) }
             default: settingFlags.append((name, value))
             }
         }

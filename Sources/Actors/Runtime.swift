@@ -13,6 +13,10 @@ public struct RuntimeLimits: Sendable {
     public var runQueue = 65_536
     /// Messages dispatched before the loop looks at the network again.
     public var messagesPerTurn = 4_096
+    /// How long handlers may run before the loop looks at the network again, however few messages
+    /// that is: keep-alive probes, answers and other links are served at least this often while
+    /// objects work through a backlog (the clock is read every 64 messages).
+    public var turnDuration = Duration.milliseconds(5)
     /// Message types one connection may declare.
     public var typesPerLink = 4_096
     /// Messages other threads may have in flight to this runtime.
@@ -392,13 +396,15 @@ public final class Runtime: @unchecked Sendable {
     func runQueued() {
         if inboxCarry > 0 { drainInbox() }
         var budget = limits.messagesPerTurn
+        let end = Deadline.after(limits.turnDuration)
         repeat {
             executor.runJobs()
             while budget > 0, let envelope = tables.value.queue.pop() {
                 budget -= 1
                 dispatch(envelope)
+                if budget & 63 == 0 && Deadline.now() >= end { budget = 0 }
             }
-        } while budget > 0 && (executor.hasJobs || !tables.value.queue.isEmpty)
+        } while budget > 0 && (executor.hasJobs || !tables.value.queue.isEmpty) && Deadline.now() < end
         if !tables.value.queue.isEmpty || executor.hasJobs { reactor.skipNextWait() }
         resumePausedLinks()
     }

@@ -73,8 +73,9 @@ extension Reactor {
             handler.handle(.acceptFailed(listener: id, .system(SystemError(-result, "accept"))), reactor: self)
             // Pause before accepting again: a descriptor shortage must not spin the loop.
             if sockets[slot].state == .listening && !sockets[slot].acceptArmed {
+                // From the reserve (one per socket), so it cannot fail: a listener is never left unarmed.
                 _ = try? timers.start(
-                    at: .after(Self.acceptRetryDelay), purpose: .acceptRetry(slot: id.slot, generation: id.generation))
+                    at: .after(Self.acceptRetryDelay), purpose: .acceptRetry(slot: id.slot, generation: id.generation), reserved: true)
             }
             return
         }

@@ -67,7 +67,7 @@ extension Reactor {
         if deadline != .distantFuture {
             do {
                 sockets[id.index].deadline = try timers.start(
-                    at: deadline, purpose: .connectDeadline(slot: id.slot, generation: id.generation))
+                    at: deadline, purpose: .connectDeadline(slot: id.slot, generation: id.generation), reserved: true)
             } catch {
                 _ = release(id.index)
                 throw error

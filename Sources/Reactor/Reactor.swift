@@ -117,7 +117,7 @@ public final class Reactor {
         sockets = Array(repeating: Socket(), count: limits.sockets)
         freeSockets = (0..<UInt32(limits.sockets)).reversed()
         sendQueues = SendQueues(limits: limits)
-        timers = TimerQueue(capacity: limits.timers)
+        timers = TimerQueue(capacity: limits.timers, reserve: 2 * limits.sockets)
         addresses = .allocate(capacity: limits.sockets)
         messages = .allocate(capacity: limits.sockets)
         iovecs = .allocate(capacity: limits.sockets * limits.chunksPerSocket)
@@ -295,15 +295,18 @@ public final class Reactor {
 
     // MARK: - Timers
 
-    /// Arms a one-shot timer; ``ReactorEvent/timer(_:tag:)`` carries `tag` when it fires.
-    public func startTimer(at deadline: Deadline, tag: UInt64 = 0) throws(ReactorError) -> TimerID {
+    /// Arms a one-shot timer; ``ReactorEvent/timer(_:tag:)`` carries `tag` when it fires. Throws
+    /// ``ReactorError/limitReached(_:)`` when ``Limits/timers`` are armed. A `socketBound` timer —
+    /// at most one per open socket, such as a connection's keep-alive — comes from a reserve of
+    /// its own and is never refused for that.
+    public func startTimer(at deadline: Deadline, tag: UInt64 = 0, socketBound: Bool = false) throws(ReactorError) -> TimerID {
         checkThread()
-        return try timers.start(at: deadline, purpose: .user(tag: tag))
+        return try timers.start(at: deadline, purpose: .user(tag: tag), reserved: socketBound)
     }
 
     /// Arms a one-shot timer `delay` from now.
-    public func startTimer(after delay: Duration, tag: UInt64 = 0) throws(ReactorError) -> TimerID {
-        try startTimer(at: .after(delay), tag: tag)
+    public func startTimer(after delay: Duration, tag: UInt64 = 0, socketBound: Bool = false) throws(ReactorError) -> TimerID {
+        try startTimer(at: .after(delay), tag: tag, socketBound: socketBound)
     }
 
     /// Disarms a timer. Returns false if it had already fired or been cancelled.

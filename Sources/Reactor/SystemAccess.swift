@@ -10,6 +10,21 @@ public enum SystemAccess {
         getenv(name).map { String(cString: $0) }
     }
 
+    /// Raises this process's soft limit on open descriptors to its hard limit, so that the socket
+    /// table (``Limits/sockets``) is what bounds a busy directory, not the shell's default of 1024.
+    /// Returns the limit now in force.
+    @discardableResult
+    public static func raiseDescriptorLimit() -> Int {
+        var limit = rlimit()
+        guard getrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return -1 }
+        if limit.rlim_cur < limit.rlim_max {
+            var raised = limit
+            raised.rlim_cur = limit.rlim_max
+            if setrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &raised) == 0 { limit = raised }
+        }
+        return Int(clamping: limit.rlim_cur)
+    }
+
     /// A small file's bytes and permission bits. Refuses (typed, with the path) a missing file, one
     /// that is not a regular file, or one longer than `limit` bytes.
     public static func readSmallFile(_ path: String, limit: Int = 64 * 1024) throws(ReactorError) -> (bytes: [UInt8], mode: UInt32) {

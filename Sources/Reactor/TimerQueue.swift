@@ -16,17 +16,25 @@ struct TimerQueue {
         var heapIndex: Int32 = -1
         var deadline = Deadline(nanoseconds: 0)
         var purpose = Purpose.user(tag: 0)
+        var reserved = false
     }
 
     private var slots: [Slot]
     private var heap: [UInt32]  // slot indices ordered as a min-heap on deadline
     private var free: [UInt32]
 
-    init(capacity: Int) {
-        slots = Array(repeating: Slot(), count: capacity)
+    /// Timers anyone may start; beyond them, `reserve` more for the ones that keep sockets alive
+    /// (one connection timer and one connect deadline or accept retry per socket), so that a full
+    /// table of ordinary timers never silently disables a keep-alive.
+    let ordinaryCapacity: Int
+    private var ordinary = 0
+
+    init(capacity: Int, reserve: Int = 0) {
+        ordinaryCapacity = capacity
+        slots = Array(repeating: Slot(), count: capacity + reserve)
         heap = []
-        heap.reserveCapacity(capacity)
-        free = (0..<UInt32(capacity)).reversed()
+        heap.reserveCapacity(capacity + reserve)
+        free = (0..<UInt32(capacity + reserve)).reversed()
     }
 
     var count: Int { heap.count }
@@ -34,8 +42,11 @@ struct TimerQueue {
     /// The earliest deadline, if any timer is armed.
     var nextDeadline: Deadline? { heap.first.map { slots[Int($0)].deadline } }
 
-    mutating func start(at deadline: Deadline, purpose: Purpose) throws(ReactorError) -> TimerID {
-        guard let slot = free.popLast() else { throw .limitReached(.timers) }
+    /// Arms a timer: an ordinary one within ``ordinaryCapacity``, a `reserved` one from the reserve.
+    mutating func start(at deadline: Deadline, purpose: Purpose, reserved: Bool = false) throws(ReactorError) -> TimerID {
+        guard reserved || ordinary < ordinaryCapacity, let slot = free.popLast() else { throw .limitReached(.timers) }
+        if !reserved { ordinary += 1 }
+        slots[Int(slot)].reserved = reserved
         slots[Int(slot)].deadline = deadline
         slots[Int(slot)].purpose = purpose
         slots[Int(slot)].heapIndex = Int32(heap.count)
@@ -68,6 +79,7 @@ struct TimerQueue {
     }
 
     private mutating func release(_ slot: UInt32) {
+        if !slots[Int(slot)].reserved { ordinary -= 1 }
         slots[Int(slot)].heapIndex = -1
         slots[Int(slot)].generation &+= 1
         free.append(slot)

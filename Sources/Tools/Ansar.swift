@@ -164,6 +164,7 @@ struct Run: ParsableCommand {
     @Option(help: "End the group when this role ends, and print its value.") var mainRole: String?
     @Option(help: "Send every role's logs to stderr from this level up (TRACE, DEBUG, INFO, NOTICE, WARNING, ERROR).") var debugLevel: String?
     @OptionGroup var host: HostOption
+    @OptionGroup(title: "Links and loop (the group directory's and, through the environment, every role's)") var tuning: TuningOptions
 
     func run() throws {
         var code: Int32 = 0
@@ -180,6 +181,7 @@ struct Run: ParsableCommand {
             throw ToolError("a group is already running in \(home.path)\(pid.map { " (pid \($0))" } ?? ""): `ansar stop` it first")
         }
         let secret = try home.secret()
+        let tuning = try self.tuning.tuning()
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
             handler.logLevel = debugLevel.flatMap { Logger.Level(rawValue: $0.lowercased()) } ?? .warning
@@ -188,9 +190,10 @@ struct Run: ParsableCommand {
         let group = SocketAddress.unixAbstract(name: "ansar-group-\(ChildProcess.currentProcessID())-\(UInt32.random(in: 0...UInt32.max))")
         let runner = GroupRunner(
             home: home, roles: roles, mainRole: mainRole, groupAddress: group, hostAddress: try host.address(), debugLevel: debugLevel,
-            secret: secret.hex)
+            secret: secret.hex, tuning: tuning)
+        SystemAccess.raiseDescriptorLimit()
         do {
-            let runtime = Runtime(reactor: try Reactor(), transport: TransportConfiguration(secret: secret))
+            let runtime = try tuning.makeRuntime(secret: secret, logger: Logger(label: "ansar"))
             runtime.extraSignals = [SIGCHLD]  // the runner hears its roles end
             _ = try runtime.run(runner)
         } catch {

@@ -54,6 +54,7 @@ struct DirectoryCommand: ParsableCommand {
     @Option(help: "WAN: name a relay that runs elsewhere (`ansar relay`) instead of running one; host 0.0.0.0 means this machine.") var relayAt: String?
     @Flag(help: "Run in the background; return once it listens.") var background = false
     @Flag(help: "Stop the directory of this --scope running in the background.") var stop = false
+    @OptionGroup(title: "Links and loop") var tuning: TuningOptions
 
     func run() throws {
         try perform { () throws(ToolError) in
@@ -66,6 +67,7 @@ struct DirectoryCommand: ParsableCommand {
                 ChildProcess.signal(Int32(pid), SIGTERM)
                 return
             }
+            let tuning = try self.tuning.tuning()
             let address = self.address ?? scope.defaultAddress
             guard let listen = try? SocketAddress(parsing: address) else { throw ToolError("invalid address \(address): use host:port, /path or @name") }
             var links = GroupDirectory.Links()
@@ -102,7 +104,8 @@ struct DirectoryCommand: ParsableCommand {
             let level = scope
             let chosen = links
             LoggingSystem.bootstrap { label in StreamLogHandler.standardError(label: label) }
-            _ = try joinGroup(TransportConfiguration(secret: secret)) { mailbox in
+            SystemAccess.raiseDescriptorLimit()
+            _ = try joinGroup(secret, tuning: tuning) { mailbox in
                 mailbox.create(GroupDirectory(listening: listen, scope: level.scope, links: chosen) { bound in
                     let json = JSON.object([("pid", .integer(Int64(ChildProcess.currentProcessID()))), ("address", .string(bound))])
                     try? json.store(at: state)
@@ -125,6 +128,7 @@ struct DirectoryCommand: ParsableCommand {
         if let relay { arguments.append("--relay=\(relay)") }
         if let relayAt { arguments.append("--relay-at=\(relayAt)") }
         if noBeacons { arguments.append("--no-beacons") }
+        arguments += tuning.arguments
         do {
             _ = try ChildProcess.spawn(ansar, arguments: arguments, environment: ChildProcess.currentEnvironment(), stdout: log, stderr: log, detached: true)
         } catch {

@@ -55,7 +55,7 @@ final class GroupRunner: Object {
     var backoffs: [String: Backoff] = [:]
     let started = SystemAccess.wallClock()
 
-    init(home: Home, roles: [Role], mainRole: String?, groupAddress: SocketAddress, hostAddress: SocketAddress?, debugLevel: String?, secret: String) {
+    init(home: Home, roles: [Role], mainRole: String?, groupAddress: SocketAddress, hostAddress: SocketAddress?, debugLevel: String?, secret: String, tuning: Tuning) {
         self.home = home
         self.roles = roles
         self.mainRole = mainRole
@@ -65,6 +65,7 @@ final class GroupRunner: Object {
         var environment = ChildProcess.currentEnvironment()
         environment["ANSAR_REALM_SECRET"] = secret
         environment[Node.groupAddressVariable] = nil
+        environment.merge(tuning.environment) { _, flag in flag }  // the runner's flags tune every role
         self.environment = environment
     }
 

@@ -14,10 +14,12 @@ struct StartGroup: ParsableCommand {
     @OptionGroup var home: HomeOption
     @OptionGroup var host: HostOption
     @Option(help: "Send every role's logs to the runner's log (group.log) from this level up (TRACE … ERROR).") var debugLevel: String?
+    @OptionGroup(title: "Links and loop (the group directory's and, through the environment, every role's)") var tuning: TuningOptions
 
     func run() throws {
         try perform { () throws(ToolError) in
             _ = try host.address()
+            _ = try tuning.tuning()
             let (home, roles) = try checkedGroup(home.homePath, mainRole: nil)
             if home.runningGroup() != nil { throw ToolError("a group is already running in \(home.path): `ansar stop` it first") }
             guard let ansar = ChildProcess.currentExecutable() else { throw ToolError("cannot find the ansar executable to start the runner") }
@@ -25,7 +27,7 @@ struct StartGroup: ParsableCommand {
             let pid: Int32
             do {
                 pid = try ChildProcess.spawn(
-                    ansar, arguments: ["run", "--home-path=\(home.path)"] + host.arguments + (debugLevel.map { ["--debug-level=\($0)"] } ?? []), environment: ChildProcess.currentEnvironment(), stdout: home.groupLog,
+                    ansar, arguments: ["run", "--home-path=\(home.path)"] + host.arguments + (debugLevel.map { ["--debug-level=\($0)"] } ?? []) + tuning.arguments, environment: ChildProcess.currentEnvironment(), stdout: home.groupLog,
                     stderr: home.groupLog, detached: true)
             } catch {
                 throw ToolError("cannot start the runner: \(error)")

@@ -6,19 +6,19 @@ import Reactor
 import Transport
 
 /// The running group's directory address and the home's realm, for commands that join the group.
-func runningGroupAddress(_ home: Home) throws(ToolError) -> (SocketAddress, TransportConfiguration) {
+func runningGroupAddress(_ home: Home) throws(ToolError) -> (SocketAddress, RealmSecret) {
     guard let state = home.runningGroup(), case .string(let text)? = state["group"], let address = try? SocketAddress(parsing: text) else {
         throw ToolError("no group is running in \(home.path): `ansar start` it first")
     }
-    return (address, TransportConfiguration(secret: try home.secret()))
+    return (address, try home.secret())
 }
 
 /// Runs `body` as the main object of a runtime in the home's realm; its value.
 func joinGroup(
-    _ transport: TransportConfiguration, group: SocketAddress? = nil, _ body: @escaping @Sendable (Mailbox) async throws -> any Message
+    _ secret: RealmSecret, tuning: Tuning = Tuning(), group: SocketAddress? = nil, _ body: @escaping @Sendable (Mailbox) async throws -> any Message
 ) throws(ToolError) -> any Message {
     do {
-        let runtime = Runtime(reactor: try Reactor(), transport: transport)
+        let runtime = try tuning.makeRuntime(secret: secret, logger: Logger(label: "ansar"))
         runtime.groupAddress = group
         return try runtime.run(body)
     } catch {
@@ -35,8 +35,8 @@ struct Network: ParsableCommand {
 
     func run() throws {
         try perform { () throws(ToolError) in
-            let (group, transport) = try runningGroupAddress(try Home.open(home.homePath))
-            let answer = try joinGroup(transport) { mailbox in
+            let (group, secret) = try runningGroupAddress(try Home.open(home.homePath))
+            let answer = try joinGroup(secret) { mailbox in
                 mailbox.connect(to: group)
                 guard try await mailbox.select(Connected.self, NotConnected.self, timeout: .seconds(5)) is Connected else {
                     return Faulted("cannot connect to the group directory at \(group)")
@@ -75,10 +75,10 @@ struct Ping: ParsableCommand {
     func run() throws {
         try perform { () throws(ToolError) in
             guard let scope = Scope(named: scope), scope >= .group else { throw ToolError("unknown scope \(self.scope): use group, host, lan or wan") }
-            let (group, transport) = try runningGroupAddress(try Home.open(home.homePath))
+            let (group, secret) = try runningGroupAddress(try Home.open(home.homePath))
             let name = self.name
             let seconds = self.seconds
-            let answer = try joinGroup(transport, group: group) { mailbox in
+            let answer = try joinGroup(secret, group: group) { mailbox in
                 let started = Deadline.now()
                 mailbox.subscribe(name, scope: scope)
                 let found = try await mailbox.select(Available.self, NotSubscribed.self, timeout: .nanoseconds(Int64(seconds * 1e9)))

@@ -22,7 +22,11 @@ public final class Connections {
     var listeners: [Listener] = []
     private var freeListeners: [Int] = []
     var connectors: [Connector?] = []
-    private var freeConnectors: [Int] = []
+    var freeConnectors: [Int] = []
+    /// Connectors finished since events were last delivered: reused only after their last event
+    /// reached the owner, so that a connect made meanwhile cannot take over its identifier (and
+    /// be told of the finished one's failure).
+    var releasedConnectors: [Int] = []
     /// Events waiting for the delegate. The handler drains them after every reactor callback; one
     /// emitted outside a callback (a `listen` before `run`) arms a zero-delay timer (``wakeSoon()``).
     var pending: [TransportEvent] = []
@@ -142,8 +146,11 @@ public final class Connections {
     /// A listener on a Unix socket path is lost when the path goes (deleted, or replaced by
     /// another file): look every keep-alive deadline and listen anew if so.
     func scheduleListenerCheck(_ index: Int) {
-        listeners[index].check = try? reactor.startTimer(
-            after: configuration.keepAlive.deadline, tag: TimerKind.listenerCheck.tag(index))
+        do {
+            listeners[index].check = try reactor.startTimer(after: configuration.keepAlive.deadline, tag: TimerKind.listenerCheck.tag(index))
+        } catch {
+            logger.warning("listener path not watched: no timer", metadata: ["listener": "\(listeners[index].address)", "reason": "\(error)"])
+        }
     }
 
     func checkListener(_ index: Int, _ timer: TimerID) {
@@ -170,7 +177,13 @@ public final class Connections {
     func scheduleListenerRetry(_ index: Int) {
         guard !listeners[index].closed else { return }
         let delay = listeners[index].backoff.next()
-        listeners[index].retry = try? reactor.startTimer(after: delay, tag: TimerKind.listenerRetry.tag(index))
+        do {
+            listeners[index].retry = try reactor.startTimer(after: delay, tag: TimerKind.listenerRetry.tag(index))
+        } catch {
+            // No timer to try again with: say so, as a listener that is not coming back.
+            logger.error("listener gives up: no timer to retry with", metadata: ["listener": "\(listeners[index].address)", "reason": "\(error)"])
+            emit(.notListening(listeners[index].id, listeners[index].address, error))
+        }
     }
 
     // MARK: - Connecting
@@ -202,7 +215,7 @@ public final class Connections {
         guard id.value < connectors.count, let connector = connectors[id.value] else { return }
         if let retry = connector.retry { reactor.cancelTimer(retry) }
         connectors[id.value] = nil
-        freeConnectors.append(id.value)
+        releasedConnectors.append(id.value)
         if let connection = connector.connection, isOpen(connection) {
             finish(connection, .requested)
         }
@@ -235,12 +248,20 @@ public final class Connections {
         connectors[index]!.connection = nil
         guard var backoff = connector.backoff else {
             connectors[index] = nil
-            freeConnectors.append(index)
+            releasedConnectors.append(index)
             return nil
         }
         let delay = backoff.next()
         connectors[index]!.backoff = backoff
-        connectors[index]!.retry = try? reactor.startTimer(after: delay, tag: TimerKind.connectorRetry.tag(index))
+        do {
+            connectors[index]!.retry = try reactor.startTimer(after: delay, tag: TimerKind.connectorRetry.tag(index))
+        } catch {
+            // No timer to try again with: the connector is finished, and its owner hears so (no retryIn).
+            logger.error("connector gives up: no timer to retry with", metadata: ["address": "\(connector.address)", "reason": "\(error)"])
+            connectors[index] = nil
+            releasedConnectors.append(index)
+            return nil
+        }
         return delay
     }
 
@@ -338,7 +359,8 @@ public final class Connections {
     /// event: a zero-delay timer makes the next loop turn come at once and deliver or flush it.
     func wakeSoon() {
         if pendingTimer == nil {
-            pendingTimer = try? reactor.startTimer(after: .zero, tag: TimerKind.pending.tag(0))
+            // From the reserve: without it, queued events would wait for an unrelated one.
+            pendingTimer = try? reactor.startTimer(after: .zero, tag: TimerKind.pending.tag(0), socketBound: true)
         }
     }
 

@@ -96,8 +96,8 @@ extension Connections {
         default: transient = false
         }
         if transient {
-            // The reactor pauses and accepts again by itself.
-            logger.info("accept failed", metadata: ["listener": "\(listeners[index].address)", "reason": "\(error)"])
+            // The reactor pauses (50 ms) and accepts again by itself; a peer was refused meanwhile.
+            logger.warning("accept failed: a connecting peer was refused", metadata: ["listener": "\(listeners[index].address)", "reason": "\(error)"])
         } else {
             // The listening socket itself is broken: drop it and listen anew.
             loseListenerSocket(index, error)
@@ -153,6 +153,8 @@ extension Connections {
             delegate.transport(self, event: event)
         }
         pending.removeAll(keepingCapacity: true)
+        freeConnectors += releasedConnectors
+        releasedConnectors.removeAll(keepingCapacity: true)
     }
 
     func received<Delegate: TransportDelegate>(_ bytes: Span<UInt8>, on socket: SocketID, delegate: inout Delegate) {
@@ -282,7 +284,8 @@ extension Connections {
     /// graceful-close deadline.
     func startTimer(for state: Connection, at deadline: Deadline) {
         if let timer = state.timer { reactor.cancelTimer(timer) }
-        state.timer = try? reactor.startTimer(at: deadline, tag: TimerKind.connection.tag(state.id.socket.index))
+        // One per connection, from the reactor's reserve: a full timer table cannot disarm it.
+        state.timer = try? reactor.startTimer(at: deadline, tag: TimerKind.connection.tag(state.id.socket.index), socketBound: true)
     }
 
     func timerFired(_ kind: TimerKind, _ index: Int, _ timer: TimerID) {

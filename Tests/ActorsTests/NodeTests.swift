@@ -42,12 +42,28 @@ struct NodeTests {
         (["--stubborn=maybe"], "greeter: flag --stubborn=maybe: expected true or false"),
         (["--colour=red"], "greeter: unknown flag --colour (see --help)"),
         (["--debug-level=LOUD"], "greeter: flag --debug-level=LOUD: expected TRACE, DEBUG, INFO, NOTICE, WARNING, ERROR or NONE"),
+        (["--keep-alive=2/1"], "greeter: --keep-alive=2/1: expected PROBE/DEADLINE in seconds with 0 < PROBE < DEADLINE ≤ 3600, like 0.5/1.5"),
+        (["--network-keep-alive=fast"], "greeter: --network-keep-alive=fast: expected PROBE/DEADLINE in seconds with 0 < PROBE < DEADLINE ≤ 3600, like 0.5/1.5"),
+        (["--sockets=0"], "greeter: --sockets=0: expected a whole number above 0"),
+        (["--sockets=2000000"], "greeter: --sockets=2000000: at most 1048576"),
     ])
     func badFlags(arguments: [String], message: String) throws {
         let (code, output, errors) = try Subprocess.run("greeter", arguments)
         #expect(code == 64)
         #expect(output == "")
         #expect(errors == message + "\n")
+    }
+
+    @Test("link and loop settings: flags and ANSAR_* variables are taken; a bad variable is named")
+    func tuning() throws {
+        let (code, _, errors) = try Subprocess.run(
+            "greeter", ["--keep-alive=0.2/0.9", "--network-keep-alive=2/8", "--sockets=64", "--timers=100", "--messages-per-turn=10"])
+        #expect(code == 0, "\(errors)")
+        let (bad, output, badErrors) = try Subprocess.run("greeter", [], environment: ["ANSAR_TIMERS": "many"])
+        #expect(bad == 64 && output == "")
+        #expect(badErrors == "greeter: ANSAR_TIMERS=many: expected a whole number above 0\n")
+        let (flagWins, _, _) = try Subprocess.run("greeter", ["--timers=5"], environment: ["ANSAR_TIMERS": "many"])
+        #expect(flagWins == 64, "the environment is read first, and a bad one is refused even under a flag")
     }
 
     @Test("settings and input come from the home; --store-settings saves, --dump-settings shows")

@@ -67,6 +67,7 @@ struct AnsarTests {
         "no home", "not a home", "unknown executable", "invalid role name", "role exists", "deploy from nowhere",
         "unknown main role", "corrupt role entry", "executable gone", "garbage on stdout", "corrupt settings",
         "realm of nothing", "WAN directory with a parent", "bad parent", "bad relay", "relay named for a LAN directory",
+        "bad keep-alive", "bad socket count",
     ])
     func badInput(case name: String) throws {
         let scratch = try Scratch()
@@ -134,6 +135,14 @@ struct AnsarTests {
             try scratch.seedHome()
             command = ["directory", "--scope=lan", "--relay-at=198.18.0.9:32179"]
             expected = "ansar: --relay-at names a WAN directory's relay, instead of --relay"
+        case "bad keep-alive":
+            try scratch.seedHome()
+            command = ["run", "--main-role=sub", "--network-keep-alive=4"]
+            expected = "ansar: --network-keep-alive=4: expected PROBE/DEADLINE in seconds with 0 < PROBE < DEADLINE ≤ 3600, like 0.5/1.5"
+        case "bad socket count":
+            try scratch.seedHome()
+            command = ["directory", "--sockets=-3"]
+            expected = "ansar: --sockets=-3: expected a whole number above 0"
         default:  // garbage on stdout
             try scratch.script("chatty", "echo hello there")
             try scratch.seedHome()

@@ -61,17 +61,12 @@ struct ConnectionTests {
     func keepAlive(backend: Reactor.BackendChoice) throws {
         let bench = try Bench(backend) { $0.networkKeepAlive = KeepAlive.Configuration(probeAfter: .milliseconds(100), deadline: .milliseconds(400)) }
         _ = try bench.connectedPair()
-        let bound = try #require(bench.recorder.listening)
         // Idle for five deadlines: probes and answers keep both ends alive.
         try bench.spin(within: .seconds(2)) { _ in false }
         #expect(!bench.recorder.has { if case .abandoned = $0 { true } else { false } })
         // A peer that completes the handshake and then freezes.
-        let peer = try RawPeer(port: bound.port!)
-        #expect(try peer.handshake(secret: Bench.realm, bench: bench))
-        #expect(try bench.spin { $0.accepted.count == 2 })
-        let frozen = bench.recorder.accepted[1]
         let started = Deadline.now()
-        #expect(try bench.spin { $0.has { if case .abandoned(frozen, .protocolError(.peerSilent)) = $0 { true } else { false } } })
+        #expect(try bench.frozenPeerIsAbandoned())
         let waited = Deadline.now().nanoseconds - started.nanoseconds
         // Generous for a loaded machine (late checks probe again rather than judge); a keep-alive
         // that never judged would miss it.
@@ -89,8 +84,44 @@ struct ConnectionTests {
         // Probes go out after the stall and are answered: a whole answer window, running.
         try bench.spin(within: .seconds(2)) { _ in false }
         #expect(!bench.recorder.has { if case .abandoned = $0 { true } else { false } }, "\(bench.recorder.events)")
-        try bench.connections.send(FrameHeader(typeID: 3, bodyLength: 0), body: [3], on: client)
-        #expect(try bench.spin { $0.frames.contains { $0.0 == server && $0.1.typeID == 3 } })
+        #expect(try bench.carries(3, from: client, to: server))
+    }
+
+    @Test("a full timer table: the owner's timer is refused, keep-alive keeps working from its reserve", arguments: backends)
+    func fullTimerTable(backend: Reactor.BackendChoice) throws {
+        var limits = Limits()
+        limits.timers = 8
+        let bench = try Bench(backend, limits: limits) {
+            $0.networkKeepAlive = KeepAlive.Configuration(probeAfter: .milliseconds(100), deadline: .milliseconds(400))
+        }
+        let (client, server) = try bench.connectedPair()
+        var held: [TimerID] = []
+        while let timer = try? bench.reactor.startTimer(after: .seconds(600), tag: 7) { held.append(timer) }
+        #expect(held.count == 8, "the owner's share is the configured 8")
+        #expect(throws: ReactorError.limitReached(.timers)) { try bench.reactor.startTimer(after: .seconds(1), tag: 7) }
+        // Idle for several deadlines: probes still go out and are answered.
+        try bench.spin(within: .seconds(2)) { _ in false }
+        #expect(!bench.recorder.has { if case .abandoned = $0 { true } else { false } })
+        // And a frozen peer is still noticed.
+        #expect(try bench.frozenPeerIsAbandoned())
+        #expect(try bench.carries(2, from: client, to: server))
+    }
+
+    @Test("a full socket table: every connect is answered, each under its own identifier", arguments: backends)
+    func fullSocketTable(backend: Reactor.BackendChoice) throws {
+        var limits = Limits()
+        limits.sockets = 3
+        let bench = try Bench(backend, limits: limits)
+        _ = try bench.connectedPair()  // the listener and both ends: the table is full
+        let target = try #require(bench.recorder.listening)
+        let connectors = (0..<5).map { _ in bench.connections.connect(to: target) }
+        #expect(Set(connectors).count == 5, "no identifier reused before its failure was told: \(connectors)")
+        #expect(try bench.spin { recorder in
+            connectors.allSatisfy { id in
+                recorder.has { if case .notConnected(id, .socket(.limitReached(.sockets)), nil) = $0 { true } else { false } }
+            }
+        })
+        #expect(bench.recorder.events.filter { if case .notConnected = $0 { true } else { false } }.count == 5)
     }
 
     @Test("a connector with backoff retries until the server appears, and comes back after a loss", arguments: backends)

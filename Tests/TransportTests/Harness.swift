@@ -54,8 +54,9 @@ final class Bench {
     /// What the transport logged.
     let log = InMemoryLogHandler()
 
-    init(_ backend: Reactor.BackendChoice, configure: (inout TransportConfiguration) -> Void = { _ in }, secret: RealmSecret = Bench.realm) throws {
-        reactor = try Reactor(backend: backend)
+    init(_ backend: Reactor.BackendChoice, limits: Limits = Limits(), configure: (inout TransportConfiguration) -> Void = { _ in },
+         secret: RealmSecret = Bench.realm) throws {
+        reactor = try Reactor(limits: limits, backend: backend)
         var configuration = TransportConfiguration(secret: secret)
         configure(&configuration)
         let log = self.log
@@ -87,6 +88,23 @@ final class Bench {
         connections.connect(to: bound)
         try #require(try spin { !$0.connected.isEmpty && !$0.accepted.isEmpty })
         return (recorder.connected[0], recorder.accepted[0])
+    }
+
+    /// True once a frame of `typeID` sent on `client` has reached `server`.
+    func carries(_ typeID: UInt32, from client: ConnectionID, to server: ConnectionID) throws -> Bool {
+        try connections.send(FrameHeader(typeID: typeID, bodyLength: 0), body: [UInt8(truncatingIfNeeded: typeID)], on: client)
+        return try spin { $0.frames.contains { $0.0 == server && $0.1.typeID == typeID } }
+    }
+
+    /// A raw peer that completes the handshake on the listener and then freezes: true once it is
+    /// abandoned for its silence.
+    func frozenPeerIsAbandoned() throws -> Bool {
+        let peer = try RawPeer(port: try #require(recorder.listening?.port))
+        guard try peer.handshake(secret: Bench.realm, bench: self) else { return false }
+        let before = recorder.accepted.count
+        guard try spin(until: { $0.accepted.count == before + 1 }) else { return false }
+        let frozen = recorder.accepted[before]
+        return try spin { $0.has { if case .abandoned(frozen, .protocolError(.peerSilent)) = $0 { true } else { false } } }
     }
 
     /// Listens on `address` and returns the bound address.

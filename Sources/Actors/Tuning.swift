@@ -1,0 +1,129 @@
+import Logging
+import Reactor
+import Transport
+
+/// The link and loop settings a process takes from its command line or its environment: the
+/// keep-alive of each kind of link, the reactor's socket and timer tables, and how many messages
+/// a loop turn may run. Nodes read `ANSAR_*` variables first, then their flags; `ansar run`,
+/// `start` and `directory` take the same flags and hand them to every role through the
+/// environment, so one flag tunes a whole group. Anything not set keeps its default.
+public struct Tuning: Sendable, Equatable {
+    /// Keep-alive of Unix-socket links (``TransportConfiguration/keepAlive``).
+    public var keepAlive: KeepAlive.Configuration?
+    /// Keep-alive of TCP links (``TransportConfiguration/networkKeepAlive``).
+    public var networkKeepAlive: KeepAlive.Configuration?
+    /// Sockets the reactor may hold (``Limits/sockets``).
+    public var sockets: Int?
+    /// Timers the reactor may hold (``Limits/timers``).
+    public var timers: Int?
+    /// Messages one loop turn may run (``RuntimeLimits/messagesPerTurn``).
+    public var messagesPerTurn: Int?
+
+    public init() {}
+
+    /// One setting: its flag (without `--`), its environment variable, and what it takes.
+    public struct Setting: Sendable {
+        public let flag: String
+        public let variable: String
+        public let help: String
+    }
+
+    public static let settings: [Setting] = [
+        Setting(flag: "keep-alive", variable: "ANSAR_KEEP_ALIVE",
+                help: "Unix-socket links: probe after PROBE seconds of quiet, lost DEADLINE seconds after the last sign of life (PROBE/DEADLINE, default 0.5/1.5)"),
+        Setting(flag: "network-keep-alive", variable: "ANSAR_NETWORK_KEEP_ALIVE",
+                help: "TCP links, the same way (PROBE/DEADLINE, default 1/4)"),
+        Setting(flag: "sockets", variable: "ANSAR_SOCKETS", help: "sockets the process may hold open (default 1024)"),
+        Setting(flag: "timers", variable: "ANSAR_TIMERS", help: "timers the process may hold armed (default 4096)"),
+        Setting(flag: "messages-per-turn", variable: "ANSAR_MESSAGES_PER_TURN",
+                help: "messages run before the loop looks at the network again (default 4096)"),
+    ]
+
+    /// The settings the environment holds; an error names the variable and what is wrong.
+    public static func fromEnvironment() throws(TuningError) -> Tuning {
+        var tuning = Tuning()
+        for setting in settings {
+            guard let value = SystemAccess.environment(setting.variable), !value.isEmpty else { continue }
+            try tuning.set(setting.flag, to: value, source: setting.variable)
+        }
+        return tuning
+    }
+
+    /// True if `flag` (without `--`) is one of ``settings``.
+    public static func isSetting(_ flag: String) -> Bool { settings.contains { $0.flag == flag } }
+
+    /// Sets the setting named by `flag` from its text; `source` names where it came from, for the error.
+    public mutating func set(_ flag: String, to value: String, source: String? = nil) throws(TuningError) {
+        let origin = source ?? "--\(flag)"
+        func count(upTo maximum: Int) throws(TuningError) -> Int {
+            guard let number = Int(value), number > 0 else { throw TuningError("\(origin)=\(value): expected a whole number above 0") }
+            guard number <= maximum else { throw TuningError("\(origin)=\(value): at most \(maximum)") }
+            return number
+        }
+        switch flag {
+        case "keep-alive": keepAlive = try Self.keepAlive(value, origin)
+        case "network-keep-alive": networkKeepAlive = try Self.keepAlive(value, origin)
+        case "sockets": sockets = try count(upTo: 1 << 20)
+        case "timers": timers = try count(upTo: 1 << 24)
+        case "messages-per-turn": messagesPerTurn = try count(upTo: 1 << 24)
+        default: throw TuningError("--\(flag): not a tuning setting")
+        }
+    }
+
+    private static func keepAlive(_ value: String, _ origin: String) throws(TuningError) -> KeepAlive.Configuration {
+        let parts = value.split(separator: "/", omittingEmptySubsequences: false).map { Double($0) }
+        guard parts.count == 2, let probe = parts[0], let deadline = parts[1], probe > 0, deadline > probe, deadline <= 3600 else {
+            throw TuningError("\(origin)=\(value): expected PROBE/DEADLINE in seconds with 0 < PROBE < DEADLINE ≤ 3600, like 0.5/1.5")
+        }
+        return KeepAlive.Configuration(probeAfter: .nanoseconds(Int64(probe * 1e9)), deadline: .nanoseconds(Int64(deadline * 1e9)))
+    }
+
+    /// These settings laid over `other`'s: what is set here wins.
+    public func over(_ other: Tuning) -> Tuning {
+        var merged = other
+        if let keepAlive { merged.keepAlive = keepAlive }
+        if let networkKeepAlive { merged.networkKeepAlive = networkKeepAlive }
+        if let sockets { merged.sockets = sockets }
+        if let timers { merged.timers = timers }
+        if let messagesPerTurn { merged.messagesPerTurn = messagesPerTurn }
+        return merged
+    }
+
+    /// The environment variables that hand these settings to a child process.
+    public var environment: [String: String] {
+        func text(_ configuration: KeepAlive.Configuration) -> String {
+            "\(Double(configuration.probeAfter.nanosecondsClamped) / 1e9)/\(Double(configuration.deadline.nanosecondsClamped) / 1e9)"
+        }
+        var variables: [String: String] = [:]
+        if let keepAlive { variables["ANSAR_KEEP_ALIVE"] = text(keepAlive) }
+        if let networkKeepAlive { variables["ANSAR_NETWORK_KEEP_ALIVE"] = text(networkKeepAlive) }
+        if let sockets { variables["ANSAR_SOCKETS"] = "\(sockets)" }
+        if let timers { variables["ANSAR_TIMERS"] = "\(timers)" }
+        if let messagesPerTurn { variables["ANSAR_MESSAGES_PER_TURN"] = "\(messagesPerTurn)" }
+        return variables
+    }
+
+    /// Applies the settings to the three configurations a runtime is made from.
+    public func apply(to transport: inout TransportConfiguration, reactor: inout Limits, runtime: inout RuntimeLimits) {
+        if let keepAlive { transport.keepAlive = keepAlive }
+        if let networkKeepAlive { transport.networkKeepAlive = networkKeepAlive }
+        if let sockets { reactor.sockets = sockets }
+        if let timers { reactor.timers = timers }
+        if let messagesPerTurn { runtime.messagesPerTurn = messagesPerTurn }
+    }
+
+    /// A runtime on a new reactor of the calling thread, tuned by these settings.
+    public func makeRuntime(secret: RealmSecret, logger: Logger) throws(ReactorError) -> Runtime {
+        var transport = TransportConfiguration(secret: secret)
+        var limits = Limits()
+        var runtimeLimits = RuntimeLimits()
+        apply(to: &transport, reactor: &limits, runtime: &runtimeLimits)
+        return Runtime(reactor: try Reactor(limits: limits, logger: logger), transport: transport, limits: runtimeLimits, logger: logger)
+    }
+}
+
+/// A tuning setting that cannot be used: one line saying which and why.
+public struct TuningError: Error, CustomStringConvertible, Sendable {
+    public let description: String
+    init(_ description: String) { self.description = description }
+}
