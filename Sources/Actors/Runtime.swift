@@ -145,6 +145,8 @@ public final class Runtime: @unchecked Sendable {
     public var groupAddress: SocketAddress?
     /// Objects that serve the whole runtime (the publish/subscribe directory, say), by name.
     var services: [String: Address] = [:]
+    /// When the current turn's handler time is up.
+    var turnEnds = Deadline(nanoseconds: 0)
     /// Messages machines saved for a later state.
     var saved: [UInt64: [(any Message, Address)]] = [:]
 
@@ -392,11 +394,15 @@ public final class Runtime: @unchecked Sendable {
 
     // MARK: - Dispatch
 
+    /// True once this turn's handler time (``RuntimeLimits/turnDuration``) is spent.
+    func turnTimeSpent() -> Bool { Deadline.now() >= turnEnds }
+
     /// Runs queued messages and tasks until both are empty or the turn's budget is spent.
     func runQueued() {
         if inboxCarry > 0 { drainInbox() }
         var budget = limits.messagesPerTurn
         let end = Deadline.after(limits.turnDuration)
+        turnEnds = end
         repeat {
             executor.runJobs()
             while budget > 0, let envelope = tables.value.queue.pop() {

@@ -23,6 +23,40 @@ struct StallTests {
         }
     }
 
+    @Test("an object working through a backlog at 1 ms a message: turns end in time, and its links stay up")
+    func backlog() throws {
+        let endpoint = uniqueEndpoint("backlog")
+        var quick = TransportConfiguration(secret: testSecret)
+        quick.keepAlive = KeepAlive.Configuration(probeAfter: .milliseconds(100), deadline: .milliseconds(400))
+        let busy = RuntimeThread(transport: quick) { mailbox in
+            mailbox.listen(at: endpoint)
+            _ = try await mailbox.select(Listening.self, timeout: .seconds(10))
+            _ = try await mailbox.select(Accepted.self, timeout: .seconds(10))
+            // 3,000 messages of 1 ms each: under a count-only budget (4,096 a turn) one turn of 3 s.
+            for sequence in 0..<3000 { try mailbox.send(Ping(sequence: sequence), to: mailbox.address) }
+            for _ in 0..<3000 {
+                _ = try await mailbox.select(Ping.self, timeout: .seconds(10))
+                usleep(1000)
+            }
+            let ask = try await mailbox.select(Hello.self, Abandoned.self, Closed.self, timeout: .seconds(10))
+            if ask is Hello { try mailbox.reply(Welcome(myName: "busy", yourName: "peer")) }
+            _ = try await mailbox.select(Closed.self, Abandoned.self, timeout: .seconds(10))
+            return Seen(events: [Self.ending(ask)])
+        }
+        let peer = RuntimeThread(transport: quick) { mailbox in
+            mailbox.connect(to: endpoint, backoff: retrying)
+            _ = try await mailbox.select(Connected.self, timeout: .seconds(10))
+            let link = mailbox.returnAddress
+            let quiet = try await mailbox.select(Abandoned.self, Closed.self, timeout: .milliseconds(3500))
+            try mailbox.send(Hello(name: "peer"), to: link)
+            let welcome = try await mailbox.select(Welcome.self, Abandoned.self, Closed.self, timeout: .seconds(10))
+            mailbox.close(link)
+            return Seen(events: [Self.ending(quiet), Self.ending(welcome)])
+        }
+        #expect(peer.join() as? Seen == Seen(events: ["TimedOut", "Welcome"]))
+        #expect(busy.join() as? Seen == Seen(events: ["Hello"]))
+    }
+
     @Test("blocked for 1.2 s of a 1.5 s deadline: neither end loses the other")
     func shortStall() throws {
         let endpoint = uniqueEndpoint("stall")
