@@ -254,12 +254,15 @@ extension Runtime: AddressTranslator, AddressResolver {
             sender = (try? address(header.flags.contains(.returnHome) ? .returningAddress : .address, header.returnAddress)) ?? .none
         }
         let destination = header.destination == 0 ? state.owner : Address(local: header.destination)
+        let notify = header.flags.contains(.notifyUndelivered)
         do throws(SendRefused) {
-            try deliver(message, to: destination, from: sender, notifyIfUndelivered: header.flags.contains(.notifyUndelivered), enforceMailbox: false)
+            try deliver(message, to: destination, from: sender, notifyIfUndelivered: notify, enforceMailbox: false, holdIfFull: true)
         } catch {
-            logger.error("connection closed: receiver overloaded", metadata: ["link": "\(connection)", "reason": "\(error)"])
-            connections.close(connection, graceful: false)
-            return
+            // A full run queue holds the message (see `overflow`); what is refused here was on its
+            // way on, through another connection or thread that is busy. It goes back to its
+            // sender; the link it came over stays up.
+            logger.warning("forwarded message refused", metadata: ["link": "\(connection)", "to": "\(destination)", "reason": "\(error)"])
+            undeliverable(message, to: destination, from: sender, notify: notify, reason: "\(error)")
         }
         pauseIfFull(connection, for: destination)
     }
@@ -291,7 +294,7 @@ extension Runtime: AddressTranslator, AddressResolver {
     /// object catches up: the peer's sends then back up into its own refusals, never a drop.
     private func pauseIfFull(_ connection: ConnectionID, for destination: Address) {
         let full: Bool
-        if tables.value.queue.count >= tables.value.queue.capacity * 3 / 4 {
+        if tables.value.queue.count >= tables.value.queue.capacity * 3 / 4 || !tables.value.overflow.isEmpty {
             full = true
         } else if destination.isLocal, let slot = slot(of: destination.object) {
             full = tables.value.entries[slot].queued >= limits.mailbox
@@ -304,7 +307,7 @@ extension Runtime: AddressTranslator, AddressResolver {
     }
 
     func resumePausedLinks() {
-        guard !pausedLinks.isEmpty, tables.value.queue.count < tables.value.queue.capacity / 2 else { return }
+        guard !pausedLinks.isEmpty, tables.value.overflow.isEmpty, tables.value.queue.count < tables.value.queue.capacity / 2 else { return }
         pausedLinks.removeAll { paused in
             if let slot = slot(of: paused.object), tables.value.entries[slot].queued > limits.mailbox / 2 { return false }
             connections.resumeReceiving(paused.link)

@@ -109,6 +109,11 @@ public final class Runtime: @unchecked Sendable {
         var entries: [Entry]
         var freeSlots: [Int]
         var queue: Ring<Envelope>
+        /// Messages that met a full run queue but may not be refused: the runtime's own (Abandoned,
+        /// timers, Writable…) and those of producers bounded elsewhere (a connection, which is paused
+        /// meanwhile, so at most what one loop turn received). They enter the queue, in order,
+        /// ahead of anything new; nothing is lost to a full queue.
+        var overflow: [Envelope] = []
         /// Connections to other processes, by socket index.
         var links: [Int: Link] = [:]
         /// The connection being encoded for or decoded from, for address translation.
@@ -177,7 +182,7 @@ public final class Runtime: @unchecked Sendable {
     deinit {
         RuntimeDirectory.unregister(index)
         inbox.drain(into: &inboxBatch)
-        let left = inboxBatch.count - inboxCarry + tables.value.queue.count
+        let left = inboxBatch.count - inboxCarry + tables.value.queue.count + tables.value.overflow.count
         if left > 0 {
             logger.warning("runtime ended with messages undelivered", metadata: ["count": "\(left)"])
         }
@@ -325,8 +330,11 @@ public final class Runtime: @unchecked Sendable {
     /// Queues `message` for a local object, or sends it over the address's connection.
     /// `enforceMailbox` is false for messages whose producer is bounded elsewhere (the
     /// cross-thread inbox, a connection that pauses): they may overfill a mailbox, never the queue.
+    /// `holdIfFull`: a full run queue holds the message in the overflow instead of refusing it —
+    /// for a connection's messages, whose connection is paused meanwhile.
     func deliver(
-        _ message: consuming any Message, to address: Address, from sender: Address, notifyIfUndelivered: Bool, enforceMailbox: Bool = true
+        _ message: consuming any Message, to address: Address, from sender: Address, notifyIfUndelivered: Bool, enforceMailbox: Bool = true,
+        holdIfFull: Bool = false
     ) throws(SendRefused) {
         if let link = address.link {
             guard address.linkRuntime == index else {
@@ -346,14 +354,37 @@ public final class Runtime: @unchecked Sendable {
             return
         }
         if case .relay(let relay) = tables.value.entries[slot].kind {
-            try deliver(message, to: relay.target, from: sender, notifyIfUndelivered: notifyIfUndelivered, enforceMailbox: enforceMailbox)
+            try deliver(
+                message, to: relay.target, from: sender, notifyIfUndelivered: notifyIfUndelivered, enforceMailbox: enforceMailbox,
+                holdIfFull: holdIfFull)
             return
         }
         guard tables.value.entries[slot].queued < limits.mailbox || !enforceMailbox else { throw .mailboxFull(address) }
-        guard tables.value.queue.push(Envelope(to: address.object, from: sender, message: message, notifyIfUndelivered: notifyIfUndelivered)) else {
-            throw .runQueueFull
-        }
+        let envelope = Envelope(to: address.object, from: sender, message: message, notifyIfUndelivered: notifyIfUndelivered)
+        if !enqueue(envelope, mayHold: holdIfFull) { throw .runQueueFull }
         tables.value.entries[slot].queued += 1
+    }
+
+    /// Puts `envelope` on the run queue, or — when the queue is full, or messages already wait
+    /// in the overflow — holds it in the overflow if `mayHold`; false if it was refused.
+    @inline(__always)
+    private func enqueue(_ envelope: consuming Envelope, mayHold: Bool) -> Bool {
+        if tables.value.overflow.isEmpty && tables.value.queue.count < tables.value.queue.capacity {
+            return tables.value.queue.push(envelope)
+        }
+        guard mayHold else { return false }
+        tables.value.overflow.append(envelope)
+        return true
+    }
+
+    /// Moves held messages into the run queue, oldest first, as room allows.
+    private func admitOverflow() {
+        var moved = 0
+        while moved < tables.value.overflow.count && tables.value.queue.count < tables.value.queue.capacity {
+            _ = tables.value.queue.push(tables.value.overflow[moved])
+            moved += 1
+        }
+        tables.value.overflow.removeFirst(moved)
     }
 
     /// Hands a message to the runtime of another thread, through its inbox.
@@ -367,15 +398,13 @@ public final class Runtime: @unchecked Sendable {
         guard inbox.post((address, sender, message)) else { throw .threadBusy(address) }
     }
 
-    /// Queues a message the runtime makes up (Start, Completed, timer messages); these bypass the
-    /// mailbox bound, which is for senders that can slow down.
+    /// Queues a message the runtime makes up (Start, Completed, Abandoned, timer messages,
+    /// Writable); these bypass the mailbox bound, which is for senders that can slow down, and a
+    /// full run queue holds them in the overflow: they are never lost.
     func post(_ message: any Message, to id: UInt64, from sender: Address) {
         guard let slot = slot(of: id) else { return }
-        if tables.value.queue.push(Envelope(to: id, from: sender, message: message, notifyIfUndelivered: false)) {
-            tables.value.entries[slot].queued += 1
-        } else {
-            logger.error("run queue full: runtime message lost", metadata: ["to": "\(Address(local: id))", "type": "\(type(of: message).typeName)"])
-        }
+        _ = enqueue(Envelope(to: id, from: sender, message: message, notifyIfUndelivered: false), mayHold: true)
+        tables.value.entries[slot].queued += 1
     }
 
     /// Drops a message nobody can take, says so at debug level, and tells the sender if asked.
@@ -399,6 +428,7 @@ public final class Runtime: @unchecked Sendable {
 
     /// Runs queued messages and tasks until both are empty or the turn's budget is spent.
     func runQueued() {
+        if !tables.value.overflow.isEmpty { admitOverflow() }
         if inboxCarry > 0 { drainInbox() }
         var budget = limits.messagesPerTurn
         let end = Deadline.after(limits.turnDuration)
@@ -411,7 +441,7 @@ public final class Runtime: @unchecked Sendable {
                 if budget & 63 == 0 && Deadline.now() >= end { budget = 0 }
             }
         } while budget > 0 && (executor.hasJobs || !tables.value.queue.isEmpty) && Deadline.now() < end
-        if !tables.value.queue.isEmpty || executor.hasJobs { reactor.skipNextWait() }
+        if !tables.value.queue.isEmpty || !tables.value.overflow.isEmpty || executor.hasJobs { reactor.skipNextWait() }
         resumePausedLinks()
     }
 

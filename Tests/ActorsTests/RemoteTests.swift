@@ -157,4 +157,26 @@ struct RemoteTests {
         #expect(client.join() as? Seen == Seen(events: ["received \(total)", "refused true"]))
         #expect(server.join() is Ack)
     }
+
+    @Test("a full run queue closes no connection: what one turn received waits its turn, in order, and nothing is lost")
+    func fullRunQueue() throws {
+        let endpoint = uniqueEndpoint("queue")
+        let total = 20_000
+        var limits = RuntimeLimits()
+        limits.runQueue = 32  // far less than one loop turn can receive
+        let server = RuntimeThread(limits: limits) { mailbox in
+            mailbox.listen(at: endpoint)
+            return try await receiveInOrder(mailbox, total: total)
+        }
+        let client = RuntimeThread { mailbox in
+            mailbox.connect(to: endpoint, backoff: retrying)
+            _ = try expectType(try await mailbox.select(Connected.self, timeout: .seconds(5)), Connected.self)
+            let server = mailbox.returnAddress
+            _ = try await sendInOrder(mailbox, total: total, to: server)
+            let pong = try await mailbox.select(Pong.self, Abandoned.self, Closed.self, timeout: .seconds(20))
+            return Seen(events: [(pong as? Pong).map { "received \($0.sequence)" } ?? "\(pong)"])
+        }
+        #expect(client.join() as? Seen == Seen(events: ["received \(total)"]))
+        #expect(server.join() is Ack)
+    }
 }
