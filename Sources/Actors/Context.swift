@@ -140,4 +140,6 @@ public struct Context: ObjectContext {
     public let runtime: Runtime
     public let address: Address
     public let returnAddress: Address
+    /// Whether the sender of the message being handled asked for ``NotDelivered``.
+    var notifyIfUndelivered = false
 }

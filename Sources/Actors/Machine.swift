@@ -77,8 +77,9 @@ extension Machine {
             let passStart = state
             let saved = context.runtime.takeSaved(for: context.address)
             guard !saved.isEmpty else { return }
-            for (message, sender) in saved {
-                try step(message, Context(runtime: context.runtime, address: context.address, returnAddress: sender))
+            for held in saved {
+                try step(held.message, Context(
+                    runtime: context.runtime, address: context.address, returnAddress: held.from, notifyIfUndelivered: held.notifyIfUndelivered))
             }
             guard state != passStart else { return }
         }
@@ -89,7 +90,7 @@ extension Machine {
         if let handler = Self.transitions.handler(state, type) {
             state = try handler(self, message, context)
         } else if Self.transitions.saves(state, type) {
-            context.runtime.save(message, from: context.returnAddress, for: context.address)
+            context.runtime.save(HeldMessage(message: message, from: context.returnAddress, notifyIfUndelivered: context.notifyIfUndelivered), for: context.address)
         } else {
             context.runtime.logger.debug(
                 "machine dropped a message", metadata: ["object": "\(context.address)", "state": "\(state)", "type": "\(AnyMessage(message).typeName)"])
@@ -99,13 +100,13 @@ extension Machine {
 
 extension Runtime {
     /// Keeps a message for a machine; it counts against the machine's mailbox until replayed.
-    func save(_ message: any Message, from sender: Address, for address: Address) {
+    func save(_ held: HeldMessage, for address: Address) {
         guard let slot = slot(of: address.object) else { return }
-        saved[address.object, default: []].append((message, sender))
+        saved[address.object, default: []].append(held)
         tables.value.entries[slot].queued += 1
     }
 
-    func takeSaved(for address: Address) -> [(any Message, Address)] {
+    func takeSaved(for address: Address) -> [HeldMessage] {
         guard let messages = saved.removeValue(forKey: address.object) else { return [] }
         if let slot = slot(of: address.object) { tables.value.entries[slot].queued -= messages.count }
         return messages

@@ -37,7 +37,7 @@ public final class Mailbox: ObjectContext, @unchecked Sendable {
     public unowned let runtime: Runtime
     public internal(set) var address: Address = .none
     public private(set) var returnAddress: Address = .none
-    private var held: [(message: any Message, from: Address)] = []
+    private var held: [HeldMessage] = []
     private var waiter: Waiter?
     private var round: UInt64 = 0
     private var ended = false
@@ -90,19 +90,18 @@ public final class Mailbox: ObjectContext, @unchecked Sendable {
         if ended { throw CancellationError() }
         var index = 0
         while index < held.count {
-            let (message, from) = held[index]
+            let message = held[index].message
             if accepts.contains(ObjectIdentifier(type(of: message))) {
-                held.remove(at: index)
+                returnAddress = held.remove(at: index).from
                 runtime.mailboxTook(address)
-                returnAddress = from
                 return message
             }
             if saving.keeps(message) {
                 index += 1
             } else {
-                held.remove(at: index)
+                let unwanted = held.remove(at: index)
                 runtime.mailboxTook(address)
-                dropped(message)
+                dropped(unwanted)
             }
         }
         round += 1
@@ -116,7 +115,7 @@ public final class Mailbox: ObjectContext, @unchecked Sendable {
     }
 
     /// The runtime hands over a message; true if the mailbox holds on to it.
-    func offer(_ message: any Message, from sender: Address) -> Bool {
+    func offer(_ message: any Message, from sender: Address, notifyIfUndelivered: Bool = false) -> Bool {
         if let deadline = message as? SelectDeadline {
             if let waiter, waiter.round == deadline.round {
                 self.waiter = nil
@@ -125,7 +124,7 @@ public final class Mailbox: ObjectContext, @unchecked Sendable {
             return false
         }
         guard let waiter else {
-            held.append((message, sender))
+            held.append(HeldMessage(message: message, from: sender, notifyIfUndelivered: notifyIfUndelivered))
             return true
         }
         if waiter.accepts.contains(ObjectIdentifier(type(of: message))) {
@@ -135,22 +134,23 @@ public final class Mailbox: ObjectContext, @unchecked Sendable {
             return false
         }
         if waiter.saving.keeps(message) {
-            held.append((message, sender))
+            held.append(HeldMessage(message: message, from: sender, notifyIfUndelivered: notifyIfUndelivered))
             return true
         }
-        dropped(message)
+        dropped(HeldMessage(message: message, from: sender, notifyIfUndelivered: notifyIfUndelivered))
         return false
     }
 
-    private func dropped(_ message: any Message) {
-        runtime.logger.debug("select dropped a message", metadata: ["object": "\(address)", "type": "\(AnyMessage(message).typeName)"])
+    /// A message the select neither takes nor saves: gone, and its sender told if it asked.
+    private func dropped(_ unwanted: HeldMessage) {
+        runtime.undeliverable(unwanted.message, to: address, from: unwanted.from, notify: unwanted.notifyIfUndelivered, reason: "not selected")
     }
 
-    /// The object has ended: a waiting select throws, held messages go. Returns how many went.
-    func end() -> Int {
+    /// The object has ended: a waiting select throws, held messages go. Returns them, for their
+    /// senders to be told.
+    func end() -> [HeldMessage] {
         ended = true
-        let dropped = held.count
-        for (message, _) in held { self.dropped(message) }
+        let dropped = held
         held.removeAll()
         if let waiter {
             self.waiter = nil

@@ -25,6 +25,22 @@ public struct RuntimeLimits: Sendable {
     public init() {}
 }
 
+/// A message handed to another thread's runtime, with what its sender asked for.
+struct Posted: Sendable {
+    let to: Address
+    let from: Address
+    let message: any Message
+    let notifyIfUndelivered: Bool
+}
+
+/// A message an object holds for later (a sequential object's, a machine's saved one), with what
+/// its sender asked for.
+struct HeldMessage {
+    let message: any Message
+    let from: Address
+    let notifyIfUndelivered: Bool
+}
+
 /// Why a send was refused. Nothing was queued; the message is still the sender's.
 public enum SendRefused: Error, Equatable, Sendable, CustomStringConvertible {
     /// The receiving object has ``RuntimeLimits/mailbox`` messages waiting.
@@ -129,8 +145,8 @@ public final class Runtime: @unchecked Sendable {
     var main: Address = .none
     var mainResult: (any Message)?
     var stopSignals = 0
-    let inbox: Inbox<(Address, Address, any Message)>
-    var inboxBatch: [(Address, Address, any Message)] = []
+    let inbox: Inbox<Posted>
+    var inboxBatch: [Posted] = []
     /// Cross-thread messages taken from the inbox that the full run queue could not take yet.
     var inboxCarry = 0
     var timers: [TimerKey: TimerRecord] = [:]
@@ -153,7 +169,7 @@ public final class Runtime: @unchecked Sendable {
     /// When the current turn's handler time is up.
     var turnEnds = Deadline(nanoseconds: 0)
     /// Messages machines saved for a later state.
-    var saved: [UInt64: [(any Message, Address)]] = [:]
+    var saved: [UInt64: [HeldMessage]] = [:]
 
     /// A runtime on `reactor` (and its thread). Connections between processes need both ends to
     /// hold the same realm secret in `transport`.
@@ -277,8 +293,15 @@ public final class Runtime: @unchecked Sendable {
         let parent = tables.value.entries[slot].parent
         tables.value.entries[slot].ended = true
         cancelTimers(of: address.object)
-        if let dropped = saved.removeValue(forKey: address.object) { tables.value.entries[slot].queued -= dropped.count }
-        if case .sequential(let mailbox) = tables.value.entries[slot].kind { tables.value.entries[slot].queued -= mailbox.end() }
+        if let dropped = saved.removeValue(forKey: address.object) {
+            tables.value.entries[slot].queued -= dropped.count
+            notUndelivered(dropped, to: address)
+        }
+        if case .sequential(let mailbox) = tables.value.entries[slot].kind {
+            let dropped = mailbox.end()
+            tables.value.entries[slot].queued -= dropped.count
+            notUndelivered(dropped, to: address)
+        }
         logger.debug("object completed", metadata: ["object": "\(address)", "value": "\(AnyMessage(value).typeName)"])
         if address == main { mainResult = value }
         for watcher in watchers.removeValue(forKey: address.object) ?? [] {
@@ -395,7 +418,9 @@ public final class Runtime: @unchecked Sendable {
             undeliverable(message, to: address, from: sender, notify: notifyIfUndelivered, reason: "no such object")
             return
         }
-        guard inbox.post((address, sender, message)) else { throw .threadBusy(address) }
+        guard inbox.post(Posted(to: address, from: sender, message: message, notifyIfUndelivered: notifyIfUndelivered)) else {
+            throw .threadBusy(address)
+        }
     }
 
     /// Queues a message the runtime makes up (Start, Completed, Abandoned, timer messages,
@@ -405,6 +430,14 @@ public final class Runtime: @unchecked Sendable {
         guard let slot = slot(of: id) else { return }
         _ = enqueue(Envelope(to: id, from: sender, message: message, notifyIfUndelivered: false), mayHold: true)
         tables.value.entries[slot].queued += 1
+    }
+
+    /// Messages an ended object was holding (a sequential object's, a machine's saved ones): each
+    /// sender that asked is told.
+    func notUndelivered(_ messages: [HeldMessage], to address: Address) {
+        for held in messages {
+            undeliverable(held.message, to: address, from: held.from, notify: held.notifyIfUndelivered, reason: "object has ended")
+        }
     }
 
     /// Drops a message nobody can take, says so at debug level, and tells the sender if asked.
@@ -460,7 +493,8 @@ public final class Runtime: @unchecked Sendable {
         let kind = tables.value.entries[slot].kind
         switch kind {
         case .handler(let object):
-            let context = Context(runtime: self, address: Address(local: envelope.to), returnAddress: envelope.from)
+            let context = Context(
+                runtime: self, address: Address(local: envelope.to), returnAddress: envelope.from, notifyIfUndelivered: envelope.notifyIfUndelivered)
             do {
                 try object.receive(envelope.message, context: context)
             } catch {
@@ -468,7 +502,9 @@ public final class Runtime: @unchecked Sendable {
             }
             if tables.value.entries[slot].ended, tables.value.entries[slot].id == envelope.to, tables.value.entries[slot].queued == 0 { release(slot) }
         case .sequential(let mailbox):
-            if mailbox.offer(envelope.message, from: envelope.from) { tables.value.entries[slot].queued += 1 }
+            if mailbox.offer(envelope.message, from: envelope.from, notifyIfUndelivered: envelope.notifyIfUndelivered) {
+                tables.value.entries[slot].queued += 1
+            }
         case .relay, .free:
             break  // relays never get envelopes: deliver() goes around them
         }
@@ -522,7 +558,9 @@ public final class Runtime: @unchecked Sendable {
         for slot in tables.value.entries.indices {
             guard case .sequential(let mailbox) = tables.value.entries[slot].kind, !tables.value.entries[slot].ended else { continue }
             tables.value.entries[slot].ended = true
-            tables.value.entries[slot].queued -= mailbox.end()
+            let dropped = mailbox.end()
+            tables.value.entries[slot].queued -= dropped.count
+            notUndelivered(dropped, to: Address(local: tables.value.entries[slot].id))
         }
         var rounds = 0
         while executor.hasJobs && rounds < 1_000 {

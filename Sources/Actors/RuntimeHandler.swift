@@ -57,12 +57,12 @@ struct LinkDelegate: TransportDelegate {
 /// Sends to a runtime's objects from other threads. Posts are queued under one lock and wake the
 /// runtime once per batch; a full queue refuses the post.
 public struct RuntimeHandle: Sendable {
-    let inbox: Inbox<(Address, Address, any Message)>
+    let inbox: Inbox<Posted>
 
     /// Queues `message` for `address` (an object of that runtime); false when the queue is full.
     @discardableResult
     public func send(_ message: some Message, to address: Address, from sender: Address = .none) -> Bool {
-        inbox.post((address, sender, message))
+        inbox.post(Posted(to: address, from: sender, message: message, notifyIfUndelivered: false))
     }
 }
 
@@ -72,13 +72,15 @@ extension Runtime {
     func drainInbox() {
         if inboxCarry == 0 { inbox.drain(into: &inboxBatch) }
         var taken = 0
-        for (address, sender, message) in inboxBatch[inboxCarry...] {
+        for posted in inboxBatch[inboxCarry...] {
             do throws(SendRefused) {
-                try deliver(message, to: address, from: sender, notifyIfUndelivered: false, enforceMailbox: false)
+                try deliver(posted.message, to: posted.to, from: posted.from, notifyIfUndelivered: posted.notifyIfUndelivered, enforceMailbox: false)
             } catch .runQueueFull {
                 break
             } catch {
-                logger.warning("cross-thread message refused", metadata: ["to": "\(address)", "reason": "\(error)"])
+                // Refused on its way on (a busy connection here): back to its sender, if it asked.
+                logger.warning("cross-thread message refused", metadata: ["to": "\(posted.to)", "reason": "\(error)"])
+                undeliverable(posted.message, to: posted.to, from: posted.from, notify: posted.notifyIfUndelivered, reason: "\(error)")
             }
             taken += 1
         }

@@ -342,6 +342,18 @@ extension Connections {
         return true
     }
 
+    /// A connection with nothing queued or half-received gives its buffers back, so an idle one
+    /// costs a few hundred bytes however large its last burst was. Checked with the keep-alive
+    /// (every `probeAfter` at most), so a busy connection re-grows them rarely.
+    private func releaseIdleBuffers(_ state: Connection) {
+        if state.pendingBytes == 0 && state.staging.capacity > 0 {
+            state.staging = []
+            state.stagingOffset = 0
+        }
+        state.decoder.releaseBuffer()
+        state.opener?.releaseBuffer()
+    }
+
     /// Outstanding bytes our own control records could account for (a few, encrypted), which do
     /// not make acknowledged bytes a sign of life.
     static let controlSlack = 4 * (RecordSealer.overhead + 1)
@@ -369,6 +381,7 @@ extension Connections {
             state.aliveOwed = true
             queueFlush(socket.index)
         }
+        releaseIdleBuffers(state)
         let stalled = state.keepAlive.isLate(at: now)
         if case .tooSlow(let rate) = state.minimumRate.check(at: now, excused: stalled || state.paused) {
             finish(state.id, .protocolError(.tooSlow(bytesPerSecond: rate, minimum: configuration.minimumRate.bytesPerSecond)))

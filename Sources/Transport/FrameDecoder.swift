@@ -18,6 +18,11 @@ public struct FrameDecoder {
     /// The most buffer capacity kept between frames.
     static let retainedCapacity = 1 << 20
 
+    /// Gives the gathering buffer back when no frame is in progress (an idle connection).
+    public mutating func releaseBuffer() {
+        if pending.isEmpty && pending.capacity > 0 { pending = [] }
+    }
+
     /// Capacity of the gathering buffer (for tests of what is retained).
     var bufferCapacity: Int { pending.capacity }
 

@@ -139,6 +139,14 @@ public struct RecordOpener {
     /// Bytes held waiting for the rest of a record.
     public var bufferedBytes: Int { buffer.count }
 
+    /// Capacity of the record buffer (for tests of what is retained).
+    var bufferCapacity: Int { buffer.capacity }
+
+    /// Gives the record buffer back when no record is in progress (an idle connection).
+    public mutating func releaseBuffer() {
+        if buffer.isEmpty && buffer.capacity > 0 { buffer = [] }
+    }
+
     /// Record bytes beyond the payload.
     public var overhead: Int { aead == nil ? 4 : RecordSealer.overhead }
 

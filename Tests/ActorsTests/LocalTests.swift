@@ -121,6 +121,52 @@ struct LocalTests {
         #expect(fault == Faulted("object faulted", explanation: "broken on purpose"))
     }
 
+    @Test("a sequential object that ends holding messages, or drops them unselected: each sender that asked hears NotDelivered")
+    func heldMessagesAreAccounted() throws {
+        let runtime = try makeRuntime()
+        let result = try runtime.run { mailbox in
+            guard let child = mailbox.create({ child in
+                // Keeps everything while it waits for a Tick that never comes; drops a Tock unselected.
+                _ = try await child.select(Tick.self, saving: .only(Ping.self), timeout: .seconds(1))
+                return Ack()
+            }) else { return Faulted("no object") }
+            try mailbox.send(Tock(), to: child, notifyIfUndelivered: true)
+            for sequence in 0..<3 { try mailbox.send(Ping(sequence: sequence), to: child, notifyIfUndelivered: true) }
+            try mailbox.send(Ping(sequence: 99), to: child)  // did not ask: dropped quietly
+            try mailbox.send(Stop(), to: child)  // not selected and not saved either: ends nothing, dropped
+            var reasons: [String] = []
+            while reasons.count < 4 {
+                let notice = try await mailbox.select(NotDelivered.self, Completed.self, timeout: .seconds(10))
+                if let notice = notice as? NotDelivered { reasons.append("\(notice.messageType): \(notice.reason)") }
+            }
+            return Seen(events: reasons)
+        }
+        let reasons = (result as? Seen)?.events ?? []
+        #expect(reasons.filter { $0.hasSuffix("Tock: not selected") }.count == 1, "\(reasons)")
+        #expect(reasons.filter { $0.hasSuffix("Ping: object has ended") }.count == 3, "\(reasons)")
+    }
+
+    @Test("across threads a send keeps its flags: a message for an object gone on the other thread comes back as NotDelivered")
+    func crossThreadNotDelivered() throws {
+        let asker = RuntimeThread { mailbox in
+            let introduce = try expectType(try await mailbox.select(Introduce.self, timeout: .seconds(10)), Introduce.self)
+            let owner = mailbox.returnAddress
+            try mailbox.send(Hello(name: "anyone there?"), to: introduce.who, notifyIfUndelivered: true)
+            let notice = try await mailbox.select(NotDelivered.self, Welcome.self, timeout: .seconds(10))
+            try mailbox.send(Stop(), to: owner)
+            return Seen(events: [(notice as? NotDelivered)?.reason ?? "\(notice)"])
+        }
+        let askerMain = try #require(asker.mainAddress())
+        let owner = RuntimeThread { mailbox in
+            guard let gone = mailbox.create({ _ in Ack() }) else { return Faulted("no object") }
+            _ = try await mailbox.select(Completed.self, timeout: .seconds(10))
+            try mailbox.send(Introduce(who: gone, others: []), to: askerMain)
+            return try await mailbox.select(Stop.self, timeout: .seconds(10))
+        }
+        #expect(asker.join() as? Seen == Seen(events: ["no such object"]))
+        #expect(owner.join() is Stop)
+    }
+
     @Test("a full mailbox refuses the send; an ended object's mail is dropped, with NotDelivered when asked")
     func boundsAndDeadLetters() throws {
         var limits = RuntimeLimits()

@@ -57,6 +57,24 @@ struct ConnectionTests {
         }
     }
 
+    @Test("after a 4 MiB burst an idle connection gives its buffers back", arguments: backends)
+    func idleFootprint(backend: Reactor.BackendChoice) throws {
+        let bench = try Bench(backend) { $0.networkKeepAlive = KeepAlive.Configuration(probeAfter: .milliseconds(100), deadline: .milliseconds(400)) }
+        let (client, server) = try bench.connectedPair()
+        let big = [UInt8](repeating: 9, count: 4 << 20)
+        try bench.connections.send(FrameHeader(typeID: 9, bodyLength: 0), body: big, on: client)
+        #expect(try bench.spin(within: .seconds(30)) { $0.frames.count == 1 })
+        func retained(_ id: ConnectionID) -> Int {
+            guard let state = bench.connections.connection(id) else { return -1 }
+            return state.staging.capacity + state.decoder.bufferCapacity + (state.opener?.bufferCapacity ?? 0)
+        }
+        #expect(retained(server) > 256 << 10, "a record's worth and more was kept after the burst")
+        // Quiet for a few keep-alive checks: both ends shrink (probes and answers still pass
+        // through the opener, a few dozen bytes each).
+        #expect(try bench.spin(within: .seconds(10)) { _ in retained(client) < 1024 && retained(server) < 1024 },
+                "client \(retained(client)) B, server \(retained(server)) B")
+    }
+
     @Test("an idle connection stays up on probes; a frozen peer is abandoned within the deadline", arguments: backends)
     func keepAlive(backend: Reactor.BackendChoice) throws {
         let bench = try Bench(backend) { $0.networkKeepAlive = KeepAlive.Configuration(probeAfter: .milliseconds(100), deadline: .milliseconds(400)) }
