@@ -3,20 +3,22 @@
 SHELL := /bin/bash
 export PATH := /opt/swift/usr/bin:$(PATH)
 
-SYSTEM_PACKAGES := liburing-dev libsodium-dev python3 iproute2
+SYSTEM_PACKAGES := liburing-dev libsodium-dev python3 iproute2 stress-ng
 SWIFT_BUILD_FLAGS ?=
 
 .PHONY: demo test bench fuzz build system-packages clean
 
 ## Installs liburing-dev and libsodium-dev when their headers are missing (apt-get as root),
-## python3, which one CLI test uses as a role that is not a shell, and iproute2, whose `ip` makes
-## the network namespaces the LAN/WAN tests use as hosts.
+## python3, which one CLI test uses as a role that is not a shell, iproute2, whose `ip` makes
+## the network namespaces the LAN/WAN tests use as hosts and whose `tc` shapes their links, and
+## stress-ng, which loads both cores for the loaded-machine runs and benchmark row.
 system-packages:
 	@missing=""; \
 	[ -f /usr/include/liburing.h ] || missing="$$missing liburing-dev"; \
 	[ -f /usr/include/sodium.h ] || missing="$$missing libsodium-dev"; \
 	command -v python3 >/dev/null || missing="$$missing python3"; \
 	command -v ip >/dev/null || [ -x /usr/sbin/ip ] || missing="$$missing iproute2"; \
+	command -v stress-ng >/dev/null || missing="$$missing stress-ng"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then \
 	    echo "installing$$missing"; \
@@ -49,7 +51,7 @@ test: system-packages
 
 ## Release build of Benchmarks/ (its own package): raw C baseline and the reactor, in one run.
 bench: system-packages
-	swift build -c release --product ansar && swift build -c release --product publish-a-service && swift build -c release --product subscribe-to-service
+	swift build -c release --product ansar && swift build -c release --product publish-a-service && swift build -c release --product subscribe-to-service && swift build -c release --product link-node
 	cd Benchmarks && swift build -c release && cp "$$(swift build -c release --show-bin-path)/bench-node" ../.build/release/
 	cd Benchmarks && "$$(swift build -c release --show-bin-path)/ansar-bench" --results ../.bench/results.jsonl
 

@@ -90,8 +90,8 @@ public struct RecordSealer {
             record[index] = lengthBytes[index]
         }
         guard let aead else {
-            // Plaintext sessions are for tests and trusted links, not the hot path: a plain copy.
-            for index in plaintext.indices { record[4 + index] = plaintext[index] }
+            record.removeSubrange(4...)  // keeps the capacity
+            record.append(span: plaintext)
             return total
         }
         aead.seal(plaintext, into: &record, at: 4, additional: lengthBytes)

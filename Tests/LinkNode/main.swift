@@ -59,6 +59,10 @@ struct Report: Message {
     var lost = 0
     var sent = 0
     var busy = 0
+    /// Source: from sending the bulk message to the sink's word that it arrived whole.
+    var bulkMilliseconds = 0.0
+    /// Sink: from the first chunk to the last, as they arrived.
+    var streamMilliseconds = 0.0
 }
 
 func say(_ line: String) { SystemAccess.writeStandardError("link-node: \(line)\n") }
@@ -73,12 +77,15 @@ Node.run(name: "link-node", settings: Settings(), input: Nothing.self) { mailbox
         say("listening")
         _ = try await mailbox.select(Accepted.self, timeout: .seconds(30))
         let peer = mailbox.returnAddress
-        try mailbox.send(Bulk(payload: (0..<settings.bulkBytes).map(bulkByte)), to: peer)
+        let bulk = Bulk(payload: (0..<settings.bulkBytes).map(bulkByte))
+        let bulkSent = Deadline.now()
+        try mailbox.send(bulk, to: peer)
         // The stream starts once the bulk message is through (the sink says so).
         guard try await mailbox.select(Ack.self, Abandoned.self, Closed.self, timeout: .seconds(120)) is Ack else {
             report.lost += 1
             return report
         }
+        report.bulkMilliseconds = Double(bulkSent.nanoseconds(until: .now())) / 1e6
         say("bulk delivered")
         let payload = [UInt8](repeating: 0xA5, count: settings.chunkBytes)
         let end = Deadline.after(.nanoseconds(Int64(settings.seconds * 1e9)))
@@ -103,6 +110,7 @@ Node.run(name: "link-node", settings: Settings(), input: Nothing.self) { mailbox
                 report.bulkIntact = theirs.bulkIntact
                 report.received = theirs.received
                 report.gaps = theirs.gaps
+                report.streamMilliseconds = theirs.streamMilliseconds
                 report.lost += theirs.lost
                 try mailbox.reply(Ack())
             default:
@@ -116,6 +124,7 @@ Node.run(name: "link-node", settings: Settings(), input: Nothing.self) { mailbox
     let source = mailbox.returnAddress
     say("connected")
     var expected = 0
+    var firstChunk: Deadline? = nil
     while true {
         switch try await mailbox.select(Bulk.self, Chunk.self, Finished.self, Abandoned.self, Closed.self, timeout: .seconds(120)) {
         case let bulk as Bulk:
@@ -123,6 +132,8 @@ Node.run(name: "link-node", settings: Settings(), input: Nothing.self) { mailbox
             say("bulk \(bulk.payload.count) bytes")
             try mailbox.send(Ack(), to: source)
         case let chunk as Chunk:
+            if firstChunk == nil { firstChunk = .now() }
+            report.streamMilliseconds = Double(firstChunk!.nanoseconds(until: .now())) / 1e6
             if chunk.sequence != expected { report.gaps += 1 }
             expected = chunk.sequence + 1
             report.received += 1

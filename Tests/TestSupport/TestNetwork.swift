@@ -88,7 +88,11 @@ public final class TestNetwork {
     /// Shapes what a host sends out of its interface to a LAN to `rate` (`10mbit`…) with a token
     /// bucket (`tc … tbf`; this kernel has no netem), as a slow link would.
     public func shape(_ host: Host, interface: String = "eth0", rate: String) throws {
-        try ip(["netns", "exec", host.namespace, "tc", "qdisc", "add", "dev", interface, "root", "tbf",
+        let candidates: [String] = ["/usr/sbin/tc", "/sbin/tc", "/usr/bin/tc", "/bin/tc"]
+        guard let tc = candidates.first(where: { access($0, X_OK) == 0 }) else {
+            throw HostError("no tc (iproute2) to shape links with")
+        }
+        try ip(["netns", "exec", host.namespace, tc, "qdisc", "add", "dev", interface, "root", "tbf",
                 "rate", rate, "burst", "32kbit", "latency", "50ms"])
     }
 

@@ -26,7 +26,7 @@ while let argument = arguments.next() {
     case "--variant": variantFilter = arguments.next()
     case "--size": sizeFilter = arguments.next().flatMap { Int($0) }
     default:
-        print("usage: ansar-bench [--results FILE] [--quick] [--only round-trip|one-way|dispatch|pubsub|hosts|demo] [--variant TEXT] [--size BYTES]")
+        print("usage: ansar-bench [--results FILE] [--quick] [--only round-trip|one-way|dispatch|pubsub|hosts|links|demo] [--variant TEXT] [--size BYTES]")
         exit(2)
     }
 }
@@ -313,6 +313,47 @@ if only == nil || only == "hosts" {
                 baseline: "direct (routed) session", baselineValue: median(hosts.directRoundTrip)))
         } catch {
             fail("hosts: \(error)")
+        }
+    }
+}
+
+// MARK: Links under real conditions
+
+if only == nil || only == "links" {
+    if !ChildProcess.isExecutable("../.build/release/link-node") {
+        print("links: ../.build/release/link-node is missing (make bench builds it); skipped")
+    } else {
+        if !TestNetwork.available {
+            print("links: the 10 Mbit/s link needs root and network namespaces; skipped")
+        } else {
+            do {
+                let streamed = quick ? 5.0 : 20.0
+                let shaped = try shapedLinkFigures(seconds: streamed)
+                figures.append(Figure(
+                    name: "links: 1 KiB stream goodput over a 10 Mbit/s link (Mbit/s)",
+                    value: Double(shaped.received - 1) * 1024 * 8 / (shaped.streamMilliseconds / 1000) / 1e6,
+                    unit: "Mbit/s", baseline: "shaped rate", baselineValue: 10))
+                figures.append(Figure(
+                    name: "links: 16 MiB message over a 10 Mbit/s link (s)", value: shaped.bulkMilliseconds / 1000, unit: "s",
+                    baseline: "at the shaped rate", baselineValue: Double(16 << 20) * 8 / 10e6))
+                figures.append(Figure(
+                    name: "links: peer lost or gaps on the 10 Mbit/s link", value: Double(shaped.lost + shaped.gaps), unit: "events",
+                    baseline: "zero", baselineValue: 0))
+            } catch {
+                fail("links: \(error)")
+            }
+        }
+        do {
+            let streamed = quick ? 10.0 : 120.0
+            if let stressed = try stressedLinkFigures(seconds: streamed) {
+                figures.append(Figure(
+                    name: "links: peer lost in \(Int(streamed)) s of streaming under stress-ng --cpu 2", value: Double(stressed.lost + stressed.gaps),
+                    unit: "events", baseline: "zero", baselineValue: 0))
+            } else {
+                print("links: stress-ng is missing (make installs it); the loaded-machine row is skipped")
+            }
+        } catch {
+            fail("links: \(error)")
         }
     }
 }

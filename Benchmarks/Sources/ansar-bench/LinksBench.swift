@@ -1,0 +1,77 @@
+// Links under real conditions, with the release `link-node` pair: a 10 Mbit/s link between two
+// namespaced hosts (root only), and a Unix-socket link streaming while `stress-ng --cpu 2`
+// loads both cores. Each figure comes from the source's JSON report.
+import Reactor
+import TestSupport
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+struct LinkReport {
+    var bulkMilliseconds = 0.0
+    var streamMilliseconds = 0.0
+    var received = 0
+    var lost = 0
+    var gaps = 0
+
+    init(_ json: String) throws {
+        func field(_ name: String) throws -> Double {
+            let parts = json.split(separator: "\"\(name)\":", maxSplits: 1)
+            guard parts.count == 2, let value = Double(parts[1].prefix { $0.isNumber || $0 == "." || $0 == "-" }) else {
+                throw HostError("link-node report without \(name): \(json)")
+            }
+            return value
+        }
+        bulkMilliseconds = try field("bulkMilliseconds")
+        streamMilliseconds = try field("streamMilliseconds")
+        received = Int(try field("received"))
+        lost = Int(try field("lost"))
+        gaps = Int(try field("gaps"))
+    }
+}
+
+/// Runs a source and a sink (in `hosts` when given, else on this machine) and reads the report.
+func runLinkPair(source: Host?, sink: Host?, address: String, arguments: [String], seconds: Double) throws -> LinkReport {
+    let environment = ["ANSAR_REALM_SECRET": String(repeating: "6c", count: 32)]
+    let common = ["--address=\(address)", "--pure-object"] + arguments
+    func start(_ host: Host?, _ role: String) throws -> Subprocess {
+        if let host { return try host.start("link-node", ["--role=\(role)"] + common, environment: environment) }
+        var directory = [CChar](repeating: 0, count: 4096)
+        guard getcwd(&directory, directory.count) != nil else { throw HostError("getcwd failed") }
+        let here = String(decoding: directory.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        return try Subprocess("\(here)/../.build/release/link-node", ["--role=\(role)"] + common, environment: environment)
+    }
+    let sourceProcess = try start(source, "source")
+    guard sourceProcess.waitForError(containing: "listening") else { throw HostError("link-node source: \(sourceProcess.errors)") }
+    let sinkProcess = try start(sink, "sink")
+    let code = sourceProcess.wait(seconds: seconds + 120)
+    _ = sinkProcess.wait(seconds: 30)
+    guard code == 0 else { throw HostError("link-node source exited \(code): \(sourceProcess.errors.suffix(2000)) \(sinkProcess.errors.suffix(2000))") }
+    return try LinkReport(sourceProcess.output)
+}
+
+/// The 10 Mbit/s link: the 16 MiB message, then a saturating 1 KiB stream for `seconds`.
+func shapedLinkFigures(seconds: Double) throws -> LinkReport {
+    let network = try TestNetwork(executables: "../.build/release")
+    defer { network.tearDown() }
+    try network.addLAN(1)
+    let a = try network.addHost("a", [(1, "198.18.1.1/24")])
+    let b = try network.addHost("b", [(1, "198.18.1.2/24")])
+    try network.shape(a, rate: "10mbit")
+    try network.shape(b, rate: "10mbit")
+    return try runLinkPair(source: a, sink: b, address: "198.18.1.1:4100", arguments: ["--seconds=\(seconds)"], seconds: seconds + 30)
+}
+
+/// A Unix-socket link (1.5 s keep-alive) streaming for `seconds` while stress-ng loads both cores.
+func stressedLinkFigures(seconds: Double) throws -> LinkReport? {
+    guard let stress = ["/usr/bin/stress-ng", "/bin/stress-ng"].first(where: ChildProcess.isExecutable) else { return nil }
+    let load = try Subprocess(stress, ["--cpu", "2", "--timeout", "\(Int(seconds) + 30)s"])
+    defer {
+        load.signal(SIGTERM)
+        _ = load.wait(seconds: 10)
+    }
+    return try runLinkPair(
+        source: nil, sink: nil, address: "@ansar-bench-stress-\(getpid())", arguments: ["--seconds=\(seconds)", "--bulk-bytes=1048576"],
+        seconds: seconds)
+}
