@@ -16,11 +16,7 @@ struct SlowLinkTests {
     func shapedLink() throws {
         let network = try TestNetwork()
         defer { network.tearDown() }
-        try network.addLAN(1)
-        let a = try network.addHost("a", [(1, "198.18.1.1/24")])
-        let b = try network.addHost("b", [(1, "198.18.1.2/24")])
-        try network.shape(a, rate: "10mbit")
-        try network.shape(b, rate: "10mbit")
+        let (a, b) = try network.addShapedPair(rate: "10mbit")
         let secret = ["ANSAR_REALM_SECRET": String(repeating: "5d", count: 32)]
         let source = try a.start(
             "link-node", ["--role=source", "--address=198.18.1.1:4100", "--seconds=20", "--pure-object"], environment: secret)

@@ -85,6 +85,16 @@ public final class TestNetwork {
         try ip(["-n", host.namespace, "route", present ? "add" : "del", network] + (present ? ["via", gateway] : []))
     }
 
+    /// Two hosts on LAN 1 (`a` 198.18.1.1, `b` 198.18.1.2), each sending at `rate`: a slow link.
+    public func addShapedPair(rate: String) throws -> (a: Host, b: Host) {
+        try addLAN(1)
+        let a = try addHost("a", [(1, "198.18.1.1/24")])
+        let b = try addHost("b", [(1, "198.18.1.2/24")])
+        try shape(a, rate: rate)
+        try shape(b, rate: rate)
+        return (a, b)
+    }
+
     /// Shapes what a host sends out of its interface to a LAN to `rate` (`10mbit`…) with a token
     /// bucket (`tc … tbf`; this kernel has no netem), as a slow link would.
     public func shape(_ host: Host, interface: String = "eth0", rate: String) throws {

@@ -55,11 +55,7 @@ func runLinkPair(source: Host?, sink: Host?, address: String, arguments: [String
 func shapedLinkFigures(seconds: Double) throws -> LinkReport {
     let network = try TestNetwork(executables: "../.build/release")
     defer { network.tearDown() }
-    try network.addLAN(1)
-    let a = try network.addHost("a", [(1, "198.18.1.1/24")])
-    let b = try network.addHost("b", [(1, "198.18.1.2/24")])
-    try network.shape(a, rate: "10mbit")
-    try network.shape(b, rate: "10mbit")
+    let (a, b) = try network.addShapedPair(rate: "10mbit")
     return try runLinkPair(source: a, sink: b, address: "198.18.1.1:4100", arguments: ["--seconds=\(seconds)"], seconds: seconds + 30)
 }
 
