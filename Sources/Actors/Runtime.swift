@@ -510,7 +510,7 @@ public final class Runtime: @unchecked Sendable {
         }
     }
 
-    var hasWork: Bool { !tables.value.queue.isEmpty || executor.hasJobs || inboxCarry > 0 }
+    var hasWork: Bool { !tables.value.queue.isEmpty || !tables.value.overflow.isEmpty || executor.hasJobs || inboxCarry > 0 }
 
     /// A sequential object took (or dropped) one message it was holding.
     func mailboxTook(_ address: Address) {

@@ -257,7 +257,7 @@ extension Connections {
         let now = Deadline.now()
         if records > 0 { state.keepAlive.heard(at: now) }
         state.minimumRate.received(
-            payload: bytes.count - records * opener.overhead,
+            payload: max(0, bytes.count - records * opener.overhead),
             incomplete: opener.bufferedBytes > 0 || state.decoder.bufferedBytes > 0, at: now)
     }
 
