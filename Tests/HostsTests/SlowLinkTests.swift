@@ -30,16 +30,9 @@ struct SlowLinkTests {
         #expect(report.contains(#""bulkIntact":true"#), "\(report)")
         #expect(report.contains(#""lost":0"#), "no link declared lost on either side: \(report)")
         #expect(report.contains(#""gaps":0"#), "\(report)")
-        let sent = field("sent", in: report), received = field("received", in: report)
+        let sent = Int(jsonNumber("sent", in: report) ?? -1), received = Int(jsonNumber("received", in: report) ?? -1)
         #expect(sent > 1000 && received == sent, "every sequence number arrives: \(report)")
-        #expect(field("busy", in: report) > 0, "the stream saturated the link (the source was held back): \(report)")
+        #expect(Int(jsonNumber("busy", in: report) ?? -1) > 0, "the stream saturated the link (the source was held back): \(report)")
         #expect(!source.errors.contains("peer silent") && !sink.errors.contains("peer silent"))
-    }
-
-    /// An integer field of a flat JSON object.
-    private func field(_ name: String, in json: String) -> Int {
-        let parts = json.split(separator: "\"\(name)\":", maxSplits: 1)
-        guard parts.count == 2 else { return -1 }
-        return Int(parts[1].prefix { $0.isNumber }) ?? -1
     }
 }

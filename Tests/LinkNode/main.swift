@@ -6,6 +6,10 @@ import Actors
 import Reactor
 import Transport
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 struct Settings: Codable, Sendable {
     /// "source" (listens) or "sink" (connects).
     var role = "sink"
@@ -16,6 +20,8 @@ struct Settings: Codable, Sendable {
     /// How long the source streams after the bulk message.
     var seconds = 20.0
     var chunkBytes = 1024
+    /// Sink: how long handling one chunk takes (a slow consumer).
+    var handleMicroseconds = 0
 }
 
 /// The byte at `index` of a bulk message, so the sink can check every one.
@@ -132,6 +138,7 @@ Node.run(name: "link-node", settings: Settings(), input: Nothing.self) { mailbox
             say("bulk \(bulk.payload.count) bytes")
             try mailbox.send(Ack(), to: source)
         case let chunk as Chunk:
+            if settings.handleMicroseconds > 0 { usleep(UInt32(settings.handleMicroseconds)) }
             if firstChunk == nil { firstChunk = .now() }
             report.streamMilliseconds = Double(firstChunk!.nanoseconds(until: .now())) / 1e6
             if chunk.sequence != expected { report.gaps += 1 }

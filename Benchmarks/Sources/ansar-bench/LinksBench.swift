@@ -17,10 +17,7 @@ struct LinkReport {
 
     init(_ json: String) throws {
         func field(_ name: String) throws -> Double {
-            let parts = json.split(separator: "\"\(name)\":", maxSplits: 1)
-            guard parts.count == 2, let value = Double(parts[1].prefix { $0.isNumber || $0 == "." || $0 == "-" }) else {
-                throw HostError("link-node report without \(name): \(json)")
-            }
+            guard let value = jsonNumber(name, in: json) else { throw HostError("link-node report without \(name): \(json)") }
             return value
         }
         bulkMilliseconds = try field("bulkMilliseconds")

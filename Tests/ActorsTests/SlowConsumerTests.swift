@@ -1,0 +1,26 @@
+import Reactor
+import Testing
+import TestSupport
+
+/// A consumer slower than its producer, as real processes over a Unix socket (`link-node`).
+@Suite("A slow consumer is slowed, never dropped")
+struct SlowConsumerTests {
+    @Test("a sink taking 1 ms a message while its source floods for 30 s: no link lost, no gap, the source held back by linkBusy/Writable")
+    func slowConsumer() throws {
+        let secret = ["ANSAR_REALM_SECRET": String(repeating: "4b", count: 32)]
+        let address = "--address=@ansar-slow-consumer-\(UInt32.random(in: 0...UInt32.max))"
+        let source = try Subprocess("link-node", ["--role=source", address, "--seconds=30", "--bulk-bytes=1024", "--pure-object"], environment: secret)
+        #expect(source.waitForError(containing: "listening"))
+        let sink = try Subprocess("link-node", ["--role=sink", address, "--bulk-bytes=1024", "--handle-microseconds=1000", "--pure-object"], environment: secret)
+        #expect(source.wait(seconds: 300) == 0, "\(source.errors)")
+        #expect(sink.wait(seconds: 60) == 0, "\(sink.errors)")
+        let report = source.output
+        #expect(report.contains(#""lost":0"#), "no link declared lost on either side: \(report)")
+        #expect(report.contains(#""gaps":0"#), "\(report)")
+        #expect(report.contains(#""bulkIntact":true"#), "\(report)")
+        let sent = Int(jsonNumber("sent", in: report) ?? -1), received = Int(jsonNumber("received", in: report) ?? -1), busy = Int(jsonNumber("busy", in: report) ?? -1)
+        #expect(sent > 1000 && received == sent, "every message arrives: \(report)")
+        #expect(busy > 0, "the source was held back: \(report)")
+        #expect(!source.errors.contains("peer silent") && !sink.errors.contains("peer silent"))
+    }
+}
