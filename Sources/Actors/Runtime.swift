@@ -295,12 +295,12 @@ public final class Runtime: @unchecked Sendable {
         cancelTimers(of: address.object)
         if let dropped = saved.removeValue(forKey: address.object) {
             tables.value.entries[slot].queued -= dropped.count
-            notUndelivered(dropped, to: address)
+            tellSendersOfDropped(dropped, to: address)
         }
         if case .sequential(let mailbox) = tables.value.entries[slot].kind {
             let dropped = mailbox.end()
             tables.value.entries[slot].queued -= dropped.count
-            notUndelivered(dropped, to: address)
+            tellSendersOfDropped(dropped, to: address)
         }
         logger.debug("object completed", metadata: ["object": "\(address)", "value": "\(AnyMessage(value).typeName)"])
         if address == main { mainResult = value }
@@ -434,7 +434,7 @@ public final class Runtime: @unchecked Sendable {
 
     /// Messages an ended object was holding (a sequential object's, a machine's saved ones): each
     /// sender that asked is told.
-    func notUndelivered(_ messages: [HeldMessage], to address: Address) {
+    func tellSendersOfDropped(_ messages: [HeldMessage], to address: Address) {
         for held in messages {
             undeliverable(held.message, to: address, from: held.from, notify: held.notifyIfUndelivered, reason: "object has ended")
         }
@@ -560,7 +560,7 @@ public final class Runtime: @unchecked Sendable {
             tables.value.entries[slot].ended = true
             let dropped = mailbox.end()
             tables.value.entries[slot].queued -= dropped.count
-            notUndelivered(dropped, to: Address(local: tables.value.entries[slot].id))
+            tellSendersOfDropped(dropped, to: Address(local: tables.value.entries[slot].id))
         }
         var rounds = 0
         while executor.hasJobs && rounds < 1_000 {
