@@ -81,7 +81,19 @@ extension Runtime: AddressTranslator, AddressResolver {
             post(Abandoned(reason: reason.description), to: link.owner.object, from: .owner(of: connection, runtime: index))
         case .writable(let connection):
             guard let link = link(connection) else { return }
-            for sender in link.refusedSenders { post(Writable(), to: sender.object, from: .owner(of: connection, runtime: index)) }
+            let owner = Address.owner(of: connection, runtime: index)
+            for sender in link.refusedSenders {
+                guard sender.runtime != index else {
+                    post(Writable(), to: sender.object, from: owner)
+                    continue
+                }
+                // A sender on another thread, refused when its message got here: through its inbox.
+                do throws(SendRefused) {
+                    try deliver(Writable(), to: sender, from: owner, notifyIfUndelivered: false, enforceMailbox: false)
+                } catch {
+                    logger.warning("Writable not told across threads", metadata: ["sender": "\(sender)", "reason": "\(error)"])
+                }
+            }
             link.refusedSenders.removeAll()
         }
     }

@@ -167,6 +167,59 @@ struct LocalTests {
         #expect(owner.join() is Stop)
     }
 
+    struct Chunk: Message {
+        var sequence: Int
+        var payload: [UInt8]
+    }
+
+    @Test("across threads and a connection: a send refused by the other thread's busy link comes back as NotDelivered, then Writable")
+    func crossThreadLinkBusy() throws {
+        let endpoint = uniqueEndpoint("far-busy")
+        // The far end holds every message unread for a while, so the link backs up.
+        let server = RuntimeThread { mailbox in
+            mailbox.listen(at: endpoint)
+            _ = try await mailbox.select(Listening.self, timeout: .seconds(10))
+            _ = try await mailbox.select(Accepted.self, timeout: .seconds(10))
+            _ = try await mailbox.select(Tick.self, saving: .everything, timeout: .seconds(3))
+            while true {
+                guard try await mailbox.select(Chunk.self, Stop.self, timeout: .seconds(10)) is Chunk else { return Ack() }
+            }
+        }
+        let sender = RuntimeThread { mailbox in
+            let introduce = try expectType(try await mailbox.select(Introduce.self, timeout: .seconds(10)), Introduce.self)
+            let owner = mailbox.returnAddress
+            let payload = [UInt8](repeating: 1, count: 4096)
+            var sequence = 0
+            var refused: NotDelivered? = nil
+            while refused == nil && sequence < 200_000 {
+                do {
+                    try mailbox.send(Chunk(sequence: sequence, payload: payload), to: introduce.who, notifyIfUndelivered: true)
+                    sequence += 1
+                } catch SendRefused.threadBusy {
+                    _ = try await mailbox.select(Tick.self, timeout: .milliseconds(1))
+                }
+                if sequence % 256 == 0, let notice = try await mailbox.select(NotDelivered.self, timeout: .milliseconds(1)) as? NotDelivered {
+                    refused = notice
+                }
+            }
+            let writable = try await mailbox.select(Writable.self, timeout: .seconds(20))
+            try mailbox.send(Stop(), to: owner)
+            return Seen(events: [refused.map { "NotDelivered: \($0.reason)" } ?? "never refused", "\(type(of: writable))"])
+        }
+        let senderMain = try #require(sender.mainAddress())
+        let linkOwner = RuntimeThread { mailbox in
+            mailbox.connect(to: endpoint, backoff: retrying)
+            _ = try await mailbox.select(Connected.self, timeout: .seconds(10))
+            try mailbox.send(Introduce(who: mailbox.returnAddress, others: []), to: senderMain)
+            return try await mailbox.select(Stop.self, timeout: .seconds(30))
+        }
+        let events = (sender.join() as? Seen)?.events ?? []
+        #expect(events.count == 2 && events[0].hasPrefix("NotDelivered: connection to ") && events[0].hasSuffix("is busy"), "\(events)")
+        #expect(events.last == "Writable", "\(events)")
+        #expect(linkOwner.join() is Stop)
+        _ = server.join()
+    }
+
     @Test("a full mailbox refuses the send; an ended object's mail is dropped, with NotDelivered when asked")
     func boundsAndDeadLetters() throws {
         var limits = RuntimeLimits()
