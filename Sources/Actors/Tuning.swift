@@ -49,6 +49,9 @@ public struct Tuning: Sendable, Equatable {
         return tuning
     }
 
+    /// What the setting named by `flag` takes, for help texts.
+    public static func help(_ flag: String) -> String { settings.first { $0.flag == flag }?.help ?? "" }
+
     /// True if `flag` (without `--`) is one of ``settings``.
     public static func isSetting(_ flag: String) -> Bool { settings.contains { $0.flag == flag } }
 

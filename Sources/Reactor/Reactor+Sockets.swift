@@ -187,12 +187,6 @@ extension Reactor {
         max(0, Int(cshims_socket_unread(sockets[try slot(of: socket)].fd)))
     }
 
-    /// True while received bytes are being delivered: between ``startReceiving(_:)`` and
-    /// ``stopReceiving(_:)`` or the end of the stream.
-    public func isReceiving(_ socket: SocketID) throws(ReactorError) -> Bool {
-        sockets[try slot(of: socket)].receiving
-    }
-
     /// Half-closes the sending side once everything queued has been sent; the peer then reads end of stream.
     public func shutdownWrite(_ socket: SocketID) throws(ReactorError) {
         checkThread()

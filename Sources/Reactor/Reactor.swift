@@ -117,7 +117,9 @@ public final class Reactor {
         sockets = Array(repeating: Socket(), count: limits.sockets)
         freeSockets = (0..<UInt32(limits.sockets)).reversed()
         sendQueues = SendQueues(limits: limits)
-        timers = TimerQueue(capacity: limits.timers, reserve: 2 * limits.sockets)
+        // Two socket-bound timers per socket at most (a connection's own and a connect deadline),
+        // and a few for owners' per-loop needs (a transport's wake-up).
+        timers = TimerQueue(capacity: limits.timers, reserve: 2 * limits.sockets + 8)
         addresses = .allocate(capacity: limits.sockets)
         messages = .allocate(capacity: limits.sockets)
         iovecs = .allocate(capacity: limits.sockets * limits.chunksPerSocket)
