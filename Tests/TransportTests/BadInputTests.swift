@@ -172,6 +172,26 @@ struct BadInputTests {
         #expect(try setup.bystanderStillServes())
     }
 
+    @Test("a peer that stops reading while we stream to it: once its window closes, it is lost at the deadline", arguments: backends)
+    func peerStopsReading(backend: Reactor.BackendChoice) throws {
+        let setup = try Setup(backend)
+        let deaf = try RawPeer(port: setup.port)
+        #expect(try deaf.handshake(secret: Bench.realm, bench: setup.bench))
+        let id = try setup.acceptedPeer()
+        // Its kernel takes what fits in its buffers, then the window closes: no progress, and
+        // probes wait behind the data it never reads.
+        let body = [UInt8](repeating: 5, count: 32 * 1024)
+        var lost = false
+        for _ in 0..<2000 where !lost {
+            try? setup.bench.connections.send(FrameHeader(typeID: 6, bodyLength: 0), body: body, on: id)
+            lost = try setup.bench.spin(within: .milliseconds(10)) {
+                $0.has { if case .abandoned(id, .protocolError(.peerSilent)) = $0 { true } else { false } }
+            }
+        }
+        #expect(try setup.closedFor(id) { if case .protocolError(.peerSilent) = $0 { true } else { false } })
+        #expect(try setup.bystanderStillServes())
+    }
+
     @Test("control records: a probe is answered at once, an unknown one closes the connection", arguments: backends)
     func controlRecords(backend: Reactor.BackendChoice) throws {
         let setup = try Setup(backend)
