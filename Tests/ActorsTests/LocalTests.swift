@@ -175,8 +175,11 @@ struct LocalTests {
     @Test("across threads and a connection: a send refused by the other thread's busy link comes back as NotDelivered, then Writable")
     func crossThreadLinkBusy() throws {
         let endpoint = uniqueEndpoint("far-busy")
-        // The far end holds every message unread for a while, so the link backs up.
-        let server = RuntimeThread { mailbox in
+        // The far end holds every message unread for a while, so the link backs up; a small
+        // mailbox and small messages keep what it must then work through short on a loaded machine.
+        var small = RuntimeLimits()
+        small.mailbox = 256
+        let server = RuntimeThread(limits: small) { mailbox in
             mailbox.listen(at: endpoint)
             _ = try await mailbox.select(Listening.self, timeout: .seconds(10))
             _ = try await mailbox.select(Accepted.self, timeout: .seconds(10))
@@ -188,7 +191,7 @@ struct LocalTests {
         let sender = RuntimeThread { mailbox in
             let introduce = try expectType(try await mailbox.select(Introduce.self, timeout: .seconds(10)), Introduce.self)
             let owner = mailbox.returnAddress
-            let payload = [UInt8](repeating: 1, count: 4096)
+            let payload = [UInt8](repeating: 1, count: 256)
             var sequence = 0
             var refused: NotDelivered? = nil
             while refused == nil && sequence < 200_000 {
@@ -204,7 +207,7 @@ struct LocalTests {
                     refused = notice
                 }
             }
-            let writable = try await mailbox.select(Writable.self, timeout: .seconds(20))
+            let writable = try await mailbox.select(Writable.self, timeout: .seconds(60))
             try mailbox.send(Stop(), to: owner)
             return Seen(events: [refused.map { "NotDelivered: \($0.reason)" } ?? "never refused", "\(type(of: writable))"])
         }
@@ -213,7 +216,7 @@ struct LocalTests {
             mailbox.connect(to: endpoint, backoff: retrying)
             _ = try await mailbox.select(Connected.self, timeout: .seconds(10))
             try mailbox.send(Introduce(who: mailbox.returnAddress, others: []), to: senderMain)
-            return try await mailbox.select(Stop.self, timeout: .seconds(30))
+            return try await mailbox.select(Stop.self, timeout: .seconds(120))
         }
         let events = (sender.join() as? Seen)?.events ?? []
         #expect(events.count == 2 && events[0].hasPrefix("NotDelivered: connection to ") && events[0].hasSuffix("is busy"), "\(events)")
