@@ -94,16 +94,22 @@ public struct Tuning: Sendable, Equatable {
 
     /// The environment variables that hand these settings to a child process.
     public var environment: [String: String] {
-        func text(_ configuration: KeepAlive.Configuration) -> String {
+        Dictionary(uniqueKeysWithValues: Self.settings.compactMap { setting in text(of: setting.flag).map { (setting.variable, $0) } })
+    }
+
+    /// The setting named by `flag` as ``set(_:to:source:)`` reads it; nil when it is not set.
+    private func text(of flag: String) -> String? {
+        func seconds(_ configuration: KeepAlive.Configuration) -> String {
             "\(Double(configuration.probeAfter.nanosecondsClamped) / 1e9)/\(Double(configuration.deadline.nanosecondsClamped) / 1e9)"
         }
-        var variables: [String: String] = [:]
-        if let keepAlive { variables["ANSAR_KEEP_ALIVE"] = text(keepAlive) }
-        if let networkKeepAlive { variables["ANSAR_NETWORK_KEEP_ALIVE"] = text(networkKeepAlive) }
-        if let sockets { variables["ANSAR_SOCKETS"] = "\(sockets)" }
-        if let timers { variables["ANSAR_TIMERS"] = "\(timers)" }
-        if let messagesPerTurn { variables["ANSAR_MESSAGES_PER_TURN"] = "\(messagesPerTurn)" }
-        return variables
+        switch flag {
+        case "keep-alive": return keepAlive.map(seconds)
+        case "network-keep-alive": return networkKeepAlive.map(seconds)
+        case "sockets": return sockets.map { "\($0)" }
+        case "timers": return timers.map { "\($0)" }
+        case "messages-per-turn": return messagesPerTurn.map { "\($0)" }
+        default: return nil
+        }
     }
 
     /// Applies the settings to the three configurations a runtime is made from.
