@@ -128,9 +128,12 @@ extension ObjectContext {
         runtime.connectorOwners[id] = nil
     }
 
-    /// Closes the connection `address` routes through; the owner receives ``Closed``.
+    /// Closes the connection `address` routes through, gracefully: what was sent before, and the
+    /// confirmation of what the peer's messages objects here took, still go out. The owner
+    /// receives ``Closed``.
     public func close(_ address: Address) {
         guard let link = address.link else { return }
+        runtime.grantCredit()
         runtime.connections.close(link)
     }
 }

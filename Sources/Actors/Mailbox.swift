@@ -92,15 +92,16 @@ public final class Mailbox: ObjectContext, @unchecked Sendable {
         while index < held.count {
             let message = held[index].message
             if accepts.contains(ObjectIdentifier(type(of: message))) {
-                returnAddress = held.remove(at: index).from
-                runtime.mailboxTook(address)
+                let taken = held.remove(at: index)
+                returnAddress = taken.from
+                runtime.mailboxTook(address, taken)
                 return message
             }
             if saving.keeps(message) {
                 index += 1
             } else {
                 let unwanted = held.remove(at: index)
-                runtime.mailboxTook(address)
+                runtime.mailboxTook(address, unwanted)
                 dropped(unwanted)
             }
         }
@@ -115,7 +116,9 @@ public final class Mailbox: ObjectContext, @unchecked Sendable {
     }
 
     /// The runtime hands over a message; true if the mailbox holds on to it.
-    func offer(_ message: any Message, from sender: Address, notifyIfUndelivered: Bool = false) -> Bool {
+    /// `credit`: a peer's message, settled when taken from the mailbox (the runtime settles it if
+    /// this returns false).
+    func offer(_ message: any Message, from sender: Address, notifyIfUndelivered: Bool = false, credit: InboundCredit? = nil) -> Bool {
         if let deadline = message as? SelectDeadline {
             if let waiter, waiter.round == deadline.round {
                 self.waiter = nil
@@ -124,7 +127,7 @@ public final class Mailbox: ObjectContext, @unchecked Sendable {
             return false
         }
         guard let waiter else {
-            held.append(HeldMessage(message: message, from: sender, notifyIfUndelivered: notifyIfUndelivered))
+            held.append(HeldMessage(message: message, from: sender, notifyIfUndelivered: notifyIfUndelivered, credit: credit))
             return true
         }
         if waiter.accepts.contains(ObjectIdentifier(type(of: message))) {
@@ -134,7 +137,7 @@ public final class Mailbox: ObjectContext, @unchecked Sendable {
             return false
         }
         if waiter.saving.keeps(message) {
-            held.append(HeldMessage(message: message, from: sender, notifyIfUndelivered: notifyIfUndelivered))
+            held.append(HeldMessage(message: message, from: sender, notifyIfUndelivered: notifyIfUndelivered, credit: credit))
             return true
         }
         dropped(HeldMessage(message: message, from: sender, notifyIfUndelivered: notifyIfUndelivered))

@@ -47,16 +47,42 @@ public struct NotConnected: Message, Equatable {
 public struct Closed: Message, Equatable {
     public static let typeName = "ansar.Closed"
     public var reason: String
+    /// Messages sent over it that the far end had not confirmed taking, by sender and
+    /// destination (each sender is also told its own, ``NotConfirmed``).
+    public var unconfirmed: [UnconfirmedMessages] = []
 }
 
 /// The peer went away: it closed, the connection broke, or it fell silent past the keep-alive bound.
 public struct Abandoned: Message, Equatable {
     public static let typeName = "ansar.Abandoned"
     public var reason: String
+    /// See ``Closed/unconfirmed``.
+    public var unconfirmed: [UnconfirmedMessages] = []
 }
 
-/// A connection that refused a send with ``SendRefused/linkBusy(_:)`` has room again: sent, from
-/// an address on that connection, to each object it refused.
+/// How many messages one sender sent to one object beyond a connection, which that object's
+/// process had not confirmed taking when the connection was lost. Confirmed messages were taken
+/// by the object; unconfirmed ones may have been lost, or taken just before the loss (the
+/// confirmation of a process's last turn may not get out): at most once, never silent.
+public struct UnconfirmedMessages: Codable, Sendable, Equatable {
+    public var sender: Address
+    public var destination: Address
+    public var count: Int
+}
+
+/// Sent to each object with messages unconfirmed on a connection that is gone: `count` of those
+/// it sent to `destination` were not confirmed (see ``UnconfirmedMessages``). From the
+/// connection's owner address, like ``Abandoned``.
+public struct NotConfirmed: Message, Equatable {
+    public static let typeName = "ansar.NotConfirmed"
+    public var destination: Address
+    public var count: Int
+    public var reason: String
+}
+
+/// A connection that refused a send with ``SendRefused/linkBusy(_:)`` has room again — its send
+/// queue drained, or the destination's process granted credit — sent, from the connection's
+/// owner address, to each object it refused.
 public struct Writable: Message, Equatable {
     public static let typeName = "ansar.Writable"
     public init() {}

@@ -15,10 +15,13 @@ final class Link {
     var relays: [UInt64: UInt64] = [:]
     /// Local objects refused with ``SendRefused/linkBusy(_:)``: told ``Writable`` when it drains.
     var refusedSenders: [Address] = []
+    /// Per-destination flow control and acknowledgement, both ways.
+    let credit: LinkCredit
 
-    init(id: ConnectionID, owner: Address) {
+    init(id: ConnectionID, owner: Address, window: Int) {
         self.id = id
         self.owner = owner
+        credit = LinkCredit(link: id, window: window)
     }
 }
 
@@ -60,13 +63,13 @@ extension Runtime: AddressTranslator, AddressResolver {
             post(NotListening(requested: requested.description, reason: "\(error)"), to: owner.object, from: .none)
         case .accepted(let connection, let listener):
             guard let (owner, requested) = listenerOwners[listener] else { return connections.close(connection) }
-            tables.value.links[connection.socket.index] = Link(id: connection, owner: owner)
+            openLink(connection, owner: owner)
             post(
                 Accepted(listening: requested.description, peer: endpoint(of: connection, peer: true), local: endpoint(of: connection, peer: false)),
                 to: owner.object, from: .owner(of: connection, runtime: index))
         case .connected(let connection, let connector):
             guard let (owner, requested) = connectorOwners[connector] else { return connections.close(connection) }
-            tables.value.links[connection.socket.index] = Link(id: connection, owner: owner)
+            openLink(connection, owner: owner)
             post(Connected(requested: requested.description, local: endpoint(of: connection, peer: false), connector: connector.value), to: owner.object, from: .owner(of: connection, runtime: index))
         case .notConnected(let connector, let reason, let retryIn):
             guard let (owner, requested) = connectorOwners[connector] else { return }
@@ -75,27 +78,66 @@ extension Runtime: AddressTranslator, AddressResolver {
             post(NotConnected(requested: requested.description, reason: reason.description, retryInSeconds: seconds, connector: connector.value), to: owner.object, from: .none)
         case .closed(let connection, let reason):
             guard let link = endLink(connection) else { return }
-            post(Closed(reason: reason.description), to: link.owner.object, from: .owner(of: connection, runtime: index))
+            let unconfirmed = account(link, reason: reason.description)
+            post(Closed(reason: reason.description, unconfirmed: unconfirmed), to: link.owner.object, from: .owner(of: connection, runtime: index))
         case .abandoned(let connection, let reason):
             guard let link = endLink(connection) else { return }
-            post(Abandoned(reason: reason.description), to: link.owner.object, from: .owner(of: connection, runtime: index))
+            let unconfirmed = account(link, reason: reason.description)
+            post(Abandoned(reason: reason.description, unconfirmed: unconfirmed), to: link.owner.object, from: .owner(of: connection, runtime: index))
         case .writable(let connection):
             guard let link = link(connection) else { return }
-            let owner = Address.owner(of: connection, runtime: index)
-            for sender in link.refusedSenders {
-                guard sender.runtime != index else {
-                    post(Writable(), to: sender.object, from: owner)
-                    continue
-                }
-                // A sender on another thread, refused when its message got here: through its inbox.
-                do throws(SendRefused) {
-                    try deliver(Writable(), to: sender, from: owner, notifyIfUndelivered: false, enforceMailbox: false)
-                } catch {
-                    logger.warning("Writable not told across threads", metadata: ["sender": "\(sender)", "reason": "\(error)"])
-                }
-            }
+            tellWritable(link.refusedSenders, from: .owner(of: connection, runtime: index))
             link.refusedSenders.removeAll()
         }
+    }
+
+    private func openLink(_ connection: ConnectionID, owner: Address) {
+        let link = Link(id: connection, owner: owner, window: max(limits.linkCredit, LinkCredit.initialWindow))
+        tables.value.links[connection.socket.index] = link
+        // Say our window at once: until then the peer assumes the protocol's initial one.
+        sendCredit(on: link, body: [])
+    }
+
+    /// Tells refused senders there is room again (`from`: the connection's owner, or the
+    /// destination whose credit came back).
+    private func tellWritable(_ senders: [Address], from: Address) {
+        for sender in senders {
+            guard sender.runtime != index else {
+                post(Writable(), to: sender.object, from: from)
+                continue
+            }
+            // A sender on another thread, refused when its message got here: through its inbox.
+            do throws(SendRefused) {
+                try deliver(Writable(), to: sender, from: from, notifyIfUndelivered: false, enforceMailbox: false)
+            } catch {
+                logger.warning("Writable not told across threads", metadata: ["sender": "\(sender)", "reason": "\(error)"])
+            }
+        }
+    }
+
+    /// A lost link's messages the peer never confirmed: each sender is told its own
+    /// (``NotConfirmed``, per destination), and the owner's event carries them all.
+    private func account(_ link: Link, reason: String) -> [UnconfirmedMessages] {
+        let from = Address.owner(of: link.id, runtime: index)
+        var all: [UnconfirmedMessages] = []
+        for (sender, destination, count) in link.credit.unconfirmed() {
+            let entry = UnconfirmedMessages(sender: sender, destination: Address(object: destination, link: link.id, runtime: index), count: count)
+            all.append(entry)
+            do throws(SendRefused) {
+                try deliver(
+                    NotConfirmed(destination: entry.destination, count: count, reason: reason), to: sender, from: from, notifyIfUndelivered: false,
+                    enforceMailbox: false)
+            } catch {
+                logger.warning("sender not told of unconfirmed messages", metadata: ["sender": "\(sender)", "count": "\(count)", "reason": "\(error)"])
+            }
+        }
+        if !all.isEmpty {
+            // Debug only: the senders are told, and a peer that exits usually leaves a few.
+            logger.debug(
+                "connection ended with messages unconfirmed",
+                metadata: ["link": "\(link.id)", "messages": "\(all.reduce(0) { $0 + $1.count })", "reason": "\(reason)"])
+        }
+        return all
     }
 
     /// One end of a TCP connection as text; empty for Unix sockets, whose ends have no useful name.
@@ -109,7 +151,7 @@ extension Runtime: AddressTranslator, AddressResolver {
     private func endLink(_ connection: ConnectionID) -> Link? {
         guard let link = tables.value.links[connection.socket.index], link.id == connection else { return nil }
         tables.value.links[connection.socket.index] = nil
-        pausedLinks.removeAll { $0.link == connection }
+        pausedLinks.removeAll { $0 == connection }
         for relay in link.relays.values {
             if let slot = slot(of: relay) { release(slot) }
         }
@@ -130,6 +172,7 @@ extension Runtime: AddressTranslator, AddressResolver {
             undeliverable(message, to: address, from: sender, notify: notifyIfUndelivered, reason: "connection closed")
             return
         }
+        guard let credit = state.credit.mayGo(to: address.object, waiting: sender) else { throw .linkBusy(address) }
         let (name, typeID) = identity(of: message)
         if !state.declaredOut.contains(typeID) {
             do throws(Transport.SendRefusal) {
@@ -160,7 +203,9 @@ extension Runtime: AddressTranslator, AddressResolver {
             try connections.send(header, body: tables.value.scratch, on: connection)
         } catch {
             try refusal(error, message, address, sender, notifyIfUndelivered)
+            return
         }
+        credit.sent(by: sender)
     }
 
     private func refusal(
@@ -232,9 +277,23 @@ extension Runtime: AddressTranslator, AddressResolver {
     func received(_ header: FrameHeader, body: Span<UInt8>, on connection: ConnectionID) {
         guard let state = link(connection) else { return }
         if header.typeID == Self.declarationType {
-            declare(header, body, on: state)
+            if header.destination == 0 {
+                credited(header, body, on: state)
+            } else {
+                declare(header, body, on: state)
+            }
             return
         }
+        guard let credit = state.credit.received(for: header.destination) else {
+            logger.warning(
+                "closing connection: peer sent beyond its credit",
+                metadata: ["link": "\(connection)", "object": "\(header.destination)", "window": "\(state.credit.window)"])
+            connections.close(connection, graceful: false)
+            return
+        }
+        // Settled now unless it is queued for a local object, which settles it when it takes it.
+        var queued = false
+        defer { if !queued { settle(credit) } }
         guard var declared = state.names[header.typeID] else {
             logger.warning("message dropped: type not declared", metadata: ["link": "\(connection)", "type": "\(header.typeID)"])
             return
@@ -268,7 +327,7 @@ extension Runtime: AddressTranslator, AddressResolver {
         let destination = header.destination == 0 ? state.owner : Address(local: header.destination)
         let notify = header.flags.contains(.notifyUndelivered)
         do throws(SendRefused) {
-            try deliver(message, to: destination, from: sender, notifyIfUndelivered: notify, enforceMailbox: false, holdIfFull: true)
+            queued = try deliver(message, to: destination, from: sender, notifyIfUndelivered: notify, enforceMailbox: false, holdIfFull: true, credit: credit)
         } catch {
             // A full run queue holds the message (see `overflow`); what is refused here was on its
             // way on, through another connection or thread that is busy. It goes back to its
@@ -276,7 +335,108 @@ extension Runtime: AddressTranslator, AddressResolver {
             logger.warning("forwarded message refused", metadata: ["link": "\(connection)", "to": "\(destination)", "reason": "\(error)"])
             undeliverable(message, to: destination, from: sender, notify: notify, reason: "\(error)")
         }
-        pauseIfFull(connection, for: destination)
+        pauseIfOverloaded(connection)
+    }
+
+    /// A credit frame from the peer: room for senders that waited.
+    private func credited(_ header: FrameHeader, _ body: Span<UInt8>, on state: Link) {
+        do throws(LinkCredit.Violation) {
+            let writable = try state.credit.granted(window: header.returnAddress, grants: body)
+            // From the connection's owner: the credit of one destination or another came back.
+            if !writable.isEmpty { tellWritable(writable, from: .owner(of: state.id, runtime: index)) }
+        } catch {
+            logger.warning("closing connection: bad credit frame", metadata: ["link": "\(state.id)", "reason": "\(error)"])
+            connections.close(state.id, graceful: false)
+        }
+    }
+
+    // MARK: - Credit
+
+    /// A message the peer sent has been taken by its object, or otherwise dealt with: its credit
+    /// goes back at the end of the turn.
+    @inline(__always)
+    func settle(_ credit: InboundCredit) {
+        credit.due += 1
+        if !credit.listed {
+            credit.listed = true
+            creditsDue.append(credit)
+        }
+    }
+
+    /// Grants back what objects took this turn, one frame per connection. An object that holds
+    /// as many messages as its mailbox allows (a sequential object not selecting, a machine
+    /// saving) gets its grants later, when it has worked some off.
+    func grantCredit() {
+        guard !creditsDue.isEmpty else { return }
+        if creditsDue.contains(where: { $0.link != creditsDue[0].link }) { creditsDue.sort { $0.link.socket.index < $1.link.socket.index } }
+        var kept = 0
+        var start = 0
+        while start < creditsDue.count {
+            var end = start + 1
+            while end < creditsDue.count && creditsDue[end].link == creditsDue[start].link { end += 1 }
+            guard let link = link(creditsDue[start].link) else {
+                for credit in creditsDue[start..<end] { credit.listed = false }  // the link is gone
+                start = end
+                continue
+            }
+            // Reused buffers, taken whole (a copy would allocate on every turn).
+            var body: [UInt8] = []
+            swap(&body, &tables.value.creditScratch)
+            body.removeAll(keepingCapacity: true)
+            var granted: [InboundCredit] = []
+            swap(&granted, &creditBatch)
+            granted.removeAll(keepingCapacity: true)
+            var index = start
+            while index < end {
+                let credit = creditsDue[index]
+                index += 1
+                if isBacklogged(credit.destination, of: link) || granted.count >= LinkCredit.grantsPerFrame {
+                    creditsDue[kept] = credit
+                    kept += 1
+                    continue
+                }
+                CreditFrame.append(destination: credit.destination, count: credit.due, to: &body)
+                granted.append(credit)
+            }
+            if !granted.isEmpty {
+                if sendCredit(on: link, body: body) {
+                    for credit in granted {
+                        credit.ungranted -= credit.due
+                        credit.due = 0
+                        credit.listed = false
+                    }
+                } else {
+                    for credit in granted {
+                        creditsDue[kept] = credit
+                        kept += 1
+                    }
+                }
+            }
+            granted.removeAll(keepingCapacity: true)
+            swap(&granted, &creditBatch)
+            swap(&body, &tables.value.creditScratch)
+            start = end
+        }
+        creditsDue.removeSubrange(kept...)
+        // What was kept back is granted on a later turn.
+        if kept > 0 { reactor.skipNextWait() }
+    }
+
+    private func isBacklogged(_ destination: UInt64, of link: Link) -> Bool {
+        let object = destination == 0 ? link.owner.object : destination
+        guard let slot = slot(of: object) else { return false }
+        return tables.value.entries[slot].queued >= limits.mailbox
+    }
+
+    /// Sends a credit frame; false if the connection's queue refused it (tried again next turn).
+    @discardableResult
+    private func sendCredit(on link: Link, body: [UInt8]) -> Bool {
+        do throws(Transport.SendRefusal) {
+            try connections.send(CreditFrame.header(window: link.credit.window), body: body, on: link.id)
+            return true
+        } catch {
+            return error == .closed
+        }
     }
 
     private func declare(_ header: FrameHeader, _ body: Span<UInt8>, on state: Link) {
@@ -302,28 +462,19 @@ extension Runtime: AddressTranslator, AddressResolver {
 
     // MARK: - Back-pressure
 
-    /// A connection whose messages fill a mailbox (or the run queue) stops being read until the
-    /// object catches up: the peer's sends then back up into its own refusals, never a drop.
-    private func pauseIfFull(_ connection: ConnectionID, for destination: Address) {
-        let full: Bool
-        if tables.value.queue.count >= tables.value.queue.capacity * 3 / 4 || !tables.value.overflow.isEmpty {
-            full = true
-        } else if destination.isLocal, let slot = slot(of: destination.object) {
-            full = tables.value.entries[slot].queued >= limits.mailbox
-        } else {
-            full = false
-        }
-        guard full, !pausedLinks.contains(where: { $0.link == connection }) else { return }
+    /// A process whose run queue is three-quarters full stops reading its connections until it
+    /// catches up: the peers' sends then back up into their own refusals, never a drop. A slow
+    /// object alone never pauses a connection: its credit runs out instead (see ``LinkCredit``).
+    private func pauseIfOverloaded(_ connection: ConnectionID) {
+        guard tables.value.queue.count >= tables.value.queue.capacity * 3 / 4 || !tables.value.overflow.isEmpty,
+              !pausedLinks.contains(connection) else { return }
         connections.pauseReceiving(connection)
-        pausedLinks.append((connection, destination.object))
+        pausedLinks.append(connection)
     }
 
     func resumePausedLinks() {
         guard !pausedLinks.isEmpty, tables.value.overflow.isEmpty, tables.value.queue.count < tables.value.queue.capacity / 2 else { return }
-        pausedLinks.removeAll { paused in
-            if let slot = slot(of: paused.object), tables.value.entries[slot].queued > limits.mailbox / 2 { return false }
-            connections.resumeReceiving(paused.link)
-            return true
-        }
+        for link in pausedLinks { connections.resumeReceiving(link) }
+        pausedLinks.removeAll()
     }
 }

@@ -19,6 +19,11 @@ public struct RuntimeLimits: Sendable {
     public var turnDuration = Duration.milliseconds(5)
     /// Message types one connection may declare.
     public var typesPerLink = 4_096
+    /// Messages a peer may have outstanding for one object of this process (sent, and not yet
+    /// taken by the object): its flow-control window, granted back as the object takes them.
+    /// Told to the peer when the connection opens; a peer that sends beyond it is closed. At
+    /// least 256, what a peer may send before it has heard the window.
+    public var linkCredit = 4_096
     /// Messages other threads may have in flight to this runtime.
     public var crossThreadQueue = 65_536
 
@@ -39,6 +44,8 @@ struct HeldMessage {
     let message: any Message
     let from: Address
     let notifyIfUndelivered: Bool
+    /// A peer's message held by a sequential object: settled when the object takes it.
+    var credit: InboundCredit? = nil
 }
 
 /// Why a send was refused. Nothing was queued; the message is still the sender's.
@@ -76,6 +83,8 @@ struct Envelope {
     var from: Address
     var message: any Message
     var notifyIfUndelivered: Bool
+    /// A peer's message: the account its taking settles (see ``LinkCredit``).
+    var credit: InboundCredit? = nil
 }
 
 /// Runs objects on one reactor thread: their table, the run queue, timers and connections to
@@ -138,6 +147,7 @@ public final class Runtime: @unchecked Sendable {
         /// Reused buffers for encoding frames and for the body being decoded.
         var scratch: [UInt8] = []
         var receiveBuffer: [UInt8] = []
+        var creditScratch: [UInt8] = []
     }
     let tables: Confined<Tables>
     private var randomPool: [UInt8] = []
@@ -154,8 +164,12 @@ public final class Runtime: @unchecked Sendable {
     var nextTimerTag: UInt64 = 1
     var listenerOwners: [ListenerID: (owner: Address, address: SocketAddress)] = [:]
     var connectorOwners: [ConnectorID: (owner: Address, address: SocketAddress)] = [:]
-    /// Connections not being read until an object's mailbox drains.
-    var pausedLinks: [(link: ConnectionID, object: UInt64)] = []
+    /// Connections not being read until the run queue drains.
+    var pausedLinks: [ConnectionID] = []
+    /// Peers' messages settled this turn whose credit is still to be granted back.
+    var creditsDue: [InboundCredit] = []
+    /// Reused by ``grantCredit()``.
+    var creditBatch: [InboundCredit] = []
     /// Objects to tell (``Ended``) when an object ends, by the watched identifier.
     var watchers: [UInt64: [Address]] = [:]
     /// Signals besides SIGINT and SIGTERM that ``run(_:)`` delivers to the main object as
@@ -355,37 +369,40 @@ public final class Runtime: @unchecked Sendable {
     /// cross-thread inbox, a connection that pauses): they may overfill a mailbox, never the queue.
     /// `holdIfFull`: a full run queue holds the message in the overflow instead of refusing it —
     /// for a connection's messages, whose connection is paused meanwhile.
+    /// `credit`: a peer's message, queued with the account its taking settles. Returns whether
+    /// the message was queued for an object of this runtime (false: sent on, or dropped).
+    @discardableResult
     func deliver(
         _ message: consuming any Message, to address: Address, from sender: Address, notifyIfUndelivered: Bool, enforceMailbox: Bool = true,
-        holdIfFull: Bool = false
-    ) throws(SendRefused) {
+        holdIfFull: Bool = false, credit: InboundCredit? = nil
+    ) throws(SendRefused) -> Bool {
         if let link = address.link {
             guard address.linkRuntime == index else {
                 // The connection belongs to another thread's runtime: it sends.
                 try sendAcrossThreads(message, to: address, via: address.linkRuntime, from: sender, notifyIfUndelivered: notifyIfUndelivered)
-                return
+                return false
             }
             try sendRemote(message, to: address, over: link, from: sender, notifyIfUndelivered: notifyIfUndelivered)
-            return
+            return false
         }
         if address.runtime != index {
             try sendAcrossThreads(message, to: address, via: address.runtime, from: sender, notifyIfUndelivered: notifyIfUndelivered)
-            return
+            return false
         }
         guard let slot = slot(of: address.object) else {
             undeliverable(message, to: address, from: sender, notify: notifyIfUndelivered, reason: "no such object")
-            return
+            return false
         }
         if case .relay(let relay) = tables.value.entries[slot].kind {
-            try deliver(
+            return try deliver(
                 message, to: relay.target, from: sender, notifyIfUndelivered: notifyIfUndelivered, enforceMailbox: enforceMailbox,
-                holdIfFull: holdIfFull)
-            return
+                holdIfFull: holdIfFull, credit: credit)
         }
         guard tables.value.entries[slot].queued < limits.mailbox || !enforceMailbox else { throw .mailboxFull(address) }
-        let envelope = Envelope(to: address.object, from: sender, message: message, notifyIfUndelivered: notifyIfUndelivered)
+        let envelope = Envelope(to: address.object, from: sender, message: message, notifyIfUndelivered: notifyIfUndelivered, credit: credit)
         if !enqueue(envelope, mayHold: holdIfFull) { throw .runQueueFull }
         tables.value.entries[slot].queued += 1
+        return true
     }
 
     /// Puts `envelope` on the run queue, or — when the queue is full, or messages already wait
@@ -436,6 +453,7 @@ public final class Runtime: @unchecked Sendable {
     /// sender that asked is told.
     func tellSendersOfDropped(_ messages: [HeldMessage], to address: Address) {
         for held in messages {
+            if let credit = held.credit { settle(credit) }
             undeliverable(held.message, to: address, from: held.from, notify: held.notifyIfUndelivered, reason: "object has ended")
         }
     }
@@ -476,10 +494,14 @@ public final class Runtime: @unchecked Sendable {
         } while budget > 0 && (executor.hasJobs || !tables.value.queue.isEmpty) && Deadline.now() < end
         if !tables.value.queue.isEmpty || !tables.value.overflow.isEmpty || executor.hasJobs { reactor.skipNextWait() }
         resumePausedLinks()
+        grantCredit()
     }
 
     private func dispatch(_ envelope: Envelope) {
         let slot = Int(envelope.to & Address.slotMask)
+        // A peer's message is settled once the object has it: a handler now, a sequential object
+        // when its select takes it (``HeldMessage/credit``).
+        if let credit = envelope.credit, !isSequential(slot, id: envelope.to) { settle(credit) }
         guard tables.value.entries[slot].id == envelope.to else {
             undeliverable(envelope.message, to: Address(local: envelope.to), from: envelope.from, notify: envelope.notifyIfUndelivered, reason: "no such object")
             return
@@ -502,18 +524,30 @@ public final class Runtime: @unchecked Sendable {
             }
             if tables.value.entries[slot].ended, tables.value.entries[slot].id == envelope.to, tables.value.entries[slot].queued == 0 { release(slot) }
         case .sequential(let mailbox):
-            if mailbox.offer(envelope.message, from: envelope.from, notifyIfUndelivered: envelope.notifyIfUndelivered) {
+            if mailbox.offer(envelope.message, from: envelope.from, notifyIfUndelivered: envelope.notifyIfUndelivered, credit: envelope.credit) {
                 tables.value.entries[slot].queued += 1
+            } else if let credit = envelope.credit {
+                settle(credit)
             }
         case .relay, .free:
             break  // relays never get envelopes: deliver() goes around them
         }
     }
 
+    /// Whether `slot` holds the live sequential object `id` (which settles its credit itself).
+    @inline(__always)
+    private func isSequential(_ slot: Int, id: UInt64) -> Bool {
+        guard tables.value.entries[slot].id == id, !tables.value.entries[slot].ended, case .sequential = tables.value.entries[slot].kind else {
+            return false
+        }
+        return true
+    }
+
     var hasWork: Bool { !tables.value.queue.isEmpty || !tables.value.overflow.isEmpty || executor.hasJobs || inboxCarry > 0 }
 
     /// A sequential object took (or dropped) one message it was holding.
-    func mailboxTook(_ address: Address) {
+    func mailboxTook(_ address: Address, _ held: HeldMessage) {
+        if let credit = held.credit { settle(credit) }
         guard let slot = slot(of: address.object) else { return }
         tables.value.entries[slot].queued -= 1
     }
@@ -575,7 +609,9 @@ public final class Runtime: @unchecked Sendable {
         for id in listenerOwners.keys { connections.closeListener(id) }
         listenerOwners.removeAll()
         if !tables.value.links.isEmpty {
-            // A graceful close also keeps a connector from coming back.
+            // A graceful close also keeps a connector from coming back; what objects took is
+            // confirmed first.
+            grantCredit()
             for link in tables.value.links.values { connections.close(link.id) }
             handler.finished = { [unowned self] in tables.value.links.isEmpty }
             try reactor.run(&handler, until: .after(limit))

@@ -56,6 +56,9 @@ public struct Dropped: Message, Equatable {
     public var session: UInt64
     public var name: String
     public var reason: String
+    /// Messages this end sent the other that the other's process had not confirmed taking when
+    /// their connection was lost (see ``UnconfirmedMessages``); 0 otherwise.
+    public var unconfirmed = 0
 }
 
 /// A session this side ended (`clear`, `retract`): it is over at both ends.

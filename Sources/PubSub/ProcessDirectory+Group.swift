@@ -83,8 +83,10 @@ extension ProcessDirectory {
             if let next = peers.values.compactMap({ $0.connector == nil ? $0.relayDue : nil }).min() {
                 context.startTimer(RelayOverdue(), after: .nanoseconds(max(0, now.nanoseconds(until: next))))
             }
-        case is Abandoned, is Closed:
-            lost(context.returnAddress, context)
+        case let abandoned as Abandoned:
+            lost(context.returnAddress, unconfirmed: abandoned.unconfirmed, context)
+        case let closed as Closed:
+            lost(context.returnAddress, unconfirmed: closed.unconfirmed, context)
         case let open as OpenSession:
             openSession(open, context)
         case let hello as SessionHello:
@@ -112,7 +114,7 @@ extension ProcessDirectory {
     }
 
     /// A connection ended: the group link (reconnecting by itself), or a peer's (its sessions end).
-    private func lost(_ link: Address, _ context: Context) {
+    private func lost(_ link: Address, unconfirmed: [UnconfirmedMessages], _ context: Context) {
         if link == group {
             group = nil
             directory.hasParent = false
@@ -122,7 +124,17 @@ extension ProcessDirectory {
         for (id, session) in sessions where session.pair == nil {
             let remote = session.local == session.publisher ? session.subscriber : session.publisher
             if remote.link == link.link {
-                end(id, by: nil, value: nil, reason: "\(session.local == session.publisher ? "subscriber" : "publisher") process lost", context, tellPeer: false)
+                // What this end sent the other that the other's process never confirmed.
+                let (localSide, remoteSide) = session.local == session.publisher
+                    ? (session.publisherSide, session.subscriberSide) : (session.subscriberSide, session.publisherSide)
+                let count = unconfirmed.reduce(0) { total, entry in
+                    let ours = entry.sender == session.local || entry.sender == localSide
+                    let theirs = entry.destination.object == remote.object || entry.destination.object == remoteSide.object
+                    return ours && theirs ? total + entry.count : total
+                }
+                end(
+                    id, by: nil, value: nil, reason: "\(session.local == session.publisher ? "subscriber" : "publisher") process lost", context,
+                    tellPeer: false, unconfirmed: count)
                 if let open = session.open, owners[open.search.id] != nil { scheduleReopen(open, after: Reopen.first, context) }
             }
         }

@@ -262,7 +262,9 @@ final class ProcessDirectory: Object {
 
     /// Ends a session. Local ends: `by` hears Cleared, the other (if still here) Dropped. A session
     /// with another process: the local end hears Cleared or Dropped, and the other process is told.
-    func end(_ id: UInt64, by: Address?, value: AnyMessage?, reason: String, _ context: Context, tellPeer: Bool = true) {
+    /// `unconfirmed`: of the local end's messages to the other, how many its process never
+    /// confirmed (a session lost with its connection).
+    func end(_ id: UInt64, by: Address?, value: AnyMessage?, reason: String, _ context: Context, tellPeer: Bool = true, unconfirmed: Int = 0) {
         guard let session = sessions.removeValue(forKey: id) else { return }
         if let pair = session.pair { sessionOf[pair] = nil }
         doubted[id] = nil
@@ -275,7 +277,7 @@ final class ProcessDirectory: Object {
                 context.tell(Cleared(session: id, name: session.name, value: value), to: end, as: other)
             } else if entriesOf[end] != nil && (end != session.subscriber || session.announced) {
                 let why = session.pair == nil ? reason : (other == by ? "ended by the other end" : (other == session.publisherSide ? "publisher gone" : "subscriber gone"))
-                context.tell(Dropped(session: id, name: session.name, reason: why), to: end, as: other)
+                context.tell(Dropped(session: id, name: session.name, reason: why, unconfirmed: end == session.local ? unconfirmed : 0), to: end, as: other)
             }
         }
         // The session objects of this process stop with their session.

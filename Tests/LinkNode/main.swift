@@ -22,6 +22,13 @@ struct Settings: Codable, Sendable {
     var chunkBytes = 1024
     /// Sink: how long handling one chunk takes (a slow consumer).
     var handleMicroseconds = 0
+    /// Source: chunks per second (0: as fast as the link takes them). Paced in 10 ms steps, which
+    /// also look for the link's loss.
+    var rate = 0
+    /// Source: stream until the link is lost (the sink is killed), then account for every chunk.
+    var untilLost = false
+    /// Sink: say `got N` on stderr after each chunk (what arrived, for a sink that is killed).
+    var tellEach = false
 }
 
 /// The byte at `index` of a bulk message, so the sink can check every one.
@@ -65,6 +72,10 @@ struct Report: Message {
     var lost = 0
     var sent = 0
     var busy = 0
+    /// Source, after a loss: chunks the far end never confirmed, and those sent after the loss
+    /// (each told with NotDelivered).
+    var unconfirmed = 0
+    var notDelivered = 0
     /// Source: from sending the bulk message to the sink's word that it arrived whole.
     var bulkMilliseconds = 0.0
     /// Sink: from the first chunk to the last, as they arrived.
@@ -103,6 +114,38 @@ Node.run(name: "link-node", settings: Settings(), input: Nothing.self) { mailbox
         say("bulk delivered")
         let chunkPayload = [UInt8](repeating: 0xA5, count: settings.chunkBytes)
         let end = Deadline.after(.nanoseconds(Int64(settings.seconds * 1e9)))
+        if settings.rate > 0 {
+            // Paced: a step's worth of chunks, then a look for the loss (which also waits out the step).
+            var lost: Abandoned?
+            while Deadline.now() < end && lost == nil {
+                for _ in 0..<max(1, settings.rate / 100) {
+                    do {
+                        try mailbox.send(Chunk(sequence: report.sent, payload: chunkPayload), to: peer, notifyIfUndelivered: true)
+                        report.sent += 1
+                    } catch SendRefused.linkBusy {
+                        report.busy += 1
+                        break
+                    }
+                }
+                let next = try await mailbox.select(Abandoned.self, Closed.self, saving: .only(NotDelivered.self, NotConfirmed.self), timeout: .milliseconds(10))
+                lost = next as? Abandoned
+                if next is Closed { return report }
+            }
+            guard let lost, settings.untilLost else { return report }
+            report.lost += 1
+            report.unconfirmed = lost.unconfirmed.filter { $0.sender == mailbox.address }.reduce(0) { $0 + $1.count }
+            // Sends after the loss came back as NotDelivered, each already queued for us.
+            var confirmedByNotice = 0
+            while true {
+                switch try await mailbox.select(NotDelivered.self, NotConfirmed.self, timeout: .seconds(2)) {
+                case is NotDelivered: report.notDelivered += 1
+                case let notice as NotConfirmed: confirmedByNotice += notice.count
+                default:
+                    if confirmedByNotice != report.unconfirmed { say("NotConfirmed said \(confirmedByNotice), Abandoned \(report.unconfirmed)") }
+                    return report
+                }
+            }
+        }
         streaming: while Deadline.now() < end {
             do {
                 try mailbox.send(Chunk(sequence: report.sent, payload: chunkPayload), to: peer)
@@ -161,6 +204,7 @@ Node.run(name: "link-node", settings: Settings(), input: Nothing.self) { mailbox
             if chunk.sequence != expected { report.gaps += 1 }
             expected = chunk.sequence + 1
             report.received += 1
+            if settings.tellEach { say("got \(report.received) gaps \(report.gaps)") }
         case let finished as Finished:
             if finished.count != expected { report.gaps += 1 }
             try mailbox.send(report, to: source)
