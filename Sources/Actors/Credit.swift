@@ -27,6 +27,8 @@ final class LinkCredit {
     private var lastInbound: InboundCredit?
     private var outbound: [UInt64: OutboundCredit] = [:]
     private var lastOutbound: OutboundCredit?
+    /// Destinations with senders waiting for credit.
+    private var starved: [OutboundCredit] = []
     let link: ConnectionID
 
     init(link: ConnectionID, window: Int) {
@@ -76,7 +78,10 @@ final class LinkCredit {
             credit = outboundEntry(destination)
         }
         guard credit.unconfirmed < peerWindow else {
-            if sender.isLocal, !credit.waiting.contains(sender) { credit.waiting.append(sender) }
+            if sender.isLocal, !credit.waiting.contains(sender) {
+                if credit.waiting.isEmpty { starved.append(credit) }
+                credit.waiting.append(sender)
+            }
             return nil
         }
         return credit
@@ -113,7 +118,7 @@ final class LinkCredit {
     func granted(window: UInt64, grants body: Span<UInt8>) throws(Violation) -> [Address] {
         guard body.count % 12 == 0 else { throw .malformed(body.count) }
         peerWindow = Int(min(max(window, 1), UInt64(Self.maximumWindow)))
-        var writable: [Address] = []
+        var writable: [Address] = []  // empty: no allocation unless someone waited
         var offset = 0
         while offset < body.count {
             var destination: UInt64 = 0
@@ -127,9 +132,12 @@ final class LinkCredit {
             credit.confirmed(Int(count))
         }
         // A grant, or a larger window, may have made room.
-        for credit in outbound.values where !credit.waiting.isEmpty && credit.unconfirmed < peerWindow {
+        guard !starved.isEmpty else { return [] }
+        starved.removeAll { credit in
+            guard credit.unconfirmed < peerWindow else { return false }
             writable.append(contentsOf: credit.waiting)
             credit.waiting.removeAll()
+            return true
         }
         return writable
     }
@@ -144,7 +152,7 @@ final class LinkCredit {
     }
 
     /// Senders still waiting for credit (when the link is lost, they wait no more).
-    func waitingSenders() -> [Address] { outbound.values.flatMap(\.waiting) }
+    func waitingSenders() -> [Address] { starved.flatMap(\.waiting) }
 }
 
 /// The receiver's account of one destination on one link.

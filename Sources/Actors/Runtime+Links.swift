@@ -417,9 +417,9 @@ extension Runtime: AddressTranslator, AddressResolver {
             swap(&body, &tables.value.creditScratch)
             start = end
         }
+        // What was kept back is granted on a later turn: after the object works some off, or the
+        // connection's queue drains (each is a turn of its own; no need to spin for it).
         creditsDue.removeSubrange(kept...)
-        // What was kept back is granted on a later turn.
-        if kept > 0 { reactor.skipNextWait() }
     }
 
     private func isBacklogged(_ destination: UInt64, of link: Link) -> Bool {

@@ -80,6 +80,8 @@ struct Report: Message {
     var bulkMilliseconds = 0.0
     /// Sink: from the first chunk to the last, as they arrived.
     var streamMilliseconds = 0.0
+    /// Sink: of that, the time its handler spent on chunks (a slow consumer's own rate).
+    var handleMilliseconds = 0.0
 }
 
 func say(_ line: String) { SystemAccess.writeStandardError("link-node: \(line)\n") }
@@ -168,6 +170,7 @@ Node.run(name: "link-node", settings: Settings(), input: Nothing.self) { mailbox
                 report.received = theirs.received
                 report.gaps = theirs.gaps
                 report.streamMilliseconds = theirs.streamMilliseconds
+                report.handleMilliseconds = theirs.handleMilliseconds
                 report.lost += theirs.lost
                 try mailbox.reply(Ack())
             default:
@@ -198,7 +201,11 @@ Node.run(name: "link-node", settings: Settings(), input: Nothing.self) { mailbox
             say("bulk \(bulk.payload.count) bytes")
             try mailbox.send(Ack(), to: source)
         case let chunk as Chunk:
-            if settings.handleMicroseconds > 0 { usleep(UInt32(settings.handleMicroseconds)) }
+            if settings.handleMicroseconds > 0 {
+                let started = Deadline.now()
+                usleep(UInt32(settings.handleMicroseconds))
+                report.handleMilliseconds += Double(started.nanoseconds(until: .now())) / 1e6
+            }
             if firstChunk == nil { firstChunk = .now() }
             report.streamMilliseconds = Double(firstChunk!.nanoseconds(until: .now())) / 1e6
             if chunk.sequence != expected { report.gaps += 1 }

@@ -11,6 +11,7 @@ import Glibc
 struct LinkReport {
     var bulkMilliseconds = 0.0
     var streamMilliseconds = 0.0
+    var handleMilliseconds = 0.0
     var received = 0
     var lost = 0
     var gaps = 0
@@ -22,6 +23,7 @@ struct LinkReport {
         }
         bulkMilliseconds = try field("bulkMilliseconds")
         streamMilliseconds = try field("streamMilliseconds")
+        handleMilliseconds = try field("handleMilliseconds")
         received = Int(try field("received"))
         lost = Int(try field("lost"))
         gaps = Int(try field("gaps"))
@@ -67,4 +69,12 @@ func stressedLinkFigures(seconds: Double) throws -> LinkReport? {
     return try runLinkPair(
         source: nil, sink: nil, address: "@ansar-bench-stress-\(getpid())", arguments: ["--seconds=\(seconds)", "--bulk-bytes=1048576"],
         seconds: seconds)
+}
+
+/// A sink taking 1 ms a chunk while its source floods it over a Unix socket for `seconds`: the
+/// rate it was delivered against the rate it could take (its handler's own time).
+func slowConsumerFigures(seconds: Double) throws -> LinkReport {
+    try runLinkPair(
+        source: nil, sink: nil, address: "@ansar-bench-slow-\(getpid())",
+        arguments: ["--seconds=\(seconds)", "--bulk-bytes=1024", "--handle-microseconds=1000"], seconds: seconds)
 }

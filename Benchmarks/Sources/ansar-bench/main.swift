@@ -344,6 +344,17 @@ if only == nil || only == "links" {
             }
         }
         do {
+            let slow = try slowConsumerFigures(seconds: quick ? 5 : 20)
+            figures.append(Figure(
+                name: "links: slow consumer (1 ms a message), delivered rate (msg/s)",
+                value: Double(slow.received) / (slow.streamMilliseconds / 1000), unit: "msg/s",
+                baseline: "the consumer's own rate", baselineValue: Double(slow.received) / (slow.handleMilliseconds / 1000)))
+            figures.append(Figure(
+                name: "links: slow consumer, peer lost or gaps", value: Double(slow.lost + slow.gaps), unit: "events", baseline: "zero", baselineValue: 0))
+        } catch {
+            fail("links: \(error)")
+        }
+        do {
             let streamed = quick ? 10.0 : 120.0
             if let stressed = try stressedLinkFigures(seconds: streamed) {
                 figures.append(Figure(
