@@ -255,7 +255,7 @@ extension Connections {
         }
         // Every authenticated record is a sign of life; the rate rule watches frames left open.
         let now = Deadline.now()
-        if records > 0 { state.keepAlive.heard(at: now) }
+        if records > 0, state.keepAlive.heard(at: now) { startTimer(for: state, at: state.keepAlive.armNextCheck()) }
         state.minimumRate.received(
             payload: max(0, bytes.count - records * opener.overhead),
             incomplete: opener.bufferedBytes > 0 || state.decoder.bufferedBytes > 0, at: now)

@@ -57,10 +57,14 @@ public struct KeepAlive: Sendable {
         lastHeard = now
     }
 
-    /// A sign of life from the peer.
-    public mutating func heard(at now: Deadline) {
+    /// A sign of life from the peer. True when it answers a probe: the check armed for the end of
+    /// the probe's answer window is then too late (the next probe is due `probeAfter` after this),
+    /// so the owner arms it again (``armNextCheck()``) — once per answered probe, not per record.
+    @discardableResult
+    public mutating func heard(at now: Deadline) -> Bool {
         lastHeard = now
-        probeSent = nil
+        defer { probeSent = nil }
+        return probeSent != nil
     }
 
     /// When ``check(at:)`` next has something to decide; the owner arms its timer for it, and a

@@ -41,6 +41,23 @@ struct KeepAliveTests {
         #expect(keepAlive.check(at: ms(2010)) == .lost(silence: .milliseconds(1500)))
     }
 
+    @Test("an answered probe asks for the check to move up: a peer silent from its answer on is lost at the deadline after it, not a window later")
+    func answeredProbeMovesTheCheck() {
+        var keepAlive = KeepAlive(now: start)
+        _ = keepAlive.armNextCheck()
+        #expect(keepAlive.check(at: ms(500)) == .probe)
+        #expect(keepAlive.armNextCheck() == ms(1500), "armed for the end of the answer window")
+        let answered = keepAlive.heard(at: ms(510))
+        #expect(answered, "the answer: re-arm")
+        #expect(keepAlive.armNextCheck() == ms(1010), "the next probe is due a probe interval after the answer")
+        let other = keepAlive.heard(at: ms(600))
+        #expect(!other, "other records ask for nothing")
+        #expect(keepAlive.armNextCheck() == ms(1100))
+        #expect(keepAlive.check(at: ms(1100)) == .probe)
+        #expect(keepAlive.armNextCheck() == ms(2100))
+        #expect(keepAlive.check(at: ms(2100)) == .lost(silence: .milliseconds(1500)), "lost at the deadline after the last sign of life")
+    }
+
     @Test("after our own stall it probes first and judges a whole answer window later")
     func ownStall() {
         var keepAlive = KeepAlive(now: start)
