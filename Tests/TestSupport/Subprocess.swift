@@ -48,6 +48,19 @@ public final class Subprocess {
 
     public func signal(_ number: Int32) { ChildProcess.signal(pid, number) }
 
+    /// The child's resident memory in KiB (`/proc/PID/statm`), nil once it has exited.
+    public var residentKiB: Int? {
+        let fd = open("/proc/\(pid)/statm", O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var buffer = [UInt8](repeating: 0, count: 256)
+        let count = buffer.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress!, $0.count) }
+        guard count > 0 else { return nil }
+        let fields = String(decoding: buffer[..<count], as: UTF8.self).split(separator: " ")
+        guard fields.count > 1, let pages = Int(fields[1]), pages > 0 else { return nil }  // a zombie has none
+        return pages * Int(sysconf(Int32(_SC_PAGESIZE))) / 1024
+    }
+
     /// Waits for the exit (killing the child after `seconds`); the exit code, or 128 + signal.
     public func wait(seconds: Double = 20) -> Int32 {
         if let finished { return finished.code }  // waited for already: the pid is gone
