@@ -371,6 +371,7 @@ extension Runtime: AddressTranslator, AddressResolver {
         if creditsDue.contains(where: { $0.link != creditsDue[0].link }) { creditsDue.sort { $0.link.socket.index < $1.link.socket.index } }
         var kept = 0
         var start = 0
+        var frameFull = false
         while start < creditsDue.count {
             var end = start + 1
             while end < creditsDue.count && creditsDue[end].link == creditsDue[start].link { end += 1 }
@@ -391,6 +392,7 @@ extension Runtime: AddressTranslator, AddressResolver {
                 let credit = creditsDue[index]
                 index += 1
                 if isBacklogged(credit.destination, of: link) || granted.count >= LinkCredit.grantsPerFrame {
+                    frameFull = frameFull || granted.count >= LinkCredit.grantsPerFrame
                     creditsDue[kept] = credit
                     kept += 1
                     continue
@@ -418,8 +420,10 @@ extension Runtime: AddressTranslator, AddressResolver {
             start = end
         }
         // What was kept back is granted on a later turn: after the object works some off, or the
-        // connection's queue drains (each is a turn of its own; no need to spin for it).
+        // connection's queue drains (each is a turn of its own; no need to spin for it), or —
+        // past a frame's worth of grants — at once.
         creditsDue.removeSubrange(kept...)
+        if frameFull { reactor.skipNextWait() }
     }
 
     private func isBacklogged(_ destination: UInt64, of link: Link) -> Bool {
