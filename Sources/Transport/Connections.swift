@@ -277,10 +277,13 @@ public final class Connections {
         let index = connection.socket.index
         guard body.count <= configuration.maximumBody else { throw .tooLarge(body.count) }
         // Within the limit, or the one frame that may go over it: a frame larger than the whole
-        // queue goes in whenever the queue is below the limit (after a type declaration, say).
+        // queue goes in whenever the queue is below the limit. And a few small frames queued
+        // ahead (the layer above's bookkeeping: a type declaration, a credit frame) count as an
+        // empty queue, so they never make the frame after them wait.
         let queued = state.pendingBytes
         let size = FrameHeader.size + body.count
-        if queued > 0 && (queued >= configuration.sendQueueBytes || (queued + size > configuration.sendQueueBytes && size <= configuration.sendQueueBytes)) {
+        let limit = configuration.sendQueueBytes
+        if queued > Self.smallAhead && (queued >= limit || (queued + size > limit && size <= limit)) {
             state.refusedSend = true
             throw .wouldBlock
         }
@@ -294,6 +297,9 @@ public final class Connections {
             if !dispatching { wakeSoon() }
         }
     }
+
+    /// Queued bytes that still count as an empty queue for the next frame (see ``send(_:body:on:)``).
+    static let smallAhead = 4 * 1024
 
     /// Queues one frame from an array; see ``send(_:body:on:)``.
     public func send(_ header: FrameHeader, body: [UInt8], on connection: ConnectionID) throws(SendRefusal) {

@@ -87,7 +87,8 @@ public struct TransportConfiguration: Sendable {
     /// The largest frame body accepted or sent.
     public var maximumBody = FrameHeader.defaultMaximumBody
     /// Bytes a connection may hold queued before sends are refused — plus one frame, always: a
-    /// frame larger than this is taken whenever less than this is queued.
+    /// frame larger than what is left is taken whenever at most 4 KiB (small frames of the layer
+    /// above's bookkeeping) is queued, and a frame larger than this whenever less than this is.
     public var sendQueueBytes = 1 << 20
     /// The largest record sealed at once; bigger output is split across records.
     public var recordBytes = 256 * 1024

@@ -156,13 +156,37 @@ struct RemoteTests {
         return (client.join(), server.join())
     }
 
-    @Test("back-pressure end to end: a full connection refuses and says Writable later, a full mailbox pauses the connection; nothing is lost")
+    @Test("back-pressure end to end: a full connection or a spent credit refuses and says Writable later; nothing is lost")
     func backPressure() throws {
         var limits = RuntimeLimits()
         limits.mailbox = 64
         let (sender, receiver) = stream(30_000, receiverLimits: limits)
         #expect(sender as? Seen == Seen(events: ["received 30000", "refused true"]))
         #expect(receiver is Ack)
+    }
+
+    @Test("the first message on a fresh connection, nearly as large as the send queue, is not refused for the runtime's own frames queued ahead of it")
+    func firstLargeMessage() throws {
+        let endpoint = uniqueEndpoint("first-large")
+        let size = (1 << 20) - 64  // the default send queue is 1 MiB: the frame fits it, just
+        let server = RuntimeThread { mailbox in
+            mailbox.listen(at: endpoint)
+            let blob = try expectType(try await mailbox.select(Blob.self, timeout: .seconds(20)), Blob.self)
+            return Pong(sequence: blob.bytes.count)
+        }
+        let client = RuntimeThread { mailbox in
+            mailbox.connect(to: endpoint, backoff: retrying)
+            _ = try expectType(try await mailbox.select(Connected.self, timeout: .seconds(10)), Connected.self)
+            // Queued ahead of it in this same turn: our window and the type's declaration.
+            do throws(SendRefused) {
+                try mailbox.send(Blob(bytes: [UInt8](repeating: 7, count: size)), to: mailbox.returnAddress)
+            } catch {
+                return Faulted("refused", explanation: "\(error)")
+            }
+            return Ack()
+        }
+        #expect(client.join() is Ack, "sent at once")
+        #expect((server.join() as? Pong)?.sequence == size)
     }
 
     @Test("a full run queue closes no connection: what one turn received waits its turn, in order, and nothing is lost")

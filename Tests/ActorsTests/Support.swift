@@ -21,6 +21,14 @@ struct Welcome: Message, Equatable {
 struct Ping: Message, Equatable { var sequence: Int }
 struct Pong: Message, Equatable { var sequence: Int }
 struct Tick: Message, Equatable {}
+
+/// Bytes, written as one blob (not an array of numbers).
+struct Blob: Message {
+    var bytes: [UInt8]
+    init(bytes: [UInt8]) { self.bytes = bytes }
+    func writeFields(to writer: inout MessageWriter) throws { writer.field("bytes", bytes) }
+    init(fields reader: inout MessageReader) throws { bytes = try reader.bytes("bytes") }
+}
 struct Tock: Message, Equatable {}
 
 /// A message carrying addresses, for routing tests.
