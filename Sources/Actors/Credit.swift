@@ -1,3 +1,4 @@
+import Reactor
 import Transport
 
 /// Flow control and acknowledgement on one link, per destination object (docs/protocol.md,
@@ -121,10 +122,8 @@ final class LinkCredit {
         var writable: [Address] = []  // empty: no allocation unless someone waited
         var offset = 0
         while offset < body.count {
-            var destination: UInt64 = 0
-            var count: UInt64 = 0
-            for index in 0..<8 { destination |= UInt64(body[offset + index]) << (8 * UInt64(index)) }
-            for index in 0..<4 { count |= UInt64(body[offset + 8 + index]) << (8 * UInt64(index)) }
+            let destination = body.loadLittleEndian(UInt64.self, at: offset)
+            let count = body.loadLittleEndian(UInt32.self, at: offset + 8)
             offset += 12
             guard let credit = outbound[destination], Int(count) <= credit.unconfirmed else {
                 throw .overConfirmed(destination: destination, granted: Int(count), outstanding: outbound[destination]?.unconfirmed ?? 0)
