@@ -11,13 +11,9 @@ import Glibc
 struct KilledReceiverTests {
     @Test("SIGKILL of a receiver mid-stream (50 k msg/s): the sender's count of what was not confirmed covers sent − received, and nothing confirmed went missing")
     func killedMidStream() throws {
-        let secret = ["ANSAR_REALM_SECRET": String(repeating: "4c", count: 32)]
-        let address = "--address=@ansar-killed-receiver-\(UInt32.random(in: 0...UInt32.max))"
-        let source = try Subprocess(
-            "link-node", ["--role=source", address, "--seconds=120", "--bulk-bytes=16", "--chunk-bytes=64", "--rate=50000", "--until-lost", "--pure-object"],
-            environment: secret)
-        #expect(source.waitForError(containing: "listening"))
-        let sink = try Subprocess("link-node", ["--role=sink", address, "--bulk-bytes=16", "--tell-each"], environment: secret)
+        let (source, sink) = try startLinkNodes(
+            "killed-receiver", source: ["--seconds=120", "--bulk-bytes=16", "--chunk-bytes=64", "--rate=50000", "--until-lost", "--pure-object"],
+            sink: ["--bulk-bytes=16", "--tell-each"])
         #expect(sink.waitForError(containing: "got 20000 ", seconds: 120), "the stream is under way")
         sink.signal(SIGKILL)
         _ = sink.wait(seconds: 30)

@@ -11,11 +11,9 @@ import Glibc
 struct SlowConsumerTests {
     @Test("a sink taking 1 ms a message while its source floods for 30 s: no link lost, no gap, the source held back by linkBusy/Writable, memory flat")
     func slowConsumer() throws {
-        let secret = ["ANSAR_REALM_SECRET": String(repeating: "4b", count: 32)]
-        let address = "--address=@ansar-slow-consumer-\(UInt32.random(in: 0...UInt32.max))"
-        let source = try Subprocess("link-node", ["--role=source", address, "--seconds=30", "--bulk-bytes=1024", "--pure-object"], environment: secret)
-        #expect(source.waitForError(containing: "listening"))
-        let sink = try Subprocess("link-node", ["--role=sink", address, "--bulk-bytes=1024", "--handle-microseconds=1000", "--pure-object"], environment: secret)
+        let (source, sink) = try startLinkNodes(
+            "slow-consumer", source: ["--seconds=30", "--bulk-bytes=1024", "--pure-object"],
+            sink: ["--bulk-bytes=1024", "--handle-microseconds=1000", "--pure-object"])
         // Memory, sampled while the flood lasts (a measurement, not a wait for anything): each
         // process's largest footprint in the first third against the rest.
         var early = (source: 0, sink: 0), late = (source: 0, sink: 0)

@@ -1,6 +1,7 @@
 @testable import Actors
 import Reactor
 import Testing
+import TestSupport
 import Transport
 
 #if canImport(Glibc)
@@ -95,4 +96,14 @@ func sendInOrder(_ mailbox: Mailbox, total: Int, to target: Address) async throw
         }
     }
     return refusals
+}
+
+/// A `link-node` source and its sink as real processes over a fresh abstract Unix socket, the sink
+/// started once the source listens; each takes `source`/`sink` arguments besides its role.
+func startLinkNodes(_ name: String, source: [String], sink: [String]) throws -> (source: Subprocess, sink: Subprocess) {
+    let secret = ["ANSAR_REALM_SECRET": String(repeating: "4b", count: 32)]
+    let address = "--address=@ansar-\(name)-\(UInt32.random(in: 0...UInt32.max))"
+    let sourceProcess = try Subprocess("link-node", ["--role=source", address] + source, environment: secret)
+    guard sourceProcess.waitForError(containing: "listening") else { throw Faulted("link-node source not listening", explanation: sourceProcess.errors) }
+    return (sourceProcess, try Subprocess("link-node", ["--role=sink", address] + sink, environment: secret))
 }
