@@ -35,10 +35,12 @@ struct BadInputTests {
             return try bench.spin { $0.frames.filter { $0.0 == self.bystander }.count == before + 1 }
         }
 
-        /// The server-side connection the raw peer got, once its handshake passed.
-        func acceptedPeer() throws -> ConnectionID {
+        /// A raw peer through its handshake, and the server-side connection it got.
+        func handshakenPeer() throws -> (RawPeer, ConnectionID) {
+            let peer = try RawPeer(port: port)
+            #expect(try peer.handshake(secret: Bench.realm, bench: bench))
             #expect(try bench.spin { $0.accepted.count == 2 })
-            return bench.recorder.accepted[1]
+            return (peer, bench.recorder.accepted[1])
         }
 
         func closedFor(_ id: ConnectionID, _ matches: (CloseReason) -> Bool) throws -> Bool {
@@ -103,9 +105,7 @@ struct BadInputTests {
     @Test("a record that fails authentication, a replayed record", arguments: backends, [true, false])
     func badRecords(backend: Reactor.BackendChoice, replay: Bool) throws {
         let setup = try Setup(backend)
-        let peer = try RawPeer(port: setup.port)
-        #expect(try peer.handshake(secret: Bench.realm, bench: setup.bench))
-        let id = try setup.acceptedPeer()
+        let (peer, id) = try setup.handshakenPeer()
         var record = peer.record(frame(1, [1, 2, 3]))
         if replay {
             peer.write(record)
@@ -123,9 +123,7 @@ struct BadInputTests {
           arguments: backends, ["magic", "oversize", "truncated"])
     func badFrames(backend: Reactor.BackendChoice, kind: String) throws {
         let setup = try Setup(backend)
-        let peer = try RawPeer(port: setup.port)
-        #expect(try peer.handshake(secret: Bench.realm, bench: setup.bench))
-        let id = try setup.acceptedPeer()
+        let (peer, id) = try setup.handshakenPeer()
         switch kind {
         case "magic":
             var bad = frame(1, [1])
@@ -149,9 +147,7 @@ struct BadInputTests {
           arguments: backends, [false, true])
     func stalls(backend: Reactor.BackendChoice, trickle: Bool) throws {
         let setup = try Setup(backend)
-        let staller = try RawPeer(port: setup.port)
-        #expect(try staller.handshake(secret: Bench.realm, bench: setup.bench))
-        let id = try setup.acceptedPeer()
+        let (staller, id) = try setup.handshakenPeer()
         let partial = frame(1, [UInt8](repeating: 1, count: 1000))
         if trickle {
             // One byte per 50 ms, each in a record of its own: every record is authenticated life
@@ -175,9 +171,7 @@ struct BadInputTests {
     @Test("a peer that stops reading while we stream to it: once its window closes, it is lost at the deadline", arguments: backends)
     func peerStopsReading(backend: Reactor.BackendChoice) throws {
         let setup = try Setup(backend)
-        let deaf = try RawPeer(port: setup.port)
-        #expect(try deaf.handshake(secret: Bench.realm, bench: setup.bench))
-        let id = try setup.acceptedPeer()
+        let (deaf, id) = try setup.handshakenPeer()
         // Its kernel takes what fits in its buffers, then the window closes: no progress, and
         // probes wait behind the data it never reads.
         let body = [UInt8](repeating: 5, count: 32 * 1024)
@@ -195,9 +189,7 @@ struct BadInputTests {
     @Test("control records: a probe is answered at once, an unknown one closes the connection", arguments: backends)
     func controlRecords(backend: Reactor.BackendChoice) throws {
         let setup = try Setup(backend)
-        let peer = try RawPeer(port: setup.port)
-        #expect(try peer.handshake(secret: Bench.realm, bench: setup.bench))
-        let id = try setup.acceptedPeer()
+        let (peer, id) = try setup.handshakenPeer()
         peer.write(peer.record([1], kind: .control))
         // The server probes this quiet peer too: read records until the answer is among them.
         var opened: [(RecordKind, [UInt8])] = []
