@@ -499,9 +499,11 @@ public final class Runtime: @unchecked Sendable {
 
     private func dispatch(_ envelope: Envelope) {
         let slot = Int(envelope.to & Address.slotMask)
-        // A peer's message is settled once the object has it: a handler now, a sequential object
-        // when its select takes it (``HeldMessage/credit``).
-        if let credit = envelope.credit, !isSequential(slot, id: envelope.to) { settle(credit) }
+        // A peer's message is settled once the object has it (or there is no object): here, unless
+        // a sequential object holds it, which settles it when its select takes it
+        // (``HeldMessage/credit``).
+        var held = false
+        defer { if !held, let credit = envelope.credit { settle(credit) } }
         guard tables.value.entries[slot].id == envelope.to else {
             undeliverable(envelope.message, to: Address(local: envelope.to), from: envelope.from, notify: envelope.notifyIfUndelivered, reason: "no such object")
             return
@@ -524,23 +526,11 @@ public final class Runtime: @unchecked Sendable {
             }
             if tables.value.entries[slot].ended, tables.value.entries[slot].id == envelope.to, tables.value.entries[slot].queued == 0 { release(slot) }
         case .sequential(let mailbox):
-            if mailbox.offer(envelope.message, from: envelope.from, notifyIfUndelivered: envelope.notifyIfUndelivered, credit: envelope.credit) {
-                tables.value.entries[slot].queued += 1
-            } else if let credit = envelope.credit {
-                settle(credit)
-            }
+            held = mailbox.offer(envelope.message, from: envelope.from, notifyIfUndelivered: envelope.notifyIfUndelivered, credit: envelope.credit)
+            if held { tables.value.entries[slot].queued += 1 }
         case .relay, .free:
             break  // relays never get envelopes: deliver() goes around them
         }
-    }
-
-    /// Whether `slot` holds the live sequential object `id` (which settles its credit itself).
-    @inline(__always)
-    private func isSequential(_ slot: Int, id: UInt64) -> Bool {
-        guard tables.value.entries[slot].id == id, !tables.value.entries[slot].ended, case .sequential = tables.value.entries[slot].kind else {
-            return false
-        }
-        return true
     }
 
     var hasWork: Bool { !tables.value.queue.isEmpty || !tables.value.overflow.isEmpty || executor.hasJobs || inboxCarry > 0 }
