@@ -1,8 +1,8 @@
 // swift-tools-version: 6.2
 import PackageDescription
 
-/// Modules above Reactor are compiled with strict memory safety as an error: unsafe code lives
-/// only in CShims and Reactor, and the compiler proves it.
+/// Modules above Reactor are compiled with strict memory safety as an error: unsafe code lives only
+/// in the C shims, Platform, Cryptography and Reactor, and the compiler proves it.
 let safeModule: [SwiftSetting] = [
     .strictMemorySafety(),
     .treatWarning("StrictMemorySafety", as: .error),
@@ -18,6 +18,8 @@ let package = Package(
     name: "ansar",
     platforms: [.macOS(.v15)],
     products: [
+        .library(name: "Platform", targets: ["Platform"]),
+        .library(name: "Cryptography", targets: ["Cryptography"]),
         .library(name: "Reactor", targets: ["Reactor"]),
         .library(name: "Transport", targets: ["Transport"]),
         .library(name: "Actors", targets: ["Actors"]),
@@ -30,34 +32,40 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
     ],
     targets: [
-        .target(
-            name: "CShims",
-            linkerSettings: [.linkedLibrary("uring"), .linkedLibrary("sodium")]
-        ),
+        // The house, bottom to top; each target depends only on the layer below it (Platform and
+        // Cryptography are side libraries any layer may use).
+        .target(name: "CShims"),
+        .target(name: "CURing", linkerSettings: [.linkedLibrary("uring")]),
+        .target(name: "CSodium", linkerSettings: [.linkedLibrary("sodium")]),
+        .target(name: "Platform", dependencies: ["CShims"]),
+        .target(name: "Cryptography", dependencies: ["CSodium"]),
         .target(
             name: "Reactor",
-            dependencies: ["CShims", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["CShims", "CURing", "Platform", .product(name: "Logging", package: "swift-log")],
             swiftSettings: [.enableExperimentalFeature("Lifetimes")]
         ),
         .target(
             name: "Transport",
-            dependencies: ["Reactor", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["Reactor", "Platform", "Cryptography", .product(name: "Logging", package: "swift-log")],
             swiftSettings: safeModule
         ),
         .target(
             name: "Actors",
-            dependencies: ["Transport", "Reactor", .product(name: "Logging", package: "swift-log")],
+            // Reactor too, for now: the runtime still drives the loop itself and packs socket ids
+            // into addresses.
+            dependencies: ["Transport", "Reactor", "Platform", "Cryptography", .product(name: "Logging", package: "swift-log")],
             swiftSettings: safeModule
         ),
         .target(
             name: "PubSub",
-            dependencies: ["Actors", "Reactor", .product(name: "Logging", package: "swift-log")],
+            // Reactor too, for now: LAN beacons use its blocking datagram socket on a thread.
+            dependencies: ["Actors", "Reactor", "Platform", "Cryptography", .product(name: "Logging", package: "swift-log")],
             swiftSettings: safeModule
         ),
         .executableTarget(
             name: "ansar",
             dependencies: [
-                "PubSub", "Actors", "Transport", "Reactor", .product(name: "Logging", package: "swift-log"),
+                "PubSub", "Platform", .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Sources/Tools",
@@ -83,17 +91,17 @@ let package = Package(
             swiftSettings: safeModule
         ),
         .target(name: "CTestSupport", path: "Tests/CTestSupport"),
-        .testTarget(name: "ReactorTests", dependencies: ["Reactor", "CTestSupport"] + testLogging),
-        .testTarget(name: "TransportTests", dependencies: ["Transport", "Reactor"] + testLogging),
-        .target(name: "TestSupport", dependencies: ["Reactor"], path: "Tests/TestSupport"),
+        .testTarget(name: "ReactorTests", dependencies: ["Reactor", "Platform", "CTestSupport"] + testLogging),
+        .testTarget(name: "TransportTests", dependencies: ["Transport", "Reactor", "Platform", "Cryptography"] + testLogging),
+        .target(name: "TestSupport", dependencies: ["Reactor", "Platform"], path: "Tests/TestSupport"),
         .executableTarget(
             name: "pubsub-node", dependencies: ["PubSub", "Actors", "Reactor", .product(name: "Logging", package: "swift-log")],
             path: "Tests/PubSubNode", swiftSettings: safeModule),
-        .testTarget(name: "ActorsTests", dependencies: ["Actors", "Transport", "Reactor", "TestSupport"] + testLogging),
+        .testTarget(name: "ActorsTests", dependencies: ["Actors", "Transport", "Reactor", "Platform", "TestSupport"] + testLogging),
         .testTarget(name: "PubSubTests", dependencies: ["PubSub", "Actors", "Reactor", "Transport", "TestSupport"] + testLogging),
-        .testTarget(name: "ToolsTests", dependencies: ["Reactor", "TestSupport"]),
+        .testTarget(name: "ToolsTests", dependencies: ["Reactor", "Platform", "TestSupport"]),
         .executableTarget(
-            name: "link-node", dependencies: ["Actors", "Transport", "Reactor"], path: "Tests/LinkNode", swiftSettings: safeModule),
-        .testTarget(name: "HostsTests", dependencies: ["Reactor", "TestSupport"]),
+            name: "link-node", dependencies: ["Actors", "Transport", "Reactor", "Platform"], path: "Tests/LinkNode", swiftSettings: safeModule),
+        .testTarget(name: "HostsTests", dependencies: ["Reactor", "Platform", "TestSupport"]),
     ]
 )

@@ -1,5 +1,6 @@
 // reactor-echo: an echo server and its client on one reactor, talking over loopback TCP and a
 // Unix socket. It prints what it did, step by step, and how long the round trips took.
+import Platform
 import Reactor
 
 #if canImport(Glibc)

@@ -1,4 +1,3 @@
-import Reactor
 import Transport
 
 /// A handler-style object: the runtime calls ``receive(_:context:)`` once per message, on the

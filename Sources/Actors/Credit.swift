@@ -1,5 +1,5 @@
-import Reactor
 import Transport
+import Platform
 
 /// Flow control and acknowledgement on one link, per destination object (docs/protocol.md,
 /// "Credit"). The receiving process lets each object the peer sends to have at most `window`

@@ -1,6 +1,6 @@
 import Logging
-import Reactor
 import Transport
+import Platform
 
 /// What a node's main object is given: its typed settings and input, and where it runs.
 public struct NodeEnvironment<Settings: Sendable, Input: Sendable>: Sendable {

@@ -1,5 +1,5 @@
 import Logging
-import Reactor
+import Platform
 
 /// How a node process ends. Documented in `docs/actors.md`; the `ansar` runner relies on them.
 public enum ExitCode: Int32, Sendable {

@@ -1,5 +1,5 @@
-import Reactor
 import Transport
+import Platform
 
 /// One connection to another process, as the runtime sees it. A class: the hot path reads and
 /// updates it in place rather than copying its tables.

@@ -1,4 +1,5 @@
 import Reactor
+import Platform
 
 /// A timer is one per object and message type.
 struct TimerKey: Hashable {

@@ -1,6 +1,8 @@
-import Logging
 import Reactor
+import Platform
+import Logging
 import Transport
+import Cryptography
 
 /// Bounds of one runtime. Every queue has one; exceeding it is a refusal the sender sees.
 public struct RuntimeLimits: Sendable {

@@ -1,7 +1,8 @@
-import Logging
 import Reactor
+import Logging
 import Synchronization
 import Transport
+import Platform
 
 /// The runtimes of this process, by index (the 8 bits of an object identifier above its slot), so
 /// that an address of an object on one thread reaches it from any other.

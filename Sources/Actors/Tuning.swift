@@ -1,6 +1,7 @@
-import Logging
 import Reactor
+import Logging
 import Transport
+import Platform
 
 /// The link and loop settings a process takes from its command line or its environment: the
 /// keep-alive of each kind of link, the reactor's socket and timer tables, and how many messages

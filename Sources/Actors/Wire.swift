@@ -1,4 +1,3 @@
-import Reactor
 
 /// The binary form of message bodies: self-describing tag-value items, little-endian, so a
 /// receiver that does not know a message's type can still show its fields (``Incognito``) and

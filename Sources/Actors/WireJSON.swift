@@ -1,4 +1,4 @@
-import Reactor
+import Platform
 
 extension JSON {
     /// The JSON object in the file at `path`; the error says what is wrong (unreadable, not JSON
@@ -15,7 +15,7 @@ extension JSON {
     }
 
     /// Writes this value, indented, to `path` all or nothing.
-    public func store(at path: String) throws(ReactorError) {
+    public func store(at path: String) throws(SystemError) {
         try SystemAccess.writeFileAtomically(path, Array((pretty + "\n").utf8))
     }
 

@@ -1,6 +1,6 @@
-import Actors
 import Reactor
-import Transport
+import Actors
+import Platform
 
 /// A directory above the processes: the GROUP directory of one process group (members are the
 /// group's processes), or the HOST directory of one machine (members are its groups' directories).

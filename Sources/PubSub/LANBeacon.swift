@@ -1,7 +1,8 @@
-import Actors
 import Reactor
+import Actors
 import Synchronization
-import Transport
+import Platform
+import Cryptography
 
 /// A LAN directory's announcement, sent by UDP multicast (and broadcast, for networks that drop
 /// multicast) so that host directories find it with no configuration. It carries no secret: only

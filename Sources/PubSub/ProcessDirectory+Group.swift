@@ -1,6 +1,5 @@
+import Platform
 import Actors
-import Reactor
-import Transport
 
 /// The process directory's side of the group: the link up, the peer listener, the direct
 /// connections that carry sessions with other processes.

@@ -1,7 +1,6 @@
+import Platform
 import Actors
 import Logging
-import Reactor
-import Transport
 
 /// The directory of one runtime (a runtime service): it matches its objects' listings and searches
 /// among themselves (PROCESS scope, no socket), and — when the process runs in a group — passes

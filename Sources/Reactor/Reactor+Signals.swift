@@ -1,3 +1,4 @@
+import Platform
 import CShims
 
 #if canImport(Glibc)

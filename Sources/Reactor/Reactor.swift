@@ -1,3 +1,4 @@
+import Platform
 import CShims
 import Logging
 

@@ -1,4 +1,5 @@
-import CShims
+import Platform
+import CURing
 
 #if canImport(Glibc)
 import Glibc
@@ -11,7 +12,7 @@ final class URingBackend: ReactorBackend {
     let kind = BackendKind.uring
     private let ring: OpaquePointer
     private let receiveBufferSize: UInt32
-    private let completions: UnsafeMutableBufferPointer<cshims_completion>
+    private let completions: UnsafeMutableBufferPointer<curing_completion>
     /// Multishot receive needs kernel 6.0; cleared (single-shot from then on) if the kernel refuses it.
     private(set) var multishotReceive = true
     /// What the ring got, for the log.
@@ -21,7 +22,7 @@ final class URingBackend: ReactorBackend {
         var error: Int32 = 0
         var why: UnsafePointer<CChar>? = nil
         var features = [CChar](repeating: 0, count: 160)
-        let ring = cshims_uring_create(
+        let ring = curing_create(
             UInt32(limits.submissionQueue), UInt32(limits.sockets), UInt32(limits.receiveBuffers),
             receiveBuffers, UInt32(limits.receiveBufferSize), &features, features.count, &error, &why)
         guard let ring else {
@@ -35,7 +36,7 @@ final class URingBackend: ReactorBackend {
     }
 
     func shutdown() {
-        cshims_uring_destroy(ring)
+        curing_destroy(ring)
         completions.deallocate()
     }
 
@@ -44,20 +45,20 @@ final class URingBackend: ReactorBackend {
     }
 
     func register(fd: Int32, socket: SocketID) throws(ReactorError) {
-        let result = cshims_uring_update_file(ring, UInt32(socket.slot), fd)
+        let result = curing_update_file(ring, UInt32(socket.slot), fd)
         if result < 0 { throw .system(SystemError(-result, "io_uring_register_files_update")) }
     }
 
     func deregister(fd: Int32, socket: SocketID) {
-        _ = cshims_uring_update_file(ring, UInt32(socket.slot), -1)
+        _ = curing_update_file(ring, UInt32(socket.slot), -1)
     }
 
     func armAccept(fd: Int32, socket: SocketID) {
-        cshims_uring_prep_multishot_accept(ring, socket.slot, packed(.accept, socket))
+        curing_prep_multishot_accept(ring, socket.slot, packed(.accept, socket))
     }
 
     func armReceive(fd: Int32, socket: SocketID) {
-        cshims_uring_prep_receive(ring, socket.slot, multishotReceive ? 1 : 0, receiveBufferSize, packed(.receive, socket))
+        curing_prep_receive(ring, socket.slot, multishotReceive ? 1 : 0, receiveBufferSize, packed(.receive, socket))
     }
 
     /// Called when a multishot receive was refused with EINVAL (a kernel before 6.0); true if that
@@ -69,41 +70,41 @@ final class URingBackend: ReactorBackend {
     }
 
     func connect(fd: Int32, socket: SocketID, address: UnsafePointer<sockaddr>, length: socklen_t) {
-        cshims_uring_prep_connect(ring, socket.slot, address, length, packed(.connect, socket))
+        curing_prep_connect(ring, socket.slot, address, length, packed(.connect, socket))
     }
 
     func send(fd: Int32, socket: SocketID, message: UnsafeMutablePointer<msghdr>) {
-        cshims_uring_prep_sendmsg(ring, socket.slot, message, packed(.send, socket))
+        curing_prep_sendmsg(ring, socket.slot, message, packed(.send, socket))
     }
 
     func cancel(fd: Int32, socket: SocketID, kinds: OperationKinds) {
         for (member, kind) in OperationKinds.all where kinds.contains(member) {
-            cshims_uring_prep_cancel(ring, packed(kind, socket), packed(.cancel, socket))
+            curing_prep_cancel(ring, packed(kind, socket), packed(.cancel, socket))
         }
     }
 
     func armRead(fd: Int32, kind: OperationKind, buffer: UnsafeMutableRawBufferPointer) {
-        cshims_uring_prep_read(
+        curing_prep_read(
             ring, fd, buffer.baseAddress, UInt32(buffer.count), UserData(kind: kind, slot: 0, generation: 0).packed)
     }
 
     func cancelRead(kind: OperationKind) {
         let target = UserData(kind: kind, slot: 0, generation: 0)
-        cshims_uring_prep_cancel(ring, target.packed, UserData(kind: .cancel, slot: 0, generation: 0).packed)
+        curing_prep_cancel(ring, target.packed, UserData(kind: .cancel, slot: 0, generation: 0).packed)
     }
 
-    func recycle(buffer id: UInt16) { cshims_uring_recycle(ring, id) }
+    func recycle(buffer id: UInt16) { curing_recycle(ring, id) }
 
     func wait(timeout nanoseconds: UInt64?, into ready: inout [Completion], limit: Int) throws(ReactorError) {
         let timeout = nanoseconds.map { Int64(min($0, UInt64(Int64.max))) } ?? -1
         let room = UInt32(min(limit - ready.count, completions.count))
-        let count = cshims_uring_wait(ring, timeout, completions.baseAddress, room)
+        let count = curing_wait(ring, timeout, completions.baseAddress, room)
         if count < 0 { throw .system(SystemError(-count, "io_uring_enter")) }
         for index in 0..<Int(count) {
             let cqe = completions[index]
             guard let userData = UserData(packed: cqe.user_data) else { continue }
-            let buffer = cshims_cqe_has_buffer(cqe.flags) != 0 ? cshims_cqe_buffer_id(cqe.flags) : Completion.noBuffer
-            ready.append(Completion(userData, result: cqe.result, more: cshims_cqe_has_more(cqe.flags) != 0, buffer: buffer))
+            let buffer = curing_cqe_has_buffer(cqe.flags) != 0 ? curing_cqe_buffer_id(cqe.flags) : Completion.noBuffer
+            ready.append(Completion(userData, result: cqe.result, more: curing_cqe_has_more(cqe.flags) != 0, buffer: buffer))
         }
     }
 }

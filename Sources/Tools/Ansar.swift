@@ -2,8 +2,7 @@ import Actors
 import ArgumentParser
 import Logging
 import PubSub
-import Reactor
-import Transport
+import Platform
 
 @main
 struct Ansar: ParsableCommand {

@@ -2,8 +2,8 @@ import Actors
 import ArgumentParser
 import Logging
 import PubSub
-import Reactor
-import Transport
+
+import Platform
 
 #if canImport(Glibc)
 import Glibc

@@ -1,6 +1,7 @@
 import Actors
 import ArgumentParser
-import Reactor
+
+import Platform
 
 #if canImport(Glibc)
 import Glibc

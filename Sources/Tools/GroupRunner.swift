@@ -1,8 +1,7 @@
 import Actors
 import Logging
 import PubSub
-import Reactor
-import Transport
+import Platform
 
 /// What a role's process left: how it ended and what it printed.
 struct RoleOutcome {

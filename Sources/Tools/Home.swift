@@ -1,6 +1,5 @@
 import Actors
-import Reactor
-import Transport
+import Platform
 
 /// Something the command cannot do: one line naming the thing and the fix.
 struct ToolError: Error, CustomStringConvertible {

@@ -1,9 +1,8 @@
+import Platform
 import Actors
 import ArgumentParser
 import Logging
 import PubSub
-import Reactor
-import Transport
 
 /// The running group's directory address and the home's realm, for commands that join the group.
 func runningGroupAddress(_ home: Home) throws(ToolError) -> (SocketAddress, RealmSecret) {

@@ -1,4 +1,5 @@
 import Reactor
+import Platform
 
 /// The state of one connection: handshake, then framed (and usually encrypted) traffic with
 /// keep-alive. Owned by ``Connections``, which drives it from reactor events. A class, so the hot

@@ -1,6 +1,8 @@
 import Logging
 import Reactor
 
+import Platform
+
 #if canImport(Glibc)
 import Glibc
 #endif

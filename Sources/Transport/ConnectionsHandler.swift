@@ -1,4 +1,7 @@
+import Platform
 import Reactor
+
+import Cryptography
 
 #if canImport(Glibc)
 import Glibc

@@ -1,3 +1,4 @@
+import Platform
 /// The fixed 32-byte header in front of every message on the wire, little-endian:
 ///
 /// ```

@@ -1,3 +1,4 @@
+import Platform
 /// A sans-I/O frame decoder: fed bytes as they arrive, it hands out whole frames.
 ///
 /// Frames that arrive whole are handed out straight from the caller's bytes (no copy); only a frame

@@ -1,4 +1,6 @@
 import Reactor
+import Platform
+import Cryptography
 
 /// The keys a finished handshake agreed, one per direction, whether records are encrypted, and with
 /// which AEAD.

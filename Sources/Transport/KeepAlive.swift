@@ -1,3 +1,4 @@
+import Platform
 import Reactor
 
 /// Keep-alive for one end of a connection, as a sans-I/O state machine fed time and signs of life.

@@ -1,3 +1,4 @@
+import Platform
 import Reactor
 
 /// The rule against trickling peers, separate from keep-alive (which a trickler satisfies): while

@@ -1,4 +1,6 @@
 import Reactor
+import Platform
+import Cryptography
 
 /// The secret shared by the members of one deployment (a realm): 32 bytes. Both ends of every
 /// connection prove they hold it before anything else is exchanged.
@@ -87,7 +89,7 @@ public struct RealmSecret: Sendable, Equatable {
 /// Why a realm secret could not be loaded; each names where it looked.
 public enum RealmSecretError: Error, Equatable, Sendable, CustomStringConvertible {
     /// The file could not be read (missing, not a regular file, too long…).
-    case unreadable(path: String, ReactorError)
+    case unreadable(path: String, SystemError)
     /// The file can be read by group or others.
     case tooOpen(path: String, mode: UInt32)
     /// The text is not 64 hexadecimal digits.

@@ -1,4 +1,6 @@
 import Reactor
+import Platform
+import Cryptography
 
 /// When both ends replace their record keys. Both count the same records and bytes, so they rekey
 /// at the same record without a message.

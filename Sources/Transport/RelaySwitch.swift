@@ -1,6 +1,9 @@
 import Reactor
 import Synchronization
 
+import Platform
+import Cryptography
+
 #if canImport(Glibc)
 import Glibc
 #endif

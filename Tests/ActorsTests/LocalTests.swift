@@ -1,4 +1,5 @@
 @testable import Actors
+import Platform
 import Reactor
 import Testing
 

@@ -2,6 +2,8 @@ import Reactor
 import TestSupport
 import Testing
 
+import Platform
+
 #if canImport(Glibc)
 import Glibc
 #endif

@@ -2,6 +2,8 @@ import Reactor
 import Testing
 import TestSupport
 
+import Platform
+
 #if canImport(Glibc)
 import Glibc
 #endif

@@ -6,6 +6,8 @@ import Actors
 import Reactor
 import Transport
 
+import Platform
+
 #if canImport(Glibc)
 import Glibc
 #endif

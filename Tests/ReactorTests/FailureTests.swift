@@ -1,6 +1,8 @@
 import Testing
 @testable import Reactor
 
+import Platform
+
 #if canImport(Glibc)
 import Glibc
 #endif

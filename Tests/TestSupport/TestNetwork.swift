@@ -1,5 +1,7 @@
 import Reactor
 
+import Platform
+
 #if canImport(Glibc)
 import Glibc
 #endif

@@ -2,6 +2,8 @@ import Reactor
 import Testing
 @testable import Transport
 
+import Cryptography
+
 #if canImport(Glibc)
 import Glibc
 #endif

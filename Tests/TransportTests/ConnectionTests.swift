@@ -1,4 +1,5 @@
 @testable import Reactor
+import Platform
 import Testing
 @testable import Transport
 

@@ -1,6 +1,7 @@
 import Reactor
 import Testing
 @testable import Transport
+import Cryptography
 
 /// Runs a handshake between two state machines, optionally feeding one byte at a time.
 func shake(_ client: inout Handshake, _ server: inout Handshake, byteByByte: Bool = false) throws -> (SessionKeys, SessionKeys) {

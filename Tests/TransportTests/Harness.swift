@@ -4,6 +4,8 @@ import Reactor
 import Testing
 @testable import Transport
 
+import Platform
+
 #if canImport(Glibc)
 import Glibc
 #endif

@@ -1,3 +1,4 @@
+import Platform
 import Reactor
 import Testing
 import Transport

@@ -42,7 +42,7 @@ struct RealmSecretTests {
             try RealmSecret(contentsOfFile: "/nonexistent/secret")
         } throws: { error in
             guard case .unreadable(let path, let cause) = error as? RealmSecretError else { return false }
-            return path == "/nonexistent/secret" && cause.errno == ENOENT
+            return path == "/nonexistent/secret" && cause.code == ENOENT
         }
     }
 

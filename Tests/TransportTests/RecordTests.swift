@@ -1,6 +1,7 @@
 import Reactor
 import Testing
 @testable import Transport
+import Cryptography
 
 @Suite("Records: AEAD per coalesced write, counters, rekeying")
 struct RecordTests {

@@ -6,6 +6,8 @@ import Reactor
 import Synchronization
 import Transport
 
+import Platform
+
 #if canImport(Glibc)
 import Glibc
 #endif

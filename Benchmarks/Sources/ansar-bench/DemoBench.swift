@@ -1,6 +1,8 @@
 // The seed's demo end to end: `ansar run --main-role=sub` with the release binaries, wall time.
 import Reactor
 
+import Platform
+
 #if canImport(Glibc)
 import Glibc
 #endif

@@ -4,6 +4,8 @@
 import Reactor
 import TestSupport
 
+import Platform
+
 #if canImport(Glibc)
 import Glibc
 #endif

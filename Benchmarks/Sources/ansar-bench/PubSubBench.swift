@@ -1,6 +1,7 @@
 // Publish/subscribe: discovery, loss and return, and a round trip over a session. Each "process"
 // is a runtime on its own thread with its own connections (real sockets through a real group
 // directory); times are taken inside those runtimes.
+import Platform
 import Actors
 import PubSub
 import Reactor

@@ -1,3 +1,4 @@
+import Platform
 import CBaseline
 import Reactor
 import Transport

@@ -8,6 +8,8 @@ import Reactor
 import TestSupport
 import Transport
 
+import Platform
+
 #if canImport(Glibc)
 import Glibc
 #endif

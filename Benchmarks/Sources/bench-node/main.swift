@@ -4,6 +4,7 @@
 import Actors
 import PubSub
 import Reactor
+import Platform
 
 struct Settings: Codable, Sendable {
     var role = "subscriber"

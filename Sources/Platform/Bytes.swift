@@ -1,4 +1,4 @@
-/// Byte copying and integer loads for the modules above Reactor. They are compiled with strict
+/// Byte copying and integer loads for the memory-safe modules (Transport and up). They are compiled with strict
 /// memory safety and so cannot reach `memcpy` or unaligned loads themselves, and a byte-at-a-time
 /// loop costs them ~10× on bulk data. Everything here is inlinable, so callers get specialised code
 /// instead of generic metadata look-ups at run time.
@@ -15,7 +15,7 @@ extension Array where Element == UInt8 {
 
 extension Span where Element == UInt8 {
     /// The little-endian integer stored at `offset`, bounds-checked, in one unaligned load: header
-    /// parsing above Reactor needs it on every frame.
+    /// parsing in Transport needs it on every frame.
     @inlinable @inline(__always)
     public func loadLittleEndian<T: FixedWidthInteger>(_: T.Type, at offset: Int) -> T {
         precondition(offset >= 0 && offset + MemoryLayout<T>.size <= count, "read past the end of the bytes")

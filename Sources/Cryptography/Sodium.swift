@@ -1,8 +1,7 @@
-import CShims
+import CSodium
 
-/// The libsodium primitives the transports need, behind safe value-typed APIs. They live here
-/// because Reactor is the one Swift module allowed to hold pointers: everything above it is compiled
-/// with strict memory safety.
+/// The libsodium primitives the transports need, behind safe value-typed APIs, so that the modules
+/// using them can be compiled with strict memory safety.
 public enum Sodium {
     /// Initialises libsodium once (it is idempotent and thread-safe); traps if it cannot start.
     public static func ensureReady() {

@@ -2,7 +2,7 @@
 import Glibc
 #endif
 
-/// Reading the environment and small files, for the modules above Reactor, which are compiled with
+/// Reading the environment and small files, for the memory-safe modules, which are compiled with
 /// strict memory safety and so cannot call `getenv` or `read` themselves.
 public enum SystemAccess {
     /// The value of environment variable `name`, if set.
@@ -27,20 +27,20 @@ public enum SystemAccess {
 
     /// A small file's bytes and permission bits. Refuses (typed, with the path) a missing file, one
     /// that is not a regular file, or one longer than `limit` bytes.
-    public static func readSmallFile(_ path: String, limit: Int = 64 * 1024) throws(ReactorError) -> (bytes: [UInt8], mode: UInt32) {
+    public static func readSmallFile(_ path: String, limit: Int = 64 * 1024) throws(SystemError) -> (bytes: [UInt8], mode: UInt32) {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw .system(SystemError(errno, "open")) }
+        guard fd >= 0 else { throw SystemError(errno, "open") }
         defer { close(fd) }
         var info = stat()
-        guard fstat(fd, &info) == 0 else { throw .system(SystemError(errno, "fstat")) }
-        guard info.st_mode & S_IFMT == S_IFREG else { throw .invalidState("not a regular file") }
-        guard Int(info.st_size) <= limit else { throw .limitReached(.fileBytes) }
+        guard fstat(fd, &info) == 0 else { throw SystemError(errno, "fstat") }
+        guard info.st_mode & S_IFMT == S_IFREG else { throw SystemError(EINVAL, "open (not a regular file)") }
+        guard Int(info.st_size) <= limit else { throw SystemError(EFBIG, "read (longer than its limit)") }
         var bytes = [UInt8](repeating: 0, count: Int(info.st_size))
         var done = 0
         while done < bytes.count {
             let count = bytes.withUnsafeMutableBytes { read(fd, $0.baseAddress! + done, $0.count - done) }
             if count < 0 && errno == EINTR { continue }
-            guard count > 0 else { throw .system(SystemError(count < 0 ? errno : EIO, "read")) }
+            guard count > 0 else { throw SystemError(count < 0 ? errno : EIO, "read") }
             done += count
         }
         return (bytes, UInt32(info.st_mode) & 0o7777)
@@ -48,10 +48,10 @@ public enum SystemAccess {
 
     /// Writes `bytes` to `path` all or nothing: into a temporary file beside it, flushed, then
     /// renamed over the old one. A failure leaves any old file as it was.
-    public static func writeFileAtomically(_ path: String, _ bytes: [UInt8], mode: UInt32 = 0o644) throws(ReactorError) {
+    public static func writeFileAtomically(_ path: String, _ bytes: [UInt8], mode: UInt32 = 0o644) throws(SystemError) {
         let temporary = "\(path).tmp-\(getpid())"
         let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode_t(mode))
-        guard fd >= 0 else { throw .system(SystemError(errno, "open")) }
+        guard fd >= 0 else { throw SystemError(errno, "open") }
         var done = 0
         while done < bytes.count {
             let count = bytes.withUnsafeBytes { write(fd, $0.baseAddress! + done, $0.count - done) }
@@ -60,7 +60,7 @@ public enum SystemAccess {
                 let code = errno
                 close(fd)
                 unlink(temporary)
-                throw .system(SystemError(code, "write"))
+                throw SystemError(code, "write")
             }
             done += count
         }
@@ -70,16 +70,16 @@ public enum SystemAccess {
         guard synced, rename(temporary, path) == 0 else {
             let failure = synced ? errno : code
             unlink(temporary)
-            throw .system(SystemError(failure, synced ? "rename" : "fsync"))
+            throw SystemError(failure, synced ? "rename" : "fsync")
         }
     }
 
     /// Creates `path` and its missing parents (`mkdir -p`).
-    public static func makeDirectories(_ path: String, mode: UInt32 = 0o755) throws(ReactorError) {
+    public static func makeDirectories(_ path: String, mode: UInt32 = 0o755) throws(SystemError) {
         var prefix = path.hasPrefix("/") ? "/" : ""
         for part in path.split(separator: "/") {
             prefix += part
-            if mkdir(prefix, mode_t(mode)) != 0 && errno != EEXIST { throw .system(SystemError(errno, "mkdir")) }
+            if mkdir(prefix, mode_t(mode)) != 0 && errno != EEXIST { throw SystemError(errno, "mkdir") }
             prefix += "/"
         }
     }

@@ -2,7 +2,7 @@
 import Glibc
 #endif
 
-/// Starts a plain OS thread — one per reactor — for the layers above, which may not touch the
+/// Starts a plain OS thread — one per reactor — for the memory-safe layers, which may not touch the
 /// pointers `pthread_create` needs.
 public enum ThreadStarter {
     private final class Body {

@@ -13,7 +13,7 @@ public enum ChildProcess {
     /// child starts a session of its own, so it outlives this process and its terminal.
     public static func spawn(
         _ path: String, arguments: [String], environment: [String: String], stdout: String?, stderr: String?, detached: Bool = false
-    ) throws(ReactorError) -> Int32 {
+    ) throws(SystemError) -> Int32 {
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)
         defer { posix_spawnattr_destroy(&attributes) }
@@ -43,7 +43,7 @@ public enum ChildProcess {
         defer { envp.forEach { free($0) } }
         var pid: pid_t = 0
         let status = posix_spawn(&pid, path, &actions, &attributes, argv, envp)
-        guard status == 0 else { throw .system(SystemError(status, "posix_spawn")) }
+        guard status == 0 else { throw SystemError(status, "posix_spawn") }
         return pid
     }
 
@@ -65,8 +65,11 @@ public enum ChildProcess {
         var status: Int32 = 0
         let result = waitpid(pid, &status, WNOHANG)
         guard result == pid else { return nil }
-        if status & 0x7F == 0 { return .code((status >> 8) & 0xFF) }
-        return .signal(status & 0x7F)
+        return exit(from: status)
+    }
+
+    private static func exit(from status: Int32) -> Exit {
+        status & 0x7F == 0 ? .code((status >> 8) & 0xFF) : .signal(status & 0x7F)
     }
 
     /// Sends `signal` to the child.
@@ -105,9 +108,9 @@ public enum ChildProcess {
     }
 
     /// Copies a file, keeping its permission bits.
-    public static func copy(_ source: String, to destination: String) throws(ReactorError) {
+    public static func copy(_ source: String, to destination: String) throws(SystemError) {
         var info = stat()
-        guard stat(source, &info) == 0 else { throw .system(SystemError(errno, "stat")) }
+        guard stat(source, &info) == 0 else { throw SystemError(errno, "stat") }
         let (bytes, mode) = try SystemAccess.readSmallFile(source, limit: 1 << 30)
         try SystemAccess.writeFileAtomically(destination, bytes, mode: mode)
     }
@@ -150,20 +153,20 @@ public enum ChildProcess {
     public static func currentProcessID() -> Int32 { getpid() }
 
     /// Removes a folder and everything below it (symbolic links are removed, not followed).
-    public static func removeTree(_ path: String) throws(ReactorError) {
+    public static func removeTree(_ path: String) throws(SystemError) {
         var info = stat()
-        guard lstat(path, &info) == 0 else { throw .system(SystemError(errno, "lstat")) }
+        guard lstat(path, &info) == 0 else { throw SystemError(errno, "lstat") }
         if info.st_mode & S_IFMT == S_IFDIR {
             for name in files(in: path) ?? [] { try removeTree("\(path)/\(name)") }
-            guard rmdir(path) == 0 else { throw .system(SystemError(errno, "rmdir")) }
+            guard rmdir(path) == 0 else { throw SystemError(errno, "rmdir") }
         } else {
-            guard unlink(path) == 0 else { throw .system(SystemError(errno, "unlink")) }
+            guard unlink(path) == 0 else { throw SystemError(errno, "unlink") }
         }
     }
 
     /// Renames a file, replacing any at the destination.
-    public static func rename(_ source: String, to destination: String) throws(ReactorError) {
-        guard Glibc.rename(source, destination) == 0 else { throw .system(SystemError(errno, "rename")) }
+    public static func rename(_ source: String, to destination: String) throws(SystemError) {
+        guard Glibc.rename(source, destination) == 0 else { throw SystemError(errno, "rename") }
     }
 
     /// Removes a file.

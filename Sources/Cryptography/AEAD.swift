@@ -1,4 +1,4 @@
-import CShims
+import CSodium
 
 /// Authenticated encryption for one direction of one connection, with counter nonces.
 ///

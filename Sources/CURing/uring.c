@@ -1,4 +1,4 @@
-// The io_uring side of CShims (see CShims.h for why it is opaque). liburing 2.3 (Debian 12).
+// The io_uring ring behind CURing.h (see there for why it is opaque). liburing 2.3 (Debian 12).
 #include <liburing.h>
 #include <errno.h>
 #include <stdio.h>
@@ -6,11 +6,11 @@
 #include <string.h>
 #include <sys/mman.h>
 
-#include "CShims.h"
+#include "CURing.h"
 
 #define BUFFER_GROUP 0
 
-struct cshims_uring {
+struct curing_ring {
     struct io_uring ring;
     struct io_uring_buf_ring *buffers;
     unsigned buffer_entries;
@@ -43,10 +43,10 @@ static struct io_uring_buf_ring *setup_buf_ring(struct io_uring *ring, unsigned 
     return br;
 }
 
-cshims_uring *cshims_uring_create(unsigned entries, unsigned files, unsigned buffers, void *buffer_memory,
+curing_ring *curing_create(unsigned entries, unsigned files, unsigned buffers, void *buffer_memory,
                                   unsigned buffer_size, char *features, size_t features_size, int *error,
                                   const char **why) {
-    cshims_uring *r = calloc(1, sizeof(*r));
+    curing_ring *r = calloc(1, sizeof(*r));
     if (!r) {
         *error = -ENOMEM;
         *why = "calloc";
@@ -106,27 +106,27 @@ cshims_uring *cshims_uring_create(unsigned entries, unsigned files, unsigned buf
     r->buffer_entries = buffers;
     r->buffer_size = buffer_size;
     r->buffer_memory = buffer_memory;
-    for (unsigned id = 0; id < buffers; id++) cshims_uring_recycle(r, (uint16_t)id);
+    for (unsigned id = 0; id < buffers; id++) curing_recycle(r, (uint16_t)id);
     snprintf(features, features_size, "%s, ext-arg%s, registered files, provided buffer ring", chosen,
              registered_ring ? ", registered ring fd" : "");
     *error = 0;
     return r;
 }
 
-void cshims_uring_destroy(cshims_uring *r) {
+void curing_destroy(curing_ring *r) {
     io_uring_unregister_buf_ring(&r->ring, BUFFER_GROUP);
     munmap(r->buffers, r->buffer_entries * sizeof(struct io_uring_buf));
     io_uring_queue_exit(&r->ring);
     free(r);
 }
 
-int cshims_uring_update_file(cshims_uring *r, unsigned slot, int fd) {
+int curing_update_file(curing_ring *r, unsigned slot, int fd) {
     int result = io_uring_register_files_update(&r->ring, slot, &fd, 1);
     return result < 0 ? result : 0;
 }
 
 // The next free entry; a full queue is submitted first (flush, retry once: a second failure is a bug).
-static struct io_uring_sqe *entry(cshims_uring *r) {
+static struct io_uring_sqe *entry(curing_ring *r) {
     struct io_uring_sqe *sqe = io_uring_get_sqe(&r->ring);
     if (sqe) return sqe;
     io_uring_submit(&r->ring);
@@ -135,14 +135,14 @@ static struct io_uring_sqe *entry(cshims_uring *r) {
     return sqe;
 }
 
-void cshims_uring_prep_multishot_accept(cshims_uring *r, unsigned slot, uint64_t user_data) {
+void curing_prep_multishot_accept(curing_ring *r, unsigned slot, uint64_t user_data) {
     struct io_uring_sqe *sqe = entry(r);
     io_uring_prep_multishot_accept(sqe, (int)slot, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
     sqe->flags |= IOSQE_FIXED_FILE;
     sqe->user_data = user_data;
 }
 
-void cshims_uring_prep_receive(cshims_uring *r, unsigned slot, int multishot, unsigned length,
+void curing_prep_receive(curing_ring *r, unsigned slot, int multishot, unsigned length,
                                uint64_t user_data) {
     struct io_uring_sqe *sqe = entry(r);
     if (multishot) {
@@ -155,7 +155,7 @@ void cshims_uring_prep_receive(cshims_uring *r, unsigned slot, int multishot, un
     sqe->user_data = user_data;
 }
 
-void cshims_uring_prep_connect(cshims_uring *r, unsigned slot, const void *address, uint32_t length,
+void curing_prep_connect(curing_ring *r, unsigned slot, const void *address, uint32_t length,
                                uint64_t user_data) {
     struct io_uring_sqe *sqe = entry(r);
     io_uring_prep_connect(sqe, (int)slot, (const struct sockaddr *)address, length);
@@ -163,32 +163,32 @@ void cshims_uring_prep_connect(cshims_uring *r, unsigned slot, const void *addre
     sqe->user_data = user_data;
 }
 
-void cshims_uring_prep_sendmsg(cshims_uring *r, unsigned slot, const void *message, uint64_t user_data) {
+void curing_prep_sendmsg(curing_ring *r, unsigned slot, const void *message, uint64_t user_data) {
     struct io_uring_sqe *sqe = entry(r);
     io_uring_prep_sendmsg(sqe, (int)slot, (const struct msghdr *)message, MSG_NOSIGNAL);
     sqe->flags |= IOSQE_FIXED_FILE;
     sqe->user_data = user_data;
 }
 
-void cshims_uring_prep_cancel(cshims_uring *r, uint64_t target, uint64_t user_data) {
+void curing_prep_cancel(curing_ring *r, uint64_t target, uint64_t user_data) {
     struct io_uring_sqe *sqe = entry(r);
     io_uring_prep_cancel64(sqe, target, 0);
     sqe->user_data = user_data;
 }
 
-void cshims_uring_prep_read(cshims_uring *r, int fd, void *buffer, unsigned length, uint64_t user_data) {
+void curing_prep_read(curing_ring *r, int fd, void *buffer, unsigned length, uint64_t user_data) {
     struct io_uring_sqe *sqe = entry(r);
     io_uring_prep_read(sqe, fd, buffer, length, 0);
     sqe->user_data = user_data;
 }
 
-void cshims_uring_recycle(cshims_uring *r, uint16_t id) {
+void curing_recycle(curing_ring *r, uint16_t id) {
     io_uring_buf_ring_add(r->buffers, r->buffer_memory + (size_t)id * r->buffer_size, r->buffer_size, id,
                           io_uring_buf_ring_mask(r->buffer_entries), (int)r->pending_recycles);
     r->pending_recycles++;
 }
 
-int cshims_uring_wait(cshims_uring *r, int64_t timeout_ns, cshims_completion *out, unsigned capacity) {
+int curing_wait(curing_ring *r, int64_t timeout_ns, curing_completion *out, unsigned capacity) {
     if (r->pending_recycles) {
         // One release store per turn makes every recycled buffer visible to the kernel.
         io_uring_buf_ring_advance(r->buffers, (int)r->pending_recycles);
@@ -220,6 +220,6 @@ int cshims_uring_wait(cshims_uring *r, int64_t timeout_ns, cshims_completion *ou
     return (int)copied;
 }
 
-int cshims_cqe_has_more(uint32_t flags) { return (flags & IORING_CQE_F_MORE) != 0; }
-int cshims_cqe_has_buffer(uint32_t flags) { return (flags & IORING_CQE_F_BUFFER) != 0; }
-uint16_t cshims_cqe_buffer_id(uint32_t flags) { return (uint16_t)(flags >> IORING_CQE_BUFFER_SHIFT); }
+int curing_cqe_has_more(uint32_t flags) { return (flags & IORING_CQE_F_MORE) != 0; }
+int curing_cqe_has_buffer(uint32_t flags) { return (flags & IORING_CQE_F_BUFFER) != 0; }
+uint16_t curing_cqe_buffer_id(uint32_t flags) { return (uint16_t)(flags >> IORING_CQE_BUFFER_SHIFT); }

@@ -1,27 +1,6 @@
-#if canImport(Glibc)
-import Glibc
-#endif
-
-/// A failed system call: the errno it returned and the call that returned it.
-public struct SystemError: Error, Equatable, Sendable, CustomStringConvertible {
-    /// The errno value (`ECONNREFUSED`, `EMFILE`, …).
-    public let code: Int32
-    /// The call that failed, e.g. `"connect"`.
-    public let operation: StaticString
-
-    public init(_ code: Int32, _ operation: StaticString) {
-        self.code = code
-        self.operation = operation
-    }
-
-    public var description: String {
-        "\(operation): \(String(cString: strerror(code))) (errno \(code))"
-    }
-
-    public static func == (lhs: SystemError, rhs: SystemError) -> Bool {
-        lhs.code == rhs.code && sameText(lhs.operation, rhs.operation)
-    }
-}
+@_exported import struct Platform.SystemError
+@_exported import struct Platform.Deadline
+import Platform
 
 /// Everything a reactor operation can report to its owner. Never a crash, never silence.
 public enum ReactorError: Error, Equatable, Sendable, CustomStringConvertible {
@@ -42,7 +21,7 @@ public enum ReactorError: Error, Equatable, Sendable, CustomStringConvertible {
 
     /// The fixed limits a reactor enforces.
     public enum Limit: String, Sendable {
-        case sockets, timers, sendQueueBytes, sendChunks, receiveBuffers, submissionQueue, fileBytes
+        case sockets, timers, sendQueueBytes, sendChunks, receiveBuffers, submissionQueue
     }
 
     /// The errno behind a `.system` error, if any.
@@ -75,9 +54,4 @@ public enum ReactorError: Error, Equatable, Sendable, CustomStringConvertible {
         default: return false
         }
     }
-}
-
-/// Compares two static strings' bytes without allocating.
-func sameText(_ a: StaticString, _ b: StaticString) -> Bool {
-    a.withUTF8Buffer { x in b.withUTF8Buffer { y in x.elementsEqual(y) } }
 }

@@ -1,0 +1,14 @@
+// What a program written against Actors needs from the layers below comes with it, so a user
+// imports one module: the platform (deadlines, processes, files), addresses to listen on and
+// connect to, the realm secret, the reconnect backoff, the keep-alive settings of `Tuning`, the ids
+// of listeners and connections, and the rendezvous relay `Context.connect(to:preface:)` reaches.
+@_exported import Platform
+@_exported import enum Reactor.SocketAddress
+@_exported import struct Transport.Backoff
+@_exported import struct Transport.ConnectionID
+@_exported import struct Transport.ConnectorID
+@_exported import struct Transport.KeepAlive
+@_exported import struct Transport.ListenerID
+@_exported import struct Transport.RealmSecret
+@_exported import enum Transport.RealmSecretError
+@_exported import class Transport.RelaySwitch
