@@ -91,6 +91,7 @@ let package = Package(
             swiftSettings: safeModule
         ),
         .target(name: "CTestSupport", path: "Tests/CTestSupport"),
+        .testTarget(name: "PlatformTests", dependencies: ["Platform"]),
         .testTarget(name: "ReactorTests", dependencies: ["Reactor", "Platform", "CTestSupport"] + testLogging),
         .testTarget(name: "TransportTests", dependencies: ["Transport", "Reactor", "Platform", "Cryptography"] + testLogging),
         .target(name: "TestSupport", dependencies: ["Reactor", "Platform"], path: "Tests/TestSupport"),

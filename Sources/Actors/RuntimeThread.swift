@@ -30,7 +30,9 @@ enum RuntimeDirectory {
 /// usual; those messages travel through the receiving runtime's inbox, one wake-up per batch.
 public final class RuntimeThread: Sendable {
     private final class Shared: Sendable {
-        let state = Mutex<(main: Address?, result: (any Message)?, join: (@Sendable () -> Void)?)>((nil, nil, nil))
+        let state = Mutex<(result: (any Message)?, join: (@Sendable () -> Void)?)>((nil, nil))
+        /// The main object's address once it exists; nil if the runtime could not start.
+        let main = Latch<Address?>()
     }
     private let shared = Shared()
 
@@ -46,23 +48,20 @@ public final class RuntimeThread: Sendable {
             do {
                 let runtime = Runtime(reactor: try Reactor(logger: logger), transport: transport, limits: limits, logger: logger)
                 runtime.groupAddress = groupAddress
-                value = try runtime.run(main) { address in shared.state.withLock { $0.main = address } }
+                value = try runtime.run(main) { address in shared.main.set(address) }
             } catch {
                 value = Faulted("runtime failed", explanation: "\(error)")
             }
+            shared.main.set(nil)  // a runtime that failed before its main object existed
             shared.state.withLock { $0.result = value }
         }
         shared.state.withLock { $0.join = join }
     }
 
-    /// The main object's address, once it exists (waiting up to `limit` for it).
+    /// The main object's address, once it exists (waiting up to `limit` for it); nil if the
+    /// runtime could not start or the time ran out.
     public func mainAddress(waitingUpTo limit: Duration = .seconds(5)) -> Address? {
-        let deadline = Deadline.after(limit)
-        while Deadline.now() < deadline {
-            if let address = shared.state.withLock({ $0.main }) { return address }
-            usleep(200)
-        }
-        return shared.state.withLock { $0.main }
+        shared.main.wait(upTo: limit) ?? nil
     }
 
     /// Waits for the thread to end and returns what its main object completed with.

@@ -34,3 +34,9 @@ void cshims_sigset_of(sigset_t *set, const int *signals, int count) {
 #include <spawn.h>
 // POSIX_SPAWN_SETSID is a GNU extension: a detached child's own session.
 short cshims_posix_spawn_setsid(void) { return POSIX_SPAWN_SETSID; }
+
+#include <sys/syscall.h>
+#include <fcntl.h>
+#include <unistd.h>
+int cshims_pidfd_open(int pid) { return (int)syscall(SYS_pidfd_open, pid, 0); }
+int cshims_pipe_cloexec(int ends[2]) { return pipe2(ends, O_CLOEXEC); }

@@ -10,9 +10,11 @@ import Glibc
 public enum ChildProcess {
     /// Starts `path` with `arguments` and exactly `environment`; returns its pid. Its stdout and
     /// stderr go to those files (nil: it shares this process's, and its stdin too). A `detached`
-    /// child starts a session of its own, so it outlives this process and its terminal.
+    /// child starts a session of its own, so it outlives this process and its terminal. With
+    /// `readiness`, the child gets its pipe to say when it is up (see ``Readiness``).
     public static func spawn(
-        _ path: String, arguments: [String], environment: [String: String], stdout: String?, stderr: String?, detached: Bool = false
+        _ path: String, arguments: [String], environment: [String: String], stdout: String?, stderr: String?, detached: Bool = false,
+        readiness: Readiness? = nil
     ) throws(SystemError) -> Int32 {
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)
@@ -37,6 +39,11 @@ public enum ChildProcess {
             posix_spawn_file_actions_addopen(&actions, 1, stdout, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
         }
         if let stderr { posix_spawn_file_actions_addopen(&actions, 2, stderr, O_WRONLY | O_CREAT | O_APPEND, 0o600) }
+        var environment = environment
+        if let readiness {
+            posix_spawn_file_actions_adddup2(&actions, readiness.writeEnd, Readiness.childDescriptor)
+            environment[Readiness.variable] = "\(Readiness.childDescriptor)"
+        }
         let argv = ([path] + arguments).map { strdup($0) } + [nil]
         defer { argv.forEach { free($0) } }
         let envp = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
@@ -44,6 +51,11 @@ public enum ChildProcess {
         var pid: pid_t = 0
         let status = posix_spawn(&pid, path, &actions, &attributes, argv, envp)
         guard status == 0 else { throw SystemError(status, "posix_spawn") }
+        if let readiness {
+            // Only the child may hold the write end now, so its end closes the pipe.
+            close(readiness.writeEnd)
+            readiness.writeEnd = -1
+        }
         return pid
     }
 
@@ -70,6 +82,24 @@ public enum ChildProcess {
 
     private static func exit(from status: Int32) -> Exit {
         status & 0x7F == 0 ? .code((status >> 8) & 0xFF) : .signal(status & 0x7F)
+    }
+
+    /// Waits for the child to end and reaps it.
+    public static func wait(_ pid: Int32) -> Exit {
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 {
+            if errno != EINTR { return .code(-1) }
+        }
+        return exit(from: status)
+    }
+
+    /// Waits up to `limit` for process `pid` (a child or not) to end, asleep on a pidfd: true once it
+    /// has ended (or never existed), false if it still runs at the deadline.
+    public static func waitForEnd(of pid: Int32, upTo limit: Duration) -> Bool {
+        let fd = cshims_pidfd_open(pid)
+        guard fd >= 0 else { return errno == ESRCH }
+        defer { close(fd) }
+        return waitReadable(fd, upTo: limit)
     }
 
     /// Sends `signal` to the child.

@@ -41,17 +41,6 @@ func perform(_ body: () throws(ToolError) -> Void) throws {
     }
 }
 
-/// Looks every 2 ms whether `done` holds, for at most `limit`: true once it does, false if the time
-/// ran out. For the commands that start or stop a daemon and wait to see it happen.
-func waitUntil(_ limit: Duration, _ done: () throws(ToolError) -> Bool) throws(ToolError) -> Bool {
-    let deadline = Deadline.after(limit)
-    while Deadline.now() < deadline {
-        if try done() { return true }
-        usleep(2_000)
-    }
-    return false
-}
-
 struct Create: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Create a home: its folders and a fresh realm secret (or another home's, to join its realm).",
@@ -187,9 +176,10 @@ struct Run: ParsableCommand {
             return handler
         }
         let group = SocketAddress.unixAbstract(name: "ansar-group-\(ChildProcess.currentProcessID())-\(UInt32.random(in: 0...UInt32.max))")
+        let ready = Readiness.inherited()  // before the runner copies the environment for its roles
         let runner = GroupRunner(
             home: home, roles: roles, mainRole: mainRole, groupAddress: group, hostAddress: try host.address(), debugLevel: debugLevel,
-            secret: secret.hex, tuning: tuning)
+            secret: secret.hex, tuning: tuning, ready: ready)
         SystemAccess.raiseDescriptorLimit()
         do {
             let runtime = try tuning.makeRuntime(secret: secret, logger: Logger(label: "ansar"))

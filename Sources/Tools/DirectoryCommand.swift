@@ -105,10 +105,12 @@ struct DirectoryCommand: ParsableCommand {
             let chosen = links
             LoggingSystem.bootstrap { label in StreamLogHandler.standardError(label: label) }
             SystemAccess.raiseDescriptorLimit()
+            let ready = Readiness.inherited()
             _ = try joinGroup(secret, tuning: tuning) { mailbox in
                 mailbox.create(GroupDirectory(listening: listen, scope: level.scope, links: chosen) { bound in
                     let json = JSON.object([("pid", .integer(Int64(ChildProcess.currentProcessID()))), ("address", .string(bound))])
                     try? json.store(at: state)
+                    ready?.announce()
                 })
                 _ = try await mailbox.select(Stop.self)
                 ChildProcess.remove(state)
@@ -129,13 +131,19 @@ struct DirectoryCommand: ParsableCommand {
         if let relayAt { arguments.append("--relay-at=\(relayAt)") }
         if noBeacons { arguments.append("--no-beacons") }
         arguments += tuning.arguments
+        let readiness: Readiness
         do {
-            _ = try ChildProcess.spawn(ansar, arguments: arguments, environment: ChildProcess.currentEnvironment(), stdout: log, stderr: log, detached: true)
+            readiness = try Readiness()
+            _ = try ChildProcess.spawn(
+                ansar, arguments: arguments, environment: ChildProcess.currentEnvironment(), stdout: log, stderr: log, detached: true,
+                readiness: readiness)
         } catch {
             throw ToolError("cannot start the directory: \(error)")
         }
-        guard try waitUntil(.seconds(10), { SystemAccess.exists(state) }) else {
-            throw ToolError("the directory did not come up within 10 s: see \(log)")
+        switch readiness.wait(upTo: .seconds(10)) {
+        case .ready: return
+        case .ended: throw ToolError("the directory ended before it listened: see \(log)")
+        case .timedOut: throw ToolError("the directory did not come up within 10 s: see \(log)")
         }
     }
 }

@@ -97,12 +97,8 @@ struct Edit: ParsableCommand {
             guard let pid = try? ChildProcess.spawn(
                 "/bin/sh", arguments: ["-c", "\(editor) \"$0\"", draft], environment: environment, stdout: nil, stderr: nil)
             else { throw ToolError("cannot start the editor \(editor): set EDITOR") }
-            var exit: ChildProcess.Exit?
-            while exit == nil {
-                exit = ChildProcess.poll(pid)
-                if exit == nil { usleep(10_000) }
-            }
-            guard exit == .code(0) else { throw ToolError("the editor ended with \(exit!): nothing was stored") }
+            let exit = ChildProcess.wait(pid)
+            guard exit == .code(0) else { throw ToolError("the editor ended with \(exit): nothing was stored") }
             let edited: JSON
             do {
                 edited = try JSON(objectAt: draft)

@@ -40,6 +40,8 @@ final class GroupRunner: Object {
     let hostAddress: SocketAddress?
     let debugLevel: String?
     let environment: [String: String]
+    /// Whom to tell once every role is launched (`ansar start`, waiting for a runner it detached).
+    let ready: Readiness.Announcement?
     static let grace = Duration.seconds(3)
 
     var children: [Child] = []
@@ -54,8 +56,11 @@ final class GroupRunner: Object {
     var backoffs: [String: Backoff] = [:]
     let started = SystemAccess.wallClock()
 
-    init(home: Home, roles: [Role], mainRole: String?, groupAddress: SocketAddress, hostAddress: SocketAddress?, debugLevel: String?, secret: String, tuning: Tuning) {
+    init(home: Home, roles: [Role], mainRole: String?, groupAddress: SocketAddress, hostAddress: SocketAddress?, debugLevel: String?, secret: String, tuning: Tuning,
+        ready: Readiness.Announcement? = nil
+    ) {
         self.home = home
+        self.ready = ready
         self.roles = roles
         self.mainRole = mainRole
         self.groupAddress = groupAddress
@@ -177,6 +182,7 @@ final class GroupRunner: Object {
             ("launched", .integer(Int64(launched))), ("roles", .array(roles)),
         ])
         try? SystemAccess.writeFileAtomically(home.state, Array((state.pretty + "\n").utf8))
+        if launched >= roles.count { ready?.announce() }
     }
 
     private func read(_ role: Role, _ exit: ChildProcess.Exit) -> RoleOutcome {

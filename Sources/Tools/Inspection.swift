@@ -25,23 +25,24 @@ struct StartGroup: ParsableCommand {
             if home.runningGroup() != nil { throw ToolError("a group is already running in \(home.path): `ansar stop` it first") }
             guard let ansar = ChildProcess.currentExecutable() else { throw ToolError("cannot find the ansar executable to start the runner") }
             ChildProcess.remove(home.state)
-            let pid: Int32
+            let readiness: Readiness
             do {
-                pid = try ChildProcess.spawn(
+                readiness = try Readiness()
+                _ = try ChildProcess.spawn(
                     ansar, arguments: ["run", "--home-path=\(home.path)"] + host.arguments + (debugLevel.map { ["--debug-level=\($0)"] } ?? []) + tuning.arguments, environment: ChildProcess.currentEnvironment(), stdout: home.groupLog,
-                    stderr: home.groupLog, detached: true)
+                    stderr: home.groupLog, detached: true, readiness: readiness)
             } catch {
                 throw ToolError("cannot start the runner: \(error)")
             }
-            // Up means: the runner has launched every role.
-            let up = try waitUntil(.seconds(10)) { () throws(ToolError) -> Bool in
-                if let state = home.runningGroup(), case .integer(let launched)? = state["launched"], launched >= roles.count { return true }
-                guard let exit = ChildProcess.poll(pid) else { return false }
+            // Up means: the runner has launched every role (it says so through the readiness pipe).
+            switch readiness.wait(upTo: .seconds(10)) {
+            case .ready: return
+            case .ended:
                 let log = (try? SystemAccess.readSmallFile(home.groupLog, limit: 1 << 20)).map { String(decoding: $0.bytes, as: UTF8.self) } ?? ""
-                let last = log.split(separator: "\n").last.map(String.init) ?? "\(exit)"
+                let last = log.split(separator: "\n").last.map(String.init) ?? "the runner ended"
                 throw ToolError("the group did not start: \(last)")
+            case .timedOut: throw ToolError("the group did not come up within 10 s: see \(home.groupLog)")
             }
-            guard up else { throw ToolError("the group did not come up within 10 s: see \(home.groupLog)") }
         }
     }
 }
@@ -60,7 +61,8 @@ struct StopGroup: ParsableCommand {
                 throw ToolError("no group is running in \(home.path)")
             }
             ChildProcess.signal(Int32(pid), SIGTERM)
-            guard try waitUntil(.seconds(15), { !ChildProcess.isLockHeld(home.lock) }) else {
+            // The runner's end releases its lock; a pid reused since is caught by the lock check.
+            guard ChildProcess.waitForEnd(of: Int32(pid), upTo: .seconds(15)) || !ChildProcess.isLockHeld(home.lock) else {
                 throw ToolError("the runner (pid \(pid)) did not stop within 15 s")
             }
             if let (bytes, _) = try? SystemAccess.readSmallFile(home.stopReport), let report = try? JSON(parsing: String(decoding: bytes, as: UTF8.self)),

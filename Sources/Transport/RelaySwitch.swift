@@ -239,19 +239,16 @@ extension RelaySwitch {
     /// Starts a relay on a thread of its own (it runs for the life of the process); returns once
     /// it listens, with its address, or throws why it could not.
     public static func startThread(listening address: SocketAddress, configuration: Configuration = Configuration()) throws(ReactorError) -> SocketAddress {
-        let outcome = Mutex<Result<SocketAddress, ReactorError>?>(nil)
+        let outcome = Latch<Result<SocketAddress, ReactorError>>()
         _ = ThreadStarter.start {
             do throws(ReactorError) {
                 let relay = try RelaySwitch(listening: address, configuration: configuration)
-                outcome.withLock { $0 = .success(relay.address) }
+                outcome.set(.success(relay.address))
                 try relay.run()
             } catch {
-                outcome.withLock { $0 = .failure(error) }
+                outcome.set(.failure(error))
             }
         }
-        while true {
-            if let result = outcome.withLock({ $0 }) { return try result.get() }
-            usleep(1_000)
-        }
+        return try outcome.wait()!.get()
     }
 }

@@ -45,4 +45,10 @@ void cshims_sigset_of(sigset_t *set, const int *signals, int count);
 /// POSIX_SPAWN_SETSID, which needs _GNU_SOURCE: a spawned child in a session of its own.
 short cshims_posix_spawn_setsid(void);
 
+// pidfd_open has no wrapper in Glibc's Swift module (glibc declares it in <sys/pidfd.h>): a
+// descriptor that becomes readable when process `pid` ends, -1 with errno on failure.
+int cshims_pidfd_open(int pid);
+// pipe2 is declared only under _GNU_SOURCE: a pipe whose two ends close on exec; 0 or -1.
+int cshims_pipe_cloexec(int ends[2]);
+
 #endif
