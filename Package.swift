@@ -24,6 +24,7 @@ let package = Package(
         .library(name: "Transport", targets: ["Transport"]),
         .library(name: "Actors", targets: ["Actors"]),
         .library(name: "PubSub", targets: ["PubSub"]),
+        .library(name: "ProcessShim", targets: ["ProcessShim"]),
         // Real child processes and namespaced test hosts, for the tests and the benchmarks.
         .library(name: "TestSupport", targets: ["TestSupport"]),
     ],
@@ -62,10 +63,15 @@ let package = Package(
             dependencies: ["Actors", "Reactor", "Platform", "Cryptography", .product(name: "Logging", package: "swift-log")],
             swiftSettings: safeModule
         ),
+        .target(
+            name: "ProcessShim",
+            dependencies: ["PubSub", "Platform", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: safeModule
+        ),
         .executableTarget(
             name: "ansar",
             dependencies: [
-                "PubSub", "Platform", .product(name: "Logging", package: "swift-log"),
+                "ProcessShim", "Platform", .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Sources/Tools",
@@ -73,10 +79,10 @@ let package = Package(
         ),
         .target(name: "HelloWelcome", dependencies: ["Actors", "PubSub"], path: "Examples/HelloWelcome", swiftSettings: safeModule),
         .executableTarget(
-            name: "publish-a-service", dependencies: ["HelloWelcome", "PubSub", "Actors", .product(name: "Logging", package: "swift-log")],
+            name: "publish-a-service", dependencies: ["HelloWelcome", "ProcessShim", .product(name: "Logging", package: "swift-log")],
             path: "Examples/publish-a-service", swiftSettings: safeModule),
         .executableTarget(
-            name: "subscribe-to-service", dependencies: ["HelloWelcome", "PubSub", "Actors"],
+            name: "subscribe-to-service", dependencies: ["HelloWelcome", "ProcessShim"],
             path: "Examples/subscribe-to-service", swiftSettings: safeModule),
         .executableTarget(
             name: "reactor-echo",
@@ -86,7 +92,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "greeter",
-            dependencies: ["Actors", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["ProcessShim", .product(name: "Logging", package: "swift-log")],
             path: "Examples/greeter",
             swiftSettings: safeModule
         ),
@@ -96,13 +102,13 @@ let package = Package(
         .testTarget(name: "TransportTests", dependencies: ["Transport", "Reactor", "Platform", "Cryptography"] + testLogging),
         .target(name: "TestSupport", dependencies: ["Reactor", "Platform"], path: "Tests/TestSupport"),
         .executableTarget(
-            name: "pubsub-node", dependencies: ["PubSub", "Actors", "Reactor", .product(name: "Logging", package: "swift-log")],
+            name: "pubsub-node", dependencies: ["ProcessShim", "Reactor", .product(name: "Logging", package: "swift-log")],
             path: "Tests/PubSubNode", swiftSettings: safeModule),
-        .testTarget(name: "ActorsTests", dependencies: ["Actors", "Transport", "Reactor", "Platform", "TestSupport"] + testLogging),
+        .testTarget(name: "ActorsTests", dependencies: ["Actors", "ProcessShim", "Transport", "Reactor", "Platform", "TestSupport"] + testLogging),
         .testTarget(name: "PubSubTests", dependencies: ["PubSub", "Actors", "Reactor", "Transport", "TestSupport"] + testLogging),
         .testTarget(name: "ToolsTests", dependencies: ["Reactor", "Platform", "TestSupport"]),
         .executableTarget(
-            name: "link-node", dependencies: ["Actors", "Transport", "Reactor", "Platform"], path: "Tests/LinkNode", swiftSettings: safeModule),
+            name: "link-node", dependencies: ["ProcessShim", "Transport", "Reactor", "Platform"], path: "Tests/LinkNode", swiftSettings: safeModule),
         .testTarget(name: "HostsTests", dependencies: ["Reactor", "Platform", "TestSupport"]),
     ]
 )

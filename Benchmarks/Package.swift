@@ -24,7 +24,7 @@ let package = Package(
         // A role for the across-hosts rows: built here, copied next to the release `ansar` by `make bench`.
         .executableTarget(
             name: "bench-node",
-            dependencies: [.product(name: "Actors", package: "ansar"), .product(name: "PubSub", package: "ansar"), .product(name: "Reactor", package: "ansar"), .product(name: "Platform", package: "ansar")]
+            dependencies: [.product(name: "ProcessShim", package: "ansar"), .product(name: "Reactor", package: "ansar"), .product(name: "Platform", package: "ansar")]
         ),
     ]
 )

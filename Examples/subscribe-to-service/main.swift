@@ -1,3 +1,4 @@
+import ProcessShim
 import Actors
 import HelloWelcome
 import PubSub

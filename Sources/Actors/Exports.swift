@@ -1,7 +1,8 @@
 // What a program written against Actors needs from the layers below comes with it, so a user
 // imports one module: the platform (deadlines, processes, files), addresses to listen on and
 // connect to, the realm secret, the reconnect backoff, the keep-alive settings of `Tuning`, the ids
-// of listeners and connections, and the rendezvous relay `Context.connect(to:preface:)` reaches.
+// of listeners and connections, the rendezvous relay `Context.connect(to:preface:)` reaches, and
+// the transport configuration a runtime is made with.
 @_exported import Platform
 @_exported import enum Reactor.SocketAddress
 @_exported import struct Transport.Backoff
@@ -12,3 +13,4 @@
 @_exported import struct Transport.RealmSecret
 @_exported import enum Transport.RealmSecretError
 @_exported import class Transport.RelaySwitch
+@_exported import struct Transport.TransportConfiguration

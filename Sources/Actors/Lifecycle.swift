@@ -43,7 +43,7 @@ public struct Faulted: Message, Equatable, Error, CustomStringConvertible {
     public static let typeName = "ansar.Faulted"
     public var condition: String
     public var explanation: String
-    /// The process exit code when a main object completes with this; ``ExitCode/faulted`` if nil.
+    /// The process exit code when a main object completes with this; the process shim's `ExitStatus.faulted` if nil.
     public var exitCode: Int?
 
     public init(_ condition: String, explanation: String = "", exitCode: Int? = nil) {

@@ -177,27 +177,25 @@ public final class Runtime: @unchecked Sendable {
     /// Signals besides SIGINT and SIGTERM that ``run(_:)`` delivers to the main object as
     /// ``Signalled`` (SIGCHLD, for a process that runs children). Set before `run`.
     public var extraSignals: [Int32] = []
-    /// The process group's directory, when this process runs in a group (``Node`` sets it from
-    /// `--group-address`); the publish/subscribe layer links to it.
-    public var groupAddress: SocketAddress?
-    /// Objects that serve the whole runtime (the publish/subscribe directory, say), by name.
-    var services: [String: Address] = [:]
+    /// What layers above keep per runtime, one value per type (see ``attachment(_:orMake:)``).
+    var attachments: [ObjectIdentifier: AnyObject] = [:]
     /// When the current turn's handler time is up.
     var turnEnds = Deadline(nanoseconds: 0)
     /// Messages machines saved for a later state.
     var saved: [UInt64: [HeldMessage]] = [:]
 
     /// A runtime on `reactor` (and its thread). Connections between processes need both ends to
-    /// hold the same realm secret in `transport`.
+    /// hold the same realm secret in `transport`. The connections log to `transportLogger`, else to
+    /// `logger`.
     public init(
         reactor: Reactor, transport: TransportConfiguration = TransportConfiguration(secret: .generate()),
-        limits: RuntimeLimits = RuntimeLimits(), logger: Logger = Logger(label: "ansar.actors")
+        limits: RuntimeLimits = RuntimeLimits(), logger: Logger = Logger(label: "ansar.actors"), transportLogger: Logger? = nil
     ) {
         precondition(limits.objects > 1 && limits.objects <= 1 << 24, "RuntimeLimits.objects must be in 2...2^24")
         self.reactor = reactor
         self.limits = limits
         self.logger = logger
-        connections = Connections(reactor: reactor, configuration: transport, logger: logger)
+        connections = Connections(reactor: reactor, configuration: transport, logger: transportLogger ?? logger)
         executor = ReactorExecutor(waking: reactor.waker)
         inbox = Inbox(capacity: limits.crossThreadQueue, waking: reactor.waker)
         guard let index = RuntimeDirectory.register(inbox) else {
@@ -346,22 +344,19 @@ public final class Runtime: @unchecked Sendable {
         watchers[address.object, default: []].append(watcher)
     }
 
-    /// The runtime's service called `name`, created by `make` on first use (nil if the object
-    /// table is full). Layers above use this for one object per runtime, such as a directory.
-    public func service(_ name: String, orCreate make: () -> some Object) -> Address? {
-        if let known = services[name], slot(of: known.object) != nil { return known }
-        guard let address = create(make()) else { return nil }
-        services[name] = address
-        return address
+    /// The state a layer above keeps on this runtime, registered by its type: made by `make` on
+    /// first use, the same instance after. Publish/subscribe keeps its group address and
+    /// directory here, typed, instead of looking an object up by name and downcasting it.
+    public func attachment<T: AnyObject>(_ type: T.Type, orMake make: () -> T) -> T {
+        if let known = attachments[ObjectIdentifier(type)] { return known as! T }  // stored under its own type
+        let made = make()
+        attachments[ObjectIdentifier(type)] = made
+        return made
     }
 
-    /// The object behind service `name`, if it is running and is a `T`: for the layer that made
-    /// it, to hand it what cannot travel in a message (closures, say).
-    public func serviceObject<T: Object>(_ name: String, as type: T.Type) -> T? {
-        guard let known = services[name], let slot = slot(of: known.object), case .handler(let object) = tables.value.entries[slot].kind else {
-            return nil
-        }
-        return object as? T
+    /// Whether the local object at `address` is still running.
+    public func isRunning(_ address: Address) -> Bool {
+        address.isLocal && address.runtime == index && slot(of: address.object) != nil
     }
 
     // MARK: - Sending

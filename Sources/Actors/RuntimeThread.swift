@@ -36,10 +36,11 @@ public final class RuntimeThread: Sendable {
     }
     private let shared = Shared()
 
-    /// Starts the thread: a reactor, a runtime with `transport` and `limits`, and `main`.
+    /// Starts the thread: a reactor, a runtime with `transport` and `limits`, `prepare` to set up
+    /// what layers above keep on the runtime, and `main`.
     public init(
         transport: TransportConfiguration = TransportConfiguration(secret: .generate()), limits: RuntimeLimits = RuntimeLimits(),
-        groupAddress: SocketAddress? = nil, logger: Logger = Logger(label: "ansar.actors"),
+        logger: Logger = Logger(label: "ansar.actors"), prepare: @escaping @Sendable (Runtime) -> Void = { _ in },
         _ main: @escaping @Sendable (Mailbox) async throws -> any Message
     ) {
         let shared = self.shared
@@ -47,7 +48,7 @@ public final class RuntimeThread: Sendable {
             let value: any Message
             do {
                 let runtime = Runtime(reactor: try Reactor(logger: logger), transport: transport, limits: limits, logger: logger)
-                runtime.groupAddress = groupAddress
+                prepare(runtime)
                 value = try runtime.run(main) { address in shared.main.set(address) }
             } catch {
                 value = Faulted("runtime failed", explanation: "\(error)")

@@ -122,13 +122,18 @@ public struct Tuning: Sendable, Equatable {
         if let messagesPerTurn { runtime.messagesPerTurn = messagesPerTurn }
     }
 
-    /// A runtime on a new reactor of the calling thread, tuned by these settings.
-    public func makeRuntime(secret: RealmSecret, logger: Logger) throws(ReactorError) -> Runtime {
+    /// A runtime on a new reactor of the calling thread, tuned by these settings. With `logger`,
+    /// every layer logs there; without, each under its own label (`ansar.reactor`,
+    /// `ansar.transport`, `ansar.actors`) through the process's logging system.
+    public func makeRuntime(secret: RealmSecret, logger: Logger? = nil) throws(ReactorError) -> Runtime {
         var transport = TransportConfiguration(secret: secret)
         var limits = Limits()
         var runtimeLimits = RuntimeLimits()
         apply(to: &transport, reactor: &limits, runtime: &runtimeLimits)
-        return Runtime(reactor: try Reactor(limits: limits, logger: logger), transport: transport, limits: runtimeLimits, logger: logger)
+        let reactor = try Reactor(limits: limits, logger: logger ?? Logger(label: "ansar.reactor"))
+        return Runtime(
+            reactor: reactor, transport: transport, limits: runtimeLimits, logger: logger ?? Logger(label: "ansar.actors"),
+            transportLogger: logger ?? Logger(label: "ansar.transport"))
     }
 }
 

@@ -34,10 +34,8 @@ extension ObjectContext {
 
     /// Gives a session factory to the directory object itself; the request names it by number.
     private func handOver(_ factory: SessionFactory?) -> UInt64 {
-        guard let factory, runtime.service(ProcessDirectory.serviceName, orCreate: { ProcessDirectory() }) != nil,
-            let directory = runtime.serviceObject(ProcessDirectory.serviceName, as: ProcessDirectory.self)
-        else { return 0 }
-        return directory.keep(factory)
+        guard let factory, let directory = runtime.pubSub.directory(on: runtime) else { return 0 }
+        return directory.object.keep(factory)
     }
 
     /// Ends a session from this side: this object receives ``Cleared`` (with `value`), the other
@@ -55,7 +53,7 @@ extension ObjectContext {
     /// Sends a request to the runtime's directory as this object; if the directory cannot be had
     /// or refuses the request, `refusal` says what this object is told.
     private func ask<Refusal: Message>(directory request: some Message, refusal: (String) -> Refusal?) {
-        guard let directory = runtime.service(ProcessDirectory.serviceName, orCreate: { ProcessDirectory() }) else {
+        guard let directory = runtime.pubSub.directory(on: runtime)?.address else {
             if let refusal = refusal("no room for the directory (object table full)") { try? send(refusal, to: address) }
             return
         }

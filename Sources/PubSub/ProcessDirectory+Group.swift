@@ -10,7 +10,7 @@ extension ProcessDirectory {
     static let networkAddress = SocketAddress.ipv4("0.0.0.0", port: 0)
 
     func start(_ context: Context) {
-        guard let groupAddress = context.runtime.groupAddress else { return }
+        guard let groupAddress = context.runtime.pubSub.groupAddress else { return }
         self.groupAddress = groupAddress
         // Peers reach this process on an abstract Unix socket: never a network interface.
         let name = "ansar-peer-" + String(random.next() & 0xFFFF_FFFF_FFFF, radix: 16)

@@ -2,12 +2,11 @@ import Platform
 import Actors
 import Logging
 
-/// The directory of one runtime (a runtime service): it matches its objects' listings and searches
+/// The directory of one runtime (kept in its ``PubSubRuntime``): it matches its objects' listings and searches
 /// among themselves (PROCESS scope, no socket), and — when the process runs in a group — passes
 /// the wider ones to the group's directory, opens the sessions that directory asks for over direct
 /// connections to the publishers' processes, and tells both ends when a session ends.
 final class ProcessDirectory: Object {
-    static let serviceName = "ansar.pubsub.directory"
     static var messageTypes: [any Message.Type] { [OpenSession.self, CloseSession.self, SessionHello.self, SessionAccepted.self, Relayed.self] }
 
     struct Session {

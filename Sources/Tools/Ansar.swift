@@ -1,7 +1,6 @@
-import Actors
+import ProcessShim
 import ArgumentParser
 import Logging
-import PubSub
 import Platform
 
 @main
@@ -170,11 +169,7 @@ struct Run: ParsableCommand {
         }
         let secret = try home.secret()
         let tuning = try self.tuning.tuning()
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = debugLevel.flatMap { Logger.Level(rawValue: $0.lowercased()) } ?? .warning
-            return handler
-        }
+        Logs.bootstrap(process: "ansar run", level: debugLevel.flatMap { Logger.Level(rawValue: $0.lowercased()) } ?? .warning)
         let group = SocketAddress.unixAbstract(name: "ansar-group-\(ChildProcess.currentProcessID())-\(UInt32.random(in: 0...UInt32.max))")
         let ready = Readiness.inherited()  // before the runner copies the environment for its roles
         let runner = GroupRunner(
@@ -182,7 +177,7 @@ struct Run: ParsableCommand {
             secret: secret.hex, tuning: tuning, ready: ready)
         SystemAccess.raiseDescriptorLimit()
         do {
-            let runtime = try tuning.makeRuntime(secret: secret, logger: Logger(label: "ansar"))
+            let runtime = try tuning.makeRuntime(secret: secret)
             runtime.extraSignals = [SIGCHLD]  // the runner hears its roles end
             _ = try runtime.run(runner)
         } catch {

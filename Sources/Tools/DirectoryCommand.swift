@@ -1,7 +1,6 @@
-import Actors
+import ProcessShim
 import ArgumentParser
 import Logging
-import PubSub
 
 import Platform
 
@@ -103,7 +102,7 @@ struct DirectoryCommand: ParsableCommand {
             let secret = try home.secret()
             let level = scope
             let chosen = links
-            LoggingSystem.bootstrap { label in StreamLogHandler.standardError(label: label) }
+            Logs.bootstrap(process: "ansar directory", level: .info)
             SystemAccess.raiseDescriptorLimit()
             let ready = Readiness.inherited()
             _ = try joinGroup(secret, tuning: tuning) { mailbox in

@@ -1,4 +1,4 @@
-import Actors
+import ProcessShim
 import ArgumentParser
 
 import Platform

@@ -1,6 +1,5 @@
-import Actors
+import ProcessShim
 import Logging
-import PubSub
 import Platform
 
 /// What a role's process left: how it ended and what it printed.

@@ -1,4 +1,4 @@
-import Actors
+import ProcessShim
 import Platform
 
 /// Something the command cannot do: one line naming the thing and the fix.

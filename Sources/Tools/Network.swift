@@ -1,8 +1,7 @@
+import ProcessShim
 import Platform
-import Actors
 import ArgumentParser
 import Logging
-import PubSub
 
 /// The running group's directory address and the home's realm, for commands that join the group.
 func runningGroupAddress(_ home: Home) throws(ToolError) -> (SocketAddress, RealmSecret) {
@@ -17,8 +16,8 @@ func joinGroup(
     _ secret: RealmSecret, tuning: Tuning = Tuning(), group: SocketAddress? = nil, _ body: @escaping @Sendable (Mailbox) async throws -> any Message
 ) throws(ToolError) -> any Message {
     do {
-        let runtime = try tuning.makeRuntime(secret: secret, logger: Logger(label: "ansar"))
-        runtime.groupAddress = group
+        let runtime = try tuning.makeRuntime(secret: secret)
+        runtime.pubSub.groupAddress = group
         return try runtime.run(body)
     } catch {
         throw ToolError("cannot reach the group: \(error)")

@@ -1,4 +1,4 @@
-import Actors
+import ProcessShim
 import ArgumentParser
 
 /// The link and loop settings of `run`, `start` and `directory` (see ``Tuning``): they tune the

@@ -1,3 +1,4 @@
+import ProcessShim
 import Reactor
 import TestSupport
 import Testing
@@ -36,6 +37,16 @@ struct NodeTests {
         let (jsonCode, json, _) = try Subprocess.run("greeter", ["--pure-object", "--name=Ann"])
         #expect(jsonCode == 0)
         #expect(json == #"{"type":"greeter.Greeting","value":{"myName":"Ann","visitors":[],"stopped":false}}"# + "\n")
+    }
+
+    @Test("log lines keep each layer's label and name the process")
+    func logLabels() throws {
+        let (code, _, errors) = try Subprocess.run("greeter", ["--debug-level=debug"])
+        #expect(code == 0)
+        let lines = errors.split(separator: "\n")
+        for label in ["ansar.reactor", "ansar.actors"] {
+            #expect(lines.contains { $0.contains(" \(label): ") && $0.contains("process=greeter") }, "a line from \(label): \(errors)")
+        }
     }
 
     @Test("bad flags: one line naming the flag and what it should be, exit 64, nothing on stdout", arguments: [

@@ -2,6 +2,7 @@
 // and then a sequenced stream as fast as the link takes it (minding linkBusy and Writable), and a
 // sink that checks both and reports what arrived. Each says on stderr when it is ready; the
 // result is printed as JSON (--pure-object).
+import ProcessShim
 import Actors
 import Reactor
 import Transport

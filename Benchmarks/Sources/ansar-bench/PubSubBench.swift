@@ -99,7 +99,7 @@ func sessionPingPong(group: SocketAddress, count: Int) -> Measured {
     let publisher = RuntimeThread(transport: benchGroupSecret, groupAddress: group, benchPublisher("bench-session"))
     do {
         let runtime = Runtime(reactor: try Reactor(backend: .uring), transport: benchGroupSecret)
-        runtime.groupAddress = group
+        runtime.pubSub.groupAddress = group
         guard let measured = try runtime.run(PingClient(.subscribe("bench-session"), farewell: Stop(), count: count)) as? Measured else { fail("session ping-pong ended early") }
         _ = publisher.wait()
         return measured

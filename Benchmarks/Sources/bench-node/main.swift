@@ -1,6 +1,7 @@
 // A role for the across-hosts benchmark: a publisher that answers pings, or a subscriber that
 // reports, on stderr with the monotonic clock (one clock for every namespace of the machine), when
 // it is offered the service and when it loses it, and times round trips over each session.
+import ProcessShim
 import Actors
 import PubSub
 import Reactor

@@ -1,5 +1,5 @@
 import Logging
-import Transport
+import PubSub
 import Platform
 
 /// What a node's main object is given: its typed settings and input, and where it runs.
@@ -18,7 +18,7 @@ public struct NodeEnvironment<Settings: Sendable, Input: Sendable>: Sendable {
 /// Turns an object into a process (the seed's `create_node`): parses the framework flags and the
 /// program's own settings flags, loads settings and input from the home or from files, logs to
 /// stderr, runs the main object until it completes and writes its value to stdout — the only
-/// thing written there — then exits with an ``ExitCode``.
+/// thing written there — then exits with an ``ExitStatus``.
 ///
 /// ```swift
 /// struct Settings: Codable, Sendable { var name = "Buster"; var seconds = 1.0 }
@@ -70,21 +70,21 @@ public enum Node {
             let options = try NodeOptions(parsing: arguments)
             if options.help {
                 print(try help(name: name, about: about, defaults: defaults))
-                return ExitCode.success.rawValue
+                return ExitStatus.success.rawValue
             }
             let (settings, settingsJSON) = try options.settings(defaults)
             let loaded = try options.input(input)
             if options.dumpSettings {
                 print(settingsJSON.pretty)
-                return ExitCode.success.rawValue
+                return ExitStatus.success.rawValue
             }
             if options.dumpInput {
                 print((loaded?.1 ?? .null).pretty)
-                return ExitCode.success.rawValue
+                return ExitStatus.success.rawValue
             }
             if options.storeSettings {
                 try store(settingsJSON, options)
-                return ExitCode.success.rawValue
+                return ExitStatus.success.rawValue
             }
             if let home = options.homePath, let role = options.roleName, SystemAccess.exists("\(home)/locks") {
                 // One process per role: the lock is the kernel's, so a crashed process frees it.
@@ -92,8 +92,7 @@ public enum Node {
                     throw NodeFailure(code: .usage, message: "role \(role) is already running in \(home)")
                 }
             }
-            bootstrapLogging(options.debugLevel)
-            let logger = Logger(label: name)
+            Logs.bootstrap(process: name, level: options.debugLevel)
             let group = try groupAddress(options)
             let secret = try realmSecret(options)
             let environment = NodeEnvironment(
@@ -106,17 +105,17 @@ public enum Node {
             SystemAccess.raiseDescriptorLimit()
             let value: any Message
             do {
-                let runtime = try tuning.makeRuntime(secret: secret, logger: logger)
-                runtime.groupAddress = group
+                let runtime = try tuning.makeRuntime(secret: secret)
+                runtime.pubSub.groupAddress = group
                 value = try run(runtime, environment)
             } catch {
                 throw NodeFailure(code: .framework, message: "cannot run: \(error)")
             }
             print(options.pureObject ? Printing.json(value).description : Printing.human(value))
             switch value {
-            case let fault as Faulted: return fault.exitCode.map { Int32(clamping: $0 & 0xFF) } ?? ExitCode.faulted.rawValue
-            case is Aborted: return ExitCode.aborted.rawValue
-            default: return ExitCode.success.rawValue
+            case let fault as Faulted: return fault.exitCode.map { Int32(clamping: $0 & 0xFF) } ?? ExitStatus.faulted.rawValue
+            case is Aborted: return ExitStatus.aborted.rawValue
+            default: return ExitStatus.success.rawValue
             }
         } catch {
             SystemAccess.writeStandardError("\(name): \(error.message)\n")
@@ -180,14 +179,5 @@ public enum Node {
             throw NodeFailure(code: .badFile, message: "realm secret: \(error)")
         }
         return .generate()
-    }
-
-    private static func bootstrapLogging(_ level: Logger.Level?) {
-        LoggingSystem.bootstrap { label in
-            guard let level else { return SwiftLogNoOpLogHandler() }
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = level
-            return handler
-        }
     }
 }

@@ -1,21 +1,6 @@
+import PubSub
 import Logging
 import Platform
-
-/// How a node process ends. Documented in `docs/actors.md`; the `ansar` runner relies on them.
-public enum ExitCode: Int32, Sendable {
-    /// The main object completed with a value that is not a fault.
-    case success = 0
-    /// A bad command line: unknown flag, wrong type, missing value.
-    case usage = 64
-    /// A settings or input file that cannot be read or does not fit its type.
-    case badFile = 65
-    /// The main object completed with ``Faulted`` (its own `exitCode` wins when set).
-    case faulted = 70
-    /// The runtime itself could not start (no reactor, say).
-    case framework = 71
-    /// A second SIGINT/SIGTERM ended the main object before it stopped.
-    case aborted = 130
-}
 
 /// Settings or input for programs that have none.
 public struct Nothing: Codable, Sendable, Equatable {
@@ -24,7 +9,7 @@ public struct Nothing: Codable, Sendable, Equatable {
 
 /// A node's command line and files could not be used: one line saying what and where.
 struct NodeFailure: Error {
-    let code: ExitCode
+    let code: ExitStatus
     let message: String
 }
 
@@ -187,7 +172,7 @@ struct NodeOptions {
         return (try Self.decode(Input.self, json, source: "input file \(path)", code: .badFile), json)
     }
 
-    static func decode<T: Decodable>(_ type: T.Type, _ json: JSON, source: String, code: ExitCode) throws(NodeFailure) -> T {
+    static func decode<T: Decodable>(_ type: T.Type, _ json: JSON, source: String, code: ExitStatus) throws(NodeFailure) -> T {
         do {
             return try json.decode(type)
         } catch let error as WireError {

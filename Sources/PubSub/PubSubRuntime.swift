@@ -1,0 +1,34 @@
+/// What publish/subscribe keeps on each runtime, registered on it by type: where the process
+/// group's directory is, and this runtime's process directory once it is made.
+public final class PubSubRuntime {
+    /// The process group's directory, when this process runs in a group (``Node`` sets it from
+    /// `--group-address`); the process directory links to it.
+    public var groupAddress: SocketAddress?
+    private var directory: (address: Address, object: ProcessDirectory)?
+
+    init() {}
+
+    /// The process directory, made on first use; nil if the object table is full.
+    func directory(on runtime: Runtime) -> (address: Address, object: ProcessDirectory)? {
+        if let directory, runtime.isRunning(directory.address) { return directory }
+        let object = ProcessDirectory()
+        guard let address = runtime.create(object) else { return nil }
+        directory = (address, object)
+        return directory
+    }
+}
+
+extension Runtime {
+    /// This runtime's publish/subscribe state.
+    public var pubSub: PubSubRuntime { attachment(PubSubRuntime.self) { PubSubRuntime() } }
+}
+
+extension RuntimeThread {
+    /// A runtime thread whose process directory links to the group directory at `groupAddress`.
+    public convenience init(
+        transport: TransportConfiguration = TransportConfiguration(secret: .generate()), limits: RuntimeLimits = RuntimeLimits(),
+        groupAddress: SocketAddress?, _ main: @escaping @Sendable (Mailbox) async throws -> any Message
+    ) {
+        self.init(transport: transport, limits: limits, prepare: { $0.pubSub.groupAddress = groupAddress }, main)
+    }
+}
