@@ -25,8 +25,10 @@ let package = Package(
         .library(name: "Actors", targets: ["Actors"]),
         .library(name: "PubSub", targets: ["PubSub"]),
         .library(name: "ProcessShim", targets: ["ProcessShim"]),
-        // Real child processes and namespaced test hosts, for the tests and the benchmarks.
-        .library(name: "TestSupport", targets: ["TestSupport"]),
+        .executable(name: "ansar", targets: ["ansar"]),
+        // Test plumbing, not API: real child processes, namespaced test hosts, shared test
+        // messages, for the tests and the benchmarks (a separate package, so it must be a product).
+        .library(name: "AnsarTestKit", targets: ["AnsarTestKit"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
@@ -100,15 +102,15 @@ let package = Package(
         .testTarget(name: "PlatformTests", dependencies: ["Platform"]),
         .testTarget(name: "ReactorTests", dependencies: ["Reactor", "Platform", "CTestSupport"] + testLogging),
         .testTarget(name: "TransportTests", dependencies: ["Transport", "Reactor", "Platform", "Cryptography"] + testLogging),
-        .target(name: "TestSupport", dependencies: ["Reactor", "Platform"], path: "Tests/TestSupport"),
+        .target(name: "AnsarTestKit", dependencies: ["Actors", "Reactor", "Platform"], path: "Tests/AnsarTestKit"),
         .executableTarget(
             name: "pubsub-node", dependencies: ["ProcessShim", "Reactor", .product(name: "Logging", package: "swift-log")],
             path: "Tests/PubSubNode", swiftSettings: safeModule),
-        .testTarget(name: "ActorsTests", dependencies: ["Actors", "ProcessShim", "Transport", "Reactor", "Platform", "TestSupport"] + testLogging),
-        .testTarget(name: "PubSubTests", dependencies: ["PubSub", "Actors", "Reactor", "Transport", "TestSupport"] + testLogging),
-        .testTarget(name: "ToolsTests", dependencies: ["Reactor", "Platform", "TestSupport"]),
+        .testTarget(name: "ActorsTests", dependencies: ["Actors", "ProcessShim", "Transport", "Reactor", "Platform", "AnsarTestKit"] + testLogging),
+        .testTarget(name: "PubSubTests", dependencies: ["PubSub", "Actors", "Reactor", "Transport", "AnsarTestKit"] + testLogging),
+        .testTarget(name: "ToolsTests", dependencies: ["Reactor", "Platform", "AnsarTestKit"]),
         .executableTarget(
             name: "link-node", dependencies: ["ProcessShim", "Transport", "Reactor", "Platform"], path: "Tests/LinkNode", swiftSettings: safeModule),
-        .testTarget(name: "HostsTests", dependencies: ["Reactor", "Platform", "TestSupport"]),
+        .testTarget(name: "HostsTests", dependencies: ["Reactor", "Platform", "AnsarTestKit"]),
     ]
 )

@@ -18,7 +18,7 @@ let package = Package(
             dependencies: [
                 "CBaseline", .product(name: "Reactor", package: "ansar"), .product(name: "Transport", package: "ansar"),
                 .product(name: "Actors", package: "ansar"), .product(name: "PubSub", package: "ansar"), .product(name: "Logging", package: "swift-log"),
-                .product(name: "TestSupport", package: "ansar"), .product(name: "Platform", package: "ansar"),
+                .product(name: "AnsarTestKit", package: "ansar"), .product(name: "Platform", package: "ansar"),
             ]
         ),
         // A role for the across-hosts rows: built here, copied next to the release `ansar` by `make bench`.

@@ -1,6 +1,6 @@
 import ProcessShim
 import Reactor
-import TestSupport
+import AnsarTestKit
 import Testing
 
 import Platform

@@ -1,7 +1,7 @@
 import Platform
 import Reactor
 import Testing
-import TestSupport
+import AnsarTestKit
 
 #if canImport(Glibc)
 import Glibc

@@ -1,3 +1,4 @@
+import AnsarTestKit
 @testable import Actors
 import Reactor
 import Testing

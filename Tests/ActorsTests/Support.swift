@@ -1,23 +1,12 @@
 @testable import Actors
 import Reactor
 import Testing
-import TestSupport
+import AnsarTestKit
 import Transport
 
 #if canImport(Glibc)
 import Glibc
 #endif
-
-struct Hello: Message, Equatable {
-    static let typeName = "hello_welcome.Hello"
-    var name: String
-}
-
-struct Welcome: Message, Equatable {
-    static let typeName = "hello_welcome.Welcome"
-    var myName: String
-    var yourName: String
-}
 
 struct Ping: Message, Equatable { var sequence: Int }
 struct Pong: Message, Equatable { var sequence: Int }
@@ -38,17 +27,7 @@ struct Introduce: Message {
     var others: [Address]
 }
 
-/// The result of a test object: what it saw, in order.
-struct Seen: Message, Equatable {
-    var events: [String]
-}
-
 /// A runtime on a fresh reactor, on the calling thread.
-func makeRuntime(secret: RealmSecret = testSecret, limits: RuntimeLimits = RuntimeLimits()) throws -> Runtime {
-    Runtime(reactor: try Reactor(), transport: TransportConfiguration(secret: secret), limits: limits)
-}
-
-let testSecret = RealmSecret(hex: String(repeating: "5a", count: 32))!
 
 extension RuntimeThread {
     /// A runtime thread in the test realm: a stand-in for another process that still talks over

@@ -1,6 +1,6 @@
 import Reactor
 import Testing
-import TestSupport
+import AnsarTestKit
 
 import Platform
 

@@ -1,3 +1,4 @@
+import AnsarTestKit
 @testable import Actors
 @testable import PubSub
 import Reactor

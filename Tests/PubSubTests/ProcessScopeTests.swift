@@ -1,16 +1,10 @@
 @testable import Actors
 @testable import PubSub
+import AnsarTestKit
 import Reactor
 import Testing
 import Transport
 
-struct Hello: Message, Equatable { var name: String }
-struct Welcome: Message, Equatable { var myName: String; var yourName: String }
-
-/// What an object saw, in order.
-struct Seen: Message, Equatable { var events: [String] }
-
-func makeRuntime() throws -> Runtime { Runtime(reactor: try Reactor()) }
 
 /// One line per message: its short type name and what matters in it.
 func line(_ message: any Message) -> String {

@@ -1,5 +1,5 @@
 import Testing
-import TestSupport
+import AnsarTestKit
 
 #if canImport(Glibc)
 import Glibc

@@ -2,7 +2,7 @@
 // hosts and two LANs joined by a WAN directory, with `bench-node` roles; times taken from the
 // roles' monotonic-clock reports.
 import Reactor
-import TestSupport
+import AnsarTestKit
 
 import Platform
 

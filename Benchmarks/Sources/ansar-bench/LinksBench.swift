@@ -2,7 +2,7 @@
 // namespaced hosts (root only), and a Unix-socket link streaming while `stress-ng --cpu 2`
 // loads both cores. Each figure comes from the source's JSON report.
 import Reactor
-import TestSupport
+import AnsarTestKit
 
 import Platform
 

@@ -5,7 +5,7 @@ import CBaseline
 import PubSub
 import Logging
 import Reactor
-import TestSupport
+import AnsarTestKit
 import Transport
 
 import Platform
