@@ -29,6 +29,13 @@ public struct Incognito: Message, CustomStringConvertible {
         try self.init(typeName: typeName, wireFields: bytes, resolver: resolver)
     }
 
+    /// This message as `type`, if its fields decode as one (addresses in them are already this
+    /// process's): for a type registered after the message arrived.
+    func decoded(as type: any Message.Type) -> (any Message)? {
+        guard var reader = try? MessageReader(wireFields, resolver: nil) else { return nil }
+        return try? type.init(fields: &reader)
+    }
+
     /// Makes an incognito message from JSON fields, e.g. to send a type this program lacks.
     public init(typeName: String, fields: JSON) {
         self.typeName = typeName

@@ -2,15 +2,24 @@
 public struct Saving: Sendable {
     let everything: Bool
     let types: [ObjectIdentifier]
+    /// Their names, for one that came before it was registered (as Incognito).
+    let names: [String]
 
     /// Drop them (logged at debug level): the seed's default.
-    public static let nothing = Saving(everything: false, types: [])
+    public static let nothing = Saving(everything: false, types: [], names: [])
     /// Keep them all for later selects.
-    public static let everything = Saving(everything: true, types: [])
+    public static let everything = Saving(everything: true, types: [], names: [])
     /// Keep messages of these types, drop the rest.
-    public static func only(_ types: any Message.Type...) -> Saving { Saving(everything: false, types: types.map(ObjectIdentifier.init)) }
+    public static func only(_ types: any Message.Type...) -> Saving {
+        for type in types { MessageRegistry.register(type) }
+        return Saving(everything: false, types: types.map(ObjectIdentifier.init), names: types.map { $0.typeName })
+    }
 
-    func keeps(_ message: any Message) -> Bool { everything || types.contains(ObjectIdentifier(type(of: message))) }
+    func keeps(_ message: any Message) -> Bool {
+        if everything || types.contains(ObjectIdentifier(type(of: message))) { return true }
+        guard let incognito = message as? Incognito else { return false }
+        return names.contains(incognito.typeName)
+    }
 }
 
 /// The select timeout of one round; stale ones (from an earlier round) are ignored.
@@ -60,11 +69,8 @@ public final class Mailbox: ObjectContext, @unchecked Sendable {
     public func select<each M: Message>(
         _ types: repeat (each M).Type, saving: Saving = .nothing, timeout: Duration? = nil
     ) async throws -> any Message {
-        var accepts: [ObjectIdentifier] = []
-        for type in repeat each types {
-            MessageRegistry.register(type)
-            accepts.append(ObjectIdentifier(type))
-        }
+        var accepts: [any Message.Type] = []
+        for type in repeat each types { accepts.append(type) }
         return try await select(accepting: accepts, saving: saving, timeout: timeout)
     }
 
@@ -74,15 +80,14 @@ public final class Mailbox: ObjectContext, @unchecked Sendable {
         timeout: Duration? = nil
     ) async throws -> any Message {
         try send(request, to: address)
-        var accepts: [ObjectIdentifier] = []
-        for type in repeat each types {
-            MessageRegistry.register(type)
-            accepts.append(ObjectIdentifier(type))
-        }
+        var accepts: [any Message.Type] = []
+        for type in repeat each types { accepts.append(type) }
         return try await select(accepting: accepts, saving: saving, timeout: timeout)
     }
 
-    private func select(accepting accepts: [ObjectIdentifier], saving: Saving, timeout: Duration?) async throws -> any Message {
+    private func select(accepting types: [any Message.Type], saving: Saving, timeout: Duration?) async throws -> any Message {
+        for type in types { MessageRegistry.register(type) }
+        let accepts = types.map { ObjectIdentifier($0) }
         // Working through held messages never suspends: let the loop look at the network once the
         // turn's time is spent (checked every 64 selects).
         selects &+= 1
@@ -90,6 +95,13 @@ public final class Mailbox: ObjectContext, @unchecked Sendable {
         if ended { throw CancellationError() }
         var index = 0
         while index < held.count {
+            // A peer's message that came before its type was first selected (so before it was
+            // registered) waits as Incognito: it is the selected type all the same.
+            if let incognito = held[index].message as? Incognito, let type = types.first(where: { $0.typeName == incognito.typeName }),
+                let known = incognito.decoded(as: type)
+            {
+                held[index].message = known
+            }
             let message = held[index].message
             if accepts.contains(ObjectIdentifier(type(of: message))) {
                 let taken = held.remove(at: index)

@@ -47,7 +47,8 @@ struct MessageType: @unchecked Sendable {
 /// The message types a process can decode, by name and by wire identifier. Sending, selecting or
 /// handling a type registers it; register others (types that only arrive inside other messages)
 /// with ``register(_:)``. Two names with the same identifier are refused: the second is reported
-/// and arrives as ``Incognito``.
+/// and arrives as ``Incognito``. A message held as Incognito because it came before its type's
+/// first select becomes that type when a select names it.
 public enum MessageRegistry {
     private static let table = Mutex<(byName: [String: MessageType], byID: [UInt32: MessageType], byType: [ObjectIdentifier: MessageType])>(
         ([:], [:], [:]))

@@ -36,14 +36,14 @@ public struct RuntimeLimits: Sendable {
 struct Posted: Sendable {
     let to: Address
     let from: Address
-    let message: any Message
+    var message: any Message
     let notifyIfUndelivered: Bool
 }
 
 /// A message an object holds for later (a sequential object's, a machine's saved one), with what
 /// its sender asked for.
 struct HeldMessage {
-    let message: any Message
+    var message: any Message
     let from: Address
     let notifyIfUndelivered: Bool
     /// A peer's message held by a sequential object: settled when the object takes it.

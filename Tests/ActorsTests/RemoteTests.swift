@@ -10,6 +10,12 @@ func expectType<T: Message>(_ message: any Message, _: T.Type) throws -> T {
     return typed
 }
 
+/// Only ever selected, never sent typed: nothing registers it before its first select.
+struct LateArrival: Message {
+    var count: Int
+    var sender: Address?
+}
+
 let retrying = Backoff(initial: .milliseconds(5), maximum: .milliseconds(50))
 
 @Suite("Addresses across processes (runtimes on their own threads, real sockets)")
@@ -100,6 +106,32 @@ struct RemoteTests {
         #expect(c.join() as? Seen == Seen(events: ["welcome from A", #"elsewhere.Thing {"n":7}"#]))
         #expect(a.join() as? Seen == Seen(events: ["hello from C", "via relay true"]))
         #expect(b.join() as? Seen == Seen(events: ["hub done"]))
+    }
+
+    @Test("a message that arrives before its type is first selected is that type when selected, not Incognito")
+    func typeSelectedAfterArrival() throws {
+        let endpoint = uniqueEndpoint("late")
+        let server = RuntimeThread { mailbox in
+            mailbox.listen(at: endpoint)
+            // Hello comes after the other message on the same link: that one is held meanwhile,
+            // and nothing in this process has registered its type yet.
+            _ = try expectType(try await mailbox.select(Hello.self, saving: .everything, timeout: .seconds(10)), Hello.self)
+            let late = try expectType(try await mailbox.select(LateArrival.self, timeout: .seconds(10)), LateArrival.self)
+            return Seen(events: ["\(late.count) from the sender \(late.sender == mailbox.returnAddress)"])
+        }
+        let client = RuntimeThread { mailbox in
+            mailbox.connect(to: endpoint, backoff: retrying)
+            _ = try expectType(try await mailbox.select(Connected.self, timeout: .seconds(10)), Connected.self)
+            let server = mailbox.returnAddress
+            // Sent under LateArrival's name without registering the type anywhere in this process.
+            let fields = JSON.object([("count", .integer(7)), ("sender", .null)])
+            try mailbox.send(Incognito(typeName: LateArrival.typeName, fields: fields), to: server)
+            try mailbox.send(Hello(name: "after"), to: server)
+            _ = try await mailbox.select(Abandoned.self, timeout: .seconds(10))
+            return Ack()
+        }
+        #expect(server.join() as? Seen == Seen(events: ["7 from the sender false"]))
+        _ = client.join()
     }
 
     @Test("bad input across a connection: an undecodable body is dropped, an unknown object gets NotDelivered, the link survives")

@@ -94,6 +94,23 @@ struct ProcessesTests {
         stop(live)
     }
 
+    @Test("subscribers that end cleanly, right after their Welcome, log no warning")
+    func cleanExitIsQuiet() throws {
+        let (group, directory) = try startGroup()
+        defer { stop(directory) }
+        // Several publishers: Available for the others still arrives while a subscriber ends.
+        let publishers = try (0..<3).map { try node(["--role=publisher", "--me=pub\($0)"], group: group) }
+        defer { publishers.forEach(stop) }
+        for publisher in publishers { #expect(publisher.waitForError(containing: "published")) }
+        let subscribers = try (0..<50).map { try node(["--role=subscriber", "--me=sub\($0)", "--sessions=1"], group: group) }
+        for subscriber in subscribers {
+            #expect(subscriber.wait() == 0)
+            #expect(subscriber.errors.contains("welcomed"))
+            let warnings = subscriber.errors.split(separator: "\n").filter { $0.contains(" warning ") || $0.contains(" error ") }
+            #expect(warnings.isEmpty, "\(warnings)")
+        }
+    }
+
     @Test("a frozen publisher (SIGSTOP) is Dropped once the keep-alive gives up on it")
     func frozen() throws {
         let (group, directory) = try startGroup()
