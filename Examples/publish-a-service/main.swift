@@ -16,7 +16,7 @@ struct Settings: Codable, Sendable {
 Node.run(name: "publish-a-service", about: "Publishes a service and welcomes whoever says hello.", settings: Settings(), input: Nothing.self) {
     mailbox, node in
     let logger = Logger(label: "publish-a-service")
-    mailbox.publish(node.settings.listing, scope: try scope(node.settings.scope))
+    mailbox.publish(try ServiceName(node.settings.listing), scope: try scope(node.settings.scope))
     while true {
         let message = try await mailbox.select(Published.self, NotPublished.self, Delivered.self, Dropped.self, Hello.self, Stop.self)
         switch message {

@@ -16,7 +16,7 @@ struct Settings: Codable, Sendable {
 Node.run(name: "subscribe-to-service", about: "Finds a service by name and says hello.", settings: Settings(), input: Nothing.self) {
     mailbox, node in
     let settings = node.settings
-    mailbox.subscribe(settings.listing, scope: try scope(settings.scope))
+    mailbox.subscribe(try Search(parsing: settings.listing), scope: try scope(settings.scope))
     let found = try await mailbox.select(Available.self, NotSubscribed.self, Stop.self, timeout: .nanoseconds(Int64(settings.seconds * 1e9)))
     switch found {
     case is Available:

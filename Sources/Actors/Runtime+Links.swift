@@ -175,7 +175,7 @@ extension Runtime: AddressTranslator, AddressResolver {
         guard let credit = state.credit.mayGo(to: address.object, waiting: sender) else { throw .linkBusy(address) }
         let (name, typeID) = identity(of: message)
         if !state.declaredOut.contains(typeID) {
-            do throws(Transport.SendRefusal) {
+            do throws(Transport.FrameRefused) {
                 try connections.send(FrameHeader(typeID: Self.declarationType, bodyLength: 0, destination: UInt64(typeID)), body: Array(name.utf8), on: connection)
             } catch {
                 try refusal(error, message, address, sender, notifyIfUndelivered)
@@ -199,7 +199,7 @@ extension Runtime: AddressTranslator, AddressResolver {
             throw .unencodable("\(error)")
         }
         if notifyIfUndelivered { header.flags.insert(.notifyUndelivered) }
-        do throws(Transport.SendRefusal) {
+        do throws(Transport.FrameRefused) {
             try connections.send(header, body: tables.value.scratch, on: connection)
         } catch {
             try refusal(error, message, address, sender, notifyIfUndelivered)
@@ -209,7 +209,7 @@ extension Runtime: AddressTranslator, AddressResolver {
     }
 
     private func refusal(
-        _ error: Transport.SendRefusal, _ message: any Message, _ address: Address, _ sender: Address, _ notify: Bool
+        _ error: Transport.FrameRefused, _ message: any Message, _ address: Address, _ sender: Address, _ notify: Bool
     ) throws(SendRefused) {
         switch error {
         case .wouldBlock:
@@ -435,7 +435,7 @@ extension Runtime: AddressTranslator, AddressResolver {
     /// Sends a credit frame; false if the connection's queue refused it (tried again next turn).
     @discardableResult
     private func sendCredit(on link: Link, body: [UInt8]) -> Bool {
-        do throws(Transport.SendRefusal) {
+        do throws(Transport.FrameRefused) {
             try connections.send(CreditFrame.header(window: link.credit.window), body: body, on: link.id)
             return true
         } catch {

@@ -51,7 +51,10 @@ public enum Node {
     }
 
     /// Runs a handler-style main object, made from the environment, as this process; never returns.
-    public static func run<Settings: Codable & Sendable, Input: Codable & Sendable, Main: Object>(
+    /// A name of its own, not an overload of ``run(name:about:settings:input:arguments:_:)``: with
+    /// two overloads taking a trailing closure, a type error inside one was reported as a mismatch
+    /// with the other.
+    public static func runHandler<Settings: Codable & Sendable, Input: Codable & Sendable, Main: Object>(
         name: String, about: String = "", settings defaults: Settings, input: Input.Type,
         arguments: [String] = Array(CommandLine.arguments.dropFirst()),
         object make: @escaping (NodeEnvironment<Settings, Input>) -> Main

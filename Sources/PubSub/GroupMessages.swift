@@ -79,8 +79,8 @@ struct Relayed: Message {
 struct SessionHello: Message {
     static let typeName = "ansar.pubsub.SessionHello"
     var session: UInt64
-    var name: String
-    var search: String
+    var name: ServiceName
+    var search: Search
     var scope: Scope
     var publisher: UInt64
     var listing: UInt64
@@ -99,7 +99,7 @@ struct SessionAccepted: Message {
 /// the directory still matches the two; `Available` follows if it gets through.
 public struct NotAvailable: Message, Equatable {
     public static let typeName = "ansar.pubsub.NotAvailable"
-    public var name: String
+    public var name: ServiceName
     public var reason: String
 }
 

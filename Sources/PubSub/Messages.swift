@@ -6,36 +6,36 @@ import Actors
 /// A `publish` was accepted: the name is listed.
 public struct Published: Message, Equatable {
     public static let typeName = "ansar.pubsub.Published"
-    public var name: String
+    public var name: ServiceName
     public var scope: Scope
 }
 
-/// A `publish` was refused, and why (an invalid name, say).
+/// A `publish` was refused, and why (the directory could not be had, say).
 public struct NotPublished: Message, Equatable {
     public static let typeName = "ansar.pubsub.NotPublished"
-    public var name: String
+    public var name: ServiceName
     public var reason: String
 }
 
 /// A `subscribe` was accepted: the search is listed.
 public struct Subscribed: Message, Equatable {
     public static let typeName = "ansar.pubsub.Subscribed"
-    public var search: String
+    public var search: Search
     public var scope: Scope
 }
 
 /// A `subscribe` was refused, and why (a pattern that does not compile, say).
 public struct NotSubscribed: Message, Equatable {
     public static let typeName = "ansar.pubsub.NotSubscribed"
-    public var search: String
+    public var search: Search
     public var reason: String
 }
 
 /// To a subscriber, once per matching publisher: its return address is the publisher.
 public struct Available: Message, Equatable {
     public static let typeName = "ansar.pubsub.Available"
-    public var name: String
-    public var search: String
+    public var name: ServiceName
+    public var search: Search
     /// The directory level where the match was made.
     public var scope: Scope
     public var session: UInt64
@@ -44,8 +44,8 @@ public struct Available: Message, Equatable {
 /// To a publisher, once per subscriber session: its return address is the subscriber.
 public struct Delivered: Message, Equatable {
     public static let typeName = "ansar.pubsub.Delivered"
-    public var name: String
-    public var search: String
+    public var name: ServiceName
+    public var search: Search
     public var scope: Scope
     public var session: UInt64
 }
@@ -54,7 +54,7 @@ public struct Delivered: Message, Equatable {
 public struct Dropped: Message, Equatable {
     public static let typeName = "ansar.pubsub.Dropped"
     public var session: UInt64
-    public var name: String
+    public var name: ServiceName
     public var reason: String
     /// Messages this end sent the other that the other's process had not confirmed taking when
     /// their connection was lost (see ``UnconfirmedMessages``); 0 otherwise.
@@ -65,7 +65,7 @@ public struct Dropped: Message, Equatable {
 public struct Cleared: Message {
     public static let typeName = "ansar.pubsub.Cleared"
     public var session: UInt64
-    public var name: String
+    public var name: ServiceName
     public var value: AnyMessage?
 }
 
@@ -74,7 +74,7 @@ public struct Cleared: Message {
 public struct SessionOpened: Message, Equatable {
     public static let typeName = "ansar.pubsub.SessionOpened"
     public var session: UInt64
-    public var name: String
+    public var name: ServiceName
 }
 
 /// Makes the object that runs one session at this end (see `publish(_:scope:session:)`).
@@ -85,7 +85,7 @@ public typealias SessionFactory = () -> any Object
 
 struct PublishRequest: Message {
     static let typeName = "ansar.pubsub.Publish"
-    var name: String
+    var name: ServiceName
     var scope: Scope
     var factory: UInt64 = 0
 }

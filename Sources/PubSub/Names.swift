@@ -65,6 +65,19 @@ public struct ServiceName: Hashable, Sendable, CustomStringConvertible {
     public var description: String { text }
 }
 
+extension ServiceName: ExpressibleByStringLiteral {
+    /// A name written in the program: `publish("hello-welcome")`. A literal that is not a valid name
+    /// is a bug in the program, and stops it with the reason; names from input go through the
+    /// throwing ``init(_:)``.
+    public init(stringLiteral text: String) {
+        do {
+            try self.init(text)
+        } catch {
+            preconditionFailure("service name literal: \(error)")
+        }
+    }
+}
+
 extension ServiceName: Codable {
     // A plain string on the wire, checked again when read: a peer cannot slip in a bad name.
     public func encode(to encoder: any Encoder) throws {
@@ -77,9 +90,9 @@ extension ServiceName: Codable {
     }
 }
 
-/// What a subscriber looks for. An exact name by default; prefixes and regular expressions only
-/// when asked for by name.
-public enum Search: Hashable, Sendable, Codable, CustomStringConvertible {
+/// What a subscriber looks for. An exact name by default (a string literal is one:
+/// `subscribe("hello-welcome")`); prefixes and regular expressions only when asked for by name.
+public enum Search: Hashable, Sendable, CustomStringConvertible, ExpressibleByStringLiteral {
     case exact(ServiceName)
     /// Names that start with this text.
     case prefix(String)
@@ -88,6 +101,21 @@ public enum Search: Hashable, Sendable, Codable, CustomStringConvertible {
 
     /// An exact search for `name`.
     public static func name(_ name: String) throws(NameError) -> Search { .exact(try ServiceName(name)) }
+
+    /// An exact search for a name written in the program.
+    public init(stringLiteral text: String) { self = .exact(ServiceName(stringLiteral: text)) }
+
+    /// A search in its printed form (``description``): `name`, `prefix…` or `/pattern/`,
+    /// validated. Names cannot start with `/` or hold `…`, so the three cannot be confused.
+    public init(parsing text: String) throws(NameError) {
+        if text.count >= 2, text.hasPrefix("/"), text.hasSuffix("/") {
+            self = try Search.pattern(String(text.dropFirst().dropLast())).validated()
+        } else if text.hasSuffix("…") {
+            self = try Search.prefix(String(text.dropLast())).validated()
+        } else {
+            self = .exact(try ServiceName(text))
+        }
+    }
 
     /// Checks the search can be used: a valid prefix, a pattern that compiles.
     public func validated() throws(NameError) -> Search {
@@ -124,5 +152,17 @@ public enum Search: Hashable, Sendable, Codable, CustomStringConvertible {
         case .prefix(let text): return "\(text)…"
         case .pattern(let text): return "/\(text)/"
         }
+    }
+}
+
+extension Search: Codable {
+    // Its printed form on the wire and in files, checked again when read.
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(description)
+    }
+
+    public init(from decoder: any Decoder) throws {
+        try self.init(parsing: try decoder.singleValueContainer().decode(String.self))
     }
 }

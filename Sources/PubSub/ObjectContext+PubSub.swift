@@ -9,27 +9,20 @@ extension ObjectContext {
     /// of this one: it receives ``SessionOpened`` from the other end, and the other end's
     /// ``Available`` comes from it. When it completes, the session is cleared from this end; when
     /// the session ends otherwise, it receives ``Stop``.
-    public func publish(_ name: String, scope: Scope = .group, session: SessionFactory? = nil) {
+    /// A name from input is made with `try ServiceName(text)`, which says what is wrong with it.
+    public func publish(_ name: ServiceName, scope: Scope = .group, session: SessionFactory? = nil) {
         let factory = handOver(session)
         ask(directory: PublishRequest(name: name, scope: scope, factory: factory)) { NotPublished(name: name, reason: $0) }
-    }
-
-    /// Looks for publishers of exactly `name`; see ``subscribe(to:scope:session:)``.
-    public func subscribe(_ name: String, scope: Scope = .group, session: SessionFactory? = nil) {
-        do {
-            subscribe(to: try Search.name(name), scope: scope, session: session)
-        } catch {
-            try? send(NotSubscribed(search: name, reason: error.description), to: address)
-        }
     }
 
     /// Looks for publishers whose names match `search`: this object receives ``Subscribed`` (or
     /// ``NotSubscribed``), then ``Available`` for each matching publisher, from the publisher (or
     /// its session object). `session` works as for ``publish(_:scope:session:)``; the
-    /// publisher's ``Delivered`` then comes from this end's session object.
-    public func subscribe(to search: Search, scope: Scope = .group, session: SessionFactory? = nil) {
+    /// publisher's ``Delivered`` then comes from this end's session object. A string literal is an
+    /// exact search; `Search(parsing:)` reads one from input.
+    public func subscribe(_ search: Search, scope: Scope = .group, session: SessionFactory? = nil) {
         let factory = handOver(session)
-        ask(directory: SubscribeRequest(search: search, scope: scope, factory: factory)) { NotSubscribed(search: search.description, reason: $0) }
+        ask(directory: SubscribeRequest(search: search, scope: scope, factory: factory)) { NotSubscribed(search: search, reason: $0) }
     }
 
     /// Gives a session factory to the directory object itself; the request names it by number.

@@ -252,7 +252,7 @@ extension ProcessDirectory {
             }
             // Said once; then tried again quietly while the directory still matches the pair (the
             // publisher may be cut off for a moment), so it comes back as Available by itself.
-            context.tell(NotAvailable(name: name.text, reason: reason), to: subscriber)
+            context.tell(NotAvailable(name: name, reason: reason), to: subscriber)
             scheduleReopen(open, after: Reopen.first, context)
         }
     }
@@ -290,21 +290,21 @@ extension ProcessDirectory {
         let publisher = Address(object: open.listing.object, via: link)
         let subscriberSide = sessionObject(for: open.search.id, owner: subscriber, session: open.session, context) ?? subscriber
         var session = Session(
-            publisher: publisher, subscriber: subscriber, publisherSide: publisher, subscriberSide: subscriberSide, name: name.text,
+            publisher: publisher, subscriber: subscriber, publisherSide: publisher, subscriberSide: subscriberSide, name: name,
             local: subscriber, pair: nil, announced: false)
-        session.search = search.description
+        session.search = search
         session.scope = open.scope
         session.open = open
         reopening[open.session] = nil
         sessions[open.session] = session
         context.tell(
             SessionHello(
-                session: open.session, name: name.text, search: search.description, scope: open.scope, publisher: open.listing.object,
+                session: open.session, name: name, search: search, scope: open.scope, publisher: open.listing.object,
                 listing: open.listing.id, subscriber: subscriberSide),
             to: link)
         // Delivered goes straight to the publisher, on the connection the subscriber's own messages
         // will take: it arrives before them.
-        context.tell(Delivered(name: name.text, search: search.description, scope: open.scope, session: open.session), to: publisher, as: subscriberSide)
+        context.tell(Delivered(name: name, search: search, scope: open.scope, session: open.session), to: publisher, as: subscriberSide)
         if !open.listing.sessionObject { announce(open.session, context) }
     }
 
@@ -313,7 +313,7 @@ extension ProcessDirectory {
         guard var session = sessions[id], !session.announced else { return }
         session.announced = true
         sessions[id] = session
-        context.tell(Available(name: session.name, search: session.search, scope: session.scope, session: id), to: session.subscriber, as: session.publisherSide)
+        context.tell(Available(name: session.name, search: session.search ?? .exact(session.name), scope: session.scope, session: id), to: session.subscriber, as: session.publisherSide)
         if session.subscriberSide != session.subscriber {
             context.tell(SessionOpened(session: id, name: session.name), to: session.subscriberSide, as: session.publisherSide)
         }

@@ -15,14 +15,15 @@ final class ProcessDirectory: Object {
         /// Who speaks for each end: its session object, or the object itself.
         var publisherSide: Address
         var subscriberSide: Address
-        let name: String
+        let name: ServiceName
         /// The local end (for a PROCESS-scope session, the subscriber; both ends are local).
         let local: Address
         /// For PROCESS-scope sessions, the directory pair; nil for sessions across processes.
         let pair: Pair?
         /// Set once the subscriber has been told (Available may wait for the publisher's side).
         var announced = true
-        var search = ""
+        /// What the subscriber looked for (nil until known, at a publisher's end).
+        var search: Search?
         var scope = Scope.process
         /// Subscriber side, across processes: what opened it, to open it again if the link to
         /// the publisher's process breaks while the directory still matches them.
@@ -163,16 +164,10 @@ final class ProcessDirectory: Object {
 
     private func publish(_ request: PublishRequest, _ context: Context) {
         let requester = context.returnAddress
-        let name: ServiceName
-        do {
-            name = try ServiceName(request.name)
-        } catch {
-            context.tell(NotPublished(name: request.name, reason: error.description), to: requester)
-            return
-        }
+        let name = request.name
         let entry = Directory.Entry(id: freshID(), kind: .listing(name), scope: request.scope, member: requester.object)
         if let factory = handedOver.removeValue(forKey: request.factory) { factories[entry.id] = factory }
-        context.tell(Published(name: name.text, scope: request.scope), to: requester)
+        context.tell(Published(name: name, scope: request.scope), to: requester)
         enter(entry, for: requester, context)
     }
 
@@ -182,12 +177,12 @@ final class ProcessDirectory: Object {
         do {
             search = try request.search.validated()
         } catch {
-            context.tell(NotSubscribed(search: request.search.description, reason: error.description), to: requester)
+            context.tell(NotSubscribed(search: request.search, reason: error.description), to: requester)
             return
         }
         let entry = Directory.Entry(id: freshID(), kind: .search(search), scope: request.scope, member: requester.object)
         if let factory = handedOver.removeValue(forKey: request.factory) { factories[entry.id] = factory }
-        context.tell(Subscribed(search: search.description, scope: request.scope), to: requester)
+        context.tell(Subscribed(search: search, scope: request.scope), to: requester)
         enter(entry, for: requester, context)
     }
 
@@ -238,13 +233,13 @@ final class ProcessDirectory: Object {
                 let publisherSide = sessionObject(for: listing.id, owner: publisher, session: id, context) ?? publisher
                 let subscriberSide = sessionObject(for: search.id, owner: subscriber, session: id, context) ?? subscriber
                 sessions[id] = Session(
-                    publisher: publisher, subscriber: subscriber, publisherSide: publisherSide, subscriberSide: subscriberSide, name: name.text,
+                    publisher: publisher, subscriber: subscriber, publisherSide: publisherSide, subscriberSide: subscriberSide, name: name,
                     local: subscriber, pair: pair)
                 sessionOf[pair] = id
-                context.tell(Available(name: name.text, search: wanted.description, scope: .process, session: id), to: subscriber, as: publisherSide)
-                context.tell(Delivered(name: name.text, search: wanted.description, scope: .process, session: id), to: publisher, as: subscriberSide)
-                if publisherSide != publisher { context.tell(SessionOpened(session: id, name: name.text), to: publisherSide, as: subscriberSide) }
-                if subscriberSide != subscriber { context.tell(SessionOpened(session: id, name: name.text), to: subscriberSide, as: publisherSide) }
+                context.tell(Available(name: name, search: wanted, scope: .process, session: id), to: subscriber, as: publisherSide)
+                context.tell(Delivered(name: name, search: wanted, scope: .process, session: id), to: publisher, as: subscriberSide)
+                if publisherSide != publisher { context.tell(SessionOpened(session: id, name: name), to: publisherSide, as: subscriberSide) }
+                if subscriberSide != subscriber { context.tell(SessionOpened(session: id, name: name), to: subscriberSide, as: publisherSide) }
             case .close(let listing, let search):
                 let pair = Pair(listing: listing.id, search: search.id)
                 cleared.remove(pair)

@@ -75,10 +75,16 @@ struct Ping: ParsableCommand {
             guard let scope = Scope(named: scope), scope >= .group else { throw ToolError("unknown scope \(self.scope): use group, host, lan or wan") }
             let (group, secret) = try runningGroupAddress(try Home.open(home.homePath))
             let name = self.name
+            let search: Search
+            do {
+                search = try Search(parsing: name)
+            } catch {
+                throw ToolError("\(error)")
+            }
             let seconds = self.seconds
             let answer = try joinGroup(secret, group: group) { mailbox in
                 let started = Deadline.now()
-                mailbox.subscribe(name, scope: scope)
+                mailbox.subscribe(search, scope: scope)
                 let found = try await mailbox.select(Available.self, NotSubscribed.self, timeout: .nanoseconds(Int64(seconds * 1e9)))
                 switch found {
                 case is Available: return PingFound(milliseconds: Double(started.nanoseconds(until: .now())) / 1e6)

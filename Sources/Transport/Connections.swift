@@ -273,7 +273,7 @@ public final class Connections {
     /// nothing, when the connection's queue is full (``TransportEvent/writable(_:)`` follows), the
     /// body is too large, or the connection is closed. Frames queued during the handshake leave
     /// when it completes.
-    public func send(_ header: FrameHeader, body: Span<UInt8>, on connection: ConnectionID) throws(SendRefusal) {
+    public func send(_ header: FrameHeader, body: Span<UInt8>, on connection: ConnectionID) throws(FrameRefused) {
         // One table read: this is the hot path, and every access to the table is checked.
         guard let state = self.connection(connection), !state.closing else { throw .closed }
         let index = connection.socket.index
@@ -304,7 +304,7 @@ public final class Connections {
     static let smallAhead = 4 * 1024
 
     /// Queues one frame from an array; see ``send(_:body:on:)``.
-    public func send(_ header: FrameHeader, body: [UInt8], on connection: ConnectionID) throws(SendRefusal) {
+    public func send(_ header: FrameHeader, body: [UInt8], on connection: ConnectionID) throws(FrameRefused) {
         try send(header, body: body.span, on: connection)
     }
 

@@ -45,7 +45,7 @@ public struct ConnectorID: Hashable, Sendable, CustomStringConvertible {
 }
 
 /// Why ``Connections/send(_:body:on:)`` refused a frame. Nothing was queued.
-public enum SendRefusal: Error, Equatable, Sendable {
+public enum FrameRefused: Error, Equatable, Sendable {
     /// The connection's queue is full; ``TransportEvent/writable(_:)`` follows when it drains.
     case wouldBlock
     /// The body is over the configured maximum.

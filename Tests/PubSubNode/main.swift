@@ -37,7 +37,7 @@ Node.run(name: "pubsub-node", settings: Settings(), input: Nothing.self) { mailb
         _ = try await mailbox.select(Stop.self)
         return Ack()
     case "publisher":
-        mailbox.publish(settings.name, scope: scope)
+        mailbox.publish(try ServiceName(settings.name), scope: scope)
         while true {
             let message = try await mailbox.select(Published.self, Delivered.self, Dropped.self, Hello.self, Stop.self)
             switch message {
@@ -50,7 +50,7 @@ Node.run(name: "pubsub-node", settings: Settings(), input: Nothing.self) { mailb
         }
     default:
         var seen: [String] = []
-        mailbox.subscribe(settings.name, scope: scope)
+        mailbox.subscribe(try Search(parsing: settings.name), scope: scope)
         while true {
             let message = try await mailbox.select(Subscribed.self, Available.self, Dropped.self, NotAvailable.self, Stop.self)
             switch message {

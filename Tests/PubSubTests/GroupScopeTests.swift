@@ -45,7 +45,7 @@ func joinAsMember(_ mailbox: Mailbox, listeningAt endpoint: SocketAddress, group
 
 /// A subscriber process of the group (starting once told `Go`, if `waitForGo`) that reports what it
 /// is first offered for `name` (Available or NotAvailable), then stops the directory.
-func firstOffer(of name: String, in group: SocketAddress, thenStopping directory: Address, waitForGo: Bool = false) -> RuntimeThread {
+func firstOffer(of name: Search, in group: SocketAddress, thenStopping directory: Address, waitForGo: Bool = false) -> RuntimeThread {
     RuntimeThread(transport: groupSecret, groupAddress: group) { mailbox in
         if waitForGo { _ = try await mailbox.select(Go.self, timeout: .seconds(20)) }
         mailbox.subscribe(name, scope: .group)

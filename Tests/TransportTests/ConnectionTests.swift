@@ -36,7 +36,7 @@ struct ConnectionTests {
         let server = bench.recorder.accepted[0]
         #expect(try bench.spin { $0.has { $0 == .abandoned(server, .endOfStream) } })
         #expect(bench.recorder.has { $0 == .closed(client, .requested) })
-        #expect(throws: SendRefusal.closed) { try bench.connections.send(FrameHeader(typeID: 1, bodyLength: 0), body: [], on: client) }
+        #expect(throws: FrameRefused.closed) { try bench.connections.send(FrameHeader(typeID: 1, bodyLength: 0), body: [], on: client) }
     }
 
     @Test("a 4 MiB frame crosses many records; back-pressure refuses, then writable", arguments: backends)
@@ -45,7 +45,7 @@ struct ConnectionTests {
         let (client, _) = try bench.connectedPair()
         let big = (0..<(4 << 20)).map { UInt8(truncatingIfNeeded: $0 &* 13) }
         try bench.connections.send(FrameHeader(typeID: 9, bodyLength: 0), body: big, on: client)
-        #expect(throws: SendRefusal.wouldBlock) {
+        #expect(throws: FrameRefused.wouldBlock) {
             try bench.connections.send(FrameHeader(typeID: 10, bodyLength: 0), body: [1], on: client)
         }
         #expect(try bench.spin(within: .seconds(30)) { $0.has { $0 == .writable(client) } })
@@ -53,7 +53,7 @@ struct ConnectionTests {
         #expect(try bench.spin(within: .seconds(30)) { $0.frames.count == 2 })
         #expect(bench.recorder.frames[0].2 == big)
         #expect(bench.recorder.frames[1].1.typeID == 10)
-        #expect(throws: SendRefusal.tooLarge(16 * 1024 * 1024 + 1)) {
+        #expect(throws: FrameRefused.tooLarge(16 * 1024 * 1024 + 1)) {
             try bench.connections.send(FrameHeader(typeID: 1, bodyLength: 0), body: [UInt8](repeating: 0, count: 16 * 1024 * 1024 + 1), on: client)
         }
     }
@@ -178,7 +178,7 @@ struct ConnectionTests {
             try bench.connections.send(FrameHeader(typeID: UInt32(index), bodyLength: 0), body: [UInt8](repeating: 1, count: 500), on: client)
         }
         bench.connections.close(client)
-        #expect(throws: SendRefusal.closed) { try bench.connections.send(FrameHeader(typeID: 1, bodyLength: 0), body: [], on: client) }
+        #expect(throws: FrameRefused.closed) { try bench.connections.send(FrameHeader(typeID: 1, bodyLength: 0), body: [], on: client) }
         #expect(try bench.spin { $0.has { $0 == .abandoned(server, .endOfStream) } && $0.has { $0 == .closed(client, .requested) } })
         let received = bench.recorder.frames.filter { $0.0 == server }
         #expect(received.count == 1500)

@@ -178,7 +178,7 @@ final class PingClient: Object {
     /// How the client finds its server: by address, or by name through a directory.
     enum Server {
         case connect(SocketAddress)
-        case subscribe(String)
+        case subscribe(Search)
     }
 
     static var messageTypes: [any Message.Type] { [BenchPong.self] }

@@ -24,10 +24,10 @@ let benchGroupSecret = TransportConfiguration(secret: benchRealm)
 /// ends on Stop; says when it is listed.
 final class BenchPublisher: Object {
     static var messageTypes: [any Message.Type] { [BenchPing.self] }
-    let name: String
+    let name: ServiceName
     let listed: Listed?
 
-    init(_ name: String, listed: Listed?) {
+    init(_ name: ServiceName, listed: Listed?) {
         self.name = name
         self.listed = listed
     }
@@ -44,7 +44,7 @@ final class BenchPublisher: Object {
 }
 
 /// Runs a BenchPublisher as the main object of a runtime thread.
-func benchPublisher(_ name: String, listed: Listed? = nil) -> @Sendable (Mailbox) async throws -> any Message {
+func benchPublisher(_ name: ServiceName, listed: Listed? = nil) -> @Sendable (Mailbox) async throws -> any Message {
     { mailbox in
         guard let publisher = mailbox.create(BenchPublisher(name, listed: listed)) else { return Faulted("no publisher") }
         while true {
@@ -67,14 +67,14 @@ func milliseconds(since start: Deadline) -> Double { Double(start.nanoseconds(un
 /// One discovery trial: a publisher is listed, a subscriber starts (→ Available), the publisher's
 /// runtime ends (→ Dropped), a new publisher starts (→ Available).
 func pubSubTrial(group: SocketAddress, trial: Int) -> PubSubTimes {
-    let name = "bench-\(trial)"
+    let name: ServiceName = try! ServiceName("bench-\(trial)")
     let listed = Listed()
     let first = RuntimeThread(transport: benchGroupSecret, groupAddress: group, benchPublisher(name, listed: listed))
     listed.wait()
     guard let firstMain = first.mainAddress() else { fail("publisher did not start") }
     let subscriber = RuntimeThread(transport: benchGroupSecret, groupAddress: group) { mailbox in
         let started = Deadline.now()
-        mailbox.subscribe(name, scope: .group)
+        mailbox.subscribe(.exact(name), scope: .group)
         guard try await mailbox.select(Available.self, timeout: .seconds(10)) is Available else { return Faulted("no Available") }
         let discovery = milliseconds(since: started)
         let ended = Deadline.now()
