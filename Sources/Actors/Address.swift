@@ -10,9 +10,9 @@ import Transport
 ///
 /// An address received over a connection keeps that connection as its route (`link`). Sending to it
 /// goes back over the same connection, whatever number of hops lie beyond: each process on the way
-/// stands in for the next with a relay entry of its own.
+/// stands in for the next with a forwarder entry of its own.
 public struct Address: Hashable, Sendable, CustomStringConvertible {
-    /// The object's identifier where the route ends (or at the next hop, for a relay).
+    /// The object's identifier where the route ends (or at the next hop, for a forwarder).
     public let object: UInt64
     /// The connection and the runtime that owns it, packed in one word (0: none), so that an
     /// address is two plain words and copies of it cost nothing on the hot path: the socket's

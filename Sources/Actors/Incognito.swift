@@ -6,7 +6,7 @@ public struct Incognito: Message, CustomStringConvertible {
 
     /// The type name the message was sent under.
     public let typeName: String
-    /// The fields, with addresses as identifiers of this process (relays where need be).
+    /// The fields, with addresses as identifiers of this process (forwarders where need be).
     let wireFields: [UInt8]
 
     init(typeName: String, wireFields: [UInt8], resolver: AddressResolver?) throws(WireError) {

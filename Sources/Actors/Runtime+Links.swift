@@ -11,8 +11,8 @@ final class Link {
     /// Swift type, once known here).
     var declaredOut: Set<UInt32> = []
     var names: [UInt32: (name: String, type: (any Message.Type)?)] = [:]
-    /// Relays standing in for the peer's objects, by the peer's identifier.
-    var relays: [UInt64: UInt64] = [:]
+    /// Forwarders standing in for the peer's objects, by the peer's identifier.
+    var forwarders: [UInt64: UInt64] = [:]
     /// Local objects refused with ``SendRefused/linkBusy(_:)``: told ``Writable`` when it drains.
     var refusedSenders: [Address] = []
     /// Per-destination flow control and acknowledgement, both ways.
@@ -147,13 +147,13 @@ extension Runtime: AddressTranslator, AddressResolver {
         return address.description
     }
 
-    /// Forgets a connection and the relays that went through it.
+    /// Forgets a connection and the forwarders that went through it.
     private func endLink(_ connection: ConnectionID) -> Link? {
         guard let link = tables.value.links[connection.socket.index], link.id == connection else { return nil }
         tables.value.links[connection.socket.index] = nil
         pausedLinks.removeAll { $0 == connection }
-        for relay in link.relays.values {
-            if let slot = slot(of: relay) { release(slot) }
+        for forwarder in link.forwarders.values {
+            if let slot = slot(of: forwarder) { release(slot) }
         }
         return link
     }
@@ -242,22 +242,22 @@ extension Runtime: AddressTranslator, AddressResolver {
 
     func wire(_ address: Address) throws(WireError) -> (WireTag, UInt64) {
         var address = address
-        if address.isLocal, let slot = slot(of: address.object), case .relay(let relay) = tables.value.entries[slot].kind {
-            address = relay.target
+        if address.isLocal, let slot = slot(of: address.object), case .forwarder(let forwarder) = tables.value.entries[slot].kind {
+            address = forwarder.target
         }
         guard let link = address.link else { return (.address, address.object) }
         if link == tables.value.codingLink { return (.returningAddress, address.object) }
-        return (.address, relay(for: address))
+        return (.address, forwarder(for: address))
     }
 
     /// A local identifier standing in for `address` (beyond another connection); 0 if that
     /// connection is gone or the table is full, so that sends to it are dropped.
-    func relay(for address: Address) -> UInt64 {
+    func forwarder(for address: Address) -> UInt64 {
         guard let connection = address.link, let state = link(connection) else { return 0 }
-        if let existing = state.relays[address.object], slot(of: existing) != nil { return existing }
-        guard let relay = allocate(.relay(Relay(address)), parent: .none) else { return 0 }
-        state.relays[address.object] = relay.object
-        return relay.object
+        if let existing = state.forwarders[address.object], slot(of: existing) != nil { return existing }
+        guard let forwarder = allocate(.forwarder(Forwarder(address)), parent: .none) else { return 0 }
+        state.forwarders[address.object] = forwarder.object
+        return forwarder.object
     }
 
     // MARK: - Receiving
@@ -271,7 +271,7 @@ extension Runtime: AddressTranslator, AddressResolver {
     }
 
     func localIdentifier(for address: Address) throws(WireError) -> UInt64 {
-        address.isLocal ? address.object : relay(for: address)
+        address.isLocal ? address.object : forwarder(for: address)
     }
 
     func received(_ header: FrameHeader, body: Span<UInt8>, on connection: ConnectionID) {

@@ -6,7 +6,7 @@ import Cryptography
 
 /// Bounds of one runtime. Every queue has one; exceeding it is a refusal the sender sees.
 public struct RuntimeLimits: Sendable {
-    /// Objects (and relays) alive at once; at most 2^24.
+    /// Objects (and forwarders) alive at once; at most 2^24.
     public var objects = 65_536
     /// Messages waiting for one object (queued, or held by a sequential object); a send beyond
     /// it is refused with ``SendRefused/mailboxFull(_:)``.
@@ -98,7 +98,7 @@ public final class Runtime: @unchecked Sendable {
 
     public let reactor: Reactor
     public let limits: RuntimeLimits
-    /// This runtime's number in the process (``RuntimeDirectory``), part of every identifier.
+    /// This runtime's number in the process (``RuntimeRegistry``), part of every identifier.
     let index: Int
     let connections: Connections
     let executor: ReactorExecutor
@@ -115,8 +115,8 @@ public final class Runtime: @unchecked Sendable {
         var ended = false
     }
 
-    /// A relay's target, boxed so that table entries stay one word of payload.
-    final class Relay {
+    /// A forwarder's target, boxed so that table entries stay one word of payload.
+    final class Forwarder {
         let target: Address
         init(_ target: Address) { self.target = target }
     }
@@ -126,7 +126,7 @@ public final class Runtime: @unchecked Sendable {
         case handler(any Object)
         case sequential(Mailbox)
         /// Stands in for an address beyond a connection, for peers that cannot reach it directly.
-        case relay(Relay)
+        case forwarder(Forwarder)
     }
 
     /// The per-message tables, in a box whose accesses skip dynamic exclusivity checks (measured:
@@ -198,8 +198,8 @@ public final class Runtime: @unchecked Sendable {
         connections = Connections(reactor: reactor, configuration: transport, logger: transportLogger ?? logger)
         executor = ReactorExecutor(waking: reactor.waker)
         inbox = Inbox(capacity: limits.crossThreadQueue, waking: reactor.waker)
-        guard let index = RuntimeDirectory.register(inbox) else {
-            preconditionFailure("more than \(RuntimeDirectory.capacity) runtimes in one process")
+        guard let index = RuntimeRegistry.register(inbox) else {
+            preconditionFailure("more than \(RuntimeRegistry.capacity) runtimes in one process")
         }
         self.index = index
         // Slot 0 is never used: identifier 0 means "nobody".
@@ -210,7 +210,7 @@ public final class Runtime: @unchecked Sendable {
     }
 
     deinit {
-        RuntimeDirectory.unregister(index)
+        RuntimeRegistry.unregister(index)
         inbox.drain(into: &inboxBatch)
         let left = inboxBatch.count - inboxCarry + tables.value.queue.count + tables.value.overflow.count
         if left > 0 {
@@ -390,9 +390,9 @@ public final class Runtime: @unchecked Sendable {
             undeliverable(message, to: address, from: sender, notify: notifyIfUndelivered, reason: "no such object")
             return false
         }
-        if case .relay(let relay) = tables.value.entries[slot].kind {
+        if case .forwarder(let forwarder) = tables.value.entries[slot].kind {
             return try deliver(
-                message, to: relay.target, from: sender, notifyIfUndelivered: notifyIfUndelivered, enforceMailbox: enforceMailbox,
+                message, to: forwarder.target, from: sender, notifyIfUndelivered: notifyIfUndelivered, enforceMailbox: enforceMailbox,
                 holdIfFull: holdIfFull, credit: credit)
         }
         guard tables.value.entries[slot].queued < limits.mailbox || !enforceMailbox else { throw .mailboxFull(address) }
@@ -428,7 +428,7 @@ public final class Runtime: @unchecked Sendable {
     private func sendAcrossThreads(
         _ message: any Message, to address: Address, via runtime: Int, from sender: Address, notifyIfUndelivered: Bool
     ) throws(SendRefused) {
-        guard let inbox = RuntimeDirectory.inbox(runtime) else {
+        guard let inbox = RuntimeRegistry.inbox(runtime) else {
             undeliverable(message, to: address, from: sender, notify: notifyIfUndelivered, reason: "no such object")
             return
         }
@@ -525,8 +525,8 @@ public final class Runtime: @unchecked Sendable {
         case .sequential(let mailbox):
             held = mailbox.offer(envelope.message, from: envelope.from, notifyIfUndelivered: envelope.notifyIfUndelivered, credit: envelope.credit)
             if held { tables.value.entries[slot].queued += 1 }
-        case .relay, .free:
-            break  // relays never get envelopes: deliver() goes around them
+        case .forwarder, .free:
+            break  // forwarders never get envelopes: deliver() goes around them
         }
     }
 

@@ -6,7 +6,7 @@ import Platform
 
 /// The runtimes of this process, by index (the 8 bits of an object identifier above its slot), so
 /// that an address of an object on one thread reaches it from any other.
-enum RuntimeDirectory {
+enum RuntimeRegistry {
     typealias Post = Inbox<Posted>
     static let capacity = 256
     private static let inboxes = Mutex<[Post?]>(Array(repeating: nil, count: capacity))

@@ -14,7 +14,7 @@
 ///   7  bytes            varint length, raw
 ///   8  array            u32 count, items
 ///   9  object           u32 count, then count × (varint key length, UTF-8 key, item)
-///  10  address          u64: an object of the sending process (or a relay it keeps)
+///  10  address          u64: an object of the sending process (or a forwarder it keeps)
 ///  11  address, yours   u64: an object of the receiving process, coming home
 ///  12  message          varint name length, type name, item (the message's fields)
 /// ```
@@ -217,7 +217,7 @@ struct WireReader {
 
 extension WireReader {
     /// Visits every address item of the item at the reader's position (in order), letting
-    /// `rewrite` change its tag and value in `output`, a copy of the bytes. Relays and forwarded
+    /// `rewrite` change its tag and value in `output`, a copy of the bytes. Forwarders and forwarded
     /// ``Incognito`` bodies use this to re-aim addresses at the next hop without knowing the type.
     static func rewriteAddresses(
         in bytes: [UInt8], _ rewrite: (inout WireTag, inout UInt64) throws(WireError) -> Void

@@ -1,4 +1,4 @@
-/// Turns addresses into wire items for one destination (a connection), creating relays as needed.
+/// Turns addresses into wire items for one destination (a connection), creating forwarders as needed.
 protocol AddressTranslator: AnyObject {
     func wire(_ address: Address) throws(WireError) -> (WireTag, UInt64)
 }

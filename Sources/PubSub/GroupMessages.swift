@@ -23,7 +23,7 @@ struct EntryUp: Message, Equatable {
     /// waits for ``SessionAccepted`` before it announces the session.
     var sessionObject = false
 
-    var kind: Directory.Entry.Kind? {
+    var kind: Matcher.Entry.Kind? {
         if let name { return .listing(name) }
         if let search { return .search(search) }
         return nil

@@ -20,7 +20,7 @@ extension ProcessDirectory {
 
     /// Passes an entry up once both the link and the peer endpoint are there; until then
     /// `parentLinked()` will pass everything when they are.
-    func passUp(_ entry: Directory.Entry, _ context: Context) {
+    func passUp(_ entry: Matcher.Entry, _ context: Context) {
         guard let group, let endpoint, let owner = owners[entry.id] else { return }
         // A listing other hosts may reach waits for the network listener.
         let network = entry.scope >= .lan ? networkEndpoint : nil
@@ -42,7 +42,7 @@ extension ProcessDirectory {
 
     private func linkUpIfReady(_ context: Context) {
         guard group != nil, endpoint != nil else { return }
-        apply(directory.parentLinked(), context, endedBy: nil)
+        apply(matcher.parentLinked(), context, endedBy: nil)
     }
 
     func groupMessage(_ message: any Message, _ context: Context) throws {
@@ -51,7 +51,7 @@ extension ProcessDirectory {
             if listening.requested == Self.networkAddress.description {
                 networkEndpoint = listening.address
                 // The listings that waited for it go up now.
-                for entry in directory.listings where entry.scope >= .lan && directory.hasParent { passUp(entry, context) }
+                for entry in matcher.listings where entry.scope >= .lan && matcher.hasParent { passUp(entry, context) }
             } else {
                 endpoint = listening.address
                 linkUpIfReady(context)
@@ -116,7 +116,7 @@ extension ProcessDirectory {
     private func lost(_ link: Address, unconfirmed: [UnconfirmedMessages], _ context: Context) {
         if link == group {
             group = nil
-            directory.hasParent = false
+            matcher.hasParent = false
             return
         }
         for (endpoint, peer) in peers where peer.link == link { peers[endpoint] = nil }

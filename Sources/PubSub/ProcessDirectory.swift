@@ -80,7 +80,7 @@ final class ProcessDirectory: Object {
         static let typeName = "ansar.pubsub.RelayOverdue"
     }
 
-    var directory = Directory(scope: .process)
+    var matcher = Matcher(scope: .process)
     var owners: [UInt64: Address] = [:]
     var entriesOf: [Address: [UInt64]] = [:]
     var sessions: [UInt64: Session] = [:]
@@ -165,7 +165,7 @@ final class ProcessDirectory: Object {
     private func publish(_ request: PublishRequest, _ context: Context) {
         let requester = context.returnAddress
         let name = request.name
-        let entry = Directory.Entry(id: freshID(), kind: .listing(name), scope: request.scope, member: requester.object)
+        let entry = Matcher.Entry(id: freshID(), kind: .listing(name), scope: request.scope, member: requester.object)
         if let factory = handedOver.removeValue(forKey: request.factory) { factories[entry.id] = factory }
         context.tell(Published(name: name, scope: request.scope), to: requester)
         enter(entry, for: requester, context)
@@ -180,17 +180,17 @@ final class ProcessDirectory: Object {
             context.tell(NotSubscribed(search: request.search, reason: error.description), to: requester)
             return
         }
-        let entry = Directory.Entry(id: freshID(), kind: .search(search), scope: request.scope, member: requester.object)
+        let entry = Matcher.Entry(id: freshID(), kind: .search(search), scope: request.scope, member: requester.object)
         if let factory = handedOver.removeValue(forKey: request.factory) { factories[entry.id] = factory }
         context.tell(Subscribed(search: search, scope: request.scope), to: requester)
         enter(entry, for: requester, context)
     }
 
-    private func enter(_ entry: Directory.Entry, for owner: Address, _ context: Context) {
+    private func enter(_ entry: Matcher.Entry, for owner: Address, _ context: Context) {
         if entriesOf[owner] == nil { context.watch(owner) }
         owners[entry.id] = owner
         entriesOf[owner, default: []].append(entry.id)
-        apply(directory.add(entry), context, endedBy: nil)
+        apply(matcher.add(entry), context, endedBy: nil)
     }
 
     /// `clear(session)`: the asking end hears Cleared, the other Dropped; a PROCESS-scope pair is
@@ -213,14 +213,14 @@ final class ProcessDirectory: Object {
         for id in ids {
             owners[id] = nil
             factories[id] = nil
-            apply(directory.remove(id), context, endedBy: retracted ? object : nil)
+            apply(matcher.remove(id), context, endedBy: retracted ? object : nil)
         }
         for (id, session) in sessions where session.local == object || (session.pair != nil && (session.publisher == object || session.subscriber == object)) {
             end(id, by: retracted ? object : nil, value: nil, reason: object == session.publisher ? "publisher gone" : "subscriber gone", context)
         }
     }
 
-    func apply(_ actions: [Directory.Action], _ context: Context, endedBy: Address?) {
+    func apply(_ actions: [Matcher.Action], _ context: Context, endedBy: Address?) {
         for action in actions {
             switch action {
             case .open(let listing, let search):

@@ -233,7 +233,7 @@ struct HostOption: ParsableArguments {
             guard let address = try? SocketAddress(parsing: hostAddress) else { throw ToolError("invalid --host-address \(hostAddress): use host:port, /path or @name") }
             return address
         }
-        return host ? GroupDirectory.hostAddress : nil
+        return host ? ScopeDirectory.hostAddress : nil
     }
 
     /// The same options, for a runner started in the background.

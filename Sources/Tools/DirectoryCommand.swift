@@ -22,9 +22,9 @@ enum DirectoryLevel: String, ExpressibleByArgument, CaseIterable {
 
     var defaultAddress: String {
         switch self {
-        case .host: return GroupDirectory.hostAddress.description
-        case .lan: return "0.0.0.0:\(GroupDirectory.lanPort)"
-        case .wan: return "0.0.0.0:\(GroupDirectory.wanPort)"
+        case .host: return ScopeDirectory.hostAddress.description
+        case .lan: return "0.0.0.0:\(ScopeDirectory.lanPort)"
+        case .wan: return "0.0.0.0:\(ScopeDirectory.wanPort)"
         }
     }
 
@@ -69,7 +69,7 @@ struct DirectoryCommand: ParsableCommand {
             let tuning = try self.tuning.tuning()
             let address = self.address ?? scope.defaultAddress
             guard let listen = try? SocketAddress(parsing: address) else { throw ToolError("invalid address \(address): use host:port, /path or @name") }
-            var links = GroupDirectory.Links()
+            var links = ScopeDirectory.Links()
             if let parent {
                 guard scope != .wan else { throw ToolError("a WAN directory has no parent") }
                 guard let above = try? SocketAddress(parsing: parent), above.isTCP || scope == .host else {
@@ -84,7 +84,7 @@ struct DirectoryCommand: ParsableCommand {
                 guard let at = try? SocketAddress(parsing: relayAt), at.isTCP else { throw ToolError("invalid relay address \(relayAt): use host:port") }
                 links.relay = at
             } else if scope == .wan, relay != "none" {
-                let text = relay ?? "0.0.0.0:\(GroupDirectory.wanPort + 1)"
+                let text = relay ?? "0.0.0.0:\(ScopeDirectory.wanPort + 1)"
                 guard let at = try? SocketAddress(parsing: text), at.isTCP else { throw ToolError("invalid relay address \(text): use host:port or none") }
                 links.relay = at
             }
@@ -106,7 +106,7 @@ struct DirectoryCommand: ParsableCommand {
             SystemAccess.raiseDescriptorLimit()
             let ready = Readiness.inherited()
             _ = try joinGroup(secret, tuning: tuning) { mailbox in
-                mailbox.create(GroupDirectory(listening: listen, scope: level.scope, links: chosen) { bound in
+                mailbox.create(ScopeDirectory(listening: listen, scope: level.scope, links: chosen) { bound in
                     let json = JSON.object([("pid", .integer(Int64(ChildProcess.currentProcessID()))), ("address", .string(bound))])
                     try? json.store(at: state)
                     ready?.announce()
@@ -156,7 +156,7 @@ struct RelayCommand: ParsableCommand {
             It joins two connections that present the same token and copies bytes both ways; the ends run the realm handshake across it, so it holds no secret and reads nothing. In the foreground until Ctrl-C or SIGTERM.
             Example: ansar relay --address 0.0.0.0:32179
             """)
-    @Option(help: "Where it listens.") var address = "0.0.0.0:\(GroupDirectory.wanPort + 1)"
+    @Option(help: "Where it listens.") var address = "0.0.0.0:\(ScopeDirectory.wanPort + 1)"
 
     func run() throws {
         try perform { () throws(ToolError) in

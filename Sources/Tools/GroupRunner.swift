@@ -75,7 +75,7 @@ final class GroupRunner: Object {
     func receive(_ message: any Message, context: Context) throws {
         switch message {
         case is Start:
-            context.create(GroupDirectory(listening: groupAddress, scope: .group, parent: hostAddress))
+            context.create(ScopeDirectory(listening: groupAddress, scope: .group, parent: hostAddress))
             for role in roles { launch(role, context) }
             writeState()
             check(context)  // a child that could not start, or ended already

@@ -188,7 +188,7 @@ extension Connections {
             }
         }
         guard offset < bytes.count, isOpen(id) else { return }
-        session(bytes.extracting(offset...), on: state, delegate: &delegate)
+        receivedRecords(bytes.extracting(offset...), on: state, delegate: &delegate)
     }
 
     /// Handshake bytes go straight to the socket, before any record.
@@ -200,7 +200,7 @@ extension Connections {
         }
     }
 
-    private func established(_ state: Connection, _ keys: SessionKeys) {
+    private func established(_ state: Connection, _ keys: HandshakeKeys) {
         state.handshake = nil
         if keys.encrypted {
             state.sealer = RecordSealer(key: keys.transmit, policy: configuration.rekey, algorithm: keys.algorithm)
@@ -224,7 +224,7 @@ extension Connections {
     }
 
     /// Established traffic: records → frames → the delegate; control records answered here.
-    private func session<Delegate: TransportDelegate>(_ bytes: Span<UInt8>, on state: Connection, delegate: inout Delegate) {
+    private func receivedRecords<Delegate: TransportDelegate>(_ bytes: Span<UInt8>, on state: Connection, delegate: inout Delegate) {
         let id = state.id
         // Take the decoders out while frames are delivered: the delegate may send on, or close,
         // this very connection, which must not overlap an access to its state.

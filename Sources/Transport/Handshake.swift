@@ -4,7 +4,7 @@ import Cryptography
 
 /// The keys a finished handshake agreed, one per direction, whether records are encrypted, and with
 /// which AEAD.
-public struct SessionKeys: Sendable {
+public struct HandshakeKeys: Sendable {
     public let encrypted: Bool
     /// AES-256-GCM when both ends have it in hardware, else XChaCha20-Poly1305.
     public let algorithm: AEAD.Algorithm
@@ -36,7 +36,7 @@ public struct Handshake {
         /// Send these bytes to the peer (and keep feeding).
         case send([UInt8])
         /// Done: send `reply` if any, then switch to records with `keys`.
-        case established(SessionKeys, reply: [UInt8]?)
+        case established(HandshakeKeys, reply: [UInt8]?)
         /// Nothing yet: feed more bytes.
         case needMore
     }
@@ -57,7 +57,7 @@ public struct Handshake {
     private var buffer: [UInt8] = []
     private var clientHello: [UInt8] = []
     private var serverHello: [UInt8] = []
-    private var pendingKeys: SessionKeys? = nil
+    private var pendingKeys: HandshakeKeys? = nil
     private var peerHasAES = false
     /// Whether this machine has AES-256-GCM in hardware (a parameter so tests can play one without).
     private let hardwareAES: Bool
@@ -167,10 +167,10 @@ public struct Handshake {
     }
 
     /// Session keys bound to the realm and this transcript, not only to the ephemeral exchange.
-    private func bind(_ keys: (receive: [UInt8], transmit: [UInt8])) -> SessionKeys {
+    private func bind(_ keys: (receive: [UInt8], transmit: [UInt8])) -> HandshakeKeys {
         let transcript = Sodium.keyedHash(key: secret.bytes, [clientHello, serverHello])
         let bothHaveAES = peerHasAES && hardwareAES
-        return SessionKeys(
+        return HandshakeKeys(
             encrypted: encrypted,
             algorithm: bothHaveAES ? .aes256gcm : .xchacha20poly1305,
             transmit: mac("ansar session key", [keys.transmit, transcript]),

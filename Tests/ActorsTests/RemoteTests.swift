@@ -55,7 +55,7 @@ struct RemoteTests {
         #expect(server.join() as? Seen == Seen(events: ["hello Gladys", "same sender true"]))
     }
 
-    @Test("three processes: an address handed on reaches its object through a relay, and replies return")
+    @Test("three processes: an address handed on reaches its object through a forwarder, and replies return")
     func multipleHops() throws {
         let hub = uniqueEndpoint("hub")
         // B: the hub. A and C connect to it; B hands A's address to C.
@@ -91,7 +91,7 @@ struct RemoteTests {
             try mailbox.reply(Welcome(myName: "A", yourName: hello.name))
             _ = try await mailbox.select(Stop.self, timeout: .seconds(10))
             try mailbox.send(Stop(), to: hubAddress)
-            return Seen(events: ["hello from \(hello.name)", "via relay \(!mailbox.returnAddress.isLocal)"])
+            return Seen(events: ["hello from \(hello.name)", "via forwarder \(!mailbox.returnAddress.isLocal)"])
         }
         let c = RuntimeThread { mailbox in
             mailbox.connect(to: hub, backoff: retrying)
@@ -104,7 +104,7 @@ struct RemoteTests {
             return Seen(events: ["welcome from \(welcome.myName)", "\(thing.typeName) \(thing.fields)"])
         }
         #expect(c.join() as? Seen == Seen(events: ["welcome from A", #"elsewhere.Thing {"n":7}"#]))
-        #expect(a.join() as? Seen == Seen(events: ["hello from C", "via relay true"]))
+        #expect(a.join() as? Seen == Seen(events: ["hello from C", "via forwarder true"]))
         #expect(b.join() as? Seen == Seen(events: ["hub done"]))
     }
 

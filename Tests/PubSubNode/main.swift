@@ -32,7 +32,7 @@ Node.run(name: "pubsub-node", settings: Settings(), input: Nothing.self) { mailb
     case "directory", "host":
         guard let address = node.groupAddress else { throw Faulted("--group-address is needed") }
         let parent = settings.host.isEmpty ? nil : try SocketAddress(parsing: settings.host)
-        mailbox.create(GroupDirectory(listening: address, scope: settings.role == "host" ? .host : .group, parent: parent))
+        mailbox.create(ScopeDirectory(listening: address, scope: settings.role == "host" ? .host : .group, parent: parent))
         logger.notice("directory up")
         _ = try await mailbox.select(Stop.self)
         return Ack()

@@ -18,7 +18,7 @@ func uniqueGroup() -> SocketAddress {
 /// A stand-in for the group runner: a runtime whose main object runs the group directory until Stop.
 func directoryThread(_ group: SocketAddress) -> RuntimeThread {
     RuntimeThread(transport: groupSecret) { mailbox in
-        mailbox.create(GroupDirectory(listening: group))
+        mailbox.create(ScopeDirectory(listening: group))
         _ = try await mailbox.select(Stop.self, timeout: .seconds(30))
         return Ack()
     }

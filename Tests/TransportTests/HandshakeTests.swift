@@ -4,7 +4,7 @@ import Testing
 import Cryptography
 
 /// Runs a handshake between two state machines, optionally feeding one byte at a time.
-func shake(_ client: inout Handshake, _ server: inout Handshake, byteByByte: Bool = false) throws -> (SessionKeys, SessionKeys) {
+func shake(_ client: inout Handshake, _ server: inout Handshake, byteByByte: Bool = false) throws -> (HandshakeKeys, HandshakeKeys) {
     func deliver(_ bytes: [UInt8], to side: inout Handshake) throws -> Handshake.Step {
         var step = Handshake.Step.needMore
         var offset = 0

@@ -242,7 +242,7 @@ if only == nil || only == "dispatch" {
 if only == nil || only == "pubsub" {
     let group = SocketAddress.unixAbstract(name: "ansar-bench-group-\(getpid())")
     let directory = RuntimeThread(transport: benchGroupSecret) { mailbox in
-        mailbox.create(GroupDirectory(listening: group))
+        mailbox.create(ScopeDirectory(listening: group))
         _ = try await mailbox.select(Stop.self)
         return Ack()
     }

@@ -11,7 +11,7 @@ import Platform
 /// parent's session requests down to the member that owns the entry. A member that goes (its
 /// link breaks or falls silent past the keep-alive) takes its entries with it, and the other
 /// ends of its sessions are told.
-public final class GroupDirectory: Object {
+public final class ScopeDirectory: Object {
     /// How a directory finds its parent and serves the levels below: all optional.
     public struct Links: Sendable {
         /// The parent's address (HOST → LAN, LAN → WAN).
@@ -39,18 +39,18 @@ public final class GroupDirectory: Object {
     private let address: SocketAddress
     private var links: Links
     private var parentConnector: ConnectorID?
-    private var directory: Directory
+    private var matcher: Matcher
     private var parent: Address?
     /// Each member, by its link: messages from its directory and the link's own events (which
     /// come from the link's owner, object 0) both name it.
-    private var members: [ConnectionID: Directory.Member] = [:]
+    private var members: [ConnectionID: Matcher.Member] = [:]
     /// Where to reach each member's directory.
-    private var memberAddress: [Directory.Member: Address] = [:]
+    private var memberAddress: [Matcher.Member: Address] = [:]
     /// Over TCP: each member's address as seen here, and ours as seen by it.
-    private var memberHosts: [Directory.Member: (peer: String, local: String)] = [:]
-    private var nextMember: Directory.Member = 1
+    private var memberHosts: [Matcher.Member: (peer: String, local: String)] = [:]
+    private var nextMember: Matcher.Member = 1
     private var details: [UInt64: EntryUp] = [:]
-    private var ownerOf: [UInt64: Directory.Member] = [:]
+    private var ownerOf: [UInt64: Matcher.Member] = [:]
     private var sessions: [Pair: (id: UInt64, listing: UInt64, search: UInt64)] = [:]
     private var random = SystemRandomNumberGenerator()
     private var beaconSocket: DatagramSocket?
@@ -95,7 +95,7 @@ public final class GroupDirectory: Object {
         self.address = address
         self.links = links
         self.whenListening = whenListening
-        directory = Directory(scope: scope)
+        matcher = Matcher(scope: scope)
     }
 
     public func receive(_ message: any Message, context: Context) throws {
@@ -122,7 +122,7 @@ public final class GroupDirectory: Object {
             if !accepted.peer.isEmpty { memberHosts[member] = (host(of: accepted.peer), host(of: accepted.local)) }
         case is Connected:
             parent = context.returnAddress
-            apply(directory.parentLinked(), context)
+            apply(matcher.parentLinked(), context)
         case let up as EntryUp:
             guard let member = member(context.returnAddress), let kind = up.kind else {
                 refuse("entry that is neither listing nor search", up.id, context)
@@ -138,12 +138,12 @@ public final class GroupDirectory: Object {
                     return
                 }
                 ownerOf[up.id] = member
-                directory.move(up.id, to: member)
+                matcher.move(up.id, to: member)
                 return
             }
             details[up.id] = up
             ownerOf[up.id] = member
-            apply(directory.add(Directory.Entry(id: up.id, kind: kind, scope: up.scope, member: member)), context)
+            apply(matcher.add(Matcher.Entry(id: up.id, kind: kind, scope: up.scope, member: member)), context)
         case let down as EntryDown:
             // A member takes back only what it gave.
             guard let owner = ownerOf[down.id], let link = context.returnAddress.link, owner == members[link] else {
@@ -152,7 +152,7 @@ public final class GroupDirectory: Object {
             }
             details[down.id] = nil
             ownerOf[down.id] = nil
-            apply(directory.remove(down.id), context)
+            apply(matcher.remove(down.id), context)
         case let open as OpenSession:
             // From the parent: the subscriber is below one of our members.
             guard let member = ownerOf[open.search.id], let link = memberAddress[member] else { return }
@@ -169,7 +169,7 @@ public final class GroupDirectory: Object {
         case is Abandoned, is Closed:
             if context.returnAddress == parent {
                 parent = nil
-                directory.hasParent = false  // the connector comes back by itself; then all is passed up again
+                matcher.hasParent = false  // the connector comes back by itself; then all is passed up again
                 for enquirer in enquirers { context.tell(report(), to: enquirer) }
                 enquirers.removeAll()
                 return
@@ -181,7 +181,7 @@ public final class GroupDirectory: Object {
                 ownerOf[id] = nil
                 details[id] = nil
             }
-            apply(directory.lose(member), context)
+            apply(matcher.lose(member), context)
         case is NetworkEnquiry:
             // The lineage: this level, then the parent's answer (which holds the levels above it).
             guard let parent else {
@@ -210,20 +210,20 @@ public final class GroupDirectory: Object {
     }
 
     private func report() -> NetworkReport {
-        let listings = directory.listings.compactMap { entry -> String? in
+        let listings = matcher.listings.compactMap { entry -> String? in
             if case .listing(let name) = entry.kind { "\(name) (\(entry.scope))" } else { nil }
         }
-        let searches = directory.searches.compactMap { entry -> String? in
+        let searches = matcher.searches.compactMap { entry -> String? in
             if case .search(let search) = entry.kind { "\(search) (\(entry.scope))" } else { nil }
         }
         return NetworkReport(
-            scope: directory.scope, address: address.description, parent: links.parent?.description, relay: links.relay?.description,
+            scope: matcher.scope, address: address.description, parent: links.parent?.description, relay: links.relay?.description,
             parentLinked: parent != nil, members: members.count, listings: listings.sorted(), searches: searches.sorted(), sessions: sessions.count)
     }
 
     /// The member whose link `sender` came over (a new one for a new link); nil for a sender
     /// in this process, which is no member.
-    private func member(_ sender: Address) -> Directory.Member? {
+    private func member(_ sender: Address) -> Matcher.Member? {
         guard let link = sender.link else { return nil }
         if let known = members[link] {
             // Its directory's own address, once it has spoken, rather than the link owner's.
@@ -237,7 +237,7 @@ public final class GroupDirectory: Object {
         return member
     }
 
-    private func apply(_ actions: [Directory.Action], _ context: Context) {
+    private func apply(_ actions: [Matcher.Action], _ context: Context) {
         for action in actions {
             switch action {
             case .open(let listing, let search):
@@ -245,7 +245,7 @@ public final class GroupDirectory: Object {
                 var id: UInt64 = 0
                 while id == 0 { id = random.next() }
                 sessions[Pair(listing: listing.id, search: search.id)] = (id, listing.id, search.id)
-                context.tell(OpenSession(session: id, listing: listed, search: searching, scope: directory.scope), to: subscriber)
+                context.tell(OpenSession(session: id, listing: listed, search: searching, scope: matcher.scope), to: subscriber)
             case .close(let listing, let search):
                 guard let session = sessions.removeValue(forKey: Pair(listing: listing.id, search: search.id)) else { continue }
                 // Whichever end is still here hears it; its process tells its object.

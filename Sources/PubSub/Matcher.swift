@@ -10,7 +10,7 @@
 ///   different members — two entries of one member were already matched below — or this is the
 ///   lowest level, where members are the objects themselves.
 /// - Several listings of one name are all kept; each matching search gets each of them.
-public struct Directory: Sendable {
+public struct Matcher: Sendable {
     /// Who gave the directory an entry: an object, or a link to a directory below. Opaque here.
     public typealias Member = UInt64
 
@@ -118,7 +118,7 @@ public struct Directory: Sendable {
     private static func order(_ a: Action, _ b: Action) -> Bool { a.sortKey < b.sortKey }
 }
 
-extension Directory.Action {
+extension Matcher.Action {
     fileprivate var sortKey: (Int, UInt64, UInt64) {
         switch self {
         case .open(let listing, let search): return (0, listing.id, search.id)

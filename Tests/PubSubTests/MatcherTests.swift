@@ -1,12 +1,12 @@
 @testable import PubSub
 import Testing
 
-func listing(_ id: UInt64, _ name: String, _ scope: Scope = .group, member: UInt64) -> Directory.Entry {
-    Directory.Entry(id: id, kind: .listing(try! ServiceName(name)), scope: scope, member: member)
+func listing(_ id: UInt64, _ name: String, _ scope: Scope = .group, member: UInt64) -> Matcher.Entry {
+    Matcher.Entry(id: id, kind: .listing(try! ServiceName(name)), scope: scope, member: member)
 }
 
-func search(_ id: UInt64, _ search: Search, _ scope: Scope = .group, member: UInt64) -> Directory.Entry {
-    Directory.Entry(id: id, kind: .search(search), scope: scope, member: member)
+func search(_ id: UInt64, _ search: Search, _ scope: Scope = .group, member: UInt64) -> Matcher.Entry {
+    Matcher.Entry(id: id, kind: .search(search), scope: scope, member: member)
 }
 
 @Suite("Names and searches")
@@ -42,10 +42,10 @@ struct NameTests {
 }
 
 @Suite("The directory state machine, without sockets")
-struct DirectoryTests {
+struct MatcherTests {
     @Test("a listing and a search match whichever comes first; two publishers of one name both match")
     func matching() {
-        var directory = Directory(scope: .process)
+        var directory = Matcher(scope: .process)
         let pub1 = listing(1, "hello", member: 10)
         let sub = search(2, .prefix("hel"), member: 20)
         let pub2 = listing(3, "hello", member: 30)
@@ -60,7 +60,7 @@ struct DirectoryTests {
 
     @Test("entries that reach further are passed up, and withdrawn; a new parent gets them again")
     func forwarding() {
-        var directory = Directory(scope: .process, hasParent: true)
+        var directory = Matcher(scope: .process, hasParent: true)
         let local = listing(1, "a", .process, member: 10)
         let wide = listing(2, "b", .host, member: 10)
         #expect(directory.add(local) == [])
@@ -71,7 +71,7 @@ struct DirectoryTests {
 
     @Test("a directory keeps only entries whose scope reaches it, and matches only across members")
     func scopesAndMembers() {
-        var group = Directory(scope: .group, hasParent: true)
+        var group = Matcher(scope: .group, hasParent: true)
         #expect(group.add(listing(1, "x", .process, member: 100)) == [], "PROCESS entries never reach a group")
         #expect(group.listings.isEmpty)
         let pub = listing(2, "x", .group, member: 100)
@@ -84,16 +84,16 @@ struct DirectoryTests {
 
     @Test("a chain: two processes under one group; the match is made once, at the group")
     func chain() {
-        var processA = Directory(scope: .process, hasParent: true)
-        var processB = Directory(scope: .process, hasParent: true)
-        var group = Directory(scope: .group)
+        var processA = Matcher(scope: .process, hasParent: true)
+        var processB = Matcher(scope: .process, hasParent: true)
+        var group = Matcher(scope: .group)
         let pub = listing(1, "hello-welcome", .group, member: 1)
         let sub = search(2, try! .name("hello-welcome"), .group, member: 2)
         // Each process passes its entries up; the group sees them as its members 100 and 200.
-        func relay(_ actions: [Directory.Action], from member: UInt64) -> [Directory.Action] {
-            actions.flatMap { action -> [Directory.Action] in
+        func relay(_ actions: [Matcher.Action], from member: UInt64) -> [Matcher.Action] {
+            actions.flatMap { action -> [Matcher.Action] in
                 switch action {
-                case .forward(let entry): return group.add(Directory.Entry(id: entry.id, kind: entry.kind, scope: entry.scope, member: member))
+                case .forward(let entry): return group.add(Matcher.Entry(id: entry.id, kind: entry.kind, scope: entry.scope, member: member))
                 case .withdraw(let entry): return group.remove(entry.id)
                 default: return []
                 }
