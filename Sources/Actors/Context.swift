@@ -91,6 +91,12 @@ extension ObjectContext {
         runtime.startTimer(message, after: delay, repeating: repeating, for: address)
     }
 
+    /// Delivers `message` to this object at `deadline` (at once if it has passed): for an object that
+    /// keeps many due times and arms one timer for the earliest.
+    public func startTimer(_ message: some Message, at deadline: Deadline) {
+        startTimer(message, after: .nanoseconds(Int64(clamping: Deadline.now().nanoseconds(until: deadline))))
+    }
+
     /// Stops the timer keyed by `type`. A message from it that was already queued still arrives.
     public func cancelTimer(_ type: (some Message).Type) {
         runtime.cancelTimer(MessageType.identifier(of: type.typeName), for: address)

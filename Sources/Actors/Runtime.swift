@@ -152,7 +152,7 @@ public final class Runtime: @unchecked Sendable {
         var creditScratch: [UInt8] = []
     }
     let tables: Confined<Tables>
-    private var randomPool: [UInt8] = []
+    private var identifiers = RandomIdentifiers()
     /// The main object of ``run(_:)`` and what it completed with.
     var main: Address = .none
     var mainResult: (any Message)?
@@ -229,10 +229,7 @@ public final class Runtime: @unchecked Sendable {
     /// 32 random bits above the runtime's index and the slot: identifiers a peer could only know
     /// by being told.
     private func freshIdentifier(slot: Int) -> UInt64 {
-        if randomPool.count < 8 { randomPool = Sodium.randomBytes(512) }
-        var random: UInt64 = 0
-        for _ in 0..<4 { random = random << 8 | UInt64(randomPool.removeLast()) }
-        if random == 0 { random = 1 }
+        let random = identifiers.next(bits: 32)
         return random << Address.randomShift | UInt64(index) << Address.slotBits | UInt64(slot)
     }
 

@@ -14,6 +14,17 @@ public struct Matcher: Sendable {
     /// Who gave the directory an entry: an object, or a link to a directory below. Opaque here.
     public typealias Member = UInt64
 
+    /// A match: a listing's id and a search's, the key of the session every directory keeps for it.
+    public struct Pair: Hashable, Sendable {
+        public let listing: UInt64
+        public let search: UInt64
+
+        public init(listing: UInt64, search: UInt64) {
+            self.listing = listing
+            self.search = search
+        }
+    }
+
     /// A listing or a search, as the directory keeps it. Identifiers are unique across the whole
     /// system (random 64 bits): a restarted publisher lists under a new one.
     public struct Entry: Hashable, Sendable {

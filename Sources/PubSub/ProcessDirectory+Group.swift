@@ -13,7 +13,7 @@ extension ProcessDirectory {
         guard let groupAddress = context.runtime.pubSub.groupAddress else { return }
         self.groupAddress = groupAddress
         // Peers reach this process on an abstract Unix socket: never a network interface.
-        let name = "ansar-peer-" + String(random.next() & 0xFFFF_FFFF_FFFF, radix: 16)
+        let name = "ansar-peer-" + String(identifiers.next(bits: 48), radix: 16)
         context.listen(at: .unixAbstract(name: name))
         context.connect(to: groupAddress, backoff: Self.groupBackoff)
     }
@@ -80,7 +80,7 @@ extension ProcessDirectory {
                 unreachable(key, reason: "no relay offered within \(Self.relayAnswerLimit)", context)
             }
             if let next = peers.values.compactMap({ $0.connector == nil ? $0.relayDue : nil }).min() {
-                context.startTimer(RelayOverdue(), after: .nanoseconds(max(0, now.nanoseconds(until: next))))
+                context.startTimer(RelayOverdue(), at: next)
             }
         case let abandoned as Abandoned:
             lost(context.returnAddress, unconfirmed: abandoned.unconfirmed, context)
@@ -104,9 +104,7 @@ extension ProcessDirectory {
                 doubted[id] = nil
                 end(id, by: nil, value: nil, reason: doubt.reason, context, tellPeer: false)
             }
-            if let next = doubted.values.map(\.until).min() {
-                context.startTimer(DoubtDue(), after: .nanoseconds(Int64(now.nanoseconds(until: next))))
-            }
+            if let next = doubted.values.map(\.until).min() { context.startTimer(DoubtDue(), at: next) }
         default:
             break
         }
@@ -134,7 +132,7 @@ extension ProcessDirectory {
                 end(
                     id, by: nil, value: nil, reason: "\(session.local == session.publisher ? "subscriber" : "publisher") process lost", context,
                     tellPeer: false, unconfirmed: count)
-                if let open = session.open, owners[open.search.id] != nil { scheduleReopen(open, after: Reopen.first, context) }
+                if let open = session.open, owners[open.search.id] != nil { scheduleReopen(open, soon: true, context) }
             }
         }
     }
@@ -166,17 +164,19 @@ extension ProcessDirectory {
         end(id, by: nil, value: nil, reason: close.reason, context, tellPeer: false)
     }
 
-    /// Tries a lost session again after `delay` (doubling up to a limit) until it opens, its
-    /// directory closes it, or its subscriber goes.
-    private func scheduleReopen(_ open: OpenSession, after delay: Duration, _ context: Context) {
-        let attempts = reopening[open.session].map { $0.attempts + 1 } ?? 0
-        reopening[open.session] = Reopen(open: open, due: .after(delay), attempts: attempts)
+    /// Tries a lost session again — `soon` (the first spacing), or after the next spacing of its
+    /// backoff — until it opens, its directory closes it, or its subscriber goes.
+    private func scheduleReopen(_ open: OpenSession, soon: Bool, _ context: Context) {
+        var reopen = reopening[open.session] ?? Reopen(open: open)
+        if reopening[open.session] != nil { reopen.failed() }
+        reopen.due = .after(soon ? Reopen.first : reopen.spacing.next())
+        reopening[open.session] = reopen
         armReopen(context)
     }
 
     private func armReopen(_ context: Context) {
         guard let next = reopening.values.map(\.due).min(), next < .distantFuture else { return }
-        context.startTimer(ReopenDue(), after: .nanoseconds(Int64(Deadline.now().nanoseconds(until: next))))
+        context.startTimer(ReopenDue(), at: next)
     }
 
     private func reopenDue(_ context: Context) {
@@ -247,13 +247,13 @@ extension ProcessDirectory {
             if peer.reopening {
                 // A retry after a loss the subscriber was told of (Dropped): a match that joined
                 // it is tried again quietly too.
-                scheduleReopen(open, after: reopening[open.session]?.nextDelay ?? Reopen.first, context)
+                scheduleReopen(open, soon: false, context)
                 continue
             }
             // Said once; then tried again quietly while the directory still matches the pair (the
             // publisher may be cut off for a moment), so it comes back as Available by itself.
             context.tell(NotAvailable(name: name, reason: reason), to: subscriber)
-            scheduleReopen(open, after: Reopen.first, context)
+            scheduleReopen(open, soon: true, context)
         }
     }
 

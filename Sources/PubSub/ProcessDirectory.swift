@@ -1,5 +1,6 @@
 import Platform
 import Actors
+import Cryptography
 import Logging
 
 /// The directory of one runtime (kept in its ``PubSubRuntime``): it matches its objects' listings and searches
@@ -30,10 +31,7 @@ final class ProcessDirectory: Object {
         var open: OpenSession? = nil
     }
 
-    struct Pair: Hashable {
-        let listing: UInt64
-        let search: UInt64
-    }
+    typealias Pair = Matcher.Pair
 
     /// A connection to another process of the group, for all sessions with it.
     struct Peer {
@@ -55,17 +53,21 @@ final class ProcessDirectory: Object {
     /// while the link was still down does not wait a second for the kernel to send it again.
     struct Reopen {
         let open: OpenSession
-        var due: Deadline
-        /// Tries that failed so far.
-        var attempts = 0
+        var due = Deadline.distantFuture
+        /// The spacing of tries, after the first.
+        var spacing = Backoff(initial: Reopen.first * 2, maximum: .milliseconds(500))
+        /// How long one try may take: its ceiling, doubled after each failure.
+        private var tries = Backoff(initial: .milliseconds(100), maximum: .seconds(5))
 
         static let first = Duration.milliseconds(20)
 
-        /// How long this try may take.
-        var attemptLimit: Duration { min(.milliseconds(100) * (1 << min(attempts, 6)), .seconds(5)) }
+        init(open: OpenSession) { self.open = open }
 
-        /// How long to wait after this try failed.
-        var nextDelay: Duration { min(Self.first * (1 << min(attempts + 1, 5)), .milliseconds(500)) }
+        /// How long this try may take.
+        var attemptLimit: Duration { tries.ceiling }
+
+        /// The try failed: the next may take twice as long.
+        mutating func failed() { _ = tries.next() }
     }
 
     struct ReopenDue: Message {
@@ -87,7 +89,7 @@ final class ProcessDirectory: Object {
     var sessionOf: [Pair: UInt64] = [:]
     /// Pairs a side ended with `clear`: not offered again while both entries live.
     var cleared: Set<Pair> = []
-    var random = SystemRandomNumberGenerator()
+    var identifiers = RandomIdentifiers()
     /// Session factories handed over with a request (by number), then by entry.
     private var handedOver: [UInt64: SessionFactory] = [:]
     var factories: [UInt64: SessionFactory] = [:]
@@ -156,11 +158,7 @@ final class ProcessDirectory: Object {
         end(id, by: owner, value: nil, reason: "ended by the other end", context)
     }
 
-    func freshID() -> UInt64 {
-        var id: UInt64 = 0
-        while id == 0 || owners[id] != nil || sessions[id] != nil { id = random.next() }
-        return id
-    }
+    func freshID() -> UInt64 { identifiers.next { owners[$0] != nil || sessions[$0] != nil } }
 
     private func publish(_ request: PublishRequest, _ context: Context) {
         let requester = context.returnAddress

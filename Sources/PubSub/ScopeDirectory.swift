@@ -1,5 +1,6 @@
 import Reactor
 import Actors
+import Cryptography
 import Platform
 
 /// A directory above the processes: the GROUP directory of one process group (members are the
@@ -52,15 +53,12 @@ public final class ScopeDirectory: Object {
     private var details: [UInt64: EntryUp] = [:]
     private var ownerOf: [UInt64: Matcher.Member] = [:]
     private var sessions: [Pair: (id: UInt64, listing: UInt64, search: UInt64)] = [:]
-    private var random = SystemRandomNumberGenerator()
+    private var identifiers = RandomIdentifiers()
     private var beaconSocket: DatagramSocket?
     private var beaconListener: LANBeaconListener?
     private var listeningPort: UInt16?
 
-    private struct Pair: Hashable {
-        let listing: UInt64
-        let search: UInt64
-    }
+    private typealias Pair = Matcher.Pair
 
     private struct BeaconDue: Message {
         static let typeName = "ansar.pubsub.BeaconDue"
@@ -242,8 +240,7 @@ public final class ScopeDirectory: Object {
             switch action {
             case .open(let listing, let search):
                 guard let listed = details[listing.id], let searching = details[search.id], let subscriber = memberAddress[search.member] else { continue }
-                var id: UInt64 = 0
-                while id == 0 { id = random.next() }
+                let id = identifiers.next()
                 sessions[Pair(listing: listing.id, search: search.id)] = (id, listing.id, search.id)
                 context.tell(OpenSession(session: id, listing: listed, search: searching, scope: matcher.scope), to: subscriber)
             case .close(let listing, let search):

@@ -1,7 +1,8 @@
 import Reactor
 
-/// Reconnect delays: exponential, capped, with full jitter so that many clients of a restarted
-/// server do not return in step. Reset after a good connection.
+/// Reconnect delays: exponential, capped, with equal jitter (half the ceiling, plus up to half at
+/// random) so that many clients of a restarted server do not return in step. Reset after a good
+/// connection. The one backoff of the house: links, connectors and session re-opening use it.
 public struct Backoff: Sendable {
     public var initial: Duration
     public var maximum: Duration
