@@ -1,6 +1,3 @@
-import Reactor
-import Transport
-
 /// Where a message can be sent: an object in this process, or one reached through a connection.
 ///
 /// An object's identifier is 64 bits: a table slot in the low 24 bits, the runtime (thread) it
@@ -14,14 +11,15 @@ import Transport
 public struct Address: Hashable, Sendable, CustomStringConvertible {
     /// The object's identifier where the route ends (or at the next hop, for a forwarder).
     public let object: UInt64
-    /// The connection and the runtime that owns it, packed in one word (0: none), so that an
-    /// address is two plain words and copies of it cost nothing on the hot path: the socket's
-    /// packed identifier in the low 56 bits, the runtime's index + 1 above.
+    /// The link and the runtime that owns it, packed in one word (0: none), so that an address is
+    /// two plain words and copies of it cost nothing on the hot path: the ``LinkID`` in the low 56
+    /// bits, the runtime's index + 1 above.
     private let route: UInt64
 
-    /// The connection the address routes through; `nil` for an object in this process.
-    public var link: ConnectionID? {
-        SocketID(packed: route & Address.socketMask).map(ConnectionID.init(socket:))
+    /// The link the address routes through; `nil` for an object in this process.
+    public var link: LinkID? {
+        let value = route & Address.linkMask
+        return value == 0 ? nil : LinkID(value: value)
     }
 
     /// The runtime (thread) whose connection the address routes through.
@@ -36,10 +34,10 @@ public struct Address: Hashable, Sendable, CustomStringConvertible {
         route = 0
     }
 
-    /// An object beyond `link`, a connection of runtime `runtime`.
-    init(object: UInt64, link: ConnectionID, runtime: Int) {
+    /// An object beyond `link`, a link of runtime `runtime`.
+    init(object: UInt64, link: LinkID, runtime: Int) {
         self.object = object
-        route = link.socket.packed & Address.socketMask | UInt64(runtime + 1) << 56
+        route = link.value & Address.linkMask | UInt64(runtime + 1) << 56
     }
 
     /// Object `object` of the process `other` lives in, reached the same way as `other`: how a
@@ -50,9 +48,9 @@ public struct Address: Hashable, Sendable, CustomStringConvertible {
     }
 
     /// The object at the far end of `link` that owns it (the listener's or connector's owner).
-    static func owner(of link: ConnectionID, runtime: Int) -> Address { Address(object: 0, link: link, runtime: runtime) }
+    static func owner(of link: LinkID, runtime: Int) -> Address { Address(object: 0, link: link, runtime: runtime) }
 
-    static let socketMask: UInt64 = (1 << 56) - 1
+    static let linkMask: UInt64 = (1 << 56) - 1
 
     /// Whether the address names an object of this process.
     public var isLocal: Bool { route == 0 }

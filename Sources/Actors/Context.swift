@@ -137,9 +137,9 @@ extension ObjectContext {
     /// confirmation of what the peer's messages objects here took, still go out. The owner
     /// receives ``Closed``.
     public func close(_ address: Address) {
-        guard let link = address.link else { return }
+        guard let id = address.link, let link = runtime.link(id) else { return }
         runtime.grantCredit()
-        runtime.connections.close(link)
+        runtime.connections.close(link.connection)
     }
 }
 

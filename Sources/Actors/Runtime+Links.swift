@@ -4,7 +4,9 @@ import Platform
 /// One connection to another process, as the runtime sees it. A class: the hot path reads and
 /// updates it in place rather than copying its tables.
 final class Link {
-    let id: ConnectionID
+    /// Its name in addresses.
+    let id: LinkID
+    let connection: ConnectionID
     /// The local object that listened or connected: frames addressed to 0 go to it.
     let owner: Address
     /// Type identifiers already declared to the peer, and the peer's declarations (with the
@@ -18,10 +20,11 @@ final class Link {
     /// Per-destination flow control and acknowledgement, both ways.
     let credit: LinkCredit
 
-    init(id: ConnectionID, owner: Address, window: Int) {
+    init(id: LinkID, connection: ConnectionID, owner: Address, window: Int) {
         self.id = id
+        self.connection = connection
         self.owner = owner
-        credit = LinkCredit(link: id, window: window)
+        credit = LinkCredit(link: connection, window: window)
     }
 }
 
@@ -63,14 +66,14 @@ extension Runtime: AddressTranslator, AddressResolver {
             post(NotListening(requested: requested.description, reason: "\(error)"), to: owner.object, from: .none)
         case .accepted(let connection, let listener):
             guard let (owner, requested) = listenerOwners[listener] else { return connections.close(connection) }
-            openLink(connection, owner: owner)
+            let link = openLink(connection, owner: owner)
             post(
                 Accepted(listening: requested.description, peer: endpoint(of: connection, peer: true), local: endpoint(of: connection, peer: false)),
-                to: owner.object, from: .owner(of: connection, runtime: index))
+                to: owner.object, from: .owner(of: link.id, runtime: index))
         case .connected(let connection, let connector):
             guard let (owner, requested) = connectorOwners[connector] else { return connections.close(connection) }
-            openLink(connection, owner: owner)
-            post(Connected(requested: requested.description, local: endpoint(of: connection, peer: false), connector: connector.value), to: owner.object, from: .owner(of: connection, runtime: index))
+            let link = openLink(connection, owner: owner)
+            post(Connected(requested: requested.description, local: endpoint(of: connection, peer: false), connector: connector.value), to: owner.object, from: .owner(of: link.id, runtime: index))
         case .notConnected(let connector, let reason, let retryIn):
             guard let (owner, requested) = connectorOwners[connector] else { return }
             if retryIn == nil { connectorOwners[connector] = nil }
@@ -79,23 +82,27 @@ extension Runtime: AddressTranslator, AddressResolver {
         case .closed(let connection, let reason):
             guard let link = endLink(connection) else { return }
             let unconfirmed = account(link, reason: reason.description)
-            post(Closed(reason: reason.description, unconfirmed: unconfirmed), to: link.owner.object, from: .owner(of: connection, runtime: index))
+            post(Closed(reason: reason.description, unconfirmed: unconfirmed), to: link.owner.object, from: .owner(of: link.id, runtime: index))
         case .abandoned(let connection, let reason):
             guard let link = endLink(connection) else { return }
             let unconfirmed = account(link, reason: reason.description)
-            post(Abandoned(reason: reason.description, unconfirmed: unconfirmed), to: link.owner.object, from: .owner(of: connection, runtime: index))
+            post(Abandoned(reason: reason.description, unconfirmed: unconfirmed), to: link.owner.object, from: .owner(of: link.id, runtime: index))
         case .writable(let connection):
             guard let link = link(connection) else { return }
-            tellWritable(link.refusedSenders, from: .owner(of: connection, runtime: index))
+            tellWritable(link.refusedSenders, from: .owner(of: link.id, runtime: index))
             link.refusedSenders.removeAll()
         }
     }
 
-    private func openLink(_ connection: ConnectionID, owner: Address) {
-        let link = Link(id: connection, owner: owner, window: max(limits.linkCredit, LinkCredit.initialWindow))
+    private func openLink(_ connection: ConnectionID, owner: Address) -> Link {
+        tables.value.lastLinkID += 1
+        let id = LinkID(value: tables.value.lastLinkID)
+        let link = Link(id: id, connection: connection, owner: owner, window: max(limits.linkCredit, LinkCredit.initialWindow))
         tables.value.links[connection.socket.index] = link
+        tables.value.linksByID[id] = link
         // Say our window at once: until then the peer assumes the protocol's initial one.
         sendCredit(on: link, body: [])
+        return link
     }
 
     /// Tells refused senders there is room again (`from`: the connection's owner, or the
@@ -149,8 +156,9 @@ extension Runtime: AddressTranslator, AddressResolver {
 
     /// Forgets a connection and the forwarders that went through it.
     private func endLink(_ connection: ConnectionID) -> Link? {
-        guard let link = tables.value.links[connection.socket.index], link.id == connection else { return nil }
+        guard let link = tables.value.links[connection.socket.index], link.connection == connection else { return nil }
         tables.value.links[connection.socket.index] = nil
+        tables.value.linksByID[link.id] = nil
         pausedLinks.removeAll { $0 == connection }
         for forwarder in link.forwarders.values {
             if let slot = slot(of: forwarder) { release(slot) }
@@ -159,16 +167,18 @@ extension Runtime: AddressTranslator, AddressResolver {
     }
 
     private func link(_ connection: ConnectionID) -> Link? {
-        guard let link = tables.value.links[connection.socket.index], link.id == connection else { return nil }
+        guard let link = tables.value.links[connection.socket.index], link.connection == connection else { return nil }
         return link
     }
+
+    func link(_ id: LinkID) -> Link? { tables.value.linksByID[id] }
 
     // MARK: - Sending
 
     func sendRemote(
-        _ message: any Message, to address: Address, over connection: ConnectionID, from sender: Address, notifyIfUndelivered: Bool
+        _ message: any Message, to address: Address, over id: LinkID, from sender: Address, notifyIfUndelivered: Bool
     ) throws(SendRefused) {
-        guard let state = link(connection) else {
+        guard let state = link(id) else {
             undeliverable(message, to: address, from: sender, notify: notifyIfUndelivered, reason: "connection closed")
             return
         }
@@ -176,14 +186,14 @@ extension Runtime: AddressTranslator, AddressResolver {
         let (name, typeID) = identity(of: message)
         if !state.declaredOut.contains(typeID) {
             do throws(Transport.FrameRefused) {
-                try connections.send(FrameHeader(typeID: Self.declarationType, bodyLength: 0, destination: UInt64(typeID)), body: Array(name.utf8), on: connection)
+                try connections.send(FrameHeader(typeID: Self.declarationType, bodyLength: 0, destination: UInt64(typeID)), body: Array(name.utf8), on: state.connection)
             } catch {
                 try refusal(error, message, address, sender, notifyIfUndelivered)
                 return
             }
             state.declaredOut.insert(typeID)
         }
-        tables.value.codingLink = connection
+        tables.value.codingLink = state
         defer { tables.value.codingLink = nil }
         var header = FrameHeader(typeID: typeID, bodyLength: 0, destination: address.object)
         do {
@@ -200,7 +210,7 @@ extension Runtime: AddressTranslator, AddressResolver {
         }
         if notifyIfUndelivered { header.flags.insert(.notifyUndelivered) }
         do throws(Transport.FrameRefused) {
-            try connections.send(header, body: tables.value.scratch, on: connection)
+            try connections.send(header, body: tables.value.scratch, on: state.connection)
         } catch {
             try refusal(error, message, address, sender, notifyIfUndelivered)
             return
@@ -213,7 +223,7 @@ extension Runtime: AddressTranslator, AddressResolver {
     ) throws(SendRefused) {
         switch error {
         case .wouldBlock:
-            if let connection = address.link, sender.isLocal, let link = link(connection), !link.refusedSenders.contains(sender) {
+            if let id = address.link, sender.isLocal, let link = link(id), !link.refusedSenders.contains(sender) {
                 link.refusedSenders.append(sender)
             }
             throw .linkBusy(address)
@@ -246,14 +256,14 @@ extension Runtime: AddressTranslator, AddressResolver {
             address = forwarder.target
         }
         guard let link = address.link else { return (.address, address.object) }
-        if link == tables.value.codingLink { return (.returningAddress, address.object) }
+        if link == tables.value.codingLink?.id { return (.returningAddress, address.object) }
         return (.address, forwarder(for: address))
     }
 
     /// A local identifier standing in for `address` (beyond another connection); 0 if that
     /// connection is gone or the table is full, so that sends to it are dropped.
     func forwarder(for address: Address) -> UInt64 {
-        guard let connection = address.link, let state = link(connection) else { return 0 }
+        guard let id = address.link, let state = link(id) else { return 0 }
         if let existing = state.forwarders[address.object], slot(of: existing) != nil { return existing }
         guard let forwarder = allocate(.forwarder(Forwarder(address)), parent: .none) else { return 0 }
         state.forwarders[address.object] = forwarder.object
@@ -263,11 +273,11 @@ extension Runtime: AddressTranslator, AddressResolver {
     // MARK: - Receiving
 
     func address(_ tag: WireTag, _ value: UInt64) throws(WireError) -> Address {
-        guard let connection = tables.value.codingLink else { return Address(local: value) }
+        guard let link = tables.value.codingLink else { return Address(local: value) }
         if tag == .returningAddress {
-            return value == 0 ? (link(connection)?.owner ?? .none) : Address(local: value)
+            return value == 0 ? link.owner : Address(local: value)
         }
-        return value == 0 ? .none : Address(object: value, link: connection, runtime: index)
+        return value == 0 ? .none : Address(object: value, link: link.id, runtime: index)
     }
 
     func localIdentifier(for address: Address) throws(WireError) -> UInt64 {
@@ -307,7 +317,7 @@ extension Runtime: AddressTranslator, AddressResolver {
         tables.value.receiveBuffer.removeAll(keepingCapacity: true)
         tables.value.receiveBuffer.append(span: body)
         let bytes = tables.value.receiveBuffer
-        tables.value.codingLink = connection
+        tables.value.codingLink = state
         defer { tables.value.codingLink = nil }
         let message: any Message
         do {
@@ -345,8 +355,8 @@ extension Runtime: AddressTranslator, AddressResolver {
             // From the connection's owner: the credit of one destination or another came back.
             if !writable.isEmpty { tellWritable(writable, from: .owner(of: state.id, runtime: index)) }
         } catch {
-            logger.warning("closing connection: bad credit frame", metadata: ["link": "\(state.id)", "reason": "\(error)"])
-            connections.close(state.id, graceful: false)
+            logger.warning("closing connection: bad credit frame", metadata: ["link": "\(state.connection)", "reason": "\(error)"])
+            connections.close(state.connection, graceful: false)
         }
     }
 
@@ -436,7 +446,7 @@ extension Runtime: AddressTranslator, AddressResolver {
     @discardableResult
     private func sendCredit(on link: Link, body: [UInt8]) -> Bool {
         do throws(Transport.FrameRefused) {
-            try connections.send(CreditFrame.header(window: link.credit.window), body: body, on: link.id)
+            try connections.send(CreditFrame.header(window: link.credit.window), body: body, on: link.connection)
             return true
         } catch {
             return error == .closed

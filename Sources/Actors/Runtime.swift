@@ -141,10 +141,14 @@ public final class Runtime: @unchecked Sendable {
         /// meanwhile, so at most what one loop turn received). They enter the queue, in order,
         /// ahead of anything new; nothing is lost to a full queue.
         var overflow: [Envelope] = []
-        /// Connections to other processes, by socket index.
+        /// Connections to other processes, by socket index (for what arrives on them) and by
+        /// ``LinkID`` (for what is sent to addresses).
         var links: [Int: Link] = [:]
+        var linksByID: [LinkID: Link] = [:]
+        /// The last ``LinkID`` handed out; never reused.
+        var lastLinkID: UInt64 = 0
         /// The connection being encoded for or decoded from, for address translation.
-        var codingLink: ConnectionID?
+        var codingLink: Link?
         var typeCache: [ObjectIdentifier: MessageType] = [:]
         /// Reused buffers for encoding frames and for the body being decoded.
         var scratch: [UInt8] = []
@@ -596,7 +600,7 @@ public final class Runtime: @unchecked Sendable {
             // A graceful close also keeps a connector from coming back; what objects took is
             // confirmed first.
             grantCredit()
-            for link in tables.value.links.values { connections.close(link.id) }
+            for link in tables.value.links.values { connections.close(link.connection) }
             handler.finished = { [unowned self] in tables.value.links.isEmpty }
             try reactor.run(&handler, until: .after(limit))
             if !tables.value.links.isEmpty {

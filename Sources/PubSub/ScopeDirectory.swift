@@ -44,7 +44,7 @@ public final class ScopeDirectory: Object {
     private var parent: Address?
     /// Each member, by its link: messages from its directory and the link's own events (which
     /// come from the link's owner, object 0) both name it.
-    private var members: [ConnectionID: Matcher.Member] = [:]
+    private var members: [LinkID: Matcher.Member] = [:]
     /// Where to reach each member's directory.
     private var memberAddress: [Matcher.Member: Address] = [:]
     /// Over TCP: each member's address as seen here, and ours as seen by it.
