@@ -54,9 +54,7 @@ let package = Package(
         ),
         .target(
             name: "Actors",
-            // Reactor too, for now: the runtime still drives the loop itself and packs socket ids
-            // into addresses.
-            dependencies: ["Transport", "Reactor", "Platform", "Cryptography", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["Transport", "Platform", "Cryptography", .product(name: "Logging", package: "swift-log")],
             swiftSettings: safeModule
         ),
         .target(

@@ -1,4 +1,4 @@
-import Reactor
+import Transport
 import Platform
 
 /// A timer is one per object and message type.
@@ -28,7 +28,7 @@ extension Runtime {
         nextTimerTag += 1
         do {
             let due = Deadline.after(delay)
-            let timer = try reactor.startTimer(at: due, tag: tag)
+            let timer = try reactor.startTimer(at: due, tag: tag, in: timerSpace)
             timers[key] = TimerRecord(timer: timer, due: due, tag: tag, message: message, interval: repeating ? delay : nil)
             timerTags[tag] = key
         } catch {
@@ -60,7 +60,7 @@ extension Runtime {
         }
         // A loop that fell behind skips the missed ticks rather than firing a burst.
         record.due = max(record.due + interval, .now())
-        guard let next = try? reactor.startTimer(at: record.due, tag: tag) else {
+        guard let next = try? reactor.startTimer(at: record.due, tag: tag, in: timerSpace) else {
             timers[key] = nil
             timerTags[tag] = nil
             post(Faulted("repeating timer stopped", explanation: "timer table full"), to: key.object, from: .none)

@@ -1,4 +1,3 @@
-import Reactor
 import Platform
 import Logging
 import Transport
@@ -102,6 +101,8 @@ public final class Runtime: @unchecked Sendable {
     let index: Int
     let connections: Connections
     let executor: ReactorExecutor
+    /// The objects' timers, apart from the transport's.
+    let timerSpace: TimerSpace
     /// Where the runtime, and the layers above it, log.
     public let logger: Logger
 
@@ -200,6 +201,7 @@ public final class Runtime: @unchecked Sendable {
         self.limits = limits
         self.logger = logger
         connections = Connections(reactor: reactor, configuration: transport, logger: transportLogger ?? logger)
+        timerSpace = reactor.newTimerSpace()
         executor = ReactorExecutor(waking: reactor.waker)
         inbox = Inbox(capacity: limits.crossThreadQueue, waking: reactor.waker)
         guard let index = RuntimeRegistry.register(inbox) else {

@@ -1,9 +1,9 @@
-import Reactor
 import Transport
 
-/// Drives a ``Runtime`` from its reactor: transport events become messages, timers and signals
-/// become messages, and queued messages run at the end of every turn, before the transport seals
-/// and sends what they produced.
+/// Drives a ``Runtime`` from its reactor, composed with the transport's handler: the runtime takes
+/// its own events (its timers, in its own space; signals; wake-ups from other threads) and hands
+/// the rest to the transport, whose events come back through ``LinkDelegate``. Queued messages run
+/// at the end of every turn, before the transport seals and sends what they produced.
 struct RuntimeHandler: ReactorHandler {
     let runtime: Runtime
     var transport: ConnectionsHandler<LinkDelegate>
@@ -17,7 +17,12 @@ struct RuntimeHandler: ReactorHandler {
     }
 
     mutating func handle(_ event: ReactorEvent, reactor: Reactor) {
-        transport.handle(event, reactor: reactor)
+        switch event {
+        case .timer(let timer, let tag) where timer.space == runtime.timerSpace: runtime.timerFired(timer, tag: tag)
+        case .signal(let number): runtime.signalled(number)
+        case .woken: runtime.drainInbox()
+        default: transport.handle(event, reactor: reactor)
+        }
     }
 
     mutating func received(_ bytes: Span<UInt8>, on socket: SocketID, reactor: Reactor) {
@@ -25,7 +30,8 @@ struct RuntimeHandler: ReactorHandler {
     }
 
     mutating func turnEnded(reactor: Reactor) {
-        transport.turnEnded(reactor: reactor) { runtime.runQueued() }
+        transport.holdingEvents { runtime.runQueued() }
+        transport.turnEnded(reactor: reactor)
         // The transport's end of turn may have delivered events (now messages): run them soon.
         if runtime.hasWork { reactor.skipNextWait() }
         if finished() { reactor.stop() }
@@ -42,15 +48,6 @@ struct LinkDelegate: TransportDelegate {
 
     mutating func transport(_ connections: Connections, received header: FrameHeader, body: Span<UInt8>, on connection: ConnectionID) {
         runtime.received(header, body: body, on: connection)
-    }
-
-    mutating func transport(_ connections: Connections, reactorEvent: ReactorEvent) {
-        switch reactorEvent {
-        case .timer(let timer, let tag): runtime.timerFired(timer, tag: tag)
-        case .signal(let number): runtime.signalled(number)
-        case .woken: runtime.drainInbox()
-        default: break
-        }
     }
 }
 

@@ -1,4 +1,3 @@
-import Reactor
 import Logging
 import Synchronization
 import Transport

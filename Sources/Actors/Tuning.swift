@@ -1,4 +1,3 @@
-import Reactor
 import Logging
 import Transport
 import Platform

@@ -30,15 +30,28 @@ public struct TimerID: Hashable, Sendable, CustomStringConvertible {
     /// The slot, in `0 ..< limits.timers`.
     public let index: Int
     let generation: UInt32
+    /// Whose timer it is.
+    public let space: TimerSpace
 
-    init(slot: UInt32, generation: UInt32) {
+    init(slot: UInt32, generation: UInt32, space: TimerSpace = .shared) {
         self.index = Int(slot)
         self.generation = generation
+        self.space = space
     }
 
     var slot: UInt32 { UInt32(truncatingIfNeeded: index) }
 
-    public var description: String { "timer#\(index).\(generation)" }
+    public var description: String { space == .shared ? "timer#\(index).\(generation)" : "timer#\(index).\(generation)@\(space.value)" }
+}
+
+/// Whose timers these are, when layers share one reactor: each takes a space of its own
+/// (``Reactor/newTimerSpace()``), starts its timers in it, and knows its own by
+/// ``TimerID/space`` when they fire, so each layer chooses its tags freely and none is handed
+/// another's.
+public struct TimerSpace: Hashable, Sendable {
+    let value: UInt8
+    /// The space of a handler that owns the whole reactor.
+    public static let shared = TimerSpace(value: 0)
 }
 
 /// What a kernel operation was, carried in its user data so its completion finds its way home.

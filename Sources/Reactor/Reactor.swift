@@ -75,6 +75,8 @@ public final class Reactor {
     var sendQueues: SendQueues
     @exclusivity(unchecked)
     var timers: TimerQueue
+    /// Timer spaces handed out so far.
+    private var timerSpaces: UInt8 = 0
     let receiveMemory: UnsafeMutableRawPointer
     let addresses: UnsafeMutablePointer<sockaddr_storage>
     let messages: UnsafeMutablePointer<msghdr>
@@ -286,8 +288,8 @@ public final class Reactor {
         let now = Deadline.now()
         while let (id, purpose) = timers.popExpired(now: now) {
             switch purpose {
-            case .user(let tag):
-                handler.handle(.timer(id, tag: tag), reactor: self)
+            case .user(let tag, let space):
+                handler.handle(.timer(TimerID(slot: id.slot, generation: id.generation, space: space), tag: tag), reactor: self)
             case .connectDeadline(let slot, let generation):
                 connectDeadlinePassed(slot: slot, generation: generation)
             case .acceptRetry(let slot, let generation):
@@ -298,18 +300,31 @@ public final class Reactor {
 
     // MARK: - Timers
 
-    /// Arms a one-shot timer; ``ReactorEvent/timer(_:tag:)`` carries `tag` when it fires. Throws
-    /// ``ReactorError/limitReached(_:)`` when ``Limits/timers`` are armed. A `socketBound` timer —
-    /// at most one per open socket, such as a connection's keep-alive — comes from a reserve of
-    /// its own and is never refused for that.
-    public func startTimer(at deadline: Deadline, tag: UInt64 = 0, socketBound: Bool = false) throws(ReactorError) -> TimerID {
+    /// Arms a one-shot timer in `space`; ``ReactorEvent/timer(_:tag:)`` carries `tag` when it
+    /// fires. Throws ``ReactorError/limitReached(_:)`` when ``Limits/timers`` are armed. A
+    /// `socketBound` timer — at most one per open socket, such as a connection's keep-alive — comes
+    /// from a reserve of its own and is never refused for that.
+    public func startTimer(
+        at deadline: Deadline, tag: UInt64 = 0, in space: TimerSpace = .shared, socketBound: Bool = false
+    ) throws(ReactorError) -> TimerID {
         checkThread()
-        return try timers.start(at: deadline, purpose: .user(tag: tag), reserved: socketBound)
+        let id = try timers.start(at: deadline, purpose: .user(tag: tag, space: space), reserved: socketBound)
+        return TimerID(slot: id.slot, generation: id.generation, space: space)
     }
 
     /// Arms a one-shot timer `delay` from now.
-    public func startTimer(after delay: Duration, tag: UInt64 = 0, socketBound: Bool = false) throws(ReactorError) -> TimerID {
-        try startTimer(at: .after(delay), tag: tag, socketBound: socketBound)
+    public func startTimer(
+        after delay: Duration, tag: UInt64 = 0, in space: TimerSpace = .shared, socketBound: Bool = false
+    ) throws(ReactorError) -> TimerID {
+        try startTimer(at: .after(delay), tag: tag, in: space, socketBound: socketBound)
+    }
+
+    /// A timer space of its own, for a layer that shares this reactor with others (at most 255).
+    public func newTimerSpace() -> TimerSpace {
+        checkThread()
+        precondition(timerSpaces < UInt8.max, "more than 255 timer spaces on one reactor")
+        timerSpaces += 1
+        return TimerSpace(value: timerSpaces)
     }
 
     /// Disarms a timer. Returns false if it had already fired or been cancelled.

@@ -4,7 +4,7 @@ struct TimerQueue {
     /// What a timer does when it fires.
     enum Purpose: Equatable {
         /// The owner's timer; fires ``ReactorEvent/timer(_:tag:)``.
-        case user(tag: UInt64)
+        case user(tag: UInt64, space: TimerSpace)
         /// A connect deadline for the socket in this slot and generation.
         case connectDeadline(slot: UInt32, generation: UInt32)
         /// A listener whose accept failed (e.g. out of descriptors) tries again.
@@ -15,7 +15,7 @@ struct TimerQueue {
         var generation: UInt32 = 0
         var heapIndex: Int32 = -1
         var deadline = Deadline(nanoseconds: 0)
-        var purpose = Purpose.user(tag: 0)
+        var purpose = Purpose.user(tag: 0, space: .shared)
         var reserved = false
     }
 

@@ -65,15 +65,14 @@ public final class Connections {
         var retry: TimerID? = nil
     }
 
-    /// Timer tags the transport owns have the top bit set; others belong to the delegate.
+    /// The transport's timers, in its own ``TimerSpace``: the kind above the index it is for.
     enum TimerKind: UInt64 {
         case connection = 1, pending, listenerRetry, connectorRetry, listenerCheck
-        static let ownedBit: UInt64 = 1 << 63
 
-        func tag(_ index: Int) -> UInt64 { Self.ownedBit | rawValue << 48 | UInt64(index) }
+        func tag(_ index: Int) -> UInt64 { rawValue << 48 | UInt64(index) }
 
         static func decode(_ tag: UInt64) -> (TimerKind, Int)? {
-            guard tag & ownedBit != 0, let kind = TimerKind(rawValue: (tag >> 48) & 0x7FFF) else { return nil }
+            guard let kind = TimerKind(rawValue: tag >> 48) else { return nil }
             return (kind, Int(tag & 0xFFFF_FFFF_FFFF))
         }
     }
@@ -90,10 +89,14 @@ public final class Connections {
         case alive = 3
     }
 
+    /// The transport's own timers: the reactor's other owners choose their tags freely.
+    public let timerSpace: TimerSpace
+
     public init(reactor: Reactor, configuration: TransportConfiguration, logger: Logger = Logger(label: "ansar.transport")) {
         self.reactor = reactor
         self.configuration = configuration
         self.logger = logger
+        timerSpace = reactor.newTimerSpace()
         connections = Array(repeating: nil, count: reactor.limits.sockets)
         flushList.reserveCapacity(reactor.limits.sockets)
     }
@@ -149,7 +152,7 @@ public final class Connections {
     /// another file): look every keep-alive deadline and listen anew if so.
     func scheduleListenerCheck(_ index: Int) {
         do {
-            listeners[index].check = try reactor.startTimer(after: configuration.keepAlive.deadline, tag: TimerKind.listenerCheck.tag(index))
+            listeners[index].check = try reactor.startTimer(after: configuration.keepAlive.deadline, tag: TimerKind.listenerCheck.tag(index), in: timerSpace)
         } catch {
             logger.warning("listener path not watched: no timer", metadata: ["listener": "\(listeners[index].address)", "reason": "\(error)"])
         }
@@ -180,7 +183,7 @@ public final class Connections {
         guard !listeners[index].closed else { return }
         let delay = listeners[index].backoff.next()
         do {
-            listeners[index].retry = try reactor.startTimer(after: delay, tag: TimerKind.listenerRetry.tag(index))
+            listeners[index].retry = try reactor.startTimer(after: delay, tag: TimerKind.listenerRetry.tag(index), in: timerSpace)
         } catch {
             // No timer to try again with: say so, as a listener that is not coming back.
             logger.error("listener gives up: no timer to retry with", metadata: ["listener": "\(listeners[index].address)", "reason": "\(error)"])
@@ -256,7 +259,7 @@ public final class Connections {
         let delay = backoff.next()
         connectors[index]!.backoff = backoff
         do {
-            connectors[index]!.retry = try reactor.startTimer(after: delay, tag: TimerKind.connectorRetry.tag(index))
+            connectors[index]!.retry = try reactor.startTimer(after: delay, tag: TimerKind.connectorRetry.tag(index), in: timerSpace)
         } catch {
             // No timer to try again with: the connector is finished, and its owner hears so (no retryIn).
             logger.error("connector gives up: no timer to retry with", metadata: ["address": "\(connector.address)", "reason": "\(error)"])
@@ -368,7 +371,7 @@ public final class Connections {
     func wakeSoon() {
         if pendingTimer == nil {
             // From the reserve: without it, queued events would wait for an unrelated one.
-            pendingTimer = try? reactor.startTimer(after: .zero, tag: TimerKind.pending.tag(0), socketBound: true)
+            pendingTimer = try? reactor.startTimer(after: .zero, tag: TimerKind.pending.tag(0), in: timerSpace, socketBound: true)
         }
     }
 

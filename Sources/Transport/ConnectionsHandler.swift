@@ -40,7 +40,7 @@ public struct ConnectionsHandler<Delegate: TransportDelegate>: ReactorHandler {
         case .closed:
             break  // the transport already told the owner when it decided to close
         case .timer(let timer, let tag):
-            if let (kind, index) = Connections.TimerKind.decode(tag) {
+            if timer.space == connections.timerSpace, let (kind, index) = Connections.TimerKind.decode(tag) {
                 connections.timerFired(kind, index, timer)
             } else {
                 delegate.transport(connections, reactorEvent: event)
@@ -56,16 +56,20 @@ public struct ConnectionsHandler<Delegate: TransportDelegate>: ReactorHandler {
         connections.received(bytes, on: socket, delegate: &delegate)
     }
 
+    /// Seals and sends what the turn produced. An owner that runs its own queue at the end of the
+    /// turn does so first (see ``holdingEvents(_:)``), so that what it sends leaves with this
+    /// turn's output, without an extra loop turn.
     public mutating func turnEnded(reactor: Reactor) {
-        turnEnded(reactor: reactor) {}
+        connections.dispatching = true
+        connections.flush()
+        drain()
     }
 
-    /// Ends the turn after running `work` — an owner's own queue of things to do — so that what
-    /// `work` sends leaves with this turn's output, without an extra loop turn.
-    public mutating func turnEnded(reactor: Reactor, after work: () -> Void) {
+    /// Runs `work` — the owner's own queue — with the transport's events held until it returns:
+    /// what it sends, closes or has refused is told to the delegate after it, not in its middle.
+    public mutating func holdingEvents(_ work: () -> Void) {
         connections.dispatching = true
         work()
-        connections.flush()
         drain()
     }
 
@@ -288,7 +292,7 @@ extension Connections {
     func startTimer(for state: Connection, at deadline: Deadline) {
         if let timer = state.timer { reactor.cancelTimer(timer) }
         // One per connection, from the reactor's reserve: a full timer table cannot disarm it.
-        state.timer = try? reactor.startTimer(at: deadline, tag: TimerKind.connection.tag(state.id.socket.index), socketBound: true)
+        state.timer = try? reactor.startTimer(at: deadline, tag: TimerKind.connection.tag(state.id.socket.index), in: timerSpace, socketBound: true)
     }
 
     func timerFired(_ kind: TimerKind, _ index: Int, _ timer: TimerID) {

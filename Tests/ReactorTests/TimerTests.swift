@@ -51,6 +51,20 @@ struct TimerTests {
         #expect(again.index == ids[3].index && again != ids[3])
     }
 
+    @Test("two owners of one reactor, each in its own timer space, tell their timers apart by space, whatever the tag", arguments: backends)
+    func spaces(kind: BackendKind) throws {
+        let reactor = try makeReactor(kind)
+        let mine = reactor.newTimerSpace(), theirs = reactor.newTimerSpace()
+        #expect(mine != theirs && mine != .shared)
+        let a = try reactor.startTimer(after: .zero, tag: 7, in: mine)
+        let b = try reactor.startTimer(after: .zero, tag: 7, in: theirs)
+        #expect(a.space == mine && b.space == theirs)
+        var recorder = Recorder()
+        #expect(try spin(reactor, &recorder) { $0.events.count >= 2 })
+        let fired = recorder.events.compactMap { event -> TimerSpace? in if case .timer(let id, 7) = event { id.space } else { nil } }
+        #expect(Set(fired) == [mine, theirs])
+    }
+
     @Test("the queue orders thousands of random deadlines and cancellations")
     func queueOrder() throws {
         var queue = TimerQueue(capacity: 5000)
@@ -58,7 +72,7 @@ struct TimerTests {
         var live: [TimerID: UInt64] = [:]
         for _ in 0..<5000 {
             let at = UInt64.random(in: 1...1_000_000, using: &generator)
-            live[try queue.start(at: Deadline(nanoseconds: at), purpose: .user(tag: at))] = at
+            live[try queue.start(at: Deadline(nanoseconds: at), purpose: .user(tag: at, space: .shared))] = at
         }
         for id in live.keys.shuffled().prefix(2000) {
             let cancelled = queue.cancel(id)
@@ -68,7 +82,7 @@ struct TimerTests {
         var last: UInt64 = 0
         var count = 0
         while let (id, purpose) = queue.popExpired(now: Deadline(nanoseconds: .max)) {
-            guard case .user(let tag) = purpose else { Issue.record("unexpected purpose"); break }
+            guard case .user(let tag, _) = purpose else { Issue.record("unexpected purpose"); break }
             #expect(tag >= last)
             #expect(live[id] == tag)
             last = tag
