@@ -6,7 +6,7 @@ export PATH := /opt/swift/usr/bin:$(PATH)
 SYSTEM_PACKAGES := liburing-dev libsodium-dev python3 iproute2 stress-ng
 SWIFT_BUILD_FLAGS ?=
 
-.PHONY: demo test bench fuzz build system-packages clean
+.PHONY: demo test downstream bench fuzz build system-packages clean
 
 ## Installs liburing-dev and libsodium-dev when their headers are missing (apt-get as root),
 ## python3, which one CLI test uses as a role that is not a shell, iproute2, whose `ip` makes
@@ -44,10 +44,22 @@ demo: system-packages
 	echo "+ ansar run --main-role=sub" && "$$bin/ansar" run --main-role=sub; \
 	status=$$?; rm -rf "$$demo"; exit $$status
 
-## Builds and runs every test, on both reactor backends.
+## Builds and runs every test, on both reactor backends; then the downstream check.
 test: system-packages
 	swift build --build-tests $(SWIFT_BUILD_FLAGS)
 	swift test --skip-build $(SWIFT_BUILD_FLAGS)
+	$(MAKE) --no-print-directory downstream
+
+## Downstream/ depends on ansar as a user's package would: README's tour must be its `tour`
+## verbatim and run as typed, and `outside` exercises the API from outside.
+downstream: system-packages
+	@python3 -c 'import sys; t = open("Downstream/Sources/tour/main.swift").read(); sys.exit(0 if t in open("README.md").read() else "README'"'"'s tour and Downstream/Sources/tour/main.swift differ")'
+	cd Downstream && swift build $(SWIFT_BUILD_FLAGS)
+	@cd Downstream && bin="$$(swift build --show-bin-path)" && \
+	out="$$("$$bin/tour")" && echo "$$out" | grep -q '^tour.Welcome' || { echo "README's tour printed: $$out"; exit 1; }; \
+	out="$$("$$bin/outside" "no spaces")" && echo "$$out" | grep -q 'bigArrived: 262144' && echo "$$out" | grep -q 'welcome: "Buster to outside"' \
+	  && echo "$$out" | grep -q 'holds' || { echo "Downstream outside printed: $$out"; exit 1; }; \
+	echo "downstream: README's tour and the outside check pass"
 
 ## Release build of Benchmarks/ (its own package): raw C baseline and the reactor, in one run.
 bench: system-packages
@@ -72,4 +84,4 @@ fuzz: system-packages
 	done
 
 clean:
-	rm -rf .build Benchmarks/.build Fuzz/.build .bench
+	rm -rf .build Benchmarks/.build Fuzz/.build Downstream/.build .bench
