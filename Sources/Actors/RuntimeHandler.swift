@@ -69,6 +69,10 @@ extension Runtime {
     func drainInbox() {
         if inboxCarry == 0 { inbox.drain(into: &inboxBatch) }
         var taken = 0
+        // Senders that asked are told each refusal (NotDelivered); the rest are counted in one
+        // warning per drain, not one line each: a fast sender against a busy link would flood.
+        var unannounced = 0
+        var lastRefusal = ""
         for posted in inboxBatch[inboxCarry...] {
             do throws(SendRefused) {
                 try deliver(posted.message, to: posted.to, from: posted.from, notifyIfUndelivered: posted.notifyIfUndelivered, enforceMailbox: false)
@@ -76,10 +80,16 @@ extension Runtime {
                 break
             } catch {
                 // Refused on its way on (a busy connection here): back to its sender, if it asked.
-                logger.warning("cross-thread message refused", metadata: ["to": "\(posted.to)", "reason": "\(error)"])
+                if !posted.notifyIfUndelivered {
+                    unannounced += 1
+                    lastRefusal = "\(error)"
+                }
                 undeliverable(posted.message, to: posted.to, from: posted.from, notify: posted.notifyIfUndelivered, reason: "\(error)")
             }
             taken += 1
+        }
+        if unannounced > 0 {
+            logger.warning("cross-thread messages refused, their senders not told", metadata: ["count": "\(unannounced)", "reason": "\(lastRefusal)"])
         }
         inboxCarry += taken
         if inboxCarry < inboxBatch.count {
