@@ -89,10 +89,10 @@ public enum Node {
                 try store(settingsJSON, options)
                 return ExitStatus.success.rawValue
             }
-            if let home = options.homePath, let role = options.roleName, SystemAccess.exists("\(home)/locks") {
+            if let home = options.homePath.map(HomeLayout.init), let role = options.roleName, SystemAccess.exists(home.locks) {
                 // One process per role: the lock is the kernel's, so a crashed process frees it.
-                guard ChildProcess.holdLock("\(home)/locks/\(role)") else {
-                    throw NodeFailure(code: .usage, message: "role \(role) is already running in \(home)")
+                guard ChildProcess.holdLock(home.lock(of: role)) else {
+                    throw NodeFailure(code: .usage, message: "role \(role) is already running in \(home.path)")
                 }
             }
             Logs.bootstrap(process: name, level: options.debugLevel)
@@ -175,8 +175,8 @@ public enum Node {
     private static func realmSecret(_ options: NodeOptions) throws(NodeFailure) -> RealmSecret {
         do {
             if let secret = try RealmSecret.fromEnvironment() { return secret }
-            if let home = options.homePath, SystemAccess.exists("\(home)/secret") {
-                return try RealmSecret(contentsOfFile: "\(home)/secret")
+            if let home = options.homePath.map(HomeLayout.init), SystemAccess.exists(home.secret) {
+                return try RealmSecret(contentsOfFile: home.secret)
             }
         } catch {
             throw NodeFailure(code: .badFile, message: "realm secret: \(error)")

@@ -90,18 +90,18 @@ struct NodeOptions {
             }
             switch name {
             case "help": help = try flag()
-            case "debug-level":
+            case LaunchFlags.debugLevel:
                 let level = try text()
                 guard let parsed = Self.logLevel(level) else {
                     throw NodeFailure(code: .usage, message: "flag --debug-level=\(level): expected TRACE, DEBUG, INFO, NOTICE, WARNING, ERROR or NONE")
                 }
                 debugLevel = parsed
-            case "home-path": homePath = try text()
-            case "role-name": roleName = try text()
-            case "group-address": groupAddress = try text()
+            case LaunchFlags.homePath: homePath = try text()
+            case LaunchFlags.roleName: roleName = try text()
+            case LaunchFlags.groupAddressFlag: groupAddress = try text()
             case "settings-file": settingsFile = try text()
             case "input-file": inputFile = try text()
-            case "pure-object": pureObject = try flag()
+            case LaunchFlags.pureObject: pureObject = try flag()
             case "store-settings": storeSettings = try flag()
             case "dump-settings": dumpSettings = try flag()
             case "dump-input": dumpInput = try flag()
@@ -137,12 +137,12 @@ struct NodeOptions {
     }
 
     /// Where settings are read from (and stored to): `--settings-file`, else the home's file.
-    var settingsPath: String? { settingsFile ?? homeFile("settings") }
-    var inputPath: String? { inputFile ?? homeFile("input") }
+    var settingsPath: String? { settingsFile ?? homeFile(.settings) }
+    var inputPath: String? { inputFile ?? homeFile(.input) }
 
-    private func homeFile(_ folder: String) -> String? {
+    private func homeFile(_ kind: HomeLayout.RoleFile) -> String? {
         guard let homePath, let roleName else { return nil }
-        return "\(homePath)/\(folder)/\(roleName).json"
+        return HomeLayout(homePath).file(kind, of: roleName)
     }
 
     // MARK: - Settings

@@ -8,9 +8,8 @@ import Glibc
 #endif
 
 /// The role files `set` and `get` handle.
-enum RoleFile: String, ExpressibleByArgument, CaseIterable {
-    case settings, input
-}
+typealias RoleFile = HomeLayout.RoleFile
+extension HomeLayout.RoleFile: ExpressibleByArgument {}
 
 struct SetFile: ParsableCommand {
     static let configuration = CommandConfiguration(

@@ -92,8 +92,7 @@ final class GroupRunner: Object {
     }
 
     private func launch(_ role: Role, _ context: Context) {
-        var arguments = ["--home-path=\(home.path)", "--role-name=\(role.name)", "--group-address=\(groupAddress)", "--pure-object"]
-        if let debugLevel { arguments.append("--debug-level=\(debugLevel)") }
+        let arguments = LaunchFlags.forRole(role.name, home: home.layout, groupAddress: groupAddress, debugLevel: debugLevel)
         home.rotateLog(role.name)
         do {
             let pid = try ChildProcess.spawn(

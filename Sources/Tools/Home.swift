@@ -28,18 +28,22 @@ struct Role: Equatable {
 /// HOME/tmp/              results of the last run, one file per role
 /// ```
 struct Home {
-    static let defaultPath = ".ansar-home"
-    static let folders = ["bin", "roles", "settings", "input", "logs", "resource", "model", "locks", "tmp"]
+    static let defaultPath = HomeLayout.defaultPath
+    static let folders = HomeLayout.folders
     /// A role's log is rotated when a run starts with it over this size: one older file is kept.
     static let logLimit = 4 << 20
-    let path: String
+    /// The paths the process shim shares.
+    let layout: HomeLayout
+    var path: String { layout.path }
 
-    var bin: String { "\(path)/bin" }
-    func entry(_ role: String) -> String { "\(path)/roles/\(role).json" }
-    func log(_ role: String) -> String { "\(path)/logs/\(role).log" }
-    func result(_ role: String) -> String { "\(path)/tmp/\(role).result" }
+    init(path: String) { layout = HomeLayout(path) }
+
+    var bin: String { layout.bin }
+    func entry(_ role: String) -> String { layout.entry(role) }
+    func log(_ role: String) -> String { layout.log(role) }
+    func result(_ role: String) -> String { layout.result(role) }
     /// A role's stored settings or input.
-    func file(_ kind: RoleFile, of role: String) -> String { "\(path)/\(kind.rawValue)/\(role).json" }
+    func file(_ kind: RoleFile, of role: String) -> String { layout.file(kind, of: role) }
     /// The running group's state, its lock, and how its last stop went.
     var state: String { "\(path)/tmp/group.json" }
     var lock: String { "\(path)/tmp/group.lock" }
@@ -74,7 +78,7 @@ struct Home {
         guard !SystemAccess.exists(path) else { throw ToolError("\(path) already exists: use it, or remove it first") }
         do {
             for folder in folders { try SystemAccess.makeDirectories("\(path)/\(folder)") }
-            try SystemAccess.writeFileAtomically("\(path)/secret", Array(((secret ?? RealmSecret.generate()).hex + "\n").utf8), mode: 0o600)
+            try SystemAccess.writeFileAtomically(HomeLayout(path).secret, Array(((secret ?? RealmSecret.generate()).hex + "\n").utf8), mode: 0o600)
         } catch {
             throw ToolError("cannot create the home at \(path): \(error)")
         }
@@ -84,7 +88,7 @@ struct Home {
     /// The home at `path`, checked to be one.
     static func open(_ path: String) throws(ToolError) -> Home {
         guard SystemAccess.exists(path) else { throw ToolError("no home at \(path): create one with `ansar create`, or give --home-path") }
-        guard SystemAccess.exists("\(path)/secret"), SystemAccess.exists("\(path)/roles") else {
+        guard SystemAccess.exists(HomeLayout(path).secret), SystemAccess.exists("\(path)/roles") else {
             throw ToolError("\(path) is not an ansar home (no secret or roles folder): give --home-path, or `ansar create` a new one")
         }
         return Home(path: path)
@@ -92,7 +96,7 @@ struct Home {
 
     func secret() throws(ToolError) -> RealmSecret {
         do {
-            return try RealmSecret(contentsOfFile: "\(path)/secret")
+            return try RealmSecret(contentsOfFile: layout.secret)
         } catch {
             throw ToolError("realm secret \(path)/secret: \(error)")
         }
