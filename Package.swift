@@ -60,7 +60,9 @@ let package = Package(
         .target(
             name: "PubSub",
             // Reactor too, for now: LAN beacons use its blocking datagram socket on a thread.
-            dependencies: ["Actors", "Reactor", "Platform", "Cryptography", .product(name: "Logging", package: "swift-log")],
+            dependencies: [
+                "Actors", "Reactor", "Platform", "Cryptography", .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: safeModule
         ),
         .target(
@@ -77,9 +79,12 @@ let package = Package(
             path: "Sources/Tools",
             swiftSettings: safeModule
         ),
-        .target(name: "HelloWelcome", dependencies: ["Actors", "PubSub"], path: "Examples/HelloWelcome", swiftSettings: safeModule),
+        .target(
+            name: "HelloWelcome", dependencies: ["Actors", "PubSub"], path: "Examples/HelloWelcome",
+            swiftSettings: safeModule),
         .executableTarget(
-            name: "publish-a-service", dependencies: ["HelloWelcome", "ProcessShim", .product(name: "Logging", package: "swift-log")],
+            name: "publish-a-service",
+            dependencies: ["HelloWelcome", "ProcessShim", .product(name: "Logging", package: "swift-log")],
             path: "Examples/publish-a-service", swiftSettings: safeModule),
         .executableTarget(
             name: "subscribe-to-service", dependencies: ["HelloWelcome", "ProcessShim"],
@@ -99,16 +104,23 @@ let package = Package(
         .target(name: "CTestSupport", path: "Tests/CTestSupport"),
         .testTarget(name: "PlatformTests", dependencies: ["Platform"]),
         .testTarget(name: "ReactorTests", dependencies: ["Reactor", "Platform", "CTestSupport"] + testLogging),
-        .testTarget(name: "TransportTests", dependencies: ["Transport", "Reactor", "Platform", "Cryptography"] + testLogging),
+        .testTarget(
+            name: "TransportTests", dependencies: ["Transport", "Reactor", "Platform", "Cryptography"] + testLogging),
         .target(name: "AnsarTestKit", dependencies: ["Actors", "Reactor", "Platform"], path: "Tests/AnsarTestKit"),
         .executableTarget(
-            name: "pubsub-node", dependencies: ["ProcessShim", "Reactor", .product(name: "Logging", package: "swift-log")],
+            name: "pubsub-node",
+            dependencies: ["ProcessShim", "Reactor", .product(name: "Logging", package: "swift-log")],
             path: "Tests/PubSubNode", swiftSettings: safeModule),
-        .testTarget(name: "ActorsTests", dependencies: ["Actors", "ProcessShim", "Transport", "Reactor", "Platform", "AnsarTestKit"] + testLogging),
-        .testTarget(name: "PubSubTests", dependencies: ["PubSub", "Actors", "Reactor", "Transport", "AnsarTestKit"] + testLogging),
+        .testTarget(
+            name: "ActorsTests",
+            dependencies: ["Actors", "ProcessShim", "Transport", "Reactor", "Platform", "AnsarTestKit"] + testLogging),
+        .testTarget(
+            name: "PubSubTests",
+            dependencies: ["PubSub", "Actors", "Reactor", "Transport", "AnsarTestKit"] + testLogging),
         .testTarget(name: "ToolsTests", dependencies: ["Reactor", "Platform", "AnsarTestKit"]),
         .executableTarget(
-            name: "link-node", dependencies: ["ProcessShim", "Transport", "Reactor", "Platform"], path: "Tests/LinkNode", swiftSettings: safeModule),
+            name: "link-node", dependencies: ["ProcessShim", "Transport", "Reactor", "Platform"],
+            path: "Tests/LinkNode", swiftSettings: safeModule),
         .testTarget(name: "HostsTests", dependencies: ["Reactor", "Platform", "AnsarTestKit"]),
     ]
 )

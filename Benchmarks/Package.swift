@@ -17,14 +17,18 @@ let package = Package(
             name: "ansar-bench",
             dependencies: [
                 "CBaseline", .product(name: "Reactor", package: "ansar"), .product(name: "Transport", package: "ansar"),
-                .product(name: "Actors", package: "ansar"), .product(name: "PubSub", package: "ansar"), .product(name: "Logging", package: "swift-log"),
+                .product(name: "Actors", package: "ansar"), .product(name: "PubSub", package: "ansar"),
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "AnsarTestKit", package: "ansar"), .product(name: "Platform", package: "ansar"),
             ]
         ),
         // A role for the across-hosts rows: built here, copied next to the release `ansar` by `make bench`.
         .executableTarget(
             name: "bench-node",
-            dependencies: [.product(name: "ProcessShim", package: "ansar"), .product(name: "Reactor", package: "ansar"), .product(name: "Platform", package: "ansar")]
+            dependencies: [
+                .product(name: "ProcessShim", package: "ansar"), .product(name: "Reactor", package: "ansar"),
+                .product(name: "Platform", package: "ansar"),
+            ]
         ),
     ]
 )

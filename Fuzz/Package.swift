@@ -10,11 +10,15 @@ let package = Package(
         .target(name: "FuzzMain"),
         .executableTarget(
             name: "FrameDecoderFuzzer",
-            dependencies: ["FuzzMain", .product(name: "Transport", package: "ansar"), .product(name: "Reactor", package: "ansar")]
+            dependencies: [
+                "FuzzMain", .product(name: "Transport", package: "ansar"), .product(name: "Reactor", package: "ansar"),
+            ]
         ),
         .executableTarget(
             name: "HandshakeFuzzer",
-            dependencies: ["FuzzMain", .product(name: "Transport", package: "ansar"), .product(name: "Reactor", package: "ansar")]
+            dependencies: [
+                "FuzzMain", .product(name: "Transport", package: "ansar"), .product(name: "Reactor", package: "ansar"),
+            ]
         ),
     ]
 )

@@ -31,7 +31,8 @@ public struct Welcome: Message, Equatable {
 /// The scope a setting names: "process", "group", "host", "lan" or "wan".
 public func scope(_ text: String) throws -> Scope {
     guard let scope = Scope(named: text) else {
-        throw Faulted("bad setting", explanation: "scope \"\(text)\": use process, group, host, lan or wan", exitCode: 64)
+        throw Faulted(
+            "bad setting", explanation: "scope \"\(text)\": use process, group, host, lan or wan", exitCode: 64)
     }
     return scope
 }

@@ -1,6 +1,6 @@
-import ProcessShim
 import Actors
 import Logging
+import ProcessShim
 
 /// A node to try the process shim with: it greets, optionally waits for Stop, optionally fails.
 ///
@@ -29,7 +29,9 @@ struct Greeting: Message {
 
 struct Nobody: Message {}
 
-Node.run(name: "greeter", about: "Greets its visitors (from the input file).", settings: Settings(), input: Visitors.self) { mailbox, node in
+Node.run(
+    name: "greeter", about: "Greets its visitors (from the input file).", settings: Settings(), input: Visitors.self
+) { mailbox, node in
     let settings = node.settings
     let logger = Logger(label: "greeter")
     if settings.failWith != 0 {
@@ -38,7 +40,8 @@ Node.run(name: "greeter", about: "Greets its visitors (from the input file).", s
     var stopped = false
     if settings.wait > 0 {
         logger.notice("waiting", metadata: ["seconds": "\(settings.wait)"])
-        let next = settings.stubborn
+        let next =
+            settings.stubborn
             ? try await mailbox.select(Nobody.self, timeout: .seconds(settings.wait))
             : try await mailbox.select(Stop.self, timeout: .seconds(settings.wait))
         stopped = next is Stop

@@ -1,7 +1,7 @@
-import ProcessShim
 import Actors
 import HelloWelcome
 import Logging
+import ProcessShim
 import PubSub
 
 /// The seed's server: publishes "hello-welcome", answers every Hello with a Welcome, and runs
@@ -13,12 +13,16 @@ struct Settings: Codable, Sendable {
     var scope = "group"
 }
 
-Node.run(name: "publish-a-service", about: "Publishes a service and welcomes whoever says hello.", settings: Settings(), input: Nothing.self) {
+Node.run(
+    name: "publish-a-service", about: "Publishes a service and welcomes whoever says hello.", settings: Settings(),
+    input: Nothing.self
+) {
     mailbox, node in
     let logger = Logger(label: "publish-a-service")
     mailbox.publish(try ServiceName(node.settings.listing), scope: try scope(node.settings.scope))
     while true {
-        let message = try await mailbox.select(Published.self, NotPublished.self, Delivered.self, Dropped.self, Hello.self, Stop.self)
+        let message = try await mailbox.select(
+            Published.self, NotPublished.self, Delivered.self, Dropped.self, Hello.self, Stop.self)
         switch message {
         case let refused as NotPublished:
             return Faulted("cannot publish", explanation: refused.reason)

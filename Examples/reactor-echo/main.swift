@@ -4,7 +4,7 @@ import Platform
 import Reactor
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Both ends of the conversation: the listener echoes what it accepts; the client sends a few
@@ -43,7 +43,7 @@ struct Echo: ReactorHandler {
 
     mutating func received(_ bytes: Span<UInt8>, on socket: SocketID, reactor: Reactor) {
         if socket != client {
-            try? reactor.send(bytes, on: socket)  // the server side: echo
+            try? reactor.send(bytes, on: socket) // the server side: echo
             return
         }
         for index in bytes.indices { pending.append(bytes[index]) }

@@ -42,7 +42,9 @@ enum Base64 {
                 }
                 group = group << 6 | value
             }
-            for offset in 0..<(3 - padding) { output.append(UInt8(truncatingIfNeeded: group >> UInt32(16 - 8 * offset))) }
+            for offset in 0..<(3 - padding) {
+                output.append(UInt8(truncatingIfNeeded: group >> UInt32(16 - 8 * offset)))
+            }
             index += 4
         }
         return output

@@ -46,7 +46,9 @@ extension ObjectContext {
     /// mailbox or connection — and then nothing was sent. A message for an address that no longer
     /// exists is dropped (logged at debug level); with `notifyIfUndelivered` the sender then
     /// receives ``NotDelivered``.
-    public func send(_ message: some Message, to address: Address, notifyIfUndelivered: Bool = false) throws(SendRefused) {
+    public func send(_ message: some Message, to address: Address, notifyIfUndelivered: Bool = false)
+        throws(SendRefused)
+    {
         try runtime.deliver(message, to: address, from: self.address, notifyIfUndelivered: notifyIfUndelivered)
     }
 
@@ -121,9 +123,11 @@ extension ObjectContext {
     /// timeout) — shorter for a peer that should answer at once, so a lost SYN costs less than the
     /// kernel's first retransmission.
     public func connect(
-        to address: SocketAddress, backoff: Backoff? = nil, deadline: Duration? = nil, preface: [UInt8] = [], role: Handshake.Role = .client
+        to address: SocketAddress, backoff: Backoff? = nil, deadline: Duration? = nil, preface: [UInt8] = [],
+        role: Handshake.Role = .client
     ) -> ConnectorID {
-        runtime.connect(to: address, backoff: backoff, deadline: deadline, preface: preface, role: role, owner: self.address)
+        runtime.connect(
+            to: address, backoff: backoff, deadline: deadline, preface: preface, role: role, owner: self.address)
     }
 
     /// Stops a connector made by ``connect(to:backoff:deadline:preface:role:)``: no more attempts, and its

@@ -1,5 +1,5 @@
-import Transport
 import Platform
+import Transport
 
 /// Flow control and acknowledgement on one link, per destination object (docs/protocol.md,
 /// "Credit"). The receiving process lets each object the peer sends to have at most `window`
@@ -93,7 +93,9 @@ final class LinkCredit {
             lastOutbound = known
             return known
         }
-        if outbound.count >= Self.idleEntries { outbound = outbound.filter { $0.value.unconfirmed > 0 || !$0.value.waiting.isEmpty } }
+        if outbound.count >= Self.idleEntries {
+            outbound = outbound.filter { $0.value.unconfirmed > 0 || !$0.value.waiting.isEmpty }
+        }
         let fresh = OutboundCredit(destination: destination)
         outbound[destination] = fresh
         lastOutbound = fresh
@@ -109,7 +111,8 @@ final class LinkCredit {
             switch self {
             case .malformed(let length): return "credit frame of \(length) bytes is not a whole number of grants"
             case .overConfirmed(let destination, let granted, let outstanding):
-                return "peer granted \(granted) messages for object \(String(destination, radix: 16)) with \(outstanding) outstanding"
+                return
+                    "peer granted \(granted) messages for object \(String(destination, radix: 16)) with \(outstanding) outstanding"
             }
         }
     }
@@ -119,14 +122,15 @@ final class LinkCredit {
     func granted(window: UInt64, grants body: Span<UInt8>) throws(Violation) -> [Address] {
         guard body.count % 12 == 0 else { throw .malformed(body.count) }
         peerWindow = Int(min(max(window, 1), UInt64(Self.maximumWindow)))
-        var writable: [Address] = []  // empty: no allocation unless someone waited
+        var writable: [Address] = [] // empty: no allocation unless someone waited
         var offset = 0
         while offset < body.count {
             let destination = body.loadLittleEndian(UInt64.self, at: offset)
             let count = body.loadLittleEndian(UInt32.self, at: offset + 8)
             offset += 12
             guard let credit = outbound[destination], Int(count) <= credit.unconfirmed else {
-                throw .overConfirmed(destination: destination, granted: Int(count), outstanding: outbound[destination]?.unconfirmed ?? 0)
+                throw .overConfirmed(
+                    destination: destination, granted: Int(count), outstanding: outbound[destination]?.unconfirmed ?? 0)
             }
             credit.confirmed(Int(count))
         }

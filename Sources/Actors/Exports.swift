@@ -4,6 +4,7 @@
 // of listeners and connections, the rendezvous relay `Context.connect(to:preface:)` reaches, and
 // the transport configuration a runtime is made with.
 @_exported import Platform
+
 @_exported import enum Reactor.SocketAddress
 @_exported import struct Transport.Backoff
 @_exported import struct Transport.ConnectionID

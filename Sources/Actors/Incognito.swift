@@ -15,7 +15,8 @@ public struct Incognito: Message, CustomStringConvertible {
             self.wireFields = wireFields
             return
         }
-        self.wireFields = try WireReader.rewriteAddresses(in: wireFields) { (tag: inout WireTag, value: inout UInt64) throws(WireError) in
+        self.wireFields = try WireReader.rewriteAddresses(in: wireFields) {
+            (tag: inout WireTag, value: inout UInt64) throws(WireError) in
             value = try resolver.localIdentifier(for: try resolver.address(tag, value))
             tag = .address
         }
@@ -50,7 +51,8 @@ public struct Incognito: Message, CustomStringConvertible {
     /// The fields for one destination: each address re-aimed by `translator`.
     func fields(for translator: AddressTranslator?) throws(WireError) -> [UInt8] {
         guard let translator else { return wireFields }
-        return try WireReader.rewriteAddresses(in: wireFields) { (tag: inout WireTag, value: inout UInt64) throws(WireError) in
+        return try WireReader.rewriteAddresses(in: wireFields) {
+            (tag: inout WireTag, value: inout UInt64) throws(WireError) in
             (tag, value) = try translator.wire(Address(local: value))
         }
     }
@@ -69,8 +71,9 @@ public struct Incognito: Message, CustomStringConvertible {
 
     public init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
-        self.init(typeName: try container.decode(String.self, forKey: .typeName),
-                  fields: try JSON(parsing: try container.decode(String.self, forKey: .fields)))
+        self.init(
+            typeName: try container.decode(String.self, forKey: .typeName),
+            fields: try JSON(parsing: try container.decode(String.self, forKey: .fields)))
     }
 
     private enum CodingKeys: String, CodingKey { case typeName = "type_name", fields }

@@ -62,7 +62,10 @@ public enum JSON: Equatable, Sendable, CustomStringConvertible {
             output += value.isFinite ? "\(value)" : "null"
         case .string(let value): JSON.quote(value, into: &output)
         case .array(let items):
-            guard !items.isEmpty else { output += "[]"; return }
+            guard !items.isEmpty else {
+                output += "[]"
+                return
+            }
             output += "["
             for (index, item) in items.enumerated() {
                 if index > 0 { output += "," }
@@ -72,7 +75,10 @@ public enum JSON: Equatable, Sendable, CustomStringConvertible {
             newline(level)
             output += "]"
         case .object(let members):
-            guard !members.isEmpty else { output += "{}"; return }
+            guard !members.isEmpty else {
+                output += "{}"
+                return
+            }
             output += "{"
             for (index, (key, value)) in members.enumerated() {
                 if index > 0 { output += "," }
@@ -129,7 +135,12 @@ private struct JSONParser {
         var line = 1
         var column = 1
         for byte in bytes[0..<min(offset, bytes.count)] {
-            if byte == UInt8(ascii: "\n") { line += 1; column = 1 } else { column += 1 }
+            if byte == UInt8(ascii: "\n") {
+                line += 1
+                column = 1
+            } else {
+                column += 1
+            }
         }
         return WireError(path: "", problem: "\(problem) at line \(line), column \(column)")
     }
@@ -150,21 +161,33 @@ private struct JSONParser {
         guard depth < WireReader.maximumDepth else { throw failure("nested too deep") }
         guard offset < bytes.count else { throw failure("unexpected end of text") }
         switch bytes[offset] {
-        case UInt8(ascii: "n"): try expect("null"); return .null
-        case UInt8(ascii: "t"): try expect("true"); return .bool(true)
-        case UInt8(ascii: "f"): try expect("false"); return .bool(false)
+        case UInt8(ascii: "n"):
+            try expect("null")
+            return .null
+        case UInt8(ascii: "t"):
+            try expect("true")
+            return .bool(true)
+        case UInt8(ascii: "f"):
+            try expect("false")
+            return .bool(false)
         case UInt8(ascii: "\""): return .string(try string())
         case UInt8(ascii: "["):
             offset += 1
             var items: [JSON] = []
             skipSpace()
-            if offset < bytes.count, bytes[offset] == UInt8(ascii: "]") { offset += 1; return .array(items) }
+            if offset < bytes.count, bytes[offset] == UInt8(ascii: "]") {
+                offset += 1
+                return .array(items)
+            }
             while true {
                 skipSpace()
                 items.append(try value(depth: depth + 1))
                 skipSpace()
                 guard offset < bytes.count else { throw failure("unterminated array") }
-                if bytes[offset] == UInt8(ascii: "]") { offset += 1; return .array(items) }
+                if bytes[offset] == UInt8(ascii: "]") {
+                    offset += 1
+                    return .array(items)
+                }
                 guard bytes[offset] == UInt8(ascii: ",") else { throw failure("expected , or ]") }
                 offset += 1
             }
@@ -172,10 +195,15 @@ private struct JSONParser {
             offset += 1
             var members: [(String, JSON)] = []
             skipSpace()
-            if offset < bytes.count, bytes[offset] == UInt8(ascii: "}") { offset += 1; return .object(members) }
+            if offset < bytes.count, bytes[offset] == UInt8(ascii: "}") {
+                offset += 1
+                return .object(members)
+            }
             while true {
                 skipSpace()
-                guard offset < bytes.count, bytes[offset] == UInt8(ascii: "\"") else { throw failure("expected a member name") }
+                guard offset < bytes.count, bytes[offset] == UInt8(ascii: "\"") else {
+                    throw failure("expected a member name")
+                }
                 let key = try string()
                 skipSpace()
                 guard offset < bytes.count, bytes[offset] == UInt8(ascii: ":") else { throw failure("expected :") }
@@ -184,7 +212,10 @@ private struct JSONParser {
                 members.append((key, try value(depth: depth + 1)))
                 skipSpace()
                 guard offset < bytes.count else { throw failure("unterminated object") }
-                if bytes[offset] == UInt8(ascii: "}") { offset += 1; return .object(members) }
+                if bytes[offset] == UInt8(ascii: "}") {
+                    offset += 1
+                    return .object(members)
+                }
                 guard bytes[offset] == UInt8(ascii: ",") else { throw failure("expected , or }") }
                 offset += 1
             }
@@ -200,7 +231,9 @@ private struct JSONParser {
             let byte = bytes[offset]
             if (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) || byte == UInt8(ascii: "-") {
                 offset += 1
-            } else if byte == UInt8(ascii: ".") || byte == UInt8(ascii: "e") || byte == UInt8(ascii: "E") || byte == UInt8(ascii: "+") {
+            } else if byte == UInt8(ascii: ".") || byte == UInt8(ascii: "e") || byte == UInt8(ascii: "E")
+                || byte == UInt8(ascii: "+")
+            {
                 isInteger = false
                 offset += 1
             } else {
@@ -219,10 +252,12 @@ private struct JSONParser {
     }
 
     mutating func string() throws(WireError) -> String {
-        offset += 1  // the opening quote
+        offset += 1 // the opening quote
         var scalars = String.UnicodeScalarView()
         var run = offset
-        func flush(_ end: Int) { scalars.append(contentsOf: String(decoding: bytes[run..<end], as: UTF8.self).unicodeScalars) }
+        func flush(_ end: Int) {
+            scalars.append(contentsOf: String(decoding: bytes[run..<end], as: UTF8.self).unicodeScalars)
+        }
         while offset < bytes.count {
             let byte = bytes[offset]
             if byte == UInt8(ascii: "\"") {
@@ -267,7 +302,8 @@ private struct JSONParser {
     }
 
     mutating func hex4() throws(WireError) -> UInt32 {
-        guard bytes.count - offset >= 4, let value = UInt32(String(decoding: bytes[offset..<(offset + 4)], as: UTF8.self), radix: 16)
+        guard bytes.count - offset >= 4,
+            let value = UInt32(String(decoding: bytes[offset..<(offset + 4)], as: UTF8.self), radix: 16)
         else { throw failure("bad \\u escape") }
         offset += 4
         return value

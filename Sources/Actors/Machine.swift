@@ -33,7 +33,9 @@ public struct Transitions<M: Machine>: @unchecked Sendable {
     public init() {}
 
     /// In `state`, handle messages of `type` with `handler`, which returns the next state.
-    public func on<T: Message>(_ state: M.State, _ type: T.Type, _ handler: @escaping (M, T, Context) throws -> M.State) -> Self {
+    public func on<T: Message>(_ state: M.State, _ type: T.Type, _ handler: @escaping (M, T, Context) throws -> M.State)
+        -> Self
+    {
         MessageRegistry.register(type)
         var copy = self
         copy.handlers[state, default: [:]][ObjectIdentifier(type)] = { machine, message, context in
@@ -78,8 +80,11 @@ extension Machine {
             let saved = context.runtime.takeSaved(for: context.address)
             guard !saved.isEmpty else { return }
             for held in saved {
-                try step(held.message, Context(
-                    runtime: context.runtime, address: context.address, returnAddress: held.from, notifyIfUndelivered: held.notifyIfUndelivered))
+                try step(
+                    held.message,
+                    Context(
+                        runtime: context.runtime, address: context.address, returnAddress: held.from,
+                        notifyIfUndelivered: held.notifyIfUndelivered))
             }
             guard state != passStart else { return }
         }
@@ -90,10 +95,16 @@ extension Machine {
         if let handler = Self.transitions.handler(state, type) {
             state = try handler(self, message, context)
         } else if Self.transitions.saves(state, type) {
-            context.runtime.save(HeldMessage(message: message, from: context.returnAddress, notifyIfUndelivered: context.notifyIfUndelivered), for: context.address)
+            context.runtime.save(
+                HeldMessage(
+                    message: message, from: context.returnAddress, notifyIfUndelivered: context.notifyIfUndelivered),
+                for: context.address)
         } else {
             context.runtime.logger.debug(
-                "machine dropped a message", metadata: ["object": "\(context.address)", "state": "\(state)", "type": "\(AnyMessage(message).typeName)"])
+                "machine dropped a message",
+                metadata: [
+                    "object": "\(context.address)", "state": "\(state)", "type": "\(AnyMessage(message).typeName)",
+                ])
         }
     }
 }

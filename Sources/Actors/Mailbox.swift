@@ -85,7 +85,9 @@ public final class Mailbox: ObjectContext, @unchecked Sendable {
         return try await select(accepting: accepts, saving: saving, timeout: timeout)
     }
 
-    private func select(accepting types: [any Message.Type], saving: Saving, timeout: Duration?) async throws -> any Message {
+    private func select(accepting types: [any Message.Type], saving: Saving, timeout: Duration?) async throws
+        -> any Message
+    {
         for type in types { MessageRegistry.register(type) }
         let accepts = types.map { ObjectIdentifier($0) }
         // Working through held messages never suspends: let the loop look at the network once the
@@ -97,7 +99,8 @@ public final class Mailbox: ObjectContext, @unchecked Sendable {
         while index < held.count {
             // A peer's message that came before its type was first selected (so before it was
             // registered) waits as Incognito: it is the selected type all the same.
-            if let incognito = held[index].message as? Incognito, let type = types.first(where: { $0.typeName == incognito.typeName }),
+            if let incognito = held[index].message as? Incognito,
+                let type = types.first(where: { $0.typeName == incognito.typeName }),
                 let known = incognito.decoded(as: type)
             {
                 held[index].message = known
@@ -118,7 +121,9 @@ public final class Mailbox: ObjectContext, @unchecked Sendable {
             }
         }
         round += 1
-        if let timeout { runtime.startTimer(SelectDeadline(round: round), after: timeout, repeating: false, for: address) }
+        if let timeout {
+            runtime.startTimer(SelectDeadline(round: round), after: timeout, repeating: false, for: address)
+        }
         let round = self.round
         let (message, from) = try await withCheckedThrowingContinuation { continuation in
             waiter = Waiter(accepts: accepts, saving: saving, round: round, continuation: continuation)
@@ -130,7 +135,9 @@ public final class Mailbox: ObjectContext, @unchecked Sendable {
     /// The runtime hands over a message; true if the mailbox holds on to it.
     /// `credit`: a peer's message, settled when taken from the mailbox (the runtime settles it if
     /// this returns false).
-    func offer(_ message: any Message, from sender: Address, notifyIfUndelivered: Bool = false, credit: InboundCredit? = nil) -> Bool {
+    func offer(
+        _ message: any Message, from sender: Address, notifyIfUndelivered: Bool = false, credit: InboundCredit? = nil
+    ) -> Bool {
         if let deadline = message as? SelectDeadline {
             if let waiter, waiter.round == deadline.round {
                 self.waiter = nil
@@ -139,7 +146,8 @@ public final class Mailbox: ObjectContext, @unchecked Sendable {
             return false
         }
         guard let waiter else {
-            held.append(HeldMessage(message: message, from: sender, notifyIfUndelivered: notifyIfUndelivered, credit: credit))
+            held.append(
+                HeldMessage(message: message, from: sender, notifyIfUndelivered: notifyIfUndelivered, credit: credit))
             return true
         }
         if waiter.accepts.contains(ObjectIdentifier(type(of: message))) {
@@ -149,7 +157,8 @@ public final class Mailbox: ObjectContext, @unchecked Sendable {
             return false
         }
         if waiter.saving.keeps(message) {
-            held.append(HeldMessage(message: message, from: sender, notifyIfUndelivered: notifyIfUndelivered, credit: credit))
+            held.append(
+                HeldMessage(message: message, from: sender, notifyIfUndelivered: notifyIfUndelivered, credit: credit))
             return true
         }
         dropped(HeldMessage(message: message, from: sender, notifyIfUndelivered: notifyIfUndelivered))
@@ -158,7 +167,9 @@ public final class Mailbox: ObjectContext, @unchecked Sendable {
 
     /// A message the select neither takes nor saves: gone, and its sender told if it asked.
     private func dropped(_ unwanted: HeldMessage) {
-        runtime.undeliverable(unwanted.message, to: address, from: unwanted.from, notify: unwanted.notifyIfUndelivered, reason: "not selected")
+        runtime.undeliverable(
+            unwanted.message, to: address, from: unwanted.from, notify: unwanted.notifyIfUndelivered,
+            reason: "not selected")
     }
 
     /// The object has ended: a waiting select throws, held messages go. Returns them, for their

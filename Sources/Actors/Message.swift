@@ -50,7 +50,9 @@ struct MessageType: @unchecked Sendable {
 /// and arrives as ``Incognito``. A message held as Incognito because it came before its type's
 /// first select becomes that type when a select names it.
 public enum MessageRegistry {
-    private static let table = Mutex<(byName: [String: MessageType], byID: [UInt32: MessageType], byType: [ObjectIdentifier: MessageType])>(
+    private static let table = Mutex<
+        (byName: [String: MessageType], byID: [UInt32: MessageType], byType: [ObjectIdentifier: MessageType])
+    >(
         ([:], [:], [:]))
 
     /// Registers `type`; returns false if another type already holds its name or identifier.
@@ -93,14 +95,20 @@ public struct AnyMessage: Codable, Sendable, CustomStringConvertible {
     public func encode(to encoder: any Encoder) throws {
         guard let encoder = encoder as? WireEncoder else {
             throw EncodingError.invalidValue(
-                message, .init(codingPath: encoder.codingPath, debugDescription: "a message inside a message needs the wire encoder"))
+                message,
+                .init(
+                    codingPath: encoder.codingPath,
+                    debugDescription: "a message inside a message needs the wire encoder"))
         }
         try encoder.encodeTyped(message)
     }
 
     public init(from decoder: any Decoder) throws {
         guard let decoder = decoder as? WireDecoder else {
-            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "a message inside a message needs the wire decoder"))
+            throw DecodingError.dataCorrupted(
+                .init(
+                    codingPath: decoder.codingPath,
+                    debugDescription: "a message inside a message needs the wire decoder"))
         }
         message = try decoder.decodeTyped()
     }

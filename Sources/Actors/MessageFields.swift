@@ -35,13 +35,34 @@ public struct MessageWriter {
         writer.text(name)
     }
 
-    public mutating func field(_ name: String, _ value: Int) { key(name); writer.integer(Int64(value)) }
-    public mutating func field(_ name: String, _ value: Int64) { key(name); writer.integer(value) }
-    public mutating func field(_ name: String, _ value: UInt64) { key(name); writer.unsigned(value) }
-    public mutating func field(_ name: String, _ value: Double) { key(name); writer.double(value) }
-    public mutating func field(_ name: String, _ value: Bool) { key(name); writer.bool(value) }
-    public mutating func field(_ name: String, _ value: String) { key(name); writer.string(value) }
-    public mutating func field(_ name: String, _ value: [UInt8]) { key(name); writer.blob(value) }
+    public mutating func field(_ name: String, _ value: Int) {
+        key(name)
+        writer.integer(Int64(value))
+    }
+    public mutating func field(_ name: String, _ value: Int64) {
+        key(name)
+        writer.integer(value)
+    }
+    public mutating func field(_ name: String, _ value: UInt64) {
+        key(name)
+        writer.unsigned(value)
+    }
+    public mutating func field(_ name: String, _ value: Double) {
+        key(name)
+        writer.double(value)
+    }
+    public mutating func field(_ name: String, _ value: Bool) {
+        key(name)
+        writer.bool(value)
+    }
+    public mutating func field(_ name: String, _ value: String) {
+        key(name)
+        writer.string(value)
+    }
+    public mutating func field(_ name: String, _ value: [UInt8]) {
+        key(name)
+        writer.blob(value)
+    }
 
     public mutating func field(_ name: String, _ value: Address) throws {
         key(name)
@@ -79,7 +100,7 @@ public struct MessageWriter {
 /// in any order and unknown ones are ignored; a missing or mistyped field throws, naming it.
 public struct MessageReader {
     let source: WireSource
-    private var count = -1  // the object is opened on the first field read
+    private var count = -1 // the object is opened on the first field read
     private var entriesAt = 0
     private var cursorIndex = 0
     private var cursorOffset = 0
@@ -89,7 +110,9 @@ public struct MessageReader {
         source = WireSource(bytes, resolver: resolver)
         var reader = WireReader(bytes)
         try reader.skip()
-        guard reader.atEnd else { throw WireError(path: "", problem: "\(bytes.count - reader.offset) bytes after the message") }
+        guard reader.atEnd else {
+            throw WireError(path: "", problem: "\(bytes.count - reader.offset) bytes after the message")
+        }
     }
 
     /// Where `name`'s value starts: searched from after the last field read, wrapping once.
@@ -122,14 +145,30 @@ public struct MessageReader {
 
     private func path(_ name: String) -> FieldPath { FieldPath([], NameKey(name)) }
 
-    public mutating func int(_ name: String) throws(WireError) -> Int { try source.integer(Int.self, at: try find(name), path: path(name)) }
-    public mutating func int64(_ name: String) throws(WireError) -> Int64 { try source.integer(Int64.self, at: try find(name), path: path(name)) }
-    public mutating func uint64(_ name: String) throws(WireError) -> UInt64 { try source.integer(UInt64.self, at: try find(name), path: path(name)) }
-    public mutating func double(_ name: String) throws(WireError) -> Double { try source.double(at: try find(name), path: path(name)) }
-    public mutating func bool(_ name: String) throws(WireError) -> Bool { try source.bool(at: try find(name), path: path(name)) }
-    public mutating func string(_ name: String) throws(WireError) -> String { try source.string(at: try find(name), path: path(name)) }
-    public mutating func bytes(_ name: String) throws(WireError) -> [UInt8] { try source.bytes(at: try find(name), path: path(name)) }
-    public mutating func address(_ name: String) throws(WireError) -> Address { try source.address(at: try find(name), path: path(name)) }
+    public mutating func int(_ name: String) throws(WireError) -> Int {
+        try source.integer(Int.self, at: try find(name), path: path(name))
+    }
+    public mutating func int64(_ name: String) throws(WireError) -> Int64 {
+        try source.integer(Int64.self, at: try find(name), path: path(name))
+    }
+    public mutating func uint64(_ name: String) throws(WireError) -> UInt64 {
+        try source.integer(UInt64.self, at: try find(name), path: path(name))
+    }
+    public mutating func double(_ name: String) throws(WireError) -> Double {
+        try source.double(at: try find(name), path: path(name))
+    }
+    public mutating func bool(_ name: String) throws(WireError) -> Bool {
+        try source.bool(at: try find(name), path: path(name))
+    }
+    public mutating func string(_ name: String) throws(WireError) -> String {
+        try source.string(at: try find(name), path: path(name))
+    }
+    public mutating func bytes(_ name: String) throws(WireError) -> [UInt8] {
+        try source.bytes(at: try find(name), path: path(name))
+    }
+    public mutating func address(_ name: String) throws(WireError) -> Address {
+        try source.address(at: try find(name), path: path(name))
+    }
 
     /// Any `Decodable` value, through the `Codable` path.
     public mutating func value<T: Decodable>(_ name: String, decoding type: T.Type) throws -> T {

@@ -1,5 +1,5 @@
-import Transport
 import Platform
+import Transport
 
 /// One connection to another process, as the runtime sees it. A class: the hot path reads and
 /// updates it in place rather than copying its tables.
@@ -50,7 +50,10 @@ extension Runtime: AddressTranslator, AddressResolver {
         return id
     }
 
-    func connect(to address: SocketAddress, backoff: Backoff?, deadline: Duration?, preface: [UInt8], role: Handshake.Role, owner: Address) -> ConnectorID {
+    func connect(
+        to address: SocketAddress, backoff: Backoff?, deadline: Duration?, preface: [UInt8], role: Handshake.Role,
+        owner: Address
+    ) -> ConnectorID {
         let id = connections.connect(to: address, deadline: deadline, backoff: backoff, preface: preface, role: role)
         connectorOwners[id] = (owner, address)
         return id
@@ -68,25 +71,37 @@ extension Runtime: AddressTranslator, AddressResolver {
             guard let (owner, requested) = listenerOwners[listener] else { return connections.close(connection) }
             let link = openLink(connection, owner: owner)
             post(
-                Accepted(listening: requested.description, peer: endpoint(of: connection, peer: true), local: endpoint(of: connection, peer: false)),
+                Accepted(
+                    listening: requested.description, peer: endpoint(of: connection, peer: true),
+                    local: endpoint(of: connection, peer: false)),
                 to: owner.object, from: .owner(of: link.id, runtime: index))
         case .connected(let connection, let connector):
             guard let (owner, requested) = connectorOwners[connector] else { return connections.close(connection) }
             let link = openLink(connection, owner: owner)
-            post(Connected(requested: requested.description, local: endpoint(of: connection, peer: false), connector: connector.value), to: owner.object, from: .owner(of: link.id, runtime: index))
+            post(
+                Connected(
+                    requested: requested.description, local: endpoint(of: connection, peer: false),
+                    connector: connector.value), to: owner.object, from: .owner(of: link.id, runtime: index))
         case .notConnected(let connector, let reason, let retryIn):
             guard let (owner, requested) = connectorOwners[connector] else { return }
             if retryIn == nil { connectorOwners[connector] = nil }
             let seconds = retryIn.map { Double($0.nanosecondsClamped) / 1e9 }
-            post(NotConnected(requested: requested.description, reason: reason.description, retryInSeconds: seconds, connector: connector.value), to: owner.object, from: .none)
+            post(
+                NotConnected(
+                    requested: requested.description, reason: reason.description, retryInSeconds: seconds,
+                    connector: connector.value), to: owner.object, from: .none)
         case .closed(let connection, let reason):
             guard let link = endLink(connection) else { return }
             let unconfirmed = account(link, reason: reason.description)
-            post(Closed(reason: reason.description, unconfirmed: unconfirmed), to: link.owner.object, from: .owner(of: link.id, runtime: index))
+            post(
+                Closed(reason: reason.description, unconfirmed: unconfirmed), to: link.owner.object,
+                from: .owner(of: link.id, runtime: index))
         case .abandoned(let connection, let reason):
             guard let link = endLink(connection) else { return }
             let unconfirmed = account(link, reason: reason.description)
-            post(Abandoned(reason: reason.description, unconfirmed: unconfirmed), to: link.owner.object, from: .owner(of: link.id, runtime: index))
+            post(
+                Abandoned(reason: reason.description, unconfirmed: unconfirmed), to: link.owner.object,
+                from: .owner(of: link.id, runtime: index))
         case .writable(let connection):
             guard let link = link(connection) else { return }
             tellWritable(link.refusedSenders, from: .owner(of: link.id, runtime: index))
@@ -97,7 +112,8 @@ extension Runtime: AddressTranslator, AddressResolver {
     private func openLink(_ connection: ConnectionID, owner: Address) -> Link {
         tables.value.lastLinkID += 1
         let id = LinkID(value: tables.value.lastLinkID)
-        let link = Link(id: id, connection: connection, owner: owner, window: max(limits.linkCredit, LinkCredit.initialWindow))
+        let link = Link(
+            id: id, connection: connection, owner: owner, window: max(limits.linkCredit, LinkCredit.initialWindow))
         tables.value.links[connection.socket.index] = link
         tables.value.linksByID[id] = link
         // Say our window at once: until then the peer assumes the protocol's initial one.
@@ -117,7 +133,8 @@ extension Runtime: AddressTranslator, AddressResolver {
             do throws(SendRefused) {
                 try deliver(Writable(), to: sender, from: from, notifyIfUndelivered: false, enforceMailbox: false)
             } catch {
-                logger.warning("Writable not told across threads", metadata: ["sender": "\(sender)", "reason": "\(error)"])
+                logger.warning(
+                    "Writable not told across threads", metadata: ["sender": "\(sender)", "reason": "\(error)"])
             }
         }
     }
@@ -128,21 +145,27 @@ extension Runtime: AddressTranslator, AddressResolver {
         let from = Address.owner(of: link.id, runtime: index)
         var all: [UnconfirmedMessages] = []
         for (sender, destination, count) in link.credit.unconfirmed() {
-            let entry = UnconfirmedMessages(sender: sender, destination: Address(object: destination, link: link.id, runtime: index), count: count)
+            let entry = UnconfirmedMessages(
+                sender: sender, destination: Address(object: destination, link: link.id, runtime: index), count: count)
             all.append(entry)
             do throws(SendRefused) {
                 try deliver(
-                    NotConfirmed(destination: entry.destination, count: count, reason: reason), to: sender, from: from, notifyIfUndelivered: false,
+                    NotConfirmed(destination: entry.destination, count: count, reason: reason), to: sender, from: from,
+                    notifyIfUndelivered: false,
                     enforceMailbox: false)
             } catch {
-                logger.warning("sender not told of unconfirmed messages", metadata: ["sender": "\(sender)", "count": "\(count)", "reason": "\(error)"])
+                logger.warning(
+                    "sender not told of unconfirmed messages",
+                    metadata: ["sender": "\(sender)", "count": "\(count)", "reason": "\(error)"])
             }
         }
         if !all.isEmpty {
             // Debug only: the senders are told, and a peer that exits usually leaves a few.
             logger.debug(
                 "connection ended with messages unconfirmed",
-                metadata: ["link": "\(link.id)", "messages": "\(all.reduce(0) { $0 + $1.count })", "reason": "\(reason)"])
+                metadata: [
+                    "link": "\(link.id)", "messages": "\(all.reduce(0) { $0 + $1.count })", "reason": "\(reason)",
+                ])
         }
         return all
     }
@@ -150,7 +173,11 @@ extension Runtime: AddressTranslator, AddressResolver {
     /// One end of a TCP connection as text; empty for Unix sockets, whose ends have no useful name.
     private func endpoint(of connection: ConnectionID, peer: Bool) -> String {
         let reactor = connections.reactor
-        guard let address = try? (peer ? reactor.peerAddress(of: connection.socket) : reactor.localAddress(of: connection.socket)), address.isTCP else { return "" }
+        guard
+            let address = try?
+                (peer ? reactor.peerAddress(of: connection.socket) : reactor.localAddress(of: connection.socket)),
+            address.isTCP
+        else { return "" }
         return address.description
     }
 
@@ -186,7 +213,9 @@ extension Runtime: AddressTranslator, AddressResolver {
         let (name, typeID) = identity(of: message)
         if !state.declaredOut.contains(typeID) {
             do throws(Transport.FrameRefused) {
-                try connections.send(FrameHeader(typeID: Self.declarationType, bodyLength: 0, destination: UInt64(typeID)), body: Array(name.utf8), on: state.connection)
+                try connections.send(
+                    FrameHeader(typeID: Self.declarationType, bodyLength: 0, destination: UInt64(typeID)),
+                    body: Array(name.utf8), on: state.connection)
             } catch {
                 try refusal(error, message, address, sender, notifyIfUndelivered)
                 return
@@ -198,7 +227,7 @@ extension Runtime: AddressTranslator, AddressResolver {
         var header = FrameHeader(typeID: typeID, bodyLength: 0, destination: address.object)
         do {
             var buffer: [UInt8] = []
-            swap(&buffer, &tables.value.scratch)  // the writer takes the storage whole, with no copy
+            swap(&buffer, &tables.value.scratch) // the writer takes the storage whole, with no copy
             var writer = MessageWriter(reusing: consume buffer, translator: self)
             try message.writeFields(to: &writer)
             tables.value.scratch = writer.finish()
@@ -252,7 +281,9 @@ extension Runtime: AddressTranslator, AddressResolver {
 
     func wire(_ address: Address) throws(WireError) -> (WireTag, UInt64) {
         var address = address
-        if address.isLocal, let slot = slot(of: address.object), case .forwarder(let forwarder) = tables.value.entries[slot].kind {
+        if address.isLocal, let slot = slot(of: address.object),
+            case .forwarder(let forwarder) = tables.value.entries[slot].kind
+        {
             address = forwarder.target
         }
         guard let link = address.link else { return (.address, address.object) }
@@ -297,7 +328,9 @@ extension Runtime: AddressTranslator, AddressResolver {
         guard let credit = state.credit.received(for: header.destination) else {
             logger.warning(
                 "closing connection: peer sent beyond its credit",
-                metadata: ["link": "\(connection)", "object": "\(header.destination)", "window": "\(state.credit.window)"])
+                metadata: [
+                    "link": "\(connection)", "object": "\(header.destination)", "window": "\(state.credit.window)",
+                ])
             connections.close(connection, graceful: false)
             return
         }
@@ -305,7 +338,8 @@ extension Runtime: AddressTranslator, AddressResolver {
         var queued = false
         defer { if !queued { settle(credit) } }
         guard var declared = state.names[header.typeID] else {
-            logger.warning("message dropped: type not declared", metadata: ["link": "\(connection)", "type": "\(header.typeID)"])
+            logger.warning(
+                "message dropped: type not declared", metadata: ["link": "\(connection)", "type": "\(header.typeID)"])
             return
         }
         if declared.type == nil, let known = MessageRegistry.type(named: declared.name) {
@@ -327,22 +361,30 @@ extension Runtime: AddressTranslator, AddressResolver {
                 message = try Incognito(checking: bytes, typeName: declared.name, resolver: self)
             }
         } catch {
-            logger.warning("message dropped: body does not decode", metadata: ["link": "\(connection)", "type": "\(declared.name)", "reason": "\(error)"])
+            logger.warning(
+                "message dropped: body does not decode",
+                metadata: ["link": "\(connection)", "type": "\(declared.name)", "reason": "\(error)"])
             return
         }
         var sender = Address.none
         if header.returnAddress != 0 || header.flags.contains(.returnHome) {
-            sender = (try? address(header.flags.contains(.returnHome) ? .returningAddress : .address, header.returnAddress)) ?? .none
+            sender =
+                (try? address(header.flags.contains(.returnHome) ? .returningAddress : .address, header.returnAddress))
+                ?? .none
         }
         let destination = header.destination == 0 ? state.owner : Address(local: header.destination)
         let notify = header.flags.contains(.notifyUndelivered)
         do throws(SendRefused) {
-            queued = try deliver(message, to: destination, from: sender, notifyIfUndelivered: notify, enforceMailbox: false, holdIfFull: true, credit: credit)
+            queued = try deliver(
+                message, to: destination, from: sender, notifyIfUndelivered: notify, enforceMailbox: false,
+                holdIfFull: true, credit: credit)
         } catch {
             // A full run queue holds the message (see `overflow`); what is refused here was on its
             // way on, through another connection or thread that is busy. It goes back to its
             // sender; the link it came over stays up.
-            logger.warning("forwarded message refused", metadata: ["link": "\(connection)", "to": "\(destination)", "reason": "\(error)"])
+            logger.warning(
+                "forwarded message refused",
+                metadata: ["link": "\(connection)", "to": "\(destination)", "reason": "\(error)"])
             undeliverable(message, to: destination, from: sender, notify: notify, reason: "\(error)")
         }
         pauseIfOverloaded(connection)
@@ -355,7 +397,8 @@ extension Runtime: AddressTranslator, AddressResolver {
             // From the connection's owner: the credit of one destination or another came back.
             if !writable.isEmpty { tellWritable(writable, from: .owner(of: state.id, runtime: index)) }
         } catch {
-            logger.warning("closing connection: bad credit frame", metadata: ["link": "\(state.connection)", "reason": "\(error)"])
+            logger.warning(
+                "closing connection: bad credit frame", metadata: ["link": "\(state.connection)", "reason": "\(error)"])
             connections.close(state.connection, graceful: false)
         }
     }
@@ -378,7 +421,9 @@ extension Runtime: AddressTranslator, AddressResolver {
     /// saving) gets its grants later, when it has worked some off.
     func grantCredit() {
         guard !creditsDue.isEmpty else { return }
-        if creditsDue.contains(where: { $0.link != creditsDue[0].link }) { creditsDue.sort { $0.link.socket.index < $1.link.socket.index } }
+        if creditsDue.contains(where: { $0.link != creditsDue[0].link }) {
+            creditsDue.sort { $0.link.socket.index < $1.link.socket.index }
+        }
         var kept = 0
         var start = 0
         var frameFull = false
@@ -386,7 +431,7 @@ extension Runtime: AddressTranslator, AddressResolver {
             var end = start + 1
             while end < creditsDue.count && creditsDue[end].link == creditsDue[start].link { end += 1 }
             guard let link = link(creditsDue[start].link) else {
-                for credit in creditsDue[start..<end] { credit.listed = false }  // the link is gone
+                for credit in creditsDue[start..<end] { credit.listed = false } // the link is gone
                 start = end
                 continue
             }
@@ -458,12 +503,17 @@ extension Runtime: AddressTranslator, AddressResolver {
         bytes.append(span: body)
         let name = String(decoding: bytes, as: UTF8.self)
         let id = UInt32(truncatingIfNeeded: header.destination)
-        guard body.count <= Self.maximumTypeName, id == MessageType.identifier(of: name), id != Self.declarationType else {
-            logger.warning("type declaration ignored: name and identifier disagree", metadata: ["link": "\(state.id)", "name": "\(name.prefix(64))"])
+        guard body.count <= Self.maximumTypeName, id == MessageType.identifier(of: name), id != Self.declarationType
+        else {
+            logger.warning(
+                "type declaration ignored: name and identifier disagree",
+                metadata: ["link": "\(state.id)", "name": "\(name.prefix(64))"])
             return
         }
         guard state.names.count < limits.typesPerLink || state.names[id] != nil else {
-            logger.warning("type declaration ignored: too many types", metadata: ["link": "\(state.id)", "limit": "\(limits.typesPerLink)"])
+            logger.warning(
+                "type declaration ignored: too many types",
+                metadata: ["link": "\(state.id)", "limit": "\(limits.typesPerLink)"])
             return
         }
         state.names[id] = (name, MessageRegistry.type(named: name))
@@ -481,13 +531,16 @@ extension Runtime: AddressTranslator, AddressResolver {
     /// object alone never pauses a connection: its credit runs out instead (see ``LinkCredit``).
     private func pauseIfOverloaded(_ connection: ConnectionID) {
         guard tables.value.queue.count >= tables.value.queue.capacity * 3 / 4 || !tables.value.overflow.isEmpty,
-              !pausedLinks.contains(connection) else { return }
+            !pausedLinks.contains(connection)
+        else { return }
         connections.pauseReceiving(connection)
         pausedLinks.append(connection)
     }
 
     func resumePausedLinks() {
-        guard !pausedLinks.isEmpty, tables.value.overflow.isEmpty, tables.value.queue.count < tables.value.queue.capacity / 2 else { return }
+        guard !pausedLinks.isEmpty, tables.value.overflow.isEmpty,
+            tables.value.queue.count < tables.value.queue.capacity / 2
+        else { return }
         for link in pausedLinks { connections.resumeReceiving(link) }
         pausedLinks.removeAll()
     }

@@ -1,5 +1,5 @@
-import Transport
 import Platform
+import Transport
 
 /// A timer is one per object and message type.
 struct TimerKey: Hashable {
@@ -29,7 +29,8 @@ extension Runtime {
         do {
             let due = Deadline.after(delay)
             let timer = try reactor.startTimer(at: due, tag: tag, in: timerSpace)
-            timers[key] = TimerRecord(timer: timer, due: due, tag: tag, message: message, interval: repeating ? delay : nil)
+            timers[key] = TimerRecord(
+                timer: timer, due: due, tag: tag, message: message, interval: repeating ? delay : nil)
             timerTags[tag] = key
         } catch {
             // The reactor's timer table is full: say so to the object rather than never firing.

@@ -1,7 +1,11 @@
-import Platform
-import Logging
-import Transport
 import Cryptography
+import Logging
+import Platform
+import Transport
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// Bounds of one runtime. Every queue has one; exceeding it is a refusal the sender sees.
 public struct RuntimeLimits: Sendable {
@@ -194,7 +198,8 @@ public final class Runtime: @unchecked Sendable {
     /// `logger`.
     public init(
         reactor: Reactor, transport: TransportConfiguration = TransportConfiguration(secret: .generate()),
-        limits: RuntimeLimits = RuntimeLimits(), logger: Logger = Logger(label: "ansar.actors"), transportLogger: Logger? = nil
+        limits: RuntimeLimits = RuntimeLimits(), logger: Logger = Logger(label: "ansar.actors"),
+        transportLogger: Logger? = nil
     ) {
         precondition(limits.objects > 1 && limits.objects <= 1 << 24, "RuntimeLimits.objects must be in 2...2^24")
         self.reactor = reactor
@@ -209,9 +214,11 @@ public final class Runtime: @unchecked Sendable {
         }
         self.index = index
         // Slot 0 is never used: identifier 0 means "nobody".
-        tables = Confined(Tables(
-            entries: Array(repeating: Entry(), count: min(limits.objects, 64)), freeSlots: (1..<min(limits.objects, 64)).reversed(),
-            queue: Ring(capacity: limits.runQueue)))
+        tables = Confined(
+            Tables(
+                entries: Array(repeating: Entry(), count: min(limits.objects, 64)),
+                freeSlots: (1..<min(limits.objects, 64)).reversed(),
+                queue: Ring(capacity: limits.runQueue)))
         tables.value.scratch.reserveCapacity(4096)
     }
 
@@ -263,7 +270,9 @@ public final class Runtime: @unchecked Sendable {
     /// The live entry `id` names, if any.
     func slot(of id: UInt64) -> Int? {
         let slot = Int(id & Address.slotMask)
-        guard slot < tables.value.entries.count, tables.value.entries[slot].id == id, id != 0, !tables.value.entries[slot].ended else { return nil }
+        guard slot < tables.value.entries.count, tables.value.entries[slot].id == id, id != 0,
+            !tables.value.entries[slot].ended
+        else { return nil }
         return slot
     }
 
@@ -284,7 +293,9 @@ public final class Runtime: @unchecked Sendable {
     /// Creates a sequential object running `body`; it completes with what `body` returns (a thrown
     /// error completes it with ``Faulted``). Nil when the table is full.
     @discardableResult
-    public func create(parent: Address = .none, _ body: @escaping @Sendable (Mailbox) async throws -> any Message) -> Address? {
+    public func create(parent: Address = .none, _ body: @escaping @Sendable (Mailbox) async throws -> any Message)
+        -> Address?
+    {
         let mailbox = Mailbox(runtime: self)
         guard let address = allocate(.sequential(mailbox), parent: parent) else { return nil }
         mailbox.address = address
@@ -327,9 +338,12 @@ public final class Runtime: @unchecked Sendable {
         if parent != .none {
             // The runtime's own message: it does not wait for room in the parent's mailbox.
             do throws(SendRefused) {
-                try deliver(Completed(value), to: parent, from: address, notifyIfUndelivered: false, enforceMailbox: false)
+                try deliver(
+                    Completed(value), to: parent, from: address, notifyIfUndelivered: false, enforceMailbox: false)
             } catch {
-                logger.error("parent not told of a completion", metadata: ["parent": "\(parent)", "child": "\(address)", "reason": "\(error)"])
+                logger.error(
+                    "parent not told of a completion",
+                    metadata: ["parent": "\(parent)", "child": "\(address)", "reason": "\(error)"])
             }
         }
         // Messages still queued for it meet a dead identifier and are dropped as they come up;
@@ -351,7 +365,7 @@ public final class Runtime: @unchecked Sendable {
     /// first use, the same instance after. Publish/subscribe keeps its group address and
     /// directory here, typed, instead of looking an object up by name and downcasting it.
     public func attachment<T: AnyObject>(_ type: T.Type, orMake make: () -> T) -> T {
-        if let known = attachments[ObjectIdentifier(type)] { return known as! T }  // stored under its own type
+        if let known = attachments[ObjectIdentifier(type)] { return known as! T } // stored under its own type
         let made = make()
         attachments[ObjectIdentifier(type)] = made
         return made
@@ -373,20 +387,24 @@ public final class Runtime: @unchecked Sendable {
     /// the message was queued for an object of this runtime (false: sent on, or dropped).
     @discardableResult
     func deliver(
-        _ message: consuming any Message, to address: Address, from sender: Address, notifyIfUndelivered: Bool, enforceMailbox: Bool = true,
+        _ message: consuming any Message, to address: Address, from sender: Address, notifyIfUndelivered: Bool,
+        enforceMailbox: Bool = true,
         holdIfFull: Bool = false, credit: InboundCredit? = nil
     ) throws(SendRefused) -> Bool {
         if let link = address.link {
             guard address.linkRuntime == index else {
                 // The connection belongs to another thread's runtime: it sends.
-                try sendAcrossThreads(message, to: address, via: address.linkRuntime, from: sender, notifyIfUndelivered: notifyIfUndelivered)
+                try sendAcrossThreads(
+                    message, to: address, via: address.linkRuntime, from: sender,
+                    notifyIfUndelivered: notifyIfUndelivered)
                 return false
             }
             try sendRemote(message, to: address, over: link, from: sender, notifyIfUndelivered: notifyIfUndelivered)
             return false
         }
         if address.runtime != index {
-            try sendAcrossThreads(message, to: address, via: address.runtime, from: sender, notifyIfUndelivered: notifyIfUndelivered)
+            try sendAcrossThreads(
+                message, to: address, via: address.runtime, from: sender, notifyIfUndelivered: notifyIfUndelivered)
             return false
         }
         guard let slot = slot(of: address.object) else {
@@ -395,11 +413,14 @@ public final class Runtime: @unchecked Sendable {
         }
         if case .forwarder(let forwarder) = tables.value.entries[slot].kind {
             return try deliver(
-                message, to: forwarder.target, from: sender, notifyIfUndelivered: notifyIfUndelivered, enforceMailbox: enforceMailbox,
+                message, to: forwarder.target, from: sender, notifyIfUndelivered: notifyIfUndelivered,
+                enforceMailbox: enforceMailbox,
                 holdIfFull: holdIfFull, credit: credit)
         }
         guard tables.value.entries[slot].queued < limits.mailbox || !enforceMailbox else { throw .mailboxFull(address) }
-        let envelope = Envelope(to: address.object, from: sender, message: message, notifyIfUndelivered: notifyIfUndelivered, credit: credit)
+        let envelope = Envelope(
+            to: address.object, from: sender, message: message, notifyIfUndelivered: notifyIfUndelivered, credit: credit
+        )
         if !enqueue(envelope, mayHold: holdIfFull) { throw .runQueueFull }
         tables.value.entries[slot].queued += 1
         return true
@@ -435,7 +456,8 @@ public final class Runtime: @unchecked Sendable {
             undeliverable(message, to: address, from: sender, notify: notifyIfUndelivered, reason: "no such object")
             return
         }
-        guard inbox.post(Posted(to: address, from: sender, message: message, notifyIfUndelivered: notifyIfUndelivered)) else {
+        guard inbox.post(Posted(to: address, from: sender, message: message, notifyIfUndelivered: notifyIfUndelivered))
+        else {
             throw .threadBusy(address)
         }
     }
@@ -454,21 +476,26 @@ public final class Runtime: @unchecked Sendable {
     func tellSendersOfDropped(_ messages: [HeldMessage], to address: Address) {
         for held in messages {
             if let credit = held.credit { settle(credit) }
-            undeliverable(held.message, to: address, from: held.from, notify: held.notifyIfUndelivered, reason: "object has ended")
+            undeliverable(
+                held.message, to: address, from: held.from, notify: held.notifyIfUndelivered, reason: "object has ended"
+            )
         }
     }
 
     /// Drops a message nobody can take, says so at debug level, and tells the sender if asked.
-    func undeliverable(_ message: any Message, to address: Address, from sender: Address, notify: Bool, reason: String) {
+    func undeliverable(_ message: any Message, to address: Address, from sender: Address, notify: Bool, reason: String)
+    {
         let typeName = AnyMessage(message).typeName
         logger.debug("message dropped", metadata: ["to": "\(address)", "type": "\(typeName)", "reason": "\(reason)"])
         guard notify, sender != .none, !(message is NotDelivered) else { return }
         do throws(SendRefused) {
             try deliver(
-                NotDelivered(to: address, messageType: typeName, reason: reason), to: sender, from: .none, notifyIfUndelivered: false,
+                NotDelivered(to: address, messageType: typeName, reason: reason), to: sender, from: .none,
+                notifyIfUndelivered: false,
                 enforceMailbox: false)
         } catch {
-            logger.warning("sender not told of an undelivered message", metadata: ["sender": "\(sender)", "reason": "\(error)"])
+            logger.warning(
+                "sender not told of an undelivered message", metadata: ["sender": "\(sender)", "reason": "\(error)"])
         }
     }
 
@@ -505,12 +532,16 @@ public final class Runtime: @unchecked Sendable {
         var held = false
         defer { if !held, let credit = envelope.credit { settle(credit) } }
         guard tables.value.entries[slot].id == envelope.to else {
-            undeliverable(envelope.message, to: Address(local: envelope.to), from: envelope.from, notify: envelope.notifyIfUndelivered, reason: "no such object")
+            undeliverable(
+                envelope.message, to: Address(local: envelope.to), from: envelope.from,
+                notify: envelope.notifyIfUndelivered, reason: "no such object")
             return
         }
         tables.value.entries[slot].queued -= 1
         guard !tables.value.entries[slot].ended else {
-            undeliverable(envelope.message, to: Address(local: envelope.to), from: envelope.from, notify: envelope.notifyIfUndelivered, reason: "object has ended")
+            undeliverable(
+                envelope.message, to: Address(local: envelope.to), from: envelope.from,
+                notify: envelope.notifyIfUndelivered, reason: "object has ended")
             if tables.value.entries[slot].queued == 0 { release(slot) }
             return
         }
@@ -518,22 +549,31 @@ public final class Runtime: @unchecked Sendable {
         switch kind {
         case .handler(let object):
             let context = Context(
-                runtime: self, address: Address(local: envelope.to), returnAddress: envelope.from, notifyIfUndelivered: envelope.notifyIfUndelivered)
+                runtime: self, address: Address(local: envelope.to), returnAddress: envelope.from,
+                notifyIfUndelivered: envelope.notifyIfUndelivered)
             do {
                 try object.receive(envelope.message, context: context)
             } catch {
                 complete(context.address, with: Faulted("object faulted", explanation: "\(error)"))
             }
-            if tables.value.entries[slot].ended, tables.value.entries[slot].id == envelope.to, tables.value.entries[slot].queued == 0 { release(slot) }
+            if tables.value.entries[slot].ended, tables.value.entries[slot].id == envelope.to,
+                tables.value.entries[slot].queued == 0
+            {
+                release(slot)
+            }
         case .sequential(let mailbox):
-            held = mailbox.offer(envelope.message, from: envelope.from, notifyIfUndelivered: envelope.notifyIfUndelivered, credit: envelope.credit)
+            held = mailbox.offer(
+                envelope.message, from: envelope.from, notifyIfUndelivered: envelope.notifyIfUndelivered,
+                credit: envelope.credit)
             if held { tables.value.entries[slot].queued += 1 }
         case .forwarder, .free:
-            break  // forwarders never get envelopes: deliver() goes around them
+            break // forwarders never get envelopes: deliver() goes around them
         }
     }
 
-    var hasWork: Bool { !tables.value.queue.isEmpty || !tables.value.overflow.isEmpty || executor.hasJobs || inboxCarry > 0 }
+    var hasWork: Bool {
+        !tables.value.queue.isEmpty || !tables.value.overflow.isEmpty || executor.hasJobs || inboxCarry > 0
+    }
 
     /// A sequential object took (or dropped) one message it was holding.
     func mailboxTook(_ address: Address, _ held: HeldMessage) {
@@ -547,17 +587,25 @@ public final class Runtime: @unchecked Sendable {
     /// Runs `main` (with signals SIGINT/SIGTERM sending it ``Stop``) until it completes, and
     /// returns what it completed with.
     public func run(_ main: some Object) throws(ReactorError) -> any Message {
-        guard let address = create(main) else { return Faulted("cannot create the main object", explanation: "object table full") }
+        guard let address = create(main) else {
+            return Faulted("cannot create the main object", explanation: "object table full")
+        }
         return try run(until: address)
     }
 
     /// Runs a sequential main object until it completes; see ``run(_:)-(Object)``.
-    public func run(_ body: @escaping @Sendable (Mailbox) async throws -> any Message) throws(ReactorError) -> any Message {
+    public func run(_ body: @escaping @Sendable (Mailbox) async throws -> any Message) throws(ReactorError)
+        -> any Message
+    {
         try run(body) { _ in }
     }
 
-    func run(_ body: @escaping @Sendable (Mailbox) async throws -> any Message, created: (Address) -> Void) throws(ReactorError) -> any Message {
-        guard let address = create(body) else { return Faulted("cannot create the main object", explanation: "object table full") }
+    func run(_ body: @escaping @Sendable (Mailbox) async throws -> any Message, created: (Address) -> Void)
+        throws(ReactorError) -> any Message
+    {
+        guard let address = create(body) else {
+            return Faulted("cannot create the main object", explanation: "object table full")
+        }
         created(address)
         return try run(until: address)
     }
@@ -567,7 +615,7 @@ public final class Runtime: @unchecked Sendable {
         mainResult = nil
         try reactor.watchSignals([SIGINT, SIGTERM] + extraSignals)
         var handler = RuntimeHandler(runtime: self) { [unowned self] in mainResult != nil }
-        runQueued()  // what was created before the loop starts, before the first wait
+        runQueued() // what was created before the loop starts, before the first wait
         while mainResult == nil {
             try reactor.run(&handler)
         }
@@ -580,7 +628,8 @@ public final class Runtime: @unchecked Sendable {
     /// tasks finish and let go of the runtime instead of waiting forever.
     private func endSequentialObjects() {
         for slot in tables.value.entries.indices {
-            guard case .sequential(let mailbox) = tables.value.entries[slot].kind, !tables.value.entries[slot].ended else { continue }
+            guard case .sequential(let mailbox) = tables.value.entries[slot].kind, !tables.value.entries[slot].ended
+            else { continue }
             tables.value.entries[slot].ended = true
             let dropped = mailbox.end()
             tables.value.entries[slot].queued -= dropped.count
@@ -616,14 +665,12 @@ public final class Runtime: @unchecked Sendable {
     /// Turns the loop while `condition` holds, until `deadline` at the latest (tests and
     /// embedding). Returns whether `condition` still held.
     @discardableResult
-    public func run(until deadline: Deadline, while condition: @escaping () -> Bool = { true }) throws(ReactorError) -> Bool {
+    public func run(until deadline: Deadline, while condition: @escaping () -> Bool = { true }) throws(ReactorError)
+        -> Bool
+    {
         var handler = RuntimeHandler(runtime: self) { !condition() }
         runQueued()
         if condition() { try reactor.run(&handler, until: deadline) }
         return condition()
     }
 }
-
-#if canImport(Glibc)
-import Glibc
-#endif

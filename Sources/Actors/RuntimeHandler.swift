@@ -1,5 +1,9 @@
 import Transport
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// Drives a ``Runtime`` from its reactor, composed with the transport's handler: the runtime takes
 /// its own events (its timers, in its own space; signals; wake-ups from other threads) and hands
 /// the rest to the transport, whose events come back through ``LinkDelegate``. Queued messages run
@@ -46,7 +50,9 @@ struct LinkDelegate: TransportDelegate {
         runtime.linkEvent(event)
     }
 
-    mutating func transport(_ connections: Connections, received header: FrameHeader, body: Span<UInt8>, on connection: ConnectionID) {
+    mutating func transport(
+        _ connections: Connections, received header: FrameHeader, body: Span<UInt8>, on connection: ConnectionID
+    ) {
         runtime.received(header, body: body, on: connection)
     }
 }
@@ -75,7 +81,9 @@ extension Runtime {
         var lastRefusal = ""
         for posted in inboxBatch[inboxCarry...] {
             do throws(SendRefused) {
-                try deliver(posted.message, to: posted.to, from: posted.from, notifyIfUndelivered: posted.notifyIfUndelivered, enforceMailbox: false)
+                try deliver(
+                    posted.message, to: posted.to, from: posted.from, notifyIfUndelivered: posted.notifyIfUndelivered,
+                    enforceMailbox: false)
             } catch .runQueueFull {
                 break
             } catch {
@@ -84,12 +92,16 @@ extension Runtime {
                     unannounced += 1
                     lastRefusal = "\(error)"
                 }
-                undeliverable(posted.message, to: posted.to, from: posted.from, notify: posted.notifyIfUndelivered, reason: "\(error)")
+                undeliverable(
+                    posted.message, to: posted.to, from: posted.from, notify: posted.notifyIfUndelivered,
+                    reason: "\(error)")
             }
             taken += 1
         }
         if unannounced > 0 {
-            logger.warning("cross-thread messages refused, their senders not told", metadata: ["count": "\(unannounced)", "reason": "\(lastRefusal)"])
+            logger.warning(
+                "cross-thread messages refused, their senders not told",
+                metadata: ["count": "\(unannounced)", "reason": "\(lastRefusal)"])
         }
         inboxCarry += taken
         if inboxCarry < inboxBatch.count {
@@ -103,7 +115,7 @@ extension Runtime {
     func signalled(_ number: Int32) {
         guard main != .none else { return }
         guard number == SIGINT || number == SIGTERM else {
-            post(Signalled(signal: number), to: main.object, from: .none)  // one of ``Runtime/extraSignals``
+            post(Signalled(signal: number), to: main.object, from: .none) // one of ``Runtime/extraSignals``
             return
         }
         stopSignals += 1
@@ -116,7 +128,3 @@ extension Runtime {
         }
     }
 }
-
-#if canImport(Glibc)
-import Glibc
-#endif

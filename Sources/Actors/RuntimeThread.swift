@@ -1,7 +1,11 @@
 import Logging
+import Platform
 import Synchronization
 import Transport
-import Platform
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// The runtimes of this process, by index (the 8 bits of an object identifier above its slot), so
 /// that an address of an object on one thread reaches it from any other.
@@ -38,7 +42,8 @@ public final class RuntimeThread: Sendable {
     /// Starts the thread: a reactor, a runtime with `transport` and `limits`, `prepare` to set up
     /// what layers above keep on the runtime, and `main`.
     public init(
-        transport: TransportConfiguration = TransportConfiguration(secret: .generate()), limits: RuntimeLimits = RuntimeLimits(),
+        transport: TransportConfiguration = TransportConfiguration(secret: .generate()),
+        limits: RuntimeLimits = RuntimeLimits(),
         logger: Logger = Logger(label: "ansar.actors"), prepare: @escaping @Sendable (Runtime) -> Void = { _ in },
         _ main: @escaping @Sendable (Mailbox) async throws -> any Message
     ) {
@@ -46,13 +51,14 @@ public final class RuntimeThread: Sendable {
         let join = ThreadStarter.start {
             let value: any Message
             do {
-                let runtime = Runtime(reactor: try Reactor(logger: logger), transport: transport, limits: limits, logger: logger)
+                let runtime = Runtime(
+                    reactor: try Reactor(logger: logger), transport: transport, limits: limits, logger: logger)
                 prepare(runtime)
                 value = try runtime.run(main) { address in shared.main.set(address) }
             } catch {
                 value = Faulted("runtime failed", explanation: "\(error)")
             }
-            shared.main.set(nil)  // a runtime that failed before its main object existed
+            shared.main.set(nil) // a runtime that failed before its main object existed
             shared.state.withLock { $0.result = value }
         }
         shared.state.withLock { $0.join = join }
@@ -74,7 +80,3 @@ public final class RuntimeThread: Sendable {
         return shared.state.withLock { $0.result ?? Faulted("runtime thread ended without a result") }
     }
 }
-
-#if canImport(Glibc)
-import Glibc
-#endif

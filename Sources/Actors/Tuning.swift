@@ -1,6 +1,6 @@
 import Logging
-import Transport
 import Platform
+import Transport
 
 /// The link and loop settings a process takes from its command line or its environment: the
 /// keep-alive of each kind of link, the reactor's socket and timer tables, and how many messages
@@ -29,14 +29,19 @@ public struct Tuning: Sendable, Equatable {
     }
 
     public static let settings: [Setting] = [
-        Setting(flag: "keep-alive", variable: "ANSAR_KEEP_ALIVE",
-                help: "Unix-socket links: probe after PROBE seconds of quiet, lost DEADLINE seconds after the last sign of life (PROBE/DEADLINE, default 0.5/1.5)"),
-        Setting(flag: "network-keep-alive", variable: "ANSAR_NETWORK_KEEP_ALIVE",
-                help: "TCP links, the same way (PROBE/DEADLINE, default 1/4)"),
+        Setting(
+            flag: "keep-alive", variable: "ANSAR_KEEP_ALIVE",
+            help:
+                "Unix-socket links: probe after PROBE seconds of quiet, lost DEADLINE seconds after the last sign of life (PROBE/DEADLINE, default 0.5/1.5)"
+        ),
+        Setting(
+            flag: "network-keep-alive", variable: "ANSAR_NETWORK_KEEP_ALIVE",
+            help: "TCP links, the same way (PROBE/DEADLINE, default 1/4)"),
         Setting(flag: "sockets", variable: "ANSAR_SOCKETS", help: "sockets the process may hold open (default 1024)"),
         Setting(flag: "timers", variable: "ANSAR_TIMERS", help: "timers the process may hold armed (default 4096)"),
-        Setting(flag: "messages-per-turn", variable: "ANSAR_MESSAGES_PER_TURN",
-                help: "messages run before the loop looks at the network again (default 4096)"),
+        Setting(
+            flag: "messages-per-turn", variable: "ANSAR_MESSAGES_PER_TURN",
+            help: "messages run before the loop looks at the network again (default 4096)"),
     ]
 
     /// The settings the environment holds; an error names the variable and what is wrong.
@@ -59,7 +64,9 @@ public struct Tuning: Sendable, Equatable {
     public mutating func set(_ flag: String, to value: String, source: String? = nil) throws(TuningError) {
         let origin = source ?? "--\(flag)"
         func count(upTo maximum: Int) throws(TuningError) -> Int {
-            guard let number = Int(value), number > 0 else { throw TuningError("\(origin)=\(value): expected a whole number above 0") }
+            guard let number = Int(value), number > 0 else {
+                throw TuningError("\(origin)=\(value): expected a whole number above 0")
+            }
             guard number <= maximum else { throw TuningError("\(origin)=\(value): at most \(maximum)") }
             return number
         }
@@ -75,10 +82,14 @@ public struct Tuning: Sendable, Equatable {
 
     private static func keepAlive(_ value: String, _ origin: String) throws(TuningError) -> KeepAlive.Configuration {
         let parts = value.split(separator: "/", omittingEmptySubsequences: false).map { Double($0) }
-        guard parts.count == 2, let probe = parts[0], let deadline = parts[1], probe > 0, deadline > probe, deadline <= 3600 else {
-            throw TuningError("\(origin)=\(value): expected PROBE/DEADLINE in seconds with 0 < PROBE < DEADLINE ≤ 3600, like 0.5/1.5")
+        guard parts.count == 2, let probe = parts[0], let deadline = parts[1], probe > 0, deadline > probe,
+            deadline <= 3600
+        else {
+            throw TuningError(
+                "\(origin)=\(value): expected PROBE/DEADLINE in seconds with 0 < PROBE < DEADLINE ≤ 3600, like 0.5/1.5")
         }
-        return KeepAlive.Configuration(probeAfter: .nanoseconds(Int64(probe * 1e9)), deadline: .nanoseconds(Int64(deadline * 1e9)))
+        return KeepAlive.Configuration(
+            probeAfter: .nanoseconds(Int64(probe * 1e9)), deadline: .nanoseconds(Int64(deadline * 1e9)))
     }
 
     /// These settings laid over `other`'s: what is set here wins.
@@ -94,7 +105,10 @@ public struct Tuning: Sendable, Equatable {
 
     /// The environment variables that hand these settings to a child process.
     public var environment: [String: String] {
-        Dictionary(uniqueKeysWithValues: Self.settings.compactMap { setting in text(of: setting.flag).map { (setting.variable, $0) } })
+        Dictionary(
+            uniqueKeysWithValues: Self.settings.compactMap { setting in
+                text(of: setting.flag).map { (setting.variable, $0) }
+            })
     }
 
     /// The setting named by `flag` as ``set(_:to:source:)`` reads it; nil when it is not set.
@@ -131,7 +145,8 @@ public struct Tuning: Sendable, Equatable {
         apply(to: &transport, reactor: &limits, runtime: &runtimeLimits)
         let reactor = try Reactor(limits: limits, logger: logger ?? Logger(label: "ansar.reactor"))
         return Runtime(
-            reactor: reactor, transport: transport, limits: runtimeLimits, logger: logger ?? Logger(label: "ansar.actors"),
+            reactor: reactor, transport: transport, limits: runtimeLimits,
+            logger: logger ?? Logger(label: "ansar.actors"),
             transportLogger: logger ?? Logger(label: "ansar.transport"))
     }
 }

@@ -1,4 +1,3 @@
-
 /// The binary form of message bodies: self-describing tag-value items, little-endian, so a
 /// receiver that does not know a message's type can still show its fields (``Incognito``) and
 /// forward it unchanged.
@@ -19,7 +18,8 @@
 ///  12  message          varint name length, type name, item (the message's fields)
 /// ```
 public enum WireTag: UInt8 {
-    case null = 0, `false`, `true`, integer, unsigned, double, string, bytes, array, object, address, returningAddress, message
+    case null = 0, `false`, `true`, integer, unsigned, double, string, bytes, array, object, address, returningAddress,
+        message
 }
 
 /// Appends wire items to a byte array.
@@ -94,7 +94,8 @@ struct WireWriter {
     }
 
     mutating func bumpCount(at position: Int) {
-        let count = UInt32(bytes[position]) | UInt32(bytes[position + 1]) << 8
+        let count =
+            UInt32(bytes[position]) | UInt32(bytes[position + 1]) << 8
             | UInt32(bytes[position + 2]) << 16 | UInt32(bytes[position + 3]) << 24
         let next = count + 1
         for index in 0..<4 { bytes[position + index] = UInt8(truncatingIfNeeded: next >> (8 * UInt32(index))) }
@@ -169,7 +170,9 @@ struct WireReader {
 
     mutating func length() throws(WireError) -> Int {
         let length = try varint()
-        guard length <= UInt64(bytes.count - offset) else { throw WireError(path: "", problem: "length \(length) runs past the body") }
+        guard length <= UInt64(bytes.count - offset) else {
+            throw WireError(path: "", problem: "length \(length) runs past the body")
+        }
         return Int(length)
     }
 
@@ -189,7 +192,9 @@ struct WireReader {
     mutating func count() throws(WireError) -> Int {
         let count = Int(try fixed(UInt32.self))
         // Every item takes at least one byte: a count beyond the bytes left is a lie.
-        guard count <= bytes.count - offset else { throw WireError(path: "", problem: "count \(count) runs past the body") }
+        guard count <= bytes.count - offset else {
+            throw WireError(path: "", problem: "count \(count) runs past the body")
+        }
         return count
     }
 

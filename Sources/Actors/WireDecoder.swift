@@ -137,7 +137,9 @@ struct WireSource {
     func address(at offset: Int, path: FieldPath) throws(WireError) -> Address {
         var reader = reader(at: offset)
         let tag = try reader.tag()
-        guard tag == .address || tag == .returningAddress else { throw mismatch(path, expected: "an address", found: tag) }
+        guard tag == .address || tag == .returningAddress else {
+            throw mismatch(path, expected: "an address", found: tag)
+        }
         let value = try reader.fixed(UInt64.self)
         guard let resolver else {
             guard tag == .address else { throw failure(path, "an address coming home outside a connection") }
@@ -179,11 +181,14 @@ final class WireDecoder: Decoder {
     }
 
     /// Decodes `T` from a whole body; trailing bytes are an error.
-    static func decode<T: Decodable>(_ type: T.Type, from bytes: [UInt8], resolver: AddressResolver? = nil) throws -> T {
+    static func decode<T: Decodable>(_ type: T.Type, from bytes: [UInt8], resolver: AddressResolver? = nil) throws -> T
+    {
         let source = WireSource(bytes, resolver: resolver)
         var reader = source.reader(at: 0)
         try reader.skip()
-        guard reader.atEnd else { throw WireError(path: "", problem: "\(bytes.count - reader.offset) bytes after the message") }
+        guard reader.atEnd else {
+            throw WireError(path: "", problem: "\(bytes.count - reader.offset) bytes after the message")
+        }
         return try source.value(type, at: 0, path: FieldPath([]))
     }
 
@@ -198,11 +203,13 @@ final class WireDecoder: Decoder {
             return try known.init(from: WireDecoder(source: source, offset: fieldsAt, codingPath: codingPath))
         }
         try reader.skip()
-        return try Incognito(typeName: name, wireFields: Array(source.bytes[fieldsAt..<reader.offset]), resolver: source.resolver)
+        return try Incognito(
+            typeName: name, wireFields: Array(source.bytes[fieldsAt..<reader.offset]), resolver: source.resolver)
     }
 
     func container<Key: CodingKey>(keyedBy type: Key.Type) throws -> KeyedDecodingContainer<Key> {
-        KeyedDecodingContainer(try KeyedWireReader<Key>(source: source, offset: offset, codingPath: codingPath, decoder: self))
+        KeyedDecodingContainer(
+            try KeyedWireReader<Key>(source: source, offset: offset, codingPath: codingPath, decoder: self))
     }
 
     func unkeyedContainer() throws -> any UnkeyedDecodingContainer {
@@ -307,8 +314,11 @@ struct KeyedWireReader<Key: CodingKey>: KeyedDecodingContainerProtocol, WireScal
         return try read(type, at: offset, FieldPath(codingPath, key))
     }
 
-    func nestedContainer<NestedKey: CodingKey>(keyedBy type: NestedKey.Type, forKey key: Key) throws -> KeyedDecodingContainer<NestedKey> {
-        KeyedDecodingContainer(try KeyedWireReader<NestedKey>(source: source, offset: try required(key), codingPath: codingPath + [key]))
+    func nestedContainer<NestedKey: CodingKey>(keyedBy type: NestedKey.Type, forKey key: Key) throws
+        -> KeyedDecodingContainer<NestedKey>
+    {
+        KeyedDecodingContainer(
+            try KeyedWireReader<NestedKey>(source: source, offset: try required(key), codingPath: codingPath + [key]))
     }
 
     func nestedUnkeyedContainer(forKey key: Key) throws -> any UnkeyedDecodingContainer {
@@ -360,9 +370,12 @@ struct UnkeyedWireReader: UnkeyedDecodingContainer, WireScalarReader {
         return try read(type, at: offset, path)
     }
 
-    mutating func nestedContainer<NestedKey: CodingKey>(keyedBy type: NestedKey.Type) throws -> KeyedDecodingContainer<NestedKey> {
+    mutating func nestedContainer<NestedKey: CodingKey>(keyedBy type: NestedKey.Type) throws -> KeyedDecodingContainer<
+        NestedKey
+    > {
         let (offset, path) = try next()
-        return KeyedDecodingContainer(try KeyedWireReader<NestedKey>(source: source, offset: offset, codingPath: path.keys))
+        return KeyedDecodingContainer(
+            try KeyedWireReader<NestedKey>(source: source, offset: offset, codingPath: path.keys))
     }
 
     mutating func nestedUnkeyedContainer() throws -> any UnkeyedDecodingContainer {

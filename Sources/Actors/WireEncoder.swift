@@ -85,7 +85,8 @@ final class WireEncoder: Encoder {
     }
 
     func container<Key: CodingKey>(keyedBy type: Key.Type) -> KeyedEncodingContainer<Key> {
-        KeyedEncodingContainer(KeyedWireWriter<Key>(sink: sink, countAt: sink.writer.container(.object), codingPath: codingPath))
+        KeyedEncodingContainer(
+            KeyedWireWriter<Key>(sink: sink, countAt: sink.writer.container(.object), codingPath: codingPath))
     }
 
     func unkeyedContainer() -> any UnkeyedEncodingContainer {
@@ -122,27 +123,74 @@ struct KeyedWireWriter<Key: CodingKey>: KeyedEncodingContainerProtocol, WireScal
         sink.writer.text(key.stringValue)
     }
 
-    mutating func encodeNil(forKey k: Key) throws { key(k); writeNil() }
-    mutating func encode(_ value: Bool, forKey k: Key) throws { key(k); write(value) }
-    mutating func encode(_ value: String, forKey k: Key) throws { key(k); write(value) }
-    mutating func encode(_ value: Double, forKey k: Key) throws { key(k); write(value) }
-    mutating func encode(_ value: Float, forKey k: Key) throws { key(k); write(value) }
-    mutating func encode(_ value: Int, forKey k: Key) throws { key(k); write(value) }
-    mutating func encode(_ value: Int8, forKey k: Key) throws { key(k); write(value) }
-    mutating func encode(_ value: Int16, forKey k: Key) throws { key(k); write(value) }
-    mutating func encode(_ value: Int32, forKey k: Key) throws { key(k); write(value) }
-    mutating func encode(_ value: Int64, forKey k: Key) throws { key(k); write(value) }
-    mutating func encode(_ value: UInt, forKey k: Key) throws { key(k); write(value) }
-    mutating func encode(_ value: UInt8, forKey k: Key) throws { key(k); write(value) }
-    mutating func encode(_ value: UInt16, forKey k: Key) throws { key(k); write(value) }
-    mutating func encode(_ value: UInt32, forKey k: Key) throws { key(k); write(value) }
-    mutating func encode(_ value: UInt64, forKey k: Key) throws { key(k); write(value) }
+    mutating func encodeNil(forKey k: Key) throws {
+        key(k)
+        writeNil()
+    }
+    mutating func encode(_ value: Bool, forKey k: Key) throws {
+        key(k)
+        write(value)
+    }
+    mutating func encode(_ value: String, forKey k: Key) throws {
+        key(k)
+        write(value)
+    }
+    mutating func encode(_ value: Double, forKey k: Key) throws {
+        key(k)
+        write(value)
+    }
+    mutating func encode(_ value: Float, forKey k: Key) throws {
+        key(k)
+        write(value)
+    }
+    mutating func encode(_ value: Int, forKey k: Key) throws {
+        key(k)
+        write(value)
+    }
+    mutating func encode(_ value: Int8, forKey k: Key) throws {
+        key(k)
+        write(value)
+    }
+    mutating func encode(_ value: Int16, forKey k: Key) throws {
+        key(k)
+        write(value)
+    }
+    mutating func encode(_ value: Int32, forKey k: Key) throws {
+        key(k)
+        write(value)
+    }
+    mutating func encode(_ value: Int64, forKey k: Key) throws {
+        key(k)
+        write(value)
+    }
+    mutating func encode(_ value: UInt, forKey k: Key) throws {
+        key(k)
+        write(value)
+    }
+    mutating func encode(_ value: UInt8, forKey k: Key) throws {
+        key(k)
+        write(value)
+    }
+    mutating func encode(_ value: UInt16, forKey k: Key) throws {
+        key(k)
+        write(value)
+    }
+    mutating func encode(_ value: UInt32, forKey k: Key) throws {
+        key(k)
+        write(value)
+    }
+    mutating func encode(_ value: UInt64, forKey k: Key) throws {
+        key(k)
+        write(value)
+    }
     mutating func encode<T: Encodable>(_ value: T, forKey k: Key) throws {
         key(k)
         try sink.value(value, path: FieldPath(codingPath, k))
     }
 
-    mutating func nestedContainer<NestedKey: CodingKey>(keyedBy keyType: NestedKey.Type, forKey k: Key) -> KeyedEncodingContainer<NestedKey> {
+    mutating func nestedContainer<NestedKey: CodingKey>(keyedBy keyType: NestedKey.Type, forKey k: Key)
+        -> KeyedEncodingContainer<NestedKey>
+    {
         key(k)
         return WireEncoder(sink: sink, codingPath: codingPath + [k]).container(keyedBy: keyType)
     }
@@ -179,28 +227,75 @@ struct UnkeyedWireWriter: UnkeyedEncodingContainer, WireScalarWriter {
 
     private var itemPath: FieldPath { FieldPath(codingPath, IndexKey(count)) }
 
-    mutating func encodeNil() throws { item(); writeNil() }
-    mutating func encode(_ value: Bool) throws { item(); write(value) }
-    mutating func encode(_ value: String) throws { item(); write(value) }
-    mutating func encode(_ value: Double) throws { item(); write(value) }
-    mutating func encode(_ value: Float) throws { item(); write(value) }
-    mutating func encode(_ value: Int) throws { item(); write(value) }
-    mutating func encode(_ value: Int8) throws { item(); write(value) }
-    mutating func encode(_ value: Int16) throws { item(); write(value) }
-    mutating func encode(_ value: Int32) throws { item(); write(value) }
-    mutating func encode(_ value: Int64) throws { item(); write(value) }
-    mutating func encode(_ value: UInt) throws { item(); write(value) }
-    mutating func encode(_ value: UInt8) throws { item(); write(value) }
-    mutating func encode(_ value: UInt16) throws { item(); write(value) }
-    mutating func encode(_ value: UInt32) throws { item(); write(value) }
-    mutating func encode(_ value: UInt64) throws { item(); write(value) }
+    mutating func encodeNil() throws {
+        item()
+        writeNil()
+    }
+    mutating func encode(_ value: Bool) throws {
+        item()
+        write(value)
+    }
+    mutating func encode(_ value: String) throws {
+        item()
+        write(value)
+    }
+    mutating func encode(_ value: Double) throws {
+        item()
+        write(value)
+    }
+    mutating func encode(_ value: Float) throws {
+        item()
+        write(value)
+    }
+    mutating func encode(_ value: Int) throws {
+        item()
+        write(value)
+    }
+    mutating func encode(_ value: Int8) throws {
+        item()
+        write(value)
+    }
+    mutating func encode(_ value: Int16) throws {
+        item()
+        write(value)
+    }
+    mutating func encode(_ value: Int32) throws {
+        item()
+        write(value)
+    }
+    mutating func encode(_ value: Int64) throws {
+        item()
+        write(value)
+    }
+    mutating func encode(_ value: UInt) throws {
+        item()
+        write(value)
+    }
+    mutating func encode(_ value: UInt8) throws {
+        item()
+        write(value)
+    }
+    mutating func encode(_ value: UInt16) throws {
+        item()
+        write(value)
+    }
+    mutating func encode(_ value: UInt32) throws {
+        item()
+        write(value)
+    }
+    mutating func encode(_ value: UInt64) throws {
+        item()
+        write(value)
+    }
     mutating func encode<T: Encodable>(_ value: T) throws {
         let path = itemPath
         item()
         try sink.value(value, path: path)
     }
 
-    mutating func nestedContainer<NestedKey: CodingKey>(keyedBy keyType: NestedKey.Type) -> KeyedEncodingContainer<NestedKey> {
+    mutating func nestedContainer<NestedKey: CodingKey>(keyedBy keyType: NestedKey.Type) -> KeyedEncodingContainer<
+        NestedKey
+    > {
         let path = itemPath
         item()
         return WireEncoder(sink: sink, codingPath: path.keys).container(keyedBy: keyType)

@@ -39,7 +39,8 @@ public final class AEAD {
         if algorithm == .aes256gcm {
             let state = UnsafeMutableRawPointer.allocate(byteCount: crypto_aead_aes256gcm_statebytes(), alignment: 16)
             key.withUnsafeBufferPointer {
-                _ = crypto_aead_aes256gcm_beforenm(state.assumingMemoryBound(to: crypto_aead_aes256gcm_state.self), $0.baseAddress!)
+                _ = crypto_aead_aes256gcm_beforenm(
+                    state.assumingMemoryBound(to: crypto_aead_aes256gcm_state.self), $0.baseAddress!)
             }
             aesState = state
         } else {
@@ -63,7 +64,8 @@ public final class AEAD {
         key = next
         if let aesState {
             key.withUnsafeBufferPointer {
-                _ = crypto_aead_aes256gcm_beforenm(aesState.assumingMemoryBound(to: crypto_aead_aes256gcm_state.self), $0.baseAddress!)
+                _ = crypto_aead_aes256gcm_beforenm(
+                    aesState.assumingMemoryBound(to: crypto_aead_aes256gcm_state.self), $0.baseAddress!)
             }
         }
     }

@@ -24,13 +24,16 @@ public enum Sodium {
     /// Compares two byte strings in time independent of where they differ.
     public static func constantTimeEqual(_ a: [UInt8], _ b: [UInt8]) -> Bool {
         guard a.count == b.count else { return false }
-        return a.withUnsafeBytes { x in b.withUnsafeBytes { y in sodium_memcmp(x.baseAddress, y.baseAddress, x.count) == 0 } }
+        return a.withUnsafeBytes { x in
+            b.withUnsafeBytes { y in sodium_memcmp(x.baseAddress, y.baseAddress, x.count) == 0 }
+        }
     }
 
     /// Keyed BLAKE2b over the concatenation of `parts`; `length` 16…64 bytes, `key` 16…64 bytes.
     public static func keyedHash(key: [UInt8], _ parts: [[UInt8]], length: Int = 32) -> [UInt8] {
         ensureReady()
-        precondition((16...64).contains(length) && (16...64).contains(key.count), "BLAKE2b key and output are 16…64 bytes")
+        precondition(
+            (16...64).contains(length) && (16...64).contains(key.count), "BLAKE2b key and output are 16…64 bytes")
         // The state type is 64-byte aligned, which Swift does not import: allocate it by size.
         let memory = UnsafeMutableRawPointer.allocate(byteCount: crypto_generichash_statebytes(), alignment: 64)
         defer { memory.deallocate() }
@@ -80,8 +83,12 @@ public enum Sodium {
                         secretKey.withUnsafeBufferPointer { secret in
                             peer.withUnsafeBufferPointer { theirs in
                                 asClient
-                                    ? crypto_kx_client_session_keys(rx.baseAddress!, tx.baseAddress!, ours.baseAddress!, secret.baseAddress!, theirs.baseAddress!)
-                                    : crypto_kx_server_session_keys(rx.baseAddress!, tx.baseAddress!, ours.baseAddress!, secret.baseAddress!, theirs.baseAddress!)
+                                    ? crypto_kx_client_session_keys(
+                                        rx.baseAddress!, tx.baseAddress!, ours.baseAddress!, secret.baseAddress!,
+                                        theirs.baseAddress!)
+                                    : crypto_kx_server_session_keys(
+                                        rx.baseAddress!, tx.baseAddress!, ours.baseAddress!, secret.baseAddress!,
+                                        theirs.baseAddress!)
                             }
                         }
                     }

@@ -1,7 +1,7 @@
 import CShims
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Starting and watching child processes, for the layers above, which may not touch the pointers
@@ -13,7 +13,8 @@ public enum ChildProcess {
     /// child starts a session of its own, so it outlives this process and its terminal. With
     /// `readiness`, the child gets its pipe to say when it is up (see ``Readiness``).
     public static func spawn(
-        _ path: String, arguments: [String], environment: [String: String], stdout: String?, stderr: String?, detached: Bool = false,
+        _ path: String, arguments: [String], environment: [String: String], stdout: String?, stderr: String?,
+        detached: Bool = false,
         readiness: Readiness? = nil
     ) throws(SystemError) -> Int32 {
         var attributes = posix_spawnattr_t()
@@ -131,7 +132,9 @@ public enum ChildProcess {
         defer { closedir(directory) }
         var names: [String] = []
         while let entry = readdir(directory) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self) }
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
+            }
             if name != "." && name != ".." { names.append(name) }
         }
         return names.sorted()
@@ -165,7 +168,7 @@ public enum ChildProcess {
             close(fd)
             return false
         }
-        return true  // the descriptor stays open on purpose: it is the lock
+        return true // the descriptor stays open on purpose: it is the lock
     }
 
     /// Whether some process holds the lock on `path` (see ``holdLock(_:)``). Unlike a pid, a lock

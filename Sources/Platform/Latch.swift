@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A value one thread sets once and others wait for, asleep on a condition variable rather than

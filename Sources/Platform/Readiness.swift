@@ -1,7 +1,7 @@
 import CShims
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A detached child's word that it is up, without polling: the parent keeps the read end of a

@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Reading the environment and small files, for the memory-safe modules, which are compiled with
@@ -27,7 +27,9 @@ public enum SystemAccess {
 
     /// A small file's bytes and permission bits. Refuses (typed, with the path) a missing file, one
     /// that is not a regular file, or one longer than `limit` bytes.
-    public static func readSmallFile(_ path: String, limit: Int = 64 * 1024) throws(SystemError) -> (bytes: [UInt8], mode: UInt32) {
+    public static func readSmallFile(_ path: String, limit: Int = 64 * 1024) throws(SystemError) -> (
+        bytes: [UInt8], mode: UInt32
+    ) {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw SystemError(errno, "open") }
         defer { close(fd) }
@@ -101,7 +103,7 @@ public enum SystemAccess {
 
     /// Flushes standard output and ends the process with `code`.
     public static func exit(_ code: Int32) -> Never {
-        fflush(nil)  // every output stream
+        fflush(nil) // every output stream
         Glibc.exit(code)
     }
 
@@ -118,7 +120,8 @@ public enum SystemAccess {
         var parts = tm()
         gmtime_r(&time, &parts)
         func two(_ value: Int32) -> String { value < 10 ? "0\(value)" : "\(value)" }
-        return "\(parts.tm_year + 1900)-\(two(parts.tm_mon + 1))-\(two(parts.tm_mday))T\(two(parts.tm_hour)):\(two(parts.tm_min)):\(two(parts.tm_sec))"
+        return
+            "\(parts.tm_year + 1900)-\(two(parts.tm_mon + 1))-\(two(parts.tm_mday))T\(two(parts.tm_hour)):\(two(parts.tm_min)):\(two(parts.tm_sec))"
     }
 
     /// The size of the file at `path`, if there is one.

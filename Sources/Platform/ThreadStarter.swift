@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Starts a plain OS thread — one per reactor — for the memory-safe layers, which may not touch the
@@ -14,11 +14,13 @@ public enum ThreadStarter {
     public static func start(_ body: @escaping @Sendable () -> Void) -> @Sendable () -> Void {
         var thread = pthread_t()
         let argument = Unmanaged.passRetained(Body(body)).toOpaque()
-        let status = pthread_create(&thread, nil, { argument in
-            let body = Unmanaged<Body>.fromOpaque(argument!).takeRetainedValue()
-            body.run()
-            return nil
-        }, argument)
+        let status = pthread_create(
+            &thread, nil,
+            { argument in
+                let body = Unmanaged<Body>.fromOpaque(argument!).takeRetainedValue()
+                body.run()
+                return nil
+            }, argument)
         precondition(status == 0, "pthread_create failed: \(status)")
         let started = thread
         return { pthread_join(started, nil) }

@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Sleeps in `poll` until `fd` is readable (true) or `limit` has passed (false); signals that

@@ -28,8 +28,13 @@ public struct HomeLayout: Sendable, Equatable {
 public enum LaunchFlags {
     /// A role of the group in `home`, linked to the group's directory at `groupAddress`, printing
     /// its result as JSON.
-    public static func forRole(_ role: String, home: HomeLayout, groupAddress: SocketAddress, debugLevel: String?) -> [String] {
-        var flags = ["--\(homePath)=\(home.path)", "--\(roleName)=\(role)", "--\(groupAddressFlag)=\(groupAddress)", "--\(pureObject)"]
+    public static func forRole(_ role: String, home: HomeLayout, groupAddress: SocketAddress, debugLevel: String?)
+        -> [String]
+    {
+        var flags = [
+            "--\(homePath)=\(home.path)", "--\(roleName)=\(role)", "--\(groupAddressFlag)=\(groupAddress)",
+            "--\(pureObject)",
+        ]
         if let debugLevel { flags.append("--\(self.debugLevel)=\(debugLevel)") }
         return flags
     }

@@ -7,11 +7,12 @@ public enum Logs {
     /// Bootstraps swift-log once for this process: lines at `level` and above (nil: none).
     public static func bootstrap(process: String, level: Logger.Level?) {
         let tag = Logger.MetadataProvider { ["process": .string(process)] }
-        LoggingSystem.bootstrap({ label, provider in
-            guard let level else { return SwiftLogNoOpLogHandler() }
-            var handler = StreamLogHandler.standardError(label: label, metadataProvider: provider)
-            handler.logLevel = level
-            return handler
-        }, metadataProvider: tag)
+        LoggingSystem.bootstrap(
+            { label, provider in
+                guard let level else { return SwiftLogNoOpLogHandler() }
+                var handler = StreamLogHandler.standardError(label: label, metadataProvider: provider)
+                handler.logLevel = level
+                return handler
+            }, metadataProvider: tag)
     }
 }

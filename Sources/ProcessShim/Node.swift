@@ -1,6 +1,6 @@
 import Logging
-import PubSub
 import Platform
+import PubSub
 
 /// What a node's main object is given: its typed settings and input, and where it runs.
 public struct NodeEnvironment<Settings: Sendable, Input: Sendable>: Sendable {
@@ -44,7 +44,8 @@ public enum Node {
         arguments: [String] = Array(CommandLine.arguments.dropFirst()),
         _ main: @escaping @Sendable (Mailbox, NodeEnvironment<Settings, Input>) async throws -> any Message
     ) -> Never {
-        let code = execute(name: name, about: about, settings: defaults, input: input, arguments: arguments) { runtime, environment in
+        let code = execute(name: name, about: about, settings: defaults, input: input, arguments: arguments) {
+            runtime, environment in
             try runtime.run { mailbox in try await main(mailbox, environment) }
         }
         SystemAccess.exit(code)
@@ -59,7 +60,8 @@ public enum Node {
         arguments: [String] = Array(CommandLine.arguments.dropFirst()),
         object make: @escaping (NodeEnvironment<Settings, Input>) -> Main
     ) -> Never {
-        let code = execute(name: name, about: about, settings: defaults, input: input, arguments: arguments) { runtime, environment in
+        let code = execute(name: name, about: about, settings: defaults, input: input, arguments: arguments) {
+            runtime, environment in
             try runtime.run(make(environment))
         }
         SystemAccess.exit(code)
@@ -89,7 +91,9 @@ public enum Node {
                 try store(settingsJSON, options)
                 return ExitStatus.success.rawValue
             }
-            if let home = options.homePath.map(HomeLayout.init), let role = options.roleName, SystemAccess.exists(home.locks) {
+            if let home = options.homePath.map(HomeLayout.init), let role = options.roleName,
+                SystemAccess.exists(home.locks)
+            {
                 // One process per role: the lock is the kernel's, so a crashed process frees it.
                 guard ChildProcess.holdLock(home.lock(of: role)) else {
                     throw NodeFailure(code: .usage, message: "role \(role) is already running in \(home.path)")
@@ -116,7 +120,8 @@ public enum Node {
             }
             print(options.pureObject ? Printing.json(value).description : Printing.human(value))
             switch value {
-            case let fault as Faulted: return fault.exitCode.map { Int32(clamping: $0 & 0xFF) } ?? ExitStatus.faulted.rawValue
+            case let fault as Faulted:
+                return fault.exitCode.map { Int32(clamping: $0 & 0xFF) } ?? ExitStatus.faulted.rawValue
             case is Aborted: return ExitStatus.aborted.rawValue
             default: return ExitStatus.success.rawValue
             }
@@ -130,7 +135,9 @@ public enum Node {
         var text = "usage: \(name) [--SETTING=VALUE ...] [FLAGS] [ARGUMENTS]\n"
         if !about.isEmpty { text += "\n\(about)\n" }
         let json: JSON
-        do { json = try JSON(encoding: defaults) } catch { throw NodeFailure(code: .framework, message: "default settings cannot be encoded: \(error)") }
+        do { json = try JSON(encoding: defaults) } catch {
+            throw NodeFailure(code: .framework, message: "default settings cannot be encoded: \(error)")
+        }
         if case .object(let members) = json, !members.isEmpty {
             text += "\nsettings (default value):\n"
             for (key, value) in members {
@@ -151,7 +158,8 @@ public enum Node {
 
     private static func store(_ settings: JSON, _ options: NodeOptions) throws(NodeFailure) {
         guard let path = options.settingsPath else {
-            throw NodeFailure(code: .usage, message: "--store-settings needs --settings-file, or --home-path with --role-name")
+            throw NodeFailure(
+                code: .usage, message: "--store-settings needs --settings-file, or --home-path with --role-name")
         }
         do {
             if let slash = path.lastIndex(of: "/") { try SystemAccess.makeDirectories(String(path[..<slash])) }

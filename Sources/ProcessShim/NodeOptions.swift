@@ -1,6 +1,6 @@
-import PubSub
 import Logging
 import Platform
+import PubSub
 
 /// Settings or input for programs that have none.
 public struct Nothing: Codable, Sendable, Equatable {
@@ -43,9 +43,11 @@ struct NodeOptions {
           --store-settings         save the settings, with these flags applied, and exit
           --dump-settings          print the settings as JSON and exit
           --dump-input             print the input as JSON and exit
-        """ + "\n" + Tuning.settings.map { setting in
+        """ + "\n"
+        + Tuning.settings.map { setting in
             let flag = "  --\(setting.flag)=VALUE"
-            return flag + String(repeating: " ", count: max(1, 27 - flag.count)) + "\(setting.help); or \(setting.variable)"
+            return flag + String(repeating: " ", count: max(1, 27 - flag.count))
+                + "\(setting.help); or \(setting.variable)"
         }.joined(separator: "\n")
 
     static func logLevel(_ name: String) -> Logger.Level?? {
@@ -80,12 +82,16 @@ struct NodeOptions {
                 value = nil
             }
             func text() throws(NodeFailure) -> String {
-                guard let value, !value.isEmpty else { throw NodeFailure(code: .usage, message: "flag --\(name) needs a value (--\(name)=...)") }
+                guard let value, !value.isEmpty else {
+                    throw NodeFailure(code: .usage, message: "flag --\(name) needs a value (--\(name)=...)")
+                }
                 return value
             }
             func flag() throws(NodeFailure) -> Bool {
                 guard let value else { return true }
-                guard let parsed = Self.boolean(value) else { throw NodeFailure(code: .usage, message: "flag --\(name)=\(value): expected true or false") }
+                guard let parsed = Self.boolean(value) else {
+                    throw NodeFailure(code: .usage, message: "flag --\(name)=\(value): expected true or false")
+                }
                 return parsed
             }
             switch name {
@@ -93,7 +99,10 @@ struct NodeOptions {
             case LaunchFlags.debugLevel:
                 let level = try text()
                 guard let parsed = Self.logLevel(level) else {
-                    throw NodeFailure(code: .usage, message: "flag --debug-level=\(level): expected TRACE, DEBUG, INFO, NOTICE, WARNING, ERROR or NONE")
+                    throw NodeFailure(
+                        code: .usage,
+                        message:
+                            "flag --debug-level=\(level): expected TRACE, DEBUG, INFO, NOTICE, WARNING, ERROR or NONE")
                 }
                 debugLevel = parsed
             case LaunchFlags.homePath: homePath = try text()
@@ -107,7 +116,9 @@ struct NodeOptions {
             case "dump-input": dumpInput = try flag()
             case _ where Tuning.isSetting(name):
                 let setting = try text()
-                do throws(TuningError) { try tuning.set(name, to: setting) } catch { throw NodeFailure(code: .usage, message: error.description) }
+                do throws(TuningError) { try tuning.set(name, to: setting) } catch {
+                    throw NodeFailure(code: .usage, message: error.description)
+                }
             default: settingFlags.append((name, value))
             }
         }
@@ -156,7 +167,9 @@ struct NodeOptions {
         } catch {
             throw NodeFailure(code: .framework, message: "default settings cannot be encoded: \(error)")
         }
-        if let path = settingsPath, let file = try Self.readJSON(path, required: settingsFile != nil, what: "settings file") {
+        if let path = settingsPath,
+            let file = try Self.readJSON(path, required: settingsFile != nil, what: "settings file")
+        {
             json = json.overlaid(with: file)
             _ = try Self.decode(Settings.self, json, source: "settings file \(path)", code: .badFile)
         }
@@ -168,11 +181,14 @@ struct NodeOptions {
     }
 
     func input<Input: Codable>(_: Input.Type) throws(NodeFailure) -> (Input, JSON)? {
-        guard let path = inputPath, let json = try Self.readJSON(path, required: inputFile != nil, what: "input file") else { return nil }
+        guard let path = inputPath, let json = try Self.readJSON(path, required: inputFile != nil, what: "input file")
+        else { return nil }
         return (try Self.decode(Input.self, json, source: "input file \(path)", code: .badFile), json)
     }
 
-    static func decode<T: Decodable>(_ type: T.Type, _ json: JSON, source: String, code: ExitStatus) throws(NodeFailure) -> T {
+    static func decode<T: Decodable>(_ type: T.Type, _ json: JSON, source: String, code: ExitStatus) throws(NodeFailure)
+        -> T
+    {
         do {
             return try json.decode(type)
         } catch let error as WireError {
@@ -205,16 +221,24 @@ struct NodeOptions {
         let replacement: JSON
         switch current {
         case .bool:
-            guard let parsed = value.map(boolean) ?? true else { throw NodeFailure(code: .usage, message: "flag --\(name)=\(value!): expected true or false") }
+            guard let parsed = value.map(boolean) ?? true else {
+                throw NodeFailure(code: .usage, message: "flag --\(name)=\(value!): expected true or false")
+            }
             replacement = .bool(parsed)
         case .integer, .unsigned:
-            guard let value, let parsed = Int64(value) else { throw NodeFailure(code: .usage, message: "flag --\(name)=\(value ?? ""): expected an integer") }
+            guard let value, let parsed = Int64(value) else {
+                throw NodeFailure(code: .usage, message: "flag --\(name)=\(value ?? ""): expected an integer")
+            }
             replacement = .integer(parsed)
         case .double:
-            guard let value, let parsed = Double(value), parsed.isFinite else { throw NodeFailure(code: .usage, message: "flag --\(name)=\(value ?? ""): expected a number") }
+            guard let value, let parsed = Double(value), parsed.isFinite else {
+                throw NodeFailure(code: .usage, message: "flag --\(name)=\(value ?? ""): expected a number")
+            }
             replacement = .double(parsed)
         case .string:
-            guard let value else { throw NodeFailure(code: .usage, message: "flag --\(name) needs a value (--\(name)=...)") }
+            guard let value else {
+                throw NodeFailure(code: .usage, message: "flag --\(name) needs a value (--\(name)=...)")
+            }
             replacement = .string(value)
         case .null, .array, .object:
             guard let value, let parsed = try? JSON(parsing: value) else {
@@ -247,7 +271,9 @@ extension JSON {
         guard case .object(let members) = self else { return nil }
         let spellings = [first, Self.camelCase(first), first.replacingDashes(with: "_")]
         for spelling in spellings {
-            if let member = members.first(where: { $0.0 == spelling }), let (rest, value) = member.1.resolve(Array(path.dropFirst())) {
+            if let member = members.first(where: { $0.0 == spelling }),
+                let (rest, value) = member.1.resolve(Array(path.dropFirst()))
+            {
                 return ([spelling] + rest, value)
             }
         }
@@ -255,7 +281,9 @@ extension JSON {
     }
 
     func replacing(_ keys: [String], with value: JSON) -> JSON {
-        guard let first = keys.first, case .object(var members) = self, let index = members.firstIndex(where: { $0.0 == first }) else {
+        guard let first = keys.first, case .object(var members) = self,
+            let index = members.firstIndex(where: { $0.0 == first })
+        else {
             return value
         }
         members[index].1 = members[index].1.replacing(Array(keys.dropFirst()), with: value)

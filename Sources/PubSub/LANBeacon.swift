@@ -1,8 +1,8 @@
-import Reactor
 import Actors
-import Synchronization
-import Platform
 import Cryptography
+import Platform
+import Reactor
+import Synchronization
 
 /// A LAN directory's announcement, sent by UDP multicast (and broadcast, for networks that drop
 /// multicast) so that host directories find it with no configuration. It carries no secret: only
@@ -34,22 +34,30 @@ public struct LANBeacon: Equatable, Sendable {
 
     public func encoded(secret: RealmSecret) -> [UInt8] {
         var body = Self.magic + [Self.version, 0, UInt8(directoryPort >> 8), UInt8(directoryPort & 0xFF)]
-        for shift in stride(from: 56, through: 0, by: -8) { body.append(UInt8(truncatingIfNeeded: sentAt >> UInt64(shift))) }
+        for shift in stride(from: 56, through: 0, by: -8) {
+            body.append(UInt8(truncatingIfNeeded: sentAt >> UInt64(shift)))
+        }
         body += Sodium.randomBytes(8)
         return body + secret.tag(Self.purpose, [body])
     }
 
     /// The beacon in `bytes` if it is well formed, fresh and made with `secret`; else why not.
     public static func decode(_ bytes: [UInt8], secret: RealmSecret, now: UInt64) -> Result<LANBeacon, BeaconError> {
-        guard bytes.count == size, Array(bytes[0..<4]) == magic else { return .failure(BeaconError(description: "not an ansar beacon")) }
-        guard bytes[4] == version else { return .failure(BeaconError(description: "beacon version \(bytes[4]) is not supported")) }
+        guard bytes.count == size, Array(bytes[0..<4]) == magic else {
+            return .failure(BeaconError(description: "not an ansar beacon"))
+        }
+        guard bytes[4] == version else {
+            return .failure(BeaconError(description: "beacon version \(bytes[4]) is not supported"))
+        }
         let body = Array(bytes[0..<24])
         guard Sodium.constantTimeEqual(secret.tag(purpose, [body]), Array(bytes[24...])) else {
             return .failure(BeaconError(description: "beacon of another realm"))
         }
         let port = UInt16(bytes[6]) << 8 | UInt16(bytes[7])
         let sentAt = bytes[8..<16].reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
-        guard (sentAt > now ? sentAt - now : now - sentAt) <= freshness else { return .failure(BeaconError(description: "stale beacon (a replay, or clocks apart)")) }
+        guard (sentAt > now ? sentAt - now : now - sentAt) <= freshness else {
+            return .failure(BeaconError(description: "stale beacon (a replay, or clocks apart)"))
+        }
         return .success(LANBeacon(directoryPort: port, sentAt: sentAt))
     }
 
@@ -61,8 +69,12 @@ public struct LANBeacon: Equatable, Sendable {
         var sent = 0
         for interface in DatagramSocket.interfaces() {
             var out = false
-            if (try? socket.send(bytes, to: Self.multicastGroup, port: port, interface: interface.address)) != nil { out = true }
-            if let broadcast = interface.broadcast, (try? socket.send(bytes, to: broadcast, port: port)) != nil { out = true }
+            if (try? socket.send(bytes, to: Self.multicastGroup, port: port, interface: interface.address)) != nil {
+                out = true
+            }
+            if let broadcast = interface.broadcast, (try? socket.send(bytes, to: broadcast, port: port)) != nil {
+                out = true
+            }
             if out { sent += 1 }
         }
         return sent
@@ -90,7 +102,10 @@ final class LANBeaconListener: Sendable {
         socket = try DatagramSocket(port: port)
     }
 
-    func start(secret: RealmSecret, telling directory: Address, through handle: RuntimeHandle, logger: @escaping @Sendable (String) -> Void) {
+    func start(
+        secret: RealmSecret, telling directory: Address, through handle: RuntimeHandle,
+        logger: @escaping @Sendable (String) -> Void
+    ) {
         _ = ThreadStarter.start { [self] in
             var last = ""
             var lastLogged = Deadline(nanoseconds: 0)

@@ -115,7 +115,8 @@ public struct Matcher: Sendable {
     private func matchHere(_ a: Entry, _ b: Entry) -> Bool {
         guard a.member != b.member || scope == .process else { return false }
         switch (a.kind, b.kind) {
-        case (.listing(let name), .search(let search)), (.search(let search), .listing(let name)): return search.matches(name)
+        case (.listing(let name), .search(let search)), (.search(let search), .listing(let name)):
+            return search.matches(name)
         default: return false
         }
     }

@@ -18,7 +18,9 @@ public enum Scope: Int, Codable, Sendable, Comparable, CaseIterable, CustomStrin
 
     /// The scope a word names, in any case: "process", "group", "host", "lan" or "wan".
     public init?(named name: String) {
-        guard let scope = Scope.allCases.first(where: { $0.description.lowercased() == name.lowercased() }) else { return nil }
+        guard let scope = Scope.allCases.first(where: { $0.description.lowercased() == name.lowercased() }) else {
+            return nil
+        }
         self = scope
     }
 
@@ -52,7 +54,9 @@ public struct ServiceName: Hashable, Sendable, CustomStringConvertible {
         guard let first = text.unicodeScalars.first, Self.isAlphanumeric(first) else {
             throw NameError(description: "name \"\(text)\" must start with a letter or digit")
         }
-        if let bad = text.unicodeScalars.first(where: { !Self.isAlphanumeric($0) && !"-_./".unicodeScalars.contains($0) }) {
+        if let bad = text.unicodeScalars.first(where: {
+            !Self.isAlphanumeric($0) && !"-_./".unicodeScalars.contains($0)
+        }) {
             throw NameError(description: "name \"\(text)\" holds \"\(bad)\"; use letters, digits and -_./")
         }
         self.text = text

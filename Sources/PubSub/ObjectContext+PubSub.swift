@@ -12,7 +12,9 @@ extension ObjectContext {
     /// A name from input is made with `try ServiceName(text)`, which says what is wrong with it.
     public func publish(_ name: ServiceName, scope: Scope = .group, session: SessionFactory? = nil) {
         let factory = handOver(session)
-        ask(directory: PublishRequest(name: name, scope: scope, factory: factory)) { NotPublished(name: name, reason: $0) }
+        ask(directory: PublishRequest(name: name, scope: scope, factory: factory)) {
+            NotPublished(name: name, reason: $0)
+        }
     }
 
     /// Looks for publishers whose names match `search`: this object receives ``Subscribed`` (or
@@ -22,7 +24,9 @@ extension ObjectContext {
     /// exact search; `Search(parsing:)` reads one from input.
     public func subscribe(_ search: Search, scope: Scope = .group, session: SessionFactory? = nil) {
         let factory = handOver(session)
-        ask(directory: SubscribeRequest(search: search, scope: scope, factory: factory)) { NotSubscribed(search: search, reason: $0) }
+        ask(directory: SubscribeRequest(search: search, scope: scope, factory: factory)) {
+            NotSubscribed(search: search, reason: $0)
+        }
     }
 
     /// Gives a session factory to the directory object itself; the request names it by number.
@@ -47,7 +51,9 @@ extension ObjectContext {
     /// or refuses the request, `refusal` says what this object is told.
     private func ask<Refusal: Message>(directory request: some Message, refusal: (String) -> Refusal?) {
         guard let directory = runtime.pubSub.directory(on: runtime)?.address else {
-            if let refusal = refusal("no room for the directory (object table full)") { try? send(refusal, to: address) }
+            if let refusal = refusal("no room for the directory (object table full)") {
+                try? send(refusal, to: address)
+            }
             return
         }
         do {

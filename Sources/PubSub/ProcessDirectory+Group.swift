@@ -1,5 +1,5 @@
-import Platform
 import Actors
+import Platform
 
 /// The process directory's side of the group: the link up, the peer listener, the direct
 /// connections that carry sessions with other processes.
@@ -33,9 +33,12 @@ extension ProcessDirectory {
         switch entry.kind {
         case .listing(let name):
             up = EntryUp(
-                id: entry.id, name: name, search: nil, scope: entry.scope, object: owner.object, endpoint: endpoint, network: network,
+                id: entry.id, name: name, search: nil, scope: entry.scope, object: owner.object, endpoint: endpoint,
+                network: network,
                 sessionObject: factories[entry.id] != nil)
-        case .search(let search): up = EntryUp(id: entry.id, name: nil, search: search, scope: entry.scope, object: owner.object, endpoint: endpoint)
+        case .search(let search):
+            up = EntryUp(
+                id: entry.id, name: nil, search: search, scope: entry.scope, object: owner.object, endpoint: endpoint)
         }
         context.tell(up, to: group)
     }
@@ -60,15 +63,18 @@ extension ProcessDirectory {
             if connected.requested == groupAddress?.description {
                 group = context.returnAddress
                 linkUpIfReady(context)
-            } else if let key = peers.first(where: { $0.value.connector?.value == connected.connector && $0.value.link == nil })?.key {
+            } else if let key = peers.first(where: {
+                $0.value.connector?.value == connected.connector && $0.value.link == nil
+            })?.key {
                 peers[key]!.link = context.returnAddress
                 for open in peers[key]!.waiting { hello(open, over: context.returnAddress, context) }
                 peers[key]!.waiting.removeAll()
             }
-            // Else the publisher's end of a relayed connection: the subscriber's hello comes over it.
+        // Else the publisher's end of a relayed connection: the subscriber's hello comes over it.
         case let failed as NotConnected:
             guard failed.requested != groupAddress?.description,
-                  let key = peers.first(where: { $0.value.connector?.value == failed.connector && $0.value.link == nil })?.key
+                let key = peers.first(where: { $0.value.connector?.value == failed.connector && $0.value.link == nil })?
+                    .key
             else { return }
             unreachable(key, reason: failed.reason, context)
         case let relayed as Relayed:
@@ -76,7 +82,8 @@ extension ProcessDirectory {
         case is RelayOverdue:
             // A request or its answer was lost (a directory restarted): the subscribers are told.
             let now = Deadline.now()
-            for (key, peer) in peers where peer.link == nil && peer.connector == nil && (peer.relayDue.map { $0 <= now } ?? false) {
+            for (key, peer) in peers
+            where peer.link == nil && peer.connector == nil && (peer.relayDue.map { $0 <= now } ?? false) {
                 unreachable(key, reason: "no relay offered within \(Self.relayAnswerLimit)", context)
             }
             if let next = peers.values.compactMap({ $0.connector == nil ? $0.relayDue : nil }).min() {
@@ -122,15 +129,18 @@ extension ProcessDirectory {
             let remote = session.local == session.publisher ? session.subscriber : session.publisher
             if remote.link == link.link {
                 // What this end sent the other that the other's process never confirmed.
-                let (localSide, remoteSide) = session.local == session.publisher
+                let (localSide, remoteSide) =
+                    session.local == session.publisher
                     ? (session.publisherSide, session.subscriberSide) : (session.subscriberSide, session.publisherSide)
                 let count = unconfirmed.reduce(0) { total, entry in
                     let ours = entry.sender == session.local || entry.sender == localSide
-                    let theirs = entry.destination.object == remote.object || entry.destination.object == remoteSide.object
+                    let theirs =
+                        entry.destination.object == remote.object || entry.destination.object == remoteSide.object
                     return ours && theirs ? total + entry.count : total
                 }
                 end(
-                    id, by: nil, value: nil, reason: "\(session.local == session.publisher ? "subscriber" : "publisher") process lost", context,
+                    id, by: nil, value: nil,
+                    reason: "\(session.local == session.publisher ? "subscriber" : "publisher") process lost", context,
                     tellPeer: false, unconfirmed: count)
                 if let open = session.open, owners[open.search.id] != nil { scheduleReopen(open, soon: true, context) }
             }
@@ -153,7 +163,8 @@ extension ProcessDirectory {
             }
         }
         if close.entry != nil, let session = sessions[id], session.open != nil,
-           peers.values.contains(where: { $0.link?.link != nil && $0.link?.link == session.publisher.link }) {
+            peers.values.contains(where: { $0.link?.link != nil && $0.link?.link == session.publisher.link })
+        {
             if doubted[id] == nil {
                 doubted[id] = (.after(Self.doubtLimit), close.reason)
                 context.startTimer(DoubtDue(), after: Self.doubtLimit)
@@ -186,7 +197,7 @@ extension ProcessDirectory {
                 reopening[id] = nil
                 continue
             }
-            reopening[id]!.due = .distantFuture  // trying; a failure schedules the next
+            reopening[id]!.due = .distantFuture // trying; a failure schedules the next
             openSession(reopen.open, context, reopening: reopen.attemptLimit)
         }
         armReopen(context)
@@ -204,7 +215,8 @@ extension ProcessDirectory {
         }
         if again == nil {
             // A fresh match of the same pair replaces a pending try, and a try under way.
-            for (id, pending) in reopening where pending.open.listing.id == open.listing.id && pending.open.search.id == open.search.id {
+            for (id, pending) in reopening
+            where pending.open.listing.id == open.listing.id && pending.open.search.id == open.search.id {
                 reopening[id] = nil
                 for key in peers.keys { peers[key]!.waiting.removeAll { $0.session == id } }
             }
@@ -234,7 +246,8 @@ extension ProcessDirectory {
         guard let peer = peers[key] else { return }
         // Only a WAN directory offers relays: a session matched lower has no other way.
         if peer.relayDue == nil, let first = peer.waiting.first, first.scope >= .wan, let group {
-            context.runtime.logger.info("publisher unreachable; asking for a relay", metadata: ["endpoint": "\(key)", "reason": "\(reason)"])
+            context.runtime.logger.info(
+                "publisher unreachable; asking for a relay", metadata: ["endpoint": "\(key)", "reason": "\(reason)"])
             peers[key]!.relayDue = .after(Self.relayAnswerLimit)
             peers[key]!.connector = nil
             context.tell(RelayWanted(session: first.session, entry: first.search.id), to: group)
@@ -280,7 +293,8 @@ extension ProcessDirectory {
     /// Subscriber side: tell the publisher's process and the publisher, then the subscriber — at
     /// once, or when the publisher's session object is known.
     private func hello(_ open: OpenSession, over link: Address, _ context: Context) {
-        guard let subscriber = owners[open.search.id], let name = open.listing.name, let search = open.search.search else { return }
+        guard let subscriber = owners[open.search.id], let name = open.listing.name, let search = open.search.search
+        else { return }
         // One session per pair: a match that raced another to the same publisher joins it.
         if let (id, _) = sessions.first(where: { $0.value.pair == nil && sameSession($0.value, open) }) {
             if open.session != id { aliases[open.session] = id }
@@ -288,9 +302,11 @@ extension ProcessDirectory {
             return
         }
         let publisher = Address(object: open.listing.object, via: link)
-        let subscriberSide = sessionObject(for: open.search.id, owner: subscriber, session: open.session, context) ?? subscriber
+        let subscriberSide =
+            sessionObject(for: open.search.id, owner: subscriber, session: open.session, context) ?? subscriber
         var session = Session(
-            publisher: publisher, subscriber: subscriber, publisherSide: publisher, subscriberSide: subscriberSide, name: name,
+            publisher: publisher, subscriber: subscriber, publisherSide: publisher, subscriberSide: subscriberSide,
+            name: name,
             local: subscriber, pair: nil, announced: false)
         session.search = search
         session.scope = open.scope
@@ -304,7 +320,9 @@ extension ProcessDirectory {
             to: link)
         // Delivered goes straight to the publisher, on the connection the subscriber's own messages
         // will take: it arrives before them.
-        context.tell(Delivered(name: name, search: search, scope: open.scope, session: open.session), to: publisher, as: subscriberSide)
+        context.tell(
+            Delivered(name: name, search: search, scope: open.scope, session: open.session), to: publisher,
+            as: subscriberSide)
         if !open.listing.sessionObject { announce(open.session, context) }
     }
 
@@ -313,9 +331,13 @@ extension ProcessDirectory {
         guard var session = sessions[id], !session.announced else { return }
         session.announced = true
         sessions[id] = session
-        context.tell(Available(name: session.name, search: session.search ?? .exact(session.name), scope: session.scope, session: id), to: session.subscriber, as: session.publisherSide)
+        context.tell(
+            Available(
+                name: session.name, search: session.search ?? .exact(session.name), scope: session.scope, session: id),
+            to: session.subscriber, as: session.publisherSide)
         if session.subscriberSide != session.subscriber {
-            context.tell(SessionOpened(session: id, name: session.name), to: session.subscriberSide, as: session.publisherSide)
+            context.tell(
+                SessionOpened(session: id, name: session.name), to: session.subscriberSide, as: session.publisherSide)
         }
     }
 
@@ -327,13 +349,17 @@ extension ProcessDirectory {
             return
         }
         // The subscriber's process sent Delivered to the publisher itself.
-        let publisherSide = sessionObject(for: hello.listing, owner: publisher, session: hello.session, context) ?? publisher
+        let publisherSide =
+            sessionObject(for: hello.listing, owner: publisher, session: hello.session, context) ?? publisher
         sessions[hello.session] = Session(
-            publisher: publisher, subscriber: hello.subscriber, publisherSide: publisherSide, subscriberSide: hello.subscriber, name: hello.name,
+            publisher: publisher, subscriber: hello.subscriber, publisherSide: publisherSide,
+            subscriberSide: hello.subscriber, name: hello.name,
             local: publisher, pair: nil)
         if publisherSide != publisher {
-            context.tell(SessionAccepted(session: hello.session, publisherSide: publisherSide), to: context.returnAddress)
-            context.tell(SessionOpened(session: hello.session, name: hello.name), to: publisherSide, as: hello.subscriber)
+            context.tell(
+                SessionAccepted(session: hello.session, publisherSide: publisherSide), to: context.returnAddress)
+            context.tell(
+                SessionOpened(session: hello.session, name: hello.name), to: publisherSide, as: hello.subscriber)
         }
     }
 }

@@ -1,14 +1,16 @@
-import Platform
 import Actors
 import Cryptography
 import Logging
+import Platform
 
 /// The directory of one runtime (kept in its ``PubSubRuntime``): it matches its objects' listings and searches
 /// among themselves (PROCESS scope, no socket), and — when the process runs in a group — passes
 /// the wider ones to the group's directory, opens the sessions that directory asks for over direct
 /// connections to the publishers' processes, and tells both ends when a session ends.
 final class ProcessDirectory: Object {
-    static var messageTypes: [any Message.Type] { [OpenSession.self, CloseSession.self, SessionHello.self, SessionAccepted.self, Relayed.self] }
+    static var messageTypes: [any Message.Type] {
+        [OpenSession.self, CloseSession.self, SessionHello.self, SessionAccepted.self, Relayed.self]
+    }
 
     struct Session {
         let publisher: Address
@@ -145,7 +147,9 @@ final class ProcessDirectory: Object {
 
     /// Makes the session object for `entry`'s end, a child of `owner`, if it asked for one.
     func sessionObject(for entry: UInt64, owner: Address, session: UInt64, _ context: Context) -> Address? {
-        guard let factory = factories[entry], let object = context.runtime.create(factory(), parent: owner) else { return nil }
+        guard let factory = factories[entry], let object = context.runtime.create(factory(), parent: owner) else {
+            return nil
+        }
         sessionObjects[object] = session
         context.watch(object)
         return object
@@ -213,8 +217,13 @@ final class ProcessDirectory: Object {
             factories[id] = nil
             apply(matcher.remove(id), context, endedBy: retracted ? object : nil)
         }
-        for (id, session) in sessions where session.local == object || (session.pair != nil && (session.publisher == object || session.subscriber == object)) {
-            end(id, by: retracted ? object : nil, value: nil, reason: object == session.publisher ? "publisher gone" : "subscriber gone", context)
+        for (id, session) in sessions
+        where session.local == object
+            || (session.pair != nil && (session.publisher == object || session.subscriber == object))
+        {
+            end(
+                id, by: retracted ? object : nil, value: nil,
+                reason: object == session.publisher ? "publisher gone" : "subscriber gone", context)
         }
     }
 
@@ -229,15 +238,25 @@ final class ProcessDirectory: Object {
                 else { continue }
                 let id = freshID()
                 let publisherSide = sessionObject(for: listing.id, owner: publisher, session: id, context) ?? publisher
-                let subscriberSide = sessionObject(for: search.id, owner: subscriber, session: id, context) ?? subscriber
+                let subscriberSide =
+                    sessionObject(for: search.id, owner: subscriber, session: id, context) ?? subscriber
                 sessions[id] = Session(
-                    publisher: publisher, subscriber: subscriber, publisherSide: publisherSide, subscriberSide: subscriberSide, name: name,
+                    publisher: publisher, subscriber: subscriber, publisherSide: publisherSide,
+                    subscriberSide: subscriberSide, name: name,
                     local: subscriber, pair: pair)
                 sessionOf[pair] = id
-                context.tell(Available(name: name, search: wanted, scope: .process, session: id), to: subscriber, as: publisherSide)
-                context.tell(Delivered(name: name, search: wanted, scope: .process, session: id), to: publisher, as: subscriberSide)
-                if publisherSide != publisher { context.tell(SessionOpened(session: id, name: name), to: publisherSide, as: subscriberSide) }
-                if subscriberSide != subscriber { context.tell(SessionOpened(session: id, name: name), to: subscriberSide, as: publisherSide) }
+                context.tell(
+                    Available(name: name, search: wanted, scope: .process, session: id), to: subscriber,
+                    as: publisherSide)
+                context.tell(
+                    Delivered(name: name, search: wanted, scope: .process, session: id), to: publisher,
+                    as: subscriberSide)
+                if publisherSide != publisher {
+                    context.tell(SessionOpened(session: id, name: name), to: publisherSide, as: subscriberSide)
+                }
+                if subscriberSide != subscriber {
+                    context.tell(SessionOpened(session: id, name: name), to: subscriberSide, as: publisherSide)
+                }
             case .close(let listing, let search):
                 let pair = Pair(listing: listing.id, search: search.id)
                 cleared.remove(pair)
@@ -255,29 +274,44 @@ final class ProcessDirectory: Object {
     /// with another process: the local end hears Cleared or Dropped, and the other process is told.
     /// `unconfirmed`: of the local end's messages to the other, how many its process never
     /// confirmed (a session lost with its connection).
-    func end(_ id: UInt64, by: Address?, value: AnyMessage?, reason: String, _ context: Context, tellPeer: Bool = true, unconfirmed: Int = 0) {
+    func end(
+        _ id: UInt64, by: Address?, value: AnyMessage?, reason: String, _ context: Context, tellPeer: Bool = true,
+        unconfirmed: Int = 0
+    ) {
         guard let session = sessions.removeValue(forKey: id) else { return }
         if let pair = session.pair { sessionOf[pair] = nil }
         doubted[id] = nil
         if !aliases.isEmpty { aliases = aliases.filter { $0.value != id } }
-        let ends = session.pair != nil
+        let ends =
+            session.pair != nil
             ? [(session.publisher, session.subscriberSide), (session.subscriber, session.publisherSide)]
-            : session.local == session.publisher ? [(session.publisher, session.subscriberSide)] : [(session.subscriber, session.publisherSide)]
+            : session.local == session.publisher
+                ? [(session.publisher, session.subscriberSide)] : [(session.subscriber, session.publisherSide)]
         for (end, other) in ends {
             if end == by {
                 context.tell(Cleared(session: id, name: session.name, value: value), to: end, as: other)
             } else if entriesOf[end] != nil && (end != session.subscriber || session.announced) {
-                let why = session.pair == nil ? reason : (other == by ? "ended by the other end" : (other == session.publisherSide ? "publisher gone" : "subscriber gone"))
-                context.tell(Dropped(session: id, name: session.name, reason: why, unconfirmed: end == session.local ? unconfirmed : 0), to: end, as: other)
+                let why =
+                    session.pair == nil
+                    ? reason
+                    : (other == by
+                        ? "ended by the other end"
+                        : (other == session.publisherSide ? "publisher gone" : "subscriber gone"))
+                context.tell(
+                    Dropped(
+                        session: id, name: session.name, reason: why,
+                        unconfirmed: end == session.local ? unconfirmed : 0), to: end, as: other)
             }
         }
         // The session objects of this process stop with their session.
-        for side in [session.publisherSide, session.subscriberSide] where side.isLocal && side != session.publisher && side != session.subscriber {
+        for side in [session.publisherSide, session.subscriberSide]
+        where side.isLocal && side != session.publisher && side != session.subscriber {
             if sessionObjects.removeValue(forKey: side) != nil { context.tell(Stop(), to: side) }
         }
         if session.pair == nil, tellPeer {
             let remote = session.local == session.publisher ? session.subscriberSide : session.publisherSide
-            context.tell(CloseSession(session: id, reason: "ended by the other end"), to: Address(object: 0, via: remote))
+            context.tell(
+                CloseSession(session: id, reason: "ended by the other end"), to: Address(object: 0, via: remote))
         }
     }
 }
@@ -289,7 +323,8 @@ extension Context {
         do {
             try forward(message, to: address, as: sender ?? self.address)
         } catch {
-            runtime.logger.warning("directory message not delivered", metadata: ["to": "\(address)", "reason": "\(error)"])
+            runtime.logger.warning(
+                "directory message not delivered", metadata: ["to": "\(address)", "reason": "\(error)"])
         }
     }
 }

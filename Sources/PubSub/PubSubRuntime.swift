@@ -26,7 +26,8 @@ extension Runtime {
 extension RuntimeThread {
     /// A runtime thread whose process directory links to the group directory at `groupAddress`.
     public convenience init(
-        transport: TransportConfiguration = TransportConfiguration(secret: .generate()), limits: RuntimeLimits = RuntimeLimits(),
+        transport: TransportConfiguration = TransportConfiguration(secret: .generate()),
+        limits: RuntimeLimits = RuntimeLimits(),
         groupAddress: SocketAddress?, _ main: @escaping @Sendable (Mailbox) async throws -> any Message
     ) {
         self.init(transport: transport, limits: limits, prepare: { $0.pubSub.groupAddress = groupAddress }, main)

@@ -1,7 +1,7 @@
-import Reactor
 import Actors
 import Cryptography
 import Platform
+import Reactor
 
 /// A directory above the processes: the GROUP directory of one process group (members are the
 /// group's processes), or the HOST directory of one machine (members are its groups' directories).
@@ -29,7 +29,10 @@ public final class ScopeDirectory: Object {
         /// member reaches it by.
         public var relay: SocketAddress?
 
-        public init(parent: SocketAddress? = nil, discoverOnPort: UInt16? = nil, beaconPort: UInt16? = nil, relay: SocketAddress? = nil) {
+        public init(
+            parent: SocketAddress? = nil, discoverOnPort: UInt16? = nil, beaconPort: UInt16? = nil,
+            relay: SocketAddress? = nil
+        ) {
             self.parent = parent
             self.discoverOnPort = discoverOnPort
             self.beaconPort = beaconPort
@@ -65,8 +68,11 @@ public final class ScopeDirectory: Object {
     }
 
     public static var messageTypes: [any Message.Type] {
-        [EntryUp.self, EntryDown.self, OpenSession.self, CloseSession.self, NetworkEnquiry.self, NetworkReport.self, RelayWanted.self, Relayed.self,
-         LANDirectoryHeard.self]
+        [
+            EntryUp.self, EntryDown.self, OpenSession.self, CloseSession.self, NetworkEnquiry.self, NetworkReport.self,
+            RelayWanted.self, Relayed.self,
+            LANDirectoryHeard.self,
+        ]
     }
     /// Who asked for the lineage while the parent's part is on its way.
     private var enquirers: [Address] = []
@@ -83,13 +89,17 @@ public final class ScopeDirectory: Object {
 
     /// A directory at `scope` that will listen on `address`, and link to the directory at
     /// `parent` if given.
-    public convenience init(listening address: SocketAddress, scope: Scope = .group, parent: SocketAddress? = nil, whenListening: ((String) -> Void)? = nil) {
+    public convenience init(
+        listening address: SocketAddress, scope: Scope = .group, parent: SocketAddress? = nil,
+        whenListening: ((String) -> Void)? = nil
+    ) {
         self.init(listening: address, scope: scope, links: Links(parent: parent), whenListening: whenListening)
     }
 
     /// A directory at `scope` that will listen on `address`, with its parent, beacons and relay as
     /// `links` say.
-    public init(listening address: SocketAddress, scope: Scope, links: Links, whenListening: ((String) -> Void)? = nil) {
+    public init(listening address: SocketAddress, scope: Scope, links: Links, whenListening: ((String) -> Void)? = nil)
+    {
         self.address = address
         self.links = links
         self.whenListening = whenListening
@@ -100,7 +110,9 @@ public final class ScopeDirectory: Object {
         switch message {
         case is Start:
             context.listen(at: address)
-            if let parentAddress = links.parent { parentConnector = context.connect(to: parentAddress, backoff: ProcessDirectory.groupBackoff) }
+            if let parentAddress = links.parent {
+                parentConnector = context.connect(to: parentAddress, backoff: ProcessDirectory.groupBackoff)
+            }
             if links.parent == nil, let port = links.discoverOnPort { listenForBeacons(port, context) }
         case let listening as Listening:
             listeningPort = (try? SocketAddress(parsing: listening.address))?.port
@@ -114,7 +126,9 @@ public final class ScopeDirectory: Object {
         case let heard as LANDirectoryHeard:
             heardOf(heard.address, context)
         case let refused as NotListening:
-            context.runtime.logger.error("directory cannot listen (retrying)", metadata: ["address": "\(refused.requested)", "reason": "\(refused.reason)"])
+            context.runtime.logger.error(
+                "directory cannot listen (retrying)",
+                metadata: ["address": "\(refused.requested)", "reason": "\(refused.reason)"])
         case let accepted as Accepted:
             guard let member = member(context.returnAddress) else { return }
             if !accepted.peer.isEmpty { memberHosts[member] = (host(of: accepted.peer), host(of: accepted.local)) }
@@ -127,7 +141,9 @@ public final class ScopeDirectory: Object {
                 return
             }
             var up = up
-            if let network = up.network, let (peer, _) = memberHosts[member] { up.network = Self.filled(network, host: peer) }
+            if let network = up.network, let (peer, _) = memberHosts[member] {
+                up.network = Self.filled(network, host: peer)
+            }
             if let owner = ownerOf[up.id], owner != member {
                 // The very same entry over a new link: its member linked anew before the old link
                 // was noticed gone, and it moves. Anything else under another's identifier is refused.
@@ -167,7 +183,7 @@ public final class ScopeDirectory: Object {
         case is Abandoned, is Closed:
             if context.returnAddress == parent {
                 parent = nil
-                matcher.hasParent = false  // the connector comes back by itself; then all is passed up again
+                matcher.hasParent = false // the connector comes back by itself; then all is passed up again
                 for enquirer in enquirers { context.tell(report(), to: enquirer) }
                 enquirers.removeAll()
                 return
@@ -189,7 +205,8 @@ public final class ScopeDirectory: Object {
             enquirers.append(context.returnAddress)
             if enquirers.count == 1 { context.tell(NetworkEnquiry(), to: parent) }
         case let above as NetworkReport:
-            guard let parent, context.returnAddress.link == parent.link else { return }  // only the parent answers for above
+            // Only the parent answers for the levels above.
+            guard let parent, context.returnAddress.link == parent.link else { return }
             var mine = report()
             mine.above = [above] + above.above
             mine.above[0].above = []
@@ -204,7 +221,9 @@ public final class ScopeDirectory: Object {
     }
 
     private func refuse(_ what: String, _ id: UInt64, _ context: Context) {
-        context.runtime.logger.warning("directory message dropped", metadata: ["from": "\(context.returnAddress)", "what": "\(what)", "entry": "\(id)"])
+        context.runtime.logger.warning(
+            "directory message dropped",
+            metadata: ["from": "\(context.returnAddress)", "what": "\(what)", "entry": "\(id)"])
     }
 
     private func report() -> NetworkReport {
@@ -215,8 +234,10 @@ public final class ScopeDirectory: Object {
             if case .search(let search) = entry.kind { "\(search) (\(entry.scope))" } else { nil }
         }
         return NetworkReport(
-            scope: matcher.scope, address: address.description, parent: links.parent?.description, relay: links.relay?.description,
-            parentLinked: parent != nil, members: members.count, listings: listings.sorted(), searches: searches.sorted(), sessions: sessions.count)
+            scope: matcher.scope, address: address.description, parent: links.parent?.description,
+            relay: links.relay?.description,
+            parentLinked: parent != nil, members: members.count, listings: listings.sorted(),
+            searches: searches.sorted(), sessions: sessions.count)
     }
 
     /// The member whose link `sender` came over (a new one for a new link); nil for a sender
@@ -239,15 +260,22 @@ public final class ScopeDirectory: Object {
         for action in actions {
             switch action {
             case .open(let listing, let search):
-                guard let listed = details[listing.id], let searching = details[search.id], let subscriber = memberAddress[search.member] else { continue }
+                guard let listed = details[listing.id], let searching = details[search.id],
+                    let subscriber = memberAddress[search.member]
+                else { continue }
                 let id = identifiers.next()
                 sessions[Pair(listing: listing.id, search: search.id)] = (id, listing.id, search.id)
-                context.tell(OpenSession(session: id, listing: listed, search: searching, scope: matcher.scope), to: subscriber)
+                context.tell(
+                    OpenSession(session: id, listing: listed, search: searching, scope: matcher.scope), to: subscriber)
             case .close(let listing, let search):
-                guard let session = sessions.removeValue(forKey: Pair(listing: listing.id, search: search.id)) else { continue }
+                guard let session = sessions.removeValue(forKey: Pair(listing: listing.id, search: search.id)) else {
+                    continue
+                }
                 // Whichever end is still here hears it; its process tells its object.
                 for (entry, reason) in [(session.listing, "subscriber gone"), (session.search, "publisher gone")] {
-                    guard let link = memberAddress[entry == listing.id ? listing.member : search.member] else { continue }
+                    guard let link = memberAddress[entry == listing.id ? listing.member : search.member] else {
+                        continue
+                    }
                     context.tell(CloseSession(session: session.id, reason: reason, entry: entry), to: link)
                 }
             case .forward(let entry):
@@ -268,7 +296,9 @@ public final class ScopeDirectory: Object {
 
     /// `endpoint` with an unspecified host (0.0.0.0) replaced by `host`.
     static func filled(_ endpoint: String, host: String) -> String {
-        guard !host.isEmpty, case .ipv4("0.0.0.0", let port)? = try? SocketAddress(parsing: endpoint) else { return endpoint }
+        guard !host.isEmpty, case .ipv4("0.0.0.0", let port)? = try? SocketAddress(parsing: endpoint) else {
+            return endpoint
+        }
         return "\(host):\(port)"
     }
 
@@ -276,12 +306,15 @@ public final class ScopeDirectory: Object {
         do {
             let listener = try LANBeaconListener(port: port)
             let logger = context.runtime.logger
-            listener.start(secret: context.runtime.realmSecret, telling: context.address, through: context.runtime.handle) { line in
+            listener.start(
+                secret: context.runtime.realmSecret, telling: context.address, through: context.runtime.handle
+            ) { line in
                 logger.info("\(line)")
             }
             beaconListener = listener
         } catch {
-            context.runtime.logger.error("cannot listen for LAN beacons", metadata: ["port": "\(port)", "reason": "\(error)"])
+            context.runtime.logger.error(
+                "cannot listen for LAN beacons", metadata: ["port": "\(port)", "reason": "\(error)"])
         }
     }
 
@@ -320,7 +353,9 @@ public final class ScopeDirectory: Object {
             guard let member = ownerOf[entry], let link = memberAddress[member] else { continue }
             let relay = links.relay.map { Self.filled($0.description, host: memberHosts[member]?.local ?? "") } ?? ""
             if links.relay == nil && entry == session.listing { continue }
-            context.tell(Relayed(session: wanted.session, entry: entry, relay: relay, token: relay.isEmpty ? [] : token), to: link)
+            context.tell(
+                Relayed(session: wanted.session, entry: entry, relay: relay, token: relay.isEmpty ? [] : token),
+                to: link)
         }
     }
 }

@@ -1,6 +1,7 @@
 import Platform
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A UDP/IPv4 socket for small announcements on the local network (multicast and broadcast
@@ -64,9 +65,10 @@ public final class DatagramSocket: @unchecked Sendable {
             defer { cursor = entry.pointee.ifa_next }
             let flags = Int32(bitPattern: entry.pointee.ifa_flags)
             guard let address = entry.pointee.ifa_addr, address.pointee.sa_family == sa_family_t(AF_INET),
-                  flags & Int32(IFF_UP) != 0, flags & Int32(IFF_LOOPBACK) == 0
+                flags & Int32(IFF_UP) != 0, flags & Int32(IFF_LOOPBACK) == 0
             else { continue }
-            let broadcast = flags & Int32(IFF_BROADCAST) != 0 ? entry.pointee.ifa_ifu.ifu_broadaddr.flatMap(text(of:)) : nil
+            let broadcast =
+                flags & Int32(IFF_BROADCAST) != 0 ? entry.pointee.ifa_ifu.ifu_broadaddr.flatMap(text(of:)) : nil
             guard let host = text(of: address) else { continue }
             found.append(Interface(name: String(cString: entry.pointee.ifa_name), address: host, broadcast: broadcast))
         }
@@ -89,7 +91,10 @@ public final class DatagramSocket: @unchecked Sendable {
     /// harmless (the kernel says it is in use; that is not an error here).
     public func join(group: String, interface: String) throws(ReactorError) {
         var request = ip_mreq(imr_multiaddr: try Self.inAddr(group), imr_interface: try Self.inAddr(interface))
-        guard setsockopt(fd, Int32(IPPROTO_IP), IP_ADD_MEMBERSHIP, &request, socklen_t(MemoryLayout<ip_mreq>.size)) == 0 || errno == EADDRINUSE else {
+        guard
+            setsockopt(fd, Int32(IPPROTO_IP), IP_ADD_MEMBERSHIP, &request, socklen_t(MemoryLayout<ip_mreq>.size)) == 0
+                || errno == EADDRINUSE
+        else {
             throw .system(SystemError(errno, "IP_ADD_MEMBERSHIP"))
         }
     }
@@ -124,14 +129,16 @@ public final class DatagramSocket: @unchecked Sendable {
         sender.length = socklen_t(MemoryLayout<sockaddr_storage>.size)
         let count = buffer.withUnsafeMutableBytes { bytes in
             withUnsafeMutablePointer(to: &sender.raw) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { recvfrom(fd, bytes.baseAddress, bytes.count, 0, $0, &sender.length) }
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                    recvfrom(fd, bytes.baseAddress, bytes.count, 0, $0, &sender.length)
+                }
             }
         }
         guard count >= 0 else {
             if errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR { return nil }
             throw .system(SystemError(errno, "recvfrom"))
         }
-        guard case .ipv4(let host, _)? = sender.address() else { return nil }  // an IPv4 socket: never otherwise
+        guard case .ipv4(let host, _)? = sender.address() else { return nil } // an IPv4 socket: never otherwise
         return (Array(buffer[0..<count]), host)
     }
 }

@@ -1,8 +1,8 @@
-import Platform
 import CShims
+import Platform
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The epoll backend emulates completions: it tries the syscall at once; on EAGAIN it parks the
@@ -116,7 +116,8 @@ final class EpollBackend: ReactorBackend {
         while true {
             let sent = sendmsg(fd, message, Int32(MSG_NOSIGNAL | MSG_DONTWAIT))
             if sent >= 0 {
-                produced.append(Completion(UserData(kind: .send, slot: slot, generation: generation), result: Int32(sent)))
+                produced.append(
+                    Completion(UserData(kind: .send, slot: slot, generation: generation), result: Int32(sent)))
                 return true
             }
             switch errno {
@@ -131,14 +132,27 @@ final class EpollBackend: ReactorBackend {
 
     func cancel(fd: Int32, socket: SocketID, kinds: OperationKinds) {
         func cancelled(_ kind: OperationKind) {
-            produced.append(Completion(UserData(kind: kind, slot: socket.slot, generation: socket.generation), result: -ECANCELED))
+            produced.append(
+                Completion(UserData(kind: kind, slot: socket.slot, generation: socket.generation), result: -ECANCELED))
         }
         var entry = parked[socket.index]
         guard entry.generation == socket.generation else { return }
-        if kinds.contains(.accept) && entry.accept { entry.accept = false; cancelled(.accept) }
-        if kinds.contains(.receive) && entry.receive { entry.receive = false; cancelled(.receive) }
-        if kinds.contains(.connect) && entry.connect { entry.connect = false; cancelled(.connect) }
-        if kinds.contains(.send) && entry.send != nil { entry.send = nil; cancelled(.send) }
+        if kinds.contains(.accept) && entry.accept {
+            entry.accept = false
+            cancelled(.accept)
+        }
+        if kinds.contains(.receive) && entry.receive {
+            entry.receive = false
+            cancelled(.receive)
+        }
+        if kinds.contains(.connect) && entry.connect {
+            entry.connect = false
+            cancelled(.connect)
+        }
+        if kinds.contains(.send) && entry.send != nil {
+            entry.send = nil
+            cancelled(.send)
+        }
         parked[socket.index] = entry
     }
 
@@ -186,7 +200,8 @@ final class EpollBackend: ReactorBackend {
                     spec.tv_sec = Int(nanoseconds / 1_000_000_000)
                     spec.tv_nsec = Int(nanoseconds % 1_000_000_000)
                 }
-                let result = nanoseconds == nil
+                let result =
+                    nanoseconds == nil
                     ? epoll_pwait2(epollFD, buffer.baseAddress, capacity, nil, nil)
                     : epoll_pwait2(epollFD, buffer.baseAddress, capacity, &spec, nil)
                 if result >= 0 || errno != ENOSYS { return result }
@@ -211,7 +226,9 @@ final class EpollBackend: ReactorBackend {
             if flags & cshims_epoll_out() != 0 || failed {
                 if parked[slot].connect { finishConnect(slot: slot) }
                 if let message = parked[slot].send {
-                    if trySend(fd: parked[slot].fd, slot: userData.slot, generation: userData.generation, message: message) {
+                    if trySend(
+                        fd: parked[slot].fd, slot: userData.slot, generation: userData.generation, message: message)
+                    {
                         parked[slot].send = nil
                     }
                 }
@@ -263,14 +280,14 @@ final class EpollBackend: ReactorBackend {
                 return
             }
         }
-        scheduleAttempt(UInt32(slot))  // more may be waiting: edge-triggered, so come back next turn
+        scheduleAttempt(UInt32(slot)) // more may be waiting: edge-triggered, so come back next turn
     }
 
     private func attemptReceive(slot: Int) {
         let userData = UserData(kind: .receive, slot: UInt32(slot), generation: parked[slot].generation)
         for _ in 0..<Self.receivesPerTurn {
             guard let buffer = freeBuffers.popLast() else {
-                scheduleAttempt(UInt32(slot))  // buffers come back during the run phase
+                scheduleAttempt(UInt32(slot)) // buffers come back during the run phase
                 return
             }
             let address = receiveBuffers + Int(buffer) * receiveBufferSize

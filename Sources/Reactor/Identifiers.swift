@@ -41,7 +41,9 @@ public struct TimerID: Hashable, Sendable, CustomStringConvertible {
 
     var slot: UInt32 { UInt32(truncatingIfNeeded: index) }
 
-    public var description: String { space == .shared ? "timer#\(index).\(generation)" : "timer#\(index).\(generation)@\(space.value)" }
+    public var description: String {
+        space == .shared ? "timer#\(index).\(generation)" : "timer#\(index).\(generation)@\(space.value)"
+    }
 }
 
 /// Whose timers these are, when layers share one reactor: each takes a space of its own

@@ -32,8 +32,9 @@ public struct Limits: Sendable, Equatable {
         }
         try check(sockets > 0 && sockets <= 1 << 20, "sockets must be 1…1048576")
         try check(timers > 0 && timers <= 1 << 24, "timers must be 1…16777216")
-        try check(receiveBuffers > 0 && receiveBuffers <= 32768 && receiveBuffers & (receiveBuffers - 1) == 0,
-                  "receiveBuffers must be a power of two up to 32768")
+        try check(
+            receiveBuffers > 0 && receiveBuffers <= 32768 && receiveBuffers & (receiveBuffers - 1) == 0,
+            "receiveBuffers must be a power of two up to 32768")
         try check(receiveBufferSize >= 64 && receiveBufferSize <= 1 << 24, "receiveBufferSize must be 64 B…16 MiB")
         try check(sendChunks > 0 && sendChunkSize >= 64, "sendChunks > 0 and sendChunkSize ≥ 64")
         try check(sendQueueBytesPerSocket >= sendChunkSize, "sendQueueBytesPerSocket must hold one chunk")

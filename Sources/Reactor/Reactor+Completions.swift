@@ -1,8 +1,8 @@
-import Platform
 import CShims
+import Platform
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 extension Reactor {
@@ -25,7 +25,7 @@ extension Reactor {
         }
         let slot = Int(userData.slot)
         guard slot < sockets.count, sockets[slot].state != .free,
-              sockets[slot].generation & UserData.generationMask == userData.generation
+            sockets[slot].generation & UserData.generationMask == userData.generation
         else {
             // A completion for a slot that was released (and perhaps reused): not ours to deliver.
             dropStale(completion)
@@ -76,7 +76,8 @@ extension Reactor {
             if sockets[slot].state == .listening && !sockets[slot].acceptArmed {
                 // From the reserve (one per socket), so it cannot fail: a listener is never left unarmed.
                 _ = try? timers.start(
-                    at: .after(Self.acceptRetryDelay), purpose: .acceptRetry(slot: id.slot, generation: id.generation), reserved: true)
+                    at: .after(Self.acceptRetryDelay), purpose: .acceptRetry(slot: id.slot, generation: id.generation),
+                    reserved: true)
             }
             return
         }
@@ -92,14 +93,15 @@ extension Reactor {
             timers.cancel(deadline)
             sockets[slot].deadline = nil
         }
-        guard sockets[slot].state == .connecting else { return }  // closing: nothing to report
+        guard sockets[slot].state == .connecting else { return } // closing: nothing to report
         if completion.result == 0 {
             sockets[slot].state = .connected
             if sockets[slot].receiving { armReceive(slot) }
             if sendQueues.bytes(of: slot) > 0 { queueFlush(slot) }
             handler.handle(.connected(id), reactor: self)
         } else {
-            let error: ReactorError = sockets[slot].deadlinePassed
+            let error: ReactorError =
+                sockets[slot].deadlinePassed
                 ? .timedOut : .system(SystemError(-completion.result, "connect"))
             _ = release(slot)
             handler.handle(.connectFailed(id, error), reactor: self)
@@ -125,9 +127,9 @@ extension Reactor {
         } else if result < 0 {
             switch -result {
             case ECANCELED, ENOBUFS:
-                break  // stopped on request, or buffers ran out: re-armed below if still wanted
+                break // stopped on request, or buffers ran out: re-armed below if still wanted
             case EINVAL where (backend as? URingBackend)?.disableMultishotReceive() == true:
-                break  // the kernel predates multishot receive: re-armed below as single-shot
+                break // the kernel predates multishot receive: re-armed below as single-shot
             default:
                 endReceiving(slot, id: id, error: .system(SystemError(-result, "recv")), &handler)
                 return
@@ -184,7 +186,8 @@ extension Reactor {
                 shutdownIfFlushed(slot)
             }
             // Below half full is room enough: telling the owner then keeps the pipe busy while it refills.
-            if sockets[slot].refusedSend && remaining <= sockets[slot].writableAt ?? limits.sendQueueBytesPerSocket / 2 {
+            if sockets[slot].refusedSend && remaining <= sockets[slot].writableAt ?? limits.sendQueueBytesPerSocket / 2
+            {
                 sockets[slot].refusedSend = false
                 sockets[slot].writableAt = nil
                 handler.handle(.writable(id), reactor: self)

@@ -1,8 +1,8 @@
-import Platform
 import CShims
+import Platform
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 extension Reactor {
@@ -43,9 +43,12 @@ extension Reactor {
         let size = MemoryLayout<signalfd_siginfo>.size
         let records = byteCount > 0 ? Int(byteCount) / size : 0
         // Copy the numbers out first: the buffer is re-armed before the handler runs.
-        var numbers: (Int32, Int32, Int32, Int32, Int32, Int32, Int32, Int32,
-                      Int32, Int32, Int32, Int32, Int32, Int32, Int32, Int32) =
-            (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+        var numbers:
+            (
+                Int32, Int32, Int32, Int32, Int32, Int32, Int32, Int32,
+                Int32, Int32, Int32, Int32, Int32, Int32, Int32, Int32
+            ) =
+                (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
         withUnsafeMutableBytes(of: &numbers) { out in
             for index in 0..<min(records, 16) {
                 let info = signalBuffer.load(fromByteOffset: index * size, as: signalfd_siginfo.self)

@@ -1,8 +1,8 @@
-import Platform
 import CShims
+import Platform
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 extension Reactor {
@@ -53,7 +53,8 @@ extension Reactor {
     /// Starts connecting; the outcome is ``ReactorEvent/connected(_:)`` or
     /// ``ReactorEvent/connectFailed(_:_:)`` (``ReactorError/timedOut`` once `deadline` passes).
     /// Bytes sent before the connection is up are queued and flushed when it is.
-    public func connect(to address: SocketAddress, deadline: Deadline = .distantFuture) throws(ReactorError) -> SocketID {
+    public func connect(to address: SocketAddress, deadline: Deadline = .distantFuture) throws(ReactorError) -> SocketID
+    {
         checkThread()
         let storage = try SocketAddress.Storage(address)
         let fd = try Self.makeSocket(family: storage.family)
@@ -180,7 +181,8 @@ extension Reactor {
         // A send the kernel took but whose completion is not reaped yet is in `unsent` and not yet
         // in `sentBytes`: `delivered` can dip for a moment, never rise falsely.
         let sent = sockets[slot].sentBytes
-        return SendProgress(delivered: sent &- min(sent, UInt64(unsent)), outstanding: unsent + sendQueues.bytes(of: slot))
+        return SendProgress(
+            delivered: sent &- min(sent, UInt64(unsent)), outstanding: unsent + sendQueues.bytes(of: slot))
     }
 
     /// Bytes waiting in `socket`'s receive buffer that nobody has read yet.
@@ -300,7 +302,7 @@ extension Reactor {
             let slot = Int(flushList[index])
             sockets[slot].flushQueued = false
             guard sockets[slot].state == .connected, !sockets[slot].sendInFlight,
-                  sendQueues.bytes(of: slot) > 0
+                sendQueues.bytes(of: slot) > 0
             else { continue }
             let vector = iovecs + slot * limits.chunksPerSocket
             let count = sendQueues.gather(slot, into: vector)
@@ -325,7 +327,7 @@ extension Reactor {
     func connectDeadlinePassed(slot: UInt32, generation: UInt32) {
         let slot = Int(slot)
         guard sockets[slot].generation & UserData.generationMask == generation,
-              sockets[slot].state == .connecting
+            sockets[slot].state == .connecting
         else { return }
         sockets[slot].deadline = nil
         sockets[slot].deadlinePassed = true
@@ -335,7 +337,7 @@ extension Reactor {
     func retryAccept(slot: UInt32, generation: UInt32) {
         let slot = Int(slot)
         guard sockets[slot].generation & UserData.generationMask == generation,
-              sockets[slot].state == .listening, sockets[slot].accepting
+            sockets[slot].state == .listening, sockets[slot].accepting
         else { return }
         armAccept(slot)
     }

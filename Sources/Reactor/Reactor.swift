@@ -1,9 +1,9 @@
-import Platform
 import CShims
 import Logging
+import Platform
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// An event loop over io_uring (or epoll where io_uring is unavailable) for one thread.
@@ -221,8 +221,9 @@ public final class Reactor {
     /// Traps when called off the reactor's thread: a misuse that would otherwise corrupt state.
     @inline(__always)
     func checkThread() {
-        precondition(pthread_equal(pthread_self(), ownerThread) != 0,
-                     "a Reactor must be used only on the thread that created it")
+        precondition(
+            pthread_equal(pthread_self(), ownerThread) != 0,
+            "a Reactor must be used only on the thread that created it")
     }
 
     // MARK: - The loop
@@ -289,7 +290,8 @@ public final class Reactor {
         while let (id, purpose) = timers.popExpired(now: now) {
             switch purpose {
             case .user(let tag, let space):
-                handler.handle(.timer(TimerID(slot: id.slot, generation: id.generation, space: space), tag: tag), reactor: self)
+                handler.handle(
+                    .timer(TimerID(slot: id.slot, generation: id.generation, space: space), tag: tag), reactor: self)
             case .connectDeadline(let slot, let generation):
                 connectDeadlinePassed(slot: slot, generation: generation)
             case .acceptRetry(let slot, let generation):
@@ -355,8 +357,8 @@ public final class Reactor {
     func slot(of socket: SocketID) throws(ReactorError) -> Int {
         let slot = socket.index
         guard slot < sockets.count,
-              sockets[slot].generation & UserData.generationMask == socket.generation,
-              sockets[slot].state != .free, sockets[slot].state != .closing
+            sockets[slot].generation & UserData.generationMask == socket.generation,
+            sockets[slot].state != .free, sockets[slot].state != .closing
         else { throw .closed }
         return slot
     }
@@ -384,7 +386,7 @@ public final class Reactor {
     /// Removes a listener's socket file, unless someone else's file has taken its place.
     func unlinkBoundPath(_ slot: Int) {
         guard let path = sockets[slot].boundPath, let ours = sockets[slot].boundFile,
-              let current = Self.fileIdentity(path), current == ours
+            let current = Self.fileIdentity(path), current == ours
         else { return }
         unlink(path)
     }

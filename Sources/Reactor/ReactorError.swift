@@ -1,6 +1,7 @@
-@_exported import struct Platform.SystemError
-@_exported import struct Platform.Deadline
 import Platform
+
+@_exported import struct Platform.Deadline
+@_exported import struct Platform.SystemError
 
 /// Everything a reactor operation can report to its owner. Never a crash, never silence.
 public enum ReactorError: Error, Equatable, Sendable, CustomStringConvertible {

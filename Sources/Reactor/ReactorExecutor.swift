@@ -1,7 +1,7 @@
 import Synchronization
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Runs Swift concurrency jobs on a reactor's thread, so `async` code (a task started with

@@ -1,7 +1,7 @@
 import CShims
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Where a socket listens or connects: TCP over IPv4 or IPv6, or a Unix stream socket by path or by
@@ -79,7 +79,9 @@ public enum SocketAddress: Hashable, Sendable, CustomStringConvertible {
             case AF_INET6: length = socklen_t(MemoryLayout<sockaddr_in6>.size)
             default: return nil
             }
-            withUnsafeMutableBytes(of: &raw) { $0.copyMemory(from: UnsafeRawBufferPointer(start: pointer, count: Int(length))) }
+            withUnsafeMutableBytes(of: &raw) {
+                $0.copyMemory(from: UnsafeRawBufferPointer(start: pointer, count: Int(length)))
+            }
         }
 
         init(_ address: SocketAddress) throws(ReactorError) {

@@ -20,7 +20,7 @@ struct TimerQueue {
     }
 
     private var slots: [Slot]
-    private var heap: [UInt32]  // slot indices ordered as a min-heap on deadline
+    private var heap: [UInt32] // slot indices ordered as a min-heap on deadline
     private var free: [UInt32]
 
     /// Timers anyone may start; beyond them, `reserve` more for the ones that keep sockets alive
@@ -43,7 +43,8 @@ struct TimerQueue {
     var nextDeadline: Deadline? { heap.first.map { slots[Int($0)].deadline } }
 
     /// Arms a timer: an ordinary one within ``ordinaryCapacity``, a `reserved` one from the reserve.
-    mutating func start(at deadline: Deadline, purpose: Purpose, reserved: Bool = false) throws(ReactorError) -> TimerID {
+    mutating func start(at deadline: Deadline, purpose: Purpose, reserved: Bool = false) throws(ReactorError) -> TimerID
+    {
         guard reserved || ordinary < ordinaryCapacity, let slot = free.popLast() else { throw .limitReached(.timers) }
         if !reserved { ordinary += 1 }
         slots[Int(slot)].reserved = reserved

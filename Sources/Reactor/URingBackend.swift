@@ -1,8 +1,8 @@
-import Platform
 import CURing
+import Platform
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The io_uring backend: completion-based for real. Sockets are registered files, receives are
@@ -104,7 +104,8 @@ final class URingBackend: ReactorBackend {
             let cqe = completions[index]
             guard let userData = UserData(packed: cqe.user_data) else { continue }
             let buffer = curing_cqe_has_buffer(cqe.flags) != 0 ? curing_cqe_buffer_id(cqe.flags) : Completion.noBuffer
-            ready.append(Completion(userData, result: cqe.result, more: curing_cqe_has_more(cqe.flags) != 0, buffer: buffer))
+            ready.append(
+                Completion(userData, result: cqe.result, more: curing_cqe_has_more(cqe.flags) != 0, buffer: buffer))
         }
     }
 }

@@ -1,9 +1,9 @@
-import Platform
 import CShims
+import Platform
 import Synchronization
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The eventfd behind a reactor's wake-ups. A class so the descriptor lives as long as any

@@ -1,7 +1,11 @@
-import ProcessShim
 import ArgumentParser
 import Logging
 import Platform
+import ProcessShim
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 @main
 struct Ansar: ParsableCommand {
@@ -18,8 +22,10 @@ struct Ansar: ParsableCommand {
               ansar run --main-role=sub
             """,
         subcommands: [
-            Create.self, Deploy.self, Add.self, List.self, Delete.self, Run.self, StartGroup.self, StopGroup.self, Status.self, Log.self,
-            Folder.self, Settings.self, Input.self, Returned.self, Network.self, Ping.self, DirectoryCommand.self, RelayCommand.self, Pause.self, Resume.self,
+            Create.self, Deploy.self, Add.self, List.self, Delete.self, Run.self, StartGroup.self, StopGroup.self,
+            Status.self, Log.self,
+            Folder.self, Settings.self, Input.self, Returned.self, Network.self, Ping.self, DirectoryCommand.self,
+            RelayCommand.self, Pause.self, Resume.self,
             Update.self, Destroy.self, SetFile.self, GetFile.self, Edit.self, History.self, Snapshot.self,
         ])
 }
@@ -43,9 +49,12 @@ func perform(_ body: () throws(ToolError) -> Void) throws {
 struct Create: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Create a home: its folders and a fresh realm secret (or another home's, to join its realm).",
-        discussion: "Homes on several hosts that should see each other at LAN or WAN scope share one realm: create the first, then the others with --realm-of FIRST/secret (copied over). Example: ansar create --home-path=/srv/demo")
+        discussion:
+            "Homes on several hosts that should see each other at LAN or WAN scope share one realm: create the first, then the others with --realm-of FIRST/secret (copied over). Example: ansar create --home-path=/srv/demo"
+    )
     @OptionGroup var home: HomeOption
-    @Option(help: "A realm secret file (another home's HOME/secret) to use instead of a fresh one.") var realmOf: String?
+    @Option(help: "A realm secret file (another home's HOME/secret) to use instead of a fresh one.") var realmOf:
+        String?
 
     func run() throws {
         try perform { () throws(ToolError) in
@@ -72,7 +81,9 @@ struct Deploy: ParsableCommand {
     func run() throws {
         try perform { () throws(ToolError) in
             let home = try Home.open(home.homePath)
-            guard let names = ChildProcess.files(in: folder) else { throw ToolError("cannot read folder \(folder): give a folder of executables") }
+            guard let names = ChildProcess.files(in: folder) else {
+                throw ToolError("cannot read folder \(folder): give a folder of executables")
+            }
             let executables = names.filter { ChildProcess.isExecutable("\(folder)/\($0)") }
             guard !executables.isEmpty else { throw ToolError("no executables in \(folder)") }
             for name in executables {
@@ -93,7 +104,8 @@ struct Add: ParsableCommand {
     @OptionGroup var home: HomeOption
     @Argument(help: "A deployed executable.") var executable: String
     @Argument(help: "The role's name.") var role: String
-    @Option(help: "Restart the role this many times when it fails (backoff with jitter between attempts).") var retries = 0
+    @Option(help: "Restart the role this many times when it fails (backoff with jitter between attempts).")
+    var retries = 0
 
     func run() throws {
         try perform { () throws(ToolError) in
@@ -104,7 +116,8 @@ struct Add: ParsableCommand {
 }
 
 struct List: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "List the roles of the home.", discussion: "Example: ansar list --long")
+    static let configuration = CommandConfiguration(
+        abstract: "List the roles of the home.", discussion: "Example: ansar list --long")
     @OptionGroup var home: HomeOption
     @Flag(name: .long, help: "Show each role's executable.") var long = false
     @Flag(help: "Print the roles as JSON.") var json = false
@@ -113,19 +126,28 @@ struct List: ParsableCommand {
         try perform { () throws(ToolError) in
             let roles = try Home.open(home.homePath).roles()
             if json {
-                let entries = roles.map { JSON.object([("role", .string($0.name)), ("executable", .string($0.executable)), ("retries", .integer(Int64($0.retries)))]) }
+                let entries = roles.map {
+                    JSON.object([
+                        ("role", .string($0.name)), ("executable", .string($0.executable)),
+                        ("retries", .integer(Int64($0.retries))),
+                    ])
+                }
                 print(JSON.array(entries).description)
                 return
             }
             for role in roles {
-                print(long ? "\(role.name)\(String(repeating: " ", count: max(1, 24 - role.name.count)))\(role.executable)" : role.name)
+                print(
+                    long
+                        ? "\(role.name)\(String(repeating: " ", count: max(1, 24 - role.name.count)))\(role.executable)"
+                        : role.name)
             }
         }
     }
 }
 
 struct Delete: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Delete a role (its settings and input stay).", discussion: "Example: ansar delete sub")
+    static let configuration = CommandConfiguration(
+        abstract: "Delete a role (its settings and input stay).", discussion: "Example: ansar delete sub")
     @OptionGroup var home: HomeOption
     @Argument(help: "The role.") var role: String
 
@@ -133,7 +155,9 @@ struct Delete: ParsableCommand {
         try perform { () throws(ToolError) in
             let home = try Home.open(home.homePath)
             try Home.validate(role: role)
-            guard SystemAccess.exists(home.entry(role)) else { throw ToolError("unknown role \(role): see `ansar list`") }
+            guard SystemAccess.exists(home.entry(role)) else {
+                throw ToolError("unknown role \(role): see `ansar list`")
+            }
             ChildProcess.remove(home.entry(role))
         }
     }
@@ -149,9 +173,11 @@ struct Run: ParsableCommand {
             """)
     @OptionGroup var home: HomeOption
     @Option(help: "End the group when this role ends, and print its value.") var mainRole: String?
-    @Option(help: "Send every role's logs to stderr from this level up (TRACE, DEBUG, INFO, NOTICE, WARNING, ERROR).") var debugLevel: String?
+    @Option(help: "Send every role's logs to stderr from this level up (TRACE, DEBUG, INFO, NOTICE, WARNING, ERROR).")
+    var debugLevel: String?
     @OptionGroup var host: HostOption
-    @OptionGroup(title: "Links and loop (the group directory's and, through the environment, every role's)") var tuning: TuningOptions
+    @OptionGroup(title: "Links and loop (the group directory's and, through the environment, every role's)") var tuning:
+        TuningOptions
 
     func run() throws {
         var code: Int32 = 0
@@ -164,21 +190,27 @@ struct Run: ParsableCommand {
     private func runGroup() throws(ToolError) -> Int32 {
         let (home, roles) = try checkedGroup(home.homePath, mainRole: mainRole)
         guard ChildProcess.holdLock(home.lock) else {
-            let pid = home.runningGroup().flatMap { json -> Int64? in if case .integer(let pid)? = json["pid"] { pid } else { nil } }
-            throw ToolError("a group is already running in \(home.path)\(pid.map { " (pid \($0))" } ?? ""): `ansar stop` it first")
+            let pid = home.runningGroup().flatMap { json -> Int64? in
+                if case .integer(let pid)? = json["pid"] { pid } else { nil }
+            }
+            throw ToolError(
+                "a group is already running in \(home.path)\(pid.map { " (pid \($0))" } ?? ""): `ansar stop` it first")
         }
         let secret = try home.secret()
         let tuning = try self.tuning.tuning()
-        Logs.bootstrap(process: "ansar run", level: debugLevel.flatMap { Logger.Level(rawValue: $0.lowercased()) } ?? .warning)
-        let group = SocketAddress.unixAbstract(name: "ansar-group-\(ChildProcess.currentProcessID())-\(UInt32.random(in: 0...UInt32.max))")
-        let ready = Readiness.inherited()  // before the runner copies the environment for its roles
+        Logs.bootstrap(
+            process: "ansar run", level: debugLevel.flatMap { Logger.Level(rawValue: $0.lowercased()) } ?? .warning)
+        let group = SocketAddress.unixAbstract(
+            name: "ansar-group-\(ChildProcess.currentProcessID())-\(UInt32.random(in: 0...UInt32.max))")
+        let ready = Readiness.inherited() // before the runner copies the environment for its roles
         let runner = GroupRunner(
-            home: home, roles: roles, mainRole: mainRole, groupAddress: group, hostAddress: try host.address(), debugLevel: debugLevel,
+            home: home, roles: roles, mainRole: mainRole, groupAddress: group, hostAddress: try host.address(),
+            debugLevel: debugLevel,
             secret: secret.hex, tuning: tuning, ready: ready)
         SystemAccess.raiseDescriptorLimit()
         do {
             let runtime = try tuning.makeRuntime(secret: secret)
-            runtime.extraSignals = [SIGCHLD]  // the runner hears its roles end
+            runtime.extraSignals = [SIGCHLD] // the runner hears its roles end
             _ = try runtime.run(runner)
         } catch {
             throw ToolError("cannot run the group: \(error)")
@@ -193,12 +225,17 @@ struct Run: ParsableCommand {
         var status: Int32 = 0
         for outcome in shown {
             if let garbage = outcome.garbage {
-                SystemAccess.writeStandardError("ansar: role \(outcome.role) printed something that is not a result: \(garbage)\n")
+                SystemAccess.writeStandardError(
+                    "ansar: role \(outcome.role) printed something that is not a result: \(garbage)\n")
                 status = 1
                 continue
             }
             let text = outcome.value.map(Printing.human) ?? "(no value: \(outcome.exit))"
-            print(mainRole == nil ? "\(outcome.role): " + text.split(separator: "\n", omittingEmptySubsequences: false).joined(separator: "\n  ") : text)
+            print(
+                mainRole == nil
+                    ? "\(outcome.role): "
+                        + text.split(separator: "\n", omittingEmptySubsequences: false).joined(separator: "\n  ") : text
+            )
             if case .code(let code) = outcome.exit, code != 0 { status = code }
             if case .signal = outcome.exit, mainRole != nil { status = 1 }
         }
@@ -216,7 +253,8 @@ func checkedGroup(_ path: String, mainRole: String?) throws(ToolError) -> (Home,
         throw ToolError("unknown main role \(mainRole): see `ansar list`")
     }
     for role in roles where !ChildProcess.isExecutable("\(home.bin)/\(role.executable)") {
-        throw ToolError("role \(role.name): \(home.bin)/\(role.executable) is missing or not executable; deploy it again")
+        throw ToolError(
+            "role \(role.name): \(home.bin)/\(role.executable) is missing or not executable; deploy it again")
     }
     for role in roles { try home.checkFiles(of: role.name) }
     return (home, roles)
@@ -224,13 +262,18 @@ func checkedGroup(_ path: String, mainRole: String?) throws(ToolError) -> (Home,
 
 /// Linking a group to the machine's HOST directory.
 struct HostOption: ParsableArguments {
-    @Flag(help: "Link the group to the HOST directory (`ansar directory`), so other groups of this machine see its HOST-scope services.")
+    @Flag(
+        help:
+            "Link the group to the HOST directory (`ansar directory`), so other groups of this machine see its HOST-scope services."
+    )
     var host = false
     @Option(help: "The HOST directory's address, if not the usual one (implies --host).") var hostAddress: String?
 
     func address() throws(ToolError) -> SocketAddress? {
         if let hostAddress {
-            guard let address = try? SocketAddress(parsing: hostAddress) else { throw ToolError("invalid --host-address \(hostAddress): use host:port, /path or @name") }
+            guard let address = try? SocketAddress(parsing: hostAddress) else {
+                throw ToolError("invalid --host-address \(hostAddress): use host:port, /path or @name")
+            }
             return address
         }
         return host ? ScopeDirectory.hostAddress : nil
@@ -239,7 +282,3 @@ struct HostOption: ParsableArguments {
     /// The same options, for a runner started in the background.
     var arguments: [String] { (host ? ["--host"] : []) + (hostAddress.map { ["--host-address=\($0)"] } ?? []) }
 }
-
-#if canImport(Glibc)
-import Glibc
-#endif

@@ -1,11 +1,10 @@
-import ProcessShim
 import ArgumentParser
 import Logging
-
 import Platform
+import ProcessShim
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The level a directory daemon serves.
@@ -35,7 +34,8 @@ enum DirectoryLevel: String, ExpressibleByArgument, CaseIterable {
 struct DirectoryCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "directory",
-        abstract: "Run a directory daemon: the machine's HOST directory (default), a LAN directory, or a WAN directory.",
+        abstract:
+            "Run a directory daemon: the machine's HOST directory (default), a LAN directory, or a WAN directory.",
         discussion: """
             HOST: groups link to it (`ansar run --host`); it finds the LAN directory by beacon, or --parent names it.
             LAN (--scope lan): host directories of the network link to it; it announces itself by UDP multicast and broadcast beacons (port --beacon-port), and links to a WAN directory if --parent names one.
@@ -45,12 +45,19 @@ struct DirectoryCommand: ParsableCommand {
             """)
     @OptionGroup var home: HomeOption
     @Option(help: "host, lan or wan.") var scope = DirectoryLevel.host
-    @Option(help: "Where it listens (default: @ansar-host-directory; LAN 0.0.0.0:32177; WAN 0.0.0.0:32178).") var address: String?
-    @Option(help: "The directory above: a HOST's LAN directory (instead of beacons), a LAN's WAN directory (host:port).") var parent: String?
-    @Option(help: "The UDP port of LAN beacons (sent by a LAN directory, heard by HOST directories).") var beaconPort = LANBeacon.defaultPort
+    @Option(help: "Where it listens (default: @ansar-host-directory; LAN 0.0.0.0:32177; WAN 0.0.0.0:32178).")
+    var address: String?
+    @Option(
+        help: "The directory above: a HOST's LAN directory (instead of beacons), a LAN's WAN directory (host:port).")
+    var parent: String?
+    @Option(help: "The UDP port of LAN beacons (sent by a LAN directory, heard by HOST directories).") var beaconPort =
+        LANBeacon.defaultPort
     @Flag(help: "HOST: do not look for a LAN directory; LAN: do not announce.") var noBeacons = false
     @Option(help: "WAN: where its relay listens (default 0.0.0.0:32179; `none` for no relay).") var relay: String?
-    @Option(help: "WAN: name a relay that runs elsewhere (`ansar relay`) instead of running one; host 0.0.0.0 means this machine.") var relayAt: String?
+    @Option(
+        help:
+            "WAN: name a relay that runs elsewhere (`ansar relay`) instead of running one; host 0.0.0.0 means this machine."
+    ) var relayAt: String?
     @Flag(help: "Run in the background; return once it listens.") var background = false
     @Flag(help: "Stop the directory of this --scope running in the background.") var stop = false
     @OptionGroup(title: "Links and loop") var tuning: TuningOptions
@@ -60,7 +67,9 @@ struct DirectoryCommand: ParsableCommand {
             let home = try Home.open(home.homePath)
             let state = "\(home.path)/tmp/\(scope.stem).json"
             if stop {
-                guard let json = try? JSON(objectAt: state), case .integer(let pid)? = json["pid"], ChildProcess.isAlive(Int32(pid)) else {
+                guard let json = try? JSON(objectAt: state), case .integer(let pid)? = json["pid"],
+                    ChildProcess.isAlive(Int32(pid))
+                else {
                     throw ToolError("no \(scope.rawValue) directory is running from \(home.path)")
                 }
                 ChildProcess.signal(Int32(pid), SIGTERM)
@@ -68,7 +77,9 @@ struct DirectoryCommand: ParsableCommand {
             }
             let tuning = try self.tuning.tuning()
             let address = self.address ?? scope.defaultAddress
-            guard let listen = try? SocketAddress(parsing: address) else { throw ToolError("invalid address \(address): use host:port, /path or @name") }
+            guard let listen = try? SocketAddress(parsing: address) else {
+                throw ToolError("invalid address \(address): use host:port, /path or @name")
+            }
             var links = ScopeDirectory.Links()
             if let parent {
                 guard scope != .wan else { throw ToolError("a WAN directory has no parent") }
@@ -80,12 +91,18 @@ struct DirectoryCommand: ParsableCommand {
             if !noBeacons && scope == .host && parent == nil { links.discoverOnPort = beaconPort }
             if !noBeacons && scope == .lan { links.beaconPort = beaconPort }
             if let relayAt {
-                guard scope == .wan, relay == nil else { throw ToolError("--relay-at names a WAN directory's relay, instead of --relay") }
-                guard let at = try? SocketAddress(parsing: relayAt), at.isTCP else { throw ToolError("invalid relay address \(relayAt): use host:port") }
+                guard scope == .wan, relay == nil else {
+                    throw ToolError("--relay-at names a WAN directory's relay, instead of --relay")
+                }
+                guard let at = try? SocketAddress(parsing: relayAt), at.isTCP else {
+                    throw ToolError("invalid relay address \(relayAt): use host:port")
+                }
                 links.relay = at
             } else if scope == .wan, relay != "none" {
                 let text = relay ?? "0.0.0.0:\(ScopeDirectory.wanPort + 1)"
-                guard let at = try? SocketAddress(parsing: text), at.isTCP else { throw ToolError("invalid relay address \(text): use host:port or none") }
+                guard let at = try? SocketAddress(parsing: text), at.isTCP else {
+                    throw ToolError("invalid relay address \(text): use host:port or none")
+                }
                 links.relay = at
             }
             if background {
@@ -106,11 +123,14 @@ struct DirectoryCommand: ParsableCommand {
             SystemAccess.raiseDescriptorLimit()
             let ready = Readiness.inherited()
             _ = try joinGroup(secret, tuning: tuning) { mailbox in
-                mailbox.create(ScopeDirectory(listening: listen, scope: level.scope, links: chosen) { bound in
-                    let json = JSON.object([("pid", .integer(Int64(ChildProcess.currentProcessID()))), ("address", .string(bound))])
-                    try? json.store(at: state)
-                    ready?.announce()
-                })
+                mailbox.create(
+                    ScopeDirectory(listening: listen, scope: level.scope, links: chosen) { bound in
+                        let json = JSON.object([
+                            ("pid", .integer(Int64(ChildProcess.currentProcessID()))), ("address", .string(bound)),
+                        ])
+                        try? json.store(at: state)
+                        ready?.announce()
+                    })
                 _ = try await mailbox.select(Stop.self)
                 ChildProcess.remove(state)
                 return Ack()
@@ -123,7 +143,9 @@ struct DirectoryCommand: ParsableCommand {
         guard let ansar = ChildProcess.currentExecutable() else { throw ToolError("cannot find the ansar executable") }
         ChildProcess.remove(state)
         let log = "\(home.path)/logs/\(scope.stem).log"
-        var arguments = ["directory", "--home-path=\(home.path)", "--scope=\(scope.rawValue)", "--beacon-port=\(beaconPort)"]
+        var arguments = [
+            "directory", "--home-path=\(home.path)", "--scope=\(scope.rawValue)", "--beacon-port=\(beaconPort)",
+        ]
         if let address { arguments.append("--address=\(address)") }
         if let parent { arguments.append("--parent=\(parent)") }
         if let relay { arguments.append("--relay=\(relay)") }
@@ -134,7 +156,8 @@ struct DirectoryCommand: ParsableCommand {
         do {
             readiness = try Readiness()
             _ = try ChildProcess.spawn(
-                ansar, arguments: arguments, environment: ChildProcess.currentEnvironment(), stdout: log, stderr: log, detached: true,
+                ansar, arguments: arguments, environment: ChildProcess.currentEnvironment(), stdout: log, stderr: log,
+                detached: true,
                 readiness: readiness)
         } catch {
             throw ToolError("cannot start the directory: \(error)")
@@ -151,7 +174,8 @@ struct DirectoryCommand: ParsableCommand {
 struct RelayCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "relay",
-        abstract: "Run a relay for WAN sessions whose ends cannot reach each other; a WAN directory names it with --relay-at.",
+        abstract:
+            "Run a relay for WAN sessions whose ends cannot reach each other; a WAN directory names it with --relay-at.",
         discussion: """
             It joins two connections that present the same token and copies bytes both ways; the ends run the realm handshake across it, so it holds no secret and reads nothing. In the foreground until Ctrl-C or SIGTERM.
             Example: ansar relay --address 0.0.0.0:32179
@@ -160,7 +184,9 @@ struct RelayCommand: ParsableCommand {
 
     func run() throws {
         try perform { () throws(ToolError) in
-            guard let listen = try? SocketAddress(parsing: address), listen.isTCP else { throw ToolError("invalid address \(address): use host:port") }
+            guard let listen = try? SocketAddress(parsing: address), listen.isTCP else {
+                throw ToolError("invalid address \(address): use host:port")
+            }
             let relay: RelaySwitch
             do {
                 relay = try RelaySwitch(listening: listen)

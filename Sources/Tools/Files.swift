@@ -1,10 +1,9 @@
-import ProcessShim
 import ArgumentParser
-
 import Platform
+import ProcessShim
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The role files `set` and `get` handle.
@@ -38,7 +37,8 @@ struct SetFile: ParsableCommand {
 
 struct GetFile: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "get", abstract: "Print a role's stored settings or input (`{}` if none).", discussion: "Example: ansar get settings sub")
+        commandName: "get", abstract: "Print a role's stored settings or input (`{}` if none).",
+        discussion: "Example: ansar get settings sub")
     @OptionGroup var home: HomeOption
     @Argument(help: "settings or input") var kind: RoleFile
     @Argument(help: "The role.") var role: String
@@ -50,7 +50,8 @@ struct GetFile: ParsableCommand {
 
 struct History: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "List a role's last runs: when, for how long, how it ended.", discussion: "Example: ansar history sub")
+        abstract: "List a role's last runs: when, for how long, how it ended.", discussion: "Example: ansar history sub"
+    )
     @OptionGroup var home: HomeOption
     @Argument(help: "The role.") var role: String
 
@@ -63,7 +64,9 @@ struct History: ParsableCommand {
                 guard case .double(let started)? = run["started"], case .double(let ended)? = run["ended"],
                     case .string(let outcome)? = run["outcome"]
                 else { continue }
-                print("[\(index)] \(String(format1: now - started))s ago ... \(String(format1: ended - started))s (\(outcome))")
+                print(
+                    "[\(index)] \(String(format1: now - started))s ago ... \(String(format1: ended - started))s (\(outcome))"
+                )
             }
         }
     }
@@ -93,8 +96,10 @@ struct Edit: ParsableCommand {
             let environment = ChildProcess.currentEnvironment()
             let editor = environment["VISUAL"] ?? environment["EDITOR"] ?? "vi"
             // Through the shell, so that EDITOR may carry arguments ("code -w"); on this terminal.
-            guard let pid = try? ChildProcess.spawn(
-                "/bin/sh", arguments: ["-c", "\(editor) \"$0\"", draft], environment: environment, stdout: nil, stderr: nil)
+            guard
+                let pid = try? ChildProcess.spawn(
+                    "/bin/sh", arguments: ["-c", "\(editor) \"$0\"", draft], environment: environment, stdout: nil,
+                    stderr: nil)
             else { throw ToolError("cannot start the editor \(editor): set EDITOR") }
             let exit = ChildProcess.wait(pid)
             guard exit == .code(0) else { throw ToolError("the editor ended with \(exit): nothing was stored") }
@@ -111,7 +116,8 @@ struct Edit: ParsableCommand {
 
 struct Snapshot: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Copy every role's settings and input out of the home into a folder.", discussion: "Example: ansar snapshot saved")
+        abstract: "Copy every role's settings and input out of the home into a folder.",
+        discussion: "Example: ansar snapshot saved")
     @OptionGroup var home: HomeOption
     @Argument(help: "The folder to copy into (made if need be).") var folder: String
 

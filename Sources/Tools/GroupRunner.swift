@@ -1,6 +1,10 @@
-import ProcessShim
 import Logging
 import Platform
+import ProcessShim
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// What a role's process left: how it ended and what it printed.
 struct RoleOutcome {
@@ -55,7 +59,9 @@ final class GroupRunner: Object {
     var backoffs: [String: Backoff] = [:]
     let started = SystemAccess.wallClock()
 
-    init(home: Home, roles: [Role], mainRole: String?, groupAddress: SocketAddress, hostAddress: SocketAddress?, debugLevel: String?, secret: String, tuning: Tuning,
+    init(
+        home: Home, roles: [Role], mainRole: String?, groupAddress: SocketAddress, hostAddress: SocketAddress?,
+        debugLevel: String?, secret: String, tuning: Tuning,
         ready: Readiness.Announcement? = nil
     ) {
         self.home = home
@@ -68,7 +74,7 @@ final class GroupRunner: Object {
         var environment = ChildProcess.currentEnvironment()
         environment["ANSAR_REALM_SECRET"] = secret
         environment[Node.groupAddressVariable] = nil
-        environment.merge(tuning.environment) { _, flag in flag }  // the runner's flags tune every role
+        environment.merge(tuning.environment) { _, flag in flag } // the runner's flags tune every role
         self.environment = environment
     }
 
@@ -78,7 +84,7 @@ final class GroupRunner: Object {
             context.create(ScopeDirectory(listening: groupAddress, scope: .group, parent: hostAddress))
             for role in roles { launch(role, context) }
             writeState()
-            check(context)  // a child that could not start, or ended already
+            check(context) // a child that could not start, or ended already
         case let signalled as Signalled where signalled.signal == SIGCHLD:
             check(context)
         case is CheckChildren:
@@ -92,12 +98,14 @@ final class GroupRunner: Object {
     }
 
     private func launch(_ role: Role, _ context: Context) {
-        let arguments = LaunchFlags.forRole(role.name, home: home.layout, groupAddress: groupAddress, debugLevel: debugLevel)
+        let arguments = LaunchFlags.forRole(
+            role.name, home: home.layout, groupAddress: groupAddress, debugLevel: debugLevel)
         home.rotateLog(role.name)
         do {
             let pid = try ChildProcess.spawn(
-                "\(home.bin)/\(role.executable)", arguments: arguments, environment: environment, stdout: home.result(role.name),
-                stderr: debugLevel == nil ? home.log(role.name) : nil)  // nil: the runner's own stderr
+                "\(home.bin)/\(role.executable)", arguments: arguments, environment: environment,
+                stdout: home.result(role.name),
+                stderr: debugLevel == nil ? home.log(role.name) : nil) // nil: the runner's own stderr
             children.append(Child(role: role, pid: pid, started: SystemAccess.wallClock()))
             launched += 1
             context.runtime.logger.info("role started", metadata: ["role": "\(role.name)", "pid": "\(pid)"])
@@ -113,7 +121,9 @@ final class GroupRunner: Object {
             let child = children[index]
             guard let exit = ChildProcess.poll(child.pid) else {
                 if let sent = child.stopSent, Deadline.now() >= sent + Self.grace {
-                    context.runtime.logger.warning("role did not stop: killing it", metadata: ["role": "\(child.role.name)", "pid": "\(child.pid)"])
+                    context.runtime.logger.warning(
+                        "role did not stop: killing it",
+                        metadata: ["role": "\(child.role.name)", "pid": "\(child.pid)"])
                     ChildProcess.signal(child.pid, SIGKILL)
                     children[index].stopSent = .distantFuture
                     killed.append(child.role.name)
@@ -129,7 +139,8 @@ final class GroupRunner: Object {
                 let delay = backoff.next()
                 backoffs[child.role.name] = backoff
                 context.runtime.logger.notice(
-                    "role failed: restarting", metadata: ["role": "\(child.role.name)", "exit": "\(exit)", "in": "\(delay)"])
+                    "role failed: restarting",
+                    metadata: ["role": "\(child.role.name)", "exit": "\(exit)", "in": "\(delay)"])
                 pending.append(Pending(role: child.role, due: .after(delay)))
                 continue
             }
@@ -147,7 +158,9 @@ final class GroupRunner: Object {
         }
         pending.removeAll { $0.due <= now || stopping }
         scheduleCheck(context)
-        if children.isEmpty && pending.isEmpty && (stopping || mainRole == nil || outcomes.contains { $0.role == mainRole }) {
+        if children.isEmpty && pending.isEmpty
+            && (stopping || mainRole == nil || outcomes.contains { $0.role == mainRole })
+        {
             context.cancelTimer(CheckChildren.self)
             let report = JSON.object([("killed", .array(killed.map(JSON.string)))])
             try? SystemAccess.writeFileAtomically(home.stopReport, Array(report.description.utf8))
@@ -171,12 +184,14 @@ final class GroupRunner: Object {
     private func writeState() {
         let roles = children.map { child in
             JSON.object([
-                ("role", .string(child.role.name)), ("pid", .integer(Int64(child.pid))), ("started", .double(child.started)),
+                ("role", .string(child.role.name)), ("pid", .integer(Int64(child.pid))),
+                ("started", .double(child.started)),
                 ("restarts", .integer(Int64(restarts[child.role.name, default: 0]))),
             ])
         }
         let state = JSON.object([
-            ("pid", .integer(Int64(ChildProcess.currentProcessID()))), ("group", .string(groupAddress.description)), ("started", .double(started)),
+            ("pid", .integer(Int64(ChildProcess.currentProcessID()))), ("group", .string(groupAddress.description)),
+            ("started", .double(started)),
             ("launched", .integer(Int64(launched))), ("roles", .array(roles)),
         ])
         try? SystemAccess.writeFileAtomically(home.state, Array((state.pretty + "\n").utf8))
@@ -184,10 +199,14 @@ final class GroupRunner: Object {
     }
 
     private func read(_ role: Role, _ exit: ChildProcess.Exit) -> RoleOutcome {
-        let text = (try? SystemAccess.readSmallFile(home.result(role.name), limit: 16 << 20)).map { String(decoding: $0.bytes, as: UTF8.self) } ?? ""
+        let text =
+            (try? SystemAccess.readSmallFile(home.result(role.name), limit: 16 << 20)).map {
+                String(decoding: $0.bytes, as: UTF8.self)
+            } ?? ""
         let line = text.split(separator: "\n").first.map(String.init) ?? ""
         guard !line.isEmpty else { return RoleOutcome(role: role.name, exit: exit, value: nil, garbage: nil) }
-        guard let json = try? JSON(parsing: line), case .string(let type)? = json["type"], let value = json["value"] else {
+        guard let json = try? JSON(parsing: line), case .string(let type)? = json["type"], let value = json["value"]
+        else {
             return RoleOutcome(role: role.name, exit: exit, value: nil, garbage: String(line.prefix(80)))
         }
         return RoleOutcome(role: role.name, exit: exit, value: Incognito(typeName: type, fields: value), garbage: nil)
@@ -202,7 +221,3 @@ final class GroupRunner: Object {
         }
     }
 }
-
-#if canImport(Glibc)
-import Glibc
-#endif

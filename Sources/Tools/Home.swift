@@ -1,5 +1,5 @@
-import ProcessShim
 import Platform
+import ProcessShim
 
 /// Something the command cannot do: one line naming the thing and the fix.
 struct ToolError: Error, CustomStringConvertible {
@@ -56,19 +56,24 @@ struct Home {
 
     func history(_ role: String) -> [JSON] {
         guard let (bytes, _) = try? SystemAccess.readSmallFile(historyFile(role), limit: 1 << 20) else { return [] }
-        return String(decoding: bytes, as: UTF8.self).split(separator: "\n").compactMap { try? JSON(parsing: String($0)) }
+        return String(decoding: bytes, as: UTF8.self).split(separator: "\n").compactMap {
+            try? JSON(parsing: String($0))
+        }
     }
 
     /// Appends a run to a role's history, keeping the last ``historyLength``.
     func record(_ role: String, started: Double, ended: Double, outcome: String) {
         let run = JSON.object([("started", .double(started)), ("ended", .double(ended)), ("outcome", .string(outcome))])
         let runs = (history(role) + [run]).suffix(Self.historyLength)
-        try? SystemAccess.writeFileAtomically(historyFile(role), Array(runs.map { $0.description + "\n" }.joined().utf8))
+        try? SystemAccess.writeFileAtomically(
+            historyFile(role), Array(runs.map { $0.description + "\n" }.joined().utf8))
     }
 
     /// The running group's state, if a group is running (its runner holds the home's lock).
     func runningGroup() -> JSON? {
-        guard ChildProcess.isLockHeld(lock), let json = try? JSON(objectAt: state), case .integer? = json["pid"] else { return nil }
+        guard ChildProcess.isLockHeld(lock), let json = try? JSON(objectAt: state), case .integer? = json["pid"] else {
+            return nil
+        }
         return json
     }
 
@@ -78,7 +83,8 @@ struct Home {
         guard !SystemAccess.exists(path) else { throw ToolError("\(path) already exists: use it, or remove it first") }
         do {
             for folder in folders { try SystemAccess.makeDirectories("\(path)/\(folder)") }
-            try SystemAccess.writeFileAtomically(HomeLayout(path).secret, Array(((secret ?? RealmSecret.generate()).hex + "\n").utf8), mode: 0o600)
+            try SystemAccess.writeFileAtomically(
+                HomeLayout(path).secret, Array(((secret ?? RealmSecret.generate()).hex + "\n").utf8), mode: 0o600)
         } catch {
             throw ToolError("cannot create the home at \(path): \(error)")
         }
@@ -87,9 +93,13 @@ struct Home {
 
     /// The home at `path`, checked to be one.
     static func open(_ path: String) throws(ToolError) -> Home {
-        guard SystemAccess.exists(path) else { throw ToolError("no home at \(path): create one with `ansar create`, or give --home-path") }
+        guard SystemAccess.exists(path) else {
+            throw ToolError("no home at \(path): create one with `ansar create`, or give --home-path")
+        }
         guard SystemAccess.exists(HomeLayout(path).secret), SystemAccess.exists("\(path)/roles") else {
-            throw ToolError("\(path) is not an ansar home (no secret or roles folder): give --home-path, or `ansar create` a new one")
+            throw ToolError(
+                "\(path) is not an ansar home (no secret or roles folder): give --home-path, or `ansar create` a new one"
+            )
         }
         return Home(path: path)
     }
@@ -111,18 +121,23 @@ struct Home {
         guard (1...64).contains(scalars.count), let first = scalars.first, alphanumeric(first),
             scalars.allSatisfy({ alphanumeric($0) || $0 == "-" || $0 == "_" })
         else {
-            throw ToolError("invalid role name \"\(name)\": use 1-64 letters, digits, - and _, starting with a letter or digit")
+            throw ToolError(
+                "invalid role name \"\(name)\": use 1-64 letters, digits, - and _, starting with a letter or digit")
         }
     }
 
     func role(_ name: String) throws(ToolError) -> Role {
         try Self.validate(role: name)
         let path = entry(name)
-        guard SystemAccess.exists(path) else { throw ToolError("unknown role \(name): see `ansar list`, or `ansar add EXECUTABLE \(name)`") }
+        guard SystemAccess.exists(path) else {
+            throw ToolError("unknown role \(name): see `ansar list`, or `ansar add EXECUTABLE \(name)`")
+        }
         do {
             let (bytes, _) = try SystemAccess.readSmallFile(path)
             let json = try JSON(parsing: String(decoding: bytes, as: UTF8.self))
-            guard case .string(let executable)? = json["executable"] else { throw WireError(path: "executable", problem: "missing, or not a string") }
+            guard case .string(let executable)? = json["executable"] else {
+                throw WireError(path: "executable", problem: "missing, or not a string")
+            }
             var retries = 0
             switch json["retries"] {
             case nil: break
@@ -136,7 +151,9 @@ struct Home {
     }
 
     func roles() throws(ToolError) -> [Role] {
-        let names = (ChildProcess.files(in: "\(path)/roles") ?? []).filter { $0.hasSuffix(".json") }.map { String($0.dropLast(5)) }
+        let names = (ChildProcess.files(in: "\(path)/roles") ?? []).filter { $0.hasSuffix(".json") }.map {
+            String($0.dropLast(5))
+        }
         var roles: [Role] = []
         for name in names { roles.append(try role(name)) }
         return roles
@@ -144,7 +161,9 @@ struct Home {
 
     func add(_ role: Role) throws(ToolError) {
         try Self.validate(role: role.name)
-        guard !SystemAccess.exists(entry(role.name)) else { throw ToolError("role \(role.name) exists: `ansar delete \(role.name)` first") }
+        guard !SystemAccess.exists(entry(role.name)) else {
+            throw ToolError("role \(role.name) exists: `ansar delete \(role.name)` first")
+        }
         try replace(role)
     }
 
@@ -162,7 +181,9 @@ struct Home {
             do {
                 _ = try JSON(objectAt: path)
             } catch {
-                throw ToolError("\(kind.rawValue) file \(path) is corrupt (\(error)): fix it with `ansar edit \(kind.rawValue) \(role)`")
+                throw ToolError(
+                    "\(kind.rawValue) file \(path) is corrupt (\(error)): fix it with `ansar edit \(kind.rawValue) \(role)`"
+                )
             }
         }
     }

@@ -1,35 +1,45 @@
-import ProcessShim
 import ArgumentParser
-
 import Platform
+import ProcessShim
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 struct StartGroup: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "start",
         abstract: "Start the group in the background; returns once it is up.",
-        discussion: "Logs go to HOME/logs (the runner's to group.log; with --debug-level every role's too). Example: ansar start, then ansar status, ansar stop")
+        discussion:
+            "Logs go to HOME/logs (the runner's to group.log; with --debug-level every role's too). Example: ansar start, then ansar status, ansar stop"
+    )
     @OptionGroup var home: HomeOption
     @OptionGroup var host: HostOption
-    @Option(help: "Send every role's logs to the runner's log (group.log) from this level up (TRACE … ERROR).") var debugLevel: String?
-    @OptionGroup(title: "Links and loop (the group directory's and, through the environment, every role's)") var tuning: TuningOptions
+    @Option(help: "Send every role's logs to the runner's log (group.log) from this level up (TRACE … ERROR).")
+    var debugLevel: String?
+    @OptionGroup(title: "Links and loop (the group directory's and, through the environment, every role's)") var tuning:
+        TuningOptions
 
     func run() throws {
         try perform { () throws(ToolError) in
             _ = try host.address()
             _ = try tuning.tuning()
             let (home, roles) = try checkedGroup(home.homePath, mainRole: nil)
-            if home.runningGroup() != nil { throw ToolError("a group is already running in \(home.path): `ansar stop` it first") }
-            guard let ansar = ChildProcess.currentExecutable() else { throw ToolError("cannot find the ansar executable to start the runner") }
+            if home.runningGroup() != nil {
+                throw ToolError("a group is already running in \(home.path): `ansar stop` it first")
+            }
+            guard let ansar = ChildProcess.currentExecutable() else {
+                throw ToolError("cannot find the ansar executable to start the runner")
+            }
             ChildProcess.remove(home.state)
             let readiness: Readiness
             do {
                 readiness = try Readiness()
                 _ = try ChildProcess.spawn(
-                    ansar, arguments: ["run", "--home-path=\(home.path)"] + host.arguments + (debugLevel.map { ["--debug-level=\($0)"] } ?? []) + tuning.arguments, environment: ChildProcess.currentEnvironment(), stdout: home.groupLog,
+                    ansar,
+                    arguments: ["run", "--home-path=\(home.path)"] + host.arguments
+                        + (debugLevel.map { ["--debug-level=\($0)"] } ?? []) + tuning.arguments,
+                    environment: ChildProcess.currentEnvironment(), stdout: home.groupLog,
                     stderr: home.groupLog, detached: true, readiness: readiness)
             } catch {
                 throw ToolError("cannot start the runner: \(error)")
@@ -38,7 +48,10 @@ struct StartGroup: ParsableCommand {
             switch readiness.wait(upTo: .seconds(10)) {
             case .ready: return
             case .ended:
-                let log = (try? SystemAccess.readSmallFile(home.groupLog, limit: 1 << 20)).map { String(decoding: $0.bytes, as: UTF8.self) } ?? ""
+                let log =
+                    (try? SystemAccess.readSmallFile(home.groupLog, limit: 1 << 20)).map {
+                        String(decoding: $0.bytes, as: UTF8.self)
+                    } ?? ""
                 let last = log.split(separator: "\n").last.map(String.init) ?? "the runner ended"
                 throw ToolError("the group did not start: \(last)")
             case .timedOut: throw ToolError("the group did not come up within 10 s: see \(home.groupLog)")
@@ -62,10 +75,12 @@ struct StopGroup: ParsableCommand {
             }
             ChildProcess.signal(Int32(pid), SIGTERM)
             // The runner's end releases its lock; a pid reused since is caught by the lock check.
-            guard ChildProcess.waitForEnd(of: Int32(pid), upTo: .seconds(15)) || !ChildProcess.isLockHeld(home.lock) else {
+            guard ChildProcess.waitForEnd(of: Int32(pid), upTo: .seconds(15)) || !ChildProcess.isLockHeld(home.lock)
+            else {
                 throw ToolError("the runner (pid \(pid)) did not stop within 15 s")
             }
-            if let (bytes, _) = try? SystemAccess.readSmallFile(home.stopReport), let report = try? JSON(parsing: String(decoding: bytes, as: UTF8.self)),
+            if let (bytes, _) = try? SystemAccess.readSmallFile(home.stopReport),
+                let report = try? JSON(parsing: String(decoding: bytes, as: UTF8.self)),
                 case .array(let killed)? = report["killed"]
             {
                 for case .string(let role) in killed { print("role \(role) did not stop in time: killed") }
@@ -91,10 +106,17 @@ struct Status: ParsableCommand {
             guard case .array(let roles)? = state["roles"] else { return }
             let now = SystemAccess.wallClock()
             for role in roles {
-                guard case .string(let name)? = role["role"], case .integer(let pid)? = role["pid"], case .double(let started)? = role["started"] else { continue }
-                let restarts = role["restarts"].flatMap { json -> Int64? in if case .integer(let count) = json { count } else { nil } } ?? 0
+                guard case .string(let name)? = role["role"], case .integer(let pid)? = role["pid"],
+                    case .double(let started)? = role["started"]
+                else { continue }
+                let restarts =
+                    role["restarts"].flatMap { json -> Int64? in
+                        if case .integer(let count) = json { count } else { nil }
+                    } ?? 0
                 let uptime = String(format1: now - started)
-                print("\(name)\(String(repeating: " ", count: max(1, 16 - name.count)))\(pid)  \(uptime)s  restarts \(restarts)")
+                print(
+                    "\(name)\(String(repeating: " ", count: max(1, 16 - name.count)))\(pid)  \(uptime)s  restarts \(restarts)"
+                )
             }
         }
     }
@@ -103,7 +125,9 @@ struct Status: ParsableCommand {
 struct Log: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Print a role's log, or part of it.",
-        discussion: "Times are those the log lines start with (UTC, 2026-11-29T19:35:29). Examples: ansar log pub --last 5m; ansar log pub --from 2026-11-29T19:00 --to 2026-11-29T20:00")
+        discussion:
+            "Times are those the log lines start with (UTC, 2026-11-29T19:35:29). Examples: ansar log pub --last 5m; ansar log pub --from 2026-11-29T19:00 --to 2026-11-29T20:00"
+    )
     @OptionGroup var home: HomeOption
     @Argument(help: "The role (or `group` for the runner).") var role: String
     @Option(help: "Only the last N lines.") var lines: Int?
@@ -120,13 +144,17 @@ struct Log: ParsableCommand {
             let text = String(decoding: bytes, as: UTF8.self)
             var begin = from
             if let last {
-                guard let span = Self.seconds(last) else { throw ToolError("--last \(last): use a number and s, m, h or d (30s, 5m, 2h, 1d)") }
+                guard let span = Self.seconds(last) else {
+                    throw ToolError("--last \(last): use a number and s, m, h or d (30s, 5m, 2h, 1d)")
+                }
                 begin = Self.timestamp(SystemAccess.wallClock() - span)
             }
             // Lines start with an ISO time, so text order is time order; continuation lines follow their line.
             var keep = begin == nil
             var chosen: [Substring] = []
-            for line in text.split(separator: "\n", omittingEmptySubsequences: false).dropLast(text.hasSuffix("\n") ? 1 : 0) {
+            for line in text.split(separator: "\n", omittingEmptySubsequences: false).dropLast(
+                text.hasSuffix("\n") ? 1 : 0)
+            {
                 if line.count >= 19, line.dropFirst(4).first == "-", line.dropFirst(10).first == "T" {
                     let time = String(line.prefix(19))
                     keep = (begin.map { time >= $0 } ?? true) && (to.map { time < $0 } ?? true)
@@ -155,7 +183,8 @@ extension Log {
 
 struct Folder: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Print the path of a home folder: home, bin, roles, settings, input, logs or tmp.", discussion: "Example: ansar folder logs")
+        abstract: "Print the path of a home folder: home, bin, roles, settings, input, logs or tmp.",
+        discussion: "Example: ansar folder logs")
     @OptionGroup var home: HomeOption
     @Argument(help: "Which folder.") var kind: String
 
@@ -187,7 +216,8 @@ func showRoleFile(_ kind: RoleFile, homePath: String, role: String) throws(ToolE
 }
 
 struct Settings: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Print a role's stored settings.", discussion: "Example: ansar settings sub")
+    static let configuration = CommandConfiguration(
+        abstract: "Print a role's stored settings.", discussion: "Example: ansar settings sub")
     @OptionGroup var home: HomeOption
     @Argument(help: "The role.") var role: String
 
@@ -197,7 +227,8 @@ struct Settings: ParsableCommand {
 }
 
 struct Input: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Print a role's stored input.", discussion: "Example: ansar input sub")
+    static let configuration = CommandConfiguration(
+        abstract: "Print a role's stored input.", discussion: "Example: ansar input sub")
     @OptionGroup var home: HomeOption
     @Argument(help: "The role.") var role: String
 
@@ -220,7 +251,9 @@ struct Returned: ParsableCommand {
             guard let (bytes, _) = try? SystemAccess.readSmallFile(home.result(role), limit: 16 << 20),
                 let line = String(decoding: bytes, as: UTF8.self).split(separator: "\n").first
             else { throw ToolError("role \(role) has not returned a value yet: `ansar run` the group") }
-            guard let value = try? JSON(parsing: String(line)), case .string(let type)? = value["type"], let fields = value["value"] else {
+            guard let value = try? JSON(parsing: String(line)), case .string(let type)? = value["type"],
+                let fields = value["value"]
+            else {
                 throw ToolError("role \(role)'s last output is not a value: \(line.prefix(80))")
             }
             print(json ? value.description : Printing.human(Incognito(typeName: type, fields: fields)))
@@ -238,7 +271,9 @@ extension String {
 
 /// The pids of the running group's roles.
 func runningRoles(_ home: Home) throws(ToolError) -> [(role: String, pid: Int32)] {
-    guard let state = home.runningGroup(), case .array(let roles)? = state["roles"] else { throw ToolError("no group is running in \(home.path)") }
+    guard let state = home.runningGroup(), case .array(let roles)? = state["roles"] else {
+        throw ToolError("no group is running in \(home.path)")
+    }
     return roles.compactMap { role in
         guard case .string(let name)? = role["role"], case .integer(let pid)? = role["pid"] else { return nil }
         return (name, Int32(pid))
@@ -247,7 +282,8 @@ func runningRoles(_ home: Home) throws(ToolError) -> [(role: String, pid: Int32)
 
 struct Pause: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Pause the running group's roles (SIGSTOP); peers see them fall silent.", discussion: "Example: ansar pause, then ansar resume")
+        abstract: "Pause the running group's roles (SIGSTOP); peers see them fall silent.",
+        discussion: "Example: ansar pause, then ansar resume")
     @OptionGroup var home: HomeOption
 
     func run() throws {
@@ -258,7 +294,8 @@ struct Pause: ParsableCommand {
 }
 
 struct Resume: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Resume paused roles (SIGCONT).", discussion: "Example: ansar resume")
+    static let configuration = CommandConfiguration(
+        abstract: "Resume paused roles (SIGCONT).", discussion: "Example: ansar resume")
     @OptionGroup var home: HomeOption
 
     func run() throws {
@@ -281,7 +318,8 @@ struct Update: ParsableCommand {
             let home = try Home.open(home.homePath)
             let current = try home.role(role)
             if let retries, retries < 0 { throw ToolError("--retries must be 0 or more") }
-            let updated = Role(name: role, executable: executable ?? current.executable, retries: retries ?? current.retries)
+            let updated = Role(
+                name: role, executable: executable ?? current.executable, retries: retries ?? current.retries)
             try home.replace(updated)
         }
     }
@@ -289,13 +327,16 @@ struct Update: ParsableCommand {
 
 struct Destroy: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Remove the home and everything in it (refused while its group runs).", discussion: "Example: ansar destroy --home-path=/tmp/demo/.ansar-home")
+        abstract: "Remove the home and everything in it (refused while its group runs).",
+        discussion: "Example: ansar destroy --home-path=/tmp/demo/.ansar-home")
     @OptionGroup var home: HomeOption
 
     func run() throws {
         try perform { () throws(ToolError) in
             let home = try Home.open(home.homePath)
-            if home.runningGroup() != nil { throw ToolError("a group is running in \(home.path): `ansar stop` it first") }
+            if home.runningGroup() != nil {
+                throw ToolError("a group is running in \(home.path): `ansar stop` it first")
+            }
             do {
                 try ChildProcess.removeTree(home.path)
             } catch {

@@ -1,11 +1,17 @@
-import ProcessShim
-import Platform
 import ArgumentParser
 import Logging
+import Platform
+import ProcessShim
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// The running group's directory address and the home's realm, for commands that join the group.
 func runningGroupAddress(_ home: Home) throws(ToolError) -> (SocketAddress, RealmSecret) {
-    guard let state = home.runningGroup(), case .string(let text)? = state["group"], let address = try? SocketAddress(parsing: text) else {
+    guard let state = home.runningGroup(), case .string(let text)? = state["group"],
+        let address = try? SocketAddress(parsing: text)
+    else {
         throw ToolError("no group is running in \(home.path): `ansar start` it first")
     }
     return (address, try home.secret())
@@ -13,7 +19,8 @@ func runningGroupAddress(_ home: Home) throws(ToolError) -> (SocketAddress, Real
 
 /// Runs `body` as the main object of a runtime in the home's realm; its value.
 func joinGroup(
-    _ secret: RealmSecret, tuning: Tuning = Tuning(), group: SocketAddress? = nil, _ body: @escaping @Sendable (Mailbox) async throws -> any Message
+    _ secret: RealmSecret, tuning: Tuning = Tuning(), group: SocketAddress? = nil,
+    _ body: @escaping @Sendable (Mailbox) async throws -> any Message
 ) throws(ToolError) -> any Message {
     do {
         let runtime = try tuning.makeRuntime(secret: secret)
@@ -36,12 +43,16 @@ struct Network: ParsableCommand {
             let (group, secret) = try runningGroupAddress(try Home.open(home.homePath))
             let answer = try joinGroup(secret) { mailbox in
                 mailbox.connect(to: group)
-                guard try await mailbox.select(Connected.self, NotConnected.self, timeout: .seconds(5)) is Connected else {
+                guard try await mailbox.select(Connected.self, NotConnected.self, timeout: .seconds(5)) is Connected
+                else {
                     return Faulted("cannot connect to the group directory at \(group)")
                 }
-                return try await mailbox.ask(NetworkEnquiry(), to: mailbox.returnAddress, expecting: NetworkReport.self, timeout: .seconds(5))
+                return try await mailbox.ask(
+                    NetworkEnquiry(), to: mailbox.returnAddress, expecting: NetworkReport.self, timeout: .seconds(5))
             }
-            guard let report = answer as? NetworkReport else { throw ToolError("the group directory did not answer: \(Printing.human(answer))") }
+            guard let report = answer as? NetworkReport else {
+                throw ToolError("the group directory did not answer: \(Printing.human(answer))")
+            }
             if json {
                 print(Printing.json(report).description)
                 return
@@ -51,7 +62,9 @@ struct Network: ParsableCommand {
             for (depth, level) in ([report] + report.above).enumerated() {
                 let indent = String(repeating: "  ", count: depth)
                 print("\(indent)+ \(level.scope) \(level.address)")
-                if let parent = level.parent { print("\(indent)  parent \(parent)\(level.parentLinked ? "" : " (not linked)")") }
+                if let parent = level.parent {
+                    print("\(indent)  parent \(parent)\(level.parentLinked ? "" : " (not linked)")")
+                }
                 if let relay = level.relay { print("\(indent)  relay \(relay)") }
                 print("\(indent)  links \(level.members), sessions \(level.sessions)")
                 for listing in level.listings { print("\(indent)  listing \(listing)") }
@@ -68,11 +81,14 @@ struct Ping: ParsableCommand {
     @OptionGroup var home: HomeOption
     @Argument(help: "The service's name.") var name: String
     @Option(help: "Seconds to look for it.") var seconds = 2.0
-    @Option(help: "How far to look: group, host, lan or wan (the group must be linked that far: `ansar start --host`).") var scope = "group"
+    @Option(help: "How far to look: group, host, lan or wan (the group must be linked that far: `ansar start --host`).")
+    var scope = "group"
 
     func run() throws {
         try perform { () throws(ToolError) in
-            guard let scope = Scope(named: scope), scope >= .group else { throw ToolError("unknown scope \(self.scope): use group, host, lan or wan") }
+            guard let scope = Scope(named: scope), scope >= .group else {
+                throw ToolError("unknown scope \(self.scope): use group, host, lan or wan")
+            }
             let (group, secret) = try runningGroupAddress(try Home.open(home.homePath))
             let name = self.name
             let search: Search
@@ -85,14 +101,17 @@ struct Ping: ParsableCommand {
             let answer = try joinGroup(secret, group: group) { mailbox in
                 let started = Deadline.now()
                 mailbox.subscribe(search, scope: scope)
-                let found = try await mailbox.select(Available.self, NotSubscribed.self, timeout: .nanoseconds(Int64(seconds * 1e9)))
+                let found = try await mailbox.select(
+                    Available.self, NotSubscribed.self, timeout: .nanoseconds(Int64(seconds * 1e9)))
                 switch found {
                 case is Available: return PingFound(milliseconds: Double(started.nanoseconds(until: .now())) / 1e6)
                 case let refused as NotSubscribed: return Faulted(refused.reason)
                 default: return Faulted("service \(name) not found within \(seconds) s")
                 }
             }
-            guard let found = answer as? PingFound else { throw ToolError((answer as? Faulted)?.description ?? Printing.human(answer)) }
+            guard let found = answer as? PingFound else {
+                throw ToolError((answer as? Faulted)?.description ?? Printing.human(answer))
+            }
             print("\(name): found in \(String(format1: found.milliseconds)) ms")
         }
     }
@@ -103,7 +122,3 @@ struct PingFound: Message {
     static let typeName = "ansar.tools.PingFound"
     var milliseconds: Double
 }
-
-#if canImport(Glibc)
-import Glibc
-#endif

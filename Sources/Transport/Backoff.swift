@@ -9,7 +9,10 @@ public struct Backoff: Sendable {
     private var attempt = 0
     private var generator: SplitMix
 
-    public init(initial: Duration = .milliseconds(50), maximum: Duration = .seconds(5), seed: UInt64 = .random(in: 0...UInt64.max)) {
+    public init(
+        initial: Duration = .milliseconds(50), maximum: Duration = .seconds(5),
+        seed: UInt64 = .random(in: 0...UInt64.max)
+    ) {
         precondition(initial > .zero && maximum >= initial, "backoff needs 0 < initial <= maximum")
         self.initial = initial
         self.maximum = maximum

@@ -1,5 +1,5 @@
-import Reactor
 import Platform
+import Reactor
 
 /// The state of one connection: handshake, then framed (and usually encrypted) traffic with
 /// keep-alive. Owned by ``Connections``, which drives it from reactor events. A class, so the hot
@@ -43,8 +43,10 @@ final class Connection {
     /// Sent once connected, before the handshake (see ``Connections/connect(to:deadline:backoff:preface:role:)``).
     var preface: [UInt8] = []
 
-    init(id: ConnectionID, role: Handshake.Role, listener: ListenerID?, connector: ConnectorID?,
-         configuration: TransportConfiguration, keepAlive: KeepAlive.Configuration, peer: String, now: Deadline) {
+    init(
+        id: ConnectionID, role: Handshake.Role, listener: ListenerID?, connector: ConnectorID?,
+        configuration: TransportConfiguration, keepAlive: KeepAlive.Configuration, peer: String, now: Deadline
+    ) {
         self.id = id
         self.role = role
         self.listener = listener

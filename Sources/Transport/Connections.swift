@@ -1,10 +1,9 @@
 import Logging
+import Platform
 import Reactor
 
-import Platform
-
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Framed, authenticated, encrypted connections over one ``Reactor``.
@@ -92,7 +91,9 @@ public final class Connections {
     /// The transport's own timers: the reactor's other owners choose their tags freely.
     public let timerSpace: TimerSpace
 
-    public init(reactor: Reactor, configuration: TransportConfiguration, logger: Logger = Logger(label: "ansar.transport")) {
+    public init(
+        reactor: Reactor, configuration: TransportConfiguration, logger: Logger = Logger(label: "ansar.transport")
+    ) {
         self.reactor = reactor
         self.configuration = configuration
         self.logger = logger
@@ -152,15 +153,18 @@ public final class Connections {
     /// another file): look every keep-alive deadline and listen anew if so.
     func scheduleListenerCheck(_ index: Int) {
         do {
-            listeners[index].check = try reactor.startTimer(after: configuration.keepAlive.deadline, tag: TimerKind.listenerCheck.tag(index), in: timerSpace)
+            listeners[index].check = try reactor.startTimer(
+                after: configuration.keepAlive.deadline, tag: TimerKind.listenerCheck.tag(index), in: timerSpace)
         } catch {
-            logger.warning("listener path not watched: no timer", metadata: ["listener": "\(listeners[index].address)", "reason": "\(error)"])
+            logger.warning(
+                "listener path not watched: no timer",
+                metadata: ["listener": "\(listeners[index].address)", "reason": "\(error)"])
         }
     }
 
     func checkListener(_ index: Int, _ timer: TimerID) {
         guard index < listeners.count, listeners[index].check == timer, !listeners[index].closed,
-              let socket = listeners[index].socket
+            let socket = listeners[index].socket
         else { return }
         listeners[index].check = nil
         if (try? reactor.boundPathIntact(socket)) == true {
@@ -183,10 +187,13 @@ public final class Connections {
         guard !listeners[index].closed else { return }
         let delay = listeners[index].backoff.next()
         do {
-            listeners[index].retry = try reactor.startTimer(after: delay, tag: TimerKind.listenerRetry.tag(index), in: timerSpace)
+            listeners[index].retry = try reactor.startTimer(
+                after: delay, tag: TimerKind.listenerRetry.tag(index), in: timerSpace)
         } catch {
             // No timer to try again with: say so, as a listener that is not coming back.
-            logger.error("listener gives up: no timer to retry with", metadata: ["listener": "\(listeners[index].address)", "reason": "\(error)"])
+            logger.error(
+                "listener gives up: no timer to retry with",
+                metadata: ["listener": "\(listeners[index].address)", "reason": "\(error)"])
             emit(.notListening(listeners[index].id, listeners[index].address, error))
         }
     }
@@ -204,13 +211,15 @@ public final class Connections {
     /// this is: the two ends that meet at a relay both connect, so one of them plays `.server`.
     @discardableResult
     public func connect(
-        to address: SocketAddress, deadline: Duration? = nil, backoff: Backoff? = nil, preface: [UInt8] = [], role: Handshake.Role = .client
+        to address: SocketAddress, deadline: Duration? = nil, backoff: Backoff? = nil, preface: [UInt8] = [],
+        role: Handshake.Role = .client
     ) -> ConnectorID {
         let index = freeConnectors.popLast() ?? connectors.count
         if index == connectors.count { connectors.append(nil) }
         let id = ConnectorID(value: index)
         connectors[index] = Connector(
-            id: id, address: address, deadline: deadline ?? configuration.handshakeTimeout, backoff: backoff, preface: preface, role: role)
+            id: id, address: address, deadline: deadline ?? configuration.handshakeTimeout, backoff: backoff,
+            preface: preface, role: role)
         attempt(index)
         return id
     }
@@ -234,7 +243,8 @@ public final class Connections {
             let id = ConnectionID(socket: socket)
             let connection = Connection(
                 id: id, role: connector.role, listener: nil, connector: connector.id, configuration: configuration,
-                keepAlive: configuration.keepAlive(for: connector.address), peer: connector.address.description, now: .now())
+                keepAlive: configuration.keepAlive(for: connector.address), peer: connector.address.description,
+                now: .now())
             connection.phase = .connecting
             connection.preface = connector.preface
             startTimer(for: connection, at: .after(connector.deadline))
@@ -259,10 +269,13 @@ public final class Connections {
         let delay = backoff.next()
         connectors[index]!.backoff = backoff
         do {
-            connectors[index]!.retry = try reactor.startTimer(after: delay, tag: TimerKind.connectorRetry.tag(index), in: timerSpace)
+            connectors[index]!.retry = try reactor.startTimer(
+                after: delay, tag: TimerKind.connectorRetry.tag(index), in: timerSpace)
         } catch {
             // No timer to try again with: the connector is finished, and its owner hears so (no retryIn).
-            logger.error("connector gives up: no timer to retry with", metadata: ["address": "\(connector.address)", "reason": "\(error)"])
+            logger.error(
+                "connector gives up: no timer to retry with",
+                metadata: ["address": "\(connector.address)", "reason": "\(error)"])
             connectors[index] = nil
             releasedConnectors.append(index)
             return nil
@@ -321,7 +334,7 @@ public final class Connections {
     public func close(_ connection: ConnectionID, graceful: Bool = true) {
         guard let state = self.connection(connection) else { return }
         if let connector = state.connector, connector.value < connectors.count {
-            connectors[connector.value]?.backoff = nil  // closed on purpose: do not come back
+            connectors[connector.value]?.backoff = nil // closed on purpose: do not come back
         }
         guard graceful, state.phase == .established else {
             finish(connection, .requested)
@@ -354,7 +367,9 @@ public final class Connections {
 
     /// The state of an open connection; nil for a stale identifier.
     func connection(_ id: ConnectionID) -> Connection? {
-        guard id.socket.index < connections.count, let state = connections[id.socket.index], state.id == id else { return nil }
+        guard id.socket.index < connections.count, let state = connections[id.socket.index], state.id == id else {
+            return nil
+        }
         return state
     }
 
@@ -371,7 +386,8 @@ public final class Connections {
     func wakeSoon() {
         if pendingTimer == nil {
             // From the reserve: without it, queued events would wait for an unrelated one.
-            pendingTimer = try? reactor.startTimer(after: .zero, tag: TimerKind.pending.tag(0), in: timerSpace, socketBound: true)
+            pendingTimer = try? reactor.startTimer(
+                after: .zero, tag: TimerKind.pending.tag(0), in: timerSpace, socketBound: true)
         }
     }
 

@@ -1,10 +1,9 @@
+import Cryptography
 import Platform
 import Reactor
 
-import Cryptography
-
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Runs a ``Connections`` on its reactor: pass it to `reactor.run(&handler)`. It turns reactor
@@ -38,7 +37,7 @@ public struct ConnectionsHandler<Delegate: TransportDelegate>: ReactorHandler {
         case .writable(let socket):
             if connections.isOpen(ConnectionID(socket: socket)) { connections.queueFlush(socket.index) }
         case .closed:
-            break  // the transport already told the owner when it decided to close
+            break // the transport already told the owner when it decided to close
         case .timer(let timer, let tag):
             if timer.space == connections.timerSpace, let (kind, index) = Connections.TimerKind.decode(tag) {
                 connections.timerFired(kind, index, timer)
@@ -88,7 +87,8 @@ extension Connections {
         let peer = (try? reactor.peerAddress(of: socket))?.description ?? "unknown peer"
         let connection = Connection(
             id: ConnectionID(socket: socket), role: .server, listener: listener.id, connector: nil,
-            configuration: configuration, keepAlive: configuration.keepAlive(for: listener.address), peer: peer, now: .now())
+            configuration: configuration, keepAlive: configuration.keepAlive(for: listener.address), peer: peer,
+            now: .now())
         startTimer(for: connection, at: .after(configuration.handshakeTimeout))
         connections[socket.index] = connection
         try? reactor.startReceiving(socket)
@@ -98,13 +98,16 @@ extension Connections {
         guard let index = listeners.firstIndex(where: { $0.socket == listenerSocket }) else { return }
         let transient: Bool
         switch error {
-        case .system(let failure): transient = [EMFILE, ENFILE, ENOBUFS, ENOMEM, ECONNABORTED, EPERM, EINTR].contains(failure.code)
+        case .system(let failure):
+            transient = [EMFILE, ENFILE, ENOBUFS, ENOMEM, ECONNABORTED, EPERM, EINTR].contains(failure.code)
         case .limitReached: transient = true
         default: transient = false
         }
         if transient {
             // The reactor pauses (50 ms) and accepts again by itself; a peer was refused meanwhile.
-            logger.warning("accept failed: a connecting peer was refused", metadata: ["listener": "\(listeners[index].address)", "reason": "\(error)"])
+            logger.warning(
+                "accept failed: a connecting peer was refused",
+                metadata: ["listener": "\(listeners[index].address)", "reason": "\(error)"])
         } else {
             // The listening socket itself is broken: drop it and listen anew.
             loseListenerSocket(index, error)
@@ -134,12 +137,15 @@ extension Connections {
             return
         }
         if connection.closing {
-            finish(id, .requested)  // the peer ended its side after ours: the close is complete
+            finish(id, .requested) // the peer ended its side after ours: the close is complete
             return
         }
         guard connection.phase == .established else {
             // A server refuses a bad handshake by closing without a word: say what that means.
-            finish(id, .protocolError(.handshake("peer closed the connection during the handshake (another realm, or encryption mode?)")))
+            finish(
+                id,
+                .protocolError(
+                    .handshake("peer closed the connection during the handshake (another realm, or encryption mode?)")))
             return
         }
         do throws(TransportError) {
@@ -209,7 +215,8 @@ extension Connections {
         if keys.encrypted {
             state.sealer = RecordSealer(key: keys.transmit, policy: configuration.rekey, algorithm: keys.algorithm)
             state.opener = RecordOpener(
-                key: keys.receive, maximumRecord: configuration.recordBytes + AEAD.tagBytes, policy: configuration.rekey,
+                key: keys.receive, maximumRecord: configuration.recordBytes + AEAD.tagBytes,
+                policy: configuration.rekey,
                 algorithm: keys.algorithm)
         } else {
             state.sealer = RecordSealer(plaintext: ())
@@ -228,7 +235,9 @@ extension Connections {
     }
 
     /// Established traffic: records → frames → the delegate; control records answered here.
-    private func receivedRecords<Delegate: TransportDelegate>(_ bytes: Span<UInt8>, on state: Connection, delegate: inout Delegate) {
+    private func receivedRecords<Delegate: TransportDelegate>(
+        _ bytes: Span<UInt8>, on state: Connection, delegate: inout Delegate
+    ) {
         let id = state.id
         // Take the decoders out while frames are delivered: the delegate may send on, or close,
         // this very connection, which must not overlap an access to its state.
@@ -253,7 +262,7 @@ extension Connections {
         } catch {
             failure = error
         }
-        guard isOpen(id) else { return }  // the delegate closed it
+        guard isOpen(id) else { return } // the delegate closed it
         swap(&decoder, &state.decoder)
         state.opener = opener
         if let failure {
@@ -292,7 +301,8 @@ extension Connections {
     func startTimer(for state: Connection, at deadline: Deadline) {
         if let timer = state.timer { reactor.cancelTimer(timer) }
         // One per connection, from the reactor's reserve: a full timer table cannot disarm it.
-        state.timer = try? reactor.startTimer(at: deadline, tag: TimerKind.connection.tag(state.id.socket.index), in: timerSpace, socketBound: true)
+        state.timer = try? reactor.startTimer(
+            at: deadline, tag: TimerKind.connection.tag(state.id.socket.index), in: timerSpace, socketBound: true)
     }
 
     func timerFired(_ kind: TimerKind, _ index: Int, _ timer: TimerID) {
@@ -316,7 +326,7 @@ extension Connections {
                 return
             }
             guard !state.closing else {
-                finish(state.id, .requested)  // the peer never ended its side: close anyway
+                finish(state.id, .requested) // the peer never ended its side: close anyway
                 return
             }
             checkLiveness(state)
@@ -335,7 +345,8 @@ extension Connections {
     }
 
     /// Seals `payload` as one record and hands it to the reactor, which was checked to have room.
-    private func sealAndSend(_ payload: Span<UInt8>, _ kind: RecordKind, on state: Connection, ahead: inout Int) -> Bool {
+    private func sealAndSend(_ payload: Span<UInt8>, _ kind: RecordKind, on state: Connection, ahead: inout Int) -> Bool
+    {
         let length = state.sealer!.seal(payload, kind: kind, into: &recordBuffer)
         let record = recordBuffer
         do {
@@ -391,7 +402,9 @@ extension Connections {
         releaseIdleBuffers(state)
         let stalled = state.keepAlive.isLate(at: now)
         if case .tooSlow(let rate) = state.minimumRate.check(at: now, excused: stalled || state.paused) {
-            finish(state.id, .protocolError(.tooSlow(bytesPerSecond: rate, minimum: configuration.minimumRate.bytesPerSecond)))
+            finish(
+                state.id,
+                .protocolError(.tooSlow(bytesPerSecond: rate, minimum: configuration.minimumRate.bytesPerSecond)))
             return
         }
         switch state.keepAlive.check(at: now) {

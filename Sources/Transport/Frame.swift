@@ -1,4 +1,5 @@
 import Platform
+
 /// The fixed 32-byte header in front of every message on the wire, little-endian:
 ///
 /// ```
@@ -17,7 +18,7 @@ import Platform
 /// The header is validated whole before any body byte is looked at.
 public struct FrameHeader: Equatable, Sendable {
     public static let size = 32
-    public static let magic: UInt16 = 0x4E41  // bytes 'A', 'N'
+    public static let magic: UInt16 = 0x4E41 // bytes 'A', 'N'
     public static let version: UInt8 = 1
     /// A default cap on body length; each decoder takes its own.
     public static let defaultMaximumBody = 16 * 1024 * 1024
@@ -42,7 +43,8 @@ public struct FrameHeader: Equatable, Sendable {
     /// The sending object, where replies go.
     public var returnAddress: UInt64
 
-    public init(typeID: UInt32, bodyLength: Int, destination: UInt64 = 0, returnAddress: UInt64 = 0, flags: Flags = []) {
+    public init(typeID: UInt32, bodyLength: Int, destination: UInt64 = 0, returnAddress: UInt64 = 0, flags: Flags = [])
+    {
         self.flags = flags
         self.bodyLength = bodyLength
         self.typeID = typeID

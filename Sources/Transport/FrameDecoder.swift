@@ -1,4 +1,5 @@
 import Platform
+
 /// A sans-I/O frame decoder: fed bytes as they arrive, it hands out whole frames.
 ///
 /// Frames that arrive whole are handed out straight from the caller's bytes (no copy); only a frame
@@ -87,7 +88,8 @@ public struct FrameDecoder {
     public func finish() throws(TransportError) {
         if let failure { throw failure }
         guard pending.isEmpty else {
-            let expected = pending.count >= FrameHeader.size
+            let expected =
+                pending.count >= FrameHeader.size
                 ? FrameHeader.size + Int(pending.span.loadLittleEndian(UInt32.self, at: 4)) : FrameHeader.size
             throw .truncated(missing: expected - pending.count)
         }

@@ -1,6 +1,6 @@
-import Reactor
-import Platform
 import Cryptography
+import Platform
+import Reactor
 
 /// The keys a finished handshake agreed, one per direction, whether records are encrypted, and with
 /// which AEAD.
@@ -121,7 +121,9 @@ public struct Handshake {
     }
 
     /// Checks magic, version and mode of a hello; returns the peer's public key.
-    private mutating func validate(_ message: [UInt8], label: String, transcript: [[UInt8]]) throws(TransportError) -> [UInt8] {
+    private mutating func validate(_ message: [UInt8], label: String, transcript: [[UInt8]]) throws(TransportError)
+        -> [UInt8]
+    {
         guard Array(message[0..<4]) == Self.magic else {
             let shown = message[0..<4].map { String($0, radix: 16) }.joined(separator: " ")
             throw fail("not an ansar handshake (first bytes \(shown)); a plaintext or foreign client?")
@@ -134,8 +136,10 @@ public struct Handshake {
         peerHasAES = message[6] == 1
         let peerEncrypted = message[5] == 1
         if peerEncrypted != encrypted {
-            throw fail(encrypted ? "peer asked for plaintext; this side requires encryption"
-                                 : "peer asked for encryption; this side is configured for plaintext")
+            throw fail(
+                encrypted
+                    ? "peer asked for plaintext; this side requires encryption"
+                    : "peer asked for encryption; this side is configured for plaintext")
         }
         return Array(message[8..<40])
     }
@@ -160,7 +164,7 @@ public struct Handshake {
 
     private mutating func serverReceives(finished message: [UInt8]) throws(TransportError) -> Step {
         guard Sodium.constantTimeEqual(mac("ansar client finished", [clientHello, serverHello]), message),
-              let keys = pendingKeys
+            let keys = pendingKeys
         else { throw fail("client finished message not authenticated") }
         state = .done
         return .established(keys, reply: nil)

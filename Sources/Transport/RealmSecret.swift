@@ -1,6 +1,6 @@
-import Reactor
-import Platform
 import Cryptography
+import Platform
+import Reactor
 
 /// The secret shared by the members of one deployment (a realm): 32 bytes. Both ends of every
 /// connection prove they hold it before anything else is exchanged.

@@ -1,6 +1,6 @@
-import Reactor
-import Platform
 import Cryptography
+import Platform
+import Reactor
 
 /// When both ends replace their record keys. Both count the same records and bytes, so they rekey
 /// at the same record without a message.
@@ -92,7 +92,7 @@ public struct RecordSealer {
             record[index] = lengthBytes[index]
         }
         guard let aead else {
-            record.removeSubrange(4...)  // keeps the capacity
+            record.removeSubrange(4...) // keeps the capacity
             record.append(span: plaintext)
             return total
         }
@@ -191,7 +191,8 @@ public struct RecordOpener {
     public func finish() throws(TransportError) {
         if let failure { throw failure }
         if !buffer.isEmpty {
-            let missing = buffer.count >= 4
+            let missing =
+                buffer.count >= 4
                 ? 4 + Int(buffer.span.loadLittleEndian(UInt32.self, at: 0) & ~RecordWord.controlBit) - buffer.count
                 : 4 - buffer.count
             throw .truncated(missing: missing)

@@ -1,11 +1,10 @@
+import Cryptography
+import Platform
 import Reactor
 import Synchronization
 
-import Platform
-import Cryptography
-
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A rendezvous relay for two ends that cannot reach each other: both connect to it and send the
@@ -77,7 +76,9 @@ public final class RelaySwitch {
     /// Joined pairs so far (for tests and logs).
     public private(set) var joinedPairs = 0
 
-    public init(listening address: SocketAddress, configuration: Configuration = Configuration(), reactor: Reactor? = nil) throws(ReactorError) {
+    public init(
+        listening address: SocketAddress, configuration: Configuration = Configuration(), reactor: Reactor? = nil
+    ) throws(ReactorError) {
         if let reactor {
             self.reactor = reactor
         } else {
@@ -99,7 +100,9 @@ public final class RelaySwitch {
     private struct Handler: ReactorHandler {
         let relay: RelaySwitch
         mutating func handle(_ event: ReactorEvent, reactor: Reactor) { relay.handle(event) }
-        mutating func received(_ bytes: Span<UInt8>, on socket: SocketID, reactor: Reactor) { relay.received(bytes, on: socket) }
+        mutating func received(_ bytes: Span<UInt8>, on socket: SocketID, reactor: Reactor) {
+            relay.received(bytes, on: socket)
+        }
     }
 
     private func handle(_ event: ReactorEvent) {
@@ -119,7 +122,9 @@ public final class RelaySwitch {
             drop(socket)
         case .writable(let socket):
             // The queue towards `socket` drained: what its partner could not send goes now.
-            guard let end = self.end(socket), case .joined(let partner) = end.phase, let other = self.end(partner), !other.backlog.isEmpty else { return }
+            guard let end = self.end(socket), case .joined(let partner) = end.phase, let other = self.end(partner),
+                !other.backlog.isEmpty
+            else { return }
             ends[partner.index]!.backlog = []
             forward(other.backlog.span, from: partner, to: socket)
             guard self.end(partner)?.backlog.isEmpty == true else { return }
@@ -160,7 +165,9 @@ public final class RelaySwitch {
             let rest = Array(end.received[Self.prefaceBytes...])
             end.received = []
             end.token = token
-            guard let partner = waiting.removeValue(forKey: token), let other = self.end(partner), case .waiting(let theirs) = other.phase else {
+            guard let partner = waiting.removeValue(forKey: token), let other = self.end(partner),
+                case .waiting(let theirs) = other.phase
+            else {
                 end.phase = .waiting(rest)
                 ends[socket.index] = end
                 waiting[token] = socket
@@ -208,7 +215,7 @@ public final class RelaySwitch {
         guard let end = end(socket) else { return }
         guard case .joined(let partner) = end.phase, let other = self.end(partner) else { return drop(socket) }
         ends[socket.index]!.readEnded = true
-        if end.backlog.isEmpty { try? reactor.shutdownWrite(partner) }  // else once the backlog has gone
+        if end.backlog.isEmpty { try? reactor.shutdownWrite(partner) } // else once the backlog has gone
         if other.readEnded {
             ends[socket.index]!.timer = try? reactor.startTimer(after: .seconds(1), tag: socket.packed)
         }
@@ -238,7 +245,9 @@ public final class RelaySwitch {
 extension RelaySwitch {
     /// Starts a relay on a thread of its own (it runs for the life of the process); returns once
     /// it listens, with its address, or throws why it could not.
-    public static func startThread(listening address: SocketAddress, configuration: Configuration = Configuration()) throws(ReactorError) -> SocketAddress {
+    public static func startThread(listening address: SocketAddress, configuration: Configuration = Configuration())
+        throws(ReactorError) -> SocketAddress
+    {
         let outcome = Latch<Result<SocketAddress, ReactorError>>()
         _ = ThreadStarter.start {
             do throws(ReactorError) {

@@ -29,13 +29,15 @@ public enum TransportError: Error, Equatable, Sendable, CustomStringConvertible 
         case .badMagic(let magic): return "not a frame: magic 0x\(String(magic, radix: 16))"
         case .unsupportedVersion(let version): return "unsupported frame version \(version)"
         case .reservedNotZero: return "reserved header bytes are not zero"
-        case .frameTooLarge(let length, let maximum): return "frame body of \(length) bytes exceeds the maximum of \(maximum)"
+        case .frameTooLarge(let length, let maximum):
+            return "frame body of \(length) bytes exceeds the maximum of \(maximum)"
         case .recordLength(let length): return "record length \(length) out of range"
         case .recordRejected: return "record failed authentication (forged, corrupted, replayed or reordered)"
         case .truncated(let missing): return "stream ended \(missing) bytes short of a whole frame or record"
         case .handshake(let why): return "handshake failed: \(why)"
         case .peerSilent(let milliseconds): return "peer silent for \(milliseconds) ms"
-        case .tooSlow(let rate, let minimum): return "frame arriving at \(rate) B/s, below the minimum of \(minimum) B/s"
+        case .tooSlow(let rate, let minimum):
+            return "frame arriving at \(rate) B/s, below the minimum of \(minimum) B/s"
         case .unknownControl(let kind): return "unknown control record \(kind)"
         }
     }

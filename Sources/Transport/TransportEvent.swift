@@ -122,7 +122,8 @@ public protocol TransportDelegate {
     /// A connection or listener event.
     mutating func transport(_ connections: Connections, event: TransportEvent)
     /// A whole frame arrived. The body borrows a transport buffer: copy what you keep.
-    mutating func transport(_ connections: Connections, received header: FrameHeader, body: Span<UInt8>, on connection: ConnectionID)
+    mutating func transport(
+        _ connections: Connections, received header: FrameHeader, body: Span<UInt8>, on connection: ConnectionID)
     /// A reactor event the transport does not own (the owner's timers, signals, wake-ups).
     mutating func transport(_ connections: Connections, reactorEvent: ReactorEvent)
 }

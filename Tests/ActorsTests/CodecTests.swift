@@ -1,6 +1,7 @@
 import AnsarTestKit
-@testable import Actors
 import Testing
+
+@testable import Actors
 
 struct Settings: Codable, Equatable {
     struct Retry: Codable, Equatable {
@@ -39,21 +40,33 @@ struct CodecTests {
 
     @Test("decoding errors name the field and the expected type")
     func errorsNameTheField() throws {
-        let json = try JSON(parsing: #"{"name":"x","count":7,"ratio":1,"enabled":true,"tags":[],"retry":{"attempts":"three","seconds":1},"blob":"","table":{}}"#)
-        #expect(throws: WireError(path: "retry.attempts", problem: "expected an integer, found a string")) { try json.decode(Settings.self) }
-        let negative = try JSON(parsing: #"{"name":"x","count":-1,"ratio":1,"enabled":true,"tags":[],"retry":{"attempts":1,"seconds":1},"blob":"","table":{}}"#)
-        #expect(throws: WireError(path: "count", problem: "integer out of range for UInt16")) { try negative.decode(Settings.self) }
+        let json = try JSON(
+            parsing:
+                #"{"name":"x","count":7,"ratio":1,"enabled":true,"tags":[],"retry":{"attempts":"three","seconds":1},"blob":"","table":{}}"#
+        )
+        #expect(throws: WireError(path: "retry.attempts", problem: "expected an integer, found a string")) {
+            try json.decode(Settings.self)
+        }
+        let negative = try JSON(
+            parsing:
+                #"{"name":"x","count":-1,"ratio":1,"enabled":true,"tags":[],"retry":{"attempts":1,"seconds":1},"blob":"","table":{}}"#
+        )
+        #expect(throws: WireError(path: "count", problem: "integer out of range for UInt16")) {
+            try negative.decode(Settings.self)
+        }
         let missing = try JSON(parsing: #"{"count":1}"#)
         #expect(throws: WireError(path: "name", problem: "missing")) { try missing.decode(Settings.self) }
     }
 
-    @Test("malformed JSON and wire bytes are refused with where and what", arguments: [
-        (#"{"a":1,}"#, "expected a member name at line 1, column 8"),
-        ("[1, 2", "unterminated array at line 1, column 6"),
-        (#""\x""#, "bad escape at line 1, column 4"),
-        ("99999999999999999999999", "integer 99999999999999999999999 does not fit 64 bits at line 1, column 24"),
-        ("{} x", "unexpected text after the value at line 1, column 4"),
-    ])
+    @Test(
+        "malformed JSON and wire bytes are refused with where and what",
+        arguments: [
+            (#"{"a":1,}"#, "expected a member name at line 1, column 8"),
+            ("[1, 2", "unterminated array at line 1, column 6"),
+            (#""\x""#, "bad escape at line 1, column 4"),
+            ("99999999999999999999999", "integer 99999999999999999999999 does not fit 64 bits at line 1, column 24"),
+            ("{} x", "unexpected text after the value at line 1, column 4"),
+        ])
     func badJSON(text: String, problem: String) {
         #expect(throws: WireError(path: "", problem: problem)) { try JSON(parsing: text) }
     }
@@ -61,11 +74,12 @@ struct CodecTests {
     @Test("hostile wire bytes: lies about lengths and depth are refused, not trusted")
     func badWire() {
         let lies: [[UInt8]] = [
-            [WireTag.string.rawValue, 0xFF, 0x01, 0x41],  // length 255 with one byte
-            [WireTag.array.rawValue, 0xFF, 0xFF, 0xFF, 0x7F],  // two billion items
-            Array(repeating: WireTag.array.rawValue, count: 1) + [1, 0, 0, 0] + Array(repeating: 0, count: 0),  // ends early
-            [0x7F],  // unknown tag
-            Array((0..<200).flatMap { _ in [WireTag.array.rawValue, 1, 0, 0, 0] }) + [0],  // too deep
+            [WireTag.string.rawValue, 0xFF, 0x01, 0x41], // length 255 with one byte
+            [WireTag.array.rawValue, 0xFF, 0xFF, 0xFF, 0x7F], // two billion items
+            // Ends early.
+            Array(repeating: WireTag.array.rawValue, count: 1) + [1, 0, 0, 0] + Array(repeating: 0, count: 0),
+            [0x7F], // unknown tag
+            Array((0..<200).flatMap { _ in [WireTag.array.rawValue, 1, 0, 0, 0] }) + [0], // too deep
         ]
         for bytes in lies {
             #expect(throws: WireError.self) { _ = try JSON(wire: bytes) }
@@ -74,10 +88,15 @@ struct CodecTests {
 
     @Test("an unknown type arrives as Incognito, prints its fields and re-encodes to the same bytes")
     func incognito() throws {
-        struct Secretive: Message { static let typeName = "elsewhere.Secretive"; var code: Int; var words: [String] }
+        struct Secretive: Message {
+            static let typeName = "elsewhere.Secretive"
+            var code: Int
+            var words: [String]
+        }
         let fields = try WireEncoder.encode(Secretive(code: 42, words: ["a", "b"]))
         let incognito = try Incognito(typeName: "elsewhere.Secretive", wireFields: fields, resolver: nil)
-        #expect(incognito.fields == .object([("code", .integer(42)), ("words", .array([.string("a"), .string("b")]))]))
+        #expect(
+            incognito.fields == .object([("code", .integer(42)), ("words", .array([.string("a"), .string("b")]))]))
         #expect(Printing.human(incognito) == "elsewhere.Secretive\n  code: 42\n  words: [\"a\",\"b\"]")
         #expect(try incognito.fields(for: nil) == fields)
         // Inside another message it keeps its own type name.
@@ -100,7 +119,9 @@ struct CodecTests {
     func printing() {
         let welcome = Welcome(myName: "Buster", yourName: "Gladys")
         #expect(Printing.human(welcome) == "hello_welcome.Welcome\n  myName: \"Buster\"\n  yourName: \"Gladys\"")
-        #expect(Printing.json(welcome).description == #"{"type":"hello_welcome.Welcome","value":{"myName":"Buster","yourName":"Gladys"}}"#)
+        #expect(
+            Printing.json(welcome).description
+                == #"{"type":"hello_welcome.Welcome","value":{"myName":"Buster","yourName":"Gladys"}}"#)
     }
 
     /// The same message twice: one with hand-written fields, one through Codable.
@@ -120,7 +141,7 @@ struct CodecTests {
             self.note = note
         }
         init(fields reader: inout MessageReader) throws {
-            payload = try reader.bytes("payload")  // any order
+            payload = try reader.bytes("payload") // any order
             sequence = try reader.int("sequence")
             note = try reader.string("note")
         }
@@ -147,7 +168,9 @@ struct CodecTests {
         var wrong = try MessageReader(try WireEncoder.encode(Hello(name: "x")), resolver: nil)
         #expect(throws: WireError(path: "payload", problem: "missing")) { try Handmade(fields: &wrong) }
         var mistyped = try MessageReader(try WireEncoder.encode(Ping(sequence: 1)), resolver: nil)
-        #expect(throws: WireError(path: "sequence", problem: "expected a string, found an integer")) { try mistyped.string("sequence") }
+        #expect(throws: WireError(path: "sequence", problem: "expected a string, found an integer")) {
+            try mistyped.string("sequence")
+        }
         #expect(throws: WireError.self) { _ = try MessageReader(bytes + [0], resolver: nil) }
     }
 }

@@ -1,8 +1,9 @@
 import AnsarTestKit
-@testable import Actors
 import Reactor
 import Testing
 import Transport
+
+@testable import Actors
 
 /// The credit ledger alone, with no socket: windows, grants, who is owed what.
 @Suite("Credit per destination: the ledger")
@@ -24,11 +25,13 @@ struct CreditLedgerTests {
         #expect(credit.received(for: 10) == nil, "the fourth is beyond the window")
         #expect(credit.received(for: 11) != nil, "another destination has its own window")
         let account = credit.received(for: 11)!
-        account.ungranted -= 2  // granted back
+        account.ungranted -= 2 // granted back
         #expect(credit.received(for: 11) != nil)
     }
 
-    @Test("a sender stops at the peer's window, waits, and is told when a grant makes room; grants settle senders oldest first")
+    @Test(
+        "a sender stops at the peer's window, waits, and is told when a grant makes room; grants settle senders oldest first"
+    )
     func senderWindow() throws {
         let credit = LinkCredit(link: link, window: 8)
         // The peer says its window is 3.
@@ -44,7 +47,8 @@ struct CreditLedgerTests {
         #expect(writable == [bob])
         #expect(credit.waitingSenders().isEmpty)
         let lost = credit.unconfirmed().map { "\($0.sender.object):\($0.destination):\($0.count)" }.sorted()
-        #expect(lost == ["\(alice.object):20:1", "\(bob.object):20:1"].sorted(), "the grant settled Alice's first message")
+        #expect(
+            lost == ["\(alice.object):20:1", "\(bob.object):20:1"].sorted(), "the grant settled Alice's first message")
     }
 
     @Test("a grant beyond what was sent, or a torn grant, is a protocol violation")
@@ -108,37 +112,46 @@ struct CreditLinkTests {
     /// A server whose main object holds every Ping until a Tock comes, passed on by a second,
     /// fast object that takes `fastTotal` Pings first. Returns what `then` makes of the held Pings.
     func slowAndFast(
-        _ endpoint: SocketAddress, window: Int, fastTotal: Int, then: @escaping @Sendable (Mailbox, Address) async throws -> any Message
+        _ endpoint: SocketAddress, window: Int, fastTotal: Int,
+        then: @escaping @Sendable (Mailbox, Address) async throws -> any Message
     ) -> RuntimeThread {
         var limits = RuntimeLimits()
         limits.linkCredit = window
         return RuntimeThread(limits: limits) { mailbox in
             mailbox.listen(at: endpoint)
             let main = mailbox.address
-            guard let fast = mailbox.create({ box in
-                let result = try await receiveInOrder(box, total: fastTotal)
-                _ = try expectType(try await box.select(Tock.self, timeout: .seconds(60)), Tock.self)
-                try box.send(Tock(), to: main)
-                return result
-            }) else { return Faulted("no room for the fast object") }
+            guard
+                let fast = mailbox.create({ box in
+                    let result = try await receiveInOrder(box, total: fastTotal)
+                    _ = try expectType(try await box.select(Tock.self, timeout: .seconds(60)), Tock.self)
+                    try box.send(Tock(), to: main)
+                    return result
+                })
+            else { return Faulted("no room for the fast object") }
             _ = try expectType(try await mailbox.select(Accepted.self, timeout: .seconds(10)), Accepted.self)
             let link = mailbox.returnAddress
             try mailbox.reply(Introduce(who: fast, others: []))
             // Pings wait in the mailbox, unsettled: their credit does not come back.
-            _ = try expectType(try await mailbox.select(Tock.self, saving: .only(Ping.self), timeout: .seconds(60)), Tock.self)
+            _ = try expectType(
+                try await mailbox.select(Tock.self, saving: .only(Ping.self), timeout: .seconds(60)), Tock.self)
             return try await then(mailbox, link)
         }
     }
 
-    @Test("a slow object slows only the sends addressed to it: its credit runs out, the connection is still read, another object keeps its stream")
+    @Test(
+        "a slow object slows only the sends addressed to it: its credit runs out, the connection is still read, another object keeps its stream"
+    )
     func slowObjectAlone() throws {
         let endpoint = uniqueEndpoint("credit-slow")
-        let server = slowAndFast(endpoint, window: 256, fastTotal: 5_000) { mailbox, _ in try await receiveInOrder(mailbox, total: 2_000) }
+        let server = slowAndFast(endpoint, window: 256, fastTotal: 5_000) { mailbox, _ in
+            try await receiveInOrder(mailbox, total: 2_000)
+        }
         let client = RuntimeThread { mailbox in
             mailbox.connect(to: endpoint, backoff: retrying)
             _ = try expectType(try await mailbox.select(Connected.self, timeout: .seconds(10)), Connected.self)
             let slow = mailbox.returnAddress
-            let fast = try expectType(try await mailbox.select(Introduce.self, timeout: .seconds(10)), Introduce.self).who
+            let fast = try expectType(try await mailbox.select(Introduce.self, timeout: .seconds(10)), Introduce.self)
+                .who
             var seen: [String] = []
             var next = try fill(mailbox, to: slow, from: 0)
             seen.append("slow refused after \(next)")
@@ -155,35 +168,48 @@ struct CreditLinkTests {
             seen.append("slow received \(last.sequence)")
             return Seen(events: seen)
         }
-        #expect(client.join() as? Seen == Seen(events: ["slow refused after 256", "fast received 5000", "slow received 2000"]))
+        #expect(
+            client.join() as? Seen
+                == Seen(events: ["slow refused after 256", "fast received 5000", "slow received 2000"]))
         #expect(server.join() is Ack)
     }
 
-    @Test("a lost connection tells each sender how many of its messages the far end never confirmed, and the owner's Abandoned lists them all")
+    @Test(
+        "a lost connection tells each sender how many of its messages the far end never confirmed, and the owner's Abandoned lists them all"
+    )
     func unconfirmedOnLoss() throws {
         let endpoint = uniqueEndpoint("credit-loss")
         // The server takes 10 of the held Pings (their credit goes back), then drops the connection.
         let server = slowAndFast(endpoint, window: 256, fastTotal: 1) { mailbox, link in
-            for _ in 0..<10 { _ = try expectType(try await mailbox.select(Ping.self, saving: .only(Ping.self), timeout: .seconds(10)), Ping.self) }
-            mailbox.close(link)  // a graceful close grants what was taken first
-            _ = try expectType(try await mailbox.select(Closed.self, saving: .only(Ping.self), timeout: .seconds(10)), Closed.self)
+            for _ in 0..<10 {
+                _ = try expectType(
+                    try await mailbox.select(Ping.self, saving: .only(Ping.self), timeout: .seconds(10)), Ping.self)
+            }
+            mailbox.close(link) // a graceful close grants what was taken first
+            _ = try expectType(
+                try await mailbox.select(Closed.self, saving: .only(Ping.self), timeout: .seconds(10)), Closed.self)
             return Ack()
         }
         let client = RuntimeThread { mailbox in
             mailbox.connect(to: endpoint, backoff: retrying)
             _ = try expectType(try await mailbox.select(Connected.self, timeout: .seconds(10)), Connected.self)
             let slow = mailbox.returnAddress
-            let fast = try expectType(try await mailbox.select(Introduce.self, timeout: .seconds(10)), Introduce.self).who
+            let fast = try expectType(try await mailbox.select(Introduce.self, timeout: .seconds(10)), Introduce.self)
+                .who
             let main = mailbox.address
             for sequence in 0..<100 { try mailbox.send(Ping(sequence: sequence), to: slow) }
             // A second sender spends the rest of the slow object's credit, then waits to hear.
-            guard let child = mailbox.create({ box in
-                let sent = try fill(box, to: slow, from: 100) - 100
-                try box.send(Pong(sequence: sent), to: main)
-                let notice = try expectType(try await box.select(NotConfirmed.self, timeout: .seconds(30)), NotConfirmed.self)
-                return Pong(sequence: notice.count)
-            }) else { return Faulted("no room for the child") }
-            let childSent = try expectType(try await mailbox.select(Pong.self, timeout: .seconds(10)), Pong.self).sequence
+            guard
+                let child = mailbox.create({ box in
+                    let sent = try fill(box, to: slow, from: 100) - 100
+                    try box.send(Pong(sequence: sent), to: main)
+                    let notice = try expectType(
+                        try await box.select(NotConfirmed.self, timeout: .seconds(30)), NotConfirmed.self)
+                    return Pong(sequence: notice.count)
+                })
+            else { return Faulted("no room for the child") }
+            let childSent = try expectType(try await mailbox.select(Pong.self, timeout: .seconds(10)), Pong.self)
+                .sequence
             try mailbox.send(Ping(sequence: 0), to: fast)
             try mailbox.send(Tock(), to: fast)
             var seen = ["child sent \(childSent)"]
@@ -191,24 +217,30 @@ struct CreditLinkTests {
             var mine: NotConfirmed?
             var childTold: Int?
             while abandoned == nil || mine == nil || childTold == nil {
-                switch try await mailbox.select(Abandoned.self, NotConfirmed.self, Completed.self, Pong.self, timeout: .seconds(30)) {
+                switch try await mailbox.select(
+                    Abandoned.self, NotConfirmed.self, Completed.self, Pong.self, timeout: .seconds(30))
+                {
                 case let event as Abandoned: abandoned = event
                 case let notice as NotConfirmed: mine = notice
                 case let completed as Completed: childTold = (completed.value as? Pong)?.sequence ?? -1
-                case is Pong: continue  // the fast object's answer
+                case is Pong: continue // the fast object's answer
                 default: return Faulted("timed out", explanation: "\(seen)")
                 }
             }
             seen.append("main not confirmed \(mine!.count) to slow \(mine!.destination == slow)")
             seen.append("child not confirmed \(childTold!)")
-            let listed = abandoned!.unconfirmed.map { "\($0.sender == main ? "main" : $0.sender == child ? "child" : "?"):\($0.count)" }.sorted()
+            let listed = abandoned!.unconfirmed.map {
+                "\($0.sender == main ? "main" : $0.sender == child ? "child" : "?"):\($0.count)"
+            }.sorted()
             seen.append("abandoned lists \(listed)")
             return Seen(events: seen)
         }
         #expect(
-            client.join() as? Seen == Seen(events: [
-                "child sent 156", "main not confirmed 90 to slow true", "child not confirmed 156", #"abandoned lists ["child:156", "main:90"]"#,
-            ]))
+            client.join() as? Seen
+                == Seen(events: [
+                    "child sent 156", "main not confirmed 90 to slow true", "child not confirmed 156",
+                    #"abandoned lists ["child:156", "main:90"]"#,
+                ]))
         #expect(server.join() is Ack)
     }
 }

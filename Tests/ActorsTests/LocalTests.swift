@@ -1,8 +1,9 @@
 import AnsarTestKit
-@testable import Actors
 import Platform
 import Reactor
 import Testing
+
+@testable import Actors
 
 /// Answers Hello with Welcome; completes on Stop.
 final class Greeter: Object {
@@ -123,19 +124,23 @@ struct LocalTests {
         #expect(fault == Faulted("object faulted", explanation: "broken on purpose"))
     }
 
-    @Test("a sequential object that ends holding messages, or drops them unselected: each sender that asked hears NotDelivered")
+    @Test(
+        "a sequential object that ends holding messages, or drops them unselected: each sender that asked hears NotDelivered"
+    )
     func heldMessagesAreAccounted() throws {
         let runtime = try makeRuntime()
         let result = try runtime.run { mailbox in
-            guard let child = mailbox.create({ child in
-                // Keeps everything while it waits for a Tick that never comes; drops a Tock unselected.
-                _ = try await child.select(Tick.self, saving: .only(Ping.self), timeout: .seconds(1))
-                return Ack()
-            }) else { return Faulted("no object") }
+            guard
+                let child = mailbox.create({ child in
+                    // Keeps everything while it waits for a Tick that never comes; drops a Tock unselected.
+                    _ = try await child.select(Tick.self, saving: .only(Ping.self), timeout: .seconds(1))
+                    return Ack()
+                })
+            else { return Faulted("no object") }
             try mailbox.send(Tock(), to: child, notifyIfUndelivered: true)
             for sequence in 0..<3 { try mailbox.send(Ping(sequence: sequence), to: child, notifyIfUndelivered: true) }
-            try mailbox.send(Ping(sequence: 99), to: child)  // did not ask: dropped quietly
-            try mailbox.send(Stop(), to: child)  // not selected and not saved either: ends nothing, dropped
+            try mailbox.send(Ping(sequence: 99), to: child) // did not ask: dropped quietly
+            try mailbox.send(Stop(), to: child) // not selected and not saved either: ends nothing, dropped
             var reasons: [String] = []
             while reasons.count < 4 {
                 let notice = try await mailbox.select(NotDelivered.self, Completed.self, timeout: .seconds(10))
@@ -148,10 +153,13 @@ struct LocalTests {
         #expect(reasons.filter { $0.hasSuffix("Ping: object has ended") }.count == 3, "\(reasons)")
     }
 
-    @Test("across threads a send keeps its flags: a message for an object gone on the other thread comes back as NotDelivered")
+    @Test(
+        "across threads a send keeps its flags: a message for an object gone on the other thread comes back as NotDelivered"
+    )
     func crossThreadNotDelivered() throws {
         let asker = RuntimeThread { mailbox in
-            let introduce = try expectType(try await mailbox.select(Introduce.self, timeout: .seconds(10)), Introduce.self)
+            let introduce = try expectType(
+                try await mailbox.select(Introduce.self, timeout: .seconds(10)), Introduce.self)
             let owner = mailbox.returnAddress
             try mailbox.send(Hello(name: "anyone there?"), to: introduce.who, notifyIfUndelivered: true)
             let notice = try await mailbox.select(NotDelivered.self, Welcome.self, timeout: .seconds(10))
@@ -174,7 +182,9 @@ struct LocalTests {
         var payload: [UInt8]
     }
 
-    @Test("across threads and a connection: a send refused by the other thread's busy link comes back as NotDelivered, then Writable")
+    @Test(
+        "across threads and a connection: a send refused by the other thread's busy link comes back as NotDelivered, then Writable"
+    )
     func crossThreadLinkBusy() throws {
         let endpoint = uniqueEndpoint("far-busy")
         // The far end holds every message unread for a while, so the link backs up; a small
@@ -187,31 +197,40 @@ struct LocalTests {
             _ = try await mailbox.select(Accepted.self, timeout: .seconds(10))
             _ = try await mailbox.select(Tick.self, saving: .everything, timeout: .seconds(3))
             while true {
-                guard try await mailbox.select(Chunk.self, Stop.self, timeout: .seconds(10)) is Chunk else { return Ack() }
+                guard try await mailbox.select(Chunk.self, Stop.self, timeout: .seconds(10)) is Chunk else {
+                    return Ack()
+                }
             }
         }
         let sender = RuntimeThread { mailbox in
-            let introduce = try expectType(try await mailbox.select(Introduce.self, timeout: .seconds(10)), Introduce.self)
+            let introduce = try expectType(
+                try await mailbox.select(Introduce.self, timeout: .seconds(10)), Introduce.self)
             let owner = mailbox.returnAddress
             let payload = [UInt8](repeating: 1, count: 256)
             var sequence = 0
             var refused: NotDelivered? = nil
             while refused == nil && sequence < 200_000 {
                 do {
-                    try mailbox.send(Chunk(sequence: sequence, payload: payload), to: introduce.who, notifyIfUndelivered: true)
+                    try mailbox.send(
+                        Chunk(sequence: sequence, payload: payload), to: introduce.who, notifyIfUndelivered: true)
                     sequence += 1
                 } catch SendRefused.threadBusy {
-                    _ = try await mailbox.select(Tick.self, saving: .only(NotDelivered.self, Writable.self), timeout: .milliseconds(1))
+                    _ = try await mailbox.select(
+                        Tick.self, saving: .only(NotDelivered.self, Writable.self), timeout: .milliseconds(1))
                 }
                 // A Writable that comes meanwhile is kept for the wait below, not dropped unselected.
                 if sequence % 256 == 0,
-                   let notice = try await mailbox.select(NotDelivered.self, saving: .only(Writable.self), timeout: .milliseconds(1)) as? NotDelivered {
+                    let notice = try await mailbox.select(
+                        NotDelivered.self, saving: .only(Writable.self), timeout: .milliseconds(1)) as? NotDelivered
+                {
                     refused = notice
                 }
             }
             let writable = try await mailbox.select(Writable.self, timeout: .seconds(60))
             try mailbox.send(Stop(), to: owner)
-            return Seen(events: [refused.map { "NotDelivered: \($0.reason)" } ?? "never refused", "\(type(of: writable))"])
+            return Seen(events: [
+                refused.map { "NotDelivered: \($0.reason)" } ?? "never refused", "\(type(of: writable))",
+            ])
         }
         let senderMain = try #require(sender.mainAddress())
         let linkOwner = RuntimeThread { mailbox in
@@ -221,7 +240,9 @@ struct LocalTests {
             return try await mailbox.select(Stop.self, timeout: .seconds(120))
         }
         let events = (sender.join() as? Seen)?.events ?? []
-        #expect(events.count == 2 && events[0].hasPrefix("NotDelivered: connection to ") && events[0].hasSuffix("is busy"), "\(events)")
+        #expect(
+            events.count == 2 && events[0].hasPrefix("NotDelivered: connection to ") && events[0].hasSuffix("is busy"),
+            "\(events)")
         #expect(events.last == "Writable", "\(events)")
         #expect(linkOwner.join() is Stop)
         _ = server.join()
@@ -247,7 +268,7 @@ struct LocalTests {
             guard let greeter = mailbox.create(Greeter(name: "x")) else { return Faulted("no object") }
             try mailbox.send(Stop(), to: greeter)
             _ = try await mailbox.select(Completed.self, timeout: .seconds(5))
-            try mailbox.send(Hello(name: "late"), to: greeter)  // dropped quietly
+            try mailbox.send(Hello(name: "late"), to: greeter) // dropped quietly
             try mailbox.send(Hello(name: "later"), to: greeter, notifyIfUndelivered: true)
             let notice = try await mailbox.select(NotDelivered.self, Welcome.self, timeout: .seconds(5))
             seen.append("\((notice as? NotDelivered)?.reason ?? "\(notice)")")
@@ -267,7 +288,7 @@ struct LocalTests {
             released = runtime
             let result = try runtime.run { mailbox in
                 mailbox.create { child in
-                    _ = try await child.select(Tick.self)  // never comes
+                    _ = try await child.select(Tick.self) // never comes
                     return Ack()
                 }
                 return Nak()
@@ -280,7 +301,7 @@ struct LocalTests {
     @Test("the object table has a bound: creating past it fails, and ended objects free their slots")
     func objectTableBound() throws {
         var limits = RuntimeLimits()
-        limits.objects = 8  // slot 0 is never used, the main object takes one: six children fit
+        limits.objects = 8 // slot 0 is never used, the main object takes one: six children fit
         let runtime = try makeRuntime(limits: limits)
         let result = try runtime.run { mailbox in
             var children: [Address] = []
@@ -294,11 +315,13 @@ struct LocalTests {
             for _ in 0..<(children.count - 1) { _ = try await mailbox.select(Completed.self, timeout: .seconds(5)) }
             var made = 0
             for round in 0..<20 {
-                guard let child = mailbox.create({ child in
-                    // Keeps the Pings that arrive while it waits, then ends without reading them.
-                    _ = try await child.select(Tick.self, saving: .everything, timeout: .milliseconds(2))
-                    return Ack()
-                }) else { break }
+                guard
+                    let child = mailbox.create({ child in
+                        // Keeps the Pings that arrive while it waits, then ends without reading them.
+                        _ = try await child.select(Tick.self, saving: .everything, timeout: .milliseconds(2))
+                        return Ack()
+                    })
+                else { break }
                 for sequence in 0..<3 { try mailbox.send(Ping(sequence: round * 3 + sequence), to: child) }
                 _ = try await mailbox.select(Completed.self, timeout: .seconds(5))
                 made += 1
@@ -342,7 +365,7 @@ struct MachineTests {
         let result = try runtime.run { mailbox in
             guard let door = mailbox.create(Door()) else { return Faulted("no door") }
             try mailbox.send(Door.Enter(who: "a"), to: door)
-            try mailbox.send(Stop(), to: door)  // dropped: closed doors ignore Stop
+            try mailbox.send(Stop(), to: door) // dropped: closed doors ignore Stop
             try mailbox.send(Door.Enter(who: "b"), to: door)
             try mailbox.send(Door.Knock(), to: door)
             try mailbox.send(Door.Enter(who: "c"), to: door)
@@ -360,7 +383,7 @@ struct ThreadTests {
     func twoThreads() throws {
         let total = 50_000
         var small = RuntimeLimits()
-        small.crossThreadQueue = 64  // so that the sender meets a full inbox and must wait
+        small.crossThreadQueue = 64 // so that the sender meets a full inbox and must wait
         let counter = RuntimeThread(limits: small) { mailbox in try await receiveInOrder(mailbox, total: total) }
         guard let target = counter.mainAddress() else {
             Issue.record("the counter thread never started")
@@ -389,9 +412,11 @@ struct ThreadTests {
             return Ack()
         }
         let worker = RuntimeThread { mailbox in
-            let introduce = try expectType(try await mailbox.select(Introduce.self, timeout: .seconds(10)), Introduce.self)
+            let introduce = try expectType(
+                try await mailbox.select(Introduce.self, timeout: .seconds(10)), Introduce.self)
             let introducer = mailbox.returnAddress
-            let welcome = try await mailbox.ask(Hello(name: "worker"), to: introduce.who, expecting: Welcome.self, timeout: .seconds(10))
+            let welcome = try await mailbox.ask(
+                Hello(name: "worker"), to: introduce.who, expecting: Welcome.self, timeout: .seconds(10))
             try mailbox.send(Ack(), to: introducer)
             return welcome
         }

@@ -1,12 +1,11 @@
+import AnsarTestKit
+import Platform
 import ProcessShim
 import Reactor
-import AnsarTestKit
 import Testing
 
-import Platform
-
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A scratch folder for one test, removed at the end.
@@ -45,21 +44,34 @@ struct NodeTests {
         #expect(code == 0)
         let lines = errors.split(separator: "\n")
         for label in ["ansar.reactor", "ansar.actors"] {
-            #expect(lines.contains { $0.contains(" \(label): ") && $0.contains("process=greeter") }, "a line from \(label): \(errors)")
+            #expect(
+                lines.contains { $0.contains(" \(label): ") && $0.contains("process=greeter") },
+                "a line from \(label): \(errors)")
         }
     }
 
-    @Test("bad flags: one line naming the flag and what it should be, exit 64, nothing on stdout", arguments: [
-        (["--wait=abc"], "greeter: flag --wait=abc: expected a number"),
-        (["--fail-with=1.5"], "greeter: flag --fail-with=1.5: expected an integer"),
-        (["--stubborn=maybe"], "greeter: flag --stubborn=maybe: expected true or false"),
-        (["--colour=red"], "greeter: unknown flag --colour (see --help)"),
-        (["--debug-level=LOUD"], "greeter: flag --debug-level=LOUD: expected TRACE, DEBUG, INFO, NOTICE, WARNING, ERROR or NONE"),
-        (["--keep-alive=2/1"], "greeter: --keep-alive=2/1: expected PROBE/DEADLINE in seconds with 0 < PROBE < DEADLINE ≤ 3600, like 0.5/1.5"),
-        (["--network-keep-alive=fast"], "greeter: --network-keep-alive=fast: expected PROBE/DEADLINE in seconds with 0 < PROBE < DEADLINE ≤ 3600, like 0.5/1.5"),
-        (["--sockets=0"], "greeter: --sockets=0: expected a whole number above 0"),
-        (["--sockets=2000000"], "greeter: --sockets=2000000: at most 1048576"),
-    ])
+    @Test(
+        "bad flags: one line naming the flag and what it should be, exit 64, nothing on stdout",
+        arguments: [
+            (["--wait=abc"], "greeter: flag --wait=abc: expected a number"),
+            (["--fail-with=1.5"], "greeter: flag --fail-with=1.5: expected an integer"),
+            (["--stubborn=maybe"], "greeter: flag --stubborn=maybe: expected true or false"),
+            (["--colour=red"], "greeter: unknown flag --colour (see --help)"),
+            (
+                ["--debug-level=LOUD"],
+                "greeter: flag --debug-level=LOUD: expected TRACE, DEBUG, INFO, NOTICE, WARNING, ERROR or NONE"
+            ),
+            (
+                ["--keep-alive=2/1"],
+                "greeter: --keep-alive=2/1: expected PROBE/DEADLINE in seconds with 0 < PROBE < DEADLINE ≤ 3600, like 0.5/1.5"
+            ),
+            (
+                ["--network-keep-alive=fast"],
+                "greeter: --network-keep-alive=fast: expected PROBE/DEADLINE in seconds with 0 < PROBE < DEADLINE ≤ 3600, like 0.5/1.5"
+            ),
+            (["--sockets=0"], "greeter: --sockets=0: expected a whole number above 0"),
+            (["--sockets=2000000"], "greeter: --sockets=2000000: at most 1048576"),
+        ])
     func badFlags(arguments: [String], message: String) throws {
         let (code, output, errors) = try Subprocess.run("greeter", arguments)
         #expect(code == 64)
@@ -70,7 +82,11 @@ struct NodeTests {
     @Test("link and loop settings: flags and ANSAR_* variables are taken; a bad variable is named")
     func tuning() throws {
         let (code, _, errors) = try Subprocess.run(
-            "greeter", ["--keep-alive=0.2/0.9", "--network-keep-alive=2/8", "--sockets=64", "--timers=100", "--messages-per-turn=10"])
+            "greeter",
+            [
+                "--keep-alive=0.2/0.9", "--network-keep-alive=2/8", "--sockets=64", "--timers=100",
+                "--messages-per-turn=10",
+            ])
         #expect(code == 0, "\(errors)")
         let (bad, output, badErrors) = try Subprocess.run("greeter", [], environment: ["ANSAR_TIMERS": "many"])
         #expect(bad == 64 && output == "")
@@ -90,19 +106,25 @@ struct NodeTests {
         try writeFile("\(home)/input/greeter.json", #"{"names": ["Gladys", "Ann"]}"#)
         let (code, output, _) = try Subprocess.run("greeter", role + ["--pure-object"])
         #expect(code == 0)
-        #expect(output == #"{"type":"greeter.Greeting","value":{"myName":"Stored","visitors":["Gladys","Ann"],"stopped":false}}"# + "\n")
+        #expect(
+            output
+                == #"{"type":"greeter.Greeting","value":{"myName":"Stored","visitors":["Gladys","Ann"],"stopped":false}}"#
+                + "\n")
         // Flags win over the file; dump shows the result without running.
         let (_, dumped, _) = try Subprocess.run("greeter", role + ["--dump-settings", "--wait=2"])
-        #expect(dumped == "{\n  \"name\": \"Stored\",\n  \"wait\": 2.0,\n  \"stubborn\": false,\n  \"failWith\": 0\n}\n")
+        #expect(
+            dumped == "{\n  \"name\": \"Stored\",\n  \"wait\": 2.0,\n  \"stubborn\": false,\n  \"failWith\": 0\n}\n")
     }
 
-    @Test("corrupt or mistyped files: one line naming the file and the field, exit 65, the file untouched", arguments: [
-        ("settings", #"{"name": 5}"#, "field name: expected a string, found an integer"),
-        ("settings", #"{"name": "x", "wait": "#, "unexpected end of text at line 1, column 23"),
-        ("settings", #"[1, 2]"#, "expected a JSON object"),
-        ("input", #"{"names": "Gladys"}"#, "field names: expected a list, found a string"),
-        ("input", #"{"names": ["a", 3]}"#, "field names[1]: expected a string, found an integer"),
-    ])
+    @Test(
+        "corrupt or mistyped files: one line naming the file and the field, exit 65, the file untouched",
+        arguments: [
+            ("settings", #"{"name": 5}"#, "field name: expected a string, found an integer"),
+            ("settings", #"{"name": "x", "wait": "#, "unexpected end of text at line 1, column 23"),
+            ("settings", #"[1, 2]"#, "expected a JSON object"),
+            ("input", #"{"names": "Gladys"}"#, "field names: expected a list, found a string"),
+            ("input", #"{"names": ["a", 3]}"#, "field names[1]: expected a string, found an integer"),
+        ])
     func badFiles(kind: String, content: String, problem: String) throws {
         let home = scratchFolder()
         defer { _ = system("rm -rf \(home)") }
@@ -136,7 +158,7 @@ struct NodeTests {
         let stubborn = try Subprocess("greeter", ["--wait=30", "--stubborn", "--debug-level=INFO"])
         #expect(stubborn.waitForError(containing: "waiting"))
         stubborn.signal(SIGINT)
-        #expect(stubborn.waitForError(containing: "signal received"))  // the first one was seen
+        #expect(stubborn.waitForError(containing: "signal received")) // the first one was seen
         stubborn.signal(SIGINT)
         #expect(stubborn.wait() == 130)
         #expect(stubborn.output == "ansar.Aborted\n")

@@ -1,12 +1,15 @@
 import AnsarTestKit
-@testable import Actors
 import Reactor
 import Testing
 import Transport
 
+@testable import Actors
+
 /// Expects `message` to be a `T`, or fails the object with what it was.
 func expectType<T: Message>(_ message: any Message, _: T.Type) throws -> T {
-    guard let typed = message as? T else { throw Faulted("expected \(T.typeName)", explanation: Printing.human(message)) }
+    guard let typed = message as? T else {
+        throw Faulted("expected \(T.typeName)", explanation: Printing.human(message))
+    }
     return typed
 }
 
@@ -30,7 +33,8 @@ struct RemoteTests {
             let hello = try expectType(try await mailbox.select(Hello.self, timeout: .seconds(5)), Hello.self)
             try mailbox.reply(Welcome(myName: "Buster", yourName: hello.name))
             // The client's address, received in a body, and the sender address agree.
-            let introduce = try expectType(try await mailbox.select(Introduce.self, timeout: .seconds(5)), Introduce.self)
+            let introduce = try expectType(
+                try await mailbox.select(Introduce.self, timeout: .seconds(5)), Introduce.self)
             let sameSender = introduce.who == mailbox.returnAddress
             // Send the client its own address back: it must arrive as the client's local address.
             try mailbox.reply(Introduce(who: introduce.who, others: [mailbox.address]))
@@ -41,7 +45,9 @@ struct RemoteTests {
             mailbox.connect(to: endpoint, backoff: retrying)
             _ = try expectType(try await mailbox.select(Connected.self, timeout: .seconds(5)), Connected.self)
             let server = mailbox.returnAddress
-            let welcome = try expectType(try await mailbox.ask(Hello(name: "Gladys"), to: server, expecting: Welcome.self, timeout: .seconds(5)), Welcome.self)
+            let welcome = try expectType(
+                try await mailbox.ask(Hello(name: "Gladys"), to: server, expecting: Welcome.self, timeout: .seconds(5)),
+                Welcome.self)
             try mailbox.send(Introduce(who: mailbox.address, others: []), to: server)
             let back = try expectType(try await mailbox.select(Introduce.self, timeout: .seconds(5)), Introduce.self)
             mailbox.close(server)
@@ -51,7 +57,9 @@ struct RemoteTests {
                 "local \(back.who.isLocal)", "server object \(back.others.first?.isLocal == false)",
             ])
         }
-        #expect(client.join() as? Seen == Seen(events: ["Buster welcomes Gladys", "home true", "local true", "server object true"]))
+        #expect(
+            client.join() as? Seen
+                == Seen(events: ["Buster welcomes Gladys", "home true", "local true", "server object true"]))
         #expect(server.join() as? Seen == Seen(events: ["hello Gladys", "same sender true"]))
     }
 
@@ -65,7 +73,8 @@ struct RemoteTests {
             var c: Address?
             var forwarded: Incognito?
             while a == nil || c == nil || forwarded == nil {
-                let message = try await mailbox.select(Introduce.self, Hello.self, Incognito.self, Accepted.self, Listening.self, timeout: .seconds(10))
+                let message = try await mailbox.select(
+                    Introduce.self, Hello.self, Incognito.self, Accepted.self, Listening.self, timeout: .seconds(10))
                 switch message {
                 case let introduce as Introduce: a = introduce.who
                 case is Hello: c = mailbox.returnAddress
@@ -86,7 +95,8 @@ struct RemoteTests {
             let hubAddress = mailbox.returnAddress
             try mailbox.send(Introduce(who: mailbox.address, others: []), to: hubAddress)
             // A type nobody registered: it travels as Incognito, addresses inside still routed.
-            try mailbox.send(Incognito(typeName: "elsewhere.Thing", fields: .object([("n", .integer(7))])), to: hubAddress)
+            try mailbox.send(
+                Incognito(typeName: "elsewhere.Thing", fields: .object([("n", .integer(7))])), to: hubAddress)
             let hello = try expectType(try await mailbox.select(Hello.self, timeout: .seconds(10)), Hello.self)
             try mailbox.reply(Welcome(myName: "A", yourName: hello.name))
             _ = try await mailbox.select(Stop.self, timeout: .seconds(10))
@@ -97,10 +107,13 @@ struct RemoteTests {
             mailbox.connect(to: hub, backoff: retrying)
             _ = try expectType(try await mailbox.select(Connected.self, timeout: .seconds(5)), Connected.self)
             try mailbox.send(Hello(name: "C"), to: mailbox.returnAddress)
-            let introduce = try expectType(try await mailbox.select(Introduce.self, timeout: .seconds(10)), Introduce.self)
+            let introduce = try expectType(
+                try await mailbox.select(Introduce.self, timeout: .seconds(10)), Introduce.self)
             let thing = try expectType(try await mailbox.select(Incognito.self, timeout: .seconds(10)), Incognito.self)
-            let welcome = try expectType(try await mailbox.ask(Hello(name: "C"), to: introduce.who, expecting: Welcome.self, timeout: .seconds(10)), Welcome.self)
-            try mailbox.send(Stop(), to: mailbox.returnAddress)  // to A, through the hub
+            let welcome = try expectType(
+                try await mailbox.ask(
+                    Hello(name: "C"), to: introduce.who, expecting: Welcome.self, timeout: .seconds(10)), Welcome.self)
+            try mailbox.send(Stop(), to: mailbox.returnAddress) // to A, through the hub
             return Seen(events: ["welcome from \(welcome.myName)", "\(thing.typeName) \(thing.fields)"])
         }
         #expect(c.join() as? Seen == Seen(events: ["welcome from A", #"elsewhere.Thing {"n":7}"#]))
@@ -115,8 +128,10 @@ struct RemoteTests {
             mailbox.listen(at: endpoint)
             // Hello comes after the other message on the same link: that one is held meanwhile,
             // and nothing in this process has registered its type yet.
-            _ = try expectType(try await mailbox.select(Hello.self, saving: .everything, timeout: .seconds(10)), Hello.self)
-            let late = try expectType(try await mailbox.select(LateArrival.self, timeout: .seconds(10)), LateArrival.self)
+            _ = try expectType(
+                try await mailbox.select(Hello.self, saving: .everything, timeout: .seconds(10)), Hello.self)
+            let late = try expectType(
+                try await mailbox.select(LateArrival.self, timeout: .seconds(10)), LateArrival.self)
             return Seen(events: ["\(late.count) from the sender \(late.sender == mailbox.returnAddress)"])
         }
         let client = RuntimeThread { mailbox in
@@ -134,7 +149,9 @@ struct RemoteTests {
         _ = client.join()
     }
 
-    @Test("bad input across a connection: an undecodable body is dropped, an unknown object gets NotDelivered, the link survives")
+    @Test(
+        "bad input across a connection: an undecodable body is dropped, an unknown object gets NotDelivered, the link survives"
+    )
     func badInput() throws {
         let endpoint = uniqueEndpoint("bad")
         let server = RuntimeThread { mailbox in
@@ -155,12 +172,14 @@ struct RemoteTests {
             var seen: [String] = []
             // A Hello whose name is a number: framing is fine, the body is not a Hello.
             try mailbox.send(Incognito(typeName: Hello.typeName, fields: .object([("name", .integer(5))])), to: server)
-            let welcome = try await mailbox.ask(Hello(name: "still here"), to: server, expecting: Welcome.self, timeout: .seconds(5))
+            let welcome = try await mailbox.ask(
+                Hello(name: "still here"), to: server, expecting: Welcome.self, timeout: .seconds(5))
             seen.append((welcome as? Welcome)?.yourName ?? "\(welcome)")
             // An object that was never handed out: the server's own identifier with other random bits.
             let forged = Address(object: mailbox.returnAddress.object ^ (0xFFFF << 40), via: mailbox.returnAddress)
             try mailbox.send(Hello(name: "nobody"), to: forged, notifyIfUndelivered: true)
-            let notice = try expectType(try await mailbox.select(NotDelivered.self, timeout: .seconds(5)), NotDelivered.self)
+            let notice = try expectType(
+                try await mailbox.select(NotDelivered.self, timeout: .seconds(5)), NotDelivered.self)
             seen.append(notice.reason)
             try mailbox.send(Stop(), to: server)
             return Seen(events: seen)
@@ -184,12 +203,16 @@ struct RemoteTests {
             let server = mailbox.returnAddress
             let refusals = try await sendInOrder(mailbox, total: total, to: server)
             let pong = try await mailbox.select(Pong.self, Abandoned.self, Closed.self, timeout: .seconds(20))
-            return Seen(events: [(pong as? Pong).map { "received \($0.sequence)" } ?? "\(pong)", "refused \(refusals > 0)"])
+            return Seen(events: [
+                (pong as? Pong).map { "received \($0.sequence)" } ?? "\(pong)", "refused \(refusals > 0)",
+            ])
         }
         return (client.join(), server.join())
     }
 
-    @Test("back-pressure end to end: a full connection or a spent credit refuses and says Writable later; nothing is lost")
+    @Test(
+        "back-pressure end to end: a full connection or a spent credit refuses and says Writable later; nothing is lost"
+    )
     func backPressure() throws {
         var limits = RuntimeLimits()
         limits.mailbox = 64
@@ -198,10 +221,12 @@ struct RemoteTests {
         #expect(receiver is Ack)
     }
 
-    @Test("the first message on a fresh connection, nearly as large as the send queue, is not refused for the runtime's own frames queued ahead of it")
+    @Test(
+        "the first message on a fresh connection, nearly as large as the send queue, is not refused for the runtime's own frames queued ahead of it"
+    )
     func firstLargeMessage() throws {
         let endpoint = uniqueEndpoint("first-large")
-        let size = (1 << 20) - 64  // the default send queue is 1 MiB: the frame fits it, just
+        let size = (1 << 20) - 64 // the default send queue is 1 MiB: the frame fits it, just
         let server = RuntimeThread { mailbox in
             mailbox.listen(at: endpoint)
             let blob = try expectType(try await mailbox.select(Blob.self, timeout: .seconds(20)), Blob.self)
@@ -225,7 +250,7 @@ struct RemoteTests {
     @Test("a full run queue closes no connection: what one turn received waits its turn, in order, and nothing is lost")
     func fullRunQueue() throws {
         var limits = RuntimeLimits()
-        limits.runQueue = 32  // far less than one loop turn can receive
+        limits.runQueue = 32 // far less than one loop turn can receive
         let (sender, receiver) = stream(20_000, receiverLimits: limits)
         #expect((sender as? Seen)?.events.first == "received 20000", "\(sender)")
         #expect(receiver is Ack, "\(receiver)")

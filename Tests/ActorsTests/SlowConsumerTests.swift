@@ -1,16 +1,18 @@
+import AnsarTestKit
 import Platform
 import Reactor
 import Testing
-import AnsarTestKit
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A consumer slower than its producer, as real processes over a Unix socket (`link-node`).
 @Suite("A slow consumer is slowed, never dropped")
 struct SlowConsumerTests {
-    @Test("a sink taking 1 ms a message while its source floods for 30 s: no link lost, no gap, the source held back by linkBusy/Writable, memory flat")
+    @Test(
+        "a sink taking 1 ms a message while its source floods for 30 s: no link lost, no gap, the source held back by linkBusy/Writable, memory flat"
+    )
     func slowConsumer() throws {
         let (source, sink) = try startLinkNodes(
             "slow-consumer", source: ["--seconds=30", "--bulk-bytes=1024", "--pure-object"],
@@ -35,12 +37,15 @@ struct SlowConsumerTests {
         #expect(report.contains(#""lost":0"#), "no link declared lost on either side: \(report)")
         #expect(report.contains(#""gaps":0"#), "\(report)")
         #expect(report.contains(#""bulkIntact":true"#), "\(report)")
-        let sent = Int(jsonNumber("sent", in: report) ?? -1), received = Int(jsonNumber("received", in: report) ?? -1), busy = Int(jsonNumber("busy", in: report) ?? -1)
+        let sent = Int(jsonNumber("sent", in: report) ?? -1), received = Int(jsonNumber("received", in: report) ?? -1),
+            busy = Int(jsonNumber("busy", in: report) ?? -1)
         #expect(sent > 1000 && received == sent, "every message arrives: \(report)")
         #expect(busy > 0, "the source was held back: \(report)")
         #expect(!source.errors.contains("peer silent") && !sink.errors.contains("peer silent"))
         // Held back by credit, neither side's queues grow with the flood: memory plateaus.
-        #expect(late.source <= early.source + 32 * 1024, "source \(early.source) KiB in the first 10 s, \(late.source) KiB later")
+        #expect(
+            late.source <= early.source + 32 * 1024,
+            "source \(early.source) KiB in the first 10 s, \(late.source) KiB later")
         #expect(late.sink <= early.sink + 32 * 1024, "sink \(early.sink) KiB in the first 10 s, \(late.sink) KiB later")
         #expect(early.source > 0 && late.sink > 0, "sampled")
     }

@@ -1,11 +1,12 @@
 import AnsarTestKit
-@testable import Actors
 import Reactor
 import Testing
 import Transport
 
+@testable import Actors
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A handler that blocks its thread is a stall of the whole loop. These put one in a process (a
@@ -66,7 +67,7 @@ struct StallTests {
             _ = try await mailbox.select(Listening.self, timeout: .seconds(10))
             _ = try await mailbox.select(Accepted.self, timeout: .seconds(10))
             let block = try expectType(try await mailbox.select(Block.self, timeout: .seconds(10)), Block.self)
-            usleep(block.microseconds)  // the fault: a handler that blocks the loop
+            usleep(block.microseconds) // the fault: a handler that blocks the loop
             try mailbox.reply(Ack())
             // The peer waits out more deadlines, then asks: the link must still be up.
             let after = try await mailbox.select(Ping.self, Abandoned.self, Closed.self, timeout: .seconds(10))
@@ -91,14 +92,17 @@ struct StallTests {
         #expect(stalled.join() as? Seen == Seen(events: ["Ping"]))
     }
 
-    @Test("blocked for 3 s: the peer with a 1.5 s deadline sees it; the stalled end blames nobody, and keeps its peer whose deadline is longer")
+    @Test(
+        "blocked for 3 s: the peer with a 1.5 s deadline sees it; the stalled end blames nobody, and keeps its peer whose deadline is longer"
+    )
     func longStall() throws {
         let unix = uniqueEndpoint("stall-long")
         // The stalled process judges TCP links at 1.5 s; its TCP peer waits 4 s before it probes, so
         // nothing arrives from it during the 3 s stall: past the stalled end's own deadline, only
         // the never-blame rule keeps it from dropping that live peer.
         var stalledConfiguration = TransportConfiguration(secret: testSecret)
-        stalledConfiguration.networkKeepAlive = KeepAlive.Configuration(probeAfter: .milliseconds(500), deadline: .milliseconds(1500))
+        stalledConfiguration.networkKeepAlive = KeepAlive.Configuration(
+            probeAfter: .milliseconds(500), deadline: .milliseconds(1500))
         var patientConfiguration = TransportConfiguration(secret: testSecret)
         patientConfiguration.networkKeepAlive = KeepAlive.Configuration(probeAfter: .seconds(4), deadline: .seconds(8))
         let patient = RuntimeThread(transport: patientConfiguration) { mailbox in
@@ -121,20 +125,24 @@ struct StallTests {
             while links.count < 2 {
                 switch try await mailbox.select(Listening.self, Accepted.self, timeout: .seconds(10)) {
                 case let listening as Listening:
-                    if let port = try? SocketAddress(parsing: listening.address).port { try mailbox.send(Port(number: port), to: patientMain) }
+                    if let port = try? SocketAddress(parsing: listening.address).port {
+                        try mailbox.send(Port(number: port), to: patientMain)
+                    }
                 case is Accepted: links.append(mailbox.returnAddress)
                 default: return Faulted("stalled end: no peers")
                 }
             }
-            for link in links { try mailbox.send(Ack(), to: link) }  // both are up: the hasty peer may ask
+            for link in links { try mailbox.send(Ack(), to: link) } // both are up: the hasty peer may ask
             let block = try expectType(try await mailbox.select(Block.self, timeout: .seconds(10)), Block.self)
-            usleep(block.microseconds)  // the fault
+            usleep(block.microseconds) // the fault
             // The short-deadline peer gave up on us meanwhile; the other is still there.
             var events: [String] = []
             while events.count < 2 {
                 let message = try await mailbox.select(Ping.self, Abandoned.self, Closed.self, timeout: .seconds(10))
                 if message is Ping { try mailbox.reply(Pong(sequence: 2)) }
-                events.append(Self.ending(message).hasPrefix("abandoned: peer silent") ? "blamed a peer" : message is Ping ? "Ping" : "a link ended")
+                events.append(
+                    Self.ending(message).hasPrefix("abandoned: peer silent")
+                        ? "blamed a peer" : message is Ping ? "Ping" : "a link ended")
             }
             return Seen(events: events.sorted())
         }
@@ -145,11 +153,12 @@ struct StallTests {
             _ = try expectType(try await mailbox.select(Ack.self, timeout: .seconds(10)), Ack.self)
             try mailbox.send(Block(microseconds: 3_000_000), to: link)
             let ending = try await mailbox.select(Abandoned.self, Closed.self, timeout: .seconds(10))
-            return Seen(events: [Self.ending(ending).hasPrefix("abandoned: peer silent") ? "saw the stall" : Self.ending(ending)])
+            return Seen(events: [
+                Self.ending(ending).hasPrefix("abandoned: peer silent") ? "saw the stall" : Self.ending(ending)
+            ])
         }
         #expect(hasty.join() as? Seen == Seen(events: ["saw the stall"]))
         #expect(patient.join() as? Seen == Seen(events: ["TimedOut", "Pong"]))
         #expect(stalled.join() as? Seen == Seen(events: ["Ping", "a link ended"]))
     }
 }
-

@@ -1,11 +1,12 @@
-@testable import Actors
+import AnsarTestKit
 import Reactor
 import Testing
-import AnsarTestKit
 import Transport
 
+@testable import Actors
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 struct Ping: Message, Equatable { var sequence: Int }
@@ -32,7 +33,10 @@ struct Introduce: Message {
 extension RuntimeThread {
     /// A runtime thread in the test realm: a stand-in for another process that still talks over
     /// real sockets.
-    convenience init(secret: RealmSecret = testSecret, limits: RuntimeLimits = RuntimeLimits(), _ body: @escaping @Sendable (Mailbox) async throws -> any Message) {
+    convenience init(
+        secret: RealmSecret = testSecret, limits: RuntimeLimits = RuntimeLimits(),
+        _ body: @escaping @Sendable (Mailbox) async throws -> any Message
+    ) {
         self.init(transport: TransportConfiguration(secret: secret), limits: limits, body)
     }
 
@@ -50,7 +54,9 @@ func receiveInOrder(_ mailbox: Mailbox, total: Int) async throws -> any Message 
     var expected = 0
     while expected < total {
         let ping = try expectType(try await mailbox.select(Ping.self, timeout: .seconds(20)), Ping.self)
-        guard ping.sequence == expected else { return Faulted("out of order", explanation: "\(ping.sequence) for \(expected)") }
+        guard ping.sequence == expected else {
+            return Faulted("out of order", explanation: "\(ping.sequence) for \(expected)")
+        }
         expected += 1
     }
     try mailbox.reply(Pong(sequence: expected))
@@ -71,7 +77,7 @@ func sendInOrder(_ mailbox: Mailbox, total: Int, to target: Address) async throw
             _ = try expectType(try await mailbox.select(Writable.self, timeout: .seconds(20)), Writable.self)
         } catch SendRefused.threadBusy {
             refusals += 1
-            _ = try await mailbox.select(Tick.self, timeout: .milliseconds(1))  // the other thread drains in batches
+            _ = try await mailbox.select(Tick.self, timeout: .milliseconds(1)) // the other thread drains in batches
         }
     }
     return refusals
@@ -83,6 +89,8 @@ func startLinkNodes(_ name: String, source: [String], sink: [String]) throws -> 
     let secret = ["ANSAR_REALM_SECRET": String(repeating: "4b", count: 32)]
     let address = "--address=@ansar-\(name)-\(UInt32.random(in: 0...UInt32.max))"
     let sourceProcess = try Subprocess("link-node", ["--role=source", address] + source, environment: secret)
-    guard sourceProcess.waitForError(containing: "listening") else { throw Faulted("link-node source not listening", explanation: sourceProcess.errors) }
+    guard sourceProcess.waitForError(containing: "listening") else {
+        throw Faulted("link-node source not listening", explanation: sourceProcess.errors)
+    }
     return (sourceProcess, try Subprocess("link-node", ["--role=sink", address] + sink, environment: secret))
 }

@@ -1,9 +1,8 @@
+import Platform
 import Reactor
 
-import Platform
-
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A child process with stdout and stderr captured in files: a real process, as a runner would
@@ -21,7 +20,8 @@ public final class Subprocess {
         errorPath = "/tmp/ansar-test-\(stamp).err"
         let merged = ChildProcess.currentEnvironment().merging(environment) { _, override in override }
         pid = try ChildProcess.spawn(
-            executable.hasPrefix("/") ? executable : "\(Self.buildDirectory())/\(executable)", arguments: arguments, environment: merged, stdout: outputPath, stderr: errorPath)
+            executable.hasPrefix("/") ? executable : "\(Self.buildDirectory())/\(executable)", arguments: arguments,
+            environment: merged, stdout: outputPath, stderr: errorPath)
     }
 
     /// The directory holding the test binary and the package's executables.
@@ -59,13 +59,13 @@ public final class Subprocess {
         let count = buffer.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress!, $0.count) }
         guard count > 0 else { return nil }
         let fields = String(decoding: buffer[..<count], as: UTF8.self).split(separator: " ")
-        guard fields.count > 1, let pages = Int(fields[1]), pages > 0 else { return nil }  // a zombie has none
+        guard fields.count > 1, let pages = Int(fields[1]), pages > 0 else { return nil } // a zombie has none
         return pages * Int(sysconf(Int32(_SC_PAGESIZE))) / 1024
     }
 
     /// Waits for the exit (killing the child after `seconds`); the exit code, or 128 + signal.
     public func wait(seconds: Double = 20) -> Int32 {
-        if let finished { return finished.code }  // waited for already: the pid is gone
+        if let finished { return finished.code } // waited for already: the pid is gone
         var exit: ChildProcess.Exit?
         for _ in 0..<Int(seconds * 200) {
             exit = ChildProcess.poll(pid)
@@ -79,10 +79,11 @@ public final class Subprocess {
                 usleep(1_000)
             }
         }
-        let code: Int32 = switch exit! {
-        case .code(let code): code
-        case .signal(let signal): 128 + signal
-        }
+        let code: Int32 =
+            switch exit! {
+            case .code(let code): code
+            case .signal(let signal): 128 + signal
+            }
         finished = (Self.read(outputPath), Self.read(errorPath), code)
         ChildProcess.remove(outputPath)
         ChildProcess.remove(errorPath)
@@ -90,7 +91,9 @@ public final class Subprocess {
     }
 
     /// Runs to the end: exit code, stdout, stderr.
-    public static func run(_ executable: String, _ arguments: [String], environment: [String: String] = [:]) throws -> (Int32, String, String) {
+    public static func run(_ executable: String, _ arguments: [String], environment: [String: String] = [:]) throws -> (
+        Int32, String, String
+    ) {
         let process = try Subprocess(executable, arguments, environment: environment)
         let code = process.wait()
         return (code, process.output, process.errors)

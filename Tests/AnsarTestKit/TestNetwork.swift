@@ -1,9 +1,8 @@
+import Platform
 import Reactor
 
-import Platform
-
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Real hosts for tests: each a network namespace with its own interfaces, routes and abstract
@@ -18,14 +17,18 @@ public final class TestNetwork {
         guard getuid() == 0, let ip = ipPath else { return false }
         let probe = "ansar-probe-\(getpid())"
         defer { _ = try? Subprocess.run(ip, ["netns", "del", probe]) }
-        for step in [["netns", "add", probe], ["-n", probe, "link", "add", "br0", "type", "bridge"],
-                     ["-n", probe, "link", "add", "v0", "type", "veth", "peer", "name", "v1"]] {
+        for step in [
+            ["netns", "add", probe], ["-n", probe, "link", "add", "br0", "type", "bridge"],
+            ["-n", probe, "link", "add", "v0", "type", "veth", "peer", "name", "v1"],
+        ] {
             guard let (code, _, _) = try? Subprocess.run(ip, step), code == 0 else { return false }
         }
         return true
     }()
 
-    public static let ipPath: String? = ["/usr/sbin/ip", "/sbin/ip", "/usr/bin/ip", "/bin/ip"].first { access($0, X_OK) == 0 }
+    public static let ipPath: String? = ["/usr/sbin/ip", "/sbin/ip", "/usr/bin/ip", "/bin/ip"].first {
+        access($0, X_OK) == 0
+    }
 
     /// Short and unique, for names the kernel limits to 15 bytes.
     public let tag = String(UInt32.random(in: 0...UInt32.max) & 0xFFFFF, radix: 36)
@@ -104,8 +107,10 @@ public final class TestNetwork {
         guard let tc = candidates.first(where: { access($0, X_OK) == 0 }) else {
             throw HostError("no tc (iproute2) to shape links with")
         }
-        try ip(["netns", "exec", host.namespace, tc, "qdisc", "add", "dev", interface, "root", "tbf",
-                "rate", rate, "burst", "32kbit", "latency", "50ms"])
+        try ip([
+            "netns", "exec", host.namespace, tc, "qdisc", "add", "dev", interface, "root", "tbf",
+            "rate", rate, "burst", "32kbit", "latency", "50ms",
+        ])
     }
 
     /// Lets a host forward IPv4 between its interfaces (a router), or stops it (a new namespace
@@ -150,9 +155,13 @@ public struct Host {
 
     /// Starts `executable` (from the build folder) inside this host.
     @discardableResult
-    public func start(_ executable: String, _ arguments: [String], environment: [String: String] = [:]) throws -> Subprocess {
+    public func start(_ executable: String, _ arguments: [String], environment: [String: String] = [:]) throws
+        -> Subprocess
+    {
         network.started(
-            try Subprocess(TestNetwork.ipPath!, ["netns", "exec", namespace, "\(network.executables)/\(executable)"] + arguments, environment: environment))
+            try Subprocess(
+                TestNetwork.ipPath!, ["netns", "exec", namespace, "\(network.executables)/\(executable)"] + arguments,
+                environment: environment))
     }
 
     /// Runs `ansar` inside this host, with its home; exit status, stdout, stderr.
@@ -169,7 +178,9 @@ public struct Host {
 
     /// Makes the home (in `realm`'s realm: another host's, or a fresh one), deploys `executable`,
     /// and adds a role of it for each entry of `roles` (name → settings JSON).
-    public func makeHome(realmOf realm: Host? = nil, roles: [String: String] = [:], executable: String = "pubsub-node") throws {
+    public func makeHome(realmOf realm: Host? = nil, roles: [String: String] = [:], executable: String = "pubsub-node")
+        throws
+    {
         let (made, _, errors) = try ansar(["create"] + (realm.map { ["--realm-of=\($0.home)/secret"] } ?? []))
         guard made == 0 else { throw HostError("create: \(errors)") }
         guard !roles.isEmpty else { return }

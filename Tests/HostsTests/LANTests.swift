@@ -1,14 +1,15 @@
+import AnsarTestKit
+import Platform
 import Reactor
 import Testing
-import AnsarTestKit
-
-import Platform
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
-func publisher(_ me: String, scope: String) -> String { #"{"role": "publisher", "scope": "\#(scope)", "me": "\#(me)"}"# }
+func publisher(_ me: String, scope: String) -> String {
+    #"{"role": "publisher", "scope": "\#(scope)", "me": "\#(me)"}"#
+}
 func subscriber(_ me: String, scope: String, sessions: Int = 1) -> String {
     #"{"role": "subscriber", "scope": "\#(scope)", "me": "\#(me)", "sessions": \#(sessions)}"#
 }
@@ -57,14 +58,21 @@ final class ThreeHosts {
     }
 
     /// The subscriber's group, run until its main role ends.
-    func runSubscriber() throws -> Subprocess { try b.ansarProcess(["run", "--host", "--main-role=sub", "--debug-level=NOTICE"]) }
+    func runSubscriber() throws -> Subprocess {
+        try b.ansarProcess(["run", "--host", "--main-role=sub", "--debug-level=NOTICE"])
+    }
 
     deinit { network.tearDown() }
 }
 
-@Suite("LAN scope across namespaced hosts", .serialized, .enabled(if: TestNetwork.available, "needs root, iproute2 and a kernel with network namespaces, bridges and veth pairs"))
+@Suite(
+    "LAN scope across namespaced hosts", .serialized,
+    .enabled(
+        if: TestNetwork.available, "needs root, iproute2 and a kernel with network namespaces, bridges and veth pairs"))
 struct LANTests {
-    @Test("no configuration: host directories find the LAN directory by beacon; a subscriber on b finds the publisher on c")
+    @Test(
+        "no configuration: host directories find the LAN directory by beacon; a subscriber on b finds the publisher on c"
+    )
     func discovery() throws {
         let hosts = try ThreeHosts()
         for name in ["a", "b", "c"] {
@@ -84,7 +92,9 @@ struct LANTests {
         #expect(refused == 1 && why == "ansar: unknown scope moon: use group, host, lan or wan\n")
     }
 
-    @Test("a cut link is Dropped within the keep-alive bound; restored, the session comes back by itself — twice, one session each time")
+    @Test(
+        "a cut link is Dropped within the keep-alive bound; restored, the session comes back by itself — twice, one session each time"
+    )
     func linkCutAndRestored() throws {
         let hosts = try ThreeHosts(subscriberSessions: 3)
         let subscriber = try hosts.runSubscriber()
@@ -99,9 +109,13 @@ struct LANTests {
             #expect(waitFor(subscriber, "welcomed", count: cut + 1, seconds: 15))
         }
         // Whichever notices the silence first tells: the peer link, or the LAN directory's link to c.
-        #expect(subscriber.errors.contains("reason=publisher process lost") || subscriber.errors.contains("reason=publisher gone"))
+        #expect(
+            subscriber.errors.contains("reason=publisher process lost")
+                || subscriber.errors.contains("reason=publisher gone"))
         #expect(subscriber.wait(seconds: 20) == 0, "\(subscriber.errors)")
-        #expect(subscriber.output == seen(["available", "C to B", "dropped", "available", "C to B", "dropped", "available", "C to B"]))
+        #expect(
+            subscriber.output
+                == seen(["available", "C to B", "dropped", "available", "C to B", "dropped", "available", "C to B"]))
         // One session per restore, not one per way back found.
         let delivered = hosts.publisherGroup.errors.split(separator: "\n").filter { $0.hasSuffix("] delivered") }.count
         #expect(delivered == 3, "\(hosts.publisherGroup.errors)")
@@ -127,14 +141,14 @@ struct LANTests {
     func otherRealm() throws {
         let hosts = try ThreeHosts()
         let x = try hosts.network.addHost("x", [(1, "198.18.1.9/24")])
-        try x.makeHome(roles: ["sub": subscriber("X", scope: "lan")])  // a realm of its own
+        try x.makeHome(roles: ["sub": subscriber("X", scope: "lan")]) // a realm of its own
         let directory = try x.ansarProcess(["directory"])
         #expect(waitFor(directory, "beacon of another realm"))
         #expect(directory.errors.contains("198.18.1.1: beacon of another realm"))
         #expect(!directory.errors.contains("LAN directory found"))
         let (started, _, errors) = try x.ansar(["start", "--host"])
         #expect(started == 0, "\(errors)")
-        usleep(2_500_000)  // beacons come every second: two chances to be fooled
+        usleep(2_500_000) // beacons come every second: two chances to be fooled
         _ = try x.ansar(["stop"])
         let (_, value, _) = try x.ansar(["returned", "sub"])
         #expect(value == seen([]))

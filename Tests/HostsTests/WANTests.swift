@@ -1,10 +1,10 @@
+import AnsarTestKit
 import Platform
 import Reactor
 import Testing
-import AnsarTestKit
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Two LANs, 198.18.1.0/24 and 198.18.2.0/24, that cannot reach each other, and a host `w` on both
@@ -32,7 +32,9 @@ final class TwoLANs {
         try w.makeHome()
         for host in [a, d] { try host.makeHome(realmOf: w) }
         try c.makeHome(realmOf: w, roles: ["pub": publisher("C", scope: "wan")])
-        try e.makeHome(realmOf: w, roles: ["sub": #"{"role": "subscriber", "scope": "wan", "me": "E", "endWhenNotAvailable": true}"#])
+        try e.makeHome(
+            realmOf: w,
+            roles: ["sub": #"{"role": "subscriber", "scope": "wan", "me": "E", "endWhenNotAvailable": true}"#])
         switch relay {
         case .own: directories.append(try w.ansarProcess(["directory", "--scope=wan"]))
         case .none: directories.append(try w.ansarProcess(["directory", "--scope=wan", "--relay=none"]))
@@ -54,12 +56,17 @@ final class TwoLANs {
         try network.setForwarding(w, on: true)
     }
 
-    func runSubscriber() throws -> Subprocess { try e.ansarProcess(["run", "--host", "--main-role=sub", "--debug-level=INFO"]) }
+    func runSubscriber() throws -> Subprocess {
+        try e.ansarProcess(["run", "--host", "--main-role=sub", "--debug-level=INFO"])
+    }
 
     deinit { network.tearDown() }
 }
 
-@Suite("WAN scope: two LANs joined through a WAN directory", .serialized, .enabled(if: TestNetwork.available, "needs root, iproute2 and a kernel with network namespaces, bridges and veth pairs"))
+@Suite(
+    "WAN scope: two LANs joined through a WAN directory", .serialized,
+    .enabled(
+        if: TestNetwork.available, "needs root, iproute2 and a kernel with network namespaces, bridges and veth pairs"))
 struct WANTests {
     @Test("LANs that cannot reach each other: the session is relayed through the WAN directory's relay")
     func relayed() throws {
@@ -113,11 +120,17 @@ struct WANTests {
             usleep(100_000)
             (_, report, _) = try lans.c.ansar(["network"])
         } while !report.contains("+ WAN") && Deadline.now() < deadline
-        let levels = report.split(separator: "\n").filter { $0.contains("+ ") }.map { $0.trimmingPrefix(while: { $0 == " " }) }
+        let levels = report.split(separator: "\n").filter { $0.contains("+ ") }.map {
+            $0.trimmingPrefix(while: { $0 == " " })
+        }
         #expect(levels.count == 4, "\(report)")
         #expect(levels.first?.hasPrefix("+ GROUP @ansar-group-") == true)
-        #expect(Array(levels.dropFirst()) == ["+ HOST @ansar-host-directory", "+ LAN 0.0.0.0:32177", "+ WAN 0.0.0.0:32178"])
-        for line in ["parent @ansar-host-directory", "parent 198.18.1.1:32177", "parent 198.18.1.254:32178", "relay 0.0.0.0:32179", "listing svc (WAN)"] {
+        #expect(
+            Array(levels.dropFirst()) == ["+ HOST @ansar-host-directory", "+ LAN 0.0.0.0:32177", "+ WAN 0.0.0.0:32178"])
+        for line in [
+            "parent @ansar-host-directory", "parent 198.18.1.1:32177", "parent 198.18.1.254:32178",
+            "relay 0.0.0.0:32179", "listing svc (WAN)",
+        ] {
             #expect(report.contains(line), "\(line) missing from\n\(report)")
         }
     }

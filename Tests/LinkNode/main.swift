@@ -1,16 +1,15 @@
+import Actors
+import Platform
 // A pair of processes for link tests across namespaced hosts: a source that sends one bulk message
 // and then a sequenced stream as fast as the link takes it (minding linkBusy and Writable), and a
 // sink that checks both and reports what arrived. Each says on stderr when it is ready; the
 // result is printed as JSON (--pure-object).
 import ProcessShim
-import Actors
 import Reactor
 import Transport
 
-import Platform
-
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 struct Settings: Codable, Sendable {
@@ -64,7 +63,10 @@ struct Chunk: Message {
 }
 
 /// The source is done: chunks 0..<count were sent.
-struct Finished: Message { static let typeName = "link.Finished"; var count: Int }
+struct Finished: Message {
+    static let typeName = "link.Finished"
+    var count: Int
+}
 
 /// What one side saw. `lost`: links declared lost (Abandoned or Closed before the end).
 struct Report: Message {
@@ -104,7 +106,9 @@ Node.run(name: "link-node", settings: Settings(), input: Nothing.self) { mailbox
         var payload: [UInt8] = []
         payload.reserveCapacity(settings.bulkBytes)
         while payload.count < settings.bulkBytes {
-            for index in payload.count..<min(payload.count + 65_536, settings.bulkBytes) { payload.append(bulkByte(index)) }
+            for index in payload.count..<min(payload.count + 65_536, settings.bulkBytes) {
+                payload.append(bulkByte(index))
+            }
             await Task.yield()
         }
         let bulk = Bulk(payload: payload)
@@ -125,14 +129,17 @@ Node.run(name: "link-node", settings: Settings(), input: Nothing.self) { mailbox
             while Deadline.now() < end && lost == nil {
                 for _ in 0..<max(1, settings.rate / 100) {
                     do {
-                        try mailbox.send(Chunk(sequence: report.sent, payload: chunkPayload), to: peer, notifyIfUndelivered: true)
+                        try mailbox.send(
+                            Chunk(sequence: report.sent, payload: chunkPayload), to: peer, notifyIfUndelivered: true)
                         report.sent += 1
                     } catch SendRefused.linkBusy {
                         report.busy += 1
                         break
                     }
                 }
-                let next = try await mailbox.select(Abandoned.self, Closed.self, saving: .only(NotDelivered.self, NotConfirmed.self), timeout: .milliseconds(10))
+                let next = try await mailbox.select(
+                    Abandoned.self, Closed.self, saving: .only(NotDelivered.self, NotConfirmed.self),
+                    timeout: .milliseconds(10))
                 lost = next as? Abandoned
                 if next is Closed { return report }
             }
@@ -146,7 +153,9 @@ Node.run(name: "link-node", settings: Settings(), input: Nothing.self) { mailbox
                 case is NotDelivered: report.notDelivered += 1
                 case let notice as NotConfirmed: confirmedByNotice += notice.count
                 default:
-                    if confirmedByNotice != report.unconfirmed { say("NotConfirmed said \(confirmedByNotice), Abandoned \(report.unconfirmed)") }
+                    if confirmedByNotice != report.unconfirmed {
+                        say("NotConfirmed said \(confirmedByNotice), Abandoned \(report.unconfirmed)")
+                    }
                     return report
                 }
             }
@@ -189,7 +198,9 @@ Node.run(name: "link-node", settings: Settings(), input: Nothing.self) { mailbox
     var expected = 0
     var firstChunk: Deadline? = nil
     while true {
-        switch try await mailbox.select(Bulk.self, Chunk.self, Finished.self, Abandoned.self, Closed.self, timeout: .seconds(120)) {
+        switch try await mailbox.select(
+            Bulk.self, Chunk.self, Finished.self, Abandoned.self, Closed.self, timeout: .seconds(120))
+        {
         case let bulk as Bulk:
             // Checked in slices, for the same reason it was built in slices.
             var intact = bulk.payload.count == settings.bulkBytes

@@ -2,7 +2,7 @@ import Platform
 import Testing
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Waiting without polling: a latch between threads, a child's readiness pipe, a process's end.
@@ -23,20 +23,24 @@ struct WaitingTests {
     func readiness() throws {
         let ready = try Readiness()
         let talker = try ChildProcess.spawn(
-            "/bin/sh", arguments: ["-c", "printf x >&$\(Readiness.variable)"], environment: [:], stdout: "/dev/null", stderr: "/dev/null",
+            "/bin/sh", arguments: ["-c", "printf x >&$\(Readiness.variable)"], environment: [:], stdout: "/dev/null",
+            stderr: "/dev/null",
             readiness: ready)
         #expect(ready.wait(upTo: .seconds(30)) == .ready)
         _ = ChildProcess.wait(talker)
 
         let silent = try Readiness()
-        let quitter = try ChildProcess.spawn("/bin/sh", arguments: ["-c", "exit 3"], environment: [:], stdout: "/dev/null", stderr: "/dev/null", readiness: silent)
+        let quitter = try ChildProcess.spawn(
+            "/bin/sh", arguments: ["-c", "exit 3"], environment: [:], stdout: "/dev/null", stderr: "/dev/null",
+            readiness: silent)
         #expect(silent.wait(upTo: .seconds(30)) == .ended)
         #expect(ChildProcess.wait(quitter) == .code(3))
     }
 
     @Test("the end of a process is seen through its pidfd; a running one is still running at the deadline")
     func processEnd() throws {
-        let sleeper = try ChildProcess.spawn("/bin/sleep", arguments: ["30"], environment: [:], stdout: "/dev/null", stderr: "/dev/null")
+        let sleeper = try ChildProcess.spawn(
+            "/bin/sleep", arguments: ["30"], environment: [:], stdout: "/dev/null", stderr: "/dev/null")
         #expect(!ChildProcess.waitForEnd(of: sleeper, upTo: .milliseconds(20)))
         ChildProcess.signal(sleeper, SIGKILL)
         #expect(ChildProcess.waitForEnd(of: sleeper, upTo: .seconds(30)))

@@ -1,6 +1,6 @@
-import ProcessShim
 import Actors
 import Logging
+import ProcessShim
 import PubSub
 import Reactor
 
@@ -32,7 +32,8 @@ Node.run(name: "pubsub-node", settings: Settings(), input: Nothing.self) { mailb
     case "directory", "host":
         guard let address = node.groupAddress else { throw Faulted("--group-address is needed") }
         let parent = settings.host.isEmpty ? nil : try SocketAddress(parsing: settings.host)
-        mailbox.create(ScopeDirectory(listening: address, scope: settings.role == "host" ? .host : .group, parent: parent))
+        mailbox.create(
+            ScopeDirectory(listening: address, scope: settings.role == "host" ? .host : .group, parent: parent))
         logger.notice("directory up")
         _ = try await mailbox.select(Stop.self)
         return Ack()
@@ -52,10 +53,12 @@ Node.run(name: "pubsub-node", settings: Settings(), input: Nothing.self) { mailb
         var seen: [String] = []
         mailbox.subscribe(try Search(parsing: settings.name), scope: scope)
         while true {
-            let message = try await mailbox.select(Subscribed.self, Available.self, Dropped.self, NotAvailable.self, Stop.self)
+            let message = try await mailbox.select(
+                Subscribed.self, Available.self, Dropped.self, NotAvailable.self, Stop.self)
             switch message {
             case is Available:
-                let welcome = try await mailbox.ask(Hello(name: settings.me), to: mailbox.returnAddress, expecting: Welcome.self, timeout: .seconds(5))
+                let welcome = try await mailbox.ask(
+                    Hello(name: settings.me), to: mailbox.returnAddress, expecting: Welcome.self, timeout: .seconds(5))
                 seen += ["available", (welcome as? Welcome)?.myName ?? "no welcome"]
                 logger.notice("welcomed", metadata: ["count": "\(seen.count / 2)"])
                 if seen.filter({ $0 == "available" }).count == settings.sessions { return Seen(events: seen) }

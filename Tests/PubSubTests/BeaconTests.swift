@@ -13,7 +13,9 @@ struct BeaconTests {
     func roundTrip() throws {
         let bytes = LANBeacon(directoryPort: 32177, sentAt: now).encoded(secret: realm)
         #expect(bytes.count == 56 && Array(bytes[0..<4]) == Array("ANSB".utf8))
-        #expect(try LANBeacon.decode(bytes, secret: realm, now: now + 3).get() == LANBeacon(directoryPort: 32177, sentAt: now))
+        #expect(
+            try LANBeacon.decode(bytes, secret: realm, now: now + 3).get()
+                == LANBeacon(directoryPort: 32177, sentAt: now))
         // Two beacons of one moment differ (their random bytes), so neither is a copy of the other.
         #expect(bytes != LANBeacon(directoryPort: 32177, sentAt: now).encoded(secret: realm))
     }
@@ -22,12 +24,16 @@ struct BeaconTests {
     func refused() {
         let good = LANBeacon(directoryPort: 32177, sentAt: now).encoded(secret: realm)
         func reason(_ bytes: [UInt8], at time: UInt64? = nil) -> String? {
-            if case .failure(let why) = LANBeacon.decode(bytes, secret: realm, now: time ?? now) { return why.description }
+            if case .failure(let why) = LANBeacon.decode(bytes, secret: realm, now: time ?? now) {
+                return why.description
+            }
             return nil
         }
-        #expect(reason(LANBeacon(directoryPort: 32177, sentAt: now).encoded(secret: RealmSecret.generate())) == "beacon of another realm")
+        #expect(
+            reason(LANBeacon(directoryPort: 32177, sentAt: now).encoded(secret: RealmSecret.generate()))
+                == "beacon of another realm")
         var portChanged = good
-        portChanged[7] ^= 1  // a forged port
+        portChanged[7] ^= 1 // a forged port
         #expect(reason(portChanged) == "beacon of another realm")
         #expect(reason(Array(good.dropLast())) == "not an ansar beacon")
         #expect(reason(Array("hello".utf8)) == "not an ansar beacon")

@@ -1,12 +1,13 @@
 import AnsarTestKit
-@testable import Actors
-@testable import PubSub
 import Reactor
 import Testing
 import Transport
 
+@testable import Actors
+@testable import PubSub
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 let groupSecret = TransportConfiguration(secret: RealmSecret(hex: String(repeating: "3c", count: 32))!)
@@ -45,7 +46,9 @@ func joinAsMember(_ mailbox: Mailbox, listeningAt endpoint: SocketAddress, group
 
 /// A subscriber process of the group (starting once told `Go`, if `waitForGo`) that reports what it
 /// is first offered for `name` (Available or NotAvailable), then stops the directory.
-func firstOffer(of name: Search, in group: SocketAddress, thenStopping directory: Address, waitForGo: Bool = false) -> RuntimeThread {
+func firstOffer(of name: Search, in group: SocketAddress, thenStopping directory: Address, waitForGo: Bool = false)
+    -> RuntimeThread
+{
     RuntimeThread(transport: groupSecret, groupAddress: group) { mailbox in
         if waitForGo { _ = try await mailbox.select(Go.self, timeout: .seconds(20)) }
         mailbox.subscribe(name, scope: .group)
@@ -60,11 +63,14 @@ struct Go: Message {}
 
 @Suite("Publish and subscribe across the processes of a group (GROUP scope)")
 struct GroupScopeTests {
-    @Test("two processes: the subscriber finds the publisher by name through the group directory and talks to it directly")
+    @Test(
+        "two processes: the subscriber finds the publisher by name through the group directory and talks to it directly"
+    )
     func twoProcesses() throws {
         let group = uniqueGroup()
         let directory = directoryThread(group)
-        let publisherThread = RuntimeThread(transport: groupSecret, groupAddress: group, publisher("hello-welcome", as: "Buster", scope: .group))
+        let publisherThread = RuntimeThread(
+            transport: groupSecret, groupAddress: group, publisher("hello-welcome", as: "Buster", scope: .group))
         guard let directoryMain = directory.mainAddress(), let publisherMain = publisherThread.mainAddress() else {
             Issue.record("threads did not start")
             return
@@ -76,28 +82,40 @@ struct GroupScopeTests {
             seen.append(line(try await mailbox.select(Available.self, timeout: .seconds(10))))
             let publisher = mailbox.returnAddress
             seen.append("over a connection \(!publisher.isLocal)")
-            seen.append(line(try await mailbox.ask(Hello(name: "Gladys"), to: publisher, expecting: Welcome.self, timeout: .seconds(10))))
+            seen.append(
+                line(
+                    try await mailbox.ask(
+                        Hello(name: "Gladys"), to: publisher, expecting: Welcome.self, timeout: .seconds(10))))
             try mailbox.send(Stop(), to: publisherMain)
             try mailbox.send(Stop(), to: directoryMain)
             return Seen(events: seen)
         }
-        #expect((subscriber.wait() as? Seen)?.events == [
-            "Subscribed hello-welcome", "Available hello-welcome", "over a connection true", "Welcome Buster",
-        ])
-        #expect((publisherThread.wait() as? Seen)?.events == ["Published hello-welcome", "Delivered hello-welcome", "Hello Gladys"])
+        #expect(
+            (subscriber.wait() as? Seen)?.events == [
+                "Subscribed hello-welcome", "Available hello-welcome", "over a connection true", "Welcome Buster",
+            ])
+        #expect(
+            (publisherThread.wait() as? Seen)?.events == [
+                "Published hello-welcome", "Delivered hello-welcome", "Hello Gladys",
+            ])
         #expect(directory.wait() is Ack)
     }
 
-    @Test("a publisher process that ends is Dropped at the subscriber; one that comes after is Available, with no polling")
+    @Test(
+        "a publisher process that ends is Dropped at the subscriber; one that comes after is Available, with no polling"
+    )
     func publisherGoesAndComes() throws {
         let group = uniqueGroup()
         let directory = directoryThread(group)
-        let first = RuntimeThread(transport: groupSecret, groupAddress: group, publisher("svc", as: "first", scope: .group))
+        let first = RuntimeThread(
+            transport: groupSecret, groupAddress: group, publisher("svc", as: "first", scope: .group))
         let second = RuntimeThread(transport: groupSecret, groupAddress: group) { mailbox in
             _ = try await mailbox.select(Go.self, timeout: .seconds(20))
             return try await publisher("svc", as: "second", scope: .group)(mailbox)
         }
-        guard let directoryMain = directory.mainAddress(), let firstMain = first.mainAddress(), let secondMain = second.mainAddress() else {
+        guard let directoryMain = directory.mainAddress(), let firstMain = first.mainAddress(),
+            let secondMain = second.mainAddress()
+        else {
             Issue.record("threads did not start")
             return
         }
@@ -106,20 +124,27 @@ struct GroupScopeTests {
             mailbox.subscribe("svc", scope: .group)
             _ = try await mailbox.select(Subscribed.self, timeout: .seconds(10))
             seen.append(line(try await mailbox.select(Available.self, timeout: .seconds(10))))
-            seen.append(line(try await mailbox.ask(Hello(name: "one"), to: mailbox.returnAddress, expecting: Welcome.self, timeout: .seconds(10))))
-            try mailbox.send(Stop(), to: firstMain)  // the first publisher's process ends
+            seen.append(
+                line(
+                    try await mailbox.ask(
+                        Hello(name: "one"), to: mailbox.returnAddress, expecting: Welcome.self, timeout: .seconds(10))))
+            try mailbox.send(Stop(), to: firstMain) // the first publisher's process ends
             let dropped = try await mailbox.select(Dropped.self, timeout: .seconds(10))
             seen.append((dropped as? Dropped).map { "Dropped \($0.name)" } ?? line(dropped))
             try mailbox.send(Go(), to: secondMain)
             seen.append(line(try await mailbox.select(Available.self, timeout: .seconds(10))))
-            seen.append(line(try await mailbox.ask(Hello(name: "two"), to: mailbox.returnAddress, expecting: Welcome.self, timeout: .seconds(10))))
+            seen.append(
+                line(
+                    try await mailbox.ask(
+                        Hello(name: "two"), to: mailbox.returnAddress, expecting: Welcome.self, timeout: .seconds(10))))
             try mailbox.send(Stop(), to: secondMain)
             try mailbox.send(Stop(), to: directoryMain)
             return Seen(events: seen)
         }
-        #expect((subscriber.wait() as? Seen)?.events == [
-            "Available svc", "Welcome first", "Dropped svc", "Available svc", "Welcome second",
-        ])
+        #expect(
+            (subscriber.wait() as? Seen)?.events == [
+                "Available svc", "Welcome first", "Dropped svc", "Available svc", "Welcome second",
+            ])
         #expect((first.wait() as? Seen)?.events == ["Published svc", "Delivered svc", "Hello one"])
         #expect((second.wait() as? Seen)?.events == ["Published svc", "Delivered svc", "Hello two"])
         #expect(directory.wait() is Ack)
@@ -133,7 +158,8 @@ struct GroupScopeTests {
             var seen: [String] = []
             mailbox.publish("svc", scope: .group)
             for _ in 0..<3 {
-                seen.append(line(try await mailbox.select(Published.self, Delivered.self, Dropped.self, timeout: .seconds(10))))
+                seen.append(
+                    line(try await mailbox.select(Published.self, Delivered.self, Dropped.self, timeout: .seconds(10))))
             }
             return Seen(events: seen)
         }
@@ -152,7 +178,10 @@ struct GroupScopeTests {
             return Seen(events: [line(cleared), "value \(value)"])
         }
         #expect((subscriber.wait() as? Seen)?.events == ["Cleared svc", "value true"])
-        #expect((publisherThread.wait() as? Seen)?.events == ["Published svc", "Delivered svc", "Dropped ended by the other end"])
+        #expect(
+            (publisherThread.wait() as? Seen)?.events == [
+                "Published svc", "Delivered svc", "Dropped ended by the other end",
+            ])
         #expect(directory.wait() is Ack)
     }
 }
@@ -168,7 +197,9 @@ struct DirectoryInputTests {
         let memberA = RuntimeThread(transport: groupSecret) { mailbox in
             try await joinAsMember(mailbox, listeningAt: endpoint, group: group)
             try mailbox.send(
-                EntryUp(id: 42, name: try ServiceName("svc"), search: nil, scope: .group, object: mailbox.address.object, endpoint: endpoint.description),
+                EntryUp(
+                    id: 42, name: try ServiceName("svc"), search: nil, scope: .group, object: mailbox.address.object,
+                    endpoint: endpoint.description),
                 to: mailbox.returnAddress)
             let delivered = try await mailbox.select(Delivered.self, timeout: .seconds(10))
             return Seen(events: [line(delivered)])
@@ -186,7 +217,9 @@ struct DirectoryInputTests {
         #expect(directory.wait() is Ack)
     }
 
-    @Test("the same entry over a new link moves to it: the old link closing takes nothing; another entry under its identifier is refused")
+    @Test(
+        "the same entry over a new link moves to it: the old link closing takes nothing; another entry under its identifier is refused"
+    )
     func entryMovesToNewLink() throws {
         let group = uniqueGroup()
         let (directory, directoryMain) = try runningDirectory(group)
@@ -199,7 +232,9 @@ struct DirectoryInputTests {
         let subscriberMain = try #require(subscriber.mainAddress(), "subscriber did not start")
         let member = RuntimeThread(transport: groupSecret) { mailbox in
             try await joinAsMember(mailbox, listeningAt: endpoint, group: group)
-            let entry = EntryUp(id: 42, name: try ServiceName("svc"), search: nil, scope: .group, object: mailbox.address.object, endpoint: endpoint.description)
+            let entry = EntryUp(
+                id: 42, name: try ServiceName("svc"), search: nil, scope: .group, object: mailbox.address.object,
+                endpoint: endpoint.description)
             let first = mailbox.returnAddress
             try mailbox.send(entry, to: first)
             mailbox.connect(to: group)
@@ -225,7 +260,8 @@ struct DirectoryInputTests {
         #expect(directory.wait() is Ack)
     }
 
-    @Test("a listed publisher that cannot be reached: NotAvailable with the reason; once it can be, Available by itself")
+    @Test(
+        "a listed publisher that cannot be reached: NotAvailable with the reason; once it can be, Available by itself")
     func unreachable() throws {
         let group = uniqueGroup()
         let (directory, directoryMain) = try runningDirectory(group)
@@ -234,7 +270,8 @@ struct DirectoryInputTests {
         let member = RuntimeThread(transport: groupSecret) { mailbox in
             try await linkToGroup(mailbox, group)
             try mailbox.send(
-                EntryUp(id: 7, name: try ServiceName("svc"), search: nil, scope: .group, object: 1, endpoint: endpoint), to: mailbox.returnAddress)
+                EntryUp(id: 7, name: try ServiceName("svc"), search: nil, scope: .group, object: 1, endpoint: endpoint),
+                to: mailbox.returnAddress)
             _ = try await mailbox.select(Go.self, timeout: .seconds(10))
             mailbox.listen(at: try SocketAddress(parsing: endpoint))
             return try await mailbox.select(Stop.self, timeout: .seconds(10))
@@ -248,10 +285,15 @@ struct DirectoryInputTests {
             let found = try await mailbox.select(NotAvailable.self, Available.self, timeout: .seconds(10))
             try mailbox.send(Stop(), to: memberMain)
             try mailbox.send(Stop(), to: directoryMain)
-            return Seen(events: [missing, found].map { ($0 as? NotAvailable).map { "NotAvailable \($0.name): \($0.reason)" } ?? line($0) })
+            return Seen(
+                events: [missing, found].map {
+                    ($0 as? NotAvailable).map { "NotAvailable \($0.name): \($0.reason)" } ?? line($0)
+                })
         }
         let events = (subscriber.wait() as? Seen)?.events ?? []
-        #expect(events.count == 2 && events[0].hasPrefix("NotAvailable svc: ") && events[0].contains("refused"), "\(events)")
+        #expect(
+            events.count == 2 && events[0].hasPrefix("NotAvailable svc: ") && events[0].contains("refused"), "\(events)"
+        )
         #expect(events.last == "Available svc", "\(events)")
         _ = member.wait()
         #expect(directory.wait() is Ack)

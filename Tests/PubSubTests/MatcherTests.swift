@@ -1,5 +1,6 @@
-@testable import PubSub
 import Testing
+
+@testable import PubSub
 
 func listing(_ id: UInt64, _ name: String, _ scope: Scope = .group, member: UInt64) -> Matcher.Entry {
     Matcher.Entry(id: id, kind: .listing(try! ServiceName(name)), scope: scope, member: member)
@@ -11,15 +12,17 @@ func search(_ id: UInt64, _ search: Search, _ scope: Scope = .group, member: UIn
 
 @Suite("Names and searches")
 struct NameTests {
-    @Test("names: letters, digits and -_./, starting with a letter or digit, at most 255 bytes", arguments: [
-        ("hello-welcome", nil),
-        ("a.b_c/d-9", nil),
-        ("", "a name cannot be empty"),
-        ("-x", "name \"-x\" must start with a letter or digit"),
-        ("hello welcome", "name \"hello welcome\" holds \" \"; use letters, digits and -_./"),
-        ("héllo", "name \"héllo\" holds \"é\"; use letters, digits and -_./"),
-        (String(repeating: "a", count: 256), "name of 256 bytes is over 255"),
-    ] as [(String, String?)])
+    @Test(
+        "names: letters, digits and -_./, starting with a letter or digit, at most 255 bytes",
+        arguments: [
+            ("hello-welcome", nil),
+            ("a.b_c/d-9", nil),
+            ("", "a name cannot be empty"),
+            ("-x", "name \"-x\" must start with a letter or digit"),
+            ("hello welcome", "name \"hello welcome\" holds \" \"; use letters, digits and -_./"),
+            ("héllo", "name \"héllo\" holds \"é\"; use letters, digits and -_./"),
+            (String(repeating: "a", count: 256), "name of 256 bytes is over 255"),
+        ] as [(String, String?)])
     func names(text: String, problem: String?) {
         do {
             _ = try ServiceName(text)
@@ -93,7 +96,8 @@ struct MatcherTests {
         func relay(_ actions: [Matcher.Action], from member: UInt64) -> [Matcher.Action] {
             actions.flatMap { action -> [Matcher.Action] in
                 switch action {
-                case .forward(let entry): return group.add(Matcher.Entry(id: entry.id, kind: entry.kind, scope: entry.scope, member: member))
+                case .forward(let entry):
+                    return group.add(Matcher.Entry(id: entry.id, kind: entry.kind, scope: entry.scope, member: member))
                 case .withdraw(let entry): return group.remove(entry.id)
                 default: return []
                 }

@@ -1,10 +1,10 @@
-@testable import Actors
-@testable import PubSub
 import AnsarTestKit
 import Reactor
 import Testing
 import Transport
 
+@testable import Actors
+@testable import PubSub
 
 /// One line per message: its short type name and what matters in it.
 func line(_ message: any Message) -> String {
@@ -25,13 +25,16 @@ func line(_ message: any Message) -> String {
 }
 
 /// A publisher of `name`: answers each Hello with a Welcome, records everything, ends on Stop.
-func publisher(_ name: ServiceName, as myName: String, scope: Scope = .process) -> @Sendable (Mailbox) async throws -> any Message {
+func publisher(_ name: ServiceName, as myName: String, scope: Scope = .process)
+    -> @Sendable (Mailbox) async throws -> any Message
+{
     { mailbox in
         var seen: [String] = []
         mailbox.publish(name, scope: scope)
         while true {
             let message = try await mailbox.select(
-                Published.self, NotPublished.self, Delivered.self, Dropped.self, Cleared.self, Hello.self, Stop.self, RetractNow.self,
+                Published.self, NotPublished.self, Delivered.self, Dropped.self, Cleared.self, Hello.self, Stop.self,
+                RetractNow.self,
                 timeout: .seconds(20))
             if message is Stop || message is TimedOut { return Seen(events: seen) }
             if message is RetractNow {
@@ -51,33 +54,44 @@ struct ProcessScopeTests {
     func helloWelcome() throws {
         let runtime = try makeRuntime()
         let result = try runtime.run { mailbox in
-            guard let pub = mailbox.create(publisher("hello-welcome", as: "Buster")) else { return Faulted("no publisher") }
+            guard let pub = mailbox.create(publisher("hello-welcome", as: "Buster")) else {
+                return Faulted("no publisher")
+            }
             var seen: [String] = []
             mailbox.subscribe("hello-welcome", scope: .process)
             seen.append(line(try await mailbox.select(Subscribed.self, timeout: .seconds(5))))
             let available = try await mailbox.select(Available.self, timeout: .seconds(5))
             seen.append(line(available))
             seen.append("from the publisher \(mailbox.returnAddress == pub)")
-            seen.append(line(try await mailbox.ask(Hello(name: "Gladys"), to: mailbox.returnAddress, expecting: Welcome.self, timeout: .seconds(5))))
+            seen.append(
+                line(
+                    try await mailbox.ask(
+                        Hello(name: "Gladys"), to: mailbox.returnAddress, expecting: Welcome.self, timeout: .seconds(5))
+                ))
             try mailbox.send(Stop(), to: pub)
             let completed = try await mailbox.select(Completed.self, timeout: .seconds(5))
             let publisherSaw = ((completed as? Completed)?.value as? Seen)?.events ?? []
             return Seen(events: seen + ["publisher:"] + publisherSaw)
         }
-        #expect((result as? Seen)?.events == [
-            "Subscribed hello-welcome", "Available hello-welcome", "from the publisher true", "Welcome Buster",
-            "publisher:", "Published hello-welcome", "Delivered hello-welcome", "Hello Gladys",
-        ])
+        #expect(
+            (result as? Seen)?.events == [
+                "Subscribed hello-welcome", "Available hello-welcome", "from the publisher true", "Welcome Buster",
+                "publisher:", "Published hello-welcome", "Delivered hello-welcome", "Hello Gladys",
+            ])
     }
 
-    @Test("two publishers of one name: each subscriber gets both; a publisher that ends is Dropped, a new one is Available")
+    @Test(
+        "two publishers of one name: each subscriber gets both; a publisher that ends is Dropped, a new one is Available"
+    )
     func severalPublishersAndEnding() throws {
         let runtime = try makeRuntime()
         let result = try runtime.run { mailbox in
             var seen: [String] = []
             mailbox.subscribe("svc", scope: .process)
             _ = try await mailbox.select(Subscribed.self, timeout: .seconds(5))
-            guard let first = mailbox.create(publisher("svc", as: "first")), let second = mailbox.create(publisher("svc", as: "second")) else {
+            guard let first = mailbox.create(publisher("svc", as: "first")),
+                let second = mailbox.create(publisher("svc", as: "second"))
+            else {
                 return Faulted("no publishers")
             }
             var from: Set<Address> = []
@@ -96,9 +110,11 @@ struct ProcessScopeTests {
             try mailbox.send(Stop(), to: third)
             return Seen(events: seen)
         }
-        #expect((result as? Seen)?.events == [
-            "Available svc", "Available svc", "both true", "Dropped publisher gone", "the first true", "Available svc", "the third true",
-        ])
+        #expect(
+            (result as? Seen)?.events == [
+                "Available svc", "Available svc", "both true", "Dropped publisher gone", "the first true",
+                "Available svc", "the third true",
+            ])
     }
 
     @Test("clear ends a session at both ends and is not re-offered; retract withdraws a publisher")
@@ -134,10 +150,12 @@ struct ProcessScopeTests {
             seen += ["publisher:"] + (((publisherDone as? Completed)?.value as? Seen)?.events ?? [])
             return Seen(events: seen)
         }
-        #expect((result as? Seen)?.events == [
-            "Cleared svc", "TimedOut", "Available svc", "Dropped ended by the other end",
-            "publisher:", "Published svc", "Delivered svc", "Dropped ended by the other end", "Delivered svc", "Cleared svc",
-        ])
+        #expect(
+            (result as? Seen)?.events == [
+                "Cleared svc", "TimedOut", "Available svc", "Dropped ended by the other end",
+                "publisher:", "Published svc", "Delivered svc", "Dropped ended by the other end", "Delivered svc",
+                "Cleared svc",
+            ])
     }
 
     @Test("bad names and patterns are refused with the reason")
@@ -145,7 +163,9 @@ struct ProcessScopeTests {
         // A name from input is refused where it is made, before anything is sent. (From a
         // variable: `ServiceName("…")` with a literal is the literal, checked by a precondition.)
         let input = "no spaces"
-        #expect(throws: NameError(description: #"name "no spaces" holds " "; use letters, digits and -_./"#)) { try ServiceName(input) }
+        #expect(throws: NameError(description: #"name "no spaces" holds " "; use letters, digits and -_./"#)) {
+            try ServiceName(input)
+        }
         #expect(throws: NameError.self) { try Search(parsing: "/(oops/") }
         #expect(try Search(parsing: "svc") == .exact("svc"))
         #expect(try Search(parsing: "svc…") == .prefix("svc"))
@@ -186,7 +206,8 @@ func sessionPublisher(_ name: ServiceName, scope: Scope) -> @Sendable (Mailbox) 
         var seen: [String] = []
         mailbox.publish(name, scope: scope, session: { GreetingSession() })
         while seen.count < 4 {
-            let message = try await mailbox.select(Published.self, Delivered.self, Dropped.self, Completed.self, timeout: .seconds(10))
+            let message = try await mailbox.select(
+                Published.self, Delivered.self, Dropped.self, Completed.self, timeout: .seconds(10))
             seen.append(message is Completed ? "session object completed" : line(message))
             if message is TimedOut { break }
         }
@@ -201,7 +222,8 @@ func sessionSubscriber(_ name: Search, scope: Scope) -> @Sendable (Mailbox) asyn
         mailbox.subscribe(name, scope: scope)
         _ = try await mailbox.select(Subscribed.self, timeout: .seconds(10))
         let available = try expectAvailable(try await mailbox.select(Available.self, timeout: .seconds(10)))
-        let welcome = try await mailbox.ask(Hello(name: "sub"), to: mailbox.returnAddress, expecting: Welcome.self, timeout: .seconds(10))
+        let welcome = try await mailbox.ask(
+            Hello(name: "sub"), to: mailbox.returnAddress, expecting: Welcome.self, timeout: .seconds(10))
         seen.append(line(welcome))
         mailbox.clear(available.session)
         seen.append(line(try await mailbox.select(Cleared.self, timeout: .seconds(10))))
@@ -209,7 +231,9 @@ func sessionSubscriber(_ name: Search, scope: Scope) -> @Sendable (Mailbox) asyn
     }
 }
 
-let sessionPublisherSaw = ["Published svc", "Delivered svc", "Dropped ended by the other end", "session object completed"]
+let sessionPublisherSaw = [
+    "Published svc", "Delivered svc", "Dropped ended by the other end", "session object completed",
+]
 
 @Suite("Per-session objects")
 struct SessionObjectTests {
@@ -217,11 +241,15 @@ struct SessionObjectTests {
     func inProcess() throws {
         let runtime = try makeRuntime()
         let result = try runtime.run { mailbox in
-            guard let publisher = mailbox.create(sessionPublisher("svc", scope: .process)) else { return Faulted("no publisher") }
+            guard let publisher = mailbox.create(sessionPublisher("svc", scope: .process)) else {
+                return Faulted("no publisher")
+            }
             _ = publisher
             let subscriberSaw = try await sessionSubscriber("svc", scope: .process)(mailbox)
             let completed = try await mailbox.select(Completed.self, timeout: .seconds(10))
-            return Seen(events: ((subscriberSaw as? Seen)?.events ?? []) + (((completed as? Completed)?.value as? Seen)?.events ?? ["\(completed)"]))
+            return Seen(
+                events: ((subscriberSaw as? Seen)?.events ?? [])
+                    + (((completed as? Completed)?.value as? Seen)?.events ?? ["\(completed)"]))
         }
         #expect((result as? Seen)?.events == ["Welcome session", "Cleared svc"] + sessionPublisherSaw)
     }
@@ -230,12 +258,14 @@ struct SessionObjectTests {
     func acrossProcesses() throws {
         let group = uniqueGroup()
         let directory = directoryThread(group)
-        let publisherThread = RuntimeThread(transport: groupSecret, groupAddress: group, sessionPublisher("svc", scope: .group))
+        let publisherThread = RuntimeThread(
+            transport: groupSecret, groupAddress: group, sessionPublisher("svc", scope: .group))
         guard let directoryMain = directory.mainAddress() else {
             Issue.record("threads did not start")
             return
         }
-        let subscriber = RuntimeThread(transport: groupSecret, groupAddress: group, sessionSubscriber("svc", scope: .group))
+        let subscriber = RuntimeThread(
+            transport: groupSecret, groupAddress: group, sessionSubscriber("svc", scope: .group))
         #expect((subscriber.wait() as? Seen)?.events == ["Welcome session", "Cleared svc"])
         #expect((publisherThread.wait() as? Seen)?.events == sessionPublisherSaw)
         _ = RuntimeThread { mailbox in

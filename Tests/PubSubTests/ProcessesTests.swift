@@ -1,8 +1,8 @@
-import Testing
 import AnsarTestKit
+import Testing
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Every process of these tests holds the same realm secret, as a home's processes would.
@@ -13,7 +13,9 @@ func uniqueAbstract(_ what: String) -> String { "@ansar-\(what)-\(getpid())-\(UI
 /// A directory process (a group's, or with `role: "host"` a host's), listening at `address`.
 func startDirectory(at address: String, role: String = "directory", host: String? = nil) throws -> Subprocess {
     let parent = host.map { ["--host=\($0)"] } ?? []
-    return try Subprocess("pubsub-node", ["--role=\(role)", "--group-address=\(address)", "--debug-level=NOTICE"] + parent, environment: realm)
+    return try Subprocess(
+        "pubsub-node", ["--role=\(role)", "--group-address=\(address)", "--debug-level=NOTICE"] + parent,
+        environment: realm)
 }
 
 /// A group directory process at a fresh address, once it is up.
@@ -43,7 +45,9 @@ struct HostWithTwoGroups {
 
     init() throws {
         host = try startDirectory(at: hostAddress, role: "host")
-        directories = [try startDirectory(at: groupA, host: hostAddress), try startDirectory(at: groupB, host: hostAddress)]
+        directories = [
+            try startDirectory(at: groupA, host: hostAddress), try startDirectory(at: groupB, host: hostAddress),
+        ]
         #expect(host.waitForError(containing: "directory up"))
     }
 
@@ -67,7 +71,10 @@ struct ProcessesTests {
         #expect(subscriber.waitForError(containing: "dropped"))
         let second = try node(["--role=publisher", "--me=second"], group: group)
         #expect(subscriber.wait() == 0)
-        #expect(subscriber.output == #"{"type":"pubsub_node.Seen","value":{"events":["available","first to sub","dropped","available","second to sub"]}}"# + "\n")
+        #expect(
+            subscriber.output
+                == #"{"type":"pubsub_node.Seen","value":{"events":["available","first to sub","dropped","available","second to sub"]}}"#
+                + "\n")
         second.signal(SIGTERM)
         #expect(second.wait() == 0)
     }
@@ -78,19 +85,22 @@ struct ProcessesTests {
         defer { stop(directory) }
         let dead = try node(["--role=publisher", "--me=dead"], group: group)
         #expect(dead.waitForError(containing: "published"))
-        usleep(100_000)  // its listing reaches the directory
+        usleep(100_000) // its listing reaches the directory
         dead.signal(SIGKILL)
         _ = dead.wait()
         let live = try node(["--role=publisher", "--me=live"], group: group)
         #expect(live.waitForError(containing: "published"))
         usleep(100_000)
         // A dead listing would be offered too, and end the subscriber with NotAvailable.
-        let subscriber = try node(["--role=subscriber", "--me=sub", "--sessions=2", "--endWhenNotAvailable=true", "--pure-object"], group: group)
+        let subscriber = try node(
+            ["--role=subscriber", "--me=sub", "--sessions=2", "--endWhenNotAvailable=true", "--pure-object"],
+            group: group)
         #expect(subscriber.waitForError(containing: "welcomed"))
         usleep(300_000)
         subscriber.signal(SIGTERM)
         #expect(subscriber.wait() == 0)
-        #expect(subscriber.output == #"{"type":"pubsub_node.Seen","value":{"events":["available","live to sub"]}}"# + "\n")
+        #expect(
+            subscriber.output == #"{"type":"pubsub_node.Seen","value":{"events":["available","live to sub"]}}"# + "\n")
         stop(live)
     }
 
@@ -102,11 +112,15 @@ struct ProcessesTests {
         let publishers = try (0..<3).map { try node(["--role=publisher", "--me=pub\($0)"], group: group) }
         defer { publishers.forEach(stop) }
         for publisher in publishers { #expect(publisher.waitForError(containing: "published")) }
-        let subscribers = try (0..<50).map { try node(["--role=subscriber", "--me=sub\($0)", "--sessions=1"], group: group) }
+        let subscribers = try (0..<50).map {
+            try node(["--role=subscriber", "--me=sub\($0)", "--sessions=1"], group: group)
+        }
         for subscriber in subscribers {
             #expect(subscriber.wait() == 0)
             #expect(subscriber.errors.contains("welcomed"))
-            let warnings = subscriber.errors.split(separator: "\n").filter { $0.contains(" warning ") || $0.contains(" error ") }
+            let warnings = subscriber.errors.split(separator: "\n").filter {
+                $0.contains(" warning ") || $0.contains(" error ")
+            }
             #expect(warnings.isEmpty, "\(warnings)")
         }
     }
@@ -128,7 +142,9 @@ struct ProcessesTests {
         #expect(subscriber.wait() == 0)
     }
 
-    @Test("two groups on one host: a subscriber in one finds a HOST-scope publisher in the other through the host directory")
+    @Test(
+        "two groups on one host: a subscriber in one finds a HOST-scope publisher in the other through the host directory"
+    )
     func twoGroupsOneHost() throws {
         let machine = try HostWithTwoGroups()
         defer { machine.stopAll() }
@@ -171,11 +187,13 @@ struct ProcessesTests {
         let stranger = try Subprocess(
             "pubsub-node", ["--role=publisher", "--me=stranger", "--group-address=\(group)", "--debug-level=NOTICE"],
             environment: ["ANSAR_REALM_SECRET": String(repeating: "11", count: 32)])
-        #expect(stranger.waitForError(containing: "published"))  // listed in its own process only
+        #expect(stranger.waitForError(containing: "published")) // listed in its own process only
         let member = try node(["--role=publisher", "--me=member"], group: group)
         let subscriber = try node(["--role=subscriber", "--me=sub", "--pure-object"], group: group)
         #expect(subscriber.wait() == 0)
-        #expect(subscriber.output == #"{"type":"pubsub_node.Seen","value":{"events":["available","member to sub"]}}"# + "\n")
+        #expect(
+            subscriber.output == #"{"type":"pubsub_node.Seen","value":{"events":["available","member to sub"]}}"# + "\n"
+        )
         stop(stranger)
         stop(member)
     }
@@ -187,7 +205,7 @@ struct ProcessesTests {
         let (groupA, groupB) = (machine.groupA, machine.groupB)
         let publisher = try node(["--role=publisher", "--me=a", "--scope=host"], group: groupA)
         let once = try node(["--role=subscriber", "--me=once", "--scope=host"], group: groupB)
-        once.signal(SIGKILL)  // whatever it had, it is gone
+        once.signal(SIGKILL) // whatever it had, it is gone
         _ = once.wait()
         let again = try node(["--role=subscriber", "--me=again", "--scope=host", "--pure-object"], group: groupB)
         #expect(again.wait() == 0)
@@ -195,9 +213,11 @@ struct ProcessesTests {
         machine.host.signal(SIGKILL)
         _ = machine.host.wait()
         machine.host = try startDirectory(at: machine.hostAddress, role: "host")
-        let afterRestart = try node(["--role=subscriber", "--me=later", "--scope=host", "--pure-object"], group: groupB)
+        let afterRestart = try node(
+            ["--role=subscriber", "--me=later", "--scope=host", "--pure-object"], group: groupB)
         #expect(afterRestart.wait() == 0)
-        #expect(afterRestart.output == #"{"type":"pubsub_node.Seen","value":{"events":["available","a to later"]}}"# + "\n")
+        #expect(
+            afterRestart.output == #"{"type":"pubsub_node.Seen","value":{"events":["available","a to later"]}}"# + "\n")
         stop(publisher)
     }
 }

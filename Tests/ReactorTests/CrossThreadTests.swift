@@ -1,20 +1,26 @@
 import Testing
+
 @testable import Reactor
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Runs `body` on a new thread; returns a join function.
 func onThread(_ body: @escaping @Sendable () -> Void) -> () -> Void {
-    final class Box: @unchecked Sendable { let body: @Sendable () -> Void; init(_ body: @escaping @Sendable () -> Void) { self.body = body } }
+    final class Box: @unchecked Sendable {
+        let body: @Sendable () -> Void
+        init(_ body: @escaping @Sendable () -> Void) { self.body = body }
+    }
     let box = Unmanaged.passRetained(Box(body)).toOpaque()
     var thread = pthread_t()
-    pthread_create(&thread, nil, { argument in
-        let box = Unmanaged<AnyObject>.fromOpaque(argument!).takeRetainedValue() as! Box
-        box.body()
-        return nil
-    }, box)
+    pthread_create(
+        &thread, nil,
+        { argument in
+            let box = Unmanaged<AnyObject>.fromOpaque(argument!).takeRetainedValue() as! Box
+            box.body()
+            return nil
+        }, box)
     return { pthread_join(thread, nil) }
 }
 
@@ -40,7 +46,10 @@ struct CrossThreadTests {
             onThread {
                 var retries = 0
                 for value in 0..<perThread {
-                    while !inbox.post(thread * perThread + value) { retries += 1; sched_yield() }
+                    while !inbox.post(thread * perThread + value) {
+                        retries += 1
+                        sched_yield()
+                    }
                 }
                 refusals.post(retries)
             }
@@ -57,7 +66,7 @@ struct CrossThreadTests {
         }
         let wakes = recorder.events.filter { $0 == .woken }.count
         #expect(wakes < received.count, "wakes are batched (\(wakes) for \(received.count) posts)")
-        _ = refused  // how often producers met a full inbox depends on scheduling; each was retried
+        _ = refused // how often producers met a full inbox depends on scheduling; each was retried
         let full = Inbox<Int>(capacity: 1, waking: reactor.waker)
         #expect(full.post(1))
         #expect(!full.post(2), "a full inbox refuses instead of growing")
@@ -85,9 +94,10 @@ struct CrossThreadTests {
             #expect(try spin(reactor, &recorder) { $0.bytes[client]?.count == echoed * 64 })
         }
         join()
-        #expect(try spin(reactor, &recorder) { recorder in
-            recorder.has { $0 == .signal(SIGHUP) } && recorder.has { $0 == .signal(SIGUSR1) }
-        })
+        #expect(
+            try spin(reactor, &recorder) { recorder in
+                recorder.has { $0 == .signal(SIGHUP) } && recorder.has { $0 == .signal(SIGUSR1) }
+            })
         // Standard signals merge while pending: at least one of each, at most one per send.
         let count = recorder.events.filter { if case .signal = $0 { true } else { false } }.count
         #expect(count >= 2 && count <= 10_000)

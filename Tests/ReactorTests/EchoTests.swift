@@ -1,13 +1,16 @@
 import Testing
+
 @testable import Reactor
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 @Suite("Sockets: TCP v4/v6 and Unix, accept, connect, receive, send")
 struct EchoTests {
-    static let addresses = ["127.0.0.1:0", "[::1]:0", "@ansar-test-echo-\(getpid())", "/tmp/ansar-test-echo-\(getpid())"]
+    static let addresses = [
+        "127.0.0.1:0", "[::1]:0", "@ansar-test-echo-\(getpid())", "/tmp/ansar-test-echo-\(getpid())",
+    ]
 
     @Test("echo round trips", arguments: backends, addresses)
     func echo(kind: BackendKind, address: String) throws {
@@ -110,9 +113,10 @@ struct EchoTests {
         #expect(try reactor.sendCapacity(on: second) == 0)
         #expect(try spin(reactor, &recorder) { $0.has { $0 == .writable(second) } })
         try reactor.send(pattern(10), on: second)
-        #expect(try spin(reactor, &recorder) {
-            $0.bytes[firstServer]?.count == 8 * 1024 && $0.bytes[secondServer]?.count == 10
-        })
+        #expect(
+            try spin(reactor, &recorder) {
+                $0.bytes[firstServer]?.count == 8 * 1024 && $0.bytes[secondServer]?.count == 10
+            })
     }
 
     @Test("data and end of stream arriving together are both delivered", arguments: backends)
@@ -144,6 +148,6 @@ struct EchoTests {
         // In flight now: the listener's accept, both receives, the wake and the signal reads.
         #expect(reactor.releaseKernelHold() == 0)
         let waker = reactor.waker
-        waker.wake()  // a late wake finds no read pointing into the reactor's memory
+        waker.wake() // a late wake finds no read pointing into the reactor's memory
     }
 }

@@ -1,10 +1,10 @@
+import Platform
 import Testing
+
 @testable import Reactor
 
-import Platform
-
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 @Suite("Failures become typed events; the loop keeps serving everyone else")
@@ -39,9 +39,10 @@ struct FailureTests {
         var recorder = Recorder()
         let bystander = try Bystander(reactor, &recorder)
         let socket = try reactor.connect(to: .ipv4("127.0.0.1", port: Self.unusedPort()))
-        #expect(try spin(reactor, &recorder) {
-            $0.has { $0 == .connectFailed(socket, .system(SystemError(ECONNREFUSED, "connect"))) }
-        })
+        #expect(
+            try spin(reactor, &recorder) {
+                $0.has { $0 == .connectFailed(socket, .system(SystemError(ECONNREFUSED, "connect"))) }
+            })
         #expect(throws: ReactorError.closed) { try reactor.send([1], on: socket) }
         #expect(try bystander.stillServes(reactor, &recorder))
     }
@@ -54,11 +55,14 @@ struct FailureTests {
         let (_, client, server) = try connectedPair(reactor, &recorder)
         // SO_LINGER with a zero timeout turns close into a reset.
         var linger = Glibc.linger(l_onoff: 1, l_linger: 0)
-        setsockopt(reactor.sockets[server.index].fd, SOL_SOCKET, SO_LINGER, &linger, socklen_t(MemoryLayout<Glibc.linger>.size))
+        setsockopt(
+            reactor.sockets[server.index].fd, SOL_SOCKET, SO_LINGER, &linger, socklen_t(MemoryLayout<Glibc.linger>.size)
+        )
         try reactor.close(server)
-        #expect(try spin(reactor, &recorder) {
-            $0.has { $0 == .receiveEnded(client, .system(SystemError(ECONNRESET, "recv"))) }
-        })
+        #expect(
+            try spin(reactor, &recorder) {
+                $0.has { $0 == .receiveEnded(client, .system(SystemError(ECONNRESET, "recv"))) }
+            })
         #expect(try bystander.stillServes(reactor, &recorder))
     }
 
@@ -142,7 +146,15 @@ struct FailureTests {
             let socket = try reactor.connect(to: target, deadline: .after(.milliseconds(200)))
             attempts.append(socket)
             try spin(reactor, &recorder) {
-                $0.has { if case .connected(socket) = $0 { true } else if case .connectFailed(socket, _) = $0 { true } else { false } }
+                $0.has {
+                    if case .connected(socket) = $0 {
+                        true
+                    } else if case .connectFailed(socket, _) = $0 {
+                        true
+                    } else {
+                        false
+                    }
+                }
             }
             if recorder.has({ $0 == .connectFailed(socket, .timedOut) }) {
                 timedOut = socket
@@ -192,9 +204,10 @@ struct FailureTests {
         let outside = rawConnect(port: try #require(reactor.localAddress(of: listener).port))
         defer { close(outside) }
         #expect(outside >= 0)
-        #expect(try spin(reactor, &recorder) {
-            $0.has { $0 == .acceptFailed(listener: listener, .limitReached(.sockets)) }
-        })
+        #expect(
+            try spin(reactor, &recorder) {
+                $0.has { $0 == .acceptFailed(listener: listener, .limitReached(.sockets)) }
+            })
         try reactor.send(pattern(10), on: client)
         #expect(try spin(reactor, &recorder) { $0.bytes[client]?.count == 10 })
     }

@@ -1,9 +1,10 @@
 import Platform
 import Testing
+
 @testable import Reactor
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Both backends: every behaviour test runs on each.

@@ -1,5 +1,6 @@
 import Platform
 import Testing
+
 @testable import Reactor
 
 @Suite("Timers: microsecond deadlines, order, cancellation, limits")
@@ -51,7 +52,9 @@ struct TimerTests {
         #expect(again.index == ids[3].index && again != ids[3])
     }
 
-    @Test("two owners of one reactor, each in its own timer space, tell their timers apart by space, whatever the tag", arguments: backends)
+    @Test(
+        "two owners of one reactor, each in its own timer space, tell their timers apart by space, whatever the tag",
+        arguments: backends)
     func spaces(kind: BackendKind) throws {
         let reactor = try makeReactor(kind)
         let mine = reactor.newTimerSpace(), theirs = reactor.newTimerSpace()
@@ -61,7 +64,9 @@ struct TimerTests {
         #expect(a.space == mine && b.space == theirs)
         var recorder = Recorder()
         #expect(try spin(reactor, &recorder) { $0.events.count >= 2 })
-        let fired = recorder.events.compactMap { event -> TimerSpace? in if case .timer(let id, 7) = event { id.space } else { nil } }
+        let fired = recorder.events.compactMap { event -> TimerSpace? in
+            if case .timer(let id, 7) = event { id.space } else { nil }
+        }
         #expect(Set(fired) == [mine, theirs])
     }
 
@@ -82,7 +87,10 @@ struct TimerTests {
         var last: UInt64 = 0
         var count = 0
         while let (id, purpose) = queue.popExpired(now: Deadline(nanoseconds: .max)) {
-            guard case .user(let tag, _) = purpose else { Issue.record("unexpected purpose"); break }
+            guard case .user(let tag, _) = purpose else {
+                Issue.record("unexpected purpose")
+                break
+            }
             #expect(tag >= last)
             #expect(live[id] == tag)
             last = tag

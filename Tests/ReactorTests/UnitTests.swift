@@ -2,10 +2,11 @@ import CTestSupport
 import InMemoryLogging
 import Logging
 import Testing
+
 @testable import Reactor
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 @Suite("Pieces without sockets")
@@ -22,8 +23,9 @@ struct UnitTests {
         #expect(old.packed != new.packed, "a reused slot gets different user data")
     }
 
-    @Test("addresses parse, round-trip through sockaddr, and bad ones say why",
-          arguments: ["127.0.0.1:80", "[::1]:443", "/run/ansar.sock", "@ansar-abstract", "10.1.2.3:0"])
+    @Test(
+        "addresses parse, round-trip through sockaddr, and bad ones say why",
+        arguments: ["127.0.0.1:80", "[::1]:443", "/run/ansar.sock", "@ansar-abstract", "10.1.2.3:0"])
     func addressRoundTrip(text: String) throws {
         let address = try SocketAddress(parsing: text)
         #expect(address.description == text)
@@ -31,8 +33,9 @@ struct UnitTests {
         #expect(storage.address() == address)
     }
 
-    @Test("malformed addresses are refused with the text in the error",
-          arguments: ["nonsense", "1.2.3.4", "1.2.3.4:99999", "300.1.1.1:80", "[::zz]:1", "@", "host:port"])
+    @Test(
+        "malformed addresses are refused with the text in the error",
+        arguments: ["nonsense", "1.2.3.4", "1.2.3.4:99999", "300.1.1.1:80", "[::zz]:1", "@", "host:port"])
     func badAddress(text: String) {
         #expect {
             try SocketAddress(parsing: text)
@@ -113,7 +116,9 @@ struct UnitTests {
             guard ctest_deny_io_uring_setup() == 0 else { exit(2) }
             let log = InMemoryLogHandler()
             let logger = Logger(label: "test") { _ in log }
-            guard let reactor = try? Reactor(backend: .automatic, logger: logger), reactor.backendKind == .epoll else { exit(3) }
+            guard let reactor = try? Reactor(backend: .automatic, logger: logger), reactor.backendKind == .epoll else {
+                exit(3)
+            }
             let said = log.entries.contains { entry in
                 entry.level == .notice && entry.message.description.contains("using epoll")
                     && entry.metadata["reason"]?.description.contains("Operation not permitted") == true

@@ -1,11 +1,10 @@
+import AnsarTestKit
+import Platform
 import Reactor
 import Testing
-import AnsarTestKit
-
-import Platform
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A scratch folder with a `dist` of the example executables, removed at the end.
@@ -35,7 +34,10 @@ final class Scratch {
 
     /// create, deploy, add pub and sub.
     func seedHome() throws {
-        for command in [["create"], ["deploy", "\(path)/dist"], ["add", "publish-a-service", "pub"], ["add", "subscribe-to-service", "sub"]] {
+        for command in [
+            ["create"], ["deploy", "\(path)/dist"], ["add", "publish-a-service", "pub"],
+            ["add", "subscribe-to-service", "sub"],
+        ] {
             let (code, _, errors) = try ansar(command)
             #expect(code == 0, "\(command): \(errors)")
         }
@@ -65,12 +67,15 @@ struct AnsarTests {
         #expect(debugErrors.contains("publish-a-service"), "\(debugErrors)")
     }
 
-    @Test("bad input: one line naming the thing and the fix, exit 1, the home left as it was", arguments: [
-        "no home", "not a home", "unknown executable", "invalid role name", "role exists", "deploy from nowhere",
-        "unknown main role", "corrupt role entry", "executable gone", "garbage on stdout", "corrupt settings",
-        "realm of nothing", "WAN directory with a parent", "bad parent", "bad relay", "relay named for a LAN directory",
-        "bad keep-alive", "bad socket count",
-    ])
+    @Test(
+        "bad input: one line naming the thing and the fix, exit 1, the home left as it was",
+        arguments: [
+            "no home", "not a home", "unknown executable", "invalid role name", "role exists", "deploy from nowhere",
+            "unknown main role", "corrupt role entry", "executable gone", "garbage on stdout", "corrupt settings",
+            "realm of nothing", "WAN directory with a parent", "bad parent", "bad relay",
+            "relay named for a LAN directory",
+            "bad keep-alive", "bad socket count",
+        ])
     func badInput(case name: String) throws {
         let scratch = try Scratch()
         let expected: String
@@ -82,15 +87,18 @@ struct AnsarTests {
         case "not a home":
             try SystemAccess.makeDirectories(scratch.home)
             command = ["run"]
-            expected = "ansar: \(scratch.home) is not an ansar home (no secret or roles folder): give --home-path, or `ansar create` a new one"
+            expected =
+                "ansar: \(scratch.home) is not an ansar home (no secret or roles folder): give --home-path, or `ansar create` a new one"
         case "unknown executable":
             try scratch.seedHome()
             command = ["add", "nothing-like-it", "x"]
-            expected = "ansar: no executable nothing-like-it in \(scratch.home)/bin: deploy it first (`ansar deploy FOLDER`)"
+            expected =
+                "ansar: no executable nothing-like-it in \(scratch.home)/bin: deploy it first (`ansar deploy FOLDER`)"
         case "invalid role name":
             try scratch.seedHome()
             command = ["add", "publish-a-service", "bad name"]
-            expected = "ansar: invalid role name \"bad name\": use 1-64 letters, digits, - and _, starting with a letter or digit"
+            expected =
+                "ansar: invalid role name \"bad name\": use 1-64 letters, digits, - and _, starting with a letter or digit"
         case "role exists":
             try scratch.seedHome()
             command = ["add", "publish-a-service", "pub"]
@@ -107,20 +115,24 @@ struct AnsarTests {
             try scratch.seedHome()
             try SystemAccess.writeFileAtomically("\(scratch.home)/roles/sub.json", Array("{not json".utf8))
             command = ["run", "--main-role=sub"]
-            expected = "ansar: role entry \(scratch.home)/roles/sub.json is corrupt (expected a member name at line 1, column 2): `ansar delete sub` and add it again"
+            expected =
+                "ansar: role entry \(scratch.home)/roles/sub.json is corrupt (expected a member name at line 1, column 2): `ansar delete sub` and add it again"
         case "executable gone":
             try scratch.seedHome()
             ChildProcess.remove("\(scratch.home)/bin/subscribe-to-service")
             command = ["run", "--main-role=sub"]
-            expected = "ansar: role sub: \(scratch.home)/bin/subscribe-to-service is missing or not executable; deploy it again"
+            expected =
+                "ansar: role sub: \(scratch.home)/bin/subscribe-to-service is missing or not executable; deploy it again"
         case "corrupt settings":
             try scratch.seedHome()
             try SystemAccess.writeFileAtomically("\(scratch.home)/settings/pub.json", Array(#"{"serverName": "#.utf8))
             command = ["run", "--main-role=sub"]
-            expected = "ansar: settings file \(scratch.home)/settings/pub.json is corrupt (unexpected end of text at line 1, column 16): fix it with `ansar edit settings pub`"
+            expected =
+                "ansar: settings file \(scratch.home)/settings/pub.json is corrupt (unexpected end of text at line 1, column 16): fix it with `ansar edit settings pub`"
         case "realm of nothing":
             command = ["create", "--realm-of=\(scratch.path)/no-secret"]
-            expected = "ansar: realm secret \(scratch.path)/no-secret: open: No such file or directory (errno 2); no home was created"
+            expected =
+                "ansar: realm secret \(scratch.path)/no-secret: open: No such file or directory (errno 2); no home was created"
         case "WAN directory with a parent":
             try scratch.seedHome()
             command = ["directory", "--scope=wan", "--parent=198.18.0.1:32178"]
@@ -140,12 +152,13 @@ struct AnsarTests {
         case "bad keep-alive":
             try scratch.seedHome()
             command = ["run", "--main-role=sub", "--network-keep-alive=4"]
-            expected = "ansar: --network-keep-alive=4: expected PROBE/DEADLINE in seconds with 0 < PROBE < DEADLINE ≤ 3600, like 0.5/1.5"
+            expected =
+                "ansar: --network-keep-alive=4: expected PROBE/DEADLINE in seconds with 0 < PROBE < DEADLINE ≤ 3600, like 0.5/1.5"
         case "bad socket count":
             try scratch.seedHome()
             command = ["directory", "--sockets=-3"]
             expected = "ansar: --sockets=-3: expected a whole number above 0"
-        default:  // garbage on stdout
+        default: // garbage on stdout
             try scratch.script("chatty", "echo hello there")
             try scratch.seedHome()
             #expect(try scratch.ansar(["add", "chatty", "talker"]).0 == 0)
@@ -161,7 +174,9 @@ struct AnsarTests {
         if name == "realm of nothing" { #expect(!SystemAccess.exists(scratch.home), "no home was made") }
     }
 
-    @Test("start returns once the group is up; status, log and returned look inside; a second start is refused; stop ends it")
+    @Test(
+        "start returns once the group is up; status, log and returned look inside; a second start is refused; stop ends it"
+    )
     func startStatusStop() throws {
         let scratch = try Scratch()
         try scratch.seedHome()
@@ -193,7 +208,10 @@ struct AnsarTests {
         let (logCode, _, _) = try scratch.ansar(["log", "pub"])
         #expect(logCode == 0)
         let (_, roles, _) = try scratch.ansar(["list", "--json"])
-        #expect(roles == #"[{"role":"pub","executable":"publish-a-service","retries":0},{"role":"sub","executable":"subscribe-to-service","retries":0}]"# + "\n")
+        #expect(
+            roles
+                == #"[{"role":"pub","executable":"publish-a-service","retries":0},{"role":"sub","executable":"subscribe-to-service","retries":0}]"#
+                + "\n")
         let (nothing, _, nothingErrors) = try scratch.ansar(["stop"])
         #expect(nothing == 1 && nothingErrors == "ansar: no group is running in \(scratch.home)\n")
     }
@@ -272,7 +290,9 @@ struct AnsarTests {
         try scratch.seedHome()
         try SystemAccess.writeFileAtomically("\(scratch.path)/bad.json", Array("{oops".utf8))
         let (bad, _, badErrors) = try scratch.ansar(["set", "settings", "sub", "--file=\(scratch.path)/bad.json"])
-        #expect(bad == 1 && badErrors.hasPrefix("ansar: \(scratch.path)/bad.json: ") && badErrors.hasSuffix("; nothing was stored\n"))
+        #expect(
+            bad == 1 && badErrors.hasPrefix("ansar: \(scratch.path)/bad.json: ")
+                && badErrors.hasSuffix("; nothing was stored\n"))
         try SystemAccess.writeFileAtomically("\(scratch.path)/good.json", Array(#"{"clientName": "Ann"}"#.utf8))
         #expect(try scratch.ansar(["set", "settings", "sub", "--file=\(scratch.path)/good.json"]).0 == 0)
         let (_, stored, _) = try scratch.ansar(["get", "settings", "sub"])
@@ -299,7 +319,9 @@ struct AnsarTests {
         try scratch.script("good-editor", #"printf '{"clientName": "Edited"}' > "$1""#)
         try scratch.script("bad-editor", #"printf '{broken' > "$1""#)
         let edit = { (editor: String) throws -> (Int32, String, String) in
-            let process = try Subprocess("ansar", ["edit", "settings", "sub", "--home-path=\(scratch.home)"], environment: ["EDITOR": "\(scratch.path)/dist/\(editor)"])
+            let process = try Subprocess(
+                "ansar", ["edit", "settings", "sub", "--home-path=\(scratch.home)"],
+                environment: ["EDITOR": "\(scratch.path)/dist/\(editor)"])
             let code = process.wait()
             return (code, process.output, process.errors)
         }
@@ -307,15 +329,20 @@ struct AnsarTests {
         #expect(Subprocess.read("\(scratch.home)/settings/sub.json") == "{\n  \"clientName\": \"Edited\"\n}\n")
         let (badCode, _, badErrors) = try edit("bad-editor")
         #expect(badCode == 1 && badErrors.hasPrefix("ansar: the edited settings are not valid ("))
-        #expect(Subprocess.read("\(scratch.home)/settings/sub.json") == "{\n  \"clientName\": \"Edited\"\n}\n", "left as it was")
+        #expect(
+            Subprocess.read("\(scratch.home)/settings/sub.json") == "{\n  \"clientName\": \"Edited\"\n}\n",
+            "left as it was")
         #expect(try scratch.ansar(["snapshot", "\(scratch.path)/saved"]).0 == 0)
         #expect(Subprocess.read("\(scratch.path)/saved/settings/sub.json").contains("Edited"))
-        try SystemAccess.writeFileAtomically("\(scratch.home)/logs/pub.log", Array("""
-            2020-01-01T00:00:00+0000 notice old line
-            2020-01-01T00:00:01+0000 notice old line two
-            \(SystemAccess.utcTimestamp(SystemAccess.wallClock() - 1))+0000 notice new line
+        try SystemAccess.writeFileAtomically(
+            "\(scratch.home)/logs/pub.log",
+            Array(
+                """
+                2020-01-01T00:00:00+0000 notice old line
+                2020-01-01T00:00:01+0000 notice old line two
+                \(SystemAccess.utcTimestamp(SystemAccess.wallClock() - 1))+0000 notice new line
 
-            """.utf8))
+                """.utf8))
         let (_, recent, _) = try scratch.ansar(["log", "pub", "--last", "5m"])
         #expect(recent.hasSuffix("notice new line\n") && !recent.contains("old line"))
         let (_, range, _) = try scratch.ansar(["log", "pub", "--from", "2020-01-01T00:00:01", "--to", "2021"])
@@ -329,7 +356,8 @@ struct AnsarTests {
         let scratch = try Scratch()
         // Not a shell: a shell resets its signal mask; Python keeps the one it was started with.
         try SystemAccess.writeFileAtomically(
-            "\(scratch.path)/dist/napper", Array("#!/usr/bin/env python3\nimport time\ntime.sleep(30)\n".utf8), mode: 0o755)
+            "\(scratch.path)/dist/napper", Array("#!/usr/bin/env python3\nimport time\ntime.sleep(30)\n".utf8),
+            mode: 0o755)
         try scratch.seedHome()
         #expect(try scratch.ansar(["add", "napper", "nap"]).0 == 0)
         #expect(try scratch.ansar(["delete", "sub"]).0 == 0)
@@ -343,7 +371,9 @@ struct AnsarTests {
     func retryPolicy() throws {
         let scratch = try Scratch()
         // Fails twice (exit 3), then returns a value saying which attempt it was.
-        try scratch.script("crashy", """
+        try scratch.script(
+            "crashy",
+            """
             n=$(cat \(scratch.path)/count 2>/dev/null || echo 0); n=$((n+1)); echo $n > \(scratch.path)/count
             if [ $n -lt 3 ]; then exit 3; fi
             echo '{"type":"test.Done","value":{"attempt":'$n'}}'

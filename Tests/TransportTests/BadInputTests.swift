@@ -1,11 +1,11 @@
+import Cryptography
 import Reactor
 import Testing
+
 @testable import Transport
 
-import Cryptography
-
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Each bad input closes only the offending connection, with its reason, while a bystander
@@ -20,7 +20,8 @@ struct BadInputTests {
 
         init(_ backend: Reactor.BackendChoice) throws {
             bench = try Bench(backend) {
-                $0.networkKeepAlive = KeepAlive.Configuration(probeAfter: .milliseconds(100), deadline: .milliseconds(400))
+                $0.networkKeepAlive = KeepAlive.Configuration(
+                    probeAfter: .milliseconds(100), deadline: .milliseconds(400))
                 $0.handshakeTimeout = .milliseconds(500)
                 $0.maximumBody = 64 * 1024
             }
@@ -57,8 +58,9 @@ struct BadInputTests {
         }
     }
 
-    @Test("garbage, a foreign handshake version, the wrong realm, a plaintext client: refused before acceptance",
-          arguments: backends, ["garbage", "version", "realm", "plaintext frames", "plaintext mode"])
+    @Test(
+        "garbage, a foreign handshake version, the wrong realm, a plaintext client: refused before acceptance",
+        arguments: backends, ["garbage", "version", "realm", "plaintext frames", "plaintext mode"])
     func handshakeRefusals(backend: Reactor.BackendChoice, kind: String) throws {
         let setup = try Setup(backend)
         let peer = try RawPeer(port: setup.port)
@@ -94,12 +96,15 @@ struct BadInputTests {
         let setup = try Setup(backend)
         let stranger = try Bench(backend, secret: .generate())
         let connector = stranger.connections.connect(to: .ipv4("127.0.0.1", port: setup.port))
-        #expect(try spinBoth(stranger, setup.bench) { client, _ in
-            client.has {
-                guard case .notConnected(connector, .protocolError(.handshake(let why)), nil) = $0 else { return false }
-                return why.contains("during the handshake")
-            }
-        })
+        #expect(
+            try spinBoth(stranger, setup.bench) { client, _ in
+                client.has {
+                    guard case .notConnected(connector, .protocolError(.handshake(let why)), nil) = $0 else {
+                        return false
+                    }
+                    return why.contains("during the handshake")
+                }
+            })
         #expect(try setup.bystanderStillServes())
         #expect(setup.bench.recorder.accepted.count == 1)
     }
@@ -121,8 +126,9 @@ struct BadInputTests {
         #expect(try setup.bystanderStillServes())
     }
 
-    @Test("bad frames inside good records: wrong magic, length over the maximum, truncated header",
-          arguments: backends, ["magic", "oversize", "truncated"])
+    @Test(
+        "bad frames inside good records: wrong magic, length over the maximum, truncated header",
+        arguments: backends, ["magic", "oversize", "truncated"])
     func badFrames(backend: Reactor.BackendChoice, kind: String) throws {
         let setup = try Setup(backend)
         let (peer, id) = try setup.handshakenPeer()
@@ -136,7 +142,10 @@ struct BadInputTests {
             var header: [UInt8] = []
             FrameHeader(typeID: 1, bodyLength: 64 * 1024 + 1).write(into: &header)
             peer.write(peer.record(header))
-            #expect(try setup.closedFor(id) { $0 == .protocolError(.frameTooLarge(length: 64 * 1024 + 1, maximum: 64 * 1024)) })
+            #expect(
+                try setup.closedFor(id) {
+                    $0 == .protocolError(.frameTooLarge(length: 64 * 1024 + 1, maximum: 64 * 1024))
+                })
         default:
             peer.write(peer.record(Array(frame(1, [1, 2]).prefix(20))))
             shutdown(peer.fd, Int32(SHUT_WR))
@@ -145,8 +154,9 @@ struct BadInputTests {
         #expect(try setup.bystanderStillServes())
     }
 
-    @Test("a peer that stops mid-frame is dropped at the keep-alive deadline; one that trickles a byte at a time, by the minimum rate",
-          arguments: backends, [false, true])
+    @Test(
+        "a peer that stops mid-frame is dropped at the keep-alive deadline; one that trickles a byte at a time, by the minimum rate",
+        arguments: backends, [false, true])
     func stalls(backend: Reactor.BackendChoice, trickle: Bool) throws {
         let setup = try Setup(backend)
         let (staller, id) = try setup.handshakenPeer()
@@ -160,9 +170,10 @@ struct BadInputTests {
                 sent += 1
                 try setup.bench.spin(within: .milliseconds(50)) { _ in false }
             }
-            #expect(try setup.closedFor(id) {
-                if case .protocolError(.tooSlow(let rate, minimum: 1024)) = $0 { rate < 1024 } else { false }
-            })
+            #expect(
+                try setup.closedFor(id) {
+                    if case .protocolError(.tooSlow(let rate, minimum: 1024)) = $0 { rate < 1024 } else { false }
+                })
         } else {
             staller.write(staller.record(Array(partial.prefix(500))))
             #expect(try setup.closedFor(id) { if case .protocolError(.peerSilent) = $0 { true } else { false } })
@@ -170,7 +181,9 @@ struct BadInputTests {
         #expect(try setup.bystanderStillServes())
     }
 
-    @Test("a peer that stops reading while we stream to it: once its window closes, it is lost at the deadline", arguments: backends)
+    @Test(
+        "a peer that stops reading while we stream to it: once its window closes, it is lost at the deadline",
+        arguments: backends)
     func peerStopsReading(backend: Reactor.BackendChoice) throws {
         let setup = try Setup(backend)
         let (deaf, id) = try setup.handshakenPeer()

@@ -1,16 +1,18 @@
-@testable import Reactor
 import Platform
 import Testing
+
+@testable import Reactor
 @testable import Transport
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 @Suite("Connections over real sockets, both backends")
 struct ConnectionTests {
-    @Test("echo over TCP and Unix, encrypted and plaintext",
-          arguments: backends, [("127.0.0.1:0", true), ("127.0.0.1:0", false), ("@ansar-transport-echo", true)])
+    @Test(
+        "echo over TCP and Unix, encrypted and plaintext",
+        arguments: backends, [("127.0.0.1:0", true), ("127.0.0.1:0", false), ("@ansar-transport-echo", true)])
     func echo(backend: Reactor.BackendChoice, setup: (String, Bool)) throws {
         let bench = try Bench(backend) { $0.encrypted = setup.1 }
         var address = try SocketAddress(parsing: setup.0)
@@ -25,7 +27,8 @@ struct ConnectionTests {
         for index in 0..<200 {
             let body = (0..<(index * 3)).map { UInt8(truncatingIfNeeded: $0 &+ index) }
             sent.append(body)
-            try bench.connections.send(FrameHeader(typeID: UInt32(index), bodyLength: 0, destination: 7), body: body, on: client)
+            try bench.connections.send(
+                FrameHeader(typeID: UInt32(index), bodyLength: 0, destination: 7), body: body, on: client)
         }
         #expect(try bench.spin { $0.frames.filter { $0.0 == client }.count == 200 })
         let echoed = bench.recorder.frames.filter { $0.0 == client }
@@ -36,7 +39,9 @@ struct ConnectionTests {
         let server = bench.recorder.accepted[0]
         #expect(try bench.spin { $0.has { $0 == .abandoned(server, .endOfStream) } })
         #expect(bench.recorder.has { $0 == .closed(client, .requested) })
-        #expect(throws: FrameRefused.closed) { try bench.connections.send(FrameHeader(typeID: 1, bodyLength: 0), body: [], on: client) }
+        #expect(throws: FrameRefused.closed) {
+            try bench.connections.send(FrameHeader(typeID: 1, bodyLength: 0), body: [], on: client)
+        }
     }
 
     @Test("a 4 MiB frame crosses many records; back-pressure refuses, then writable", arguments: backends)
@@ -54,13 +59,17 @@ struct ConnectionTests {
         #expect(bench.recorder.frames[0].2 == big)
         #expect(bench.recorder.frames[1].1.typeID == 10)
         #expect(throws: FrameRefused.tooLarge(16 * 1024 * 1024 + 1)) {
-            try bench.connections.send(FrameHeader(typeID: 1, bodyLength: 0), body: [UInt8](repeating: 0, count: 16 * 1024 * 1024 + 1), on: client)
+            try bench.connections.send(
+                FrameHeader(typeID: 1, bodyLength: 0), body: [UInt8](repeating: 0, count: 16 * 1024 * 1024 + 1),
+                on: client)
         }
     }
 
     @Test("after a 4 MiB burst an idle connection gives its buffers back", arguments: backends)
     func idleFootprint(backend: Reactor.BackendChoice) throws {
-        let bench = try Bench(backend) { $0.networkKeepAlive = KeepAlive.Configuration(probeAfter: .milliseconds(100), deadline: .milliseconds(400)) }
+        let bench = try Bench(backend) {
+            $0.networkKeepAlive = KeepAlive.Configuration(probeAfter: .milliseconds(100), deadline: .milliseconds(400))
+        }
         let (client, server) = try bench.connectedPair()
         let big = [UInt8](repeating: 9, count: 4 << 20)
         func retained(_ id: ConnectionID) -> Int {
@@ -69,20 +78,24 @@ struct ConnectionTests {
         }
         try bench.connections.send(FrameHeader(typeID: 9, bodyLength: 0), body: big, on: client)
         var peak = 0
-        #expect(try bench.spin(within: .seconds(30)) { recorder in
-            peak = max(peak, retained(server))
-            return recorder.frames.count == 1
-        })
+        #expect(
+            try bench.spin(within: .seconds(30)) { recorder in
+                peak = max(peak, retained(server))
+                return recorder.frames.count == 1
+            })
         #expect(peak > 256 << 10, "the frame was gathered on the way in (\(peak) B at most)")
         // Quiet for a few keep-alive checks: both ends shrink (probes and answers still pass
         // through the opener, a few dozen bytes each).
-        #expect(try bench.spin(within: .seconds(10)) { _ in retained(client) < 1024 && retained(server) < 1024 },
-                "client \(retained(client)) B, server \(retained(server)) B")
+        #expect(
+            try bench.spin(within: .seconds(10)) { _ in retained(client) < 1024 && retained(server) < 1024 },
+            "client \(retained(client)) B, server \(retained(server)) B")
     }
 
     @Test("an idle connection stays up on probes; a frozen peer is abandoned within the deadline", arguments: backends)
     func keepAlive(backend: Reactor.BackendChoice) throws {
-        let bench = try Bench(backend) { $0.networkKeepAlive = KeepAlive.Configuration(probeAfter: .milliseconds(100), deadline: .milliseconds(400)) }
+        let bench = try Bench(backend) {
+            $0.networkKeepAlive = KeepAlive.Configuration(probeAfter: .milliseconds(100), deadline: .milliseconds(400))
+        }
         _ = try bench.connectedPair()
         // Idle for five deadlines: probes and answers keep both ends alive.
         try bench.spin(within: .seconds(2)) { _ in false }
@@ -97,11 +110,15 @@ struct ConnectionTests {
         #expect(bench.recorder.events.filter { if case .abandoned = $0 { true } else { false } }.count == 1)
     }
 
-    @Test("our own stall is not the peer's silence: a loop that does not turn for 3 deadlines drops nothing", arguments: backends)
+    @Test(
+        "our own stall is not the peer's silence: a loop that does not turn for 3 deadlines drops nothing",
+        arguments: backends)
     func ownStall(backend: Reactor.BackendChoice) throws {
-        let bench = try Bench(backend) { $0.networkKeepAlive = KeepAlive.Configuration(probeAfter: .milliseconds(100), deadline: .milliseconds(400)) }
+        let bench = try Bench(backend) {
+            $0.networkKeepAlive = KeepAlive.Configuration(probeAfter: .milliseconds(100), deadline: .milliseconds(400))
+        }
         let (client, server) = try bench.connectedPair()
-        try bench.spin(within: .milliseconds(300)) { _ in false }  // a probe may be out now
+        try bench.spin(within: .milliseconds(300)) { _ in false } // a probe may be out now
         // The fault: this thread (both ends' loop) blocks, as a slow handler would.
         usleep(1_200_000)
         // Probes go out after the stall and are answered: a whole answer window, running.
@@ -110,7 +127,9 @@ struct ConnectionTests {
         #expect(try bench.carries(3, from: client, to: server))
     }
 
-    @Test("a full timer table: the owner's timer is refused, keep-alive keeps working from its reserve", arguments: backends)
+    @Test(
+        "a full timer table: the owner's timer is refused, keep-alive keeps working from its reserve",
+        arguments: backends)
     func fullTimerTable(backend: Reactor.BackendChoice) throws {
         var limits = Limits()
         limits.timers = 8
@@ -135,15 +154,18 @@ struct ConnectionTests {
         var limits = Limits()
         limits.sockets = 3
         let bench = try Bench(backend, limits: limits)
-        _ = try bench.connectedPair()  // the listener and both ends: the table is full
+        _ = try bench.connectedPair() // the listener and both ends: the table is full
         let target = try #require(bench.recorder.listening)
         let connectors = (0..<5).map { _ in bench.connections.connect(to: target) }
         #expect(Set(connectors).count == 5, "no identifier reused before its failure was told: \(connectors)")
-        #expect(try bench.spin { recorder in
-            connectors.allSatisfy { id in
-                recorder.has { if case .notConnected(id, .socket(.limitReached(.sockets)), nil) = $0 { true } else { false } }
-            }
-        })
+        #expect(
+            try bench.spin { recorder in
+                connectors.allSatisfy { id in
+                    recorder.has {
+                        if case .notConnected(id, .socket(.limitReached(.sockets)), nil) = $0 { true } else { false }
+                    }
+                }
+            })
         #expect(bench.recorder.events.filter { if case .notConnected = $0 { true } else { false } }.count == 5)
     }
 
@@ -152,20 +174,30 @@ struct ConnectionTests {
         let bench = try Bench(backend)
         let server = try Bench(.epoll)
         let port = try server.listen().port!
-        let first = try #require(server.recorder.events.compactMap { if case .listening(let id, _) = $0 { id } else { nil } }.first)
+        let first = try #require(
+            server.recorder.events.compactMap { if case .listening(let id, _) = $0 { id } else { nil } }.first)
         server.connections.closeListener(first)
         try server.spin(within: .milliseconds(20)) { _ in false }
         let connector = bench.connections.connect(
-            to: .ipv4("127.0.0.1", port: port), backoff: Backoff(initial: .milliseconds(10), maximum: .milliseconds(80)))
-        #expect(try bench.spin { $0.events.filter { if case .notConnected(connector, _, .some) = $0 { true } else { false } }.count >= 2 })
+            to: .ipv4("127.0.0.1", port: port), backoff: Backoff(initial: .milliseconds(10), maximum: .milliseconds(80))
+        )
+        #expect(
+            try bench.spin {
+                $0.events.filter { if case .notConnected(connector, _, .some) = $0 { true } else { false } }.count >= 2
+            })
         // The server comes up on the same port.
         server.connections.listen(on: .ipv4("127.0.0.1", port: port))
-        func both(_ condition: (Recorder, Recorder) -> Bool) throws -> Bool { try spinBoth(bench, server, until: condition) }
+        func both(_ condition: (Recorder, Recorder) -> Bool) throws -> Bool {
+            try spinBoth(bench, server, until: condition)
+        }
         #expect(try both { client, server in !client.connected.isEmpty && !server.accepted.isEmpty })
         // The server drops the connection: the client is told, and reconnects by itself.
         server.connections.close(server.recorder.accepted[0])
         #expect(try both { client, server in client.connected.count == 2 && server.accepted.count == 2 })
-        #expect(bench.recorder.has { if case .abandoned(let id, _) = $0 { id == bench.recorder.connected[0] } else { false } })
+        #expect(
+            bench.recorder.has {
+                if case .abandoned(let id, _) = $0 { id == bench.recorder.connected[0] } else { false }
+            })
         bench.connections.closeConnector(connector)
         #expect(try both { _, server in server.has { if case .abandoned = $0 { true } else { false } } })
     }
@@ -175,11 +207,17 @@ struct ConnectionTests {
         let bench = try Bench(backend)
         let (client, server) = try bench.connectedPair()
         for index in 0..<1500 {
-            try bench.connections.send(FrameHeader(typeID: UInt32(index), bodyLength: 0), body: [UInt8](repeating: 1, count: 500), on: client)
+            try bench.connections.send(
+                FrameHeader(typeID: UInt32(index), bodyLength: 0), body: [UInt8](repeating: 1, count: 500), on: client)
         }
         bench.connections.close(client)
-        #expect(throws: FrameRefused.closed) { try bench.connections.send(FrameHeader(typeID: 1, bodyLength: 0), body: [], on: client) }
-        #expect(try bench.spin { $0.has { $0 == .abandoned(server, .endOfStream) } && $0.has { $0 == .closed(client, .requested) } })
+        #expect(throws: FrameRefused.closed) {
+            try bench.connections.send(FrameHeader(typeID: 1, bodyLength: 0), body: [], on: client)
+        }
+        #expect(
+            try bench.spin {
+                $0.has { $0 == .abandoned(server, .endOfStream) } && $0.has { $0 == .closed(client, .requested) }
+            })
         let received = bench.recorder.frames.filter { $0.0 == server }
         #expect(received.count == 1500)
         #expect(received.map(\.1.typeID) == (0..<1500).map(UInt32.init))
@@ -187,15 +225,18 @@ struct ConnectionTests {
 
     @Test("a listener whose socket file is deleted listens anew; clients reach it again", arguments: backends)
     func relisten(backend: Reactor.BackendChoice) throws {
-        let bench = try Bench(backend) { $0.keepAlive = KeepAlive.Configuration(probeAfter: .milliseconds(50), deadline: .milliseconds(200)) }
+        let bench = try Bench(backend) {
+            $0.keepAlive = KeepAlive.Configuration(probeAfter: .milliseconds(50), deadline: .milliseconds(200))
+        }
         let path = "/tmp/ansar-relisten-\(getpid())-\(backend)"
         let listener = bench.connections.listen(on: .unix(path: path))
         #expect(try bench.spin { $0.listening != nil })
         #expect(unlink(path) == 0)
-        #expect(try bench.spin {
-            $0.has { if case .notListening(listener, _, _) = $0 { true } else { false } }
-                && $0.events.filter { if case .listening(listener, _) = $0 { true } else { false } }.count == 2
-        })
+        #expect(
+            try bench.spin {
+                $0.has { if case .notListening(listener, _, _) = $0 { true } else { false } }
+                    && $0.events.filter { if case .listening(listener, _) = $0 { true } else { false } }.count == 2
+            })
         #expect(access(path, F_OK) == 0, "the socket file is back")
         bench.connections.connect(to: .unix(path: path))
         #expect(try bench.spin { !$0.connected.isEmpty && !$0.accepted.isEmpty })
@@ -217,7 +258,7 @@ struct ConnectionTests {
         let bench = try Bench(backend) { $0.sendQueueBytes = 64 * 1024 }
         let (client, server) = try bench.connectedPair()
         bench.connections.pauseReceiving(server)
-        try bench.spin(within: .milliseconds(20)) { _ in false }  // let the pause take effect
+        try bench.spin(within: .milliseconds(20)) { _ in false } // let the pause take effect
         let body = [UInt8](repeating: 3, count: 8 * 1024)
         var sent = 0
         var refused = false
@@ -243,7 +284,9 @@ struct ConnectionTests {
 
     @Test("a frame queued outside the loop leaves on the next turn, not at the next event", arguments: backends)
     func sendOutsideTheLoop(backend: Reactor.BackendChoice) throws {
-        let bench = try Bench(backend) { $0.networkKeepAlive = KeepAlive.Configuration(probeAfter: .seconds(20), deadline: .seconds(30)) }
+        let bench = try Bench(backend) {
+            $0.networkKeepAlive = KeepAlive.Configuration(probeAfter: .seconds(20), deadline: .seconds(30))
+        }
         let (client, server) = try bench.connectedPair()
         try bench.connections.send(FrameHeader(typeID: 4, bodyLength: 0), body: [4], on: client)
         let started = Deadline.now()

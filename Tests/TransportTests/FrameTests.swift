@@ -1,4 +1,5 @@
 import Testing
+
 @testable import Transport
 
 func frameBytes(_ header: FrameHeader, _ body: [UInt8]) -> [UInt8] {
@@ -8,7 +9,9 @@ func frameBytes(_ header: FrameHeader, _ body: [UInt8]) -> [UInt8] {
 }
 
 /// Feeds `bytes` in pieces of the given sizes (cycling) and collects the frames.
-func decode(_ bytes: [UInt8], pieces: [Int], maximumBody: Int = 1 << 20) throws(TransportError) -> [(FrameHeader, [UInt8])] {
+func decode(_ bytes: [UInt8], pieces: [Int], maximumBody: Int = 1 << 20) throws(TransportError) -> [(
+    FrameHeader, [UInt8]
+)] {
     var decoder = FrameDecoder(maximumBody: maximumBody)
     var frames: [(FrameHeader, [UInt8])] = []
     var offset = 0
@@ -31,22 +34,29 @@ func decode(_ bytes: [UInt8], pieces: [Int], maximumBody: Int = 1 << 20) throws(
 struct FrameTests {
     @Test("the header is 32 little-endian bytes in the documented layout")
     func layout() {
-        let header = FrameHeader(typeID: 0x0403_0201, bodyLength: 0x0A0B, destination: 0x1122_3344_5566_7788,
-                                 returnAddress: 0x99, flags: FrameHeader.Flags(rawValue: 1 << 4))
+        let header = FrameHeader(
+            typeID: 0x0403_0201, bodyLength: 0x0A0B, destination: 0x1122_3344_5566_7788,
+            returnAddress: 0x99, flags: FrameHeader.Flags(rawValue: 1 << 4))
         var bytes: [UInt8] = []
         header.write(into: &bytes)
-        #expect(bytes == [0x41, 0x4E, 1, 0x10, 0x0B, 0x0A, 0, 0, 1, 2, 3, 4, 0, 0, 0, 0,
-                          0x88, 0x77, 0x66, 0x55, 0x44, 0x33, 0x22, 0x11, 0x99, 0, 0, 0, 0, 0, 0, 0])
+        #expect(
+            bytes == [
+                0x41, 0x4E, 1, 0x10, 0x0B, 0x0A, 0, 0, 1, 2, 3, 4, 0, 0, 0, 0,
+                0x88, 0x77, 0x66, 0x55, 0x44, 0x33, 0x22, 0x11, 0x99, 0, 0, 0, 0, 0, 0, 0,
+            ])
     }
 
-    @Test("frames decode identically whatever the split", arguments: [[1], [2, 3], [7], [31, 33], [32], [1000], [5, 64, 1]])
+    @Test(
+        "frames decode identically whatever the split",
+        arguments: [[1], [2, 3], [7], [31, 33], [32], [1000], [5, 64, 1]])
     func splits(pieces: [Int]) throws {
         var stream: [UInt8] = []
         var expected: [(FrameHeader, [UInt8])] = []
         for index in 0..<20 {
             let body = (0..<(index * 13)).map { UInt8(truncatingIfNeeded: $0 &* 7 &+ index) }
-            let header = FrameHeader(typeID: UInt32(index), bodyLength: body.count, destination: UInt64(index) << 40,
-                                     returnAddress: UInt64(index))
+            let header = FrameHeader(
+                typeID: UInt32(index), bodyLength: body.count, destination: UInt64(index) << 40,
+                returnAddress: UInt64(index))
             expected.append((header, body))
             stream += frameBytes(header, body)
         }
@@ -76,7 +86,9 @@ struct FrameTests {
         }
         #expect(throws: TransportError.truncated(missing: 2)) { try decode(Array(good.dropLast(2)), pieces: [5]) }
         #expect(throws: TransportError.truncated(missing: 12)) { try decode(Array(good.prefix(20)), pieces: [5]) }
-        #expect(throws: TransportError.badMagic(0x4547)) { try decode(Array("GET / HTTP/1.1\r\n\r\n".utf8) + [UInt8](repeating: 0, count: 20), pieces: [100]) }
+        #expect(throws: TransportError.badMagic(0x4547)) {
+            try decode(Array("GET / HTTP/1.1\r\n\r\n".utf8) + [UInt8](repeating: 0, count: 20), pieces: [100])
+        }
     }
 
     @Test("a failed decoder stays failed")
@@ -85,7 +97,9 @@ struct FrameTests {
         let garbage = [UInt8](repeating: 0xFF, count: 40)
         #expect(throws: TransportError.self) { try decoder.feed(garbage.span) { _, _ in } }
         let good = frameBytes(FrameHeader(typeID: 1, bodyLength: 0), [])
-        #expect(throws: TransportError.self) { try decoder.feed(good.span) { _, _ in Issue.record("no frame after failure") } }
+        #expect(throws: TransportError.self) {
+            try decoder.feed(good.span) { _, _ in Issue.record("no frame after failure") }
+        }
     }
 
     @Test("a big split frame does not leave its buffer pinned to the decoder")

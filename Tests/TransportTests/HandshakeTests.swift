@@ -1,10 +1,13 @@
+import Cryptography
 import Reactor
 import Testing
+
 @testable import Transport
-import Cryptography
 
 /// Runs a handshake between two state machines, optionally feeding one byte at a time.
-func shake(_ client: inout Handshake, _ server: inout Handshake, byteByByte: Bool = false) throws -> (HandshakeKeys, HandshakeKeys) {
+func shake(_ client: inout Handshake, _ server: inout Handshake, byteByByte: Bool = false) throws -> (
+    HandshakeKeys, HandshakeKeys
+) {
     func deliver(_ bytes: [UInt8], to side: inout Handshake) throws -> Handshake.Step {
         var step = Handshake.Step.needMore
         var offset = 0
@@ -18,8 +21,10 @@ func shake(_ client: inout Handshake, _ server: inout Handshake, byteByByte: Boo
         return step
     }
     let helloStarted = client.start()
-        let hello = try #require(helloStarted)
-    guard case .send(let serverHello) = try deliver(hello, to: &server) else { throw TransportError.handshake("no server hello") }
+    let hello = try #require(helloStarted)
+    guard case .send(let serverHello) = try deliver(hello, to: &server) else {
+        throw TransportError.handshake("no server hello")
+    }
     guard case .established(let clientKeys, let finished?) = try deliver(serverHello, to: &client) else {
         throw TransportError.handshake("client not established")
     }
@@ -60,7 +65,9 @@ struct HandshakeTests {
         var server = Handshake(role: .server, secret: realm, encrypted: true)
         let helloStarted = client.start()
         let hello = try #require(helloStarted)
-        #expect(throws: TransportError.handshake("peer does not hold this realm's secret")) { try server.receive(hello.span) }
+        #expect(throws: TransportError.handshake("peer does not hold this realm's secret")) {
+            try server.receive(hello.span)
+        }
     }
 
     @Test("a client refuses a server of another realm")
@@ -73,10 +80,15 @@ struct HandshakeTests {
         #expect(throws: TransportError.self) { try impostor.receive(hello.span) }
         // Even an impostor that answered with a replayed honest server hello fails the client: it
         // cannot finish without the server's ephemeral secret, and its own hello MAC is wrong.
-        guard case .send(let serverHello)? = try? honest.receive(hello.span).step else { Issue.record("honest server"); return }
+        guard case .send(let serverHello)? = try? honest.receive(hello.span).step else {
+            Issue.record("honest server")
+            return
+        }
         var tampered = serverHello
         tampered[20] ^= 1
-        #expect(throws: TransportError.handshake("peer does not hold this realm's secret")) { try client.receive(tampered.span) }
+        #expect(throws: TransportError.handshake("peer does not hold this realm's secret")) {
+            try client.receive(tampered.span)
+        }
     }
 
     @Test("a replayed client hello does not complete: the finished MAC covers the server's fresh key")
@@ -89,15 +101,22 @@ struct HandshakeTests {
         let hello = try #require(helloStarted)
         var first = Handshake(role: .server, secret: realm, encrypted: true)
         var second = Handshake(role: .server, secret: realm, encrypted: true)
-        guard case .send(let firstReply) = try first.receive(hello.span).step else { Issue.record("first"); return }
-        guard case .established(_, let finished?) = try original.receive(firstReply.span).step else { Issue.record("client"); return }
-        _ = try second.receive(hello.span)  // the replay gets a hello with a different key…
+        guard case .send(let firstReply) = try first.receive(hello.span).step else {
+            Issue.record("first")
+            return
+        }
+        guard case .established(_, let finished?) = try original.receive(firstReply.span).step else {
+            Issue.record("client")
+            return
+        }
+        _ = try second.receive(hello.span) // the replay gets a hello with a different key…
         #expect(throws: TransportError.handshake("client finished message not authenticated")) {
-            try second.receive(finished.span)  // …and the recorded finished message does not fit it
+            try second.receive(finished.span) // …and the recorded finished message does not fit it
         }
     }
 
-    @Test("AES-256-GCM only when both ends have it in hardware", arguments: [(true, true), (true, false), (false, true)])
+    @Test(
+        "AES-256-GCM only when both ends have it in hardware", arguments: [(true, true), (true, false), (false, true)])
     func algorithmChoice(clientAES: Bool, serverAES: Bool) throws {
         var client = Handshake(role: .client, secret: realm, encrypted: true, hardwareAES: clientAES)
         var server = Handshake(role: .server, secret: realm, encrypted: true, hardwareAES: serverAES)
@@ -113,7 +132,9 @@ struct HandshakeTests {
         let started = client.start()
         var hello = try #require(started)
         hello[6] ^= 1
-        #expect(throws: TransportError.handshake("peer does not hold this realm's secret")) { try server.receive(hello.span) }
+        #expect(throws: TransportError.handshake("peer does not hold this realm's secret")) {
+            try server.receive(hello.span)
+        }
     }
 
     @Test("encryption is never downgraded: mode mismatches fail both ways")
@@ -152,9 +173,15 @@ struct HandshakeTests {
         var server = Handshake(role: .server, secret: realm, encrypted: true)
         let helloStarted = client.start()
         let hello = try #require(helloStarted)
-        guard case .send(let reply) = try server.receive(hello.span).step else { Issue.record("reply"); return }
+        guard case .send(let reply) = try server.receive(hello.span).step else {
+            Issue.record("reply")
+            return
+        }
         let (used, step) = try client.receive((reply + [1, 2, 3]).span)
         #expect(used == reply.count)
-        guard case .established = step else { Issue.record("client established"); return }
+        guard case .established = step else {
+            Issue.record("client established")
+            return
+        }
     }
 }

@@ -1,13 +1,13 @@
 import InMemoryLogging
 import Logging
+import Platform
 import Reactor
 import Testing
+
 @testable import Transport
 
-import Platform
-
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 let backends: [Reactor.BackendChoice] = [.uring, .epoll]
@@ -25,7 +25,9 @@ struct Recorder: TransportDelegate {
         if let onEvent { onEvent(event, connections, &self) }
     }
 
-    mutating func transport(_ connections: Connections, received header: FrameHeader, body: Span<UInt8>, on connection: ConnectionID) {
+    mutating func transport(
+        _ connections: Connections, received header: FrameHeader, body: Span<UInt8>, on connection: ConnectionID
+    ) {
         var copy: [UInt8] = []
         copy.append(span: body)
         frames.append((connection, header, copy))
@@ -56,13 +58,17 @@ final class Bench {
     /// What the transport logged.
     let log = InMemoryLogHandler()
 
-    init(_ backend: Reactor.BackendChoice, limits: Limits = Limits(), configure: (inout TransportConfiguration) -> Void = { _ in },
-         secret: RealmSecret = Bench.realm) throws {
+    init(
+        _ backend: Reactor.BackendChoice, limits: Limits = Limits(),
+        configure: (inout TransportConfiguration) -> Void = { _ in },
+        secret: RealmSecret = Bench.realm
+    ) throws {
         reactor = try Reactor(limits: limits, backend: backend)
         var configuration = TransportConfiguration(secret: secret)
         configure(&configuration)
         let log = self.log
-        connections = Connections(reactor: reactor, configuration: configuration, logger: Logger(label: "test") { _ in log })
+        connections = Connections(
+            reactor: reactor, configuration: configuration, logger: Logger(label: "test") { _ in log })
         handler = ConnectionsHandler(connections: connections, delegate: Recorder())
     }
 
@@ -94,7 +100,8 @@ final class Bench {
 
     /// True once a frame of `typeID` sent on `client` has reached `server`.
     func carries(_ typeID: UInt32, from client: ConnectionID, to server: ConnectionID) throws -> Bool {
-        try connections.send(FrameHeader(typeID: typeID, bodyLength: 0), body: [UInt8(truncatingIfNeeded: typeID)], on: client)
+        try connections.send(
+            FrameHeader(typeID: typeID, bodyLength: 0), body: [UInt8(truncatingIfNeeded: typeID)], on: client)
         return try spin { $0.frames.contains { $0.0 == server && $0.1.typeID == typeID } }
     }
 
@@ -106,7 +113,9 @@ final class Bench {
         let before = recorder.accepted.count
         guard try spin(until: { $0.accepted.count == before + 1 }) else { return false }
         let frozen = recorder.accepted[before]
-        return try spin { $0.has { if case .abandoned(frozen, .protocolError(.peerSilent)) = $0 { true } else { false } } }
+        return try spin {
+            $0.has { if case .abandoned(frozen, .protocolError(.peerSilent)) = $0 { true } else { false } }
+        }
     }
 
     /// Listens on `address` and returns the bound address.
@@ -142,7 +151,9 @@ final class RawPeer {
         address.sin_addr.s_addr = UInt32(0x7f00_0001).bigEndian
         address.sin_port = port.bigEndian
         let result = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
         }
         try #require(result == 0)
         _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
@@ -165,7 +176,13 @@ final class RawPeer {
         let deadline = Deadline.after(.seconds(10))
         while out.count < count && Deadline.now() < deadline {
             let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, count - out.count, Int32(MSG_DONTWAIT)) }
-            if n > 0 { out += buffer[0..<n] } else if n == 0 { return nil } else { try bench.spin(within: .milliseconds(5)) { _ in false } }
+            if n > 0 {
+                out += buffer[0..<n]
+            } else if n == 0 {
+                return nil
+            } else {
+                try bench.spin(within: .milliseconds(5)) { _ in false }
+            }
         }
         return out.count == count ? out : nil
     }

@@ -42,7 +42,9 @@ struct KeepAliveTests {
         #expect(keepAlive.check(at: ms(2010)) == .lost(silence: .milliseconds(1500)))
     }
 
-    @Test("an answered probe asks for the check to move up: a peer silent from its answer on is lost at the deadline after it, not a window later")
+    @Test(
+        "an answered probe asks for the check to move up: a peer silent from its answer on is lost at the deadline after it, not a window later"
+    )
     func answeredProbeMovesTheCheck() {
         var keepAlive = KeepAlive(now: start)
         _ = keepAlive.armNextCheck()
@@ -56,7 +58,9 @@ struct KeepAliveTests {
         #expect(keepAlive.armNextCheck() == ms(1100))
         #expect(keepAlive.check(at: ms(1100)) == .probe)
         #expect(keepAlive.armNextCheck() == ms(2100))
-        #expect(keepAlive.check(at: ms(2100)) == .lost(silence: .milliseconds(1500)), "lost at the deadline after the last sign of life")
+        #expect(
+            keepAlive.check(at: ms(2100)) == .lost(silence: .milliseconds(1500)),
+            "lost at the deadline after the last sign of life")
     }
 
     @Test("after our own stall it probes first and judges a whole answer window later")

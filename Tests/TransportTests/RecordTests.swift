@@ -1,15 +1,18 @@
+import Cryptography
 import Reactor
 import Testing
+
 @testable import Transport
-import Cryptography
 
 @Suite("Records: AEAD per coalesced write, counters, rekeying")
 struct RecordTests {
     static let algorithms: [AEAD.Algorithm] = [.aes256gcm, .xchacha20poly1305]
     let key = Sodium.randomBytes(32)
 
-    func open(_ stream: [UInt8], key: [UInt8], algorithm: AEAD.Algorithm, pieces: Int = 1 << 30,
-              policy: RekeyPolicy = RekeyPolicy()) throws(TransportError) -> [[UInt8]] {
+    func open(
+        _ stream: [UInt8], key: [UInt8], algorithm: AEAD.Algorithm, pieces: Int = 1 << 30,
+        policy: RekeyPolicy = RekeyPolicy()
+    ) throws(TransportError) -> [[UInt8]] {
         var opener = RecordOpener(key: key, maximumRecord: 1 << 20, policy: policy, algorithm: algorithm)
         var out: [[UInt8]] = []
         var offset = 0
@@ -51,14 +54,26 @@ struct RecordTests {
         var flipped = records[0]
         flipped[10] ^= 0x80
         #expect(throws: TransportError.recordRejected) { try open(flipped, key: key, algorithm: algorithm) }
-        #expect(throws: TransportError.recordRejected) { try open(records[0] + records[0], key: key, algorithm: algorithm) }
-        #expect(throws: TransportError.recordRejected) { try open(records[1] + records[0], key: key, algorithm: algorithm) }
-        #expect(throws: TransportError.recordRejected) { try open(records[0] + records[2], key: key, algorithm: algorithm) }
-        #expect(throws: TransportError.truncated(missing: 5)) { try open(Array(records[0].dropLast(5)), key: key, algorithm: algorithm) }
-        #expect(throws: TransportError.recordRejected) { try open(records[0], key: Sodium.randomBytes(32), algorithm: algorithm) }
+        #expect(throws: TransportError.recordRejected) {
+            try open(records[0] + records[0], key: key, algorithm: algorithm)
+        }
+        #expect(throws: TransportError.recordRejected) {
+            try open(records[1] + records[0], key: key, algorithm: algorithm)
+        }
+        #expect(throws: TransportError.recordRejected) {
+            try open(records[0] + records[2], key: key, algorithm: algorithm)
+        }
+        #expect(throws: TransportError.truncated(missing: 5)) {
+            try open(Array(records[0].dropLast(5)), key: key, algorithm: algorithm)
+        }
+        #expect(throws: TransportError.recordRejected) {
+            try open(records[0], key: Sodium.randomBytes(32), algorithm: algorithm)
+        }
         var longLength = records[0]
         longLength[3] = 0x7F
-        #expect(throws: TransportError.recordLength(0x7F00_0042)) { try open(longLength, key: key, algorithm: algorithm) }
+        #expect(throws: TransportError.recordLength(0x7F00_0042)) {
+            try open(longLength, key: key, algorithm: algorithm)
+        }
     }
 
     @Test("both ends rekey at the same record; a stale key fails after it")

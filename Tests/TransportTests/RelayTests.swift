@@ -1,6 +1,7 @@
 import Platform
 import Reactor
 import Testing
+
 @testable import Transport
 
 /// The rendezvous relay: two ends that both connect meet there and run the realm handshake across
@@ -56,7 +57,7 @@ struct RelayTests {
         a.connections.connect(to: relay, preface: RelaySwitch.preface(token: RelaySwitch.newToken()))
         let started = Deadline.now()
         #expect(try a.spin { $0.has { if case .notConnected = $0 { true } else { false } } })
-        #expect(started.nanoseconds(until: .now()) < 5_000_000_000)  // the relay's limit, not the 10 s handshake's
+        #expect(started.nanoseconds(until: .now()) < 5_000_000_000) // the relay's limit, not the 10 s handshake's
         // Not a relay preface at all: an ordinary client's handshake hello is refused at once.
         let b = try Bench(backend) { $0.handshakeTimeout = .seconds(10) }
         b.connections.connect(to: relay)

@@ -1,15 +1,14 @@
 // The actor layer: local dispatch, request/response between two runtimes, one-way between them.
 import Actors
-import PubSub
 import CBaseline
+import Platform
+import PubSub
 import Reactor
 import Synchronization
 import Transport
 
-import Platform
-
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 struct Count: Message { var value: Int }
@@ -107,7 +106,9 @@ final class DispatchDriver: Object {
 
 func localDispatch(total: Int) -> Measured {
     do {
-        guard let measured = try actorRuntime().run(DispatchDriver(total: total)) as? Measured else { fail("local dispatch ended early") }
+        guard let measured = try actorRuntime().run(DispatchDriver(total: total)) as? Measured else {
+            fail("local dispatch ended early")
+        }
         return measured
     } catch {
         fail("local dispatch: \(error)")
@@ -234,11 +235,15 @@ final class PingClient: Object {
 }
 
 func actorPingPong(unixSocket: Bool, count: Int) -> Measured {
-    let listen: SocketAddress = unixSocket ? .unixAbstract(name: "ansar-bench-actors-\(getpid())") : .ipv4("127.0.0.1", port: 0)
+    let listen: SocketAddress =
+        unixSocket ? .unixAbstract(name: "ansar-bench-actors-\(getpid())") : .ipv4("127.0.0.1", port: 0)
     let server = ServerThread { BenchServer(listen: listen, server: $0) }
     let address = server.address()
     do {
-        guard let measured = try actorRuntime().run(PingClient(.connect(address), farewell: Done(), count: count)) as? Measured else {
+        guard
+            let measured = try actorRuntime().run(PingClient(.connect(address), farewell: Done(), count: count))
+                as? Measured
+        else {
             fail("actor ping-pong ended early")
         }
         server.join()
@@ -272,7 +277,7 @@ final class SampleSender<Payload: Message>: Object {
         case is Writable: pump(context)
         case is Done:
             sending = false
-            try? context.send(Done(), to: peer)  // the queue may be full: sent again on Writable
+            try? context.send(Done(), to: peer) // the queue may be full: sent again on Writable
         case let measured as Measured: context.complete(measured)
         case let failed as NotConnected: fail("actor one-way sender: \(failed.reason)")
         default: break
@@ -288,7 +293,7 @@ final class SampleSender<Payload: Message>: Object {
             do {
                 try context.send(sample, to: peer)
             } catch {
-                return  // linkBusy: Writable follows
+                return // linkBusy: Writable follows
             }
         }
     }
@@ -299,7 +304,8 @@ func actorOneWay(size: Int, seconds: Double, codable: Bool) -> (messages: UInt64
     let address = server.address()
     let payload = [UInt8](repeating: 0x5A, count: size)
     do {
-        let sender: any Object = codable
+        let sender: any Object =
+            codable
             ? SampleSender(server: address, seconds: seconds, sample: CodableSample(payload: payload))
             : SampleSender(server: address, seconds: seconds, sample: Sample(payload: payload))
         guard let measured = try actorRuntime().run(sender) as? Measured else {

@@ -1,5 +1,5 @@
-import Platform
 import CBaseline
+import Platform
 import Reactor
 
 /// The timings of a ping-pong: round trips after a warm-up, and the heap allocations made while
@@ -66,7 +66,10 @@ struct PingPongClient: ReactorHandler {
 
     mutating func ping(_ socket: SocketID, _ reactor: Reactor) {
         log.sent()
-        do { try reactor.send(message.span, on: socket) } catch { failure = error; reactor.stop() }
+        do { try reactor.send(message.span, on: socket) } catch {
+            failure = error
+            reactor.stop()
+        }
     }
 
     mutating func received(_ bytes: Span<UInt8>, on socket: SocketID, reactor: Reactor) {
@@ -116,7 +119,10 @@ struct FrameSender: ReactorHandler {
         while true {
             var refused = false
             for _ in 0..<256 {
-                do { try reactor.send(frame.span, on: socket) } catch { refused = true; break }
+                do { try reactor.send(frame.span, on: socket) } catch {
+                    refused = true
+                    break
+                }
             }
             if Deadline.now() >= end {
                 finished = true

@@ -1,13 +1,12 @@
+import AnsarTestKit
+import Platform
 // Across namespaced hosts (root only): the real release `ansar` directories on a LAN of three
 // hosts and two LANs joined by a WAN directory, with `bench-node` roles; times taken from the
 // roles' monotonic-clock reports.
 import Reactor
-import AnsarTestKit
-
-import Platform
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 struct HostsFigures {
@@ -64,10 +63,11 @@ func hostsFigures(trials: Int, pings: Int) throws -> HostsFigures {
     // ANSAR_BENCH_LOG=LEVEL: the roles log at that level (shown when a report does not come).
     let logLevel = ChildProcess.currentEnvironment()["ANSAR_BENCH_LOG"].map { ["--debug-level=\($0)"] } ?? []
     func node(_ host: Host, _ settings: [String]) throws -> Subprocess {
-        try host.start("bench-node", settings + ["--group-address=@ansar-host-directory"] + logLevel, environment: environment)
+        try host.start(
+            "bench-node", settings + ["--group-address=@ansar-host-directory"] + logLevel, environment: environment)
     }
     let publisher = try node(c, ["--role=publisher", "--scope=wan"])
-    usleep(1_500_000)  // beacons found, links up
+    usleep(1_500_000) // beacons found, links up
     // Subscriber launch → Available at LAN scope (b and c on one LAN).
     for _ in 0..<trials {
         let launched = Deadline.now().nanoseconds
@@ -80,13 +80,14 @@ func hostsFigures(trials: Int, pings: Int) throws -> HostsFigures {
     let subscriber = try node(b, ["--role=subscriber", "--scope=lan"])
     _ = try awaitReport(subscriber, "available")
     for trial in 1...trials {
-        usleep(2_000_000)  // outages apart, as they come: every level has settled since the last
+        usleep(2_000_000) // outages apart, as they come: every level has settled since the last
         try network.setLink(c, lan: 1, up: false)
         let cut = Deadline.now().nanoseconds
         figures.cutToDropped.append(milliseconds(cut, try awaitReport(subscriber, "dropped", count: trial)))
         try network.setLink(c, lan: 1, up: true)
         let restored = Deadline.now().nanoseconds
-        figures.restoredToAvailable.append(milliseconds(restored, try awaitReport(subscriber, "available", count: trial + 1)))
+        figures.restoredToAvailable.append(
+            milliseconds(restored, try awaitReport(subscriber, "available", count: trial + 1)))
     }
     subscriber.signal(SIGTERM)
     _ = subscriber.wait()

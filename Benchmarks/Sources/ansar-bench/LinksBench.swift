@@ -1,13 +1,12 @@
+import AnsarTestKit
+import Platform
 // Links under real conditions, with the release `link-node` pair: a 10 Mbit/s link between two
 // namespaced hosts (root only), and a Unix-socket link streaming while `stress-ng --cpu 2`
 // loads both cores. Each figure comes from the source's JSON report.
 import Reactor
-import AnsarTestKit
-
-import Platform
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 struct LinkReport {
@@ -20,7 +19,9 @@ struct LinkReport {
 
     init(_ json: String) throws {
         func field(_ name: String) throws -> Double {
-            guard let value = jsonNumber(name, in: json) else { throw HostError("link-node report without \(name): \(json)") }
+            guard let value = jsonNumber(name, in: json) else {
+                throw HostError("link-node report without \(name): \(json)")
+            }
             return value
         }
         bulkMilliseconds = try field("bulkMilliseconds")
@@ -33,7 +34,8 @@ struct LinkReport {
 }
 
 /// Runs a source and a sink (in `hosts` when given, else on this machine) and reads the report.
-func runLinkPair(source: Host?, sink: Host?, address: String, arguments: [String], seconds: Double) throws -> LinkReport {
+func runLinkPair(source: Host?, sink: Host?, address: String, arguments: [String], seconds: Double) throws -> LinkReport
+{
     let environment = ["ANSAR_REALM_SECRET": String(repeating: "6c", count: 32)]
     let common = ["--address=\(address)", "--pure-object"] + arguments
     func start(_ host: Host?, _ role: String) throws -> Subprocess {
@@ -41,14 +43,20 @@ func runLinkPair(source: Host?, sink: Host?, address: String, arguments: [String
         var directory = [CChar](repeating: 0, count: 4096)
         guard getcwd(&directory, directory.count) != nil else { throw HostError("getcwd failed") }
         let here = String(decoding: directory.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-        return try Subprocess("\(here)/../.build/release/link-node", ["--role=\(role)"] + common, environment: environment)
+        return try Subprocess(
+            "\(here)/../.build/release/link-node", ["--role=\(role)"] + common, environment: environment)
     }
     let sourceProcess = try start(source, "source")
-    guard sourceProcess.waitForError(containing: "listening") else { throw HostError("link-node source: \(sourceProcess.errors)") }
+    guard sourceProcess.waitForError(containing: "listening") else {
+        throw HostError("link-node source: \(sourceProcess.errors)")
+    }
     let sinkProcess = try start(sink, "sink")
     let code = sourceProcess.wait(seconds: seconds + 120)
     _ = sinkProcess.wait(seconds: 30)
-    guard code == 0 else { throw HostError("link-node source exited \(code): \(sourceProcess.errors.suffix(2000)) \(sinkProcess.errors.suffix(2000))") }
+    guard code == 0 else {
+        throw HostError(
+            "link-node source exited \(code): \(sourceProcess.errors.suffix(2000)) \(sinkProcess.errors.suffix(2000))")
+    }
     return try LinkReport(sourceProcess.output)
 }
 
@@ -57,19 +65,23 @@ func shapedLinkFigures(seconds: Double) throws -> LinkReport {
     let network = try TestNetwork(executables: "../.build/release")
     defer { network.tearDown() }
     let (a, b) = try network.addShapedPair(rate: "10mbit")
-    return try runLinkPair(source: a, sink: b, address: "198.18.1.1:4100", arguments: ["--seconds=\(seconds)"], seconds: seconds + 30)
+    return try runLinkPair(
+        source: a, sink: b, address: "198.18.1.1:4100", arguments: ["--seconds=\(seconds)"], seconds: seconds + 30)
 }
 
 /// A Unix-socket link (1.5 s keep-alive) streaming for `seconds` while stress-ng loads both cores.
 func stressedLinkFigures(seconds: Double) throws -> LinkReport? {
-    guard let stress = ["/usr/bin/stress-ng", "/bin/stress-ng"].first(where: ChildProcess.isExecutable) else { return nil }
+    guard let stress = ["/usr/bin/stress-ng", "/bin/stress-ng"].first(where: ChildProcess.isExecutable) else {
+        return nil
+    }
     let load = try Subprocess(stress, ["--cpu", "2", "--timeout", "\(Int(seconds) + 30)s"])
     defer {
         load.signal(SIGTERM)
         _ = load.wait(seconds: 10)
     }
     return try runLinkPair(
-        source: nil, sink: nil, address: "@ansar-bench-stress-\(getpid())", arguments: ["--seconds=\(seconds)", "--bulk-bytes=1048576"],
+        source: nil, sink: nil, address: "@ansar-bench-stress-\(getpid())",
+        arguments: ["--seconds=\(seconds)", "--bulk-bytes=1048576"],
         seconds: seconds)
 }
 

@@ -1,15 +1,16 @@
+import Actors
+import CBaseline
 // Publish/subscribe: discovery, loss and return, and a round trip over a session. Each "process"
 // is a runtime on its own thread with its own connections (real sockets through a real group
 // directory); times are taken inside those runtimes.
 import Platform
-import Actors
 import PubSub
 import Reactor
 import Synchronization
 import Transport
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 struct PubSubTimes: Message {
@@ -46,7 +47,9 @@ final class BenchPublisher: Object {
 /// Runs a BenchPublisher as the main object of a runtime thread.
 func benchPublisher(_ name: ServiceName, listed: Listed? = nil) -> @Sendable (Mailbox) async throws -> any Message {
     { mailbox in
-        guard let publisher = mailbox.create(BenchPublisher(name, listed: listed)) else { return Faulted("no publisher") }
+        guard let publisher = mailbox.create(BenchPublisher(name, listed: listed)) else {
+            return Faulted("no publisher")
+        }
         while true {
             let message = try await mailbox.select(Stop.self, Completed.self)
             if message is Completed { return Ack() }
@@ -75,19 +78,26 @@ func pubSubTrial(group: SocketAddress, trial: Int) -> PubSubTimes {
     let subscriber = RuntimeThread(transport: benchGroupSecret, groupAddress: group) { mailbox in
         let started = Deadline.now()
         mailbox.subscribe(.exact(name), scope: .group)
-        guard try await mailbox.select(Available.self, timeout: .seconds(10)) is Available else { return Faulted("no Available") }
+        guard try await mailbox.select(Available.self, timeout: .seconds(10)) is Available else {
+            return Faulted("no Available")
+        }
         let discovery = milliseconds(since: started)
         let ended = Deadline.now()
         try mailbox.send(Stop(), to: firstMain)
-        guard try await mailbox.select(Dropped.self, timeout: .seconds(10)) is Dropped else { return Faulted("no Dropped") }
+        guard try await mailbox.select(Dropped.self, timeout: .seconds(10)) is Dropped else {
+            return Faulted("no Dropped")
+        }
         let loss = milliseconds(since: ended)
         let restarted = Deadline.now()
         let second = RuntimeThread(transport: benchGroupSecret, groupAddress: group, benchPublisher(name))
-        guard try await mailbox.select(Available.self, timeout: .seconds(10)) is Available else { return Faulted("no second Available") }
+        guard try await mailbox.select(Available.self, timeout: .seconds(10)) is Available else {
+            return Faulted("no second Available")
+        }
         let comeback = milliseconds(since: restarted)
         try mailbox.send(Stop(), to: mailbox.returnAddress)
         _ = second
-        return PubSubTimes(subscriberStartToAvailable: discovery, publisherEndToDropped: loss, publisherStartToAvailable: comeback)
+        return PubSubTimes(
+            subscriberStartToAvailable: discovery, publisherEndToDropped: loss, publisherStartToAvailable: comeback)
     }
     guard let times = subscriber.wait() as? PubSubTimes else { fail("pub-sub trial \(trial) failed") }
     _ = first.wait()
@@ -100,12 +110,13 @@ func sessionPingPong(group: SocketAddress, count: Int) -> Measured {
     do {
         let runtime = Runtime(reactor: try Reactor(backend: .uring), transport: benchGroupSecret)
         runtime.pubSub.groupAddress = group
-        guard let measured = try runtime.run(PingClient(.subscribe("bench-session"), farewell: Stop(), count: count)) as? Measured else { fail("session ping-pong ended early") }
+        guard
+            let measured = try runtime.run(PingClient(.subscribe("bench-session"), farewell: Stop(), count: count))
+                as? Measured
+        else { fail("session ping-pong ended early") }
         _ = publisher.wait()
         return measured
     } catch {
         fail("session ping-pong: \(error)")
     }
 }
-
-import CBaseline

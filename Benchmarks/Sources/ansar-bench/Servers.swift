@@ -3,7 +3,7 @@ import Reactor
 import Synchronization
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Where a server thread's listener ended up, handed to the client thread.
@@ -22,16 +22,18 @@ final class Rendezvous: Sendable {
 
 /// Runs `body` on a new thread; returns a function that joins it.
 func onThread(_ body: @escaping @Sendable () -> Void) -> () -> Void {
-    final class Box: @unchecked Sendable {  // handed to exactly one thread, then released
+    final class Box: @unchecked Sendable { // handed to exactly one thread, then released
         let body: @Sendable () -> Void
         init(_ body: @escaping @Sendable () -> Void) { self.body = body }
     }
     let box = Unmanaged.passRetained(Box(body)).toOpaque()
     var thread = pthread_t()
-    pthread_create(&thread, nil, { argument in
-        Unmanaged<Box>.fromOpaque(argument!).takeRetainedValue().body()
-        return nil
-    }, box)
+    pthread_create(
+        &thread, nil,
+        { argument in
+            Unmanaged<Box>.fromOpaque(argument!).takeRetainedValue().body()
+            return nil
+        }, box)
     return { pthread_join(thread, nil) }
 }
 

@@ -1,10 +1,10 @@
-import Platform
 import CBaseline
+import Platform
 import Reactor
 import Transport
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The realm every benchmark connection belongs to.
@@ -28,7 +28,9 @@ struct TransportEchoServer: TransportDelegate {
         }
     }
 
-    mutating func transport(_ connections: Connections, received header: FrameHeader, body: Span<UInt8>, on connection: ConnectionID) {
+    mutating func transport(
+        _ connections: Connections, received header: FrameHeader, body: Span<UInt8>, on connection: ConnectionID
+    ) {
         try? connections.send(header, body: body, on: connection)
     }
 }
@@ -50,7 +52,9 @@ struct TransportFrameCounter: TransportDelegate {
         }
     }
 
-    mutating func transport(_ connections: Connections, received header: FrameHeader, body: Span<UInt8>, on connection: ConnectionID) {
+    mutating func transport(
+        _ connections: Connections, received header: FrameHeader, body: Span<UInt8>, on connection: ConnectionID
+    ) {
         if first == nil { first = .now() }
         messages += 1
     }
@@ -111,7 +115,9 @@ struct TransportPingPong: TransportDelegate {
         }
     }
 
-    mutating func transport(_ connections: Connections, received header: FrameHeader, body: Span<UInt8>, on connection: ConnectionID) {
+    mutating func transport(
+        _ connections: Connections, received header: FrameHeader, body: Span<UInt8>, on connection: ConnectionID
+    ) {
         if log.echoed() {
             connections.close(connection)
         } else {
@@ -150,7 +156,9 @@ struct TransportSender: TransportDelegate {
         while true {
             var refused = false
             for _ in 0..<64 {
-                do { try connections.send(FrameHeader(typeID: 2, bodyLength: 0), body: body.span, on: connection) } catch {
+                do {
+                    try connections.send(FrameHeader(typeID: 2, bodyLength: 0), body: body.span, on: connection)
+                } catch {
                     refused = true
                     break
                 }
@@ -159,11 +167,13 @@ struct TransportSender: TransportDelegate {
                 connections.close(connection)
                 return
             }
-            if refused { return }  // `.writable` calls again
+            if refused { return } // `.writable` calls again
         }
     }
 
-    mutating func transport(_ connections: Connections, received header: FrameHeader, body: Span<UInt8>, on connection: ConnectionID) {}
+    mutating func transport(
+        _ connections: Connections, received header: FrameHeader, body: Span<UInt8>, on connection: ConnectionID
+    ) {}
 }
 
 /// Runs a transport client on this thread until its delegate stops the reactor; then joins the server.
@@ -190,10 +200,14 @@ func runTransportClient<Delegate: TransportDelegate>(
 }
 
 func transportPingPong(encrypted: Bool, unixSocket: Bool, count: Int) -> TransportPingPong {
-    let address: SocketAddress = unixSocket
+    let address: SocketAddress =
+        unixSocket
         ? .unixAbstract(name: "ansar-bench-transport-\(getpid())") : .ipv4("127.0.0.1", port: 0)
-    let (bound, join) = startTransportServer(encrypted: encrypted, address: address) { TransportEchoServer(rendezvous: $0) }
-    let client = runTransportClient(encrypted: encrypted, to: bound, TransportPingPong(warmup: warmup, count: count), then: join)
+    let (bound, join) = startTransportServer(encrypted: encrypted, address: address) {
+        TransportEchoServer(rendezvous: $0)
+    }
+    let client = runTransportClient(
+        encrypted: encrypted, to: bound, TransportPingPong(warmup: warmup, count: count), then: join)
     if let failure = client.failure { fail("transport ping-pong: \(failure)") }
     return client
 }

@@ -1,17 +1,16 @@
 // ansar-bench: the reactor on both backends and the transports against the raw C limit, in one run.
 // Prints a table and appends JSON lines (name, value, unit, baseline, baseline_value, ratio).
 import Actors
-import CBaseline
-import PubSub
-import Logging
-import Reactor
 import AnsarTestKit
+import CBaseline
+import Logging
+import Platform
+import PubSub
+import Reactor
 import Transport
 
-import Platform
-
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 var resultsPath = ".bench/results.jsonl"
@@ -28,7 +27,9 @@ while let argument = arguments.next() {
     case "--variant": variantFilter = arguments.next()
     case "--size": sizeFilter = arguments.next().flatMap { Int($0) }
     default:
-        print("usage: ansar-bench [--results FILE] [--quick] [--only round-trip|one-way|dispatch|pubsub|hosts|links|demo] [--variant TEXT] [--size BYTES]")
+        print(
+            "usage: ansar-bench [--results FILE] [--quick] [--only round-trip|one-way|dispatch|pubsub|hosts|links|demo] [--variant TEXT] [--size BYTES]"
+        )
         exit(2)
     }
 }
@@ -86,7 +87,8 @@ func runClient<Client: ReactorHandler>(
 
 /// One reactor ping-pong run: `count` timed round trips after `warmup`, server on its own thread.
 func reactorPingPong(_ backend: Reactor.BackendChoice, _ name: String, unixSocket: Bool, count: Int) -> PingPongClient {
-    let address: SocketAddress = unixSocket
+    let address: SocketAddress =
+        unixSocket
         ? .unixAbstract(name: "ansar-bench-\(getpid())-\(name)") : .ipv4("127.0.0.1", port: 0)
     let (bound, join) = startServer(backend: backend, address: address, handler: { EchoServer() })
     var client = PingPongClient(size: 64, warmup: warmup, count: count)
@@ -101,22 +103,37 @@ let rounds = 10
 let perRound = roundTrips / rounds
 
 /// One way to do a 64 B ping-pong: returns the timed round trips and the allocations during them.
-typealias PingPongVariant = (name: String, run: (_ unixSocket: Bool, _ count: Int) -> (times: [UInt64], allocations: UInt64))
+typealias PingPongVariant = (
+    name: String, run: (_ unixSocket: Bool, _ count: Int) -> (times: [UInt64], allocations: UInt64)
+)
 
-let pingPongVariants: [PingPongVariant] = (backends.map { name, backend in
-    (name, { unixSocket, count in
-        let client = reactorPingPong(backend, name, unixSocket: unixSocket, count: count)
-        return (client.log.times, client.log.allocations)
-    })
-} + [true, false].map { encrypted in
-    ("transport \(encrypted ? "encrypted" : "plaintext"), uring", { unixSocket, count in
-        let client = transportPingPong(encrypted: encrypted, unixSocket: unixSocket, count: count)
-        return (client.log.times, client.log.allocations)
-    })
-} + [("actors encrypted, uring", { unixSocket, count in
-    let measured = actorPingPong(unixSocket: unixSocket, count: count)
-    return (measured.times, measured.allocations)
-})]).filter { variantFilter == nil || $0.name.contains(variantFilter!) }
+let pingPongVariants: [PingPongVariant] =
+    (backends.map { name, backend in
+        (
+            name,
+            { unixSocket, count in
+                let client = reactorPingPong(backend, name, unixSocket: unixSocket, count: count)
+                return (client.log.times, client.log.allocations)
+            }
+        )
+    }
+    + [true, false].map { encrypted in
+        (
+            "transport \(encrypted ? "encrypted" : "plaintext"), uring",
+            { unixSocket, count in
+                let client = transportPingPong(encrypted: encrypted, unixSocket: unixSocket, count: count)
+                return (client.log.times, client.log.allocations)
+            }
+        )
+    } + [
+        (
+            "actors encrypted, uring",
+            { unixSocket, count in
+                let measured = actorPingPong(unixSocket: unixSocket, count: count)
+                return (measured.times, measured.allocations)
+            }
+        )
+    ]).filter { variantFilter == nil || $0.name.contains(variantFilter!) }
 
 for (transport, unixSocket) in [("tcp", false), ("unix", true)] where only == nil || only == "round-trip" {
     var raw: [UInt64] = []
@@ -140,20 +157,25 @@ for (transport, unixSocket) in [("tcp", false), ("unix", true)] where only == ni
         let times = samples[variant.name]!.sorted()
         for p in [50.0, 99.0, 99.9] {
             let label = p == 99.9 ? "p99.9" : "p\(Int(p))"
-            figures.append(Figure(
-                name: "\(transport) 64 B round trip \(label) (\(variant.name))", value: percentile(times, p), unit: "µs",
-                baseline: "raw C \(transport) blocking", baselineValue: percentile(raw, p)))
+            figures.append(
+                Figure(
+                    name: "\(transport) 64 B round trip \(label) (\(variant.name))", value: percentile(times, p),
+                    unit: "µs",
+                    baseline: "raw C \(transport) blocking", baselineValue: percentile(raw, p)))
         }
-        figures.append(Figure(
-            name: "\(transport) heap allocations per round trip (\(variant.name), both ends)",
-            value: Double(allocations[variant.name]!) / Double(times.count), unit: "allocs", baseline: "zero", baselineValue: 0))
+        figures.append(
+            Figure(
+                name: "\(transport) heap allocations per round trip (\(variant.name), both ends)",
+                value: Double(allocations[variant.name]!) / Double(times.count), unit: "allocs", baseline: "zero",
+                baselineValue: 0))
     }
 }
 
 // MARK: One-way throughput
 
 /// One reactor one-way run: messages counted by the server and the seconds they took.
-func reactorOneWay(_ backend: Reactor.BackendChoice, size: Int, seconds: Double) -> (messages: UInt64, elapsed: Double) {
+func reactorOneWay(_ backend: Reactor.BackendChoice, size: Int, seconds: Double) -> (messages: UInt64, elapsed: Double)
+{
     nonisolated(unsafe) var counted = (messages: UInt64(0), elapsed: 0.0)
     let (bound, join) = startServer(
         backend: backend, address: .ipv4("127.0.0.1", port: 0), handler: { FrameCounter() },
@@ -168,15 +190,24 @@ let throughputRounds = 3
 /// One way to stream frames of a size for some seconds: messages counted by the receiver, and seconds.
 typealias OneWayVariant = (name: String, run: (_ size: Int, _ seconds: Double) -> (messages: UInt64, elapsed: Double))
 
-let oneWayVariants: [OneWayVariant] = (backends.map { name, backend in
-    (name, { size, seconds in reactorOneWay(backend, size: size, seconds: seconds) })
-} + [true, false].map { encrypted in
-    ("transport \(encrypted ? "encrypted" : "plaintext"), uring", { size, seconds in
-        transportOneWay(encrypted: encrypted, size: size, seconds: seconds)
-    })
-} + [false, true].map { codable in
-    ("actors encrypted\(codable ? ", Codable fields" : ""), uring", { size, seconds in actorOneWay(size: size, seconds: seconds, codable: codable) })
-}).filter { variantFilter == nil || $0.name.contains(variantFilter!) }
+let oneWayVariants: [OneWayVariant] =
+    (backends.map { name, backend in
+        (name, { size, seconds in reactorOneWay(backend, size: size, seconds: seconds) })
+    }
+    + [true, false].map { encrypted in
+        (
+            "transport \(encrypted ? "encrypted" : "plaintext"), uring",
+            { size, seconds in
+                transportOneWay(encrypted: encrypted, size: size, seconds: seconds)
+            }
+        )
+    }
+    + [false, true].map { codable in
+        (
+            "actors encrypted\(codable ? ", Codable fields" : ""), uring",
+            { size, seconds in actorOneWay(size: size, seconds: seconds, codable: codable) }
+        )
+    }).filter { variantFilter == nil || $0.name.contains(variantFilter!) }
 
 for size in [64, 1024, 65536] where (only == nil || only == "one-way") && (sizeFilter == nil || sizeFilter == size) {
     let label = size >= 1024 ? "\(size / 1024) KiB" : "\(size) B"
@@ -203,17 +234,20 @@ for size in [64, 1024, 65536] where (only == nil || only == "one-way") && (sizeF
     for variant in oneWayVariants {
         let total = measured[variant.name]!
         let rate = Double(total.messages) / total.elapsed
-        figures.append(Figure(
-            name: "one-way \(label) messages/s (\(variant.name))", value: rate,
-            unit: "msg/s", baseline: "raw C tcp batched writes", baselineValue: rawRate))
-        figures.append(Figure(
-            name: "one-way \(label) heap allocations per 1,000 messages (\(variant.name), run total)",
-            value: Double(allocations[variant.name]!) * 1000 / Double(max(1, total.messages)), unit: "allocs",
-            baseline: "zero", baselineValue: 0))
+        figures.append(
+            Figure(
+                name: "one-way \(label) messages/s (\(variant.name))", value: rate,
+                unit: "msg/s", baseline: "raw C tcp batched writes", baselineValue: rawRate))
+        figures.append(
+            Figure(
+                name: "one-way \(label) heap allocations per 1,000 messages (\(variant.name), run total)",
+                value: Double(allocations[variant.name]!) * 1000 / Double(max(1, total.messages)), unit: "allocs",
+                baseline: "zero", baselineValue: 0))
         if size == 65536 {
-            figures.append(Figure(
-                name: "one-way 64 KiB payload GB/s (\(variant.name))", value: rate * Double(size) / 1e9,
-                unit: "GB/s", baseline: "raw C tcp batched writes", baselineValue: rawRate * Double(size) / 1e9))
+            figures.append(
+                Figure(
+                    name: "one-way 64 KiB payload GB/s (\(variant.name))", value: rate * Double(size) / 1e9,
+                    unit: "GB/s", baseline: "raw C tcp batched writes", baselineValue: rawRate * Double(size) / 1e9))
         }
     }
 }
@@ -227,14 +261,20 @@ if only == nil || only == "dispatch" {
     for _ in 0..<throughputRounds {
         raw += cbaseline_local_dispatch(UInt64(total / throughputRounds)) / Double(throughputRounds)
         let run = localDispatch(total: total / throughputRounds)
-        measured = (measured.messages + run.messages, measured.seconds + run.seconds, measured.allocations + run.allocations)
+        measured = (
+            measured.messages + run.messages, measured.seconds + run.seconds, measured.allocations + run.allocations
+        )
     }
-    figures.append(Figure(
-        name: "local send → handler dispatch messages/s (actors)", value: Double(measured.messages) / measured.seconds,
-        unit: "msg/s", baseline: "raw C ring + indirect call", baselineValue: raw))
-    figures.append(Figure(
-        name: "local dispatch heap allocations per message (actors)", value: Double(measured.allocations) / Double(measured.messages),
-        unit: "allocs", baseline: "zero", baselineValue: 0))
+    figures.append(
+        Figure(
+            name: "local send → handler dispatch messages/s (actors)",
+            value: Double(measured.messages) / measured.seconds,
+            unit: "msg/s", baseline: "raw C ring + indirect call", baselineValue: raw))
+    figures.append(
+        Figure(
+            name: "local dispatch heap allocations per message (actors)",
+            value: Double(measured.allocations) / Double(measured.messages),
+            unit: "allocs", baseline: "zero", baselineValue: 0))
 }
 
 // MARK: Publish and subscribe
@@ -276,12 +316,15 @@ if only == nil || only == "pubsub" {
     }
     session.sort()
     direct.sort()
-    figures.append(Figure(
-        name: "pub-sub session 64 B round trip p50 (actors, unix)", value: percentile(session, 50), unit: "µs",
-        baseline: "direct actors connection", baselineValue: percentile(direct, 50)))
-    figures.append(Figure(
-        name: "pub-sub session heap allocations per round trip", value: Double(sessionAllocations) / Double(session.count), unit: "allocs",
-        baseline: "zero", baselineValue: 0))
+    figures.append(
+        Figure(
+            name: "pub-sub session 64 B round trip p50 (actors, unix)", value: percentile(session, 50), unit: "µs",
+            baseline: "direct actors connection", baselineValue: percentile(direct, 50)))
+    figures.append(
+        Figure(
+            name: "pub-sub session heap allocations per round trip",
+            value: Double(sessionAllocations) / Double(session.count), unit: "allocs",
+            baseline: "zero", baselineValue: 0))
     if let directoryMain = directory.mainAddress() {
         _ = RuntimeThread { mailbox in
             try mailbox.send(Stop(), to: directoryMain)
@@ -308,11 +351,16 @@ if only == nil || only == "hosts" {
                 ("hosts: link restored → Available, median (ms)", hosts.restoredToAvailable, 141.0),
             ] {
                 // No C equivalent: the Python reference's own measurements (GROUP scope; a frozen peer) stand beside them.
-                figures.append(Figure(name: name, value: median(values), unit: "ms", baseline: "Python reference", baselineValue: target))
+                figures.append(
+                    Figure(
+                        name: name, value: median(values), unit: "ms", baseline: "Python reference",
+                        baselineValue: target))
             }
-            figures.append(Figure(
-                name: "hosts: relayed WAN session 64 B round trip p50", value: median(hosts.relayedRoundTrip), unit: "µs",
-                baseline: "direct (routed) session", baselineValue: median(hosts.directRoundTrip)))
+            figures.append(
+                Figure(
+                    name: "hosts: relayed WAN session 64 B round trip p50", value: median(hosts.relayedRoundTrip),
+                    unit: "µs",
+                    baseline: "direct (routed) session", baselineValue: median(hosts.directRoundTrip)))
         } catch {
             fail("hosts: \(error)")
         }
@@ -331,37 +379,48 @@ if only == nil || only == "links" {
             do {
                 let streamed = quick ? 5.0 : 20.0
                 let shaped = try shapedLinkFigures(seconds: streamed)
-                figures.append(Figure(
-                    name: "links: 1 KiB stream goodput over a 10 Mbit/s link (Mbit/s)",
-                    value: Double(shaped.received - 1) * 1024 * 8 / (shaped.streamMilliseconds / 1000) / 1e6,
-                    unit: "Mbit/s", baseline: "shaped rate", baselineValue: 10))
-                figures.append(Figure(
-                    name: "links: 16 MiB message over a 10 Mbit/s link (s)", value: shaped.bulkMilliseconds / 1000, unit: "s",
-                    baseline: "at the shaped rate", baselineValue: Double(16 << 20) * 8 / 10e6))
-                figures.append(Figure(
-                    name: "links: peer lost or gaps on the 10 Mbit/s link", value: Double(shaped.lost + shaped.gaps), unit: "events",
-                    baseline: "zero", baselineValue: 0))
+                figures.append(
+                    Figure(
+                        name: "links: 1 KiB stream goodput over a 10 Mbit/s link (Mbit/s)",
+                        value: Double(shaped.received - 1) * 1024 * 8 / (shaped.streamMilliseconds / 1000) / 1e6,
+                        unit: "Mbit/s", baseline: "shaped rate", baselineValue: 10))
+                figures.append(
+                    Figure(
+                        name: "links: 16 MiB message over a 10 Mbit/s link (s)", value: shaped.bulkMilliseconds / 1000,
+                        unit: "s",
+                        baseline: "at the shaped rate", baselineValue: Double(16 << 20) * 8 / 10e6))
+                figures.append(
+                    Figure(
+                        name: "links: peer lost or gaps on the 10 Mbit/s link",
+                        value: Double(shaped.lost + shaped.gaps), unit: "events",
+                        baseline: "zero", baselineValue: 0))
             } catch {
                 fail("links: \(error)")
             }
         }
         do {
             let slow = try slowConsumerFigures(seconds: quick ? 5 : 20)
-            figures.append(Figure(
-                name: "links: slow consumer (1 ms a message), delivered rate (msg/s)",
-                value: Double(slow.received) / (slow.streamMilliseconds / 1000), unit: "msg/s",
-                baseline: "the consumer's own rate", baselineValue: Double(slow.received) / (slow.handleMilliseconds / 1000)))
-            figures.append(Figure(
-                name: "links: slow consumer, peer lost or gaps", value: Double(slow.lost + slow.gaps), unit: "events", baseline: "zero", baselineValue: 0))
+            figures.append(
+                Figure(
+                    name: "links: slow consumer (1 ms a message), delivered rate (msg/s)",
+                    value: Double(slow.received) / (slow.streamMilliseconds / 1000), unit: "msg/s",
+                    baseline: "the consumer's own rate",
+                    baselineValue: Double(slow.received) / (slow.handleMilliseconds / 1000)))
+            figures.append(
+                Figure(
+                    name: "links: slow consumer, peer lost or gaps", value: Double(slow.lost + slow.gaps),
+                    unit: "events", baseline: "zero", baselineValue: 0))
         } catch {
             fail("links: \(error)")
         }
         do {
             let streamed = quick ? 10.0 : 120.0
             if let stressed = try stressedLinkFigures(seconds: streamed) {
-                figures.append(Figure(
-                    name: "links: peer lost in \(Int(streamed)) s of streaming under stress-ng --cpu 2", value: Double(stressed.lost + stressed.gaps),
-                    unit: "events", baseline: "zero", baselineValue: 0))
+                figures.append(
+                    Figure(
+                        name: "links: peer lost in \(Int(streamed)) s of streaming under stress-ng --cpu 2",
+                        value: Double(stressed.lost + stressed.gaps),
+                        unit: "events", baseline: "zero", baselineValue: 0))
             } else {
                 print("links: stress-ng is missing (make installs it); the loaded-machine row is skipped")
             }
@@ -375,9 +434,11 @@ if only == nil || only == "links" {
 
 if only == nil || only == "demo" {
     if let times = demoRunTimes(runs: 10) {
-        figures.append(Figure(
-            name: "ansar run --main-role=sub (the seed demo), median wall time", value: times.sorted()[times.count / 2], unit: "ms",
-            baseline: "target 100 ms", baselineValue: 100))
+        figures.append(
+            Figure(
+                name: "ansar run --main-role=sub (the seed demo), median wall time",
+                value: times.sorted()[times.count / 2], unit: "ms",
+                baseline: "target 100 ms", baselineValue: 100))
     } else {
         print("demo: ../.build/release/ansar is missing (make bench builds it); skipped")
     }
@@ -411,7 +472,8 @@ let directory = resultsPath.split(separator: "/").dropLast().joined(separator: "
 if !directory.isEmpty { mkdir((resultsPath.hasPrefix("/") ? "/" : "") + directory, 0o755) }
 guard let file = fopen(resultsPath, "w") else { fail("cannot write \(resultsPath)") }
 for figure in figures {
-    let line = "{\"name\": \(json(figure.name)), \"value\": \(figure.value), \"unit\": \(json(figure.unit)), "
+    let line =
+        "{\"name\": \(json(figure.name)), \"value\": \(figure.value), \"unit\": \(json(figure.unit)), "
         + "\"baseline\": \(json(figure.baseline)), \"baseline_value\": \(figure.baselineValue), "
         + "\"ratio\": \(figure.ratio)}\n"
     fputs(line, file)

@@ -1,11 +1,11 @@
+import Actors
+import Platform
 // A role for the across-hosts benchmark: a publisher that answers pings, or a subscriber that
 // reports, on stderr with the monotonic clock (one clock for every namespace of the machine), when
 // it is offered the service and when it loses it, and times round trips over each session.
 import ProcessShim
-import Actors
 import PubSub
 import Reactor
-import Platform
 
 struct Settings: Codable, Sendable {
     var role = "subscriber"
@@ -49,7 +49,8 @@ Node.run(name: "bench-node", settings: Settings(), input: Nothing.self) { mailbo
             let payload = [UInt8](repeating: 7, count: 64)
             for _ in 0..<node.settings.pings {
                 let sent = Deadline.now()
-                _ = try await mailbox.ask(Ping(payload: payload), to: publisher, expecting: Pong.self, timeout: .seconds(5))
+                _ = try await mailbox.ask(
+                    Ping(payload: payload), to: publisher, expecting: Pong.self, timeout: .seconds(5))
                 times.append(sent.nanoseconds(until: .now()))
             }
             times.sort()

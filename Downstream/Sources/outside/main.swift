@@ -4,10 +4,17 @@
 import ProcessShim
 
 struct Hello: Message { var name: String }
-struct Welcome: Message { var myName: String; var yourName: String }
+struct Welcome: Message {
+    var myName: String
+    var yourName: String
+}
 struct Big: Message { var bytes: [UInt8] }
 /// What the run saw; printed as the process's result.
-struct Outcome: Message { var welcome: String; var bigArrived: Int; var badName: String }
+struct Outcome: Message {
+    var welcome: String
+    var bigArrived: Int
+    var badName: String
+}
 
 /// Publishes `name`, answers Hello, takes one Big from a peer over a real socket, then reports.
 final class Server: Object {

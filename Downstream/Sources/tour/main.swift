@@ -1,7 +1,10 @@
-import ProcessShim                                   // Node.run; brings Actors and PubSub with it
+import ProcessShim // Node.run; brings Actors and PubSub with it
 
 struct Hello: Message { var name: String }
-struct Welcome: Message { var myName: String; var yourName: String }
+struct Welcome: Message {
+    var myName: String
+    var yourName: String
+}
 
 /// A handler-style object: answers each Hello with a Welcome, ends on Stop.
 final class Server: Object {
@@ -19,5 +22,5 @@ Node.run(name: "hello", settings: Nothing(), input: Nothing.self) { mailbox, _ i
     guard let server = mailbox.create(Server()) else { throw Faulted("no room for the server") }
     let answer = try await mailbox.ask(Hello(name: "Gladys"), to: server, expecting: Welcome.self, timeout: .seconds(2))
     try mailbox.send(Stop(), to: server)
-    return answer                                     // stdout: the type name and its fields
+    return answer // stdout: the type name and its fields
 }
