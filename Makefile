@@ -6,7 +6,7 @@ export PATH := /opt/swift/usr/bin:$(PATH)
 SYSTEM_PACKAGES := liburing-dev libsodium-dev python3 iproute2 stress-ng
 SWIFT_BUILD_FLAGS ?=
 
-.PHONY: demo test downstream bench fuzz build system-packages clean
+.PHONY: demo test downstream format lint bench fuzz build system-packages clean
 
 ## Installs liburing-dev and libsodium-dev when their headers are missing (apt-get as root),
 ## python3, which one CLI test uses as a role that is not a shell, iproute2, whose `ip` makes
@@ -44,11 +44,20 @@ demo: system-packages
 	echo "+ ansar run --main-role=sub" && "$$bin/ansar" run --main-role=sub; \
 	status=$$?; rm -rf "$$demo"; exit $$status
 
-## Builds and runs every test, on both reactor backends; then the downstream check.
-test: system-packages
+## Checks the formatting, builds and runs every test, on both reactor backends; then the
+## downstream check.
+test: system-packages lint
 	swift build --build-tests $(SWIFT_BUILD_FLAGS)
 	swift test --skip-build $(SWIFT_BUILD_FLAGS)
 	$(MAKE) --no-print-directory downstream
+
+## The toolchain's `swift format`, configured in .swift-format: `make format` rewrites the tree,
+## `make lint` (part of `make test`) fails on any file it would change.
+SWIFT_FILES = $(shell git ls-files '*.swift' 2>/dev/null || find . -name '*.swift' -not -path '*/.build*')
+format:
+	swift format -i --parallel $(SWIFT_FILES)
+lint:
+	@swift format lint --strict --parallel $(SWIFT_FILES) || { echo "unformatted code: run make format"; exit 1; }
 
 ## Downstream/ depends on ansar as a user's package would: README's tour must be its `tour`
 ## verbatim and run as typed, and `outside` exercises the API from outside.
