@@ -1,3 +1,5 @@
+import FoundationEssentials
+
 /// Turns address items that arrived over one connection into addresses, and addresses into
 /// identifiers this process can hand on (for ``Incognito`` bodies).
 protocol AddressResolver: AnyObject {
@@ -120,8 +122,10 @@ struct WireSource {
             let count = try reader.length()
             return Array(bytes[reader.offset..<(reader.offset + count)])
         case .string:
-            guard let decoded = Base64.decode(try reader.text()) else { throw failure(path, "expected base64 text") }
-            return decoded
+            guard let decoded = Data(base64Encoded: try reader.text()) else {
+                throw failure(path, "expected base64 text")
+            }
+            return Array(decoded)
         case .array:
             var items: [UInt8] = []
             for _ in 0..<(try reader.count()) {

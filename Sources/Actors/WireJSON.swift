@@ -1,3 +1,4 @@
+import FoundationEssentials
 import Platform
 
 extension JSON {
@@ -41,7 +42,8 @@ extension JSON {
         case .string: self = .string(try reader.text())
         case .bytes:
             let count = try reader.length()
-            self = .string(Base64.encode(Array(reader.bytes[reader.offset..<(reader.offset + count)])))
+            // Standard base64 (RFC 4648, padded): how bytes appear in JSON.
+            self = .string(Data(reader.bytes[reader.offset..<(reader.offset + count)]).base64EncodedString())
             reader.offset += count
         case .array:
             var items: [JSON] = []

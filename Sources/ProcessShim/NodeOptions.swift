@@ -14,6 +14,12 @@ struct NodeFailure: Error {
 }
 
 /// The framework flags every node understands, and the program's own settings flags.
+///
+/// Parsed here, not by swift-argument-parser (which the `ansar` command uses): a node's settings
+/// flags are made at run time from its `Settings` value (`--name=Gladys`, typed by the default's
+/// JSON), and ArgumentParser declares flags statically, so they would reach it only as leftovers
+/// this parser must read anyway — two grammars for one command line. The framework flags' names
+/// are ``LaunchFlags``', shared with the runner that passes them.
 struct NodeOptions {
     var help = false
     var debugLevel: Logger.Level? = .warning
