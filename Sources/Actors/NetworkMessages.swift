@@ -1,46 +1,46 @@
 /// A listener is bound; `address` is the real one (with the kernel's port for port 0).
 public struct Listening: Message, Equatable {
     public static let typeName = "ansar.Listening"
-    public var requested: String
-    public var address: String
+    public var requested: SocketAddress
+    public var address: SocketAddress
 }
 
 /// A listener could not bind; it tries again.
 public struct NotListening: Message, Equatable {
     public static let typeName = "ansar.NotListening"
-    public var requested: String
+    public var requested: SocketAddress
     public var reason: String
 }
 
 /// A peer connected to a listener. Its return address reaches the peer's connecting object.
 public struct Accepted: Message, Equatable {
     public static let typeName = "ansar.Accepted"
-    public var listening: String
+    public var listening: SocketAddress
     /// The connection's two ends: the peer's address, and this side's (the interface it reached
-    /// us on). Empty where the socket has none to tell (abstract Unix sockets).
-    public var peer = ""
-    public var local = ""
+    /// us on); nil for Unix sockets, whose ends have no useful name.
+    public var peer: SocketAddress?
+    public var local: SocketAddress?
 }
 
 /// A connection is up. Its return address reaches the far end's listening object.
 public struct Connected: Message, Equatable {
     public static let typeName = "ansar.Connected"
-    public var requested: String
+    public var requested: SocketAddress
     /// This side's address on the connection (the interface the route chose); see ``Accepted/local``.
-    public var local = ""
+    public var local: SocketAddress?
     /// The connector, as ``Context/connect(to:backoff:deadline:preface:role:)`` returned it: tells apart
     /// connections to one address.
-    public var connector = 0
+    public var connector: ConnectorID
 }
 
 /// A connection attempt failed; with a backoff it is tried again after `retryInSeconds`.
 public struct NotConnected: Message, Equatable {
     public static let typeName = "ansar.NotConnected"
-    public var requested: String
+    public var requested: SocketAddress
     public var reason: String
     public var retryInSeconds: Double?
     /// The connector; see ``Connected/connector``.
-    public var connector = 0
+    public var connector: ConnectorID
 }
 
 /// This side closed a connection (asked for, or for bad input: the reason says).

@@ -63,16 +63,16 @@ extension Runtime: AddressTranslator, AddressResolver {
         switch event {
         case .listening(let id, let bound):
             guard let (owner, requested) = listenerOwners[id] else { return }
-            post(Listening(requested: requested.description, address: bound.description), to: owner.object, from: .none)
+            post(Listening(requested: requested, address: bound), to: owner.object, from: .none)
         case .notListening(let id, let requested, let error):
             guard let (owner, _) = listenerOwners[id] else { return }
-            post(NotListening(requested: requested.description, reason: "\(error)"), to: owner.object, from: .none)
+            post(NotListening(requested: requested, reason: "\(error)"), to: owner.object, from: .none)
         case .accepted(let connection, let listener):
             guard let (owner, requested) = listenerOwners[listener] else { return connections.close(connection) }
             let link = openLink(connection, owner: owner)
             post(
                 Accepted(
-                    listening: requested.description, peer: endpoint(of: connection, peer: true),
+                    listening: requested, peer: endpoint(of: connection, peer: true),
                     local: endpoint(of: connection, peer: false)),
                 to: owner.object, from: .owner(of: link.id, runtime: index))
         case .connected(let connection, let connector):
@@ -80,16 +80,16 @@ extension Runtime: AddressTranslator, AddressResolver {
             let link = openLink(connection, owner: owner)
             post(
                 Connected(
-                    requested: requested.description, local: endpoint(of: connection, peer: false),
-                    connector: connector.value), to: owner.object, from: .owner(of: link.id, runtime: index))
+                    requested: requested, local: endpoint(of: connection, peer: false),
+                    connector: connector), to: owner.object, from: .owner(of: link.id, runtime: index))
         case .notConnected(let connector, let reason, let retryIn):
             guard let (owner, requested) = connectorOwners[connector] else { return }
             if retryIn == nil { connectorOwners[connector] = nil }
             let seconds = retryIn.map { Double($0.nanosecondsClamped) / 1e9 }
             post(
                 NotConnected(
-                    requested: requested.description, reason: reason.description, retryInSeconds: seconds,
-                    connector: connector.value), to: owner.object, from: .none)
+                    requested: requested, reason: reason.description, retryInSeconds: seconds,
+                    connector: connector), to: owner.object, from: .none)
         case .closed(let connection, let reason):
             guard let link = endLink(connection) else { return }
             let unconfirmed = account(link, reason: reason.description)
@@ -170,15 +170,15 @@ extension Runtime: AddressTranslator, AddressResolver {
         return all
     }
 
-    /// One end of a TCP connection as text; empty for Unix sockets, whose ends have no useful name.
-    private func endpoint(of connection: ConnectionID, peer: Bool) -> String {
+    /// One end of a TCP connection; nil for Unix sockets, whose ends have no useful name.
+    private func endpoint(of connection: ConnectionID, peer: Bool) -> SocketAddress? {
         let reactor = connections.reactor
         guard
             let address = try?
                 (peer ? reactor.peerAddress(of: connection.socket) : reactor.localAddress(of: connection.socket)),
             address.isTCP
-        else { return "" }
-        return address.description
+        else { return nil }
+        return address
     }
 
     /// Forgets a connection and the forwarders that went through it.

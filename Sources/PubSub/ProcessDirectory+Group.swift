@@ -51,20 +51,20 @@ extension ProcessDirectory {
     func groupMessage(_ message: any Message, _ context: Context) throws {
         switch message {
         case let listening as Listening:
-            if listening.requested == Self.networkAddress.description {
-                networkEndpoint = listening.address
+            if listening.requested == Self.networkAddress {
+                networkEndpoint = listening.address.description
                 // The listings that waited for it go up now.
                 for entry in matcher.listings where entry.scope >= .lan && matcher.hasParent { passUp(entry, context) }
             } else {
-                endpoint = listening.address
+                endpoint = listening.address.description
                 linkUpIfReady(context)
             }
         case let connected as Connected:
-            if connected.requested == groupAddress?.description {
+            if connected.requested == groupAddress {
                 group = context.returnAddress
                 linkUpIfReady(context)
             } else if let key = peers.first(where: {
-                $0.value.connector?.value == connected.connector && $0.value.link == nil
+                $0.value.connector == connected.connector && $0.value.link == nil
             })?.key {
                 peers[key]!.link = context.returnAddress
                 for open in peers[key]!.waiting { hello(open, over: context.returnAddress, context) }
@@ -72,8 +72,8 @@ extension ProcessDirectory {
             }
         // Else the publisher's end of a relayed connection: the subscriber's hello comes over it.
         case let failed as NotConnected:
-            guard failed.requested != groupAddress?.description,
-                let key = peers.first(where: { $0.value.connector?.value == failed.connector && $0.value.link == nil })?
+            guard failed.requested != groupAddress,
+                let key = peers.first(where: { $0.value.connector == failed.connector && $0.value.link == nil })?
                     .key
             else { return }
             unreachable(key, reason: failed.reason, context)

@@ -115,8 +115,8 @@ public final class ScopeDirectory: Object {
             }
             if links.parent == nil, let port = links.discoverOnPort { listenForBeacons(port, context) }
         case let listening as Listening:
-            listeningPort = (try? SocketAddress(parsing: listening.address))?.port
-            whenListening?(listening.address)
+            listeningPort = listening.address.port
+            whenListening?(listening.address.description)
             if links.beaconPort != nil {
                 sendBeacon(context)
                 context.startTimer(BeaconDue(), after: links.beaconInterval, repeating: true)
@@ -131,7 +131,7 @@ public final class ScopeDirectory: Object {
                 metadata: ["address": "\(refused.requested)", "reason": "\(refused.reason)"])
         case let accepted as Accepted:
             guard let member = member(context.returnAddress) else { return }
-            if !accepted.peer.isEmpty { memberHosts[member] = (host(of: accepted.peer), host(of: accepted.local)) }
+            if let peer = accepted.peer { memberHosts[member] = (host(of: peer), accepted.local.map(host(of:)) ?? "") }
         case is Connected:
             parent = context.returnAddress
             apply(matcher.parentLinked(), context)
@@ -289,8 +289,8 @@ public final class ScopeDirectory: Object {
     // MARK: - Across hosts
 
     /// The host part of "host:port" ("" for anything else).
-    private func host(of endpoint: String) -> String {
-        guard case .ipv4(let host, _)? = try? SocketAddress(parsing: endpoint) else { return "" }
+    private func host(of endpoint: SocketAddress) -> String {
+        guard case .ipv4(let host, _) = endpoint else { return "" }
         return host
     }
 

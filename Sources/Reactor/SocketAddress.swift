@@ -170,3 +170,20 @@ public enum SocketAddress: Hashable, Sendable, CustomStringConvertible {
         }
     }
 }
+
+extension SocketAddress: Codable {
+    // Its printed form (`host:port`, `[v6]:port`, `/path`, `@abstract`), checked again when read.
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(description)
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let text = try decoder.singleValueContainer().decode(String.self)
+        do {
+            self = try SocketAddress(parsing: text)
+        } catch {
+            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "\(error)"))
+        }
+    }
+}

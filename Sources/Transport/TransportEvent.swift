@@ -39,7 +39,7 @@ public enum TransportEvent: Sendable, Equatable {
 }
 
 /// One outgoing connection request. With a backoff it reconnects until closed, keeping its identifier.
-public struct ConnectorID: Hashable, Sendable, CustomStringConvertible {
+public struct ConnectorID: Hashable, Sendable, Codable, CustomStringConvertible {
     public let value: Int
     public var description: String { "connector#\(value)" }
 }

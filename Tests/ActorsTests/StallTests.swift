@@ -125,7 +125,7 @@ struct StallTests {
             while links.count < 2 {
                 switch try await mailbox.select(Listening.self, Accepted.self, timeout: .seconds(10)) {
                 case let listening as Listening:
-                    if let port = try? SocketAddress(parsing: listening.address).port {
+                    if let port = listening.address.port {
                         try mailbox.send(Port(number: port), to: patientMain)
                     }
                 case is Accepted: links.append(mailbox.returnAddress)

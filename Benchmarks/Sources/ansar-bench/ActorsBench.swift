@@ -164,7 +164,7 @@ final class BenchServer: Object {
             if samples == 0 { first = .now() }
             samples += 1
         case is Start: context.listen(at: listen)
-        case let listening as Listening: server.bound.withLock { $0 = listening.address }
+        case let listening as Listening: server.bound.withLock { $0 = listening.address.description }
         case is Done:
             let seconds = Double(first.nanoseconds(until: .now())) / 1e9
             try context.reply(Measured(messages: samples, seconds: seconds, allocations: 0, times: []))
