@@ -14,11 +14,11 @@ struct EntryUp: Message, Equatable {
     /// The publishing or subscribing object, by number in its process.
     var object: UInt64
     /// Where its process accepts peer connections from its own host (an abstract Unix socket).
-    var endpoint: String
+    var endpoint: SocketAddress
     /// For a listing at LAN or WAN scope: where its process accepts connections from other hosts
     /// (TCP). The process knows only its port ("0.0.0.0:port"); the first directory that hears it
     /// over the network puts in the address it came from.
-    var network: String? = nil
+    var network: SocketAddress? = nil
     /// A listing whose publisher runs a session object per session: the subscriber's process
     /// waits for ``SessionAccepted`` before it announces the session.
     var sessionObject = false
@@ -65,13 +65,13 @@ struct RelayWanted: Message {
 }
 
 /// From the directory that matched a session, down to each end's process: meet at this relay with
-/// this token. An empty relay means there is none: the subscriber gives up (NotAvailable).
+/// this token. No relay means there is none: the subscriber gives up (NotAvailable).
 struct Relayed: Message {
     static let typeName = "ansar.pubsub.Relayed"
     var session: UInt64
     /// The entry of the end being told, so directories between can route it.
     var entry: UInt64
-    var relay: String
+    var relay: SocketAddress?
     var token: [UInt8]
 }
 

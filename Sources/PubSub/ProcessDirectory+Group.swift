@@ -52,11 +52,11 @@ extension ProcessDirectory {
         switch message {
         case let listening as Listening:
             if listening.requested == Self.networkAddress {
-                networkEndpoint = listening.address.description
+                networkEndpoint = listening.address
                 // The listings that waited for it go up now.
                 for entry in matcher.listings where entry.scope >= .lan && matcher.hasParent { passUp(entry, context) }
             } else {
-                endpoint = listening.address.description
+                endpoint = listening.address
                 linkUpIfReady(context)
             }
         case let connected as Connected:
@@ -227,22 +227,21 @@ extension ProcessDirectory {
             return
         }
         if peers[key] == nil {
-            guard let address = try? SocketAddress(parsing: key) else { return }
-            peers[key] = Peer(connector: context.connect(to: address, deadline: again), reopening: again != nil)
+            peers[key] = Peer(connector: context.connect(to: key, deadline: again), reopening: again != nil)
         }
         peers[key]!.waiting.append(open)
     }
 
     /// Where to reach a listing's process: on this host through its Unix socket; matched at LAN or
     /// WAN scope, over the network.
-    private func peerEndpoint(_ open: OpenSession) -> String {
+    private func peerEndpoint(_ open: OpenSession) -> SocketAddress {
         open.scope >= .lan ? open.listing.network ?? open.listing.endpoint : open.listing.endpoint
     }
 
     /// A publisher's process could not be reached: across hosts, ask the directory that matched
     /// the session for a relay (once); else, or if that failed too, its subscribers hear
     /// NotAvailable, and it is tried again until the directory closes the session.
-    private func unreachable(_ key: String, reason: String, _ context: Context) {
+    private func unreachable(_ key: SocketAddress, reason: String, _ context: Context) {
         guard let peer = peers[key] else { return }
         // Only a WAN directory offers relays: a session matched lower has no other way.
         if peer.relayDue == nil, let first = peer.waiting.first, first.scope >= .wan, let group {
@@ -274,7 +273,7 @@ extension ProcessDirectory {
     /// handshake's client, the publisher's as its server; an empty relay means there is none.
     private func relayedTo(_ relayed: Relayed, _ context: Context) {
         guard owners[relayed.entry] != nil else { return }
-        let relay = relayed.token.count == RelaySwitch.tokenBytes ? try? SocketAddress(parsing: relayed.relay) : nil
+        let relay = relayed.token.count == RelaySwitch.tokenBytes ? relayed.relay : nil
         // The subscriber's end: its sessions with that publisher wait for this.
         if let (key, _) = peers.first(where: { $0.value.waiting.contains { $0.session == relayed.session } }) {
             guard let relay else { return unreachable(key, reason: "unreachable, and no relay offered", context) }

@@ -101,11 +101,11 @@ final class ProcessDirectory: Object {
     // The group side.
     var groupAddress: SocketAddress?
     var group: Address?
-    var endpoint: String?
-    var peers: [String: Peer] = [:]
+    var endpoint: SocketAddress?
+    var peers: [SocketAddress: Peer] = [:]
     /// Where peers on other hosts reach this process (TCP, "0.0.0.0:port"), once a listing at LAN
     /// or WAN scope made it listen there.
-    var networkEndpoint: String?
+    var networkEndpoint: SocketAddress?
     var networkListener: ListenerID?
     /// Sessions to open again, by session.
     var reopening: [UInt64: Reopen] = [:]

@@ -142,7 +142,7 @@ public final class ScopeDirectory: Object {
             }
             var up = up
             if let network = up.network, let (peer, _) = memberHosts[member] {
-                up.network = Self.filled(network, host: peer)
+                up.network = network.replacingUnspecifiedHost(with: peer)
             }
             if let owner = ownerOf[up.id], owner != member {
                 // The very same entry over a new link: its member linked anew before the old link
@@ -294,14 +294,6 @@ public final class ScopeDirectory: Object {
         return host
     }
 
-    /// `endpoint` with an unspecified host (0.0.0.0) replaced by `host`.
-    static func filled(_ endpoint: String, host: String) -> String {
-        guard !host.isEmpty, case .ipv4("0.0.0.0", let port)? = try? SocketAddress(parsing: endpoint) else {
-            return endpoint
-        }
-        return "\(host):\(port)"
-    }
-
     private func listenForBeacons(_ port: UInt16, _ context: Context) {
         do {
             let listener = try LANBeaconListener(port: port)
@@ -344,17 +336,17 @@ public final class ScopeDirectory: Object {
             if let parent {
                 context.tell(wanted, to: parent)
             } else if let member = ownerOf[wanted.entry], let link = memberAddress[member] {
-                context.tell(Relayed(session: wanted.session, entry: wanted.entry, relay: "", token: []), to: link)
+                context.tell(Relayed(session: wanted.session, entry: wanted.entry, relay: nil, token: []), to: link)
             }
             return
         }
         let token = RelaySwitch.newToken()
         for entry in [session.search, session.listing] {
             guard let member = ownerOf[entry], let link = memberAddress[member] else { continue }
-            let relay = links.relay.map { Self.filled($0.description, host: memberHosts[member]?.local ?? "") } ?? ""
+            let relay = links.relay.map { $0.replacingUnspecifiedHost(with: memberHosts[member]?.local ?? "") }
             if links.relay == nil && entry == session.listing { continue }
             context.tell(
-                Relayed(session: wanted.session, entry: entry, relay: relay, token: relay.isEmpty ? [] : token),
+                Relayed(session: wanted.session, entry: entry, relay: relay, token: relay == nil ? [] : token),
                 to: link)
         }
     }

@@ -171,6 +171,16 @@ public enum SocketAddress: Hashable, Sendable, CustomStringConvertible {
     }
 }
 
+extension SocketAddress {
+    /// This address with an unspecified IPv4 host (0.0.0.0) replaced by `host` — how a directory
+    /// that heard of a listener over the network fills in the host it heard it from. Any other
+    /// address, or an empty `host`, stays as it is.
+    public func replacingUnspecifiedHost(with host: String) -> SocketAddress {
+        guard !host.isEmpty, case .ipv4("0.0.0.0", let port) = self else { return self }
+        return .ipv4(host, port: port)
+    }
+}
+
 extension SocketAddress: Codable {
     // Its printed form (`host:port`, `[v6]:port`, `/path`, `@abstract`), checked again when read.
     public func encode(to encoder: any Encoder) throws {

@@ -199,7 +199,7 @@ struct DirectoryInputTests {
             try mailbox.send(
                 EntryUp(
                     id: 42, name: try ServiceName("svc"), search: nil, scope: .group, object: mailbox.address.object,
-                    endpoint: endpoint.description),
+                    endpoint: endpoint),
                 to: mailbox.returnAddress)
             let delivered = try await mailbox.select(Delivered.self, timeout: .seconds(10))
             return Seen(events: [line(delivered)])
@@ -234,7 +234,7 @@ struct DirectoryInputTests {
             try await joinAsMember(mailbox, listeningAt: endpoint, group: group)
             let entry = EntryUp(
                 id: 42, name: try ServiceName("svc"), search: nil, scope: .group, object: mailbox.address.object,
-                endpoint: endpoint.description)
+                endpoint: endpoint)
             let first = mailbox.returnAddress
             try mailbox.send(entry, to: first)
             mailbox.connect(to: group)
@@ -244,7 +244,7 @@ struct DirectoryInputTests {
             mailbox.connect(to: group)
             _ = try await mailbox.select(Connected.self, timeout: .seconds(10))
             var forged = entry
-            forged.endpoint = "@ansar-test-elsewhere"
+            forged.endpoint = .unixAbstract(name: "ansar-test-elsewhere")
             try mailbox.send(forged, to: mailbox.returnAddress)
             // Both the first and the third link close: the entry lives on with the second.
             mailbox.close(mailbox.returnAddress)
@@ -266,14 +266,14 @@ struct DirectoryInputTests {
         let group = uniqueGroup()
         let (directory, directoryMain) = try runningDirectory(group)
         // A member lists "svc" at an endpoint where nobody listens yet; told Go, it listens there.
-        let endpoint = "@ansar-test-later-\(UInt32.random(in: 0...UInt32.max))"
+        let endpoint = SocketAddress.unixAbstract(name: "ansar-test-later-\(UInt32.random(in: 0...UInt32.max))")
         let member = RuntimeThread(transport: groupSecret) { mailbox in
             try await linkToGroup(mailbox, group)
             try mailbox.send(
                 EntryUp(id: 7, name: try ServiceName("svc"), search: nil, scope: .group, object: 1, endpoint: endpoint),
                 to: mailbox.returnAddress)
             _ = try await mailbox.select(Go.self, timeout: .seconds(10))
-            mailbox.listen(at: try SocketAddress(parsing: endpoint))
+            mailbox.listen(at: endpoint)
             return try await mailbox.select(Stop.self, timeout: .seconds(10))
         }
         let memberMain = try #require(member.mainAddress(), "member did not start")
