@@ -103,9 +103,11 @@ let package = Package(
         ),
         .target(name: "CTestSupport", path: "Tests/CTestSupport"),
         .testTarget(name: "PlatformTests", dependencies: ["Platform"]),
-        .testTarget(name: "ReactorTests", dependencies: ["Reactor", "Platform", "CTestSupport"] + testLogging),
         .testTarget(
-            name: "TransportTests", dependencies: ["Transport", "Reactor", "Platform", "Cryptography"] + testLogging),
+            name: "ReactorTests", dependencies: ["Reactor", "Platform", "CTestSupport", "AnsarTestKit"] + testLogging),
+        .testTarget(
+            name: "TransportTests",
+            dependencies: ["Transport", "Reactor", "Platform", "Cryptography", "AnsarTestKit"] + testLogging),
         .target(name: "AnsarTestKit", dependencies: ["Actors", "Reactor", "Platform"], path: "Tests/AnsarTestKit"),
         .executableTarget(
             name: "pubsub-node",

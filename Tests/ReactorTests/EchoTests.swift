@@ -1,3 +1,4 @@
+import AnsarTestKit
 import Testing
 
 @testable import Reactor

@@ -1,3 +1,4 @@
+import AnsarTestKit
 import Platform
 import Testing
 

@@ -1,3 +1,4 @@
+import AnsarTestKit
 import Platform
 import Testing
 
@@ -82,43 +83,4 @@ func connectedPair(
 /// A deterministic byte pattern, so a receiver can check order and content.
 func pattern(_ count: Int, seed: Int = 0) -> [UInt8] {
     (0..<count).map { UInt8(truncatingIfNeeded: ($0 &+ seed) &* 31 &+ ($0 >> 8)) }
-}
-
-/// A plain blocking TCP socket bound to 127.0.0.1 on an ephemeral port, made without the reactor
-/// (to play a peer the reactor does not control). Returns the descriptor and the port.
-func rawLoopbackSocket() -> (fd: Int32, port: UInt16) {
-    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    var address = loopback(port: 0)
-    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-    withUnsafeMutablePointer(to: &address) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-            _ = bind(fd, $0, length)
-            _ = getsockname(fd, $0, &length)
-        }
-    }
-    return (fd, UInt16(bigEndian: address.sin_port))
-}
-
-/// A blocking connect to 127.0.0.1:`port` from outside the reactor; the descriptor, or -1.
-func rawConnect(port: UInt16) -> Int32 {
-    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    var address = loopback(port: port)
-    let result = withUnsafePointer(to: &address) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-            Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
-        }
-    }
-    if result != 0 {
-        close(fd)
-        return -1
-    }
-    return fd
-}
-
-private func loopback(port: UInt16) -> sockaddr_in {
-    var address = sockaddr_in()
-    address.sin_family = sa_family_t(AF_INET)
-    address.sin_addr.s_addr = UInt32(0x7f00_0001).bigEndian
-    address.sin_port = port.bigEndian
-    return address
 }
