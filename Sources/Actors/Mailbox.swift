@@ -17,7 +17,9 @@ public struct Saving: Sendable {
 
     func keeps(_ message: any Message) -> Bool {
         if everything || types.contains(ObjectIdentifier(type(of: message))) { return true }
-        guard let incognito = message as? Incognito else { return false }
+        guard !names.isEmpty, type(of: message) == Incognito.self, let incognito = message as? Incognito else {
+            return false
+        }
         return names.contains(incognito.typeName)
     }
 }
@@ -98,8 +100,9 @@ public final class Mailbox: ObjectContext, @unchecked Sendable {
         var index = 0
         while index < held.count {
             // A peer's message that came before its type was first selected (so before it was
-            // registered) waits as Incognito: it is the selected type all the same.
-            if let incognito = held[index].message as? Incognito,
+            // registered) waits as Incognito: it is the selected type all the same. (A metadata
+            // comparison first: a dynamic cast per held message would cost every select.)
+            if type(of: held[index].message) == Incognito.self, let incognito = held[index].message as? Incognito,
                 let type = types.first(where: { $0.typeName == incognito.typeName }),
                 let known = incognito.decoded(as: type)
             {
