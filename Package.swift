@@ -59,10 +59,7 @@ let package = Package(
         ),
         .target(
             name: "PubSub",
-            // Reactor too, for now: LAN beacons use its blocking datagram socket on a thread.
-            dependencies: [
-                "Actors", "Reactor", "Platform", "Cryptography", .product(name: "Logging", package: "swift-log"),
-            ],
+            dependencies: ["Actors", "Platform", "Cryptography", .product(name: "Logging", package: "swift-log")],
             swiftSettings: safeModule
         ),
         .target(

@@ -1,10 +1,12 @@
 // What a program written against Actors needs from the layers below comes with it, so a user
 // imports one module: the platform (deadlines, processes, files), addresses to listen on and
 // connect to, the realm secret, the reconnect backoff, the keep-alive settings of `Tuning`, the ids
-// of listeners and connections, the rendezvous relay `Context.connect(to:preface:)` reaches, and
-// the transport configuration a runtime is made with.
+// of listeners and connections, the rendezvous relay `Context.connect(to:preface:)` reaches, the
+// transport configuration a runtime is made with, and the datagram socket LAN beacons use (a
+// blocking one, on a thread of its own: not yet an operation of the reactor).
 @_exported import Platform
 
+@_exported import class Reactor.DatagramSocket
 @_exported import enum Reactor.SocketAddress
 @_exported import struct Transport.Backoff
 @_exported import struct Transport.ConnectionID

@@ -1,7 +1,6 @@
 import Actors
 import Cryptography
 import Platform
-import Reactor
 import Synchronization
 
 /// A LAN directory's announcement, sent by UDP multicast (and broadcast, for networks that drop
@@ -98,7 +97,7 @@ final class LANBeaconListener: Sendable {
     private let stopped = Atomic<Bool>(false)
     private let socket: DatagramSocket
 
-    init(port: UInt16) throws(ReactorError) {
+    init(port: UInt16) throws {
         socket = try DatagramSocket(port: port)
     }
 

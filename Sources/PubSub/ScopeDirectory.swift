@@ -1,7 +1,6 @@
 import Actors
 import Cryptography
 import Platform
-import Reactor
 
 /// A directory above the processes: the GROUP directory of one process group (members are the
 /// group's processes), or the HOST directory of one machine (members are its groups' directories).
