@@ -137,6 +137,39 @@ extension ObjectContext {
         runtime.connectorOwners[id] = nil
     }
 
+    /// A UDP/IPv4 socket bound to `port` on every interface (0: the kernel's choice), for this
+    /// object: it receives ``DatagramReceived`` for each datagram that arrives. An ordinary socket
+    /// of the runtime's loop; it closes with ``closeDatagramSocket(_:)`` or the runtime's end.
+    public func openDatagramSocket(port: UInt16 = 0) throws(ReactorError) -> DatagramSocketID {
+        let socket = try runtime.reactor.openDatagramSocket(port: port)
+        runtime.datagramOwners[socket] = address
+        return DatagramSocketID(socket: socket)
+    }
+
+    /// Sends one datagram to `host:port` (for a multicast group, out of the interface with address
+    /// `interface`); a full socket buffer is an error, not a wait.
+    public func sendDatagram(
+        _ bytes: [UInt8], on socket: DatagramSocketID, to host: String, port: UInt16, interface: String? = nil
+    ) throws(ReactorError) {
+        try runtime.reactor.sendDatagram(bytes, on: socket.socket, to: host, port: port, interface: interface)
+    }
+
+    /// Receives `group`'s multicast on the interface with address `interface`.
+    public func joinMulticastGroup(_ group: String, interface: String, on socket: DatagramSocketID) throws(ReactorError)
+    {
+        try runtime.reactor.joinMulticastGroup(group, interface: interface, on: socket.socket)
+    }
+
+    /// The port a datagram socket is bound to.
+    public func port(of socket: DatagramSocketID) throws(ReactorError) -> UInt16 {
+        try runtime.reactor.datagramPort(of: socket.socket)
+    }
+
+    public func closeDatagramSocket(_ socket: DatagramSocketID) {
+        runtime.datagramOwners[socket.socket] = nil
+        try? runtime.reactor.close(socket.socket)
+    }
+
     /// Closes the connection `address` routes through, gracefully: what was sent before, and the
     /// confirmation of what the peer's messages objects here took, still go out. The owner
     /// receives ``Closed``.

@@ -112,7 +112,10 @@ final class LinkCredit {
             case .malformed(let length): return "credit frame of \(length) bytes is not a whole number of grants"
             case .overConfirmed(let destination, let granted, let outstanding):
                 return
-                    "peer granted \(granted) messages for object \(String(destination, radix: 16)) with \(outstanding) outstanding"
+                    """
+                    peer granted \(granted) messages for object \(String(destination, radix: 16)) with \(outstanding) \
+                    outstanding
+                    """
             }
         }
     }

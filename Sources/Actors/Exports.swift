@@ -2,8 +2,8 @@
 // imports one module: the platform (deadlines, processes, files), addresses to listen on and
 // connect to, the realm secret, the reconnect backoff, the keep-alive settings of `Tuning`, the ids
 // of listeners and connections, the rendezvous relay `Context.connect(to:preface:)` reaches, the
-// transport configuration a runtime is made with, and the datagram socket LAN beacons use (a
-// blocking one, on a thread of its own: not yet an operation of the reactor).
+// transport configuration a runtime is made with, and the network interfaces datagrams go out of
+// (`DatagramSocket.interfaces()`).
 @_exported import Platform
 
 @_exported import class Reactor.DatagramSocket

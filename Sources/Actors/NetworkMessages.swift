@@ -87,3 +87,11 @@ public struct Writable: Message, Equatable {
     public static let typeName = "ansar.Writable"
     public init() {}
 }
+
+/// One datagram on a socket this object opened, with its sender.
+public struct DatagramReceived: Message {
+    public static let typeName = "ansar.DatagramReceived"
+    public var socket: DatagramSocketID
+    public var bytes: [UInt8]
+    public var from: SocketAddress
+}

@@ -175,6 +175,8 @@ public final class Runtime: @unchecked Sendable {
     var nextTimerTag: UInt64 = 1
     var listenerOwners: [ListenerID: (owner: Address, address: SocketAddress)] = [:]
     var connectorOwners: [ConnectorID: (owner: Address, address: SocketAddress)] = [:]
+    /// The objects that opened datagram sockets (``Context/openDatagramSocket(port:)``).
+    var datagramOwners: [SocketID: Address] = [:]
     /// Connections not being read until the run queue drains.
     var pausedLinks: [ConnectionID] = []
     /// Peers' messages settled this turn whose credit is still to be granted back.
@@ -660,6 +662,8 @@ public final class Runtime: @unchecked Sendable {
         }
         for id in connectorOwners.keys { connections.closeConnector(id) }
         connectorOwners.removeAll()
+        for socket in datagramOwners.keys { try? reactor.close(socket) }
+        datagramOwners.removeAll()
     }
 
     /// Turns the loop while `condition` holds, until `deadline` at the latest (tests and

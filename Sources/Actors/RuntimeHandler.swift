@@ -25,6 +25,7 @@ struct RuntimeHandler: ReactorHandler {
         case .timer(let timer, let tag) where timer.space == runtime.timerSpace: runtime.timerFired(timer, tag: tag)
         case .signal(let number): runtime.signalled(number)
         case .woken: runtime.drainInbox()
+        case .datagramsReadable(let socket): runtime.datagramsReadable(socket)
         default: transport.handle(event, reactor: reactor)
         }
     }
@@ -125,6 +126,20 @@ extension Runtime {
         } else {
             // A second signal: the main object did not stop in time. End it.
             complete(main, with: Aborted())
+        }
+    }
+}
+
+extension Runtime {
+    /// Datagrams wait on a socket an object opened: each goes to it as ``DatagramReceived``, at
+    /// most 64 a turn (the reactor tells again while more wait).
+    func datagramsReadable(_ socket: SocketID) {
+        guard let owner = datagramOwners[socket] else { return }
+        for _ in 0..<64 {
+            guard let (bytes, from) = try? reactor.receiveDatagram(on: socket) else { return }
+            post(
+                DatagramReceived(socket: DatagramSocketID(socket: socket), bytes: bytes, from: from), to: owner.object,
+                from: .none)
         }
     }
 }

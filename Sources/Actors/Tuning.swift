@@ -32,7 +32,10 @@ public struct Tuning: Sendable, Equatable {
         Setting(
             flag: "keep-alive", variable: "ANSAR_KEEP_ALIVE",
             help:
-                "Unix-socket links: probe after PROBE seconds of quiet, lost DEADLINE seconds after the last sign of life (PROBE/DEADLINE, default 0.5/1.5)"
+                """
+                Unix-socket links: probe after PROBE seconds of quiet, lost DEADLINE seconds after the last sign of \
+                life (PROBE/DEADLINE, default 0.5/1.5)
+                """
         ),
         Setting(
             flag: "network-keep-alive", variable: "ANSAR_NETWORK_KEEP_ALIVE",
@@ -114,7 +117,9 @@ public struct Tuning: Sendable, Equatable {
     /// The setting named by `flag` as ``set(_:to:source:)`` reads it; nil when it is not set.
     private func text(of flag: String) -> String? {
         func seconds(_ configuration: KeepAlive.Configuration) -> String {
-            "\(Double(configuration.probeAfter.nanosecondsClamped) / 1e9)/\(Double(configuration.deadline.nanosecondsClamped) / 1e9)"
+            let probe = Double(configuration.probeAfter.nanosecondsClamped) / 1e9
+            let deadline = Double(configuration.deadline.nanosecondsClamped) / 1e9
+            return "\(probe)/\(deadline)"
         }
         switch flag {
         case "keep-alive": return keepAlive.map(seconds)

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/mman.h>
 
 #include "CURing.h"
@@ -152,6 +153,13 @@ void curing_prep_receive(curing_ring *r, unsigned slot, int multishot, unsigned 
     }
     sqe->flags |= IOSQE_FIXED_FILE | IOSQE_BUFFER_SELECT;
     sqe->buf_group = BUFFER_GROUP;
+    sqe->user_data = user_data;
+}
+
+void curing_prep_poll_readable(curing_ring *r, unsigned slot, uint64_t user_data) {
+    struct io_uring_sqe *sqe = entry(r);
+    io_uring_prep_poll_add(sqe, (int)slot, POLLIN);
+    sqe->flags |= IOSQE_FIXED_FILE;
     sqe->user_data = user_data;
 }
 

@@ -39,7 +39,8 @@ struct NodeOptions {
 
     static let frameworkHelp = """
           --help                   this text
-          --debug-level=LEVEL      log to stderr from LEVEL up: TRACE, DEBUG, INFO, NOTICE, WARNING (default), ERROR, NONE
+          --debug-level=LEVEL      log to stderr from LEVEL up: TRACE, DEBUG, INFO, NOTICE, WARNING (default), ERROR, \
+          NONE
           --home-path=PATH         the home this process runs in (with --role-name)
           --role-name=NAME         the role: settings in HOME/settings/NAME.json, input in HOME/input/NAME.json
           --group-address=ADDRESS  the process group's directory (host:port, /path or @abstract)

@@ -1,7 +1,6 @@
 import Actors
 import Cryptography
 import Platform
-import Synchronization
 
 /// A LAN directory's announcement, sent by UDP multicast (and broadcast, for networks that drop
 /// multicast) so that host directories find it with no configuration. It carries no secret: only
@@ -60,20 +59,19 @@ public struct LANBeacon: Equatable, Sendable {
         return .success(LANBeacon(directoryPort: port, sentAt: sentAt))
     }
 
-    /// Sends `self` out of every interface that is up: to the multicast group, and to the
-    /// interface's broadcast address. The number of interfaces it went out of.
+    /// Sends `self` out of every interface that is up — to the multicast group, and to the
+    /// interface's broadcast address — through `send(bytes, host, interface)`, which says whether
+    /// the datagram went. The number of interfaces it went out of.
     @discardableResult
-    public func send(from socket: DatagramSocket, port: UInt16, secret: RealmSecret) -> Int {
+    public func send(
+        port: UInt16, secret: RealmSecret,
+        through send: (_ bytes: [UInt8], _ host: String, _ interface: String?) -> Bool
+    ) -> Int {
         let bytes = encoded(secret: secret)
         var sent = 0
         for interface in DatagramSocket.interfaces() {
-            var out = false
-            if (try? socket.send(bytes, to: Self.multicastGroup, port: port, interface: interface.address)) != nil {
-                out = true
-            }
-            if let broadcast = interface.broadcast, (try? socket.send(bytes, to: broadcast, port: port)) != nil {
-                out = true
-            }
+            var out = send(bytes, Self.multicastGroup, interface.address)
+            if let broadcast = interface.broadcast, send(bytes, broadcast, nil) { out = true }
             if out { sent += 1 }
         }
         return sent
@@ -83,56 +81,4 @@ public struct LANBeacon: Equatable, Sendable {
 /// Why a datagram was not taken for a beacon of this realm.
 public struct BeaconError: Error, Equatable, Sendable, CustomStringConvertible {
     public let description: String
-}
-
-/// A LAN directory was heard (from the beacon listener's thread to the host directory).
-struct LANDirectoryHeard: Message {
-    static let typeName = "ansar.pubsub.LANDirectoryHeard"
-    var address: String
-}
-
-/// Listens for LAN beacons on a thread of its own and tells a directory where the LAN directory
-/// is. Rejoins the multicast group on interfaces that come up later.
-final class LANBeaconListener: Sendable {
-    private let stopped = Atomic<Bool>(false)
-    private let socket: DatagramSocket
-
-    init(port: UInt16) throws {
-        socket = try DatagramSocket(port: port)
-    }
-
-    func start(
-        secret: RealmSecret, telling directory: Address, through handle: RuntimeHandle,
-        logger: @escaping @Sendable (String) -> Void
-    ) {
-        _ = ThreadStarter.start { [self] in
-            var last = ""
-            var lastLogged = Deadline(nanoseconds: 0)
-            var nextJoin = Deadline(nanoseconds: 0)
-            while !stopped.load(ordering: .relaxed) {
-                // Every half second: an interface that went down and came back has lost its membership.
-                if Deadline.now() >= nextJoin {
-                    for interface in DatagramSocket.interfaces() {
-                        try? socket.join(group: LANBeacon.multicastGroup, interface: interface.address)
-                    }
-                    nextJoin = .after(.milliseconds(500))
-                }
-                guard let (bytes, from) = try? socket.receive(timeout: .milliseconds(500)) else { continue }
-                switch LANBeacon.decode(bytes, secret: secret, now: UInt64(max(0, SystemAccess.wallClock()))) {
-                case .success(let beacon):
-                    _ = handle.send(LANDirectoryHeard(address: "\(from):\(beacon.directoryPort)"), to: directory)
-                case .failure(let why):
-                    // Said once per sender and reason, and at most once a second (a flood stays a trickle).
-                    let line = "\(from): \(why)"
-                    if line != last && Deadline.now() >= lastLogged + .seconds(1) {
-                        logger("beacon ignored: \(line)")
-                        lastLogged = .now()
-                        last = line
-                    }
-                }
-            }
-        }
-    }
-
-    func stop() { stopped.store(true, ordering: .relaxed) }
 }

@@ -56,8 +56,13 @@ public final class ScopeDirectory: Object {
     private var ownerOf: [UInt64: Matcher.Member] = [:]
     private var sessions: [Pair: (id: UInt64, listing: UInt64, search: UInt64)] = [:]
     private var identifiers = RandomIdentifiers()
-    private var beaconSocket: DatagramSocket?
-    private var beaconListener: LANBeaconListener?
+    /// Where this directory sends its beacons from, and where it hears others' (ordinary sockets of
+    /// the runtime's loop).
+    private var beaconSender: DatagramSocketID?
+    private var beaconListener: DatagramSocketID?
+    /// The last ignored beacon's sender and reason, and when it was said: a flood stays a trickle.
+    private var lastIgnored = ""
+    private var lastIgnoredAt = Deadline(nanoseconds: 0)
     private var listeningPort: UInt16?
 
     private typealias Pair = Matcher.Pair
@@ -66,11 +71,16 @@ public final class ScopeDirectory: Object {
         static let typeName = "ansar.pubsub.BeaconDue"
     }
 
+    /// Joins the beacons' multicast group again: an interface that went down and came back has
+    /// lost its membership.
+    private struct BeaconRejoin: Message {
+        static let typeName = "ansar.pubsub.BeaconRejoin"
+    }
+
     public static var messageTypes: [any Message.Type] {
         [
             EntryUp.self, EntryDown.self, OpenSession.self, CloseSession.self, NetworkEnquiry.self, NetworkReport.self,
             RelayWanted.self, Relayed.self,
-            LANDirectoryHeard.self,
         ]
     }
     /// Who asked for the lineage while the parent's part is on its way.
@@ -122,8 +132,10 @@ public final class ScopeDirectory: Object {
             }
         case is BeaconDue:
             sendBeacon(context)
-        case let heard as LANDirectoryHeard:
-            heardOf(heard.address, context)
+        case let datagram as DatagramReceived where datagram.socket == beaconListener:
+            heardBeacon(datagram, context)
+        case is BeaconRejoin:
+            joinBeaconGroup(context)
         case let refused as NotListening:
             context.runtime.logger.error(
                 "directory cannot listen (retrying)",
@@ -212,7 +224,8 @@ public final class ScopeDirectory: Object {
             for enquirer in enquirers { context.tell(mine, to: enquirer) }
             enquirers.removeAll()
         case is Stop:
-            beaconListener?.stop()
+            if let beaconListener { context.closeDatagramSocket(beaconListener) }
+            if let beaconSender { context.closeDatagramSocket(beaconSender) }
             context.complete(Ack())
         default:
             break
@@ -295,17 +308,39 @@ public final class ScopeDirectory: Object {
 
     private func listenForBeacons(_ port: UInt16, _ context: Context) {
         do {
-            let listener = try LANBeaconListener(port: port)
-            let logger = context.runtime.logger
-            listener.start(
-                secret: context.runtime.realmSecret, telling: context.address, through: context.runtime.handle
-            ) { line in
-                logger.info("\(line)")
-            }
-            beaconListener = listener
+            beaconListener = try context.openDatagramSocket(port: port)
         } catch {
             context.runtime.logger.error(
                 "cannot listen for LAN beacons", metadata: ["port": "\(port)", "reason": "\(error)"])
+            return
+        }
+        joinBeaconGroup(context)
+        context.startTimer(BeaconRejoin(), after: .milliseconds(500), repeating: true)
+    }
+
+    private func joinBeaconGroup(_ context: Context) {
+        guard let beaconListener else { return }
+        for interface in DatagramSocket.interfaces() {
+            try? context.joinMulticastGroup(LANBeacon.multicastGroup, interface: interface.address, on: beaconListener)
+        }
+    }
+
+    /// A datagram on the beacon port: a LAN directory of this realm, or something ignored (said
+    /// once per sender and reason, at most once a second).
+    private func heardBeacon(_ datagram: DatagramReceived, _ context: Context) {
+        guard case .ipv4(let host, _) = datagram.from else { return }
+        switch LANBeacon.decode(
+            datagram.bytes, secret: context.runtime.realmSecret, now: UInt64(max(0, SystemAccess.wallClock())))
+        {
+        case .success(let beacon):
+            heardOf("\(host):\(beacon.directoryPort)", context)
+        case .failure(let why):
+            let line = "\(host): \(why)"
+            if line != lastIgnored && Deadline.now() >= lastIgnoredAt + .seconds(1) {
+                context.runtime.logger.info("beacon ignored: \(line)")
+                lastIgnoredAt = .now()
+                lastIgnored = line
+            }
         }
     }
 
@@ -320,12 +355,13 @@ public final class ScopeDirectory: Object {
 
     private func sendBeacon(_ context: Context) {
         guard let port = links.beaconPort, let listeningPort else { return }
-        if beaconSocket == nil { beaconSocket = try? DatagramSocket() }
-        guard let socket = beaconSocket else { return }
+        if beaconSender == nil { beaconSender = try? context.openDatagramSocket() }
+        guard let socket = beaconSender else { return }
         let beacon = LANBeacon(directoryPort: listeningPort, sentAt: UInt64(max(0, SystemAccess.wallClock())))
-        if beacon.send(from: socket, port: port, secret: context.runtime.realmSecret) == 0 {
-            context.runtime.logger.debug("beacon went out of no interface")
+        let sent = beacon.send(port: port, secret: context.runtime.realmSecret) { bytes, host, interface in
+            (try? context.sendDatagram(bytes, on: socket, to: host, port: port, interface: interface)) != nil
         }
+        if sent == 0 { context.runtime.logger.debug("beacon went out of no interface") }
     }
 
     /// A subscriber's process cannot reach the publisher's: the directory that matched them names

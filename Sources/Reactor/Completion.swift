@@ -38,6 +38,9 @@ protocol ReactorBackend: AnyObject {
     func armAccept(fd: Int32, socket: SocketID)
     /// Arms a multishot receive into the shared receive buffers.
     func armReceive(fd: Int32, socket: SocketID)
+    /// Arms one completion for when `fd` has something to read (a datagram socket, whose owner
+    /// then takes the datagrams itself with their senders' addresses).
+    func armReadable(fd: Int32, socket: SocketID)
     /// Starts a non-blocking connect to the address held in `address`.
     func connect(fd: Int32, socket: SocketID, address: UnsafePointer<sockaddr>, length: socklen_t)
     /// Sends the iovecs of `message`, which stays valid until the send completes.

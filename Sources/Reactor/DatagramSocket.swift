@@ -5,8 +5,8 @@ import Platform
 #endif
 
 /// A UDP/IPv4 socket for small announcements on the local network (multicast and broadcast
-/// beacons), outside the reactor: beacons are rare, so sends are plain non-blocking calls and a
-/// listener blocks in ``receive(timeout:)`` on a thread of its own.
+/// beacons). In a reactor (``Reactor/openDatagramSocket(port:)``) it is an ordinary socket of the
+/// loop; on its own, a program that has no loop can wait in ``receive(timeout:)``.
 public final class DatagramSocket: @unchecked Sendable {
     /// One IPv4 interface that is up: its name, address and broadcast address (if it has one).
     public struct Interface: Hashable, Sendable {
@@ -15,7 +15,7 @@ public final class DatagramSocket: @unchecked Sendable {
         public let broadcast: String?
     }
 
-    private let fd: Int32
+    let fd: Int32
     /// The largest datagram ``receive(timeout:)`` returns; longer ones are cut (and so fail checks).
     public static let maximumDatagram = 1024
 
@@ -124,13 +124,23 @@ public final class DatagramSocket: @unchecked Sendable {
         let nanoseconds = max(timeout.nanosecondsClamped, 1_000)
         var limit = timeval(tv_sec: Int(nanoseconds / 1_000_000_000), tv_usec: Int(nanoseconds % 1_000_000_000 / 1_000))
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &limit, socklen_t(MemoryLayout<timeval>.size))
+        guard let (bytes, sender) = try receiveOne(flags: 0), case .ipv4(let host, _) = sender else { return nil }
+        return (bytes, host)
+    }
+
+    /// The datagram waiting now, if any, and its sender (never waits).
+    func receiveWaiting() throws(ReactorError) -> (bytes: [UInt8], from: SocketAddress)? {
+        try receiveOne(flags: Int32(MSG_DONTWAIT))
+    }
+
+    private func receiveOne(flags: Int32) throws(ReactorError) -> (bytes: [UInt8], from: SocketAddress)? {
         var buffer = [UInt8](repeating: 0, count: Self.maximumDatagram)
         var sender = SocketAddress.Storage()
         sender.length = socklen_t(MemoryLayout<sockaddr_storage>.size)
         let count = buffer.withUnsafeMutableBytes { bytes in
             withUnsafeMutablePointer(to: &sender.raw) {
                 $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                    recvfrom(fd, bytes.baseAddress, bytes.count, 0, $0, &sender.length)
+                    recvfrom(fd, bytes.baseAddress, bytes.count, flags, $0, &sender.length)
                 }
             }
         }
@@ -138,7 +148,7 @@ public final class DatagramSocket: @unchecked Sendable {
             if errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR { return nil }
             throw .system(SystemError(errno, "recvfrom"))
         }
-        guard case .ipv4(let host, _)? = sender.address() else { return nil } // an IPv4 socket: never otherwise
-        return (Array(buffer[0..<count]), host)
+        guard let from = sender.address() else { return nil }
+        return (Array(buffer[0..<count]), from)
     }
 }

@@ -19,6 +19,7 @@ final class EpollBackend: ReactorBackend {
         var fd: Int32 = -1
         var accept = false
         var receive = false
+        var readable = false
         var connect = false
         var send: UnsafeMutablePointer<msghdr>? = nil
         var queuedForAttempt = false
@@ -94,6 +95,11 @@ final class EpollBackend: ReactorBackend {
         scheduleAttempt(socket.slot)
     }
 
+    func armReadable(fd: Int32, socket: SocketID) {
+        parked[socket.index].readable = true
+        scheduleAttempt(socket.slot)
+    }
+
     func connect(fd: Int32, socket: SocketID, address: UnsafePointer<sockaddr>, length: socklen_t) {
         let userData = UserData(kind: .connect, slot: socket.slot, generation: socket.generation)
         if Glibc.connect(fd, address, length) == 0 {
@@ -144,6 +150,10 @@ final class EpollBackend: ReactorBackend {
         if kinds.contains(.receive) && entry.receive {
             entry.receive = false
             cancelled(.receive)
+        }
+        if kinds.contains(.readable) && entry.readable {
+            entry.readable = false
+            cancelled(.readable)
         }
         if kinds.contains(.connect) && entry.connect {
             entry.connect = false
@@ -235,7 +245,9 @@ final class EpollBackend: ReactorBackend {
             }
             if flags & cshims_epoll_rdhup() != 0 || failed { parked[slot].peerEnded = true }
             if flags & (cshims_epoll_in() | cshims_epoll_rdhup()) != 0 || failed {
-                if parked[slot].accept || parked[slot].receive { scheduleAttempt(userData.slot) }
+                if parked[slot].accept || parked[slot].receive || parked[slot].readable {
+                    scheduleAttempt(userData.slot)
+                }
             }
         }
     }
@@ -259,8 +271,19 @@ final class EpollBackend: ReactorBackend {
             parked[slot].queuedForAttempt = false
             if parked[slot].accept { attemptAccept(slot: slot) }
             if parked[slot].receive { attemptReceive(slot: slot) }
+            if parked[slot].readable { attemptReadable(slot: slot) }
         }
         attempts.removeFirst(end)
+    }
+
+    /// Completes an armed readable wait if the socket has something to read now; else it stays
+    /// parked until the next EPOLLIN edge.
+    private func attemptReadable(slot: Int) {
+        var watch = pollfd(fd: parked[slot].fd, events: Int16(POLLIN), revents: 0)
+        guard Glibc.poll(&watch, 1, 0) > 0 else { return }
+        parked[slot].readable = false
+        let userData = UserData(kind: .readable, slot: UInt32(slot), generation: parked[slot].generation)
+        produced.append(Completion(userData, result: 0))
     }
 
     private func attemptAccept(slot: Int) {

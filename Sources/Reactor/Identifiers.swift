@@ -25,6 +25,21 @@ public struct SocketID: Hashable, Sendable, CustomStringConvertible {
     public var description: String { "socket#\(index).\(generation)" }
 }
 
+extension SocketID: Codable {
+    // Its packed form: a socket named in a message is only ever this process's own.
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(packed)
+    }
+
+    public init(from decoder: any Decoder) throws {
+        guard let socket = SocketID(packed: try decoder.singleValueContainer().decode(UInt64.self)) else {
+            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "not a socket"))
+        }
+        self = socket
+    }
+}
+
 /// Names one armed timer. Stale once the timer fired or was cancelled.
 public struct TimerID: Hashable, Sendable, CustomStringConvertible {
     /// The slot, in `0 ..< limits.timers`.
@@ -58,7 +73,7 @@ public struct TimerSpace: Hashable, Sendable {
 
 /// What a kernel operation was, carried in its user data so its completion finds its way home.
 enum OperationKind: UInt8 {
-    case accept = 1, connect, receive, send, cancel, signal, wake
+    case accept = 1, connect, receive, send, cancel, signal, wake, readable
 }
 
 /// A set of socket operation kinds, for cancelling several at once without allocating.
@@ -68,12 +83,13 @@ struct OperationKinds: OptionSet {
     static let connect = OperationKinds(rawValue: 1 << 1)
     static let receive = OperationKinds(rawValue: 1 << 2)
     static let send = OperationKinds(rawValue: 1 << 3)
+    static let readable = OperationKinds(rawValue: 1 << 4)
     /// Every operation a socket can have in flight.
-    static let everything: OperationKinds = [.accept, .connect, .receive, .send]
+    static let everything: OperationKinds = [.accept, .connect, .receive, .send, .readable]
 
     /// The kinds in the order a backend cancels them.
     static let all: [(OperationKinds, OperationKind)] = [
-        (.accept, .accept), (.connect, .connect), (.receive, .receive), (.send, .send),
+        (.accept, .accept), (.connect, .connect), (.receive, .receive), (.send, .send), (.readable, .readable),
     ]
 }
 

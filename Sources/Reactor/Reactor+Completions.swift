@@ -20,7 +20,7 @@ extension Reactor {
         case .signal:
             deliverSignals(completion.result, &handler)
             return
-        case .accept, .connect, .receive, .send:
+        case .accept, .connect, .receive, .send, .readable:
             break
         }
         let slot = Int(userData.slot)
@@ -38,6 +38,12 @@ extension Reactor {
         case .connect: connected(completion, slot: slot, id: id, &handler)
         case .receive: received(completion, slot: slot, id: id, &handler)
         case .send: sent(completion, slot: slot, id: id, &handler)
+        case .readable:
+            if completion.result >= 0 && sockets[slot].state == .datagram {
+                handler.handle(.datagramsReadable(id), reactor: self)
+                // Told again when more come, unless the handler closed the socket meanwhile.
+                if sockets[slot].state == .datagram { armReadable(slot) }
+            }
         default: break
         }
         if sockets[slot].state == .closing && sockets[slot].inFlight == 0 {

@@ -26,7 +26,7 @@ public final class Reactor {
         case epoll
     }
 
-    enum SocketState: UInt8 { case free, listening, connecting, connected, closing }
+    enum SocketState: UInt8 { case free, listening, connecting, connected, datagram, closing }
 
     struct Socket {
         var fd: Int32 = -1
@@ -94,6 +94,8 @@ public final class Reactor {
     /// Events produced outside the run phase (e.g. a close with nothing in flight), delivered next turn.
     @exclusivity(unchecked)
     var deferred: [ReactorEvent] = []
+    /// The datagram sockets in the table, by slot; each owns its descriptor.
+    var datagramSockets: [Int: DatagramSocket] = [:]
     let wakeBuffer: UnsafeMutableRawBufferPointer
     var signalFD: Int32 = -1
     var signalMask = sigset_t()
@@ -170,9 +172,11 @@ public final class Reactor {
     deinit {
         releaseKernelHold()
         for slot in sockets.indices where sockets[slot].fd >= 0 {
-            Glibc.close(sockets[slot].fd)
+            // A datagram socket's descriptor is its own (it closes with the table below).
+            if datagramSockets[slot] == nil { Glibc.close(sockets[slot].fd) }
             unlinkBoundPath(slot)
         }
+        datagramSockets.removeAll()
         if signalFD >= 0 { stopWatchingSignals() }
         backend.shutdown()
         sendQueues.deallocate()
@@ -367,7 +371,8 @@ public final class Reactor {
     func release(_ slot: Int) -> Int {
         let id = SocketID(slot: UInt32(slot), generation: sockets[slot].generation & UserData.generationMask)
         backend.deregister(fd: sockets[slot].fd, socket: id)
-        Glibc.close(sockets[slot].fd)
+        // A datagram socket's descriptor is its own: it closes when the table lets go of it.
+        if datagramSockets.removeValue(forKey: slot) == nil { Glibc.close(sockets[slot].fd) }
         unlinkBoundPath(slot)
         if let deadline = sockets[slot].deadline { timers.cancel(deadline) }
         let discarded = sendQueues.discard(slot)

@@ -20,6 +20,9 @@ public enum ReactorEvent: Sendable, Equatable {
     case writable(SocketID)
     /// The socket is closed and its identifier stale; `discardedBytes` of queued output were not sent.
     case closed(SocketID, discardedBytes: Int)
+    /// Datagrams wait on a datagram socket (see ``Reactor/openDatagramSocket(port:)``): take them
+    /// with ``Reactor/receiveDatagram(on:)`` until it returns nil; the reactor tells again when more come.
+    case datagramsReadable(SocketID)
     /// A timer's deadline passed.
     case timer(TimerID, tag: UInt64)
     /// A watched signal arrived (see ``Reactor/watchSignals(_:)``).

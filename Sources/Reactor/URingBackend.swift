@@ -61,6 +61,10 @@ final class URingBackend: ReactorBackend {
         curing_prep_receive(ring, socket.slot, multishotReceive ? 1 : 0, receiveBufferSize, packed(.receive, socket))
     }
 
+    func armReadable(fd: Int32, socket: SocketID) {
+        curing_prep_poll_readable(ring, socket.slot, packed(.readable, socket))
+    }
+
     /// Called when a multishot receive was refused with EINVAL (a kernel before 6.0); true if that
     /// switched receives to single-shot.
     func disableMultishotReceive() -> Bool {

@@ -50,7 +50,10 @@ struct Create: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Create a home: its folders and a fresh realm secret (or another home's, to join its realm).",
         discussion:
-            "Homes on several hosts that should see each other at LAN or WAN scope share one realm: create the first, then the others with --realm-of FIRST/secret (copied over). Example: ansar create --home-path=/srv/demo"
+            """
+            Homes on several hosts that should see each other at LAN or WAN scope share one realm: create the first, \
+            then the others with --realm-of FIRST/secret (copied over). Example: ansar create --home-path=/srv/demo
+            """
     )
     @OptionGroup var home: HomeOption
     @Option(help: "A realm secret file (another home's HOME/secret) to use instead of a fresh one.") var realmOf:
@@ -167,7 +170,8 @@ struct Run: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Run the group in the foreground: every role, with the group's directory.",
         discussion: """
-            With --main-role the group ends when that role ends, and its value is printed; otherwise it ends when every role has ended, and each role's value is printed. Ctrl-C stops it.
+            With --main-role the group ends when that role ends, and its value is printed; otherwise it ends when \
+            every role has ended, and each role's value is printed. Ctrl-C stops it.
 
             Example: ansar run --main-role=sub
             """)
@@ -264,7 +268,10 @@ func checkedGroup(_ path: String, mainRole: String?) throws(ToolError) -> (Home,
 struct HostOption: ParsableArguments {
     @Flag(
         help:
-            "Link the group to the HOST directory (`ansar directory`), so other groups of this machine see its HOST-scope services."
+            """
+            Link the group to the HOST directory (`ansar directory`), so other groups of this machine see its \
+            HOST-scope services.
+            """
     )
     var host = false
     @Option(help: "The HOST directory's address, if not the usual one (implies --host).") var hostAddress: String?

@@ -38,9 +38,12 @@ struct DirectoryCommand: ParsableCommand {
             "Run a directory daemon: the machine's HOST directory (default), a LAN directory, or a WAN directory.",
         discussion: """
             HOST: groups link to it (`ansar run --host`); it finds the LAN directory by beacon, or --parent names it.
-            LAN (--scope lan): host directories of the network link to it; it announces itself by UDP multicast and broadcast beacons (port --beacon-port), and links to a WAN directory if --parent names one.
-            WAN (--scope wan): LAN directories link to it by address; it relays sessions whose ends cannot reach each other (--relay).
-            All must share the realm secret (`ansar create --realm-of`). In the foreground until Ctrl-C, or with --background until `ansar directory --scope … --stop`.
+            LAN (--scope lan): host directories of the network link to it; it announces itself by UDP multicast and \
+            broadcast beacons (port --beacon-port), and links to a WAN directory if --parent names one.
+            WAN (--scope wan): LAN directories link to it by address; it relays sessions whose ends cannot reach each \
+            other (--relay).
+            All must share the realm secret (`ansar create --realm-of`). In the foreground until Ctrl-C, or with \
+            --background until `ansar directory --scope … --stop`.
             Example: ansar directory --scope lan --background
             """)
     @OptionGroup var home: HomeOption
@@ -56,7 +59,10 @@ struct DirectoryCommand: ParsableCommand {
     @Option(help: "WAN: where its relay listens (default 0.0.0.0:32179; `none` for no relay).") var relay: String?
     @Option(
         help:
-            "WAN: name a relay that runs elsewhere (`ansar relay`) instead of running one; host 0.0.0.0 means this machine."
+            """
+            WAN: name a relay that runs elsewhere (`ansar relay`) instead of running one; host 0.0.0.0 means this \
+            machine.
+            """
     ) var relayAt: String?
     @Flag(help: "Run in the background; return once it listens.") var background = false
     @Flag(help: "Stop the directory of this --scope running in the background.") var stop = false
@@ -175,9 +181,12 @@ struct RelayCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "relay",
         abstract:
-            "Run a relay for WAN sessions whose ends cannot reach each other; a WAN directory names it with --relay-at.",
+            """
+            Run a relay for WAN sessions whose ends cannot reach each other; a WAN directory names it with --relay-at.
+            """,
         discussion: """
-            It joins two connections that present the same token and copies bytes both ways; the ends run the realm handshake across it, so it holds no secret and reads nothing. In the foreground until Ctrl-C or SIGTERM.
+            It joins two connections that present the same token and copies bytes both ways; the ends run the realm \
+            handshake across it, so it holds no secret and reads nothing. In the foreground until Ctrl-C or SIGTERM.
             Example: ansar relay --address 0.0.0.0:32179
             """)
     @Option(help: "Where it listens.") var address = "0.0.0.0:\(ScopeDirectory.wanPort + 1)"

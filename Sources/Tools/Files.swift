@@ -65,7 +65,10 @@ struct History: ParsableCommand {
                     case .string(let outcome)? = run["outcome"]
                 else { continue }
                 print(
-                    "[\(index)] \(String(format1: now - started))s ago ... \(String(format1: ended - started))s (\(outcome))"
+                    """
+                    [\(index)] \(String(format1: now - started))s ago ... \(String(format1: ended - started))s \
+                    (\(outcome))
+                    """
                 )
             }
         }

@@ -98,7 +98,10 @@ struct Home {
         }
         guard SystemAccess.exists(HomeLayout(path).secret), SystemAccess.exists("\(path)/roles") else {
             throw ToolError(
-                "\(path) is not an ansar home (no secret or roles folder): give --home-path, or `ansar create` a new one"
+                """
+                \(path) is not an ansar home (no secret or roles folder): give --home-path, or `ansar create` a new \
+                one
+                """
             )
         }
         return Home(path: path)
@@ -182,7 +185,10 @@ struct Home {
                 _ = try JSON(objectAt: path)
             } catch {
                 throw ToolError(
-                    "\(kind.rawValue) file \(path) is corrupt (\(error)): fix it with `ansar edit \(kind.rawValue) \(role)`"
+                    """
+                    \(kind.rawValue) file \(path) is corrupt (\(error)): fix it with `ansar edit \(kind.rawValue) \
+                    \(role)`
+                    """
                 )
             }
         }

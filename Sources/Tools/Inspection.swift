@@ -11,7 +11,10 @@ struct StartGroup: ParsableCommand {
         commandName: "start",
         abstract: "Start the group in the background; returns once it is up.",
         discussion:
-            "Logs go to HOME/logs (the runner's to group.log; with --debug-level every role's too). Example: ansar start, then ansar status, ansar stop"
+            """
+            Logs go to HOME/logs (the runner's to group.log; with --debug-level every role's too). Example: ansar \
+            start, then ansar status, ansar stop
+            """
     )
     @OptionGroup var home: HomeOption
     @OptionGroup var host: HostOption
@@ -126,7 +129,10 @@ struct Log: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Print a role's log, or part of it.",
         discussion:
-            "Times are those the log lines start with (UTC, 2026-11-29T19:35:29). Examples: ansar log pub --last 5m; ansar log pub --from 2026-11-29T19:00 --to 2026-11-29T20:00"
+            """
+            Times are those the log lines start with (UTC, 2026-11-29T19:35:29). Examples: ansar log pub --last 5m; \
+            ansar log pub --from 2026-11-29T19:00 --to 2026-11-29T20:00
+            """
     )
     @OptionGroup var home: HomeOption
     @Argument(help: "The role (or `group` for the runner).") var role: String

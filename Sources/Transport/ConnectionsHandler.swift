@@ -44,7 +44,7 @@ public struct ConnectionsHandler<Delegate: TransportDelegate>: ReactorHandler {
             } else {
                 delegate.transport(connections, reactorEvent: event)
             }
-        case .signal, .woken:
+        case .signal, .woken, .datagramsReadable:
             delegate.transport(connections, reactorEvent: event)
         }
     }

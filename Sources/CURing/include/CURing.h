@@ -34,6 +34,8 @@ int curing_update_file(curing_ring *ring, unsigned slot, int fd);
 void curing_prep_multishot_accept(curing_ring *ring, unsigned slot, uint64_t user_data);
 void curing_prep_receive(curing_ring *ring, unsigned slot, int multishot, unsigned length,
                                uint64_t user_data);
+// One completion when the socket in `slot` is readable (POLLIN), for datagram sockets.
+void curing_prep_poll_readable(curing_ring *ring, unsigned slot, uint64_t user_data);
 void curing_prep_connect(curing_ring *ring, unsigned slot, const void *address, uint32_t length,
                                uint64_t user_data);
 void curing_prep_sendmsg(curing_ring *ring, unsigned slot, const void *message, uint64_t user_data);
