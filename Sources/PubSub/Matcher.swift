@@ -10,7 +10,10 @@
 ///   different members — two entries of one member were already matched below — or this is the
 ///   lowest level, where members are the objects themselves.
 /// - Several listings of one name are all kept; each matching search gets each of them.
-public struct Matcher: Sendable {
+///
+/// Not `Sendable`: it holds its pattern searches compiled, and a directory keeps it on its own
+/// thread.
+public struct Matcher {
     /// Who gave the directory an entry: an object, or a link to a directory below. Opaque here.
     public typealias Member = UInt64
 
@@ -61,6 +64,9 @@ public struct Matcher: Sendable {
     /// Whether entries that reach further are passed up.
     public var hasParent: Bool
     private(set) var entries: [UInt64: Entry] = [:]
+    /// The pattern searches' expressions, compiled once when the search is added rather than at
+    /// every match (matching runs on the directory's thread, once per entry pair).
+    private var patterns: [UInt64: Regex<Substring>] = [:]
 
     public init(scope: Scope, hasParent: Bool = false) {
         self.scope = scope
@@ -74,6 +80,7 @@ public struct Matcher: Sendable {
     public mutating func add(_ entry: Entry) -> [Action] {
         guard entry.scope >= scope, entries[entry.id] == nil else { return [] }
         entries[entry.id] = entry
+        if case .search(.pattern(let text)) = entry.kind { patterns[entry.id] = try? Regex(text, as: Substring.self) }
         var actions: [Action] = []
         for other in entries.values where other.id != entry.id && matchHere(entry, other) {
             actions.append(pair(entry, other, open: true))
@@ -89,6 +96,7 @@ public struct Matcher: Sendable {
         for other in entries.values where matchHere(entry, other) {
             actions.append(pair(entry, other, open: false))
         }
+        patterns[id] = nil
         if hasParent && entry.scope > scope { actions.append(.withdraw(entry)) }
         return actions.sorted(by: Self.order)
     }
@@ -115,6 +123,10 @@ public struct Matcher: Sendable {
     private func matchHere(_ a: Entry, _ b: Entry) -> Bool {
         guard a.member != b.member || scope == .process else { return false }
         switch (a.kind, b.kind) {
+        case (.listing(let name), .search(.pattern)):
+            return patterns[b.id].map { (try? $0.wholeMatch(in: name.text)) != nil } ?? false
+        case (.search(.pattern), .listing(let name)):
+            return patterns[a.id].map { (try? $0.wholeMatch(in: name.text)) != nil } ?? false
         case (.listing(let name), .search(let search)), (.search(let search), .listing(let name)):
             return search.matches(name)
         default: return false

@@ -61,6 +61,21 @@ struct MatcherTests {
         #expect(directory.listings == [pub2])
     }
 
+    @Test("a pattern search matches whole names, whichever comes first, and closes when either goes")
+    func patternSearch() {
+        var directory = Matcher(scope: .process)
+        let early = listing(1, "hello-welcome", member: 10)
+        let other = listing(2, "hello", member: 11)
+        let sub = search(3, .pattern("hello-.*"), member: 20)
+        let late = listing(4, "hello-again", member: 12)
+        #expect(directory.add(early) == [])
+        #expect(directory.add(other) == [])
+        #expect(directory.add(sub) == [.open(listing: early, search: sub)], "the pattern matches whole names only")
+        #expect(directory.add(late) == [.open(listing: late, search: sub)])
+        #expect(directory.remove(3) == [.close(listing: early, search: sub), .close(listing: late, search: sub)])
+        #expect(directory.add(listing(5, "hello-later", member: 13)) == [], "a removed pattern matches nothing")
+    }
+
     @Test("entries that reach further are passed up, and withdrawn; a new parent gets them again")
     func forwarding() {
         var directory = Matcher(scope: .process, hasParent: true)
