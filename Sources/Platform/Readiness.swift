@@ -46,6 +46,7 @@ public final class Readiness {
 
     /// In the child: the parent's pipe if it was started with one. The descriptor is taken out of
     /// the environment and kept from the child's own children, so only this process can answer.
+    /// Call it before starting threads: it unsets the environment variable.
     public static func inherited() -> Announcement? {
         guard let text = SystemAccess.environment(variable), let fd = Int32(text), fd >= 0 else { return nil }
         unsetenv(variable)

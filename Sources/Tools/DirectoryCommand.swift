@@ -70,6 +70,9 @@ struct DirectoryCommand: ParsableCommand {
 
     func run() throws {
         try perform { () throws(ToolError) in
+            // First, while this process has one thread: taking the readiness pipe unsets its
+            // environment variable, which must not race the relay thread started below.
+            let ready = Readiness.inherited()
             let home = try Home.open(home.homePath)
             let state = "\(home.path)/tmp/\(scope.stem).json"
             if stop {
@@ -127,7 +130,6 @@ struct DirectoryCommand: ParsableCommand {
             let chosen = links
             Logs.bootstrap(process: "ansar directory", level: .info)
             SystemAccess.raiseDescriptorLimit()
-            let ready = Readiness.inherited()
             _ = try joinGroup(secret, tuning: tuning) { mailbox in
                 mailbox.create(
                     ScopeDirectory(listening: listen, scope: level.scope, links: chosen) { bound in
