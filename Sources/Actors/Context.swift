@@ -165,6 +165,7 @@ extension ObjectContext {
         try runtime.reactor.datagramPort(of: socket.socket)
     }
 
+    /// Closes a datagram socket this object opened; nothing more arrives from it.
     public func closeDatagramSocket(_ socket: DatagramSocketID) {
         runtime.datagramOwners[socket.socket] = nil
         try? runtime.reactor.close(socket.socket)
