@@ -173,11 +173,12 @@ extension ObjectContext {
 
     /// Closes the connection `address` routes through, gracefully: what was sent before, and the
     /// confirmation of what the peer's messages objects here took, still go out. The owner
-    /// receives ``Closed``.
-    public func close(_ address: Address) {
+    /// receives ``Closed``. A connection made by a connector with a backoff comes back only if
+    /// `reconnecting` (a reset, to start the link over).
+    public func close(_ address: Address, reconnecting: Bool = false) {
         guard let id = address.link, let link = runtime.link(id) else { return }
         runtime.grantCredit()
-        runtime.connections.close(link.connection)
+        runtime.connections.close(link.connection, reconnecting: reconnecting)
     }
 }
 

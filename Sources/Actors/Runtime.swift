@@ -450,6 +450,15 @@ public final class Runtime: @unchecked Sendable {
         tables.value.overflow.removeFirst(moved)
     }
 
+    /// Sends a service's message — an answer to an object's own request, or a notice it signed up
+    /// for (a directory's `Available`, `Dropped`, refusals) — as `sender`. To an object of this
+    /// runtime it is never refused: it may overfill the mailbox, and a full run queue holds it,
+    /// because what the service sends is bounded by what it keeps. Elsewhere it is an ordinary send.
+    public func notify(_ message: some Message, to address: Address, from sender: Address) throws(SendRefused) {
+        try deliver(
+            message, to: address, from: sender, notifyIfUndelivered: false, enforceMailbox: false, holdIfFull: true)
+    }
+
     /// Hands a message to the runtime of another thread, through its inbox.
     private func sendAcrossThreads(
         _ message: any Message, to address: Address, via runtime: Int, from sender: Address, notifyIfUndelivered: Bool

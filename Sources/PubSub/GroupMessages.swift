@@ -36,6 +36,15 @@ struct EntryDown: Message {
     var id: UInt64
 }
 
+/// From a directory down to the member that gave an entry: it was not taken there (the directory
+/// is full, say); the owner hears ``NotPublished`` or ``NotSubscribed`` with the reason, and the
+/// entry stays listed below.
+struct EntryRefused: Message {
+    static let typeName = "ansar.pubsub.EntryRefused"
+    var id: UInt64
+    var reason: String
+}
+
 /// From a directory to the subscriber's process: connect to the publisher's process and open
 /// this session.
 struct OpenSession: Message {
@@ -44,6 +53,9 @@ struct OpenSession: Message {
     var listing: EntryUp
     var search: EntryUp
     var scope: Scope
+
+    /// The listing and search it matched: however often directories match them, one session.
+    var pair: Matcher.Pair { Matcher.Pair(listing: listing.id, search: search.id) }
 }
 
 /// A session is over (from the directory, or from the process at the other end).
@@ -86,6 +98,15 @@ struct SessionHello: Message {
     var listing: UInt64
     /// The subscriber, or its session object.
     var subscriber: Address
+}
+
+/// From the subscriber's process to the publisher's: a directory matched a running session's pair
+/// again, under `matchedAs` (it had lost sight of one end for a moment). The session carries on
+/// at both ends; a directory's close of it under an older number is stale.
+struct SessionKept: Message {
+    static let typeName = "ansar.pubsub.SessionKept"
+    var session: UInt64
+    var matchedAs: UInt64
 }
 
 /// From the publisher's process: the session object that speaks for the publisher.

@@ -58,44 +58,75 @@ public struct Matcher {
         case forward(Entry)
         /// Take this entry back from the parent directory.
         case withdraw(Entry)
+        /// The entry was not taken (the directory is full, say): nothing else changed; its owner
+        /// should be told why.
+        case refuse(Entry, reason: String)
     }
 
     public let scope: Scope
     /// Whether entries that reach further are passed up.
     public var hasParent: Bool
+    /// How many entries, and how many pattern searches among them, this directory keeps: an entry
+    /// beyond either is refused (``Action/refuse(_:reason:)``) and nothing else changes.
+    public let capacity: Int
+    public let patternCapacity: Int
     private(set) var entries: [UInt64: Entry] = [:]
-    /// The pattern searches' expressions, compiled once when the search is added rather than at
-    /// every match (matching runs on the directory's thread, once per entry pair).
-    private var patterns: [UInt64: Regex<Substring>] = [:]
 
-    public init(scope: Scope, hasParent: Bool = false) {
+    // Indexes, so that an entry meets only the entries it matches: a refill of n listings and n
+    // searches costs about n lookups, not n² comparisons.
+    /// Listings by name, and their distinct names in order (a prefix search reads a run of them).
+    private var listingsNamed: [ServiceName: Set<UInt64>] = [:]
+    private var sortedNames: [ServiceName] = []
+    /// Exact searches by name; prefix searches by prefix, with how many use each prefix length.
+    private var exactSearches: [ServiceName: Set<UInt64>] = [:]
+    private var prefixSearches: [String: Set<UInt64>] = [:]
+    private var prefixLengths: [Int: Int] = [:]
+    /// The pattern searches' expressions, compiled once when the search is added (matching runs on
+    /// the directory's thread). A new listing is tried against each: their number is bounded.
+    private var patterns: [UInt64: Regex<Substring>] = [:]
+    private var entriesOf: [Member: Set<UInt64>] = [:]
+
+    public static let defaultCapacity = 100_000
+    public static let defaultPatternCapacity = 1_000
+
+    public init(
+        scope: Scope, hasParent: Bool = false, capacity: Int = Matcher.defaultCapacity,
+        patternCapacity: Int = Matcher.defaultPatternCapacity
+    ) {
         self.scope = scope
         self.hasParent = hasParent
+        self.capacity = capacity
+        self.patternCapacity = patternCapacity
     }
 
+    public var count: Int { entries.count }
     public var listings: [Entry] { entries.values.filter { if case .listing = $0.kind { true } else { false } } }
     public var searches: [Entry] { entries.values.filter { if case .search = $0.kind { true } else { false } } }
 
     /// Adds a listing or a search; a second add of one identifier changes nothing.
     public mutating func add(_ entry: Entry) -> [Action] {
         guard entry.scope >= scope, entries[entry.id] == nil else { return [] }
-        entries[entry.id] = entry
-        if case .search(.pattern(let text)) = entry.kind { patterns[entry.id] = try? Regex(text, as: Substring.self) }
-        var actions: [Action] = []
-        for other in entries.values where other.id != entry.id && matchHere(entry, other) {
-            actions.append(pair(entry, other, open: true))
+        guard entries.count < capacity else { return [.refuse(entry, reason: "directory full (\(capacity) entries)")] }
+        if case .search(.pattern(let text)) = entry.kind {
+            guard patterns.count < patternCapacity else {
+                return [.refuse(entry, reason: "directory full (\(patternCapacity) pattern searches)")]
+            }
+            guard let regex = try? Regex(text, as: Substring.self) else {
+                return [.refuse(entry, reason: "pattern \"\(text)\" does not compile")]
+            }
+            patterns[entry.id] = regex
         }
+        var actions = matches(of: entry).map { pair(entry, $0, open: true) }
+        index(entry)
         if hasParent && entry.scope > scope { actions.append(.forward(entry)) }
         return actions.sorted(by: Self.order)
     }
 
     /// Removes an entry: its sessions close, and the parent is told.
     public mutating func remove(_ id: UInt64) -> [Action] {
-        guard let entry = entries.removeValue(forKey: id) else { return [] }
-        var actions: [Action] = []
-        for other in entries.values where matchHere(entry, other) {
-            actions.append(pair(entry, other, open: false))
-        }
+        guard let entry = entries[id] else { return [] }
+        unindex(entry)
+        var actions = matches(of: entry).map { pair(entry, $0, open: false) }
         patterns[id] = nil
         if hasParent && entry.scope > scope { actions.append(.withdraw(entry)) }
         return actions.sorted(by: Self.order)
@@ -105,13 +136,14 @@ public struct Matcher {
     /// anew before the old link was noticed gone). Its sessions stand; nothing is matched anew.
     public mutating func move(_ id: UInt64, to member: Member) {
         guard let entry = entries[id] else { return }
+        forget(entry, of: entry.member)
         entries[id] = Entry(id: id, kind: entry.kind, scope: entry.scope, member: member)
+        entriesOf[member, default: []].insert(id)
     }
 
     /// A member went (an object ended, a link broke): everything it gave goes.
     public mutating func lose(_ member: Member) -> [Action] {
-        let gone = entries.values.filter { $0.member == member }.map(\.id).sorted()
-        return gone.flatMap { remove($0) }
+        (entriesOf[member] ?? []).sorted().flatMap { remove($0) }
     }
 
     /// The parent appeared (or came back): everything that reaches further is passed up again.
@@ -120,17 +152,90 @@ public struct Matcher {
         return entries.values.filter { $0.scope > scope }.sorted { $0.id < $1.id }.map { .forward($0) }
     }
 
-    private func matchHere(_ a: Entry, _ b: Entry) -> Bool {
-        guard a.member != b.member || scope == .process else { return false }
-        switch (a.kind, b.kind) {
-        case (.listing(let name), .search(.pattern)):
-            return patterns[b.id].map { (try? $0.wholeMatch(in: name.text)) != nil } ?? false
-        case (.search(.pattern), .listing(let name)):
-            return patterns[a.id].map { (try? $0.wholeMatch(in: name.text)) != nil } ?? false
-        case (.listing(let name), .search(let search)), (.search(let search), .listing(let name)):
-            return search.matches(name)
-        default: return false
+    /// The entries `entry` matches here, found through the indexes (`entry` itself not indexed).
+    /// Two entries of one member were matched below already, except at the lowest level, where
+    /// members are the objects themselves.
+    private func matches(of entry: Entry) -> [Entry] {
+        var found: [UInt64] = []
+        switch entry.kind {
+        case .listing(let name):
+            found += exactSearches[name] ?? []
+            let bytes = name.text.utf8
+            for length in prefixLengths.keys where length <= bytes.count {
+                found += prefixSearches[String(decoding: bytes.prefix(length), as: UTF8.self)] ?? []
+            }
+            for (id, regex) in patterns where (try? regex.wholeMatch(in: name.text)) != nil { found.append(id) }
+        case .search(.exact(let name)):
+            found += listingsNamed[name] ?? []
+        case .search(.prefix(let prefix)):
+            var at = lowerBound(of: prefix)
+            while at < sortedNames.count, sortedNames[at].text.hasPrefix(prefix) {
+                found += listingsNamed[sortedNames[at]] ?? []
+                at += 1
+            }
+        case .search(.pattern):
+            guard let regex = patterns[entry.id] else { break }
+            for name in sortedNames where (try? regex.wholeMatch(in: name.text)) != nil {
+                found += listingsNamed[name] ?? []
+            }
         }
+        return found.compactMap { entries[$0] }.filter { $0.member != entry.member || scope == .process }
+    }
+
+    private mutating func index(_ entry: Entry) {
+        entries[entry.id] = entry
+        entriesOf[entry.member, default: []].insert(entry.id)
+        switch entry.kind {
+        case .listing(let name):
+            if listingsNamed[name] == nil { sortedNames.insert(name, at: lowerBound(of: name.text)) }
+            listingsNamed[name, default: []].insert(entry.id)
+        case .search(.exact(let name)):
+            exactSearches[name, default: []].insert(entry.id)
+        case .search(.prefix(let prefix)):
+            prefixSearches[prefix, default: []].insert(entry.id)
+            prefixLengths[prefix.utf8.count, default: 0] += 1
+        case .search(.pattern):
+            break // kept in `patterns`
+        }
+    }
+
+    private mutating func unindex(_ entry: Entry) {
+        entries[entry.id] = nil
+        forget(entry, of: entry.member)
+        switch entry.kind {
+        case .listing(let name):
+            listingsNamed[name]?.remove(entry.id)
+            if listingsNamed[name]?.isEmpty == true {
+                listingsNamed[name] = nil
+                sortedNames.remove(at: lowerBound(of: name.text))
+            }
+        case .search(.exact(let name)):
+            exactSearches[name]?.remove(entry.id)
+            if exactSearches[name]?.isEmpty == true { exactSearches[name] = nil }
+        case .search(.prefix(let prefix)):
+            prefixSearches[prefix]?.remove(entry.id)
+            if prefixSearches[prefix]?.isEmpty == true { prefixSearches[prefix] = nil }
+            let length = prefix.utf8.count
+            prefixLengths[length, default: 1] -= 1
+            if prefixLengths[length] == 0 { prefixLengths[length] = nil }
+        case .search(.pattern):
+            break
+        }
+    }
+
+    private mutating func forget(_ entry: Entry, of member: Member) {
+        entriesOf[member]?.remove(entry.id)
+        if entriesOf[member]?.isEmpty == true { entriesOf[member] = nil }
+    }
+
+    /// The first place in `sortedNames` whose name is not below `text` (byte order: names are ASCII).
+    private func lowerBound(of text: String) -> Int {
+        var (low, high) = (0, sortedNames.count)
+        while low < high {
+            let middle = (low + high) / 2
+            if sortedNames[middle].text < text { low = middle + 1 } else { high = middle }
+        }
+        return low
     }
 
     private func pair(_ a: Entry, _ b: Entry, open: Bool) -> Action {
@@ -149,6 +254,7 @@ extension Matcher.Action {
         case .close(let listing, let search): return (1, listing.id, search.id)
         case .forward(let entry): return (2, entry.id, 0)
         case .withdraw(let entry): return (3, entry.id, 0)
+        case .refuse(let entry, _): return (4, entry.id, 0)
         }
     }
 }

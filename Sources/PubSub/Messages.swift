@@ -69,6 +69,28 @@ public struct Cleared: Message {
     public var value: AnyMessage?
 }
 
+/// A `clear` that ended nothing, and why: no session of that number has this object at its end
+/// (it ended already, say), or the directory could not take the request.
+public struct NotCleared: Message, Equatable {
+    public static let typeName = "ansar.pubsub.NotCleared"
+    public var session: UInt64
+    public var reason: String
+}
+
+/// A `retract` is done: every listing and search of this object is gone, and its sessions'
+/// ``Cleared`` came before this.
+public struct Retracted: Message, Equatable {
+    public static let typeName = "ansar.pubsub.Retracted"
+    /// How many listings and searches went.
+    public var entries: Int
+}
+
+/// A `retract` the directory could not take, and why; nothing changed.
+public struct NotRetracted: Message, Equatable {
+    public static let typeName = "ansar.pubsub.NotRetracted"
+    public var reason: String
+}
+
 /// The first message of a per-session object (after Start): its session, from the other end —
 /// the other end's object or its own session object — so that `reply` reaches it.
 public struct SessionOpened: Message, Equatable {

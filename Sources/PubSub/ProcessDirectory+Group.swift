@@ -40,7 +40,7 @@ extension ProcessDirectory {
             up = EntryUp(
                 id: entry.id, name: nil, search: search, scope: entry.scope, object: owner.object, endpoint: endpoint)
         }
-        context.tell(up, to: group)
+        tell(up, to: group, context)
     }
 
     private func linkUpIfReady(_ context: Context) {
@@ -93,6 +93,11 @@ extension ProcessDirectory {
             lost(context.returnAddress, unconfirmed: abandoned.unconfirmed, context)
         case let closed as Closed:
             lost(context.returnAddress, unconfirmed: closed.unconfirmed, context)
+        case let refused as EntryRefused:
+            guard context.returnAddress.link == group?.link, let owner = owners[refused.id],
+                let kind = matcher.entries[refused.id]?.kind
+            else { return }
+            tellRefused(kind, reason: refused.reason, to: owner, context)
         case let open as OpenSession:
             openSession(open, context)
         case let hello as SessionHello:
@@ -103,13 +108,22 @@ extension ProcessDirectory {
             announce(accepted.session, context)
         case let close as CloseSession:
             closeSession(close, context)
+        case let carriedOn as SessionKept:
+            // Only the far end of the session, over its own link, may say so.
+            guard let session = sessions[carriedOn.session], session.pair == nil,
+                context.returnAddress.link != nil, session.subscriberSide.link == context.returnAddress.link
+            else {
+                return refuse("SessionKept for a session that is not its own", context)
+            }
+            kept(carriedOn.session, matchedAs: carriedOn.matchedAs)
         case is ReopenDue:
             reopenDue(context)
         case is DoubtDue:
             let now = Deadline.now()
             for (id, doubt) in doubted where doubt.until <= now {
+                // Not matched again in time: over, at both ends.
                 doubted[id] = nil
-                end(id, by: nil, value: nil, reason: doubt.reason, context, tellPeer: false)
+                end(id, by: nil, value: nil, reason: doubt.reason, context)
             }
             if let next = doubted.values.map(\.until).min() { context.startTimer(DoubtDue(), at: next) }
         default:
@@ -151,7 +165,7 @@ extension ProcessDirectory {
     /// so of a publisher whose process still answers on our link (it lost sight of its host, and
     /// will match the pair again when it sees it): that session is doubted for a while, not ended.
     private func closeSession(_ close: CloseSession, _ context: Context) {
-        let id = aliases.removeValue(forKey: close.session) ?? close.session
+        let id = aliases[close.session] ?? close.session
         if reopening.removeValue(forKey: id) != nil {
             // It is over: no more tries, and a try under way is not for it any more.
             for (key, peer) in peers where peer.link == nil {
@@ -162,9 +176,10 @@ extension ProcessDirectory {
                 }
             }
         }
-        if close.entry != nil, let session = sessions[id], session.open != nil,
-            peers.values.contains(where: { $0.link?.link != nil && $0.link?.link == session.publisher.link })
-        {
+        if close.entry != nil, let session = sessions[id], session.pair == nil {
+            // From a directory, while the other end's process still answers on our link (a
+            // session on a lost link has ended already).
+            guard session.matchedAs == close.session else { return } // matched again since
             if doubted[id] == nil {
                 doubted[id] = (.after(Self.doubtLimit), close.reason)
                 context.startTimer(DoubtDue(), after: Self.doubtLimit)
@@ -173,6 +188,27 @@ extension ProcessDirectory {
         }
         doubted[id] = nil
         end(id, by: nil, value: nil, reason: close.reason, context, tellPeer: false)
+    }
+
+    /// Subscriber side: a directory matched the running session `id` again, under `matchedAs`. It
+    /// carries on, and the publisher's process is told so, in case a directory told it otherwise.
+    private func keep(_ id: UInt64, matchedAs: UInt64, _ context: Context) {
+        guard let session = sessions[id], session.matchedAs != matchedAs else { return }
+        kept(id, matchedAs: matchedAs)
+        tell(SessionKept(session: id, matchedAs: matchedAs), to: Address(object: 0, via: session.publisher), context)
+    }
+
+    /// Either side: the session carries on under the directories' new number for it.
+    private func kept(_ id: UInt64, matchedAs: UInt64) {
+        sessions[id]?.matchedAs = matchedAs
+        doubted[id] = nil
+        if matchedAs != id { aliases[matchedAs] = id }
+    }
+
+    /// Says a peer's directory message was not taken, and why; its link stays.
+    func refuse(_ what: String, _ context: Context) {
+        context.runtime.logger.warning(
+            "directory message refused", metadata: ["from": "\(context.returnAddress)", "what": "\(what)"])
     }
 
     /// Tries a lost session again — `soon` (the first spacing), or after the next spacing of its
@@ -208,9 +244,9 @@ extension ProcessDirectory {
     /// `again`: a lost session tried again, each attempt bounded by that time.
     private func openSession(_ open: OpenSession, _ context: Context, reopening again: Duration? = nil) {
         guard owners[open.search.id] != nil else { return }
-        if let (id, _) = sessions.first(where: { $0.value.pair == nil && sameSession($0.value, open) }) {
-            // Running already: a directory that doubted it has matched it again.
-            if doubted.removeValue(forKey: id) != nil, open.session != id { aliases[open.session] = id }
+        if let id = sessionOf[open.pair] {
+            // Running already: a directory that lost sight of one end has matched it again.
+            keep(id, matchedAs: open.session, context)
             return
         }
         if again == nil {
@@ -249,7 +285,7 @@ extension ProcessDirectory {
                 "publisher unreachable; asking for a relay", metadata: ["endpoint": "\(key)", "reason": "\(reason)"])
             peers[key]!.relayDue = .after(Self.relayAnswerLimit)
             peers[key]!.connector = nil
-            context.tell(RelayWanted(session: first.session, entry: first.search.id), to: group)
+            tell(RelayWanted(session: first.session, entry: first.search.id), to: group, context)
             context.startTimer(RelayOverdue(), after: Self.relayAnswerLimit)
             return
         }
@@ -264,7 +300,7 @@ extension ProcessDirectory {
             }
             // Said once; then tried again quietly while the directory still matches the pair (the
             // publisher may be cut off for a moment), so it comes back as Available by itself.
-            context.tell(NotAvailable(name: name, reason: reason), to: subscriber)
+            tell(NotAvailable(name: name, reason: reason), to: subscriber, context)
             scheduleReopen(open, soon: true, context)
         }
     }
@@ -283,20 +319,14 @@ extension ProcessDirectory {
         }
     }
 
-    /// A session for the same publisher object and subscriber already runs (the directory above
-    /// restarted and matched them again).
-    private func sameSession(_ session: Session, _ open: OpenSession) -> Bool {
-        session.subscriber.object == owners[open.search.id]?.object && session.publisher.object == open.listing.object
-    }
-
     /// Subscriber side: tell the publisher's process and the publisher, then the subscriber — at
     /// once, or when the publisher's session object is known.
     private func hello(_ open: OpenSession, over link: Address, _ context: Context) {
         guard let subscriber = owners[open.search.id], let name = open.listing.name, let search = open.search.search
         else { return }
         // One session per pair: a match that raced another to the same publisher joins it.
-        if let (id, _) = sessions.first(where: { $0.value.pair == nil && sameSession($0.value, open) }) {
-            if open.session != id { aliases[open.session] = id }
+        if let id = sessionOf[open.pair] {
+            keep(id, matchedAs: open.session, context)
             reopening[open.session] = nil
             return
         }
@@ -310,18 +340,20 @@ extension ProcessDirectory {
         session.search = search
         session.scope = open.scope
         session.open = open
+        session.matchedAs = open.session
         reopening[open.session] = nil
         sessions[open.session] = session
-        context.tell(
+        sessionOf[open.pair] = open.session
+        tell(
             SessionHello(
                 session: open.session, name: name, search: search, scope: open.scope, publisher: open.listing.object,
                 listing: open.listing.id, subscriber: subscriberSide),
-            to: link)
+            to: link, context)
         // Delivered goes straight to the publisher, on the connection the subscriber's own messages
         // will take: it arrives before them.
-        context.tell(
+        tell(
             Delivered(name: name, search: search, scope: open.scope, session: open.session), to: publisher,
-            as: subscriberSide)
+            as: subscriberSide, context)
         if !open.listing.sessionObject { announce(open.session, context) }
     }
 
@@ -330,13 +362,14 @@ extension ProcessDirectory {
         guard var session = sessions[id], !session.announced else { return }
         session.announced = true
         sessions[id] = session
-        context.tell(
+        tell(
             Available(
                 name: session.name, search: session.search ?? .exact(session.name), scope: session.scope, session: id),
-            to: session.subscriber, as: session.publisherSide)
+            to: session.subscriber, as: session.publisherSide, context)
         if session.subscriberSide != session.subscriber {
-            context.tell(
-                SessionOpened(session: id, name: session.name), to: session.subscriberSide, as: session.publisherSide)
+            tell(
+                SessionOpened(session: id, name: session.name), to: session.subscriberSide, as: session.publisherSide,
+                context)
         }
     }
 
@@ -344,21 +377,25 @@ extension ProcessDirectory {
     private func accept(_ hello: SessionHello, _ context: Context) {
         let publisher = Address(object: hello.publisher, via: .none)
         guard entriesOf[publisher] != nil else {
-            context.tell(CloseSession(session: hello.session, reason: "publisher gone"), to: context.returnAddress)
+            tell(CloseSession(session: hello.session, reason: "publisher gone"), to: context.returnAddress, context)
             return
         }
         // The subscriber's process sent Delivered to the publisher itself.
         let publisherSide =
             sessionObject(for: hello.listing, owner: publisher, session: hello.session, context) ?? publisher
-        sessions[hello.session] = Session(
+        var session = Session(
             publisher: publisher, subscriber: hello.subscriber, publisherSide: publisherSide,
             subscriberSide: hello.subscriber, name: hello.name,
             local: publisher, pair: nil)
+        session.matchedAs = hello.session
+        sessions[hello.session] = session
         if publisherSide != publisher {
-            context.tell(
-                SessionAccepted(session: hello.session, publisherSide: publisherSide), to: context.returnAddress)
-            context.tell(
-                SessionOpened(session: hello.session, name: hello.name), to: publisherSide, as: hello.subscriber)
+            tell(
+                SessionAccepted(session: hello.session, publisherSide: publisherSide), to: context.returnAddress,
+                context)
+            tell(
+                SessionOpened(session: hello.session, name: hello.name), to: publisherSide, as: hello.subscriber,
+                context)
         }
     }
 }

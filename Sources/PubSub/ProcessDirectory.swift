@@ -7,9 +7,12 @@ import Platform
 /// among themselves (PROCESS scope, no socket), and — when the process runs in a group — passes
 /// the wider ones to the group's directory, opens the sessions that directory asks for over direct
 /// connections to the publishers' processes, and tells both ends when a session ends.
-final class ProcessDirectory: Object {
+final class ProcessDirectory: Object, ControlSender {
     static var messageTypes: [any Message.Type] {
-        [OpenSession.self, CloseSession.self, SessionHello.self, SessionAccepted.self, Relayed.self]
+        [
+            EntryRefused.self, OpenSession.self, CloseSession.self, SessionHello.self, SessionAccepted.self,
+            SessionKept.self, Relayed.self,
+        ]
     }
 
     struct Session {
@@ -31,6 +34,9 @@ final class ProcessDirectory: Object {
         /// Subscriber side, across processes: what opened it, to open it again if the link to
         /// the publisher's process breaks while the directory still matches them.
         var open: OpenSession? = nil
+        /// Across processes: the number the directories know the pair by now. A directory that
+        /// matches a running pair again gives it a new one; a close under an older number is stale.
+        var matchedAs: UInt64 = 0
     }
 
     typealias Pair = Matcher.Pair
@@ -85,9 +91,12 @@ final class ProcessDirectory: Object {
     }
 
     var matcher = Matcher(scope: .process)
+    let outbox = ControlOutbox()
     var owners: [UInt64: Address] = [:]
     var entriesOf: [Address: [UInt64]] = [:]
     var sessions: [UInt64: Session] = [:]
+    /// Each pair's session: PROCESS-scope ones, and those this process opened as a subscriber (a
+    /// directory that matches a running pair again finds it here).
     var sessionOf: [Pair: UInt64] = [:]
     /// Pairs a side ended with `clear`: not offered again while both entries live.
     var cleared: Set<Pair> = []
@@ -97,6 +106,8 @@ final class ProcessDirectory: Object {
     var factories: [UInt64: SessionFactory] = [:]
     /// Session objects, with their session.
     var sessionObjects: [Address: UInt64] = [:]
+    /// Objects this directory watches (for ``Ended``): once each, however often they publish.
+    var watched: Set<Address> = []
 
     // The group side.
     var groupAddress: SocketAddress?
@@ -126,14 +137,18 @@ final class ProcessDirectory: Object {
         case let request as PublishRequest: publish(request, context)
         case let request as SubscribeRequest: subscribe(request, context)
         case let request as ClearRequest: clear(request, context)
-        case is RetractRequest: withdraw(context.returnAddress, retracted: true, context)
+        case is RetractRequest:
+            let entries = withdraw(context.returnAddress, retracted: true, context)
+            tell(Retracted(entries: entries), to: context.returnAddress, context)
         case let ended as Ended:
             if let session = sessionObjects.removeValue(forKey: ended.object) {
                 sessionObjectEnded(ended.object, session, context)
             } else {
+                watched.remove(ended.object)
                 withdraw(ended.object, retracted: false, context)
             }
         case is Start: start(context)
+        case is Writable, is ControlOutbox.RetryDue: outbox.flush(context)
         default: try groupMessage(message, context)
         }
     }
@@ -144,6 +159,9 @@ final class ProcessDirectory: Object {
         handedOver[token] = factory
         return token
     }
+
+    /// A factory whose request never came (the directory was busy): not kept.
+    func discard(_ token: UInt64) { handedOver[token] = nil }
 
     /// Makes the session object for `entry`'s end, a child of `owner`, if it asked for one.
     func sessionObject(for entry: UInt64, owner: Address, session: UInt64, _ context: Context) -> Address? {
@@ -168,9 +186,9 @@ final class ProcessDirectory: Object {
         let requester = context.returnAddress
         let name = request.name
         let entry = Matcher.Entry(id: freshID(), kind: .listing(name), scope: request.scope, member: requester.object)
-        if let factory = handedOver.removeValue(forKey: request.factory) { factories[entry.id] = factory }
-        context.tell(Published(name: name, scope: request.scope), to: requester)
-        enter(entry, for: requester, context)
+        enter(
+            entry, for: requester, factory: request.factory, accepted: Published(name: name, scope: request.scope),
+            context)
     }
 
     private func subscribe(_ request: SubscribeRequest, _ context: Context) {
@@ -179,20 +197,40 @@ final class ProcessDirectory: Object {
         do {
             search = try request.search.validated()
         } catch {
-            context.tell(NotSubscribed(search: request.search, reason: error.description), to: requester)
+            handedOver[request.factory] = nil
+            tell(NotSubscribed(search: request.search, reason: error.description), to: requester, context)
             return
         }
         let entry = Matcher.Entry(id: freshID(), kind: .search(search), scope: request.scope, member: requester.object)
-        if let factory = handedOver.removeValue(forKey: request.factory) { factories[entry.id] = factory }
-        context.tell(Subscribed(search: search, scope: request.scope), to: requester)
-        enter(entry, for: requester, context)
+        enter(
+            entry, for: requester, factory: request.factory, accepted: Subscribed(search: search, scope: request.scope),
+            context)
     }
 
-    private func enter(_ entry: Matcher.Entry, for owner: Address, _ context: Context) {
-        if entriesOf[owner] == nil { context.watch(owner) }
+    /// Lists `entry` for `owner`, who hears `accepted` — or, if the matcher refuses it, why not.
+    private func enter(
+        _ entry: Matcher.Entry, for owner: Address, factory: UInt64, accepted: some Message, _ context: Context
+    ) {
+        let factory = handedOver.removeValue(forKey: factory)
+        let actions = matcher.add(entry)
+        if case .refuse(_, let reason) = actions.first {
+            tellRefused(entry.kind, reason: reason, to: owner, context)
+            return
+        }
+        tell(accepted, to: owner, context)
+        if watched.insert(owner).inserted { context.watch(owner) }
         owners[entry.id] = owner
         entriesOf[owner, default: []].append(entry.id)
-        apply(matcher.add(entry), context, endedBy: nil)
+        if let factory { factories[entry.id] = factory }
+        apply(actions, context, endedBy: nil)
+    }
+
+    /// Tells the owner of a listing or search that it was not taken, and why.
+    func tellRefused(_ kind: Matcher.Entry.Kind, reason: String, to owner: Address, _ context: Context) {
+        switch kind {
+        case .listing(let name): tell(NotPublished(name: name, reason: reason), to: owner, context)
+        case .search(let search): tell(NotSubscribed(search: search, reason: reason), to: owner, context)
+        }
     }
 
     /// `clear(session)`: the asking end hears Cleared, the other Dropped; a PROCESS-scope pair is
@@ -202,7 +240,7 @@ final class ProcessDirectory: Object {
         guard let session = sessions[request.session], session.local == requester || session.pair != nil,
             session.publisher == requester || session.subscriber == requester
         else {
-            context.runtime.logger.debug("clear of an unknown session", metadata: ["session": "\(request.session)"])
+            tell(NotCleared(session: request.session, reason: "no such session at this end"), to: requester, context)
             return
         }
         if let pair = session.pair { cleared.insert(pair) }
@@ -210,8 +248,10 @@ final class ProcessDirectory: Object {
     }
 
     /// Retract (`retracted`) or the object ended: its entries go, and so do its sessions.
-    private func withdraw(_ object: Address, retracted: Bool, _ context: Context) {
-        guard let ids = entriesOf.removeValue(forKey: object) else { return }
+    /// Returns how many entries went.
+    @discardableResult
+    private func withdraw(_ object: Address, retracted: Bool, _ context: Context) -> Int {
+        guard let ids = entriesOf.removeValue(forKey: object) else { return 0 }
         for id in ids {
             owners[id] = nil
             factories[id] = nil
@@ -225,6 +265,7 @@ final class ProcessDirectory: Object {
                 id, by: retracted ? object : nil, value: nil,
                 reason: object == session.publisher ? "publisher gone" : "subscriber gone", context)
         }
+        return ids.count
     }
 
     func apply(_ actions: [Matcher.Action], _ context: Context, endedBy: Address?) {
@@ -245,17 +286,17 @@ final class ProcessDirectory: Object {
                     subscriberSide: subscriberSide, name: name,
                     local: subscriber, pair: pair)
                 sessionOf[pair] = id
-                context.tell(
+                tell(
                     Available(name: name, search: wanted, scope: .process, session: id), to: subscriber,
-                    as: publisherSide)
-                context.tell(
+                    as: publisherSide, context)
+                tell(
                     Delivered(name: name, search: wanted, scope: .process, session: id), to: publisher,
-                    as: subscriberSide)
+                    as: subscriberSide, context)
                 if publisherSide != publisher {
-                    context.tell(SessionOpened(session: id, name: name), to: publisherSide, as: subscriberSide)
+                    tell(SessionOpened(session: id, name: name), to: publisherSide, as: subscriberSide, context)
                 }
                 if subscriberSide != subscriber {
-                    context.tell(SessionOpened(session: id, name: name), to: subscriberSide, as: publisherSide)
+                    tell(SessionOpened(session: id, name: name), to: subscriberSide, as: publisherSide, context)
                 }
             case .close(let listing, let search):
                 let pair = Pair(listing: listing.id, search: search.id)
@@ -265,7 +306,9 @@ final class ProcessDirectory: Object {
             case .forward(let entry):
                 passUp(entry, context)
             case .withdraw(let entry):
-                if let group { context.tell(EntryDown(id: entry.id), to: group) }
+                if let group { tell(EntryDown(id: entry.id), to: group, context) }
+            case .refuse:
+                break // `enter` answers its owner
             }
         }
     }
@@ -279,7 +322,7 @@ final class ProcessDirectory: Object {
         unconfirmed: Int = 0
     ) {
         guard let session = sessions.removeValue(forKey: id) else { return }
-        if let pair = session.pair { sessionOf[pair] = nil }
+        if let pair = session.pair ?? session.open?.pair, sessionOf[pair] == id { sessionOf[pair] = nil }
         doubted[id] = nil
         if !aliases.isEmpty { aliases = aliases.filter { $0.value != id } }
         let ends =
@@ -289,7 +332,7 @@ final class ProcessDirectory: Object {
                 ? [(session.publisher, session.subscriberSide)] : [(session.subscriber, session.publisherSide)]
         for (end, other) in ends {
             if end == by {
-                context.tell(Cleared(session: id, name: session.name, value: value), to: end, as: other)
+                tell(Cleared(session: id, name: session.name, value: value), to: end, as: other, context)
             } else if entriesOf[end] != nil && (end != session.subscriber || session.announced) {
                 let why =
                     session.pair == nil
@@ -297,34 +340,22 @@ final class ProcessDirectory: Object {
                     : (other == by
                         ? "ended by the other end"
                         : (other == session.publisherSide ? "publisher gone" : "subscriber gone"))
-                context.tell(
+                tell(
                     Dropped(
                         session: id, name: session.name, reason: why,
-                        unconfirmed: end == session.local ? unconfirmed : 0), to: end, as: other)
+                        unconfirmed: end == session.local ? unconfirmed : 0), to: end, as: other, context)
             }
         }
         // The session objects of this process stop with their session.
         for side in [session.publisherSide, session.subscriberSide]
         where side.isLocal && side != session.publisher && side != session.subscriber {
-            if sessionObjects.removeValue(forKey: side) != nil { context.tell(Stop(), to: side) }
+            if sessionObjects.removeValue(forKey: side) != nil { tell(Stop(), to: side, context) }
         }
         if session.pair == nil, tellPeer {
             let remote = session.local == session.publisher ? session.subscriberSide : session.publisherSide
-            context.tell(
-                CloseSession(session: id, reason: "ended by the other end"), to: Address(object: 0, via: remote))
-        }
-    }
-}
-
-extension Context {
-    /// Sends a directory message (as `sender`, by default this object); a full mailbox or
-    /// connection is logged, never silent. Shared by the process and group directories.
-    func tell(_ message: some Message, to address: Address, as sender: Address? = nil) {
-        do {
-            try forward(message, to: address, as: sender ?? self.address)
-        } catch {
-            runtime.logger.warning(
-                "directory message not delivered", metadata: ["to": "\(address)", "reason": "\(error)"])
+            tell(
+                CloseSession(session: id, reason: "ended by the other end"), to: Address(object: 0, via: remote),
+                context)
         }
     }
 }

@@ -11,7 +11,7 @@ import Platform
 /// parent's session requests down to the member that owns the entry. A member that goes (its
 /// link breaks or falls silent past the keep-alive) takes its entries with it, and the other
 /// ends of its sessions are told.
-public final class ScopeDirectory: Object {
+public final class ScopeDirectory: Object, ControlSender {
     /// How a directory finds its parent and serves the levels below: all optional.
     public struct Links: Sendable {
         /// The parent's address (HOST → LAN, LAN → WAN).
@@ -43,6 +43,7 @@ public final class ScopeDirectory: Object {
     private var links: Links
     private var parentConnector: ConnectorID?
     private var matcher: Matcher
+    let outbox = ControlOutbox()
     private var parent: Address?
     /// Each member, by its link: messages from its directory and the link's own events (which
     /// come from the link's owner, object 0) both name it.
@@ -79,7 +80,8 @@ public final class ScopeDirectory: Object {
 
     public static var messageTypes: [any Message.Type] {
         [
-            EntryUp.self, EntryDown.self, OpenSession.self, CloseSession.self, NetworkEnquiry.self, NetworkReport.self,
+            EntryUp.self, EntryDown.self, EntryRefused.self, OpenSession.self, CloseSession.self, NetworkEnquiry.self,
+            NetworkReport.self,
             RelayWanted.self, Relayed.self,
         ]
     }
@@ -130,6 +132,8 @@ public final class ScopeDirectory: Object {
                 sendBeacon(context)
                 context.startTimer(BeaconDue(), after: links.beaconInterval, repeating: true)
             }
+        case is Writable, is ControlOutbox.RetryDue:
+            outbox.flush(context)
         case is BeaconDue:
             sendBeacon(context)
         case let datagram as DatagramReceived where datagram.socket == beaconListener:
@@ -178,24 +182,28 @@ public final class ScopeDirectory: Object {
             details[down.id] = nil
             ownerOf[down.id] = nil
             apply(matcher.remove(down.id), context)
+        case let refused as EntryRefused:
+            // From the parent: down to the member that gave the entry.
+            guard let member = ownerOf[refused.id], let link = memberAddress[member] else { return }
+            tell(refused, to: link, context)
         case let open as OpenSession:
             // From the parent: the subscriber is below one of our members.
             guard let member = ownerOf[open.search.id], let link = memberAddress[member] else { return }
-            context.tell(open, to: link)
+            tell(open, to: link, context)
         case let close as CloseSession:
             guard let entry = close.entry, let member = ownerOf[entry], let link = memberAddress[member] else { return }
-            context.tell(close, to: link)
+            tell(close, to: link, context)
         case let wanted as RelayWanted:
             relay(wanted, context)
         case let relayed as Relayed:
             // From the parent: down to the member that owns the entry.
             guard let member = ownerOf[relayed.entry], let link = memberAddress[member] else { return }
-            context.tell(relayed, to: link)
+            tell(relayed, to: link, context)
         case is Abandoned, is Closed:
             if context.returnAddress == parent {
                 parent = nil
                 matcher.hasParent = false // the connector comes back by itself; then all is passed up again
-                for enquirer in enquirers { context.tell(report(), to: enquirer) }
+                for enquirer in enquirers { tell(report(), to: enquirer, context) }
                 enquirers.removeAll()
                 return
             }
@@ -210,18 +218,18 @@ public final class ScopeDirectory: Object {
         case is NetworkEnquiry:
             // The lineage: this level, then the parent's answer (which holds the levels above it).
             guard let parent else {
-                context.tell(report(), to: context.returnAddress)
+                tell(report(), to: context.returnAddress, context)
                 return
             }
             enquirers.append(context.returnAddress)
-            if enquirers.count == 1 { context.tell(NetworkEnquiry(), to: parent) }
+            if enquirers.count == 1 { tell(NetworkEnquiry(), to: parent, context) }
         case let above as NetworkReport:
             // Only the parent answers for the levels above.
             guard let parent, context.returnAddress.link == parent.link else { return }
             var mine = report()
             mine.above = [above] + above.above
             mine.above[0].above = []
-            for enquirer in enquirers { context.tell(mine, to: enquirer) }
+            for enquirer in enquirers { tell(mine, to: enquirer, context) }
             enquirers.removeAll()
         case is Stop:
             if let beaconListener { context.closeDatagramSocket(beaconListener) }
@@ -277,8 +285,9 @@ public final class ScopeDirectory: Object {
                 else { continue }
                 let id = identifiers.next()
                 sessions[Pair(listing: listing.id, search: search.id)] = (id, listing.id, search.id)
-                context.tell(
-                    OpenSession(session: id, listing: listed, search: searching, scope: matcher.scope), to: subscriber)
+                tell(
+                    OpenSession(session: id, listing: listed, search: searching, scope: matcher.scope), to: subscriber,
+                    context)
             case .close(let listing, let search):
                 guard let session = sessions.removeValue(forKey: Pair(listing: listing.id, search: search.id)) else {
                     continue
@@ -288,12 +297,21 @@ public final class ScopeDirectory: Object {
                     guard let link = memberAddress[entry == listing.id ? listing.member : search.member] else {
                         continue
                     }
-                    context.tell(CloseSession(session: session.id, reason: reason, entry: entry), to: link)
+                    tell(CloseSession(session: session.id, reason: reason, entry: entry), to: link, context)
                 }
             case .forward(let entry):
-                if let parent, let up = details[entry.id] { context.tell(up, to: parent) }
+                if let parent, let up = details[entry.id] { tell(up, to: parent, context) }
             case .withdraw(let entry):
-                if let parent { context.tell(EntryDown(id: entry.id), to: parent) }
+                if let parent { tell(EntryDown(id: entry.id), to: parent, context) }
+            case .refuse(let entry, let reason):
+                details[entry.id] = nil
+                ownerOf[entry.id] = nil
+                guard let link = memberAddress[entry.member] else { continue }
+                context.runtime.logger.warning(
+                    "directory refused an entry", metadata: ["entry": "\(entry.id)", "reason": "\(reason)"])
+                tell(
+                    EntryRefused(id: entry.id, reason: "refused by the \(matcher.scope) directory: \(reason)"),
+                    to: link, context)
             }
         }
     }
@@ -369,9 +387,9 @@ public final class ScopeDirectory: Object {
     private func relay(_ wanted: RelayWanted, _ context: Context) {
         guard let session = sessions.values.first(where: { $0.id == wanted.session }) else {
             if let parent {
-                context.tell(wanted, to: parent)
+                tell(wanted, to: parent, context)
             } else if let member = ownerOf[wanted.entry], let link = memberAddress[member] {
-                context.tell(Relayed(session: wanted.session, entry: wanted.entry, relay: nil, token: []), to: link)
+                tell(Relayed(session: wanted.session, entry: wanted.entry, relay: nil, token: []), to: link, context)
             }
             return
         }
@@ -380,9 +398,9 @@ public final class ScopeDirectory: Object {
             guard let member = ownerOf[entry], let link = memberAddress[member] else { continue }
             let relay = links.relay.map { $0.replacingUnspecifiedHost(with: memberHosts[member]?.local ?? "") }
             if links.relay == nil && entry == session.listing { continue }
-            context.tell(
+            tell(
                 Relayed(session: wanted.session, entry: entry, relay: relay, token: relay == nil ? [] : token),
-                to: link)
+                to: link, context)
         }
     }
 }

@@ -325,15 +325,16 @@ public final class Connections {
     }
 
     /// Closes a connection; ``TransportEvent/closed(_:_:)`` follows with ``CloseReason/requested``,
-    /// and a connector with a backoff does not reconnect after it.
+    /// and a connector with a backoff does not reconnect after it — unless `reconnecting`: a reset,
+    /// to start the link over.
     ///
     /// A graceful close (the default) sends everything already queued, ends this side of the
     /// stream, and waits for the peer to end its side — at most the keep-alive deadline — so the
     /// peer receives every frame. `graceful: false` closes at once and discards what is queued.
     /// Either way no further sends are accepted.
-    public func close(_ connection: ConnectionID, graceful: Bool = true) {
+    public func close(_ connection: ConnectionID, graceful: Bool = true, reconnecting: Bool = false) {
         guard let state = self.connection(connection) else { return }
-        if let connector = state.connector, connector.value < connectors.count {
+        if !reconnecting, let connector = state.connector, connector.value < connectors.count {
             connectors[connector.value]?.backoff = nil // closed on purpose: do not come back
         }
         guard graceful, state.phase == .established else {

@@ -21,6 +21,25 @@ struct PubSubTimes: Message {
 
 let benchGroupSecret = TransportConfiguration(secret: benchRealm)
 
+/// A group directory on a runtime thread of its own, until ``stopDirectory(_:)``.
+func groupDirectory(at group: SocketAddress) -> RuntimeThread {
+    RuntimeThread(transport: benchGroupSecret) { mailbox in
+        mailbox.create(ScopeDirectory(listening: group))
+        _ = try await mailbox.select(Stop.self)
+        return Ack()
+    }
+}
+
+func stopDirectory(_ directory: RuntimeThread) {
+    if let directoryMain = directory.mainAddress() {
+        _ = RuntimeThread { mailbox in
+            try mailbox.send(Stop(), to: directoryMain)
+            return Ack()
+        }.wait()
+    }
+    _ = directory.wait()
+}
+
 /// A publisher of `name`, handler style like the direct round trip's server: answers BenchPing,
 /// ends on Stop; says when it is listed.
 final class BenchPublisher: Object {

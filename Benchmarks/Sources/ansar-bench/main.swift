@@ -28,7 +28,7 @@ while let argument = arguments.next() {
     case "--size": sizeFilter = arguments.next().flatMap { Int($0) }
     default:
         print(
-            "usage: ansar-bench [--results FILE] [--quick] [--only round-trip|one-way|dispatch|pubsub|hosts|links|demo] [--variant TEXT] [--size BYTES]"
+            "usage: ansar-bench [--results FILE] [--quick] [--only round-trip|one-way|dispatch|pubsub|directory|hosts|links|demo] [--variant TEXT] [--size BYTES]"
         )
         exit(2)
     }
@@ -281,11 +281,7 @@ if only == nil || only == "dispatch" {
 
 if only == nil || only == "pubsub" {
     let group = SocketAddress.unixAbstract(name: "ansar-bench-group-\(getpid())")
-    let directory = RuntimeThread(transport: benchGroupSecret) { mailbox in
-        mailbox.create(ScopeDirectory(listening: group))
-        _ = try await mailbox.select(Stop.self)
-        return Ack()
-    }
+    let directory = groupDirectory(at: group)
     let trials = quick ? 5 : 20
     var discovery: [Double] = []
     var loss: [Double] = []
@@ -325,13 +321,28 @@ if only == nil || only == "pubsub" {
             name: "pub-sub session heap allocations per round trip",
             value: Double(sessionAllocations) / Double(session.count), unit: "allocs",
             baseline: "zero", baselineValue: 0))
-    if let directoryMain = directory.mainAddress() {
-        _ = RuntimeThread { mailbox in
-            try mailbox.send(Stop(), to: directoryMain)
-            return Ack()
-        }.wait()
-    }
-    _ = directory.wait()
+    stopDirectory(directory)
+}
+
+if only == nil || only == "directory" {
+    let count = 10_000
+    figures.append(
+        Figure(
+            name: "directory refill, matcher: 10,000 listings + 10,000 searches (ms)", value: matcherRefill(count),
+            unit: "ms", baseline: "the rule pairwise", baselineValue: pairwiseRefill(count)))
+    figures.append(
+        Figure(
+            name: "directory matches per second at 20,000 entries",
+            value: matchesPerSecond(entries: count, seconds: seconds),
+            unit: "matches/s", baseline: "none", baselineValue: 0))
+    let group = SocketAddress.unixAbstract(name: "ansar-bench-refill-\(getpid())")
+    let directory = groupDirectory(at: group)
+    figures.append(
+        Figure(
+            name: "group directory refill over sockets: 10,000 searches → 10,000 Available (ms)",
+            value: groupRefill(group: group, count: count), unit: "ms", baseline: "target 1,000 ms",
+            baselineValue: 1_000))
+    stopDirectory(directory)
 }
 
 // MARK: Across hosts

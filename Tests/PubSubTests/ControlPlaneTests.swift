@@ -1,0 +1,157 @@
+import AnsarTestKit
+import Testing
+
+@testable import Actors
+@testable import PubSub
+
+/// The directory protocol loses nothing: requests always answer, and directory messages wait for
+/// a busy route rather than fall to it.
+@Suite("The directory's control plane")
+struct ControlPlaneTests {
+    @Test("a refill over a link's credit arrives whole: 1,000 listings up, 1,000 sessions down")
+    func refillOverCredit() throws {
+        let count = 1_000 // the per-destination credit window is 256
+        let group = uniqueGroup()
+        let (directory, directoryMain) = try runningDirectory(group)
+        let publishers = RuntimeThread(transport: groupSecret, groupAddress: group) { mailbox in
+            for index in 0..<count { mailbox.publish(try ServiceName("svc-\(index)"), scope: .group) }
+            var published = 0
+            while published < count {
+                guard try await mailbox.select(Published.self, timeout: .seconds(20)) is Published else {
+                    return Faulted("\(published) of \(count) published")
+                }
+                published += 1
+            }
+            _ = try await mailbox.select(Stop.self, timeout: .seconds(60))
+            return Ack()
+        }
+        let publishersMain = try #require(publishers.mainAddress())
+        let subscriber = RuntimeThread(transport: groupSecret, groupAddress: group) { mailbox in
+            mailbox.subscribe(.prefix("svc-"), scope: .group)
+            var names: Set<String> = []
+            var sessions: Set<UInt64> = []
+            while names.count < count {
+                let message = try await mailbox.select(Available.self, NotAvailable.self, timeout: .seconds(30))
+                guard let available = message as? Available else { break }
+                names.insert(available.name.text)
+                sessions.insert(available.session)
+            }
+            try mailbox.send(Stop(), to: publishersMain)
+            try mailbox.send(Stop(), to: directoryMain)
+            return Seen(events: ["\(names.count) names", "\(sessions.count) sessions"])
+        }
+        #expect((subscriber.wait() as? Seen)?.events == ["\(count) names", "\(count) sessions"])
+        #expect(publishers.wait() is Ack)
+        #expect(directory.wait() is Ack)
+    }
+
+    @Test("clear of a session this object does not have answers NotCleared")
+    func clearUnknown() throws {
+        let runtime = try makeRuntime()
+        let result = try runtime.run { mailbox in
+            mailbox.clear(12_345)
+            let answer = try await mailbox.select(NotCleared.self, Cleared.self, timeout: .seconds(10))
+            return Seen(events: [(answer as? NotCleared).map { "NotCleared \($0.session) \($0.reason)" } ?? line(answer)])
+        }
+        #expect((result as? Seen)?.events == ["NotCleared 12345 no such session at this end"])
+    }
+
+    @Test("retract answers Retracted after its sessions' Cleared")
+    func retractAnswers() throws {
+        let runtime = try makeRuntime()
+        let result = try runtime.run { mailbox in
+            guard let server = mailbox.create(publisher("svc", as: "server")) else { return Faulted("no publisher") }
+            var seen: [String] = []
+            mailbox.publish("mine")
+            mailbox.subscribe("svc")
+            _ = try await mailbox.select(Published.self, timeout: .seconds(10))
+            _ = try await mailbox.select(Subscribed.self, timeout: .seconds(10))
+            _ = try await mailbox.select(Available.self, timeout: .seconds(10))
+            mailbox.retract()
+            seen.append(line(try await mailbox.select(Cleared.self, Retracted.self, timeout: .seconds(10))))
+            let done = try await mailbox.select(Retracted.self, timeout: .seconds(10))
+            seen.append((done as? Retracted).map { "Retracted \($0.entries)" } ?? line(done))
+            try mailbox.send(Stop(), to: server)
+            return Seen(events: seen)
+        }
+        #expect((result as? Seen)?.events == ["Cleared svc", "Retracted 2"])
+    }
+
+    @Test("an object that publishes and retracts again and again is watched once")
+    func oneWatcher() throws {
+        let runtime = try makeRuntime()
+        let result = try runtime.run { mailbox in
+            for _ in 0..<5 {
+                mailbox.publish("again")
+                _ = try await mailbox.select(Published.self, timeout: .seconds(10))
+                mailbox.retract()
+                _ = try await mailbox.select(Retracted.self, timeout: .seconds(10))
+            }
+            let watchers = mailbox.runtime.watchers[mailbox.address.object]?.count ?? 0
+            return Seen(events: ["\(watchers) watchers"])
+        }
+        #expect((result as? Seen)?.events == ["1 watchers"])
+    }
+}
+
+@Suite("Both ends of a session agree after a blip")
+struct SessionAgreementTests {
+    @Test("the subscriber's directory link blips: the directory tells the publisher's end, matches the pair again, and the session carries on at both ends")
+    func subscriberLinkBlips() throws {
+        let group = uniqueGroup()
+        let (directory, directoryMain) = try runningDirectory(group)
+        // A publisher that answers Hello and reports once its session ends.
+        let publisherThread = RuntimeThread(transport: groupSecret, groupAddress: group) { mailbox in
+            var seen: [String] = []
+            mailbox.publish("svc", scope: .group)
+            while true {
+                let message = try await mailbox.select(
+                    Published.self, Delivered.self, Dropped.self, Hello.self, timeout: .seconds(30))
+                seen.append(line(message))
+                if message is Hello { try mailbox.reply(Welcome(myName: "server", yourName: "")) }
+                if message is Dropped || message is TimedOut { return Seen(events: seen) }
+            }
+        }
+        let subscriber = RuntimeThread(transport: groupSecret, groupAddress: group) { mailbox in
+            var seen: [String] = []
+            mailbox.subscribe("svc", scope: .group)
+            _ = try await mailbox.select(Subscribed.self, timeout: .seconds(10))
+            guard let available = try await mailbox.select(Available.self, timeout: .seconds(10)) as? Available,
+                let directory = mailbox.runtime.pubSub.directory(on: mailbox.runtime)?.object,
+                let groupLink = directory.group
+            else { return Faulted("no session") }
+            let publisher = mailbox.returnAddress
+            // The link to the group directory breaks; the process links again by itself and
+            // passes its search up again, and the directory matches the pair under a new number.
+            mailbox.close(groupLink, reconnecting: true)
+            let deadline = Deadline.after(.seconds(20))
+            while let session = directory.sessions[available.session], session.matchedAs == available.session,
+                Deadline.now() < deadline
+            {
+                _ = try await mailbox.select(Go.self, timeout: .milliseconds(10))
+            }
+            let matchedAs = directory.sessions[available.session]?.matchedAs
+            seen.append("matched again \(matchedAs != nil && matchedAs != available.session)")
+            seen.append(
+                line(
+                    try await mailbox.ask(
+                        Hello(name: "still"), to: publisher, expecting: Welcome.self,
+                        timeout: .seconds(10))))
+            mailbox.clear(available.session)
+            seen.append(line(try await mailbox.select(Cleared.self, Dropped.self, timeout: .seconds(10))))
+            return Seen(events: seen)
+        }
+        #expect((subscriber.wait() as? Seen)?.events == ["matched again true", "Welcome server", "Cleared svc"])
+        // The publisher's end heard the session end once, from the subscriber — not "subscriber
+        // gone" from the directory that lost sight of it for a moment.
+        #expect(
+            (publisherThread.wait() as? Seen)?.events == [
+                "Published svc", "Delivered svc", "Hello still", "Dropped ended by the other end",
+            ])
+        _ = RuntimeThread(transport: groupSecret) { mailbox in
+            try mailbox.send(Stop(), to: directoryMain)
+            return Ack()
+        }.wait()
+        #expect(directory.wait() is Ack)
+    }
+}
