@@ -145,6 +145,9 @@ public struct NetworkReport: Message, Equatable {
     public var listings: [String]
     public var searches: [String]
     public var sessions: Int
+    /// At a host directory that finds its parent by beacon: the LAN directories of the realm it
+    /// hears, the winner first. More than one is a split brain.
+    public var lanDirectoriesHeard: [String] = []
     /// The reports of the directories above, nearest first: the lineage.
     public var above: [NetworkReport] = []
 }

@@ -17,8 +17,7 @@ public final class ScopeDirectory: Object, ControlSender {
         /// The parent's address (HOST → LAN, LAN → WAN).
         public var parent: SocketAddress?
         /// Find the parent by listening for LAN beacons on this UDP port (a HOST directory with
-        /// no explicit parent); the first beacon of this realm names it, and a later one another
-        /// only while unlinked.
+        /// no explicit parent): of the realm's LAN directories heard, the lowest address wins.
         public var discoverOnPort: UInt16?
         /// Announce this directory by beacon to this UDP port (a LAN directory), every `beaconInterval`.
         public var beaconPort: UInt16?
@@ -65,6 +64,10 @@ public final class ScopeDirectory: Object, ControlSender {
     private var lastIgnored = ""
     private var lastIgnoredAt = Deadline(nanoseconds: 0)
     private var listeningPort: UInt16?
+    /// LAN directories of this realm heard by beacon, with when each was last heard; the set
+    /// last said in the log.
+    private var lanDirectoriesHeard: [SocketAddress: Deadline] = [:]
+    private var lastSplit: Set<SocketAddress> = []
 
     private typealias Pair = Matcher.Pair
 
@@ -257,7 +260,8 @@ public final class ScopeDirectory: Object, ControlSender {
             scope: matcher.scope, address: address.description, parent: links.parent?.description,
             relay: links.relay?.description,
             parentLinked: parent != nil, members: members.count, listings: listings.sorted(),
-            searches: searches.sorted(), sessions: sessions.count)
+            searches: searches.sorted(), sessions: sessions.count,
+            lanDirectoriesHeard: lanDirectoriesHeard.keys.sorted(by: Self.precedes).map(\.description))
     }
 
     /// The member whose link `sender` came over (a new one for a new link); nil for a sender
@@ -362,13 +366,54 @@ public final class ScopeDirectory: Object, ControlSender {
         }
     }
 
-    /// A beacon named a LAN directory: link to it, unless linked to one already.
+    /// A beacon named a LAN directory. Two LAN directories of one realm on one network would split
+    /// its hosts; the rule that decides, the same at every host: of those heard within
+    /// ``lanSilence``, the lowest address (then port) wins. A host links to the winner, and moves
+    /// to a lower one when it appears — said in the log and shown by `ansar network`.
     private func heardOf(_ text: String, _ context: Context) {
-        guard parent == nil, let heard = try? SocketAddress(parsing: text), heard != links.parent else { return }
-        context.runtime.logger.info("LAN directory found", metadata: ["address": "\(heard)"])
+        guard let heard = try? SocketAddress(parsing: text) else { return }
+        let now = Deadline.now()
+        lanDirectoriesHeard[heard] = now
+        lanDirectoriesHeard = lanDirectoriesHeard.filter { $0.value + Self.lanSilence >= now }
+        while lanDirectoriesHeard.count > Self.lanDirectoriesKept,
+            let oldest = lanDirectoriesHeard.min(by: { $0.value < $1.value })?.key
+        {
+            lanDirectoriesHeard[oldest] = nil
+        }
+        let heardNow = lanDirectoriesHeard.keys.sorted(by: Self.precedes)
+        guard let winner = heardNow.first else { return }
+        if heardNow.count > 1, Set(heardNow) != lastSplit {
+            context.runtime.logger.warning(
+                "split brain: \(heardNow.count) LAN directories of this realm heard; the lowest address wins",
+                metadata: ["heard": "\(heardNow.map(\.description).joined(separator: ", "))", "winner": "\(winner)"])
+        }
+        lastSplit = Set(heardNow)
+        guard winner != links.parent else { return }
+        context.runtime.logger.info("LAN directory found", metadata: ["address": "\(winner)"])
         if let old = parentConnector { context.closeConnector(old) }
-        links.parent = heard
-        parentConnector = context.connect(to: heard, backoff: ProcessDirectory.groupBackoff)
+        if parent != nil {
+            // Left for the winner: what was passed up goes to it once linked.
+            parent = nil
+            matcher.hasParent = false
+        }
+        links.parent = winner
+        parentConnector = context.connect(to: winner, backoff: ProcessDirectory.groupBackoff)
+    }
+
+    /// How long a LAN directory counts as heard after its last beacon (beacons come every second).
+    static let lanSilence = Duration.seconds(5)
+    /// How many LAN directories a host keeps track of: beyond, the longest unheard is forgotten.
+    static let lanDirectoriesKept = 16
+
+    /// The rule's order: IPv4 addresses as numbers, then ports; anything else after, as text.
+    static func precedes(_ a: SocketAddress, _ b: SocketAddress) -> Bool {
+        func key(_ address: SocketAddress) -> (UInt64, String) {
+            guard case .ipv4(let host, let port) = address else { return (UInt64.max, address.description) }
+            let octets = host.split(separator: ".").compactMap { UInt64($0) }
+            guard octets.count == 4, octets.allSatisfy({ $0 < 256 }) else { return (UInt64.max, address.description) }
+            return (octets.reduce(0) { $0 << 8 | $1 } << 16 | UInt64(port), "")
+        }
+        return key(a) < key(b)
     }
 
     private func sendBeacon(_ context: Context) {

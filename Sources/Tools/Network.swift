@@ -66,6 +66,11 @@ struct Network: ParsableCommand {
                     print("\(indent)  parent \(parent)\(level.parentLinked ? "" : " (not linked)")")
                 }
                 if let relay = level.relay { print("\(indent)  relay \(relay)") }
+                if level.lanDirectoriesHeard.count > 1, let winner = level.lanDirectoriesHeard.first {
+                    print(
+                        "\(indent)  split brain: LAN directories \(level.lanDirectoriesHeard.joined(separator: ", ")) "
+                            + "of this realm heard; \(winner) wins (lowest address)")
+                }
                 print("\(indent)  links \(level.members), sessions \(level.sessions)")
                 for listing in level.listings { print("\(indent)  listing \(listing)") }
                 for search in level.searches { print("\(indent)  search \(search)") }

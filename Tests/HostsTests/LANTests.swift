@@ -39,7 +39,8 @@ final class ThreeHosts {
     var hostDirectories: [String: Subprocess] = [:]
     var publisherGroup: Subprocess!
 
-    init(subscriberSessions: Int = 1) throws {
+    /// `lanDirectoryOn`: the host that runs the LAN directory (a, b or c).
+    init(subscriberSessions: Int = 1, lanDirectoryOn lanHost: String = "a") throws {
         network = try TestNetwork()
         try network.addLAN(1)
         a = try network.addHost("a", [(1, "198.18.1.1/24")])
@@ -48,7 +49,7 @@ final class ThreeHosts {
         try a.makeHome()
         try b.makeHome(realmOf: a, roles: ["sub": subscriber("B", scope: "lan", sessions: subscriberSessions)])
         try c.makeHome(realmOf: a, roles: ["pub": publisher("C", scope: "lan")])
-        lanDirectory = try a.ansarProcess(["directory", "--scope=lan"])
+        lanDirectory = try [a, b, c].first { $0.name == lanHost }!.ansarProcess(["directory", "--scope=lan"])
         for host in [a, b, c] { try startHostDirectory(host) }
         publisherGroup = try c.ansarProcess(["run", "--host", "--debug-level=NOTICE"])
     }
@@ -135,6 +136,34 @@ struct LANTests {
         #expect(subscriber.wait(seconds: 20) == 0, "\(subscriber.errors)")
         #expect(subscriber.output == seen(["available", "C to B", "dropped", "available", "C to B"]))
         #expect(waitFor(restarted, "delivered"))
+    }
+
+    @Test(
+        "two LAN directories of one realm: every host says so, and links to the lowest address, moving to it when it appears"
+    )
+    func splitBrain() throws {
+        let hosts = try ThreeHosts(lanDirectoryOn: "c")
+        for name in ["a", "b", "c"] {
+            #expect(waitFor(hosts.hostDirectories[name]!, "LAN directory found"), "host \(name) never heard a beacon")
+        }
+        // A second LAN directory of the realm, at a lower address: the rule moves every host to it.
+        _ = try hosts.a.ansarProcess(["directory", "--scope=lan"])
+        for name in ["a", "b", "c"] {
+            let directory = hosts.hostDirectories[name]!
+            #expect(waitFor(directory, "split brain"), "host \(name) did not say it heard two")
+            #expect(waitFor(directory, "LAN directory found", count: 2), "host \(name) did not move")
+            #expect(directory.errors.contains("winner=198.18.1.1:32177"), "\(directory.errors)")
+        }
+        let (_, report, _) = try hosts.c.ansar(["network"])
+        #expect(report.contains("parent 198.18.1.1:32177"), "\(report)")
+        #expect(
+            report.contains(
+                "split brain: LAN directories 198.18.1.1:32177, 198.18.1.3:32177 of this realm heard; "
+                    + "198.18.1.1:32177 wins (lowest address)"), "\(report)")
+        // The realm works through the winner: b's subscriber finds c's publisher.
+        let subscriber = try hosts.runSubscriber()
+        #expect(subscriber.wait(seconds: 20) == 0, "\(subscriber.errors)")
+        #expect(subscriber.output == seen(["available", "C to B"]))
     }
 
     @Test("a host of another realm ignores the beacons and is never offered anything")

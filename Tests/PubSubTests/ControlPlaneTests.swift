@@ -51,7 +51,9 @@ struct ControlPlaneTests {
         let result = try runtime.run { mailbox in
             mailbox.clear(12_345)
             let answer = try await mailbox.select(NotCleared.self, Cleared.self, timeout: .seconds(10))
-            return Seen(events: [(answer as? NotCleared).map { "NotCleared \($0.session) \($0.reason)" } ?? line(answer)])
+            return Seen(events: [
+                (answer as? NotCleared).map { "NotCleared \($0.session) \($0.reason)" } ?? line(answer)
+            ])
         }
         #expect((result as? Seen)?.events == ["NotCleared 12345 no such session at this end"])
     }
@@ -96,7 +98,9 @@ struct ControlPlaneTests {
 
 @Suite("Both ends of a session agree after a blip")
 struct SessionAgreementTests {
-    @Test("the subscriber's directory link blips: the directory tells the publisher's end, matches the pair again, and the session carries on at both ends")
+    @Test(
+        "the subscriber's directory link blips: the directory tells the publisher's end, matches the pair again, and the session carries on at both ends"
+    )
     func subscriberLinkBlips() throws {
         let group = uniqueGroup()
         let (directory, directoryMain) = try runningDirectory(group)

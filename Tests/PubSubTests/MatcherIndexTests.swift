@@ -70,14 +70,20 @@ struct MatcherIndexTests {
         // Losing every member closes what is still open, and leaves the matcher empty.
         var closed: [Matcher.Pair] = []
         for member: UInt64 in 0..<3 {
-            for case .close(let l, let s) in matcher.lose(member) { closed.append(Matcher.Pair(listing: l.id, search: s.id)) }
+            for case .close(let l, let s) in matcher.lose(member) {
+                closed.append(Matcher.Pair(listing: l.id, search: s.id))
+            }
         }
         #expect(Set(closed) == open && closed.count == open.count)
         #expect(matcher.count == 0)
     }
 
     private func pairOf(_ a: Matcher.Entry, _ b: Matcher.Entry) -> Matcher.Pair {
-        if case .listing = a.kind { Matcher.Pair(listing: a.id, search: b.id) } else { Matcher.Pair(listing: b.id, search: a.id) }
+        if case .listing = a.kind {
+            Matcher.Pair(listing: a.id, search: b.id)
+        } else {
+            Matcher.Pair(listing: b.id, search: a.id)
+        }
     }
 
     @Test("a full directory refuses the next entry, and changes nothing else")
