@@ -13,6 +13,8 @@ struct HostsFigures {
     var launchToAvailable: [Double] = []
     var cutToDropped: [Double] = []
     var restoredToAvailable: [Double] = []
+    /// From the first probe that gets through the restored link to Available.
+    var passingToAvailable: [Double] = []
     var relayedRoundTrip: [Double] = []
     var directRoundTrip: [Double] = []
 }
@@ -67,6 +69,7 @@ func hostsFigures(trials: Int, pings: Int) throws -> HostsFigures {
             "bench-node", settings + ["--group-address=@ansar-host-directory"] + logLevel, environment: environment)
     }
     let publisher = try node(c, ["--role=publisher", "--scope=wan"])
+    _ = try awaitReport(try node(c, ["--role=listener"]), "listening")
     usleep(1_500_000) // beacons found, links up
     // Subscriber launch → Available at LAN scope (b and c on one LAN).
     for _ in 0..<trials {
@@ -86,8 +89,12 @@ func hostsFigures(trials: Int, pings: Int) throws -> HostsFigures {
         figures.cutToDropped.append(milliseconds(cut, try awaitReport(subscriber, "dropped", count: trial)))
         try network.setLink(c, lan: 1, up: true)
         let restored = Deadline.now().nanoseconds
-        figures.restoredToAvailable.append(
-            milliseconds(restored, try awaitReport(subscriber, "available", count: trial + 1)))
+        // A raw TCP probe from b says when the link first passes traffic again.
+        let probe = try node(b, ["--role=probe", "--target=198.18.1.3"])
+        let available = try awaitReport(subscriber, "available", count: trial + 1)
+        figures.restoredToAvailable.append(milliseconds(restored, available))
+        figures.passingToAvailable.append(milliseconds(try awaitReport(probe, "passes"), available))
+        _ = probe.wait()
     }
     subscriber.signal(SIGTERM)
     _ = subscriber.wait()
