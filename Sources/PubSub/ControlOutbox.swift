@@ -1,4 +1,5 @@
 import Actors
+import Logging
 
 /// The directory messages a directory sends (listings up, sessions down, Available, Dropped…):
 /// none may fall to a full mailbox or a busy link, or the two sides of the directory protocol
@@ -117,5 +118,13 @@ extension ControlSender {
     /// Sends a directory message (as `sender`, by default this object) that must not be lost.
     func tell(_ message: some Message, to address: Address, as sender: Address? = nil, _ context: Context) {
         outbox.send(message, to: address, as: sender ?? context.address, context)
+    }
+
+    /// Says a member's directory message was refused, and why (bad input: it named what is not
+    /// its own); its link stays.
+    func refuse(_ what: String, entry: UInt64? = nil, _ context: Context) {
+        var metadata: Logger.Metadata = ["from": "\(context.returnAddress)", "what": "\(what)"]
+        if let entry { metadata["entry"] = "\(entry)" }
+        context.runtime.logger.warning("directory message refused", metadata: metadata)
     }
 }

@@ -162,8 +162,9 @@ extension ProcessDirectory {
     }
 
     /// A session is over: said by the other end's process, or by a directory. A directory may say
-    /// so of a publisher whose process still answers on our link (it lost sight of its host, and
-    /// will match the pair again when it sees it): that session is doubted for a while, not ended.
+    /// so while the other end's process still answers on our link (it lost sight of that end's
+    /// member, and will match the pair again when it sees it): at either end, that session is
+    /// doubted for a while, not ended.
     private func closeSession(_ close: CloseSession, _ context: Context) {
         let id = aliases[close.session] ?? close.session
         if reopening.removeValue(forKey: id) != nil {
@@ -203,12 +204,6 @@ extension ProcessDirectory {
         sessions[id]?.matchedAs = matchedAs
         doubted[id] = nil
         if matchedAs != id { aliases[matchedAs] = id }
-    }
-
-    /// Says a peer's directory message was not taken, and why; its link stays.
-    func refuse(_ what: String, _ context: Context) {
-        context.runtime.logger.warning(
-            "directory message refused", metadata: ["from": "\(context.returnAddress)", "what": "\(what)"])
     }
 
     /// Tries a lost session again — `soon` (the first spacing), or after the next spacing of its

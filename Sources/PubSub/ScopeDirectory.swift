@@ -155,7 +155,7 @@ public final class ScopeDirectory: Object, ControlSender {
             apply(matcher.parentLinked(), context)
         case let up as EntryUp:
             guard let member = member(context.returnAddress), let kind = up.kind else {
-                refuse("entry that is neither listing nor search", up.id, context)
+                refuse("entry that is neither listing nor search", entry: up.id, context)
                 return
             }
             var up = up
@@ -166,7 +166,7 @@ public final class ScopeDirectory: Object, ControlSender {
                 // The very same entry over a new link: its member linked anew before the old link
                 // was noticed gone, and it moves. Anything else under another's identifier is refused.
                 guard details[up.id] == up else {
-                    refuse("entry that is not its own", up.id, context)
+                    refuse("entry that is not its own", entry: up.id, context)
                     return
                 }
                 ownerOf[up.id] = member
@@ -179,7 +179,7 @@ public final class ScopeDirectory: Object, ControlSender {
         case let down as EntryDown:
             // A member takes back only what it gave.
             guard let owner = ownerOf[down.id], let link = context.returnAddress.link, owner == members[link] else {
-                refuse("withdrawal of an entry that is not its own", down.id, context)
+                refuse("withdrawal of an entry that is not its own", entry: down.id, context)
                 return
             }
             details[down.id] = nil
@@ -241,12 +241,6 @@ public final class ScopeDirectory: Object, ControlSender {
         default:
             break
         }
-    }
-
-    private func refuse(_ what: String, _ id: UInt64, _ context: Context) {
-        context.runtime.logger.warning(
-            "directory message dropped",
-            metadata: ["from": "\(context.returnAddress)", "what": "\(what)", "entry": "\(id)"])
     }
 
     private func report() -> NetworkReport {
@@ -382,12 +376,13 @@ public final class ScopeDirectory: Object, ControlSender {
         }
         let heardNow = lanDirectoriesHeard.keys.sorted(by: Self.precedes)
         guard let winner = heardNow.first else { return }
-        if heardNow.count > 1, Set(heardNow) != lastSplit {
+        let heardSet = Set(heardNow)
+        if heardNow.count > 1, heardSet != lastSplit {
             context.runtime.logger.warning(
                 "split brain: \(heardNow.count) LAN directories of this realm heard; the lowest address wins",
                 metadata: ["heard": "\(heardNow.map(\.description).joined(separator: ", "))", "winner": "\(winner)"])
         }
-        lastSplit = Set(heardNow)
+        lastSplit = heardSet
         guard winner != links.parent else { return }
         context.runtime.logger.info("LAN directory found", metadata: ["address": "\(winner)"])
         if let old = parentConnector { context.closeConnector(old) }
