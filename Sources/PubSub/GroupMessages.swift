@@ -47,7 +47,7 @@ struct EntryRefused: Message {
 
 /// From a directory to the subscriber's process: connect to the publisher's process and open
 /// this session.
-struct OpenSession: Message {
+struct OpenSession: Message, Equatable {
     static let typeName = "ansar.pubsub.OpenSession"
     var session: UInt64
     var listing: EntryUp

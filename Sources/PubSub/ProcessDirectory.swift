@@ -15,97 +15,31 @@ final class ProcessDirectory: Object, ControlSender {
         ]
     }
 
-    struct Session {
-        let publisher: Address
-        let subscriber: Address
-        /// Who speaks for each end: its session object, or the object itself.
-        var publisherSide: Address
-        var subscriberSide: Address
-        let name: ServiceName
-        /// The local end (for a PROCESS-scope session, the subscriber; both ends are local).
-        let local: Address
-        /// For PROCESS-scope sessions, the directory pair; nil for sessions across processes.
-        let pair: Pair?
-        /// Set once the subscriber has been told (Available may wait for the publisher's side).
-        var announced = true
-        /// What the subscriber looked for (nil until known, at a publisher's end).
-        var search: Search?
-        var scope = Scope.process
-        /// Subscriber side, across processes: what opened it, to open it again if the link to
-        /// the publisher's process breaks while the directory still matches them.
-        var open: OpenSession? = nil
-        /// Across processes: the number the directories know the pair by now. A directory that
-        /// matches a running pair again gives it a new one; a close under an older number is stale.
-        var matchedAs: UInt64 = 0
-    }
-
     typealias Pair = Matcher.Pair
-
-    /// A connection to another process of the group, for all sessions with it.
-    struct Peer {
-        var link: Address?
-        var waiting: [OpenSession] = []
-        /// The connector trying to reach it (directly, or through a relay).
-        var connector: ConnectorID?
-        /// Tried directly and failed: waiting for a relay, until this deadline.
-        var relayDue: Deadline? = nil
-        /// Reaching a publisher again after a lost link: a failure schedules another try, not NotAvailable.
-        var reopening = false
-    }
-
-    /// A session whose link broke, to be opened again while its directory still matches it: the
-    /// link may come back (a cable put back) before any directory notices it went.
-    ///
-    /// Tries start 20 ms after the loss and double their spacing to 500 ms; each try is bounded by
-    /// 100 ms, doubling to 5 s (a far peer needs more than a near one's round trip), so a SYN lost
-    /// while the link was still down does not wait a second for the kernel to send it again.
-    struct Reopen {
-        let open: OpenSession
-        var due = Deadline.distantFuture
-        /// The spacing of tries, after the first.
-        var spacing = Backoff(initial: Reopen.first * 2, maximum: .milliseconds(500))
-        /// How long one try may take: its ceiling, doubled after each failure.
-        private var tries = Backoff(initial: .milliseconds(100), maximum: .seconds(5))
-
-        static let first = Duration.milliseconds(20)
-
-        init(open: OpenSession) { self.open = open }
-
-        /// How long this try may take.
-        var attemptLimit: Duration { tries.ceiling }
-
-        /// The try failed: the next may take twice as long.
-        mutating func failed() { _ = tries.next() }
-    }
 
     struct ReopenDue: Message {
         static let typeName = "ansar.pubsub.ReopenDue"
     }
-
-    /// How long a subscriber's process waits for the directory's answer to a relay request.
-    static let relayAnswerLimit = Duration.seconds(10)
 
     /// Checks for relay requests left unanswered.
     struct RelayOverdue: Message {
         static let typeName = "ansar.pubsub.RelayOverdue"
     }
 
+    struct DoubtDue: Message {
+        static let typeName = "ansar.pubsub.DoubtDue"
+    }
+
     var matcher = Matcher(scope: .process)
+    /// Every session of this process: the protocol lives there; this object drives it.
+    var table = SessionTable()
     let outbox = ControlOutbox()
     var owners: [UInt64: Address] = [:]
     var entriesOf: [Address: [UInt64]] = [:]
-    var sessions: [UInt64: Session] = [:]
-    /// Each pair's session: PROCESS-scope ones, and those this process opened as a subscriber (a
-    /// directory that matches a running pair again finds it here).
-    var sessionOf: [Pair: UInt64] = [:]
-    /// Pairs a side ended with `clear`: not offered again while both entries live.
-    var cleared: Set<Pair> = []
     var identifiers = RandomIdentifiers()
     /// Session factories handed over with a request (by number), then by entry.
     private var handedOver: [UInt64: SessionFactory] = [:]
     var factories: [UInt64: SessionFactory] = [:]
-    /// Session objects, with their session.
-    var sessionObjects: [Address: UInt64] = [:]
     /// Objects this directory watches (for ``Ended``): once each, however often they publish.
     var watched: Set<Address> = []
 
@@ -113,24 +47,12 @@ final class ProcessDirectory: Object, ControlSender {
     var groupAddress: SocketAddress?
     var group: Address?
     var endpoint: SocketAddress?
-    var peers: [SocketAddress: Peer] = [:]
+    /// Connectors reaching publishers' processes, with the endpoint each is for.
+    var connectors: [ConnectorID: SocketAddress] = [:]
     /// Where peers on other hosts reach this process (TCP, "0.0.0.0:port"), once a listing at LAN
     /// or WAN scope made it listen there.
     var networkEndpoint: SocketAddress?
     var networkListener: ListenerID?
-    /// Sessions to open again, by session.
-    var reopening: [UInt64: Reopen] = [:]
-    /// Sessions a directory said were over while their publisher still answered on our link (the
-    /// directory lost sight of its host for a moment): ended at the deadline unless the directory
-    /// matches the pair again first. By session, with the directory's reason.
-    var doubted: [UInt64: (until: Deadline, reason: String)] = [:]
-    /// A directory's new identifier for a session that carried on, and ours.
-    var aliases: [UInt64: UInt64] = [:]
-    static let doubtLimit = Duration.seconds(3)
-
-    struct DoubtDue: Message {
-        static let typeName = "ansar.pubsub.DoubtDue"
-    }
 
     func receive(_ message: any Message, context: Context) throws {
         switch message {
@@ -141,8 +63,8 @@ final class ProcessDirectory: Object, ControlSender {
             let entries = withdraw(context.returnAddress, retracted: true, context)
             tell(Retracted(entries: entries), to: context.returnAddress, context)
         case let ended as Ended:
-            if let session = sessionObjects.removeValue(forKey: ended.object) {
-                sessionObjectEnded(ended.object, session, context)
+            if let actions = table.sideEnded(ended.object, in: world(context)) {
+                perform(actions, context)
             } else {
                 watched.remove(ended.object)
                 withdraw(ended.object, retracted: false, context)
@@ -163,24 +85,7 @@ final class ProcessDirectory: Object, ControlSender {
     /// A factory whose request never came (the directory was busy): not kept.
     func discard(_ token: UInt64) { handedOver[token] = nil }
 
-    /// Makes the session object for `entry`'s end, a child of `owner`, if it asked for one.
-    func sessionObject(for entry: UInt64, owner: Address, session: UInt64, _ context: Context) -> Address? {
-        guard let factory = factories[entry], let object = context.runtime.create(factory(), parent: owner) else {
-            return nil
-        }
-        sessionObjects[object] = session
-        context.watch(object)
-        return object
-    }
-
-    /// A session object completed: its end clears the session.
-    private func sessionObjectEnded(_ object: Address, _ id: UInt64, _ context: Context) {
-        guard let session = sessions[id] else { return }
-        let owner = object == session.publisherSide ? session.publisher : session.subscriber
-        end(id, by: owner, value: nil, reason: "ended by the other end", context)
-    }
-
-    func freshID() -> UInt64 { identifiers.next { owners[$0] != nil || sessions[$0] != nil } }
+    func freshID() -> UInt64 { identifiers.next { owners[$0] != nil || table.knows($0) } }
 
     private func publish(_ request: PublishRequest, _ context: Context) {
         let requester = context.returnAddress
@@ -236,15 +141,8 @@ final class ProcessDirectory: Object, ControlSender {
     /// `clear(session)`: the asking end hears Cleared, the other Dropped; a PROCESS-scope pair is
     /// not offered again.
     private func clear(_ request: ClearRequest, _ context: Context) {
-        let requester = context.returnAddress
-        guard let session = sessions[request.session], session.local == requester || session.pair != nil,
-            session.publisher == requester || session.subscriber == requester
-        else {
-            tell(NotCleared(session: request.session, reason: "no such session at this end"), to: requester, context)
-            return
-        }
-        if let pair = session.pair { cleared.insert(pair) }
-        end(request.session, by: requester, value: request.value, reason: "ended by the other end", context)
+        perform(
+            table.clear(request.session, by: context.returnAddress, value: request.value, in: world(context)), context)
     }
 
     /// Retract (`retracted`) or the object ended: its entries go, and so do its sessions.
@@ -257,14 +155,7 @@ final class ProcessDirectory: Object, ControlSender {
             factories[id] = nil
             apply(matcher.remove(id), context, endedBy: retracted ? object : nil)
         }
-        for (id, session) in sessions
-        where session.local == object
-            || (session.pair != nil && (session.publisher == object || session.subscriber == object))
-        {
-            end(
-                id, by: retracted ? object : nil, value: nil,
-                reason: object == session.publisher ? "publisher gone" : "subscriber gone", context)
-        }
+        perform(table.withdrawn(object, retracted: retracted, in: world(context)), context)
         return ids.count
     }
 
@@ -272,37 +163,17 @@ final class ProcessDirectory: Object, ControlSender {
         for action in actions {
             switch action {
             case .open(let listing, let search):
-                let pair = Pair(listing: listing.id, search: search.id)
-                guard !cleared.contains(pair), sessionOf[pair] == nil,
-                    let publisher = owners[listing.id], let subscriber = owners[search.id],
+                guard let publisher = owners[listing.id], let subscriber = owners[search.id],
                     case .listing(let name) = listing.kind, case .search(let wanted) = search.kind
                 else { continue }
-                let id = freshID()
-                let publisherSide = sessionObject(for: listing.id, owner: publisher, session: id, context) ?? publisher
-                let subscriberSide =
-                    sessionObject(for: search.id, owner: subscriber, session: id, context) ?? subscriber
-                sessions[id] = Session(
-                    publisher: publisher, subscriber: subscriber, publisherSide: publisherSide,
-                    subscriberSide: subscriberSide, name: name,
-                    local: subscriber, pair: pair)
-                sessionOf[pair] = id
-                tell(
-                    Available(name: name, search: wanted, scope: .process, session: id), to: subscriber,
-                    as: publisherSide, context)
-                tell(
-                    Delivered(name: name, search: wanted, scope: .process, session: id), to: publisher,
-                    as: subscriberSide, context)
-                if publisherSide != publisher {
-                    tell(SessionOpened(session: id, name: name), to: publisherSide, as: subscriberSide, context)
-                }
-                if subscriberSide != subscriber {
-                    tell(SessionOpened(session: id, name: name), to: subscriberSide, as: publisherSide, context)
-                }
+                let pair = Pair(listing: listing.id, search: search.id)
+                perform(
+                    table.matched(
+                        pair, name: name, search: wanted, publisher: publisher, subscriber: subscriber, id: freshID(),
+                        in: world(context)), context)
             case .close(let listing, let search):
                 let pair = Pair(listing: listing.id, search: search.id)
-                cleared.remove(pair)
-                guard let id = sessionOf[pair] else { continue }
-                end(id, by: endedBy, value: nil, reason: "ended by the other end", context)
+                perform(table.unmatched(pair, endedBy: endedBy, in: world(context)), context)
             case .forward(let entry):
                 passUp(entry, context)
             case .withdraw(let entry):
@@ -313,49 +184,60 @@ final class ProcessDirectory: Object, ControlSender {
         }
     }
 
-    /// Ends a session. Local ends: `by` hears Cleared, the other (if still here) Dropped. A session
-    /// with another process: the local end hears Cleared or Dropped, and the other process is told.
-    /// `unconfirmed`: of the local end's messages to the other, how many its process never
-    /// confirmed (a session lost with its connection).
-    func end(
-        _ id: UInt64, by: Address?, value: AnyMessage?, reason: String, _ context: Context, tellPeer: Bool = true,
-        unconfirmed: Int = 0
-    ) {
-        guard let session = sessions.removeValue(forKey: id) else { return }
-        if let pair = session.pair ?? session.open?.pair, sessionOf[pair] == id { sessionOf[pair] = nil }
-        doubted[id] = nil
-        if !aliases.isEmpty { aliases = aliases.filter { $0.value != id } }
-        let ends =
-            session.pair != nil
-            ? [(session.publisher, session.subscriberSide), (session.subscriber, session.publisherSide)]
-            : session.local == session.publisher
-                ? [(session.publisher, session.subscriberSide)] : [(session.subscriber, session.publisherSide)]
-        for (end, other) in ends {
-            if end == by {
-                tell(Cleared(session: id, name: session.name, value: value), to: end, as: other, context)
-            } else if entriesOf[end] != nil && (end != session.subscriber || session.announced) {
-                let why =
-                    session.pair == nil
-                    ? reason
-                    : (other == by
-                        ? "ended by the other end"
-                        : (other == session.publisherSide ? "publisher gone" : "subscriber gone"))
-                tell(
-                    Dropped(
-                        session: id, name: session.name, reason: why,
-                        unconfirmed: end == session.local ? unconfirmed : 0), to: end, as: other, context)
+    /// What the session table sees of this process, for one event.
+    struct Surroundings: SessionWorld {
+        unowned let directory: ProcessDirectory
+        let context: Context
+
+        func owner(of entry: UInt64) -> Address? { directory.owners[entry] }
+        func isMember(_ object: Address) -> Bool { directory.entriesOf[object] != nil }
+        var group: Address? { directory.group }
+
+        func sessionObject(for entry: UInt64, owner: Address, session: UInt64) -> Address? {
+            guard let factory = directory.factories[entry],
+                let object = context.runtime.create(factory(), parent: owner)
+            else { return nil }
+            context.watch(object)
+            return object
+        }
+    }
+
+    func world(_ context: Context) -> Surroundings { Surroundings(directory: self, context: context) }
+
+    /// Does what the session table said.
+    func perform(_ actions: [SessionTable.Action], _ context: Context) {
+        for action in actions {
+            switch action {
+            case .tell(let message, let to, let sender):
+                tell(message, to: to, as: sender, context)
+            case .connect(let address, let limit):
+                connectors[context.connect(to: address, deadline: limit)] = address
+            case .joinRelay(let relay, let token, let peer):
+                let preface = RelaySwitch.preface(token: token)
+                if let peer {
+                    connectors[context.connect(to: relay, preface: preface)] = peer
+                } else {
+                    context.connect(to: relay, preface: preface, role: .server)
+                }
+            case .cancelConnect(let peer):
+                for (connector, key) in connectors where key == peer {
+                    connectors[connector] = nil
+                    context.closeConnector(connector)
+                }
+            case .stop(let object):
+                tell(Stop(), to: object, context)
+            case .arm(let timer, let deadline):
+                switch timer {
+                case .reopen: context.startTimer(ReopenDue(), at: deadline)
+                case .doubt: context.startTimer(DoubtDue(), at: deadline)
+                case .relayOverdue: context.startTimer(RelayOverdue(), at: deadline)
+                }
+            case .refuse(let what):
+                refuse(what, context)
+            case .note(let what, let metadata):
+                context.runtime.logger.info(
+                    "\(what)", metadata: metadata.mapValues { .string($0) })
             }
-        }
-        // The session objects of this process stop with their session.
-        for side in [session.publisherSide, session.subscriberSide]
-        where side.isLocal && side != session.publisher && side != session.subscriber {
-            if sessionObjects.removeValue(forKey: side) != nil { tell(Stop(), to: side, context) }
-        }
-        if session.pair == nil, tellPeer {
-            let remote = session.local == session.publisher ? session.subscriberSide : session.publisherSide
-            tell(
-                CloseSession(session: id, reason: "ended by the other end"), to: Address(object: 0, via: remote),
-                context)
         }
     }
 }

@@ -129,12 +129,12 @@ struct SessionAgreementTests {
             // passes its search up again, and the directory matches the pair under a new number.
             mailbox.close(groupLink, reconnecting: true)
             let deadline = Deadline.after(.seconds(20))
-            while let session = directory.sessions[available.session], session.matchedAs == available.session,
+            while let session = directory.table.sessions[available.session], session.matchedAs == available.session,
                 Deadline.now() < deadline
             {
                 _ = try await mailbox.select(Go.self, timeout: .milliseconds(10))
             }
-            let matchedAs = directory.sessions[available.session]?.matchedAs
+            let matchedAs = directory.table.sessions[available.session]?.matchedAs
             seen.append("matched again \(matchedAs != nil && matchedAs != available.session)")
             seen.append(
                 line(
