@@ -208,8 +208,10 @@ struct SessionTable {
                 subscriberSide: subscriberSide, name: name, search: search, scope: .process, path: .local(pair),
                 state: .open, matchedAs: id), as: id)
         var actions: [Action] = [
-            .tell(Available(name: name, search: search, scope: .process, session: id), to: subscriber, as: publisherSide),
-            .tell(Delivered(name: name, search: search, scope: .process, session: id), to: publisher, as: subscriberSide),
+            .tell(
+                Available(name: name, search: search, scope: .process, session: id), to: subscriber, as: publisherSide),
+            .tell(
+                Delivered(name: name, search: search, scope: .process, session: id), to: publisher, as: subscriberSide),
         ]
         if publisherSide != publisher {
             actions.append(.tell(SessionOpened(session: id, name: name), to: publisherSide, as: subscriberSide))
@@ -369,7 +371,9 @@ struct SessionTable {
         let relay = relayed.token.count == RelaySwitch.tokenBytes ? relayed.relay : nil
         // The subscriber's end: its sessions with that publisher wait for this.
         if let key = peers.first(where: { $0.value.waiting.contains { $0.session == relayed.session } })?.key {
-            guard let relay else { return peerFailed(key, reason: "unreachable, and no relay offered", now: now, in: world) }
+            guard let relay else {
+                return peerFailed(key, reason: "unreachable, and no relay offered", now: now, in: world)
+            }
             peers[key]!.connecting = true
             return [.joinRelay(relay, token: relayed.token, peer: key)]
         }
@@ -654,7 +658,8 @@ struct SessionTable {
                     session.acrossProcesses
                     ? reason
                     : (otherEnd == by
-                        ? "ended by the other end" : (otherEnd == session.publisher ? "publisher gone" : "subscriber gone"))
+                        ? "ended by the other end"
+                        : (otherEnd == session.publisher ? "publisher gone" : "subscriber gone"))
                 actions.append(
                     .tell(
                         Dropped(
@@ -671,7 +676,9 @@ struct SessionTable {
             actions.append(
                 .tell(
                     CloseSession(session: id, reason: "ended by the other end"),
-                    to: Address(object: 0, via: session.path == .publisherEnd ? session.subscriberSide : session.publisherSide)))
+                    to: Address(
+                        object: 0, via: session.path == .publisherEnd ? session.subscriberSide : session.publisherSide))
+            )
         }
         return actions
     }

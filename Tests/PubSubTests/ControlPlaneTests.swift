@@ -159,3 +159,124 @@ struct SessionAgreementTests {
         #expect(directory.wait() is Ack)
     }
 }
+
+@Suite("A session's end comes after its messages")
+struct EndAfterMessagesTests {
+    @Test(
+        "a publisher sends its last messages and retracts: every subscriber process gets them all, then Dropped"
+    )
+    func lastMessagesFirst() throws {
+        let subscribers = 10
+        let messages = 100 // within the 256 a sender may assume before it hears the window
+        // Big enough that the messages are still on their way when the directories' word arrives.
+        let payload = String(repeating: "x", count: 32 * 1024)
+        let group = uniqueGroup()
+        let (directory, directoryMain) = try runningDirectory(group)
+        let publisherThread = RuntimeThread(transport: groupSecret, groupAddress: group) { mailbox in
+            mailbox.publish("last-words", scope: .group)
+            var ends: [Address] = []
+            while ends.count < subscribers {
+                guard try await mailbox.select(Delivered.self, timeout: .seconds(30)) is Delivered else {
+                    return Faulted("\(ends.count) of \(subscribers) subscribers")
+                }
+                ends.append(mailbox.returnAddress)
+            }
+            for end in ends {
+                var sent = 0
+                while sent < messages {
+                    do {
+                        try mailbox.send(Hello(name: payload), to: end)
+                        sent += 1
+                    } catch SendRefused.linkBusy {
+                        _ = try await mailbox.select(Writable.self, timeout: .seconds(30))
+                    }
+                }
+            }
+            // The end goes two ways: to the group's directory (EntryDown, then its CloseSession to
+            // each subscriber's process) and straight to each subscriber's process behind the messages.
+            mailbox.retract()
+            _ = try await mailbox.select(Retracted.self, timeout: .seconds(30))
+            return Ack()
+        }
+        let threads = (0..<subscribers).map { _ in
+            RuntimeThread(transport: groupSecret, groupAddress: group) { mailbox in
+                mailbox.subscribe("last-words", scope: .group)
+                guard try await mailbox.select(Available.self, timeout: .seconds(30)) is Available else {
+                    return Faulted("no session")
+                }
+                var received = 0
+                while true {
+                    let message = try await mailbox.select(Hello.self, Dropped.self, timeout: .seconds(30))
+                    guard message is Hello else {
+                        return Seen(events: ["\(received) messages, then \(line(message))"])
+                    }
+                    received += 1
+                }
+            }
+        }
+        for thread in threads {
+            #expect(
+                (thread.wait() as? Seen)?.events == ["\(messages) messages, then Dropped ended by the other end"])
+        }
+        #expect(publisherThread.wait() is Ack)
+        _ = RuntimeThread(transport: groupSecret) { mailbox in
+            try mailbox.send(Stop(), to: directoryMain)
+            return Ack()
+        }.wait()
+        #expect(directory.wait() is Ack)
+    }
+}
+
+@Suite("Control messages from those who may not send them")
+struct ForgedControlTests {
+    @Test(
+        "a subscriber's process forges a directory's close of its session: refused, the session stays open and the link up"
+    )
+    func forgedDirectoryClose() throws {
+        let group = uniqueGroup()
+        let (directory, directoryMain) = try runningDirectory(group)
+        let publisherThread = RuntimeThread(transport: groupSecret, groupAddress: group) { mailbox in
+            var seen: [String] = []
+            mailbox.publish("guarded", scope: .group)
+            while true {
+                let message = try await mailbox.select(
+                    Published.self, Delivered.self, Dropped.self, Hello.self, timeout: .seconds(30))
+                seen.append(line(message))
+                if message is Hello {
+                    // What this end's table holds, once the forged close (sent first) was handled.
+                    let table = mailbox.runtime.pubSub.directory(on: mailbox.runtime)?.object.table
+                    let states = table?.sessions.values.map { "\($0.state)" } ?? []
+                    try mailbox.reply(Welcome(myName: states.joined(separator: ","), yourName: ""))
+                }
+                if message is Dropped || message is TimedOut { return Seen(events: seen) }
+            }
+        }
+        let subscriber = RuntimeThread(transport: groupSecret, groupAddress: group) { mailbox in
+            mailbox.subscribe("guarded", scope: .group)
+            guard let available = try await mailbox.select(Available.self, timeout: .seconds(30)) as? Available else {
+                return Faulted("no session")
+            }
+            let publisher = mailbox.returnAddress
+            // To the publisher's process directory, as if from a directory: it may come only over
+            // the group link.
+            try mailbox.send(
+                CloseSession(session: available.session, reason: "forged", entry: 1),
+                to: Address(object: 0, via: publisher))
+            let answer = try await mailbox.ask(
+                Hello(name: "still"), to: publisher, expecting: Welcome.self, timeout: .seconds(10))
+            mailbox.clear(available.session)
+            _ = try await mailbox.select(Cleared.self, timeout: .seconds(10))
+            return Seen(events: [(answer as? Welcome).map { "publisher's end \($0.myName)" } ?? line(answer)])
+        }
+        #expect((subscriber.wait() as? Seen)?.events == ["publisher's end open"])
+        #expect(
+            (publisherThread.wait() as? Seen)?.events == [
+                "Published guarded", "Delivered guarded", "Hello still", "Dropped ended by the other end",
+            ])
+        _ = RuntimeThread(transport: groupSecret) { mailbox in
+            try mailbox.send(Stop(), to: directoryMain)
+            return Ack()
+        }.wait()
+        #expect(directory.wait() is Ack)
+    }
+}

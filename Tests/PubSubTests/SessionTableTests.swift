@@ -156,7 +156,9 @@ struct LocalSessionTests {
                 "Dropped #7 ended by the other end → pub as sub", "Cleared #7 → sub as pub",
             ])
         #expect(match(8) == [])
-        #expect(world.lines(table.unmatched(Matcher.Pair(listing: 1, search: 2), endedBy: nil, in: world), since: start) == [])
+        #expect(
+            world.lines(table.unmatched(Matcher.Pair(listing: 1, search: 2), endedBy: nil, in: world), since: start)
+                == [])
         #expect(match(9) == ["Available #9 → sub as pub", "Delivered #9 → pub as sub"])
     }
 
@@ -197,9 +199,10 @@ struct LocalSessionTests {
     mutating func unmatched() {
         _ = match()
         #expect(
-            world.lines(table.unmatched(Matcher.Pair(listing: 1, search: 2), endedBy: nil, in: world), since: start) == [
-                "Dropped #7 subscriber gone → pub as sub", "Dropped #7 publisher gone → sub as pub",
-            ])
+            world.lines(table.unmatched(Matcher.Pair(listing: 1, search: 2), endedBy: nil, in: world), since: start)
+                == [
+                    "Dropped #7 subscriber gone → pub as sub", "Dropped #7 publisher gone → sub as pub",
+                ])
     }
 
     @Test("at its bound the table refuses a session: the subscriber hears NotAvailable, nothing else changes")
@@ -293,12 +296,16 @@ struct SubscriberEndTests {
     @Test("the same pair matched again under a new number: the session carries on and the publisher's process is told")
     mutating func matchedAgain() {
         opened()
-        #expect(lines(table.openRequested(open(70), now: start, in: world)) == ["SessionKept #7 as #70 → process at link#5"])
+        #expect(
+            lines(table.openRequested(open(70), now: start, in: world)) == ["SessionKept #7 as #70 → process at link#5"]
+        )
         #expect(table.openRequested(open(70), now: start, in: world).isEmpty)
         #expect(table.sessions[7]?.matchedAs == 70)
     }
 
-    @Test("a directory closes a session whose publisher still answers: doubted, then over at both ends unless matched again")
+    @Test(
+        "a directory closes a session whose publisher still answers: doubted, then over at both ends unless matched again"
+    )
     mutating func doubt() {
         opened()
         let group = world.group!.link
@@ -318,7 +325,8 @@ struct SubscriberEndTests {
     mutating func doubtLifted() {
         opened()
         let group = world.group!.link
-        _ = table.closeReceived(CloseSession(session: 7, reason: "publisher gone", entry: 2), from: group, now: start, in: world)
+        _ = table.closeReceived(
+            CloseSession(session: 7, reason: "publisher gone", entry: 2), from: group, now: start, in: world)
         _ = table.openRequested(open(70), now: start, in: world)
         #expect(table.sessions[7]?.state == .open)
         #expect(table.doubtDue(now: start + .seconds(5), in: world).isEmpty)
@@ -329,7 +337,8 @@ struct SubscriberEndTests {
         // Under the new number (its alias), it is doubted again.
         #expect(
             lines(
-                table.closeReceived(CloseSession(session: 70, reason: "gone", entry: 2), from: group, now: start, in: world)
+                table.closeReceived(
+                    CloseSession(session: 70, reason: "gone", entry: 2), from: group, now: start, in: world)
             ) == ["arm doubt at +3000 ms"])
     }
 
@@ -337,15 +346,22 @@ struct SubscriberEndTests {
     mutating func closeFromStranger() {
         opened()
         #expect(
-            lines(table.closeReceived(CloseSession(session: 7, reason: "x", entry: 2), from: LinkID(value: 9), now: start, in: world))
+            lines(
+                table.closeReceived(
+                    CloseSession(session: 7, reason: "x", entry: 2), from: LinkID(value: 9), now: start, in: world))
                 == ["refuse: CloseSession from a directory not ours"])
         #expect(
-            lines(table.closeReceived(CloseSession(session: 7, reason: "x"), from: LinkID(value: 9), now: start, in: world))
+            lines(
+                table.closeReceived(
+                    CloseSession(session: 7, reason: "x"), from: LinkID(value: 9), now: start, in: world))
                 == ["refuse: CloseSession for a session that is not its own"])
         #expect(table.count == 1)
         // From the publisher's process itself: over, and it is not told back.
         #expect(
-            lines(table.closeReceived(CloseSession(session: 7, reason: "ended by the other end"), from: LinkID(value: 5), now: start, in: world))
+            lines(
+                table.closeReceived(
+                    CloseSession(session: 7, reason: "ended by the other end"), from: LinkID(value: 5), now: start,
+                    in: world))
                 == ["Dropped #7 ended by the other end → sub as pub"])
     }
 
@@ -360,9 +376,13 @@ struct SubscriberEndTests {
             lines(table.linkLost(peerLink, unconfirmed: unconfirmed, now: start, in: world)) == [
                 "Dropped #7 publisher process lost (3) → sub as pub", "arm reopen at +20 ms",
             ])
-        #expect(lines(table.reopenDue(now: start + .milliseconds(20), in: world)) == ["connect \(publisherEndpoint) within 0.1 seconds"])
+        #expect(
+            lines(table.reopenDue(now: start + .milliseconds(20), in: world)) == [
+                "connect \(publisherEndpoint) within 0.1 seconds"
+            ])
         // That try fails: tried again later, quietly, and each try may take longer.
-        let failed = lines(table.peerFailed(publisherEndpoint, reason: "refused", now: start + .milliseconds(30), in: world))
+        let failed = lines(
+            table.peerFailed(publisherEndpoint, reason: "refused", now: start + .milliseconds(30), in: world))
         #expect(failed.count == 1 && failed[0].hasPrefix("arm reopen at +"))
         let due = table.reopening[7]!.due
         #expect(lines(table.reopenDue(now: due, in: world)) == ["connect \(publisherEndpoint) within 0.2 seconds"])
@@ -379,7 +399,10 @@ struct SubscriberEndTests {
         _ = table.linkLost(peerLink, unconfirmed: [], now: start, in: world)
         _ = table.reopenDue(now: start + .milliseconds(20), in: world)
         #expect(
-            lines(table.closeReceived(CloseSession(session: 7, reason: "publisher gone", entry: 2), from: world.group!.link, now: start, in: world))
+            lines(
+                table.closeReceived(
+                    CloseSession(session: 7, reason: "publisher gone", entry: 2), from: world.group!.link, now: start,
+                    in: world))
                 == ["cancel \(publisherEndpoint)"])
         #expect(table.reopening.isEmpty && table.peers.isEmpty)
     }
@@ -402,7 +425,8 @@ struct SubscriberEndTests {
         let wanted = lines(table.peerFailed(publisherEndpoint, reason: "refused", now: start, in: world))
         #expect(wanted.dropFirst() == ["RelayWanted #7 → process at link#1", "arm relayOverdue at +10000 ms"])
         let relay = SocketAddress.ipv4("10.0.0.1", port: 4000)
-        let answer = Relayed(session: 7, entry: 2, relay: relay, token: Array(repeating: 1, count: RelaySwitch.tokenBytes))
+        let answer = Relayed(
+            session: 7, entry: 2, relay: relay, token: Array(repeating: 1, count: RelaySwitch.tokenBytes))
         #expect(
             lines(table.relayed(answer, from: LinkID(value: 9), now: start, in: world)) == [
                 "refuse: Relayed from a link not the group's"
@@ -412,7 +436,8 @@ struct SubscriberEndTests {
                 "join relay \(relay) for \(publisherEndpoint)"
             ])
         // No answer ever for another: its subscriber is told when the wait is over.
-        _ = table.openRequested(open(8, listing: 5, search: 4, scope: .wan).withEndpoint(.ipv4("10.0.0.2", port: 1)), now: start, in: world)
+        _ = table.openRequested(
+            open(8, listing: 5, search: 4, scope: .wan).withEndpoint(.ipv4("10.0.0.2", port: 1)), now: start, in: world)
         _ = table.peerFailed(.ipv4("10.0.0.2", port: 1), reason: "refused", now: start, in: world)
         #expect(
             lines(table.relayOverdue(now: start + .seconds(10), in: world)) == [
@@ -420,7 +445,8 @@ struct SubscriberEndTests {
             ])
     }
 
-    @Test("bounds: past the peer bound a match is refused with NotAvailable; past the session bound, a hello is not sent")
+    @Test(
+        "bounds: past the peer bound a match is refused with NotAvailable; past the session bound, a hello is not sent")
     func bounds() {
         var table = SessionTable(capacity: 1, peerCapacity: 1)
         _ = table.openRequested(open(7), now: start, in: world)
@@ -473,7 +499,9 @@ struct PublisherEndTests {
     @Test("a hello for a publisher that went: CloseSession back")
     mutating func publisherGone() {
         world.members.remove(publisher)
-        #expect(lines(table.hello(hello(), from: link, in: world)) == ["CloseSession #7 publisher gone → process at link#5"])
+        #expect(
+            lines(table.hello(hello(), from: link, in: world)) == ["CloseSession #7 publisher gone → process at link#5"]
+        )
     }
 
     @Test("a hello naming a subscriber beyond another link, or a session already open on this one: refused")
@@ -484,7 +512,8 @@ struct PublisherEndTests {
                 "refuse: SessionHello for a subscriber not over its own link"
             ])
         _ = table.hello(hello(), from: link, in: world)
-        #expect(lines(table.hello(hello(), from: link, in: world)) == ["refuse: SessionHello for a session already open"])
+        #expect(
+            lines(table.hello(hello(), from: link, in: world)) == ["refuse: SessionHello for a session already open"])
         // Opened again over a new link before the old one was seen to go: the new one stands.
         let newLink = Address.owner(of: LinkID(value: 6), runtime: 0)
         #expect(table.hello(hello(from: elsewhere), from: newLink, in: world).isEmpty)
@@ -496,7 +525,9 @@ struct PublisherEndTests {
     @Test("SessionKept only from the subscriber's own link; it lifts a doubt")
     mutating func kept() {
         _ = table.hello(hello(), from: link, in: world)
-        _ = table.closeReceived(CloseSession(session: 7, reason: "subscriber gone", entry: 1), from: world.group!.link, now: start, in: world)
+        _ = table.closeReceived(
+            CloseSession(session: 7, reason: "subscriber gone", entry: 1), from: world.group!.link, now: start,
+            in: world)
         #expect(
             lines(table.keptReceived(SessionKept(session: 7, matchedAs: 70), from: LinkID(value: 9))) == [
                 "refuse: SessionKept for a session that is not its own"
