@@ -502,11 +502,19 @@ struct SessionTable {
     /// A subscriber's process (over `link`) opened a session with one of our publishers.
     mutating func hello(_ hello: SessionHello, from link: Address, in world: some SessionWorld) -> [Action] {
         let publisher = Address(object: hello.publisher, via: .none)
-        guard world.isMember(publisher) else {
-            return [.tell(CloseSession(session: hello.session, reason: "publisher gone"), to: link)]
-        }
         guard hello.subscriber.link != nil, hello.subscriber.link == link.link else {
             return [.refuse("SessionHello for a subscriber not over its own link")]
+        }
+        guard world.owner(of: hello.listing) == publisher else {
+            // The listing went before the subscriber's process arrived. Its Delivered, sent
+            // straight to the publisher, follows this hello on the link: the publisher hears the
+            // end after it (its own withdrawal ended the session), the subscriber's process hears
+            // it too.
+            return [
+                .tell(CloseSession(session: hello.session, reason: "publisher gone"), to: link),
+                .tell(
+                    Cleared(session: hello.session, name: hello.name, value: nil), to: publisher, as: hello.subscriber),
+            ]
         }
         var actions: [Action] = []
         if let old = sessions[hello.session] {

@@ -496,12 +496,16 @@ struct PublisherEndTests {
             ])
     }
 
-    @Test("a hello for a publisher that went: CloseSession back")
+    @Test(
+        "a hello for a listing that went: CloseSession back, and the publisher (whose Delivered is on its way) hears the end after it"
+    )
     mutating func publisherGone() {
-        world.members.remove(publisher)
+        world.owners[1] = nil
         #expect(
-            lines(table.hello(hello(), from: link, in: world)) == ["CloseSession #7 publisher gone → process at link#5"]
-        )
+            lines(table.hello(hello(), from: link, in: world)) == [
+                "CloseSession #7 publisher gone → process at link#5", "Cleared #7 → pub as sub",
+            ])
+        #expect(table.count == 0)
     }
 
     @Test("a hello naming a subscriber beyond another link, or a session already open on this one: refused")
