@@ -6,7 +6,7 @@ export PATH := /opt/swift/usr/bin:$(PATH)
 SYSTEM_PACKAGES := liburing-dev libsodium-dev python3 iproute2 stress-ng
 SWIFT_BUILD_FLAGS ?=
 
-.PHONY: demo test downstream format lint bench fuzz build system-packages clean
+.PHONY: demo test downstream format lint bench fuzz build system-packages clean simulate
 
 ## Installs liburing-dev and libsodium-dev when their headers are missing (apt-get as root),
 ## python3, which one CLI test uses as a role that is not a shell, iproute2, whose `ip` makes
@@ -50,6 +50,16 @@ test: system-packages lint
 	swift build --build-tests $(SWIFT_BUILD_FLAGS)
 	swift test --skip-build $(SWIFT_BUILD_FLAGS)
 	$(MAKE) --no-print-directory downstream
+
+## The deterministic simulator (Tests/Simulation; `make test` runs 200 seeds of each scenario):
+## `make simulate SEEDS=N` runs N seeds of each (FIRST=hex: the first seed), and
+## `make simulate SEED=hex SCENARIO=start|faults|refill` replays one seed exactly, printing its events.
+SEEDS ?= 1000
+SIM_FILTER = $(or $(if $(filter start,$(SCENARIO)),startInAnyOrder),$(if $(filter faults,$(SCENARIO)),faultsThenHeal),$(if $(filter refill,$(SCENARIO)),refillOverCredit),SimulationTests)
+simulate: system-packages
+	swift build --build-tests $(SWIFT_BUILD_FLAGS)
+	ANSAR_SIM_SEEDS=$(SEEDS) ANSAR_SIM_SEED=$(SEED) ANSAR_SIM_FIRST=$(FIRST) ANSAR_SIM_VERBOSE=$(if $(SEED),1,) \
+		swift test --skip-build $(SWIFT_BUILD_FLAGS) --filter '$(SIM_FILTER)'
 
 ## The toolchain's `swift format`, configured in .swift-format: `make format` rewrites the tree,
 ## `make lint` (part of `make test`) fails on any file it would change.

@@ -41,7 +41,7 @@ let package = Package(
         .target(name: "CURing", linkerSettings: [.linkedLibrary("uring")]),
         .target(name: "CSodium", linkerSettings: [.linkedLibrary("sodium")]),
         .target(name: "Platform", dependencies: ["CShims"]),
-        .target(name: "Cryptography", dependencies: ["CSodium"]),
+        .target(name: "Cryptography", dependencies: ["CSodium", "Platform"]),
         .target(
             name: "Reactor",
             dependencies: ["CShims", "CURing", "Platform", .product(name: "Logging", package: "swift-log")],
@@ -121,5 +121,10 @@ let package = Package(
             name: "link-node", dependencies: ["ProcessShim", "Transport", "Reactor", "Platform"],
             path: "Tests/LinkNode", swiftSettings: safeModule),
         .testTarget(name: "HostsTests", dependencies: ["Reactor", "Platform", "AnsarTestKit"]),
+        // The deterministic simulator: many runtimes on one thread over a simulated network.
+        .testTarget(
+            name: "SimulationTests",
+            dependencies: ["PubSub", "Actors", "Transport", "Reactor", "Platform", "CShims"] + testLogging,
+            path: "Tests/Simulation"),
     ]
 )

@@ -9,8 +9,9 @@ public struct Deadline: Comparable, Hashable, Sendable, CustomStringConvertible 
 
     public init(nanoseconds: UInt64) { self.nanoseconds = nanoseconds }
 
-    /// The current monotonic time.
+    /// The current monotonic time (the virtual one, on a thread running a ``Simulation``).
     public static func now() -> Deadline {
+        if let simulation = Simulation.current { return simulation.now }
         var spec = timespec()
         clock_gettime(CLOCK_MONOTONIC, &spec)
         return Deadline(nanoseconds: UInt64(spec.tv_sec) &* 1_000_000_000 &+ UInt64(spec.tv_nsec))

@@ -1,3 +1,4 @@
+import CShims
 import Glibc
 
 /// One finished kernel operation, copied out of the completion queue (or synthesised by the epoll
@@ -58,4 +59,27 @@ protocol ReactorBackend: AnyObject {
     func wait(timeout: UInt64?, into ready: inout [Completion], limit: Int) throws(ReactorError)
     /// Releases kernel resources.
     func shutdown()
+
+    // What the reactor asks of a connected socket's kernel state; a simulated network answers
+    // these itself (the defaults below ask the kernel).
+    /// Bytes the peer has not taken yet of what was sent on `fd`.
+    func unsentBytes(fd: Int32) -> Int
+    /// Bytes waiting to be read on `fd`.
+    func unreadBytes(fd: Int32) -> Int
+    /// Half-closes `fd`'s sending side: the peer reads end of stream after what was sent.
+    func shutdownWrite(fd: Int32)
+    /// Binds `fd` to `address`: 0, or the errno.
+    func bind(fd: Int32, address: UnsafePointer<sockaddr>, length: socklen_t) -> Int32
+    /// `fd`'s own address or its peer's, when the backend knows them better than the kernel (nil: ask it).
+    func address(fd: Int32, peer: Bool) -> SocketAddress?
+}
+
+extension ReactorBackend {
+    func unsentBytes(fd: Int32) -> Int { max(0, Int(cshims_socket_unsent(fd))) }
+    func unreadBytes(fd: Int32) -> Int { max(0, Int(cshims_socket_unread(fd))) }
+    func shutdownWrite(fd: Int32) { Glibc.shutdown(fd, Int32(SHUT_WR)) }
+    func bind(fd: Int32, address: UnsafePointer<sockaddr>, length: socklen_t) -> Int32 {
+        Glibc.bind(fd, address, length) == 0 ? 0 : errno
+    }
+    func address(fd: Int32, peer: Bool) -> SocketAddress? { nil }
 }

@@ -23,10 +23,12 @@ extension Reactor {
         }
         var raw = storage.raw
         let bound = withUnsafePointer(to: &raw) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, storage.length) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                backend.bind(fd: fd, address: $0, length: storage.length)
+            }
         }
         if bound != 0 {
-            failure = .system(SystemError(errno, "bind"))
+            failure = .system(SystemError(bound, "bind"))
         } else if Glibc.listen(fd, backlog) != 0 {
             failure = .system(SystemError(errno, "listen"))
         }
@@ -177,7 +179,7 @@ extension Reactor {
     /// from the peer, while there is something outstanding for it to take.
     public func sendProgress(on socket: SocketID) throws(ReactorError) -> SendProgress {
         let slot = try self.slot(of: socket)
-        let unsent = max(0, Int(cshims_socket_unsent(sockets[slot].fd)))
+        let unsent = backend.unsentBytes(fd: sockets[slot].fd)
         // A send the kernel took but whose completion is not reaped yet is in `unsent` and not yet
         // in `sentBytes`: `delivered` can dip for a moment, never rise falsely.
         let sent = sockets[slot].sentBytes
@@ -187,7 +189,7 @@ extension Reactor {
 
     /// Bytes waiting in `socket`'s receive buffer that nobody has read yet.
     public func unreadBytes(on socket: SocketID) throws(ReactorError) -> Int {
-        max(0, Int(cshims_socket_unread(sockets[try slot(of: socket)].fd)))
+        backend.unreadBytes(fd: sockets[try slot(of: socket)].fd)
     }
 
     /// Half-closes the sending side once everything queued has been sent; the peer then reads end of stream.
@@ -238,6 +240,7 @@ extension Reactor {
 
     private func address(of socket: SocketID, peer: Bool) throws(ReactorError) -> SocketAddress {
         let fd = sockets[try slot(of: socket)].fd
+        if let simulated = backend.address(fd: fd, peer: peer) { return simulated }
         var storage = SocketAddress.Storage()
         storage.length = socklen_t(MemoryLayout<sockaddr_storage>.size)
         let result = withUnsafeMutablePointer(to: &storage.raw) {
@@ -320,7 +323,7 @@ extension Reactor {
         if sockets[slot].shutdownAfterFlush && sockets[slot].state == .connected
             && !sockets[slot].sendInFlight && sendQueues.bytes(of: slot) == 0
         {
-            Glibc.shutdown(sockets[slot].fd, Int32(SHUT_WR))
+            backend.shutdownWrite(fd: sockets[slot].fd)
         }
     }
 

@@ -108,15 +108,30 @@ public final class Reactor {
     private var kernelReleased = false
 
     /// Creates a reactor on the calling thread, which is the only one that may use it.
-    public init(
+    public convenience init(
         limits: Limits = Limits(), backend choice: BackendChoice = .automatic,
         logger: Logger = Logger(label: "ansar.reactor")
+    ) throws(ReactorError) {
+        try self.init(limits: limits, logger: logger) { limits, memory throws(ReactorError) in
+            try Self.makeBackend(choice, limits: limits, receiveMemory: memory, logger: logger)
+        }
+    }
+
+    /// A reactor over the backend `makeBackend` builds on the receive memory (the simulator's).
+    init(
+        limits: Limits, logger: Logger,
+        backend makeBackend: (Limits, UnsafeMutableRawPointer) throws(ReactorError) -> any ReactorBackend
     ) throws(ReactorError) {
         let limits = try limits.validated()
         self.limits = limits
         self.logger = logger
         receiveMemory = .allocate(byteCount: limits.receiveBuffers * limits.receiveBufferSize, alignment: 4096)
-        backend = try Self.makeBackend(choice, limits: limits, receiveMemory: receiveMemory, logger: logger)
+        do {
+            backend = try makeBackend(limits, receiveMemory)
+        } catch {
+            receiveMemory.deallocate()
+            throw error
+        }
         let signal = try WakeSignal()
         waker = Waker(signal: signal)
         sockets = Array(repeating: Socket(), count: limits.sockets)
@@ -258,6 +273,13 @@ public final class Reactor {
     /// Makes the next turn poll the kernel without waiting: for a handler that stopped short of
     /// finishing its own work (a run-queue budget) and must be called again soon.
     public func skipNextWait() { workLeftOver = true }
+
+    /// Whether the next turn has work without waiting (events deferred, completions or an owner's
+    /// work left over): the simulator moves its clock only when no reactor has.
+    var hasWorkWithoutWaiting: Bool { !deferred.isEmpty || !ready.isEmpty || workLeftOver }
+
+    /// When the next timer is due, if any.
+    var nextTimerDeadline: Deadline? { timers.nextDeadline }
 
     /// One loop turn: submit and wait (at most `timeout` nanoseconds, and never past the next
     /// timer), reap, run.

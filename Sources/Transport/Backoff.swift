@@ -1,3 +1,4 @@
+import Platform
 import Reactor
 
 /// Reconnect delays: exponential, capped, with equal jitter (half the ceiling, plus up to half at
@@ -29,24 +30,13 @@ public struct Backoff: Sendable {
     /// The next delay: uniform in [ceiling/2, ceiling] (jittered, never zero), then the ceiling grows.
     public mutating func next() -> Duration {
         let top = ceiling.nanosecondsClamped
-        let delay = top / 2 + Int64(generator.next() % UInt64(max(1, top / 2 + 1)))
+        // Under a simulation the jitter is the seed's, like every other choice.
+        let draw = Simulation.current?.next() ?? generator.next()
+        let delay = top / 2 + Int64(draw % UInt64(max(1, top / 2 + 1)))
         attempt += 1
         return .nanoseconds(delay)
     }
 
     /// Back to the initial delay, after a connection that worked.
     public mutating func reset() { attempt = 0 }
-}
-
-/// A small, seedable generator: jitter needs spread, not secrecy.
-struct SplitMix: Sendable {
-    private var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
 }

@@ -1,0 +1,333 @@
+import Actors
+import Foundation
+import Platform
+import Testing
+
+@testable import PubSub
+@testable import Reactor
+
+/// The seeds a run takes: `ANSAR_SIM_SEED` replays one, `ANSAR_SIM_SEEDS` sets how many
+/// (`make simulate SEEDS=N`), else a few hundred for `make test`.
+enum Seeds {
+    static var chosen: [UInt64] {
+        let environment = ProcessInfo.processInfo.environment
+        if let one = environment["ANSAR_SIM_SEED"].flatMap({ UInt64($0, radix: 16) }) { return [one] }
+        let count = environment["ANSAR_SIM_SEEDS"].flatMap { Int($0) } ?? 200
+        let first = environment["ANSAR_SIM_FIRST"].flatMap { UInt64($0, radix: 16) } ?? 0x5EED_0000
+        return (0..<UInt64(count)).map { first &+ $0 }
+    }
+
+    /// Whether to print each run's events (a replay does).
+    static var verbose: Bool { !(ProcessInfo.processInfo.environment["ANSAR_SIM_VERBOSE"] ?? "").isEmpty }
+
+    /// Runs `body` for each chosen seed (`everyTenth`: a tenth of them, for a heavy scenario),
+    /// then says how fast they went: the simulator's own benchmark figure.
+    static func each(_ scenario: String, everyTenth: Bool = false, _ body: (UInt64) throws -> Void) rethrows {
+        let seeds = everyTenth ? Array(chosen.prefix(max(1, chosen.count / 10))) : chosen
+        let start = ContinuousClock.now
+        for seed in seeds { try body(seed) }
+        let elapsed = ContinuousClock.now - start
+        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        print(
+            "simulation \(scenario): \(seeds.count) seeds in \(String(format: "%.1f", seconds)) s, "
+                + "\(Int(Double(seeds.count) / max(seconds, 0.001) * 60)) seeds/min")
+    }
+
+    static func replay(_ seed: UInt64, _ scenario: String) -> String {
+        "make simulate SEED=\(String(seed, radix: 16)) SCENARIO=\(scenario)"
+    }
+}
+
+/// A group of processes on one simulated host: a group directory, publishers, subscribers.
+struct GroupScenario {
+    let simulator: Simulator
+    let journal: Journal
+    let group: SocketAddress
+    let publishers: [String]
+    let subscribers: [String]
+    /// Each publisher process's publishing object.
+    final class Objects { var of: [String: Address] = [:] }
+    private let objects = Objects()
+    var publisherObjects: [String: Address] { objects.of }
+
+    /// How many names each publisher lists.
+    let names: Int
+
+    init(seed: UInt64, publishers: Int, subscribers: Int, names: Int = 1) throws {
+        self.names = names
+        let simulator = Simulator(seed: seed)
+        self.simulator = simulator
+        // A name in the simulated network only: no kernel ever sees it.
+        group = .unixAbstract(name: "ansar-sim-group")
+        let simulation = simulator.simulation
+        journal = Journal { simulation.now }
+        self.publishers = (0..<publishers).map { "p\($0)" }
+        self.subscribers = (0..<subscribers).map { "s\($0)" }
+    }
+
+    func startDirectory() throws {
+        try simulator.start("directory", group: nil) { runtime in
+            _ = runtime.create(ScopeDirectory(listening: group))
+        }
+    }
+
+    func startPublisher(_ name: String) throws {
+        try simulator.start(name, group: group) { runtime in
+            objects.of[name] = runtime.create(
+                SimulatedPublisher(name, names: self.names(of: name), journal: journal))
+        }
+    }
+
+    func startSubscriber(_ name: String) throws {
+        try simulator.start(name, group: group) { runtime in
+            _ = runtime.create(SimulatedSubscriber(name, prefix: "svc-", journal: journal))
+        }
+    }
+
+    /// Every subscriber has exactly one open session with each live publisher.
+    func names(of publisher: String) -> [ServiceName] {
+        names == 1 ? [try! ServiceName("svc-\(publisher)")] : (0..<names).map { try! ServiceName("svc-\(publisher)-\($0)") }
+    }
+
+    func settled(live: [String]) -> Bool {
+        let wanted = Dictionary(uniqueKeysWithValues: live.flatMap(names(of:)).map { ($0.text, 1) })
+        return subscribers.allSatisfy { journal.openSessions(of: $0) == wanted }
+    }
+
+    /// The publisher `name` retracts, and publishes again after `delay`.
+    func retract(_ name: String, publishingAgainAfter delay: Duration) {
+        guard let process = simulator.processes[name], let object = publisherObjects[name] else { return }
+        try? process.runtime.notify(RetractNow(publishAgainAfter: delay), to: object, from: .none)
+    }
+
+    /// A hostile member: subscriber `name` tells the process of one of its publishers, as if it
+    /// were a directory or that session's subscriber, that another subscriber's session with it is
+    /// over or carries on elsewhere. Refused there; nothing may change.
+    func forge(from name: String) {
+        guard let process = simulator.processes[name],
+            let mine = journal.subscribers[name]?.values.first(where: { $0.ended == nil })
+        else { return }
+        let theirs = subscribers.filter { $0 != name }.flatMap { other in
+            (journal.subscribers[other] ?? [:]).filter { $0.value.ended == nil && $0.value.name == mine.name }.keys
+        }
+        guard let victim = theirs.min() else { return }
+        let directory = Address(object: 0, via: mine.publisher)
+        journal.note(name, "forges the end of session \(victim)")
+        try? process.runtime.notify(CloseSession(session: victim, reason: "forged", entry: 1), to: directory, from: .none)
+        try? process.runtime.notify(CloseSession(session: victim, reason: "forged"), to: directory, from: .none)
+        try? process.runtime.notify(SessionKept(session: victim, matchedAs: 1), to: directory, from: .none)
+    }
+
+    /// Kills a process; its objects' open sessions end with it (in the journal: nobody is told).
+    func kill(_ name: String) {
+        simulator.kill(name)
+        for (session, end) in journal.publishers[name, default: [:]] where end.ended == nil {
+            journal.publishers[name]![session]!.ended = ("killed", end.sent)
+        }
+        for (session, end) in journal.subscribers[name, default: [:]] where end.ended == nil {
+            journal.subscribers[name]![session]!.ended = "killed"
+        }
+        journal.note(name, "killed")
+    }
+
+    /// Both ends of every session agree: each one open at a subscriber is open at its publisher,
+    /// and the other way round.
+    func disagreements() -> [String] {
+        var open: [UInt64: String] = [:]
+        for (publisher, sessions) in journal.publishers {
+            for (session, end) in sessions where end.ended == nil { open[session] = publisher }
+        }
+        var found: [String] = []
+        for subscriber in subscribers {
+            for (session, end) in journal.subscribers[subscriber, default: [:]] where end.ended == nil {
+                if open.removeValue(forKey: session) == nil {
+                    found.append("\(subscriber): session \(session) open here, not at its publisher")
+                }
+            }
+        }
+        for (session, publisher) in open { found.append("\(publisher): session \(session) open here, not at its subscriber") }
+        return found
+    }
+
+    /// Messages received so far on each open session, by subscriber and session.
+    func receivedSoFar() -> [String: [UInt64: Int]] {
+        journal.subscribers.mapValues { sessions in sessions.filter { $0.value.ended == nil }.mapValues(\.received) }
+    }
+
+    /// The rules every run keeps, checked at its end: what each object saw (the journal's
+    /// violations) and, for every session that ended at its publisher, that the subscriber had
+    /// every message but those the publisher was told were not confirmed.
+    func broken() -> [String] {
+        var broken = journal.violations
+        for (publisher, sessions) in journal.publishers {
+            for (session, end) in sessions {
+                let received = subscribers.compactMap { journal.subscribers[$0]?[session]?.received }.first ?? 0
+                if received > end.sent {
+                    broken.append("\(publisher): session \(session) received \(received) of \(end.sent) sent")
+                }
+                // The publisher's own end comes after everything it sent first.
+                if let before = end.retractedAfter,
+                    let subscriber = subscribers.compactMap({ journal.subscribers[$0]?[session] }).first,
+                    let reason = subscriber.ended, reason == "ended by the other end" || reason == "publisher gone",
+                    subscriber.receivedAtEnd < before
+                {
+                    broken.append(
+                        "\(publisher): session \(session) ended at its subscriber after \(subscriber.receivedAtEnd) "
+                            + "of the \(before) sent before the publisher retracted")
+                }
+                if let ended = end.ended, received < end.sent - ended.unconfirmed {
+                    broken.append(
+                        "\(publisher): session \(session) lost \(end.sent - received) of \(end.sent), "
+                            + "\(ended.unconfirmed) reported unconfirmed")
+                }
+            }
+        }
+        return broken
+    }
+
+    func report(_ seed: UInt64, _ scenario: String, _ what: String) -> Comment {
+        let tail = journal.events.suffix(40).joined(separator: "\n")
+        return "\(what)\nreplay: \(Seeds.replay(seed, scenario))\nlast events:\n\(tail)"
+    }
+}
+
+@Suite("Simulation: a group on one host, many seeds")
+struct GroupSimulationTests {
+    @Test("publishers and subscribers start in a seeded order: each subscriber gets one session per publisher")
+    func startInAnyOrder() throws {
+        try Seeds.each("start") { seed in
+            let scenario = try GroupScenario(seed: seed, publishers: 2, subscribers: 2)
+            try scenario.simulator.run { simulator in
+                // The directory, publishers and subscribers start in an order the seed draws.
+                var starting = ["directory"] + scenario.publishers + scenario.subscribers
+                while !starting.isEmpty {
+                    let name = starting.remove(at: Int(simulator.simulation.below(UInt64(starting.count))))
+                    if name == "directory" {
+                        try scenario.startDirectory()
+                    } else if name.hasPrefix("p") {
+                        try scenario.startPublisher(name)
+                    } else {
+                        try scenario.startSubscriber(name)
+                    }
+                    try simulator.run(for: .milliseconds(Int64(simulator.simulation.below(50))))
+                }
+                let settled = try simulator.run(for: .seconds(10)) { scenario.settled(live: scenario.publishers) }
+                // Messages flow for a while on every session.
+                try simulator.run(for: .milliseconds(200))
+                if Seeds.verbose {
+                    print(scenario.journal.events.joined(separator: "\n"))
+                    print("turns \(simulator.turns), virtual \(simulator.now.nanoseconds / 1_000_000) ms")
+                }
+                #expect(settled, scenario.report(seed, "start", "not settled within 10 s"))
+                let broken = scenario.broken()
+                #expect(broken.isEmpty, scenario.report(seed, "start", broken.joined(separator: "\n")))
+            }
+        }
+    }
+}
+
+@Suite("Simulation: a group under faults, many seeds")
+struct GroupFaultTests {
+    /// What may go wrong between two moments of a run.
+    enum Fault: CaseIterable {
+        case cutMemberFromDirectory, cutSubscriberFromPublisher, partitionFromDirectory, killAndRestartPublisher,
+            restartDirectory, publisherRetracts, forgedControl
+    }
+
+    @Test(
+        "links cut, partitions that heal, publishers and the directory killed and restarted: after the faults, one session per publisher, both ends agree, messages flow"
+    )
+    func faultsThenHeal() throws {
+        try Seeds.each("faults") { seed in
+            let scenario = try GroupScenario(seed: seed, publishers: 2, subscribers: 2)
+            try scenario.simulator.run { simulator in
+                let random = simulator.simulation
+                try scenario.startDirectory()
+                for name in scenario.publishers { try scenario.startPublisher(name) }
+                for name in scenario.subscribers { try scenario.startSubscriber(name) }
+                try simulator.run(for: .seconds(5)) { scenario.settled(live: scenario.publishers) }
+                var held: [(String, String)] = []
+                for _ in 0..<(1 + random.below(4)) {
+                    let members = scenario.publishers + scenario.subscribers
+                    let member = members[Int(random.below(UInt64(members.count)))]
+                    let fault = Fault.allCases[Int(random.below(UInt64(Fault.allCases.count)))]
+                    scenario.journal.note("fault", "\(fault) \(member)")
+                    switch fault {
+                    case .cutMemberFromDirectory:
+                        simulator.network.cut(member, "directory")
+                    case .cutSubscriberFromPublisher:
+                        let subscriber = scenario.subscribers[Int(random.below(UInt64(scenario.subscribers.count)))]
+                        let publisher = scenario.publishers[Int(random.below(UInt64(scenario.publishers.count)))]
+                        simulator.network.cut(subscriber, publisher)
+                    case .partitionFromDirectory:
+                        simulator.network.hold(member, "directory")
+                        held.append((member, "directory"))
+                    case .killAndRestartPublisher:
+                        let publisher = scenario.publishers[Int(random.below(UInt64(scenario.publishers.count)))]
+                        scenario.kill(publisher)
+                        try simulator.run(for: .milliseconds(Int64(random.below(300))))
+                        try scenario.startPublisher(publisher)
+                    case .publisherRetracts:
+                        let publisher = scenario.publishers[Int(random.below(UInt64(scenario.publishers.count)))]
+                        scenario.retract(publisher, publishingAgainAfter: .milliseconds(Int64(random.below(500))))
+                    case .forgedControl:
+                        scenario.forge(from: scenario.subscribers[Int(random.below(UInt64(scenario.subscribers.count)))])
+                    case .restartDirectory:
+                        scenario.kill("directory")
+                        try simulator.run(for: .milliseconds(Int64(random.below(300))))
+                        try scenario.startDirectory()
+                    }
+                    try simulator.run(for: .milliseconds(Int64(random.below(1_500))))
+                }
+                for (a, b) in held { simulator.network.heal(a, b) }
+                scenario.journal.note("fault", "all healed")
+                let settled = try simulator.run(for: .seconds(30)) {
+                    scenario.settled(live: scenario.publishers) && scenario.disagreements().isEmpty
+                }
+                let before = scenario.receivedSoFar()
+                try simulator.run(for: .milliseconds(300))
+                let after = scenario.receivedSoFar()
+                let stalled = after.flatMap { subscriber, sessions in
+                    sessions.compactMap { session, count in
+                        count > (before[subscriber]?[session] ?? 0) ? nil : "\(subscriber): session \(session) stalled"
+                    }
+                }
+                let verbose = Seeds.verbose
+                if verbose { print(scenario.journal.events.joined(separator: "\n")) }
+                #expect(settled, scenario.report(seed, "faults", "not settled within 30 s of healing: \(scenario.disagreements())"))
+                #expect(stalled.isEmpty, scenario.report(seed, "faults", stalled.joined(separator: "\n")))
+                let broken = scenario.broken()
+                #expect(broken.isEmpty, scenario.report(seed, "faults", broken.joined(separator: "\n")))
+            }
+        }
+    }
+}
+
+@Suite("Simulation: a group refilled over its links' credit, many seeds")
+struct GroupRefillTests {
+    @Test(
+        "two publishers of 300 names each, the directory restarted: every subscriber gets all 600 sessions back"
+    )
+    func refillOverCredit() throws {
+        // Heavier than the others: a tenth of the seeds.
+        try Seeds.each("refill", everyTenth: true) { seed in
+            let scenario = try GroupScenario(seed: seed, publishers: 2, subscribers: 2, names: 300)
+            try scenario.simulator.run { simulator in
+                try scenario.startDirectory()
+                for name in scenario.publishers { try scenario.startPublisher(name) }
+                for name in scenario.subscribers { try scenario.startSubscriber(name) }
+                let first = try simulator.run(for: .seconds(20)) { scenario.settled(live: scenario.publishers) }
+                #expect(first, scenario.report(seed, "refill", "not settled within 20 s"))
+                scenario.kill("directory")
+                try simulator.run(for: .milliseconds(Int64(simulator.simulation.below(300))))
+                try scenario.startDirectory()
+                let again = try simulator.run(for: .seconds(30)) {
+                    scenario.settled(live: scenario.publishers) && scenario.disagreements().isEmpty
+                }
+                #expect(again, scenario.report(seed, "refill", "not settled within 30 s of the directory's restart"))
+                let broken = scenario.broken()
+                #expect(broken.isEmpty, scenario.report(seed, "refill", broken.joined(separator: "\n")))
+            }
+        }
+    }
+}
