@@ -86,7 +86,8 @@ struct GroupScenario {
 
     /// Every subscriber has exactly one open session with each live publisher.
     func names(of publisher: String) -> [ServiceName] {
-        names == 1 ? [try! ServiceName("svc-\(publisher)")] : (0..<names).map { try! ServiceName("svc-\(publisher)-\($0)") }
+        names == 1
+            ? [try! ServiceName("svc-\(publisher)")] : (0..<names).map { try! ServiceName("svc-\(publisher)-\($0)") }
     }
 
     func settled(live: [String]) -> Bool {
@@ -113,7 +114,8 @@ struct GroupScenario {
         guard let victim = theirs.min() else { return }
         let directory = Address(object: 0, via: mine.publisher)
         journal.note(name, "forges the end of session \(victim)")
-        try? process.runtime.notify(CloseSession(session: victim, reason: "forged", entry: 1), to: directory, from: .none)
+        try? process.runtime.notify(
+            CloseSession(session: victim, reason: "forged", entry: 1), to: directory, from: .none)
         try? process.runtime.notify(CloseSession(session: victim, reason: "forged"), to: directory, from: .none)
         try? process.runtime.notify(SessionKept(session: victim, matchedAs: 1), to: directory, from: .none)
     }
@@ -145,7 +147,9 @@ struct GroupScenario {
                 }
             }
         }
-        for (session, publisher) in open { found.append("\(publisher): session \(session) open here, not at its subscriber") }
+        for (session, publisher) in open {
+            found.append("\(publisher): session \(session) open here, not at its subscriber")
+        }
         return found
     }
 
@@ -271,7 +275,8 @@ struct GroupFaultTests {
                         let publisher = scenario.publishers[Int(random.below(UInt64(scenario.publishers.count)))]
                         scenario.retract(publisher, publishingAgainAfter: .milliseconds(Int64(random.below(500))))
                     case .forgedControl:
-                        scenario.forge(from: scenario.subscribers[Int(random.below(UInt64(scenario.subscribers.count)))])
+                        scenario.forge(
+                            from: scenario.subscribers[Int(random.below(UInt64(scenario.subscribers.count)))])
                     case .restartDirectory:
                         scenario.kill("directory")
                         try simulator.run(for: .milliseconds(Int64(random.below(300))))
@@ -294,7 +299,9 @@ struct GroupFaultTests {
                 }
                 let verbose = Seeds.verbose
                 if verbose { print(scenario.journal.events.joined(separator: "\n")) }
-                #expect(settled, scenario.report(seed, "faults", "not settled within 30 s of healing: \(scenario.disagreements())"))
+                #expect(
+                    settled,
+                    scenario.report(seed, "faults", "not settled within 30 s of healing: \(scenario.disagreements())"))
                 #expect(stalled.isEmpty, scenario.report(seed, "faults", stalled.joined(separator: "\n")))
                 let broken = scenario.broken()
                 #expect(broken.isEmpty, scenario.report(seed, "faults", broken.joined(separator: "\n")))

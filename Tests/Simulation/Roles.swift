@@ -65,7 +65,9 @@ final class Journal {
     /// A subscriber's open sessions, by the name they are for.
     func openSessions(of subscriber: String) -> [String: Int] {
         var count: [String: Int] = [:]
-        for end in subscribers[subscriber, default: [:]].values where end.ended == nil { count[end.name, default: 0] += 1 }
+        for end in subscribers[subscriber, default: [:]].values where end.ended == nil {
+            count[end.name, default: 0] += 1
+        }
         return count
     }
 }
@@ -170,7 +172,8 @@ final class SimulatedSubscriber: Object {
                 journal.subscribers[me]?[dropped.session] != nil
             else { return journal.violated(me, "Dropped for session \(dropped.session) not open") }
             journal.subscribers[me]![dropped.session]!.ended = dropped.reason
-            journal.subscribers[me]![dropped.session]!.receivedAtEnd = journal.subscribers[me]![dropped.session]!.received
+            journal.subscribers[me]![dropped.session]!.receivedAtEnd =
+                journal.subscribers[me]![dropped.session]!.received
         case let numbered as Numbered:
             guard let end = journal.subscribers[me]?[numbered.session] else {
                 return journal.violated(me, "message \(numbered.sequence) of session \(numbered.session) never open")

@@ -180,7 +180,8 @@ final class SimulatedBackend: ReactorBackend {
         for index in active {
             if let endpoint = slots[index].endpoint ?? slots[index].connect?.endpoint { release(endpoint) }
             if let address = slots[index].listening {
-                network.stopListening(address, socket: SocketID(slot: UInt32(index), generation: slots[index].generation))
+                network.stopListening(
+                    address, socket: SocketID(slot: UInt32(index), generation: slots[index].generation))
             }
         }
         for address in boundAddresses.values { network.unbind(address) }
@@ -281,7 +282,8 @@ final class SimulatedBackend: ReactorBackend {
                 let count = min(receiveBufferSize - filled, segment.bytes.count - segment.offset)
                 segment.bytes.withUnsafeBytes {
                     UnsafeMutableRawBufferPointer(rebasing: target[filled..<(filled + count)])
-                        .copyMemory(from: UnsafeRawBufferPointer(rebasing: $0[segment.offset..<(segment.offset + count)]))
+                        .copyMemory(
+                            from: UnsafeRawBufferPointer(rebasing: $0[segment.offset..<(segment.offset + count)]))
                 }
                 filled += count
                 endpoint.inboundBytes -= count
