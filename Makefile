@@ -85,6 +85,8 @@ bench: system-packages
 	swift build -c release --product ansar && swift build -c release --product publish-a-service && swift build -c release --product subscribe-to-service && swift build -c release --product link-node
 	cd Benchmarks && swift build -c release && cp "$$(swift build -c release --show-bin-path)/bench-node" ../.build/release/
 	cd Benchmarks && "$$(swift build -c release --show-bin-path)/ansar-bench" --results ../.bench/results.jsonl
+	@echo "simulated seeds per minute (debug build, one thread per scenario):"
+	@$(MAKE) --no-print-directory simulate SEEDS=100 2>&1 | grep -a '^simulation '
 
 ## libFuzzer targets (Fuzz/, its own package) for the frame decoder and the handshake, each run
 ## for FUZZ_SECONDS from the corpus in Fuzz/Corpus; a crash fails the target.

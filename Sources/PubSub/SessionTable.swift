@@ -174,6 +174,8 @@ struct SessionTable {
     private(set) var reopening: [UInt64: Reopen] = [:]
     /// A directory's newer number for a session that carried on, and ours.
     private var aliases: [UInt64: UInt64] = [:]
+    /// The sessions in doubt: a doubt's timer looks at these only.
+    private var doubted: Set<UInt64> = []
 
     init(capacity: Int = 100_000, peerCapacity: Int = 1_024) {
         precondition(capacity > 0 && peerCapacity > 0, "session table bounds must be positive")
@@ -460,7 +462,10 @@ struct SessionTable {
     private mutating func kept(_ id: UInt64, matchedAs: UInt64) {
         guard var session = sessions[id] else { return }
         session.matchedAs = matchedAs
-        if case .doubted = session.state { session.state = .open }
+        if case .doubted = session.state {
+            session.state = .open
+            doubted.remove(id)
+        }
         if matchedAs != id, aliases[matchedAs] == nil {
             aliases[matchedAs] = id
             session.aliases.append(matchedAs)
@@ -587,6 +592,7 @@ struct SessionTable {
             if case .doubted = session.state { return actions }
             let until = now + Self.doubtLimit
             sessions[id]!.state = .doubted(until: until, reason: close.reason)
+            doubted.insert(id)
             return actions + [.arm(.doubt, at: until)]
         }
         return actions + end(id, by: nil, value: nil, reason: close.reason, world, tellPeer: false)
@@ -596,7 +602,7 @@ struct SessionTable {
     mutating func doubtDue(now: Deadline, in world: some SessionWorld) -> [Action] {
         var actions: [Action] = []
         var next = Deadline.distantFuture
-        for id in sessions.keys.sorted() {
+        for id in doubted.sorted() {
             guard case .doubted(let until, let reason) = sessions[id]?.state else { continue }
             if until <= now {
                 actions += end(id, by: nil, value: nil, reason: reason, world)
@@ -720,6 +726,7 @@ struct SessionTable {
             if byLink[link]?.isEmpty == true { byLink[link] = nil }
         }
         for alias in session.aliases { aliases[alias] = nil }
+        doubted.remove(id)
         return session
     }
 }
