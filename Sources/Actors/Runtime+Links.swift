@@ -205,10 +205,8 @@ extension Runtime: AddressTranslator, AddressResolver {
     func sendRemote(
         _ message: any Message, to address: Address, over id: LinkID, from sender: Address, notifyIfUndelivered: Bool
     ) throws(SendRefused) {
-        guard let state = link(id) else {
-            undeliverable(message, to: address, from: sender, notify: notifyIfUndelivered, reason: "connection closed")
-            return
-        }
+        // Refused, not dropped: a sender learns at once what cannot go.
+        guard let state = link(id) else { throw .linkClosed(address) }
         guard let credit = state.credit.mayGo(to: address.object, waiting: sender) else { throw .linkBusy(address) }
         let (name, typeID) = identity(of: message)
         if !state.declaredOut.contains(typeID) {
@@ -257,7 +255,7 @@ extension Runtime: AddressTranslator, AddressResolver {
             }
             throw .linkBusy(address)
         case .tooLarge(let size): throw .tooLarge(size)
-        case .closed: undeliverable(message, to: address, from: sender, notify: notify, reason: "connection closed")
+        case .closed: throw .linkClosed(address)
         }
     }
 

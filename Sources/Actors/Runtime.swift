@@ -69,6 +69,9 @@ public enum SendRefused: Error, Equatable, Sendable, CustomStringConvertible {
     case tooLarge(Int)
     /// The message could not be encoded.
     case unencodable(String)
+    /// The connection the address routes through is gone (lost or closed): nothing can reach
+    /// the object through it any more.
+    case linkClosed(Address)
 
     public var description: String {
         switch self {
@@ -78,6 +81,7 @@ public enum SendRefused: Error, Equatable, Sendable, CustomStringConvertible {
         case .threadBusy(let address): return "inbox of the thread of \(address) is full"
         case .tooLarge(let size): return "message of \(size) bytes is over the frame limit"
         case .unencodable(let reason): return "message cannot be encoded: \(reason)"
+        case .linkClosed(let address): return "connection to \(address) is gone"
         }
     }
 }

@@ -83,6 +83,8 @@ final class ControlOutbox {
             switch error {
             case .linkBusy, .mailboxFull, .runQueueFull, .threadBusy:
                 return false
+            case .linkClosed:
+                return true // the other end starts over from a resynchronisation when it links again
             case .tooLarge, .unencodable:
                 context.runtime.logger.error(
                     "directory message cannot be sent", metadata: ["to": "\(address)", "reason": "\(error)"])
