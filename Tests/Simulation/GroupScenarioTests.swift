@@ -125,6 +125,7 @@ struct GroupScenario {
         simulator.kill(name)
         for (session, end) in journal.publishers[name, default: [:]] where end.ended == nil {
             journal.publishers[name]![session]!.ended = ("killed", end.sent)
+            journal.publishers[name]![session]!.killedAt = simulator.now
         }
         for (session, end) in journal.subscribers[name, default: [:]] where end.ended == nil {
             journal.subscribers[name]![session]!.ended = "killed"
@@ -153,10 +154,33 @@ struct GroupScenario {
         return found
     }
 
+    /// Starts the directory, then the publishers, then the subscribers; runs until every
+    /// subscriber has its sessions, at most `limit`. Whether they all do.
+    func startAll(settlingWithin limit: Duration) throws -> Bool {
+        try startDirectory()
+        for name in publishers { try startPublisher(name) }
+        for name in subscribers { try startSubscriber(name) }
+        return try simulator.run(for: limit) { settled(live: publishers) }
+    }
+
+    /// Open sessions that received nothing between two looks (``receivedSoFar()``).
+    static func stalled(before: [String: [UInt64: Int]], after: [String: [UInt64: Int]]) -> [String] {
+        after.flatMap { subscriber, sessions in
+            sessions.compactMap { session, count in
+                count > (before[subscriber]?[session] ?? 0) ? nil : "\(subscriber): session \(session) stalled"
+            }
+        }
+    }
+
     /// Messages received so far on each open session, by subscriber and session.
     func receivedSoFar() -> [String: [UInt64: Int]] {
         journal.subscribers.mapValues { sessions in sessions.filter { $0.value.ended == nil }.mapValues(\.received) }
     }
+
+    /// How soon a subscriber must hear that its publisher's process died: at once when the kernel
+    /// closes its connections, within the keep-alive's deadline (1.5 s) and a margin when a
+    /// partition keeps the close from arriving.
+    static let detectionBound = Duration.seconds(3)
 
     /// The rules every run keeps, checked at its end: what each object saw (the journal's
     /// violations) and, for every session that ended at its publisher, that the subscriber had
@@ -165,6 +189,7 @@ struct GroupScenario {
         var broken = journal.violations
         for (publisher, sessions) in journal.publishers {
             for (session, end) in sessions {
+                let late = subscribers.compactMap { journal.subscribers[$0]?[session]?.late }.first ?? 0
                 let received = subscribers.compactMap { journal.subscribers[$0]?[session]?.received }.first ?? 0
                 if received > end.sent {
                     broken.append("\(publisher): session \(session) received \(received) of \(end.sent) sent")
@@ -179,10 +204,22 @@ struct GroupScenario {
                         "\(publisher): session \(session) ended at its subscriber after \(subscriber.receivedAtEnd) "
                             + "of the \(before) sent before the publisher retracted")
                 }
+                // No Available for a publisher dead longer than it takes to notice.
+                if let killed = end.killedAt,
+                    let subscriber = subscribers.compactMap({ journal.subscribers[$0]?[session] }).first
+                {
+                    let noticed = subscriber.ended == nil ? simulator.now : subscriber.endedAt ?? killed
+                    if killed + Self.detectionBound < noticed {
+                        broken.append(
+                            "\(publisher): session \(session) still open at its subscriber "
+                                + "\((noticed.nanoseconds - killed.nanoseconds) / 1_000_000) ms after its publisher died"
+                        )
+                    }
+                }
                 if let ended = end.ended, received < end.sent - ended.unconfirmed {
                     broken.append(
                         "\(publisher): session \(session) lost \(end.sent - received) of \(end.sent), "
-                            + "\(ended.unconfirmed) reported unconfirmed")
+                            + "\(ended.unconfirmed) reported unconfirmed, \(late) late")
                 }
             }
         }
@@ -246,10 +283,7 @@ struct GroupFaultTests {
             let scenario = try GroupScenario(seed: seed, publishers: 2, subscribers: 2)
             try scenario.simulator.run { simulator in
                 let random = simulator.simulation
-                try scenario.startDirectory()
-                for name in scenario.publishers { try scenario.startPublisher(name) }
-                for name in scenario.subscribers { try scenario.startSubscriber(name) }
-                try simulator.run(for: .seconds(5)) { scenario.settled(live: scenario.publishers) }
+                _ = try scenario.startAll(settlingWithin: .seconds(5))
                 var held: [(String, String)] = []
                 for _ in 0..<(1 + random.below(4)) {
                     let members = scenario.publishers + scenario.subscribers
@@ -292,11 +326,7 @@ struct GroupFaultTests {
                 let before = scenario.receivedSoFar()
                 try simulator.run(for: .milliseconds(300))
                 let after = scenario.receivedSoFar()
-                let stalled = after.flatMap { subscriber, sessions in
-                    sessions.compactMap { session, count in
-                        count > (before[subscriber]?[session] ?? 0) ? nil : "\(subscriber): session \(session) stalled"
-                    }
-                }
+                let stalled = GroupScenario.stalled(before: before, after: after)
                 let verbose = Seeds.verbose
                 if verbose { print(scenario.journal.events.joined(separator: "\n")) }
                 #expect(
@@ -320,10 +350,7 @@ struct GroupRefillTests {
         try Seeds.each("refill", everyTenth: true) { seed in
             let scenario = try GroupScenario(seed: seed, publishers: 2, subscribers: 2, names: 300)
             try scenario.simulator.run { simulator in
-                try scenario.startDirectory()
-                for name in scenario.publishers { try scenario.startPublisher(name) }
-                for name in scenario.subscribers { try scenario.startSubscriber(name) }
-                let first = try simulator.run(for: .seconds(20)) { scenario.settled(live: scenario.publishers) }
+                let first = try scenario.startAll(settlingWithin: .seconds(20))
                 #expect(first, scenario.report(seed, "refill", "not settled within 20 s"))
                 scenario.kill("directory")
                 try simulator.run(for: .milliseconds(Int64(simulator.simulation.below(300))))
@@ -334,6 +361,52 @@ struct GroupRefillTests {
                 #expect(again, scenario.report(seed, "refill", "not settled within 30 s of the directory's restart"))
                 let broken = scenario.broken()
                 #expect(broken.isEmpty, scenario.report(seed, "refill", broken.joined(separator: "\n")))
+            }
+        }
+    }
+}
+
+@Suite("Simulation: a process whose loop stalls, many seeds")
+struct StallTests {
+    @Test(
+        "a stall shorter than the keep-alive deadline ends nothing; a longer one lets its peers go, and it comes back"
+    )
+    func stalls() throws {
+        try Seeds.each("stall") { seed in
+            let scenario = try GroupScenario(seed: seed, publishers: 2, subscribers: 2)
+            try scenario.simulator.run { simulator in
+                let random = simulator.simulation
+                let settled = try scenario.startAll(settlingWithin: .seconds(5))
+                #expect(settled, scenario.report(seed, "stall", "not settled within 5 s"))
+                let everyone = ["directory"] + scenario.publishers + scenario.subscribers
+                // A short stall: the peers hear nothing for up to 1 s (they give up after 1.5 s),
+                // and the stalled process must not blame them for its own lateness either.
+                let short = everyone[Int(random.below(UInt64(everyone.count)))]
+                let ends = scenario.journal.endsSoFar
+                let shortStall = Duration.milliseconds(Int64(100 + random.below(900)))
+                scenario.journal.note("fault", "\(short) stalls \(shortStall)")
+                simulator.stall(short, until: simulator.now + shortStall)
+                let before = scenario.receivedSoFar()
+                try simulator.run(for: shortStall + .seconds(2))
+                let after = scenario.receivedSoFar()
+                #expect(
+                    scenario.journal.endsSoFar == ends,
+                    scenario.report(seed, "stall", "a session ended over a \(shortStall) stall of \(short)"))
+                let stalled = GroupScenario.stalled(before: before, after: after)
+                #expect(stalled.isEmpty, scenario.report(seed, "stall", stalled.joined(separator: "\n")))
+                // A long one: the peers let it go; when it turns again, all comes back.
+                let long = everyone[Int(random.below(UInt64(everyone.count)))]
+                let longStall = Duration.milliseconds(Int64(3_000 + random.below(2_000)))
+                scenario.journal.note("fault", "\(long) stalls \(longStall)")
+                simulator.stall(long, until: simulator.now + longStall)
+                try simulator.run(for: longStall)
+                let back = try simulator.run(for: .seconds(30)) {
+                    scenario.settled(live: scenario.publishers) && scenario.disagreements().isEmpty
+                }
+                if Seeds.verbose { print(scenario.journal.events.joined(separator: "\n")) }
+                #expect(back, scenario.report(seed, "stall", "not back within 30 s of a \(longStall) stall of \(long)"))
+                let broken = scenario.broken()
+                #expect(broken.isEmpty, scenario.report(seed, "stall", broken.joined(separator: "\n")))
             }
         }
     }

@@ -31,6 +31,8 @@ final class Journal {
         var ended: (reason: String, unconfirmed: Int)? = nil
         /// The publisher retracted after sending this many: all must arrive before the end.
         var retractedAfter: Int? = nil
+        /// When its process was killed.
+        var killedAt: Deadline? = nil
     }
 
     struct SubscriberEnd {
@@ -39,8 +41,16 @@ final class Journal {
         let publisher: Address
         var received = 0
         var ended: String? = nil
-        /// How many had arrived when the end did.
+        /// How many had arrived when the end did, and when; how many came after it.
         var receivedAtEnd = 0
+        var late = 0
+        var endedAt: Deadline? = nil
+    }
+
+    /// Sessions ended so far, at either end.
+    var endsSoFar: Int {
+        publishers.values.reduce(0) { $0 + $1.values.filter { $0.ended != nil }.count }
+            + subscribers.values.reduce(0) { $0 + $1.values.filter { $0.ended != nil }.count }
     }
 
     /// By (publisher, session).
@@ -108,6 +118,8 @@ final class SimulatedPublisher: Object {
             ended(dropped.session, dropped.reason, dropped.unconfirmed)
         case let cleared as Cleared:
             ended(cleared.session, "cleared", 0)
+        case let unconfirmed as NotConfirmed:
+            journal.note(me, "NotConfirmed \(unconfirmed.count) to \(unconfirmed.destination): \(unconfirmed.reason)")
         case let retract as RetractNow:
             journal.note(me, "retracts")
             for session in subscribers.keys where !retracted.contains(session) {
@@ -123,10 +135,14 @@ final class SimulatedPublisher: Object {
                 let next = journal.publishers[me]?[session]?.sent ?? 0
                 do {
                     try context.send(Numbered(session: session, sequence: next), to: address)
+                    if Seeds.verbose { journal.note(me, "sent #\(session) \(next)") }
                     journal.publishers[me]![session]!.sent += 1
                 } catch {
-                    // A busy link: tried again at the next tick.
-                    if error != .linkBusy(address) { journal.violated(me, "send refused: \(error)") }
+                    // A busy link: tried again at the next tick. A link gone: the session's end
+                    // is on its way (nothing was sent, so nothing is owed).
+                    if error != .linkBusy(address) && error != .linkClosed(address) {
+                        journal.violated(me, "send refused: \(error)")
+                    }
                 }
             }
         default:
@@ -179,6 +195,7 @@ final class SimulatedSubscriber: Object {
                 return journal.violated(me, "message \(numbered.sequence) of session \(numbered.session) never open")
             }
             if let reason = end.ended {
+                journal.subscribers[me]![numbered.session]!.late += 1
                 // Sent before the publisher heard of a loss or a clear here: late, not wrong. But
                 // the publisher's own end comes after all it sent.
                 if reason == "ended by the other end" {
@@ -186,6 +203,7 @@ final class SimulatedSubscriber: Object {
                 }
                 return
             }
+            if Seeds.verbose { journal.note(me, "Numbered #\(numbered.session) \(numbered.sequence)") }
             if numbered.sequence != end.received {
                 journal.violated(
                     me, "session \(numbered.session): message \(numbered.sequence) where \(end.received) was due")

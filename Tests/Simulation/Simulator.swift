@@ -51,6 +51,10 @@ final class Simulator {
         return process
     }
 
+    /// Stops turning process `name` until `deadline`: its loop stalls (a long garbage collection,
+    /// a blocking call, a stopped VM) while everything else runs.
+    func stall(_ name: String, until deadline: Deadline) { processes[name]?.stalledUntil = deadline }
+
     /// Kills a process: its runtime goes without a word, its connections close as the kernel
     /// would close them.
     func kill(_ name: String) {
@@ -70,14 +74,16 @@ final class Simulator {
             var names = order
             while !names.isEmpty {
                 let name = names.remove(at: Int(simulation.below(UInt64(names.count))))
-                guard let process = processes[name] else { continue }
+                guard let process = processes[name], process.stalledUntil <= now else { continue }
                 try process.turn()
                 turns += 1
                 busy = busy || process.busy
             }
             if busy { continue }
-            // Nobody can move: the clock jumps to the next thing due.
-            let next = ([network.nextArrival] + processes.values.map(\.nextDue)).compactMap { $0 }.min()
+            // Nobody can move: the clock jumps to the next thing due (bytes waiting for a stalled
+            // process are due already; its end of the stall is what comes next for it).
+            let due = [network.nextArrival] + processes.values.flatMap { [$0.nextDue, $0.stalledUntil] }
+            let next = due.compactMap { $0 }.filter { $0 > now }.min()
             guard let next, next <= end else {
                 simulation.advance(to: end)
                 return condition()
@@ -94,6 +100,8 @@ final class SimulatedProcess {
     let runtime: Runtime
     let backend: SimulatedBackend
     private var handler: RuntimeHandler
+    /// Not turned before this (see ``Simulator/stall(_:until:)``).
+    var stalledUntil = Deadline(nanoseconds: 0)
 
     init(name: String, network: SimulatedNetwork, transport: TransportConfiguration, group: SocketAddress?) throws {
         self.name = name

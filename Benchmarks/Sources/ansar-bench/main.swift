@@ -476,8 +476,9 @@ func pad(_ text: String, _ width: Int) -> String {
 
 print(pad("figure", 56) + pad("value", 12) + pad("unit", 8) + pad("raw C", 12) + "ratio")
 for figure in figures {
-    let baseline = figure.baseline == "zero" ? "0" : format(figure.baselineValue)
-    let ratio = figure.baseline == "zero" ? "-" : format(figure.ratio) + "×"
+    // "zero": the figure should be 0; "none": nothing to set it beside.
+    let baseline = figure.baseline == "zero" ? "0" : figure.baseline == "none" ? "-" : format(figure.baselineValue)
+    let ratio = figure.baseline == "zero" || figure.baseline == "none" ? "-" : format(figure.ratio) + "×"
     print(pad(figure.name, 56) + pad(format(figure.value), 12) + pad(figure.unit, 8) + pad(baseline, 12) + ratio)
 }
 
