@@ -53,8 +53,14 @@ struct GroupScenario {
     /// How many names each publisher lists.
     let names: Int
 
-    init(seed: UInt64, publishers: Int, subscribers: Int, names: Int = 1) throws {
+    /// How many groups: with more than one, their directories link to a host directory and the
+    /// members list and search at HOST scope, the i-th of each kind in group i % groups.
+    let groups: Int
+    static let host = SocketAddress.unixAbstract(name: "ansar-sim-host")
+
+    init(seed: UInt64, publishers: Int, subscribers: Int, names: Int = 1, groups: Int = 1) throws {
         self.names = names
+        self.groups = groups
         let simulator = Simulator(seed: seed)
         self.simulator = simulator
         // A name in the simulated network only: no kernel ever sees it.
@@ -65,22 +71,40 @@ struct GroupScenario {
         self.subscribers = (0..<subscribers).map { "s\($0)" }
     }
 
-    func startDirectory() throws {
-        try simulator.start("directory", group: nil) { runtime in
-            _ = runtime.create(ScopeDirectory(listening: group))
+    var scope: Scope { groups > 1 ? .host : .group }
+
+    /// Group `index`'s directory process and address (group 0's: "directory", the group address).
+    static func directory(_ index: Int) -> String { index == 0 ? "directory" : "directory-\(index)" }
+    func address(ofGroup index: Int) -> SocketAddress {
+        index == 0 ? group : .unixAbstract(name: "ansar-sim-group-\(index)")
+    }
+
+    /// The group a member (named by kind and number, "p1", "s0") belongs to.
+    func group(of member: String) -> SocketAddress { address(ofGroup: (Int(member.dropFirst()) ?? 0) % groups) }
+
+    func startDirectory(_ index: Int = 0) throws {
+        let parent = groups > 1 ? Self.host : nil
+        try simulator.start(Self.directory(index), group: nil) { runtime in
+            _ = runtime.create(ScopeDirectory(listening: address(ofGroup: index), scope: .group, parent: parent))
+        }
+    }
+
+    func startHostDirectory() throws {
+        try simulator.start("host", group: nil) { runtime in
+            _ = runtime.create(ScopeDirectory(listening: Self.host, scope: .host))
         }
     }
 
     func startPublisher(_ name: String) throws {
-        try simulator.start(name, group: group) { runtime in
+        try simulator.start(name, group: group(of: name)) { runtime in
             objects.of[name] = runtime.create(
-                SimulatedPublisher(name, names: self.names(of: name), journal: journal))
+                SimulatedPublisher(name, names: self.names(of: name), scope: scope, journal: journal))
         }
     }
 
     func startSubscriber(_ name: String) throws {
-        try simulator.start(name, group: group) { runtime in
-            _ = runtime.create(SimulatedSubscriber(name, prefix: "svc-", journal: journal))
+        try simulator.start(name, group: group(of: name)) { runtime in
+            _ = runtime.create(SimulatedSubscriber(name, prefix: "svc-", scope: scope, journal: journal))
         }
     }
 
@@ -120,6 +144,13 @@ struct GroupScenario {
         try? process.runtime.notify(SessionKept(session: victim, matchedAs: 1), to: directory, from: .none)
     }
 
+    /// Kills process `name`, lets up to `pause` pass (drawn from the seed), and starts it again.
+    func restart(_ name: String, pausingUpTo pause: Duration = .milliseconds(300), _ start: () throws -> Void) throws {
+        kill(name)
+        try simulator.run(for: .nanoseconds(Int64(simulator.simulation.below(UInt64(pause.nanosecondsClamped)))))
+        try start()
+    }
+
     /// Kills a process; its objects' open sessions end with it (in the journal: nobody is told).
     func kill(_ name: String) {
         simulator.kill(name)
@@ -154,10 +185,11 @@ struct GroupScenario {
         return found
     }
 
-    /// Starts the directory, then the publishers, then the subscribers; runs until every
+    /// Starts the directories, then the publishers, then the subscribers; runs until every
     /// subscriber has its sessions, at most `limit`. Whether they all do.
     func startAll(settlingWithin limit: Duration) throws -> Bool {
-        try startDirectory()
+        if groups > 1 { try startHostDirectory() }
+        for index in 0..<groups { try startDirectory(index) }
         for name in publishers { try startPublisher(name) }
         for name in subscribers { try startSubscriber(name) }
         return try simulator.run(for: limit) { settled(live: publishers) }
@@ -302,9 +334,7 @@ struct GroupFaultTests {
                         held.append((member, "directory"))
                     case .killAndRestartPublisher:
                         let publisher = scenario.publishers[Int(random.below(UInt64(scenario.publishers.count)))]
-                        scenario.kill(publisher)
-                        try simulator.run(for: .milliseconds(Int64(random.below(300))))
-                        try scenario.startPublisher(publisher)
+                        try scenario.restart(publisher) { try scenario.startPublisher(publisher) }
                     case .publisherRetracts:
                         let publisher = scenario.publishers[Int(random.below(UInt64(scenario.publishers.count)))]
                         scenario.retract(publisher, publishingAgainAfter: .milliseconds(Int64(random.below(500))))
@@ -312,9 +342,7 @@ struct GroupFaultTests {
                         scenario.forge(
                             from: scenario.subscribers[Int(random.below(UInt64(scenario.subscribers.count)))])
                     case .restartDirectory:
-                        scenario.kill("directory")
-                        try simulator.run(for: .milliseconds(Int64(random.below(300))))
-                        try scenario.startDirectory()
+                        try scenario.restart("directory") { try scenario.startDirectory() }
                     }
                     try simulator.run(for: .milliseconds(Int64(random.below(1_500))))
                 }
@@ -407,6 +435,57 @@ struct StallTests {
                 #expect(back, scenario.report(seed, "stall", "not back within 30 s of a \(longStall) stall of \(long)"))
                 let broken = scenario.broken()
                 #expect(broken.isEmpty, scenario.report(seed, "stall", broken.joined(separator: "\n")))
+            }
+        }
+    }
+}
+
+@Suite("Simulation: two groups on one host, HOST scope, many seeds")
+struct HostScopeTests {
+    enum Fault: CaseIterable {
+        case restartHostDirectory, restartGroupDirectory, cutGroupFromHost, killAndRestartPublisher,
+            cutSubscriberFromPublisher
+    }
+
+    @Test(
+        "publishers and subscribers in two groups find each other through the host directory, across its restarts and cut links"
+    )
+    func hostScope() throws {
+        try Seeds.each("host", everyTenth: true) { seed in
+            let scenario = try GroupScenario(seed: seed, publishers: 2, subscribers: 2, groups: 2)
+            try scenario.simulator.run { simulator in
+                let random = simulator.simulation
+                let first = try scenario.startAll(settlingWithin: .seconds(10))
+                #expect(first, scenario.report(seed, "host", "not settled within 10 s"))
+                for _ in 0..<(1 + random.below(3)) {
+                    let fault = Fault.allCases[Int(random.below(UInt64(Fault.allCases.count)))]
+                    let index = Int(random.below(2))
+                    scenario.journal.note("fault", "\(fault) \(index)")
+                    switch fault {
+                    case .restartHostDirectory:
+                        try scenario.restart("host") { try scenario.startHostDirectory() }
+                    case .restartGroupDirectory:
+                        try scenario.restart(GroupScenario.directory(index)) { try scenario.startDirectory(index) }
+                    case .cutGroupFromHost:
+                        simulator.network.cut(GroupScenario.directory(index), "host")
+                    case .killAndRestartPublisher:
+                        try scenario.restart(scenario.publishers[index]) {
+                            try scenario.startPublisher(scenario.publishers[index])
+                        }
+                    case .cutSubscriberFromPublisher:
+                        simulator.network.cut(scenario.subscribers[index], scenario.publishers[1 - index])
+                    }
+                    try simulator.run(for: .milliseconds(Int64(random.below(1_500))))
+                }
+                let settled = try simulator.run(for: .seconds(30)) {
+                    scenario.settled(live: scenario.publishers) && scenario.disagreements().isEmpty
+                }
+                if Seeds.verbose { print(scenario.journal.events.joined(separator: "\n")) }
+                #expect(
+                    settled,
+                    scenario.report(seed, "host", "not settled within 30 s: \(scenario.disagreements())"))
+                let broken = scenario.broken()
+                #expect(broken.isEmpty, scenario.report(seed, "host", broken.joined(separator: "\n")))
             }
         }
     }

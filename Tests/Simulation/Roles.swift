@@ -93,9 +93,15 @@ final class SimulatedPublisher: Object {
     /// Sessions it retracted from: no more is sent on them.
     private var retracted: Set<UInt64> = []
 
-    init(_ me: String, names: [ServiceName], journal: Journal, interval: Duration = .milliseconds(20)) {
+    let scope: Scope
+
+    init(
+        _ me: String, names: [ServiceName], scope: Scope = .group, journal: Journal,
+        interval: Duration = .milliseconds(20)
+    ) {
         self.me = me
         self.names = names
+        self.scope = scope
         self.journal = journal
         self.interval = interval
     }
@@ -103,7 +109,7 @@ final class SimulatedPublisher: Object {
     func receive(_ message: any Message, context: Context) throws {
         switch message {
         case is Start:
-            for name in names { context.publish(name, scope: .group) }
+            for name in names { context.publish(name, scope: scope) }
             context.startTimer(SendDue(), after: interval, repeating: true)
         case let delivered as Delivered:
             journal.note(me, "Delivered #\(delivered.session)")
@@ -129,7 +135,7 @@ final class SimulatedPublisher: Object {
             context.retract()
             context.startTimer(PublishAgain(), after: retract.publishAgainAfter)
         case is PublishAgain:
-            for name in names { context.publish(name, scope: .group) }
+            for name in names { context.publish(name, scope: scope) }
         case is SendDue:
             for (session, address) in subscribers.sorted(by: { $0.key < $1.key }) where !retracted.contains(session) {
                 let next = journal.publishers[me]?[session]?.sent ?? 0
@@ -165,16 +171,19 @@ final class SimulatedSubscriber: Object {
     let me: String
     let prefix: String
     let journal: Journal
-    init(_ me: String, prefix: String, journal: Journal) {
+    let scope: Scope
+
+    init(_ me: String, prefix: String, scope: Scope = .group, journal: Journal) {
         self.me = me
         self.prefix = prefix
+        self.scope = scope
         self.journal = journal
     }
 
     func receive(_ message: any Message, context: Context) throws {
         switch message {
         case is Start:
-            context.subscribe(.prefix(prefix), scope: .group)
+            context.subscribe(.prefix(prefix), scope: scope)
         case let available as Available:
             journal.note(me, "Available #\(available.session) \(available.name)")
             if let end = journal.subscribers[me]?[available.session], end.ended == nil {
