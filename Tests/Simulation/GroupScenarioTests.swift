@@ -397,7 +397,7 @@ struct GroupRefillTests {
 @Suite("Simulation: a process whose loop stalls, many seeds")
 struct StallTests {
     @Test(
-        "a stall shorter than the keep-alive deadline ends nothing; a longer one lets its peers go, and it comes back"
+        "a stall shorter than the keep-alive deadline ends nothing, nor does a jump of everyone's clock; a longer stall lets its peers go, and it comes back"
     )
     func stalls() throws {
         try Seeds.each("stall") { seed in
@@ -422,6 +422,17 @@ struct StallTests {
                     scenario.report(seed, "stall", "a session ended over a \(shortStall) stall of \(short)"))
                 let stalled = GroupScenario.stalled(before: before, after: after)
                 #expect(stalled.isEmpty, scenario.report(seed, "stall", stalled.joined(separator: "\n")))
+                // The clock jumps for everyone at once (a VM paused and resumed), by up to 5 s:
+                // every process finds its timers late and its peers silent, and none may blame
+                // another for what happened to all.
+                let jump = Duration.milliseconds(Int64(100 + random.below(4_900)))
+                let endsBeforeJump = scenario.journal.endsSoFar
+                scenario.journal.note("fault", "the clock jumps \(jump)")
+                random.advance(to: simulator.now + jump)
+                try simulator.run(for: .seconds(2))
+                #expect(
+                    scenario.journal.endsSoFar == endsBeforeJump,
+                    scenario.report(seed, "stall", "a session ended over a clock jump of \(jump)"))
                 // A long one: the peers let it go; when it turns again, all comes back.
                 let long = everyone[Int(random.below(UInt64(everyone.count)))]
                 let longStall = Duration.milliseconds(Int64(3_000 + random.below(2_000)))
