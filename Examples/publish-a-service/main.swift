@@ -29,7 +29,13 @@ Node.run(
         case is Delivered:
             logger.info("subscriber arrived", metadata: ["subscriber": "\(mailbox.returnAddress)"])
         case let hello as Hello:
-            try mailbox.reply(Welcome(myName: node.settings.serverName, yourName: hello.myName))
+            do {
+                try mailbox.reply(Welcome(myName: node.settings.serverName, yourName: hello.myName))
+            } catch {
+                // A subscriber that left before its welcome is not this server's failure.
+                guard case SendRefused.linkClosed = error else { throw error }
+                logger.info("subscriber left before its welcome", metadata: ["subscriber": "\(mailbox.returnAddress)"])
+            }
         case is Stop:
             return Ack()
         default:
