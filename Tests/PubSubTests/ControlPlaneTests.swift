@@ -152,10 +152,7 @@ struct SessionAgreementTests {
             (publisherThread.wait() as? Seen)?.events == [
                 "Published svc", "Delivered svc", "Hello still", "Dropped ended by the other end",
             ])
-        _ = RuntimeThread(transport: groupSecret) { mailbox in
-            try mailbox.send(Stop(), to: directoryMain)
-            return Ack()
-        }.wait()
+        stopDirectory(directoryMain)
         #expect(directory.wait() is Ack)
     }
 }
@@ -219,10 +216,7 @@ struct EndAfterMessagesTests {
                 (thread.wait() as? Seen)?.events == ["\(messages) messages, then Dropped ended by the other end"])
         }
         #expect(publisherThread.wait() is Ack)
-        _ = RuntimeThread(transport: groupSecret) { mailbox in
-            try mailbox.send(Stop(), to: directoryMain)
-            return Ack()
-        }.wait()
+        stopDirectory(directoryMain)
         #expect(directory.wait() is Ack)
     }
 }
@@ -273,10 +267,7 @@ struct ForgedControlTests {
             (publisherThread.wait() as? Seen)?.events == [
                 "Published guarded", "Delivered guarded", "Hello still", "Dropped ended by the other end",
             ])
-        _ = RuntimeThread(transport: groupSecret) { mailbox in
-            try mailbox.send(Stop(), to: directoryMain)
-            return Ack()
-        }.wait()
+        stopDirectory(directoryMain)
         #expect(directory.wait() is Ack)
     }
 }

@@ -31,6 +31,15 @@ func runningDirectory(_ group: SocketAddress) throws -> (RuntimeThread, Address)
     return (directory, try #require(directory.mainAddress(), "directory did not start"))
 }
 
+/// Stops a group directory thread's main object from a thread of its own (the test's threads
+/// may all have ended).
+func stopDirectory(_ main: Address) {
+    _ = RuntimeThread(transport: groupSecret) { mailbox in
+        try mailbox.send(Stop(), to: main)
+        return Ack()
+    }.wait()
+}
+
 /// Links to the group directory as a process directory does (retrying: it may not listen yet).
 func linkToGroup(_ mailbox: Mailbox, _ group: SocketAddress) async throws {
     mailbox.connect(to: group, backoff: Backoff(initial: .milliseconds(5), maximum: .milliseconds(50)))

@@ -262,6 +262,14 @@ struct GroupScenario {
         let tail = journal.events.suffix(40).joined(separator: "\n")
         return "\(what)\nreplay: \(Seeds.replay(seed, scenario))\nlast events:\n\(tail)"
     }
+
+    /// The end of every run: its events when replaying, and the rules of ``broken()`` checked.
+    func checkRules(_ seed: UInt64, _ scenario: String, sourceLocation: SourceLocation = #_sourceLocation) {
+        if Seeds.verbose { print(journal.events.joined(separator: "\n")) }
+        let broken = broken()
+        #expect(
+            broken.isEmpty, report(seed, scenario, broken.joined(separator: "\n")), sourceLocation: sourceLocation)
+    }
 }
 
 @Suite("Simulation: a group on one host, many seeds")
@@ -288,12 +296,10 @@ struct GroupSimulationTests {
                 // Messages flow for a while on every session.
                 try simulator.run(for: .milliseconds(200))
                 if Seeds.verbose {
-                    print(scenario.journal.events.joined(separator: "\n"))
                     print("turns \(simulator.turns), virtual \(simulator.now.nanoseconds / 1_000_000) ms")
                 }
                 #expect(settled, scenario.report(seed, "start", "not settled within 10 s"))
-                let broken = scenario.broken()
-                #expect(broken.isEmpty, scenario.report(seed, "start", broken.joined(separator: "\n")))
+                scenario.checkRules(seed, "start")
             }
         }
     }
@@ -355,14 +361,11 @@ struct GroupFaultTests {
                 try simulator.run(for: .milliseconds(300))
                 let after = scenario.receivedSoFar()
                 let stalled = GroupScenario.stalled(before: before, after: after)
-                let verbose = Seeds.verbose
-                if verbose { print(scenario.journal.events.joined(separator: "\n")) }
                 #expect(
                     settled,
                     scenario.report(seed, "faults", "not settled within 30 s of healing: \(scenario.disagreements())"))
                 #expect(stalled.isEmpty, scenario.report(seed, "faults", stalled.joined(separator: "\n")))
-                let broken = scenario.broken()
-                #expect(broken.isEmpty, scenario.report(seed, "faults", broken.joined(separator: "\n")))
+                scenario.checkRules(seed, "faults")
             }
         }
     }
@@ -387,8 +390,7 @@ struct GroupRefillTests {
                     scenario.settled(live: scenario.publishers) && scenario.disagreements().isEmpty
                 }
                 #expect(again, scenario.report(seed, "refill", "not settled within 30 s of the directory's restart"))
-                let broken = scenario.broken()
-                #expect(broken.isEmpty, scenario.report(seed, "refill", broken.joined(separator: "\n")))
+                scenario.checkRules(seed, "refill")
             }
         }
     }
@@ -442,10 +444,8 @@ struct StallTests {
                 let back = try simulator.run(for: .seconds(30)) {
                     scenario.settled(live: scenario.publishers) && scenario.disagreements().isEmpty
                 }
-                if Seeds.verbose { print(scenario.journal.events.joined(separator: "\n")) }
                 #expect(back, scenario.report(seed, "stall", "not back within 30 s of a \(longStall) stall of \(long)"))
-                let broken = scenario.broken()
-                #expect(broken.isEmpty, scenario.report(seed, "stall", broken.joined(separator: "\n")))
+                scenario.checkRules(seed, "stall")
             }
         }
     }
@@ -491,12 +491,10 @@ struct HostScopeTests {
                 let settled = try simulator.run(for: .seconds(30)) {
                     scenario.settled(live: scenario.publishers) && scenario.disagreements().isEmpty
                 }
-                if Seeds.verbose { print(scenario.journal.events.joined(separator: "\n")) }
                 #expect(
                     settled,
                     scenario.report(seed, "host", "not settled within 30 s: \(scenario.disagreements())"))
-                let broken = scenario.broken()
-                #expect(broken.isEmpty, scenario.report(seed, "host", broken.joined(separator: "\n")))
+                scenario.checkRules(seed, "host")
             }
         }
     }
