@@ -160,6 +160,10 @@ extension ObjectContext {
         try runtime.reactor.joinMulticastGroup(group, interface: interface, on: socket.socket)
     }
 
+    /// The IPv4 interfaces of this machine that are up, loopback excepted (as the runtime's
+    /// reactor sees them: a simulated network has its own).
+    public func networkInterfaces() -> [DatagramSocket.Interface] { runtime.reactor.networkInterfaces() }
+
     /// The port a datagram socket is bound to.
     public func port(of socket: DatagramSocketID) throws(ReactorError) -> UInt16 {
         try runtime.reactor.datagramPort(of: socket.socket)

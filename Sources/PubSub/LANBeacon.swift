@@ -59,17 +59,17 @@ public struct LANBeacon: Equatable, Sendable {
         return .success(LANBeacon(directoryPort: port, sentAt: sentAt))
     }
 
-    /// Sends `self` out of every interface that is up — to the multicast group, and to the
-    /// interface's broadcast address — through `send(bytes, host, interface)`, which says whether
-    /// the datagram went. The number of interfaces it went out of.
+    /// Sends `self` out of each of `interfaces` (those that are up) — to the multicast group, and
+    /// to the interface's broadcast address — through `send(bytes, host, interface)`, which says
+    /// whether the datagram went. The number of interfaces it went out of.
     @discardableResult
     public func send(
-        port: UInt16, secret: RealmSecret,
+        port: UInt16, secret: RealmSecret, interfaces: [DatagramSocket.Interface],
         through send: (_ bytes: [UInt8], _ host: String, _ interface: String?) -> Bool
     ) -> Int {
         let bytes = encoded(secret: secret)
         var sent = 0
-        for interface in DatagramSocket.interfaces() {
+        for interface in interfaces {
             var out = send(bytes, Self.multicastGroup, interface.address)
             if let broadcast = interface.broadcast, send(bytes, broadcast, nil) { out = true }
             if out { sent += 1 }

@@ -39,7 +39,7 @@ public final class ScopeDirectory: Object, ControlSender {
     }
 
     private let address: SocketAddress
-    private var links: Links
+    private(set) var links: Links
     private var parentConnector: ConnectorID?
     private var matcher: Matcher
     let outbox = ControlOutbox()
@@ -336,7 +336,7 @@ public final class ScopeDirectory: Object, ControlSender {
 
     private func joinBeaconGroup(_ context: Context) {
         guard let beaconListener else { return }
-        for interface in DatagramSocket.interfaces() {
+        for interface in context.networkInterfaces() {
             try? context.joinMulticastGroup(LANBeacon.multicastGroup, interface: interface.address, on: beaconListener)
         }
     }
@@ -416,7 +416,9 @@ public final class ScopeDirectory: Object, ControlSender {
         if beaconSender == nil { beaconSender = try? context.openDatagramSocket() }
         guard let socket = beaconSender else { return }
         let beacon = LANBeacon(directoryPort: listeningPort, sentAt: UInt64(max(0, SystemAccess.wallClock())))
-        let sent = beacon.send(port: port, secret: context.runtime.realmSecret) { bytes, host, interface in
+        let sent = beacon.send(
+            port: port, secret: context.runtime.realmSecret, interfaces: context.networkInterfaces()
+        ) { bytes, host, interface in
             (try? context.sendDatagram(bytes, on: socket, to: host, port: port, interface: interface)) != nil
         }
         if sent == 0 { context.runtime.logger.debug("beacon went out of no interface") }

@@ -72,6 +72,10 @@ protocol ReactorBackend: AnyObject {
     func bind(fd: Int32, address: UnsafePointer<sockaddr>, length: socklen_t) -> Int32
     /// `fd`'s own address or its peer's, when the backend knows them better than the kernel (nil: ask it).
     func address(fd: Int32, peer: Bool) -> SocketAddress?
+    /// A datagram socket bound to `port` (0: any), for the socket table.
+    func openDatagram(port: UInt16) throws(ReactorError) -> any DatagramChannel
+    /// The IPv4 interfaces that are up, loopback excepted.
+    func networkInterfaces() -> [DatagramSocket.Interface]
 }
 
 extension ReactorBackend {
@@ -82,4 +86,6 @@ extension ReactorBackend {
         Glibc.bind(fd, address, length) == 0 ? 0 : errno
     }
     func address(fd: Int32, peer: Bool) -> SocketAddress? { nil }
+    func openDatagram(port: UInt16) throws(ReactorError) -> any DatagramChannel { try DatagramSocket(port: port) }
+    func networkInterfaces() -> [DatagramSocket.Interface] { DatagramSocket.interfaces() }
 }

@@ -7,7 +7,7 @@ import Platform
 /// A UDP/IPv4 socket for small announcements on the local network (multicast and broadcast
 /// beacons). In a reactor (``Reactor/openDatagramSocket(port:)``) it is an ordinary socket of the
 /// loop; on its own, a program that has no loop can wait in ``receive(timeout:)``.
-public final class DatagramSocket: @unchecked Sendable {
+public final class DatagramSocket: DatagramChannel, @unchecked Sendable {
     /// One IPv4 interface that is up: its name, address and broadcast address (if it has one).
     public struct Interface: Hashable, Sendable {
         public let name: String
@@ -151,4 +151,16 @@ public final class DatagramSocket: @unchecked Sendable {
         guard let from = sender.address() else { return nil }
         return (Array(buffer[0..<count]), from)
     }
+}
+
+/// What the reactor asks of a datagram socket in its table: the kernel's UDP socket
+/// (``DatagramSocket``), or a simulated network's.
+protocol DatagramChannel: AnyObject {
+    /// The descriptor the socket table holds (the channel closes it when it goes).
+    var fd: Int32 { get }
+    var port: UInt16 { get }
+    func join(group: String, interface: String) throws(ReactorError)
+    func send(_ bytes: [UInt8], to host: String, port: UInt16, interface: String?) throws(ReactorError)
+    /// The datagram waiting now, if any, and its sender (never waits).
+    func receiveWaiting() throws(ReactorError) -> (bytes: [UInt8], from: SocketAddress)?
 }

@@ -7,7 +7,7 @@ extension Reactor {
     /// ``close(_:)`` ends it.
     public func openDatagramSocket(port: UInt16 = 0) throws(ReactorError) -> SocketID {
         checkThread()
-        let socket = try DatagramSocket(port: port)
+        let socket = try backend.openDatagram(port: port)
         let id = try allocateSocket(fd: socket.fd, state: .datagram, isTCP: false)
         datagramSockets[id.index] = socket
         armReadable(id.index)
@@ -41,7 +41,13 @@ extension Reactor {
         try datagramSocket(socket).port
     }
 
-    private func datagramSocket(_ socket: SocketID) throws(ReactorError) -> DatagramSocket {
+    /// The IPv4 interfaces that are up, loopback excepted: where beacons go out and are heard.
+    public func networkInterfaces() -> [DatagramSocket.Interface] {
+        checkThread()
+        return backend.networkInterfaces()
+    }
+
+    private func datagramSocket(_ socket: SocketID) throws(ReactorError) -> any DatagramChannel {
         let slot = try self.slot(of: socket)
         guard let datagram = datagramSockets[slot] else { throw .invalidState("not a datagram socket") }
         return datagram

@@ -95,7 +95,7 @@ public final class Reactor {
     @exclusivity(unchecked)
     var deferred: [ReactorEvent] = []
     /// The datagram sockets in the table, by slot; each owns its descriptor.
-    var datagramSockets: [Int: DatagramSocket] = [:]
+    var datagramSockets: [Int: any DatagramChannel] = [:]
     let wakeBuffer: UnsafeMutableRawBufferPointer
     var signalFD: Int32 = -1
     var signalMask = sigset_t()
