@@ -54,9 +54,9 @@ test: system-packages lint
 ## The deterministic simulator (Tests/Simulation; `make test` runs 200 seeds of each scenario, 20 of
 ## the heavy ones):
 ## `make simulate SEEDS=N` runs N seeds of each (FIRST=hex: the first seed), and
-## `make simulate SEED=hex SCENARIO=start|faults|refill|stall|host` replays one seed exactly, printing its events.
+## `make simulate SEED=hex SCENARIO=start|faults|refill|stall|host|lan` replays one seed exactly, printing its events.
 SEEDS ?= 1000
-SIM_FILTER = $(or $(if $(filter start,$(SCENARIO)),startInAnyOrder),$(if $(filter faults,$(SCENARIO)),faultsThenHeal),$(if $(filter refill,$(SCENARIO)),refillOverCredit),$(if $(filter stall,$(SCENARIO)),stalls),$(if $(filter host,$(SCENARIO)),hostScope),SimulationTests)
+SIM_FILTER = $(or $(if $(filter start,$(SCENARIO)),startInAnyOrder),$(if $(filter faults,$(SCENARIO)),faultsThenHeal),$(if $(filter refill,$(SCENARIO)),refillOverCredit),$(if $(filter stall,$(SCENARIO)),stalls),$(if $(filter host,$(SCENARIO)),hostScope),$(if $(filter lan,$(SCENARIO)),lanScope),SimulationTests)
 simulate: system-packages
 	swift build --build-tests $(SWIFT_BUILD_FLAGS)
 	ANSAR_SIM_SEEDS=$(SEEDS) ANSAR_SIM_SEED=$(SEED) ANSAR_SIM_FIRST=$(FIRST) ANSAR_SIM_VERBOSE=$(if $(SEED),1,) \

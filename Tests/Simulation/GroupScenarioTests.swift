@@ -20,6 +20,10 @@ enum Seeds {
     /// Whether to print each run's events (a replay does).
     static var verbose: Bool { !(ProcessInfo.processInfo.environment["ANSAR_SIM_VERBOSE"] ?? "").isEmpty }
 
+    /// Whether every process logs, at debug level, to standard output (`ANSAR_SIM_LOG=1`, with a
+    /// replayed seed: the wall-clock times in its lines are not the simulation's).
+    static var logging: Bool { !(ProcessInfo.processInfo.environment["ANSAR_SIM_LOG"] ?? "").isEmpty }
+
     /// Runs `body` for each chosen seed (`everyTenth`: a tenth of them, for a heavy scenario),
     /// then says how fast they went: the simulator's own benchmark figure.
     static func each(_ scenario: String, everyTenth: Bool = false, _ body: (UInt64) throws -> Void) rethrows {
@@ -38,15 +42,20 @@ enum Seeds {
     }
 }
 
-/// A group of processes on one simulated host: a group directory, publishers, subscribers.
+/// Processes of one realm: a group directory, publishers, subscribers on one simulated host — or
+/// several groups under a host directory, or several hosts under a LAN directory.
 struct GroupScenario {
     let simulator: Simulator
     let journal: Journal
     let group: SocketAddress
     let publishers: [String]
     let subscribers: [String]
-    /// Each publisher process's publishing object.
-    final class Objects { var of: [String: Address] = [:] }
+    /// Each publisher process's publishing object, and each host's directory object.
+    final class Objects {
+        var of: [String: Address] = [:]
+        var hostDirectories: [String: ScopeDirectory] = [:]
+        var burst = 1
+    }
     private let objects = Objects()
     var publisherObjects: [String: Address] { objects.of }
 
@@ -58,9 +67,17 @@ struct GroupScenario {
     let groups: Int
     static let host = SocketAddress.unixAbstract(name: "ansar-sim-host")
 
-    init(seed: UInt64, publishers: Int, subscribers: Int, names: Int = 1, groups: Int = 1) throws {
+    /// How many hosts: with more than one, each has one group and a host directory that finds the
+    /// LAN directory by its beacons, and the members list and search at LAN scope, the i-th of
+    /// each kind on host i % hosts.
+    let hosts: Int
+    static let beaconPort = LANBeacon.defaultPort
+    static let lanAddress = SocketAddress.ipv4("0.0.0.0", port: ScopeDirectory.lanPort)
+
+    init(seed: UInt64, publishers: Int, subscribers: Int, names: Int = 1, groups: Int = 1, hosts: Int = 1) throws {
         self.names = names
-        self.groups = groups
+        self.hosts = hosts
+        self.groups = hosts > 1 ? hosts : groups
         let simulator = Simulator(seed: seed)
         self.simulator = simulator
         // A name in the simulated network only: no kernel ever sees it.
@@ -71,7 +88,7 @@ struct GroupScenario {
         self.subscribers = (0..<subscribers).map { "s\($0)" }
     }
 
-    var scope: Scope { groups > 1 ? .host : .group }
+    var scope: Scope { hosts > 1 ? .lan : groups > 1 ? .host : .group }
 
     /// Group `index`'s directory process and address (group 0's: "directory", the group address).
     static func directory(_ index: Int) -> String { index == 0 ? "directory" : "directory-\(index)" }
@@ -79,31 +96,75 @@ struct GroupScenario {
         index == 0 ? group : .unixAbstract(name: "ansar-sim-group-\(index)")
     }
 
-    /// The group a member (named by kind and number, "p1", "s0") belongs to.
-    func group(of member: String) -> SocketAddress { address(ofGroup: (Int(member.dropFirst()) ?? 0) % groups) }
+    /// Host `index`'s address, and its host directory's process.
+    static func hostAddress(_ index: Int) -> String { "10.0.0.\(index + 1)" }
+    func hostDirectory(_ index: Int) -> String { hosts > 1 ? "host-\(index)" : "host" }
+
+    /// The number of a member named by kind and number ("p1", "s0").
+    static func number(of member: String) -> Int { Int(member.dropFirst()) ?? 0 }
+
+    /// The group a member belongs to, and the host it runs on.
+    func group(of member: String) -> SocketAddress { address(ofGroup: Self.number(of: member) % groups) }
+    func host(of member: String) -> String { Self.hostAddress(Self.number(of: member) % hosts) }
 
     func startDirectory(_ index: Int = 0) throws {
-        let parent = groups > 1 ? Self.host : nil
-        try simulator.start(Self.directory(index), group: nil) { runtime in
+        let parent = hosts > 1 ? ScopeDirectory.hostAddress : groups > 1 ? Self.host : nil
+        try simulator.start(Self.directory(index), on: Self.hostAddress(index % hosts), group: nil) { runtime in
             _ = runtime.create(ScopeDirectory(listening: address(ofGroup: index), scope: .group, parent: parent))
         }
     }
 
-    func startHostDirectory() throws {
-        try simulator.start("host", group: nil) { runtime in
-            _ = runtime.create(ScopeDirectory(listening: Self.host, scope: .host))
+    /// Host `index`'s directory: with several hosts, at the usual address of its own host, finding
+    /// its LAN directory by beacon.
+    func startHostDirectory(_ index: Int = 0) throws {
+        let name = hostDirectory(index)
+        try simulator.start(name, on: Self.hostAddress(index), group: nil) { runtime in
+            let directory =
+                hosts > 1
+                ? ScopeDirectory(
+                    listening: ScopeDirectory.hostAddress, scope: .host,
+                    links: .init(discoverOnPort: Self.beaconPort))
+                : ScopeDirectory(listening: Self.host, scope: .host)
+            objects.hostDirectories[name] = directory
+            _ = runtime.create(directory)
         }
     }
 
+    /// A LAN directory named `name` on host `index`, announcing itself by beacon.
+    func startLANDirectory(_ name: String, onHost index: Int) throws {
+        try simulator.start(name, on: Self.hostAddress(index), group: nil) { runtime in
+            _ = runtime.create(
+                ScopeDirectory(listening: Self.lanAddress, scope: .lan, links: .init(beaconPort: Self.beaconPort)))
+        }
+    }
+
+    /// The LAN directory each running host directory links to (or is looking for).
+    func lanDirectoriesChosen() -> [String: String] {
+        objects.hostDirectories.filter { simulator.processes[$0.key] != nil }
+            .mapValues { $0.links.parent?.description ?? "none" }
+    }
+
+    /// Full queues everywhere (``Simulator/tightenQueues()``). Before anything starts.
+    func tightenQueues() { journal.note("fault", "tight: \(simulator.tightenQueues())") }
+
+    /// Publishers send `burst` messages a tick (every 20 ms): a subscriber that stops taking them
+    /// spends its link's credit within a few hundred milliseconds, and its publisher meets a busy
+    /// link until it drains. Before the publishers start.
+    func sendInBursts(of burst: Int) {
+        objects.burst = burst
+        journal.note("fault", "bursts of \(burst)")
+    }
+
     func startPublisher(_ name: String) throws {
-        try simulator.start(name, group: group(of: name)) { runtime in
+        try simulator.start(name, on: host(of: name), group: group(of: name)) { runtime in
             objects.of[name] = runtime.create(
-                SimulatedPublisher(name, names: self.names(of: name), scope: scope, journal: journal))
+                SimulatedPublisher(
+                    name, names: self.names(of: name), scope: scope, journal: journal, burst: objects.burst))
         }
     }
 
     func startSubscriber(_ name: String) throws {
-        try simulator.start(name, group: group(of: name)) { runtime in
+        try simulator.start(name, on: host(of: name), group: group(of: name)) { runtime in
             _ = runtime.create(SimulatedSubscriber(name, prefix: "svc-", scope: scope, journal: journal))
         }
     }
@@ -144,16 +205,21 @@ struct GroupScenario {
         try? process.runtime.notify(SessionKept(session: victim, matchedAs: 1), to: directory, from: .none)
     }
 
-    /// Kills process `name`, lets up to `pause` pass (drawn from the seed), and starts it again.
-    func restart(_ name: String, pausingUpTo pause: Duration = .milliseconds(300), _ start: () throws -> Void) throws {
-        kill(name)
+    /// Kills process `name` (`silently`: its connections vanish, see
+    /// ``Simulator/kill(_:silently:)``), lets up to `pause` pass (drawn from the seed), and starts
+    /// it again.
+    func restart(
+        _ name: String, silently: Bool = false, pausingUpTo pause: Duration = .milliseconds(300),
+        _ start: () throws -> Void
+    ) throws {
+        kill(name, silently: silently)
         try simulator.run(for: .nanoseconds(Int64(simulator.simulation.below(UInt64(pause.nanosecondsClamped)))))
         try start()
     }
 
     /// Kills a process; its objects' open sessions end with it (in the journal: nobody is told).
-    func kill(_ name: String) {
-        simulator.kill(name)
+    func kill(_ name: String, silently: Bool = false) {
+        simulator.kill(name, silently: silently)
         for (session, end) in journal.publishers[name, default: [:]] where end.ended == nil {
             journal.publishers[name]![session]!.ended = ("killed", end.sent)
             journal.publishers[name]![session]!.killedAt = simulator.now
@@ -188,7 +254,13 @@ struct GroupScenario {
     /// Starts the directories, then the publishers, then the subscribers; runs until every
     /// subscriber has its sessions, at most `limit`. Whether they all do.
     func startAll(settlingWithin limit: Duration) throws -> Bool {
-        if groups > 1 { try startHostDirectory() }
+        if hosts > 1 {
+            // On the last host: a second LAN directory elsewhere has a lower address and wins.
+            try startLANDirectory("lan", onHost: hosts - 1)
+            for index in 0..<hosts { try startHostDirectory(index) }
+        } else if groups > 1 {
+            try startHostDirectory()
+        }
         for index in 0..<groups { try startDirectory(index) }
         for name in publishers { try startPublisher(name) }
         for name in subscribers { try startSubscriber(name) }
@@ -310,7 +382,7 @@ struct GroupFaultTests {
     /// What may go wrong between two moments of a run.
     enum Fault: CaseIterable {
         case cutMemberFromDirectory, cutSubscriberFromPublisher, partitionFromDirectory, killAndRestartPublisher,
-            restartDirectory, publisherRetracts, forgedControl
+            publisherVanishes, restartDirectory, publisherRetracts, forgedControl
     }
 
     @Test(
@@ -321,6 +393,8 @@ struct GroupFaultTests {
             let scenario = try GroupScenario(seed: seed, publishers: 2, subscribers: 2)
             try scenario.simulator.run { simulator in
                 let random = simulator.simulation
+                // Half the seeds: full queues everywhere, all the time.
+                if random.below(2) == 0 { scenario.tightenQueues() }
                 _ = try scenario.startAll(settlingWithin: .seconds(5))
                 var held: [(String, String)] = []
                 for _ in 0..<(1 + random.below(4)) {
@@ -341,6 +415,12 @@ struct GroupFaultTests {
                     case .killAndRestartPublisher:
                         let publisher = scenario.publishers[Int(random.below(UInt64(scenario.publishers.count)))]
                         try scenario.restart(publisher) { try scenario.startPublisher(publisher) }
+                    case .publisherVanishes:
+                        // Its peers hear nothing: no close, no reset. It comes back after up to 2 s.
+                        let publisher = scenario.publishers[Int(random.below(UInt64(scenario.publishers.count)))]
+                        try scenario.restart(publisher, silently: true, pausingUpTo: .seconds(2)) {
+                            try scenario.startPublisher(publisher)
+                        }
                     case .publisherRetracts:
                         let publisher = scenario.publishers[Int(random.below(UInt64(scenario.publishers.count)))]
                         scenario.retract(publisher, publishingAgainAfter: .milliseconds(Int64(random.below(500))))
@@ -381,6 +461,7 @@ struct GroupRefillTests {
         try Seeds.each("refill", everyTenth: true) { seed in
             let scenario = try GroupScenario(seed: seed, publishers: 2, subscribers: 2, names: 300)
             try scenario.simulator.run { simulator in
+                if simulator.simulation.below(2) == 0 { scenario.tightenQueues() }
                 let first = try scenario.startAll(settlingWithin: .seconds(20))
                 #expect(first, scenario.report(seed, "refill", "not settled within 20 s"))
                 scenario.kill("directory")
@@ -406,6 +487,12 @@ struct StallTests {
             let scenario = try GroupScenario(seed: seed, publishers: 2, subscribers: 2)
             try scenario.simulator.run { simulator in
                 let random = simulator.simulation
+                // Half the seeds: full queues, and a stalled subscriber is a slow consumer whose
+                // link's credit runs out.
+                if random.below(2) == 0 {
+                    scenario.tightenQueues()
+                    scenario.sendInBursts(of: 3 + Int(random.below(6)))
+                }
                 let settled = try scenario.startAll(settlingWithin: .seconds(5))
                 #expect(settled, scenario.report(seed, "stall", "not settled within 5 s"))
                 let everyone = ["directory"] + scenario.publishers + scenario.subscribers

@@ -82,13 +82,15 @@ final class Journal {
     }
 }
 
-/// Publishes `names`; to each session's subscriber it sends a numbered message every `interval`.
+/// Publishes `names`; to each session's subscriber it sends `burst` numbered messages every
+/// `interval` (until the link is busy).
 final class SimulatedPublisher: Object {
     static var messageTypes: [any Message.Type] { [Numbered.self] }
     let me: String
     let names: [ServiceName]
     let journal: Journal
     let interval: Duration
+    let burst: Int
     private var subscribers: [UInt64: Address] = [:]
     /// Sessions it retracted from: no more is sent on them.
     private var retracted: Set<UInt64> = []
@@ -97,9 +99,10 @@ final class SimulatedPublisher: Object {
 
     init(
         _ me: String, names: [ServiceName], scope: Scope = .group, journal: Journal,
-        interval: Duration = .milliseconds(20)
+        interval: Duration = .milliseconds(20), burst: Int = 1
     ) {
         self.me = me
+        self.burst = burst
         self.names = names
         self.scope = scope
         self.journal = journal
@@ -138,14 +141,17 @@ final class SimulatedPublisher: Object {
             for name in names { context.publish(name, scope: scope) }
         case is SendDue:
             for (session, address) in subscribers.sorted(by: { $0.key < $1.key }) where !retracted.contains(session) {
-                let next = journal.publishers[me]?[session]?.sent ?? 0
                 do {
-                    try context.send(Numbered(session: session, sequence: next), to: address)
-                    if Seeds.verbose { journal.note(me, "sent #\(session) \(next)") }
-                    journal.publishers[me]![session]!.sent += 1
+                    for _ in 0..<burst {
+                        let next = journal.publishers[me]?[session]?.sent ?? 0
+                        try context.send(Numbered(session: session, sequence: next), to: address)
+                        if Seeds.verbose { journal.note(me, "sent #\(session) \(next)") }
+                        journal.publishers[me]![session]!.sent += 1
+                    }
                 } catch {
                     // A busy link: tried again at the next tick. A link gone: the session's end
                     // is on its way (nothing was sent, so nothing is owed).
+                    if Seeds.verbose { journal.note(me, "send to #\(session) refused: \(error)") }
                     if error != .linkBusy(address) && error != .linkClosed(address) {
                         journal.violated(me, "send refused: \(error)")
                     }

@@ -21,6 +21,7 @@ final class SimulatedBackend: ReactorBackend {
         var fd: Int32 = -1
         var accept = false
         var receive = false
+        var readable = false
         var listening: SocketAddress? = nil
         /// A connect under way: its outcome, due at a time.
         var connect: (due: Deadline, endpoint: SimulatedNetwork.Endpoint?)? = nil
@@ -36,6 +37,8 @@ final class SimulatedBackend: ReactorBackend {
     private var boundAddresses: [Int32: SocketAddress] = [:]
     /// Accepted connections handed out as descriptors the reactor has not registered yet.
     private var accepted: [Int32: SimulatedNetwork.Endpoint] = [:]
+    /// Datagram sockets by descriptor.
+    private var datagrams: [Int32: SimulatedNetwork.DatagramEndpoint] = [:]
     private var produced: [Completion] = []
     private var freeBuffers: [UInt16]
     private let receiveBuffers: UnsafeMutableRawPointer
@@ -73,8 +76,9 @@ final class SimulatedBackend: ReactorBackend {
 
     func deregister(fd: Int32, socket: SocketID) {
         let slot = slots[socket.index]
-        if let address = slot.listening { network.stopListening(address, socket: socket) }
-        if let address = boundAddresses.removeValue(forKey: fd) { network.unbind(address) }
+        if let address = slot.listening { network.stopListening(address, by: process, socket: socket) }
+        if let address = boundAddresses.removeValue(forKey: fd) { network.unbind(address, by: process) }
+        if let datagram = datagrams.removeValue(forKey: fd) { network.closeDatagram(datagram) }
         if let endpoint = slot.endpoint ?? slot.connect?.endpoint { release(endpoint) }
         byDescriptor[fd] = nil
         slots[socket.index] = Slot(generation: socket.generation &+ 1)
@@ -86,6 +90,11 @@ final class SimulatedBackend: ReactorBackend {
     private func release(_ endpoint: SimulatedNetwork.Endpoint) {
         guard !endpoint.closed else { return }
         endpoint.closed = true
+        if endpoint.vanished {
+            // The peer keeps what was already on its way, and hears nothing more.
+            network.collect()
+            return
+        }
         if endpoint.inboundBytes > 0 && !endpoint.reset {
             network.resetPair(endpoint)
         } else {
@@ -104,8 +113,17 @@ final class SimulatedBackend: ReactorBackend {
 
     func armReceive(fd: Int32, socket: SocketID) { slots[socket.index].receive = true }
 
-    /// Datagrams are not simulated: a readable wait stays parked.
-    func armReadable(fd: Int32, socket: SocketID) {}
+    func armReadable(fd: Int32, socket: SocketID) { slots[socket.index].readable = true }
+
+    func openDatagram(port: UInt16) throws(ReactorError) -> any DatagramChannel {
+        let fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { throw .system(SystemError(errno, "socket(AF_UNIX, SOCK_DGRAM)")) }
+        let endpoint = network.openDatagram(for: process, port: port)
+        datagrams[fd] = endpoint
+        return SimulatedDatagramSocket(fd: fd, endpoint: endpoint, network: network)
+    }
+
+    func networkInterfaces() -> [DatagramSocket.Interface] { network.interfaces(of: process) }
 
     func connect(fd: Int32, socket: SocketID, address: UnsafePointer<sockaddr>, length: socklen_t) {
         guard let target = Self.socketAddress(address, length) else {
@@ -124,7 +142,8 @@ final class SimulatedBackend: ReactorBackend {
 
     private func trySend(_ slot: Int) {
         guard let message = slots[slot].send else { return }
-        guard let endpoint = slots[slot].endpoint, !endpoint.reset, !endpoint.peer.closed else {
+        guard let endpoint = slots[slot].endpoint, !endpoint.reset, !endpoint.peer.closed || endpoint.peer.vanished
+        else {
             slots[slot].send = nil
             let reset = slots[slot].endpoint?.reset ?? true
             produced.append(Completion(data(.send, slot: slot), result: reset ? -ECONNRESET : -EPIPE))
@@ -161,6 +180,10 @@ final class SimulatedBackend: ReactorBackend {
             if let endpoint = connect.endpoint { release(endpoint) }
             cancelled(.connect)
         }
+        if kinds.contains(.readable) && slots[socket.index].readable {
+            slots[socket.index].readable = false
+            cancelled(.readable)
+        }
         if kinds.contains(.send) && slots[socket.index].send != nil {
             slots[socket.index].send = nil
             cancelled(.send)
@@ -181,10 +204,12 @@ final class SimulatedBackend: ReactorBackend {
             if let endpoint = slots[index].endpoint ?? slots[index].connect?.endpoint { release(endpoint) }
             if let address = slots[index].listening {
                 network.stopListening(
-                    address, socket: SocketID(slot: UInt32(index), generation: slots[index].generation))
+                    address, by: process, socket: SocketID(slot: UInt32(index), generation: slots[index].generation))
             }
         }
-        for address in boundAddresses.values { network.unbind(address) }
+        for datagram in datagrams.values { network.closeDatagram(datagram) }
+        datagrams.removeAll()
+        for address in boundAddresses.values { network.unbind(address, by: process) }
         boundAddresses.removeAll()
         for endpoint in accepted.values { release(endpoint) }
         accepted.removeAll()
@@ -197,7 +222,7 @@ final class SimulatedBackend: ReactorBackend {
     /// each other or a real process there.
     func bind(fd: Int32, address: UnsafePointer<sockaddr>, length: socklen_t) -> Int32 {
         guard let wanted = Self.socketAddress(address, length) else { return EAFNOSUPPORT }
-        guard let bound = network.bind(wanted) else { return EADDRINUSE }
+        guard let bound = network.bind(wanted, by: process) else { return EADDRINUSE }
         boundAddresses[fd] = bound
         if address.pointee.sa_family == sa_family_t(AF_UNIX) {
             // The kernel lets a Unix socket listen only once bound: to a name of its own choosing
@@ -239,7 +264,7 @@ final class SimulatedBackend: ReactorBackend {
                 }
             }
             if slots[slot].accept, let address = slots[slot].listening {
-                let key = SimulatedNetwork.key(address)
+                let key = network.key(address, from: process)
                 while let endpoint = network.pendingAccepts[key]?.first {
                     network.pendingAccepts[key]!.removeFirst()
                     let fd = socket(AF_UNIX, cshims_sock_stream() | cshims_sock_nonblock_cloexec(), 0)
@@ -250,6 +275,10 @@ final class SimulatedBackend: ReactorBackend {
                     accepted[fd] = endpoint
                     produced.append(Completion(data(.accept, slot: slot), result: fd, more: true))
                 }
+            }
+            if slots[slot].readable, datagrams[slots[slot].fd]?.readable(at: now) == true {
+                slots[slot].readable = false
+                produced.append(Completion(data(.readable, slot: slot), result: 0))
             }
             if slots[slot].send != nil { trySend(slot) }
             if slots[slot].receive, let endpoint = slots[slot].endpoint { receive(slot, endpoint, now: now) }
@@ -299,5 +328,35 @@ final class SimulatedBackend: ReactorBackend {
             slots[slot].receive = false
             produced.append(Completion(data(.receive, slot: slot), result: 0))
         }
+    }
+}
+
+/// A datagram socket of the simulated network, in a reactor's socket table under a descriptor
+/// of its own that the kernel never sends on.
+final class SimulatedDatagramSocket: DatagramChannel {
+    let fd: Int32
+    let endpoint: SimulatedNetwork.DatagramEndpoint
+    let network: SimulatedNetwork
+
+    init(fd: Int32, endpoint: SimulatedNetwork.DatagramEndpoint, network: SimulatedNetwork) {
+        self.fd = fd
+        self.endpoint = endpoint
+        self.network = network
+    }
+
+    deinit { Glibc.close(fd) }
+
+    var port: UInt16 { endpoint.port }
+
+    func join(group: String, interface: String) throws(ReactorError) { endpoint.groups.insert(group) }
+
+    func send(_ bytes: [UInt8], to host: String, port: UInt16, interface: String?) throws(ReactorError) {
+        network.sendDatagram(bytes, from: endpoint, to: host, port: port)
+    }
+
+    func receiveWaiting() throws(ReactorError) -> (bytes: [UInt8], from: SocketAddress)? {
+        guard endpoint.readable(at: network.now) else { return nil }
+        let datagram = endpoint.inbound.removeFirst()
+        return (datagram.bytes, datagram.from)
     }
 }

@@ -21,6 +21,8 @@ final class Simulator {
     private(set) var order: [String] = []
     /// Turns taken, all processes together: a run's length.
     private(set) var turns = 0
+    /// The limits of every runtime started from now on (``tightenQueues()`` makes them small).
+    var limits = RuntimeLimits()
 
     init(seed: UInt64) {
         self.seed = seed
@@ -39,16 +41,33 @@ final class Simulator {
         }
     }
 
-    /// Starts a process named `name` (its runtime linking to the group directory at `group`, if
-    /// given) and makes its objects.
+    /// Starts a process named `name` on the host with address `host` (its runtime linking to the
+    /// group directory at `group`, if given) and makes its objects.
     @discardableResult
-    func start(_ name: String, group: SocketAddress?, objects: (Runtime) -> Void) throws -> SimulatedProcess {
+    func start(
+        _ name: String, on host: String = SimulatedNetwork.defaultHost, group: SocketAddress?,
+        objects: (Runtime) -> Void
+    ) throws -> SimulatedProcess {
         precondition(processes[name] == nil, "a process named \(name) runs already")
-        let process = try SimulatedProcess(name: name, network: network, transport: transport, group: group)
+        network.place(name, on: host)
+        let process = try SimulatedProcess(
+            name: name, network: network, transport: transport, limits: limits, group: group)
         processes[name] = process
         order.append(name)
         objects(process.runtime)
         return process
+    }
+
+    /// Full queues everywhere: pipes of a few KiB, a mailbox of a few dozen messages and a link
+    /// credit of a few per destination, drawn from the seed (before the processes start). Sends
+    /// meet full pipes and spent credit all the time; what they carry must still arrive or be
+    /// accounted. Says what it chose.
+    @discardableResult
+    func tightenQueues() -> String {
+        network.pipeCapacity = 2_048 + Int(simulation.below(30_000))
+        limits.mailbox = 16 + Int(simulation.below(48))
+        limits.linkCredit = 4 + Int(simulation.below(60))
+        return "pipes \(network.pipeCapacity) B, mailboxes \(limits.mailbox), credit \(limits.linkCredit)"
     }
 
     /// Stops turning process `name` until `deadline`: its loop stalls (a long garbage collection,
@@ -57,7 +76,10 @@ final class Simulator {
 
     /// Kills a process: its runtime goes without a word, its connections close as the kernel
     /// would close them.
-    func kill(_ name: String) {
+    /// `silently`: its connections vanish instead (``SimulatedNetwork/vanish(_:)``), so its peers
+    /// learn of the death only from their keep-alives.
+    func kill(_ name: String, silently: Bool = false) {
+        if silently { network.vanish(name) }
         guard let process = processes.removeValue(forKey: name) else { return }
         order.removeAll { $0 == name }
         process.kill()
@@ -103,17 +125,23 @@ final class SimulatedProcess {
     /// Not turned before this (see ``Simulator/stall(_:until:)``).
     var stalledUntil = Deadline(nanoseconds: 0)
 
-    init(name: String, network: SimulatedNetwork, transport: TransportConfiguration, group: SocketAddress?) throws {
+    init(
+        name: String, network: SimulatedNetwork, transport: TransportConfiguration, limits: RuntimeLimits,
+        group: SocketAddress?
+    ) throws {
         self.name = name
         var made: SimulatedBackend?
-        let logger = Logger(label: "sim.\(name)") { _ in SwiftLogNoOpLogHandler() }
+        var logger = Logger(label: "sim.\(name)") { label in
+            Seeds.logging ? StreamLogHandler.standardOutput(label: label) as LogHandler : SwiftLogNoOpLogHandler()
+        }
+        if Seeds.logging { logger.logLevel = Logger.Level.debug }
         reactor = try Reactor(limits: Limits(), logger: logger) { limits, memory in
             let backend = SimulatedBackend(process: name, network: network, limits: limits, receiveBuffers: memory)
             made = backend
             return backend
         }
         backend = made!
-        runtime = Runtime(reactor: reactor, transport: transport, logger: logger)
+        runtime = Runtime(reactor: reactor, transport: transport, limits: limits, logger: logger)
         runtime.pubSub.groupAddress = group
         handler = RuntimeHandler(runtime: runtime) { false }
     }
