@@ -192,6 +192,9 @@ public final class Runtime: @unchecked Sendable {
     /// Signals besides SIGINT and SIGTERM that ``run(_:)`` delivers to the main object as
     /// ``Signalled`` (SIGCHLD, for a process that runs children). Set before `run`.
     public var extraSignals: [Int32] = []
+    /// The signal (SIGINT or SIGTERM) that asked the main object to stop, if one did: a program
+    /// that ends because of it exits 128 + that number, as shells expect.
+    public internal(set) var stopSignal: Int32?
     /// What layers above keep per runtime, one value per type (see ``attachment(_:orMake:)``).
     var attachments: [ObjectIdentifier: AnyObject] = [:]
     /// When the current turn's handler time is up.

@@ -122,6 +122,7 @@ extension Runtime {
         stopSignals += 1
         logger.info("signal received", metadata: ["signal": "\(number)", "count": "\(stopSignals)"])
         if stopSignals == 1 {
+            stopSignal = number
             post(Stop(), to: main.object, from: .none)
         } else {
             // A second signal: the main object did not stop in time. End it.

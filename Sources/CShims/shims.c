@@ -40,3 +40,71 @@ short cshims_posix_spawn_setsid(void) { return POSIX_SPAWN_SETSID; }
 #include <unistd.h>
 int cshims_pidfd_open(int pid) { return (int)syscall(SYS_pidfd_open, pid, 0); }
 int cshims_pipe_cloexec(int ends[2]) { return pipe2(ends, O_CLOEXEC); }
+
+#include <errno.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+int cshims_spawn_tied(
+    const char *path, char *const argv[], char *const envp[], const char *stdout_path, const char *stderr_path,
+    int pass_fd, int pass_as, int *error) {
+    // The exec's outcome comes back through a pipe that closes on a successful exec.
+    int report[2];
+    if (pipe2(report, O_CLOEXEC) != 0) {
+        *error = errno;
+        return -1;
+    }
+    pid_t parent = getpid();
+    pid_t pid = fork();
+    if (pid < 0) {
+        *error = errno;
+        close(report[0]);
+        close(report[1]);
+        return -1;
+    }
+    if (pid == 0) {
+        // The child of a threaded process: system calls only, until exec.
+        int failure = 0;
+        close(report[0]);
+        setpgid(0, 0);
+        if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent) _exit(127);
+        struct sigaction defaults = {0};
+        defaults.sa_handler = SIG_DFL;
+        for (int signal = 1; signal < NSIG; signal++) sigaction(signal, &defaults, NULL);
+        sigset_t none;
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, NULL);
+        if (stdout_path) {
+            int in = open("/dev/null", O_RDONLY);
+            int out = open(stdout_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+            if (in < 0 || out < 0 || dup2(in, 0) < 0 || dup2(out, 1) < 0) failure = errno;
+        }
+        if (!failure && stderr_path) {
+            int err = open(stderr_path, O_WRONLY | O_CREAT | O_APPEND, 0600);
+            if (err < 0 || dup2(err, 2) < 0) failure = errno;
+        }
+        if (!failure && pass_fd >= 0 && dup2(pass_fd, pass_as) < 0) failure = errno;
+        if (!failure) {
+            execve(path, argv, envp);
+            failure = errno;
+        }
+        ssize_t ignored = write(report[1], &failure, sizeof failure);
+        (void)ignored;
+        _exit(127);
+    }
+    setpgid(pid, pid); // as the child does: whichever runs first, the group exists before a signal to it
+    close(report[1]);
+    int failure = 0;
+    ssize_t got;
+    do {
+        got = read(report[0], &failure, sizeof failure);
+    } while (got < 0 && errno == EINTR);
+    close(report[0]);
+    if (got == (ssize_t)sizeof failure) {
+        int status;
+        while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
+        *error = failure;
+        return -1;
+    }
+    return pid;
+}

@@ -10,12 +10,48 @@ import CShims
 public enum ChildProcess {
     /// Starts `path` with `arguments` and exactly `environment`; returns its pid. Its stdout and
     /// stderr go to those files (nil: it shares this process's, and its stdin too). A `detached`
-    /// child starts a session of its own, so it outlives this process and its terminal. With
-    /// `readiness`, the child gets its pipe to say when it is up (see ``Readiness``).
+    /// child starts a session of its own, so it outlives this process and its terminal. A `tied`
+    /// child leads a process group of its own (``signalGroup(_:_:)`` reaches whatever it starts)
+    /// and is killed by the kernel when this process ends, however it ends — a supervisor's roles.
+    /// With `readiness`, the child gets its pipe to say when it is up (see ``Readiness``).
     public static func spawn(
         _ path: String, arguments: [String], environment: [String: String], stdout: String?, stderr: String?,
-        detached: Bool = false,
+        detached: Bool = false, tied: Bool = false,
         readiness: Readiness? = nil
+    ) throws(SystemError) -> Int32 {
+        precondition(!(detached && tied), "a child is either detached or tied to its parent")
+        var environment = environment
+        if readiness != nil { environment[Readiness.variable] = "\(Readiness.childDescriptor)" }
+        let argv = ([path] + arguments).map { strdup($0) } + [nil]
+        defer { argv.forEach { free($0) } }
+        let envp = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer { envp.forEach { free($0) } }
+        let pid =
+            try tied
+            ? spawnTied(path, argv, envp, stdout: stdout, stderr: stderr, readiness: readiness)
+            : spawnFree(path, argv, envp, stdout: stdout, stderr: stderr, detached: detached, readiness: readiness)
+        if let readiness {
+            // Only the child may hold the write end now, so its end closes the pipe.
+            close(readiness.writeEnd)
+            readiness.writeEnd = -1
+        }
+        return pid
+    }
+
+    private static func spawnTied(
+        _ path: String, _ argv: [UnsafeMutablePointer<CChar>?], _ envp: [UnsafeMutablePointer<CChar>?],
+        stdout: String?, stderr: String?, readiness: Readiness?
+    ) throws(SystemError) -> Int32 {
+        var error: Int32 = 0
+        let pid = cshims_spawn_tied(
+            path, argv, envp, stdout, stderr, readiness?.writeEnd ?? -1, Readiness.childDescriptor, &error)
+        guard pid > 0 else { throw SystemError(error, "spawn") }
+        return pid
+    }
+
+    private static func spawnFree(
+        _ path: String, _ argv: [UnsafeMutablePointer<CChar>?], _ envp: [UnsafeMutablePointer<CChar>?],
+        stdout: String?, stderr: String?, detached: Bool, readiness: Readiness?
     ) throws(SystemError) -> Int32 {
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)
@@ -40,23 +76,12 @@ public enum ChildProcess {
             posix_spawn_file_actions_addopen(&actions, 1, stdout, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
         }
         if let stderr { posix_spawn_file_actions_addopen(&actions, 2, stderr, O_WRONLY | O_CREAT | O_APPEND, 0o600) }
-        var environment = environment
         if let readiness {
             posix_spawn_file_actions_adddup2(&actions, readiness.writeEnd, Readiness.childDescriptor)
-            environment[Readiness.variable] = "\(Readiness.childDescriptor)"
         }
-        let argv = ([path] + arguments).map { strdup($0) } + [nil]
-        defer { argv.forEach { free($0) } }
-        let envp = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
-        defer { envp.forEach { free($0) } }
         var pid: pid_t = 0
         let status = posix_spawn(&pid, path, &actions, &attributes, argv, envp)
         guard status == 0 else { throw SystemError(status, "posix_spawn") }
-        if let readiness {
-            // Only the child may hold the write end now, so its end closes the pipe.
-            close(readiness.writeEnd)
-            readiness.writeEnd = -1
-        }
         return pid
     }
 
@@ -105,6 +130,12 @@ public enum ChildProcess {
 
     /// Sends `signal` to the child.
     public static func signal(_ pid: Int32, _ signal: Int32) { kill(pid, signal) }
+
+    /// Sends `signal` to the process group `pid` leads (a ``spawn(_:arguments:environment:stdout:stderr:detached:tied:readiness:)``
+    /// `tied` child and whatever it started), or to `pid` alone if it leads none.
+    public static func signalGroup(_ pid: Int32, _ signal: Int32) {
+        if kill(-pid, signal) != 0 { kill(pid, signal) }
+    }
 
     /// The whole environment of this process.
     public static func currentEnvironment() -> [String: String] {

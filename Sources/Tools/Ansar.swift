@@ -171,7 +171,9 @@ struct Run: ParsableCommand {
         abstract: "Run the group in the foreground: every role, with the group's directory.",
         discussion: """
             With --main-role the group ends when that role ends, and its value is printed; otherwise it ends when \
-            every role has ended, and each role's value is printed. Ctrl-C stops it.
+            every role has ended, and each role's value is printed. Ctrl-C stops it. Exit status: that of the \
+            main role (or of the last failing role), 128+n for a role killed by signal n, 130 after Ctrl-C \
+            (143 after SIGTERM).
 
             Example: ansar run --main-role=sub
             """)
@@ -212,19 +214,25 @@ struct Run: ParsableCommand {
             debugLevel: debugLevel,
             secret: secret.hex, tuning: tuning, ready: ready)
         SystemAccess.raiseDescriptorLimit()
+        let stopSignal: Int32?
         do {
             let runtime = try tuning.makeRuntime(secret: secret)
             runtime.extraSignals = [SIGCHLD] // the runner hears its roles end
             _ = try runtime.run(runner)
+            stopSignal = runtime.stopSignal
         } catch {
             throw ToolError("cannot run the group: \(error)")
         }
         if let failure = runner.failure { throw ToolError(failure) }
-        return report(runner.outcomes)
+        let status = report(runner.outcomes)
+        // Stopped by Ctrl-C or SIGTERM: the shell's convention, whatever the roles did.
+        return stopSignal.map { 128 + $0 } ?? status
     }
 
-    /// Prints the main role's value (or every role's), and returns the exit status.
+    /// Prints the main role's value (or every role's), and returns the exit status. Every role
+    /// that ended badly on its own is named on stderr, with why and its last log line.
     private func report(_ outcomes: [RoleOutcome]) -> Int32 {
+        for outcome in outcomes where outcome.failed { reportFailure(outcome) }
         let shown = mainRole.map { main in outcomes.filter { $0.role == main } } ?? outcomes
         var status: Int32 = 0
         for outcome in shown {
@@ -240,11 +248,20 @@ struct Run: ParsableCommand {
                     ? "\(outcome.role): "
                         + text.split(separator: "\n", omittingEmptySubsequences: false).joined(separator: "\n  ") : text
             )
+            guard !outcome.stoppedByRunner || outcome.role == mainRole else { continue }
             if case .code(let code) = outcome.exit, code != 0 { status = code }
-            if case .signal = outcome.exit, mainRole != nil { status = 1 }
+            if case .signal(let signal) = outcome.exit { status = 128 + signal }
         }
         return status
     }
+}
+
+/// One line on stderr for a role that ended badly: its name, how it ended, its last log line, and
+/// where to look next.
+func reportFailure(_ outcome: RoleOutcome) {
+    let last = outcome.lastLogLine.map { ": \($0)" } ?? ""
+    SystemAccess.writeStandardError(
+        "ansar: role \(outcome.role) failed (\(outcome.exit))\(last) — see `ansar log \(outcome.role)`\n")
 }
 
 /// The home and its roles, checked before a group starts: at least one role, a known main role,

@@ -14,6 +14,13 @@ struct RoleOutcome {
     let value: (any Message)?
     /// Set when stdout held something else.
     let garbage: String?
+    /// It ended after the runner asked it to stop (the group was ending): not a failure.
+    var stoppedByRunner = false
+    /// The last line it wrote to its log, for the one line that says why it failed.
+    var lastLogLine: String? = nil
+
+    /// Whether it ended badly on its own: a non-zero exit or a signal nobody sent it.
+    var failed: Bool { exit != .code(0) && !stoppedByRunner }
 }
 
 /// When the runner next looks at its children without a SIGCHLD: a restart or a SIGKILL is due.
@@ -105,7 +112,8 @@ final class GroupRunner: Object {
             let pid = try ChildProcess.spawn(
                 "\(home.bin)/\(role.executable)", arguments: arguments, environment: environment,
                 stdout: home.result(role.name),
-                stderr: debugLevel == nil ? home.log(role.name) : nil) // nil: the runner's own stderr
+                stderr: debugLevel == nil ? home.log(role.name) : nil, // nil: the runner's own stderr
+                tied: true) // its own process group, killed by the kernel if the runner dies
             children.append(Child(role: role, pid: pid, started: SystemAccess.wallClock()))
             launched += 1
             context.runtime.logger.info("role started", metadata: ["role": "\(role.name)", "pid": "\(pid)"])
@@ -124,7 +132,7 @@ final class GroupRunner: Object {
                     context.runtime.logger.warning(
                         "role did not stop: killing it",
                         metadata: ["role": "\(child.role.name)", "pid": "\(child.pid)"])
-                    ChildProcess.signal(child.pid, SIGKILL)
+                    ChildProcess.signalGroup(child.pid, SIGKILL)
                     children[index].stopSent = .distantFuture
                     killed.append(child.role.name)
                 }
@@ -133,7 +141,11 @@ final class GroupRunner: Object {
             }
             children.remove(at: index)
             if exit != .code(0), !stopping, restarts[child.role.name, default: 0] < child.role.retries {
-                // Failed, and its policy allows another attempt: after a backoff with jitter.
+                // Failed, and its policy allows another attempt: after a backoff with jitter. The
+                // failed attempt is history too.
+                home.record(
+                    child.role.name, started: child.started, ended: SystemAccess.wallClock(),
+                    outcome: "\(exit) (restarted)")
                 restarts[child.role.name, default: 0] += 1
                 var backoff = backoffs[child.role.name] ?? Backoff(initial: .milliseconds(50), maximum: .seconds(2))
                 let delay = backoff.next()
@@ -144,7 +156,9 @@ final class GroupRunner: Object {
                 pending.append(Pending(role: child.role, due: .after(delay)))
                 continue
             }
-            let outcome = read(child.role, exit)
+            var outcome = read(child.role, exit)
+            outcome.stoppedByRunner = child.stopSent != nil
+            if outcome.failed { outcome.lastLogLine = home.lastLine(of: home.log(child.role.name)) }
             outcomes.append(outcome)
             home.record(
                 child.role.name, started: child.started, ended: SystemAccess.wallClock(),
@@ -212,11 +226,14 @@ final class GroupRunner: Object {
         return RoleOutcome(role: role.name, exit: exit, value: Incognito(typeName: type, fields: value), garbage: nil)
     }
 
-    /// SIGTERM to every role still running; SIGKILL for those still there after the grace period.
+    /// SIGTERM to every role still running, each with whatever it started (its process group),
+    /// and SIGCONT so that a paused one wakes to hear it; SIGKILL for those still there after the
+    /// grace period.
     private func stopAll() {
         stopping = true
         for index in children.indices where children[index].stopSent == nil {
-            ChildProcess.signal(children[index].pid, SIGTERM)
+            ChildProcess.signalGroup(children[index].pid, SIGTERM)
+            ChildProcess.signalGroup(children[index].pid, SIGCONT)
             children[index].stopSent = .now()
         }
     }

@@ -294,7 +294,7 @@ struct Pause: ParsableCommand {
 
     func run() throws {
         try perform { () throws(ToolError) in
-            for (_, pid) in try runningRoles(try Home.open(home.homePath)) { ChildProcess.signal(pid, SIGSTOP) }
+            for (_, pid) in try runningRoles(try Home.open(home.homePath)) { ChildProcess.signalGroup(pid, SIGSTOP) }
         }
     }
 }
@@ -306,7 +306,7 @@ struct Resume: ParsableCommand {
 
     func run() throws {
         try perform { () throws(ToolError) in
-            for (_, pid) in try runningRoles(try Home.open(home.homePath)) { ChildProcess.signal(pid, SIGCONT) }
+            for (_, pid) in try runningRoles(try Home.open(home.homePath)) { ChildProcess.signalGroup(pid, SIGCONT) }
         }
     }
 }

@@ -102,7 +102,9 @@ final class SimulatedNetwork {
 
     /// The next port nobody on any host has bound.
     private func freePort() -> UInt16 {
-        while bound.contains { $0.hasSuffix(":\(nextPort)") } || datagrams.contains(where: { $0.port == nextPort }) {
+        while bound.contains(where: { $0.hasSuffix(":\(nextPort)") })
+            || datagrams.contains(where: { $0.port == nextPort })
+        {
             nextPort &+= 1
         }
         defer { nextPort &+= 1 }

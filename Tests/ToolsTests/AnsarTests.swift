@@ -383,6 +383,9 @@ struct AnsarTests {
         let (code, output, errors) = try scratch.ansar(["run", "--main-role=patient"])
         #expect(code == 0, "\(errors)")
         #expect(output == "test.Done\n  attempt: 3\n")
+        // Every attempt is history, the retried ones too.
+        let (_, history, _) = try scratch.ansar(["history", "patient"])
+        #expect(history.components(separatedBy: "(exit 3 (restarted))").count == 3, "\(history)")
         // Without retries the first failure ends it: exit 3 and no value.
         ChildProcess.remove("\(scratch.path)/count")
         #expect(try scratch.ansar(["add", "crashy", "hasty"]).0 == 0)

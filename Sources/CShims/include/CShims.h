@@ -51,4 +51,16 @@ int cshims_pidfd_open(int pid);
 // pipe2 is declared only under _GNU_SOURCE: a pipe whose two ends close on exec; 0 or -1.
 int cshims_pipe_cloexec(int ends[2]);
 
+// Starts `path` (argv, envp: NULL-terminated) as a child tied to this process, which posix_spawn
+// cannot do: it leads a process group of its own (so a signal to the group reaches everything it
+// starts) and the kernel sends it SIGKILL when the calling thread's process ends, however it ends
+// (PR_SET_PDEATHSIG, checked once at start against a parent that died first). Signals start
+// unblocked with default actions. With `stdout_path`, stdin is /dev/null and stdout that file
+// (truncated); with `stderr_path`, stderr that file (appended); a `pass_fd` >= 0 becomes
+// `pass_as` in the child. The pid, or -1 with `*error` the errno of the step that failed (exec's
+// own failure included).
+int cshims_spawn_tied(
+    const char *path, char *const argv[], char *const envp[], const char *stdout_path, const char *stderr_path,
+    int pass_fd, int pass_as, int *error);
+
 #endif

@@ -1,0 +1,129 @@
+import Actors
+import AnsarTestKit
+import Platform
+import Testing
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// Polls `condition` every 5 ms for at most `seconds`: whether it came true.
+func within(_ seconds: Double, _ condition: () throws -> Bool) rethrows -> Bool {
+    for _ in 0..<Int(seconds * 200) {
+        if try condition() { return true }
+        usleep(5_000)
+    }
+    return try condition()
+}
+
+@Suite("The ansar command keeps its processes: a role's tree stops with it, nothing outlives the runner")
+struct ProcessHygieneTests {
+    /// The pids in `ansar status --json`: the runner's, and each role's by name.
+    static func pids(_ scratch: Scratch) throws -> (runner: Int32, roles: [String: Int32]) {
+        let (code, text, errors) = try scratch.ansar(["status", "--json"])
+        #expect(code == 0, "\(errors)")
+        let json = try JSON(parsing: text)
+        guard case .integer(let runner)? = json["pid"], case .array(let roles)? = json["roles"] else {
+            Issue.record("status --json without pids: \(text)")
+            return (0, [:])
+        }
+        var found: [String: Int32] = [:]
+        for role in roles {
+            if case .string(let name)? = role["role"], case .integer(let pid)? = role["pid"] { found[name] = Int32(pid) }
+        }
+        return (Int32(runner), found)
+    }
+
+    @Test("stop ends a role and the process it started, as one tree")
+    func stopEndsTheTree() throws {
+        let scratch = try Scratch()
+        // A shell that starts a child and waits for it: SIGTERM to the shell alone leaves the child.
+        try scratch.script("forker", "sleep 300 &\necho $! > \(scratch.path)/child.pid\nwait")
+        try scratch.seedHome()
+        #expect(try scratch.ansar(["add", "forker", "tree"]).0 == 0)
+        #expect(try scratch.ansar(["start"]).0 == 0)
+        let childFile = "\(scratch.path)/child.pid"
+        #expect(within(10) { !Subprocess.read(childFile).isEmpty }, "the role never started its child")
+        let child = Int32(Subprocess.read(childFile).split(separator: "\n").first ?? "") ?? 0
+        #expect(child > 0 && ChildProcess.isAlive(child))
+        let (stopped, _, errors) = try scratch.ansar(["stop"])
+        #expect(stopped == 0, "\(errors)")
+        #expect(ChildProcess.waitForEnd(of: child, upTo: .seconds(5)), "the role's child outlived the stop")
+    }
+
+    @Test("the runner killed with SIGKILL takes every role with it within 5 s; the next start is clean")
+    func runnerKilled() throws {
+        let scratch = try Scratch()
+        // Roles that run until stopped (sub would end with its Welcome): pub, and a program that
+        // is not ours.
+        try scratch.script("sleeper", "exec sleep 300")
+        try scratch.seedHome()
+        #expect(try scratch.ansar(["delete", "sub"]).0 == 0)
+        #expect(try scratch.ansar(["add", "sleeper", "nap"]).0 == 0)
+        #expect(try scratch.ansar(["start"]).0 == 0)
+        let (runner, roles) = try Self.pids(scratch)
+        #expect(Set(roles.keys) == ["pub", "nap"], "\(roles)")
+        kill(runner, SIGKILL)
+        for (role, pid) in roles {
+            #expect(ChildProcess.waitForEnd(of: pid, upTo: .seconds(5)), "role \(role) (pid \(pid)) outlived its runner")
+        }
+        let (again, _, againErrors) = try scratch.ansar(["start"])
+        #expect(again == 0, "\(againErrors)")
+        let (_, rolesAgain) = try Self.pids(scratch)
+        #expect(Set(rolesAgain.keys) == ["pub", "nap"], "every role runs again: \(rolesAgain)")
+        let (stopped, report, _) = try scratch.ansar(["stop"])
+        #expect(stopped == 0 && report == "", "\(report)")
+    }
+
+    @Test("stop of a paused group wakes its roles to hear SIGTERM: none has to be killed")
+    func stopPausedGroup() throws {
+        let scratch = try Scratch()
+        try scratch.seedHome()
+        #expect(try scratch.ansar(["start"]).0 == 0)
+        #expect(try scratch.ansar(["pause"]).0 == 0)
+        let (stopped, report, errors) = try scratch.ansar(["stop"])
+        #expect(stopped == 0, "\(errors)")
+        #expect(report == "", "a paused role had to be killed: \(report)")
+    }
+
+    @Test(
+        "exit statuses: a main role killed by signal n gives 128+n, a failing other role is named with its last log line, Ctrl-C gives 130"
+    )
+    func exitStatuses() throws {
+        let scratch = try Scratch()
+        try scratch.script("crash", "echo 'cannot open the frobnicator' >&2\nexit 5")
+        try scratch.script("suicide", "kill -9 $$")
+        try scratch.script("sleeper", "exec sleep 300")
+        try scratch.seedHome()
+        // Another role fails while the main one succeeds: the group's status is the main role's,
+        // and the failure is said where the user looks.
+        #expect(try scratch.ansar(["add", "crash", "crasher"]).0 == 0)
+        let (code, output, errors) = try scratch.ansar(["run", "--main-role=sub"])
+        #expect(code == 0 && output == welcome, "\(errors)")
+        #expect(
+            errors.contains(
+                "ansar: role crasher failed (exit 5): cannot open the frobnicator — see `ansar log crasher`\n"),
+            "\(errors)")
+        #expect(try scratch.ansar(["delete", "crasher"]).0 == 0)
+        // The main role killed by SIGKILL: 137.
+        #expect(try scratch.ansar(["add", "suicide", "doomed"]).0 == 0)
+        let (killed, _, killedErrors) = try scratch.ansar(["run", "--main-role=doomed"])
+        #expect(killed == 128 + SIGKILL, "\(killedErrors)")
+        #expect(killedErrors.contains("ansar: role doomed failed (killed by signal 9)"), "\(killedErrors)")
+        #expect(try scratch.ansar(["delete", "doomed"]).0 == 0)
+        // Ctrl-C on `ansar run`: 130, and the roles stopped are not failures.
+        #expect(try scratch.ansar(["add", "sleeper", "nap"]).0 == 0)
+        let run = try Subprocess("ansar", ["run", "--main-role=nap", "--home-path=\(scratch.home)"])
+        let up = try within(10) { try Self.pidsIfRunning(scratch)?.roles["nap"] != nil }
+        #expect(up, "the group never came up")
+        run.signal(SIGINT)
+        #expect(run.wait() == 128 + SIGINT, "\(run.errors)")
+        #expect(!run.errors.contains("failed"), "\(run.errors)")
+    }
+
+    /// ``pids(_:)`` once a group runs, else nil.
+    static func pidsIfRunning(_ scratch: Scratch) throws -> (runner: Int32, roles: [String: Int32])? {
+        guard try scratch.ansar(["status"]).0 == 0 else { return nil }
+        return try pids(scratch)
+    }
+}
