@@ -9,14 +9,16 @@ import CShims
 /// result and keep logs without pipes to drain.
 public enum ChildProcess {
     /// Starts `path` with `arguments` and exactly `environment`; returns its pid. Its stdout and
-    /// stderr go to those files (nil: it shares this process's, and its stdin too). A `detached`
+    /// stderr go to those files (nil: it shares this process's, and its stdin too): stderr
+    /// appended, stdout truncated first unless `appendingOutput` (a result file is one run's; a
+    /// log that both streams share must append from both). A `detached`
     /// child starts a session of its own, so it outlives this process and its terminal. A `tied`
     /// child leads a process group of its own (``signalGroup(_:_:)`` reaches whatever it starts)
     /// and is killed by the kernel when this process ends, however it ends — a supervisor's roles.
     /// With `readiness`, the child gets its pipe to say when it is up (see ``Readiness``).
     public static func spawn(
         _ path: String, arguments: [String], environment: [String: String], stdout: String?, stderr: String?,
-        detached: Bool = false, tied: Bool = false,
+        appendingOutput: Bool = false, detached: Bool = false, tied: Bool = false,
         readiness: Readiness? = nil
     ) throws(SystemError) -> Int32 {
         precondition(!(detached && tied), "a child is either detached or tied to its parent")
@@ -26,10 +28,14 @@ public enum ChildProcess {
         defer { argv.forEach { free($0) } }
         let envp = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
         defer { envp.forEach { free($0) } }
+        let outputFlags = O_WRONLY | O_CREAT | (appendingOutput ? O_APPEND : O_TRUNC)
         let pid =
             try tied
-            ? spawnTied(path, argv, envp, stdout: stdout, stderr: stderr, readiness: readiness)
-            : spawnFree(path, argv, envp, stdout: stdout, stderr: stderr, detached: detached, readiness: readiness)
+            ? spawnTied(
+                path, argv, envp, stdout: stdout, outputFlags: outputFlags, stderr: stderr, readiness: readiness)
+            : spawnFree(
+                path, argv, envp, stdout: stdout, outputFlags: outputFlags, stderr: stderr, detached: detached,
+                readiness: readiness)
         if let readiness {
             // Only the child may hold the write end now, so its end closes the pipe.
             close(readiness.writeEnd)
@@ -40,18 +46,18 @@ public enum ChildProcess {
 
     private static func spawnTied(
         _ path: String, _ argv: [UnsafeMutablePointer<CChar>?], _ envp: [UnsafeMutablePointer<CChar>?],
-        stdout: String?, stderr: String?, readiness: Readiness?
+        stdout: String?, outputFlags: Int32, stderr: String?, readiness: Readiness?
     ) throws(SystemError) -> Int32 {
         var error: Int32 = 0
         let pid = cshims_spawn_tied(
-            path, argv, envp, stdout, stderr, readiness?.writeEnd ?? -1, Readiness.childDescriptor, &error)
+            path, argv, envp, stdout, outputFlags, stderr, readiness?.writeEnd ?? -1, Readiness.childDescriptor, &error)
         guard pid > 0 else { throw SystemError(error, "spawn") }
         return pid
     }
 
     private static func spawnFree(
         _ path: String, _ argv: [UnsafeMutablePointer<CChar>?], _ envp: [UnsafeMutablePointer<CChar>?],
-        stdout: String?, stderr: String?, detached: Bool, readiness: Readiness?
+        stdout: String?, outputFlags: Int32, stderr: String?, detached: Bool, readiness: Readiness?
     ) throws(SystemError) -> Int32 {
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)
@@ -73,7 +79,7 @@ public enum ChildProcess {
         defer { posix_spawn_file_actions_destroy(&actions) }
         if let stdout {
             posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-            posix_spawn_file_actions_addopen(&actions, 1, stdout, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+            posix_spawn_file_actions_addopen(&actions, 1, stdout, outputFlags, 0o600)
         }
         if let stderr { posix_spawn_file_actions_addopen(&actions, 2, stderr, O_WRONLY | O_CREAT | O_APPEND, 0o600) }
         if let readiness {

@@ -105,8 +105,10 @@ final class GroupRunner: Object {
     }
 
     private func launch(_ role: Role, _ context: Context) {
+        // Roles log at INFO to their own files unless told otherwise: `ansar log ROLE` has
+        // something to say about a role that ran well, not only about one that failed.
         let arguments = LaunchFlags.forRole(
-            role.name, home: home.layout, groupAddress: groupAddress, debugLevel: debugLevel)
+            role.name, home: home.layout, groupAddress: groupAddress, debugLevel: debugLevel ?? "INFO")
         home.rotateLog(role.name)
         do {
             let pid = try ChildProcess.spawn(

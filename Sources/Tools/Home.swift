@@ -180,9 +180,12 @@ struct Home {
         return tail.split(separator: "\n").last.map { String($0.prefix(300)) }
     }
 
-    func rotateLog(_ role: String) {
-        guard let size = SystemAccess.fileSize(log(role)), size > Self.logLimit else { return }
-        try? ChildProcess.rename(log(role), to: log(role) + ".1")
+    func rotateLog(_ role: String) { rotate(log(role)) }
+
+    /// Keeps the log at `path` bounded the same way (the group's log, at each start).
+    func rotate(_ path: String) {
+        guard let size = SystemAccess.fileSize(path), size > Self.logLimit else { return }
+        try? ChildProcess.rename(path, to: path + ".1")
     }
 
     /// Checks that a role's settings and input files, if any, are JSON objects.

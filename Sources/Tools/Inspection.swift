@@ -35,6 +35,9 @@ struct StartGroup: ParsableCommand {
                 throw ToolError("cannot find the ansar executable to start the runner")
             }
             ChildProcess.remove(home.state)
+            // The group's log carries on from the last run (bounded like a role's): its output and
+            // its errors both append, so neither overwrites the other.
+            home.rotate(home.groupLog)
             let readiness: Readiness
             do {
                 readiness = try Readiness()
@@ -43,7 +46,7 @@ struct StartGroup: ParsableCommand {
                     arguments: ["run", "--home-path=\(home.path)"] + host.arguments
                         + (debugLevel.map { ["--debug-level=\($0)"] } ?? []) + tuning.arguments,
                     environment: ChildProcess.currentEnvironment(), stdout: home.groupLog,
-                    stderr: home.groupLog, detached: true, readiness: readiness)
+                    stderr: home.groupLog, appendingOutput: true, detached: true, readiness: readiness)
             } catch {
                 throw ToolError("cannot start the runner: \(error)")
             }

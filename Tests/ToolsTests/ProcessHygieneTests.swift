@@ -29,7 +29,9 @@ struct ProcessHygieneTests {
         }
         var found: [String: Int32] = [:]
         for role in roles {
-            if case .string(let name)? = role["role"], case .integer(let pid)? = role["pid"] { found[name] = Int32(pid) }
+            if case .string(let name)? = role["role"], case .integer(let pid)? = role["pid"] {
+                found[name] = Int32(pid)
+            }
         }
         return (Int32(runner), found)
     }
@@ -65,7 +67,8 @@ struct ProcessHygieneTests {
         #expect(Set(roles.keys) == ["pub", "nap"], "\(roles)")
         kill(runner, SIGKILL)
         for (role, pid) in roles {
-            #expect(ChildProcess.waitForEnd(of: pid, upTo: .seconds(5)), "role \(role) (pid \(pid)) outlived its runner")
+            #expect(
+                ChildProcess.waitForEnd(of: pid, upTo: .seconds(5)), "role \(role) (pid \(pid)) outlived its runner")
         }
         let (again, _, againErrors) = try scratch.ansar(["start"])
         #expect(again == 0, "\(againErrors)")
@@ -119,6 +122,23 @@ struct ProcessHygieneTests {
         run.signal(SIGINT)
         #expect(run.wait() == 128 + SIGINT, "\(run.errors)")
         #expect(!run.errors.contains("failed"), "\(run.errors)")
+    }
+
+    @Test("group.log keeps every run, its output and its errors both; roles log at INFO to their own files")
+    func logsKeepEveryRun() throws {
+        let scratch = try Scratch()
+        try scratch.seedHome()
+        for _ in 0..<2 {
+            #expect(try scratch.ansar(["start"]).0 == 0)
+            // The runner prints the values at the end: wait for sub's before stopping.
+            #expect(try within(10) { try scratch.ansar(["returned", "sub"]).1 == welcome })
+            let (stopped, _, errors) = try scratch.ansar(["stop"])
+            #expect(stopped == 0, "\(errors)")
+        }
+        let log = Subprocess.read("\(scratch.home)/logs/group.log")
+        #expect(log.components(separatedBy: "sub: hello_welcome.Welcome").count == 3, "\(log)")
+        let (_, pubLog, _) = try scratch.ansar(["log", "pub"])
+        #expect(pubLog.contains(" info ") && pubLog.contains("subscriber arrived"), "\(pubLog)")
     }
 
     /// ``pids(_:)`` once a group runs, else nil.

@@ -56,11 +56,11 @@ int cshims_pipe_cloexec(int ends[2]);
 // starts) and the kernel sends it SIGKILL when the calling thread's process ends, however it ends
 // (PR_SET_PDEATHSIG, checked once at start against a parent that died first). Signals start
 // unblocked with default actions. With `stdout_path`, stdin is /dev/null and stdout that file
-// (truncated); with `stderr_path`, stderr that file (appended); a `pass_fd` >= 0 becomes
+// (opened with `stdout_flags`); with `stderr_path`, stderr that file (appended); a `pass_fd` >= 0 becomes
 // `pass_as` in the child. The pid, or -1 with `*error` the errno of the step that failed (exec's
 // own failure included).
 int cshims_spawn_tied(
-    const char *path, char *const argv[], char *const envp[], const char *stdout_path, const char *stderr_path,
-    int pass_fd, int pass_as, int *error);
+    const char *path, char *const argv[], char *const envp[], const char *stdout_path, int stdout_flags,
+    const char *stderr_path, int pass_fd, int pass_as, int *error);
 
 #endif
