@@ -185,6 +185,20 @@ public enum ChildProcess {
         try SystemAccess.writeFileAtomically(destination, bytes, mode: mode)
     }
 
+    /// Whether process `pid` is stopped (SIGSTOP: paused), from `/proc/PID/stat`.
+    public static func isStopped(_ pid: Int32) -> Bool {
+        // A /proc file says it is empty (size 0): read it as a stream.
+        let fd = open("/proc/\(pid)/stat", O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return false }
+        defer { Glibc.close(fd) }
+        var buffer = [UInt8](repeating: 0, count: 1_024)
+        let count = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress!, $0.count) }
+        guard count > 0 else { return false }
+        let bytes = buffer[..<count]
+        guard let close = bytes.lastIndex(of: UInt8(ascii: ")")), close + 2 < count else { return false }
+        return bytes[close + 2] == UInt8(ascii: "T") // after "pid (name) ", the state
+    }
+
     /// Whether process `pid` exists.
     public static func isAlive(_ pid: Int32) -> Bool { kill(pid, 0) == 0 || errno == EPERM }
 

@@ -156,6 +156,7 @@ final class GroupRunner: Object {
                     "role failed: restarting",
                     metadata: ["role": "\(child.role.name)", "exit": "\(exit)", "in": "\(delay)"])
                 pending.append(Pending(role: child.role, due: .after(delay)))
+                writeState()
                 continue
             }
             var outcome = read(child.role, exit)
@@ -196,19 +197,38 @@ final class GroupRunner: Object {
         context.startTimer(CheckChildren(), after: .nanoseconds(Int64(Deadline.now().nanoseconds(until: next))))
     }
 
-    /// What `ansar status` reads while the group runs.
+    /// What `ansar status` reads while the group runs: every role — running (with its pid),
+    /// waiting to restart, or ended (how, and whether the runner had asked it to stop).
     private func writeState() {
-        let roles = children.map { child in
-            JSON.object([
-                ("role", .string(child.role.name)), ("pid", .integer(Int64(child.pid))),
-                ("started", .double(child.started)),
-                ("restarts", .integer(Int64(restarts[child.role.name, default: 0]))),
-            ])
+        func entry(_ role: String, _ fields: [(String, JSON)]) -> JSON {
+            .object(
+                [("role", .string(role)), ("restarts", .integer(Int64(restarts[role, default: 0])))] + fields)
+        }
+        var entries: [String: JSON] = [:]
+        for outcome in outcomes {
+            entries[outcome.role] = entry(
+                outcome.role,
+                [
+                    ("state", .string(outcome.stoppedByRunner ? "stopped" : "\(outcome.exit)")),
+                    ("exit", .string("\(outcome.exit)")),
+                ])
+        }
+        for restart in pending {
+            entries[restart.role.name] = entry(restart.role.name, [("state", .string("restarting"))])
+        }
+        for child in children {
+            entries[child.role.name] = entry(
+                child.role.name,
+                [
+                    ("state", .string("running")), ("pid", .integer(Int64(child.pid))),
+                    ("started", .double(child.started)),
+                ])
         }
         let state = JSON.object([
             ("pid", .integer(Int64(ChildProcess.currentProcessID()))), ("group", .string(groupAddress.description)),
             ("started", .double(started)),
-            ("launched", .integer(Int64(launched))), ("roles", .array(roles)),
+            ("launched", .integer(Int64(launched))),
+            ("roles", .array(roles.compactMap { entries[$0.name] })),
         ])
         try? SystemAccess.writeFileAtomically(home.state, Array((state.pretty + "\n").utf8))
         if launched >= roles.count { ready?.announce() }

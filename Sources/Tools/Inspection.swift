@@ -97,7 +97,10 @@ struct StopGroup: ParsableCommand {
 
 struct Status: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Show the running group's roles: pid, uptime, restarts.", discussion: "Example: ansar status --json")
+        abstract: "Show every role of the running group: state, pid, uptime, restarts, last exit.",
+        discussion:
+            "States: running, paused, restarting, stopped (by the runner), exit N, killed by signal N. Example: ansar status --json"
+    )
     @OptionGroup var home: HomeOption
     @Flag(help: "Print the state as JSON.") var json = false
 
@@ -111,20 +114,54 @@ struct Status: ParsableCommand {
             }
             guard case .array(let roles)? = state["roles"] else { return }
             let now = SystemAccess.wallClock()
+            var rows = [["ROLE", "STATE", "PID", "UPTIME", "RESTARTS", "LAST EXIT"]]
             for role in roles {
-                guard case .string(let name)? = role["role"], case .integer(let pid)? = role["pid"],
-                    case .double(let started)? = role["started"]
-                else { continue }
-                let restarts =
-                    role["restarts"].flatMap { json -> Int64? in
-                        if case .integer(let count) = json { count } else { nil }
-                    } ?? 0
-                let uptime = String(format1: now - started)
+                guard case .string(let name)? = role["role"] else { continue }
+                func text(_ key: String) -> String? { if case .string(let value)? = role[key] { value } else { nil } }
+                func number(_ key: String) -> Int64? { if case .integer(let value)? = role[key] { value } else { nil } }
+                let pid = number("pid").map { Int32($0) }
+                var state = text("state") ?? "running"
+                if let pid, state == "running", ChildProcess.isStopped(pid) { state = "paused" }
+                let uptime: String
+                if case .double(let started)? = role["started"] {
+                    uptime = Duration.seconds(max(0, now - started)).humanUptime
+                } else {
+                    uptime = "-"
+                }
+                rows.append([
+                    name, state, pid.map(String.init) ?? "-", uptime, "\(number("restarts") ?? 0)",
+                    text("exit") ?? "-",
+                ])
+            }
+            let widths = (0..<rows[0].count).map { column in rows.map { $0[column].count }.max() ?? 0 }
+            for row in rows {
                 print(
-                    "\(name)\(String(repeating: " ", count: max(1, 16 - name.count)))\(pid)  \(uptime)s  restarts \(restarts)"
-                )
+                    zip(row, widths).map { $0 + String(repeating: " ", count: $1 - $0.count) }.joined(separator: "  ")
+                        .trimmingTrailingSpaces)
             }
         }
+    }
+}
+
+extension Duration {
+    /// "42s", "3m 05s", "2h 10m", "4d 3h": how long a role has run.
+    var humanUptime: String {
+        let seconds = Int(components.seconds)
+        if seconds < 60 { return "\(seconds)s" }
+        if seconds < 3_600 { return "\(seconds / 60)m \(String(format2: seconds % 60))s" }
+        if seconds < 86_400 { return "\(seconds / 3_600)h \(String(format2: seconds % 3_600 / 60))m" }
+        return "\(seconds / 86_400)d \(seconds % 86_400 / 3_600)h"
+    }
+}
+
+extension String {
+    /// Two digits, zero first.
+    init(format2 value: Int) { self = value < 10 ? "0\(value)" : "\(value)" }
+
+    var trimmingTrailingSpaces: String {
+        var text = self
+        while text.last == " " { text.removeLast() }
+        return text
     }
 }
 

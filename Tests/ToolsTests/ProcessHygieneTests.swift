@@ -141,6 +141,32 @@ struct ProcessHygieneTests {
         #expect(pubLog.contains(" info ") && pubLog.contains("subscriber arrived"), "\(pubLog)")
     }
 
+    @Test("status lists every role: running, paused, ended with its exit, with restarts and uptime")
+    func statusListsEveryRole() throws {
+        let scratch = try Scratch()
+        try scratch.script("crash", "echo 'no frobnicator' >&2\nexit 5")
+        try scratch.seedHome()
+        #expect(try scratch.ansar(["delete", "sub"]).0 == 0)
+        #expect(try scratch.ansar(["add", "crash", "crasher"]).0 == 0)
+        #expect(try scratch.ansar(["start"]).0 == 0)
+        func row(_ role: String) throws -> [String] {
+            let (_, table, _) = try scratch.ansar(["status"])
+            let line = table.split(separator: "\n").first { $0.hasPrefix(role + " ") } ?? ""
+            return line.split(separator: " ", omittingEmptySubsequences: true).map(String.init)
+        }
+        #expect(try within(10) { try row("crasher").contains("5") }, "crasher never shown as ended")
+        let crasher = try row("crasher")
+        #expect(crasher.starts(with: ["crasher", "exit", "5", "-", "-", "0", "exit", "5"]), "\(crasher)")
+        let pub = try row("pub")
+        #expect(pub.count == 6 && pub[1] == "running" && pub[3].hasSuffix("s") && pub[4] == "0", "\(pub)")
+        #expect(try scratch.ansar(["status"]).1.hasPrefix("ROLE "))
+        #expect(try scratch.ansar(["pause"]).0 == 0)
+        let paused = try within(5) { try row("pub").dropFirst().first == "paused" }
+        #expect(paused, "pub never shown as paused")
+        #expect(try scratch.ansar(["resume"]).0 == 0)
+        #expect(try scratch.ansar(["stop"]).0 == 0)
+    }
+
     /// ``pids(_:)`` once a group runs, else nil.
     static func pidsIfRunning(_ scratch: Scratch) throws -> (runner: Int32, roles: [String: Int32])? {
         guard try scratch.ansar(["status"]).0 == 0 else { return nil }
