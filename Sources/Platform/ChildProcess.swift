@@ -92,7 +92,7 @@ public enum ChildProcess {
     }
 
     /// How a child ended.
-    public enum Exit: Equatable, Sendable, CustomStringConvertible {
+    public enum Exit: Hashable, Sendable, CustomStringConvertible {
         case code(Int32)
         case signal(Int32)
 

@@ -53,6 +53,11 @@ final class GroupRunner: Object {
     /// Whom to tell once every role is launched (`ansar start`, waiting for a runner it detached).
     let ready: Readiness.Announcement?
     static let grace = Duration.seconds(3)
+    /// Failures another attempt cannot mend: a bad command line, a settings or input file that
+    /// does not fit. The role fails at once, whatever its retries.
+    static let unmendable: Set<ChildProcess.Exit> = [
+        .code(ExitStatus.usage.rawValue), .code(ExitStatus.badFile.rawValue),
+    ]
 
     var children: [Child] = []
     var outcomes: [RoleOutcome] = []
@@ -142,7 +147,9 @@ final class GroupRunner: Object {
                 continue
             }
             children.remove(at: index)
-            if exit != .code(0), !stopping, restarts[child.role.name, default: 0] < child.role.retries {
+            if exit != .code(0), !Self.unmendable.contains(exit), !stopping,
+                restarts[child.role.name, default: 0] < child.role.retries
+            {
                 // Failed, and its policy allows another attempt: after a backoff with jitter. The
                 // failed attempt is history too.
                 home.record(

@@ -393,6 +393,14 @@ struct AnsarTests {
         let (hastyCode, hastyOutput, _) = try scratch.ansar(["run", "--main-role=hasty"])
         #expect(hastyCode == 3)
         #expect(hastyOutput == "(no value: exit 3)\n")
+        // A usage error (64) is not retried: another attempt cannot mend it.
+        try scratch.script("confused", "echo x >> \(scratch.path)/attempts\nexit 64")
+        #expect(try scratch.ansar(["deploy", "\(scratch.path)/dist"]).0 == 0)
+        #expect(try scratch.ansar(["add", "confused", "lost", "--retries=3"]).0 == 0)
+        #expect(try scratch.ansar(["delete", "hasty"]).0 == 0)
+        let (lostCode, _, lostErrors) = try scratch.ansar(["run", "--main-role=lost"])
+        #expect(lostCode == 64, "\(lostErrors)")
+        #expect(Subprocess.read("\(scratch.path)/attempts") == "x\n", "attempts: one")
     }
 
     @Test("a role that ignores SIGTERM is killed after the grace period, and the group still ends")
