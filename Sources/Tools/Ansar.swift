@@ -175,9 +175,10 @@ struct Run: ParsableCommand {
             main role (or of the last failing role), 128+n for a role killed by signal n, 130 after Ctrl-C \
             (143 after SIGTERM).
 
-            Example: ansar run --main-role=sub
+            Examples: ansar run --main-role=sub; ansar run pub sub --main-role=sub (only those two roles)
             """)
     @OptionGroup var home: HomeOption
+    @Argument(help: "The roles to run (none: every role).") var roles: [String] = []
     @Option(help: "End the group when this role ends, and print its value.") var mainRole: String?
     @Option(help: "Send every role's logs to stderr from this level up (TRACE, DEBUG, INFO, NOTICE, WARNING, ERROR).")
     var debugLevel: String?
@@ -194,7 +195,7 @@ struct Run: ParsableCommand {
     }
 
     private func runGroup() throws(ToolError) -> Int32 {
-        let (home, roles) = try checkedGroup(home.homePath, mainRole: mainRole)
+        let (home, roles) = try checkedGroup(home.homePath, mainRole: mainRole, only: self.roles)
         guard ChildProcess.holdLock(home.lock) else {
             let pid = home.runningGroup().flatMap { json -> Int64? in
                 if case .integer(let pid)? = json["pid"] { pid } else { nil }
@@ -266,12 +267,23 @@ func reportFailure(_ outcome: RoleOutcome) {
 
 /// The home and its roles, checked before a group starts: at least one role, a known main role,
 /// every executable in place.
-func checkedGroup(_ path: String, mainRole: String?) throws(ToolError) -> (Home, [Role]) {
+/// `only`: the roles to run (empty: all of them); each must exist, and so must the main role among them.
+func checkedGroup(_ path: String, mainRole: String?, only: [String] = []) throws(ToolError) -> (Home, [Role]) {
     let home = try Home.open(path)
-    let roles = try home.roles()
+    let all = try home.roles()
+    var roles = all
     guard !roles.isEmpty else { throw ToolError("no roles in \(home.path): add one with `ansar add EXECUTABLE ROLE`") }
+    if !only.isEmpty {
+        for name in only where !roles.contains(where: { $0.name == name }) {
+            throw ToolError("unknown role \(name): see `ansar list`")
+        }
+        roles = roles.filter { only.contains($0.name) }
+    }
     if let mainRole, !roles.contains(where: { $0.name == mainRole }) {
-        throw ToolError("unknown main role \(mainRole): see `ansar list`")
+        throw ToolError(
+            !all.contains(where: { $0.name == mainRole })
+                ? "unknown main role \(mainRole): see `ansar list`"
+                : "main role \(mainRole) is not among the roles to run: \(only.joined(separator: " "))")
     }
     for role in roles where !ChildProcess.isExecutable("\(home.bin)/\(role.executable)") {
         throw ToolError(

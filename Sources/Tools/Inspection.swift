@@ -13,10 +13,11 @@ struct StartGroup: ParsableCommand {
         discussion:
             """
             Logs go to HOME/logs (the runner's to group.log; with --debug-level every role's too). Example: ansar \
-            start, then ansar status, ansar stop
+            start, then ansar status, ansar stop; ansar start pub (that role only)
             """
     )
     @OptionGroup var home: HomeOption
+    @Argument(help: "The roles to start (none: every role).") var roles: [String] = []
     @OptionGroup var host: HostOption
     @Option(help: "Send every role's logs to the runner's log (group.log) from this level up (TRACE … ERROR).")
     var debugLevel: String?
@@ -27,7 +28,7 @@ struct StartGroup: ParsableCommand {
         try perform { () throws(ToolError) in
             _ = try host.address()
             _ = try tuning.tuning()
-            let (home, roles) = try checkedGroup(home.homePath, mainRole: nil)
+            let (home, _) = try checkedGroup(home.homePath, mainRole: nil, only: roles)
             if home.runningGroup() != nil {
                 throw ToolError("a group is already running in \(home.path): `ansar stop` it first")
             }
@@ -43,7 +44,7 @@ struct StartGroup: ParsableCommand {
                 readiness = try Readiness()
                 _ = try ChildProcess.spawn(
                     ansar,
-                    arguments: ["run", "--home-path=\(home.path)"] + host.arguments
+                    arguments: ["run", "--home-path=\(home.path)"] + roles + host.arguments
                         + (debugLevel.map { ["--debug-level=\($0)"] } ?? []) + tuning.arguments,
                     environment: ChildProcess.currentEnvironment(), stdout: home.groupLog,
                     stderr: home.groupLog, appendingOutput: true, detached: true, readiness: readiness)

@@ -167,6 +167,25 @@ struct ProcessHygieneTests {
         #expect(try scratch.ansar(["stop"]).0 == 0)
     }
 
+    @Test("run and start take the roles to run; none means every role")
+    func someRoles() throws {
+        let scratch = try Scratch()
+        try scratch.script("crash", "exit 5")
+        try scratch.seedHome()
+        #expect(try scratch.ansar(["add", "crash", "crasher"]).0 == 0)
+        let (code, output, errors) = try scratch.ansar(["run", "pub", "sub", "--main-role=sub"])
+        #expect(code == 0 && output == welcome && errors.isEmpty, "\(errors)")
+        let unknown = try scratch.ansar(["run", "nosuch"])
+        #expect(unknown.0 == 1 && unknown.2 == "ansar: unknown role nosuch: see `ansar list`\n", "\(unknown.2)")
+        let outside = try scratch.ansar(["run", "pub", "--main-role=sub"])
+        #expect(
+            outside.0 == 1 && outside.2 == "ansar: main role sub is not among the roles to run: pub\n", "\(outside.2)")
+        #expect(try scratch.ansar(["start", "pub"]).0 == 0)
+        let (_, roles) = try Self.pids(scratch)
+        #expect(Set(roles.keys) == ["pub"], "\(roles)")
+        #expect(try scratch.ansar(["stop"]).0 == 0)
+    }
+
     /// ``pids(_:)`` once a group runs, else nil.
     static func pidsIfRunning(_ scratch: Scratch) throws -> (runner: Int32, roles: [String: Int32])? {
         guard try scratch.ansar(["status"]).0 == 0 else { return nil }
