@@ -9,6 +9,9 @@ import ProcessShim
 
 @main
 struct Ansar: ParsableCommand {
+    /// This build's version, and the version of the frames it speaks (peers must match it).
+    static let version = "ansar 0.15.0, wire frames v1"
+
     static let configuration = CommandConfiguration(
         commandName: "ansar",
         abstract: "Runs groups of processes that find each other by name.",
@@ -21,6 +24,7 @@ struct Ansar: ParsableCommand {
               ansar add subscribe-to-service sub
               ansar run --main-role=sub
             """,
+        version: Self.version,
         subcommands: [
             Create.self, Deploy.self, Add.self, List.self, Delete.self, Run.self, StartGroup.self, StopGroup.self,
             Status.self, Log.self,

@@ -184,6 +184,8 @@ struct ProcessHygieneTests {
         let (_, roles) = try Self.pids(scratch)
         #expect(Set(roles.keys) == ["pub"], "\(roles)")
         #expect(try scratch.ansar(["stop"]).0 == 0)
+        let version = try Subprocess.run("ansar", ["--version"])
+        #expect(version.0 == 0 && version.1.hasPrefix("ansar 0."), "\(version)")
     }
 
     /// ``pids(_:)`` once a group runs, else nil.
