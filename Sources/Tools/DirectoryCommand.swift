@@ -84,6 +84,15 @@ struct DirectoryCommand: ParsableCommand {
                 ChildProcess.signal(Int32(pid), SIGTERM)
                 return
             }
+            // One directory of a scope per home: a second would find the address taken, and its
+            // state file would hide the first from --stop. Refused at once; the first runs on.
+            if let json = try? JSON(objectAt: state), case .integer(let pid)? = json["pid"],
+                Int32(pid) != ChildProcess.currentProcessID(), ChildProcess.isAlive(Int32(pid))
+            {
+                throw ToolError(
+                    "a \(scope.rawValue) directory is already running from \(home.path) (pid \(pid)): "
+                        + "`ansar directory --scope=\(scope.rawValue) --stop` it first")
+            }
             let tuning = try self.tuning.tuning()
             let address = self.address ?? scope.defaultAddress
             guard let listen = try? SocketAddress(parsing: address) else {
@@ -165,7 +174,7 @@ struct DirectoryCommand: ParsableCommand {
             readiness = try Readiness()
             _ = try ChildProcess.spawn(
                 ansar, arguments: arguments, environment: ChildProcess.currentEnvironment(), stdout: log, stderr: log,
-                detached: true,
+                appendingOutput: true, detached: true,
                 readiness: readiness)
         } catch {
             throw ToolError("cannot start the directory: \(error)")

@@ -188,6 +188,24 @@ struct ProcessHygieneTests {
         #expect(version.0 == 0 && version.1.hasPrefix("ansar 0."), "\(version)")
     }
 
+    @Test("a second `directory --background` is refused at once; the first keeps running and --stop stops it")
+    func secondDirectoryRefused() throws {
+        let scratch = try Scratch()
+        #expect(try scratch.ansar(["create"]).0 == 0)
+        let address = "--address=@ansar-test-directory-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        let (first, _, firstErrors) = try scratch.ansar(["directory", "--background", address])
+        #expect(first == 0, "\(firstErrors)")
+        let state = "\(scratch.home)/tmp/directory.json"
+        let pid = try JSON(parsing: Subprocess.read(state))["pid"]
+        let (second, _, secondErrors) = try scratch.ansar(["directory", "--background", address])
+        #expect(second == 1, "\(secondErrors)")
+        #expect(secondErrors.hasPrefix("ansar: a host directory is already running from "), "\(secondErrors)")
+        #expect(try JSON(parsing: Subprocess.read(state))["pid"] == pid, "the first one's state is kept")
+        #expect(try scratch.ansar(["directory", "--stop"]).0 == 0)
+        guard case .integer(let number)? = pid else { return }
+        #expect(ChildProcess.waitForEnd(of: Int32(number), upTo: .seconds(5)), "--stop stopped the first one")
+    }
+
     /// ``pids(_:)`` once a group runs, else nil.
     static func pidsIfRunning(_ scratch: Scratch) throws -> (runner: Int32, roles: [String: Int32])? {
         guard try scratch.ansar(["status"]).0 == 0 else { return nil }
