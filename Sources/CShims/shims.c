@@ -39,6 +39,17 @@ short cshims_posix_spawn_setsid(void) { return POSIX_SPAWN_SETSID; }
 #include <fcntl.h>
 #include <unistd.h>
 int cshims_pidfd_open(int pid) { return (int)syscall(SYS_pidfd_open, pid, 0); }
+
+int cshims_lock_whole_file(int fd) {
+    struct flock lock = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 0, .l_pid = 0};
+    return fcntl(fd, F_OFD_SETLK, &lock);
+}
+
+int cshims_whole_file_locked(int fd) {
+    struct flock lock = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 0, .l_pid = 0};
+    if (fcntl(fd, F_OFD_GETLK, &lock) != 0) return -1;
+    return lock.l_type != F_UNLCK;
+}
 int cshims_pipe_cloexec(int ends[2]) { return pipe2(ends, O_CLOEXEC); }
 
 #include <errno.h>

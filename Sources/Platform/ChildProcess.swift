@@ -215,7 +215,7 @@ public enum ChildProcess {
     public static func holdLock(_ path: String) -> Bool {
         let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
         guard fd >= 0 else { return false }
-        guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
+        guard cshims_lock_whole_file(fd) == 0 else {
             close(fd)
             return false
         }
@@ -223,14 +223,13 @@ public enum ChildProcess {
     }
 
     /// Whether some process holds the lock on `path` (see ``holdLock(_:)``). Unlike a pid, a lock
-    /// ends with its process, not when the parent gets round to reaping it.
+    /// ends with its process, not when the parent gets round to reaping it. It only looks: a
+    /// ``holdLock(_:)`` at the same moment is never refused because of it.
     public static func isLockHeld(_ path: String) -> Bool {
-        let fd = open(path, O_RDWR | O_CLOEXEC)
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { return false }
         defer { close(fd) }
-        guard flock(fd, LOCK_EX | LOCK_NB) == 0 else { return true }
-        flock(fd, LOCK_UN)
-        return false
+        return cshims_whole_file_locked(fd) == 1
     }
 
     /// This process's id.

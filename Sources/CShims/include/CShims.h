@@ -51,6 +51,13 @@ int cshims_pidfd_open(int pid);
 // pipe2 is declared only under _GNU_SOURCE: a pipe whose two ends close on exec; 0 or -1.
 int cshims_pipe_cloexec(int ends[2]);
 
+// Open-file-description locks (F_OFD_SETLK, F_OFD_GETLK need _GNU_SOURCE) on the whole file `fd`
+// is open on: a write lock taken without waiting (0, or -1 with errno), and a look at whether
+// another description holds one (1 held, 0 free, -1 error) — a look that takes nothing, so it
+// cannot make a concurrent taker fail, as probing by taking would.
+int cshims_lock_whole_file(int fd);
+int cshims_whole_file_locked(int fd);
+
 // Starts `path` (argv, envp: NULL-terminated) as a child tied to this process, which posix_spawn
 // cannot do: it leads a process group of its own (so a signal to the group reaches everything it
 // starts) and the kernel sends it SIGKILL when the calling thread's process ends, however it ends
