@@ -6,6 +6,7 @@ import ProcessShim
 ///
 ///     greeter --name=Gladys --input-file=visitors.json
 ///     greeter --wait=30 &; kill -TERM $!        # stops early, says so
+///     greeter --wait=30 --threads=3 &; kill -TERM $!   # the same, beside three other runtimes
 struct Settings: Codable, Sendable {
     var name = "Buster"
     /// Seconds to wait for Stop before greeting.
@@ -14,6 +15,9 @@ struct Settings: Codable, Sendable {
     var stubborn = false
     /// Fail with this exit code instead of greeting (0: don't).
     var failWith = 0
+    /// Runtimes on threads of their own beside the main one, each waiting for the main one to
+    /// stop it: a signal to the process must reach the main one all the same.
+    var threads = 0
 }
 
 struct Visitors: Codable, Sendable {
@@ -29,6 +33,9 @@ struct Greeting: Message {
 
 struct Nobody: Message {}
 
+/// A helper runtime's main object is running (its loop, signals and all).
+struct HelperReady: Message {}
+
 Node.run(
     name: "greeter", about: "Greets its visitors (from the input file).", settings: Settings(), input: Visitors.self
 ) { mailbox, node in
@@ -36,6 +43,21 @@ Node.run(
     let logger = Logger(label: "greeter")
     if settings.failWith != 0 {
         throw Faulted("asked to fail", explanation: "--fail-with=\(settings.failWith)", exitCode: settings.failWith)
+    }
+    let main = mailbox.address
+    let helpers = (0..<settings.threads).map { _ in
+        RuntimeThread { helper in
+            try helper.send(HelperReady(), to: main)
+            _ = try await helper.select(Stop.self, timeout: .seconds(max(settings.wait, 1) + 5))
+            return Ack()
+        }
+    }
+    for _ in helpers { _ = try await mailbox.select(HelperReady.self, timeout: .seconds(10)) }
+    defer {
+        for helper in helpers {
+            if let address = helper.mainAddress() { try? mailbox.send(Stop(), to: address) }
+            _ = helper.wait()
+        }
     }
     var stopped = false
     if settings.wait > 0 {

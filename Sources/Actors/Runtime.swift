@@ -602,7 +602,8 @@ public final class Runtime: @unchecked Sendable {
 
     // MARK: - Running
 
-    /// Runs `main` (with signals SIGINT/SIGTERM sending it ``Stop``) until it completes, and
+    /// Runs `main` (with signals SIGINT/SIGTERM sending it ``Stop``, on the process's main thread;
+    /// a runtime on another thread leaves the signals to that one) until it completes, and
     /// returns what it completed with.
     public func run(_ main: some Object) throws(ReactorError) -> any Message {
         guard let address = create(main) else {
@@ -631,7 +632,9 @@ public final class Runtime: @unchecked Sendable {
     private func run(until address: Address) throws(ReactorError) -> any Message {
         main = address
         mainResult = nil
-        try reactor.watchSignals([SIGINT, SIGTERM] + extraSignals)
+        // The process's signals are the main thread's runtime's: with several runtimes, SIGTERM
+        // stops the one the program runs on its main thread, not whichever read it first.
+        if ThreadStarter.onMainThread { try reactor.watchSignals([SIGINT, SIGTERM] + extraSignals) }
         var handler = RuntimeHandler(runtime: self) { [unowned self] in mainResult != nil }
         runQueued() // what was created before the loop starts, before the first wait
         while mainResult == nil {

@@ -40,6 +40,18 @@ short cshims_posix_spawn_setsid(void) { return POSIX_SPAWN_SETSID; }
 #include <unistd.h>
 int cshims_pidfd_open(int pid) { return (int)syscall(SYS_pidfd_open, pid, 0); }
 
+#include <pthread.h>
+#include <signal.h>
+int cshims_is_main_thread(void) { return gettid() == getpid(); }
+
+void cshims_block_asynchronous_signals(void) {
+    sigset_t set;
+    sigfillset(&set);
+    int faults[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGABRT};
+    for (unsigned i = 0; i < sizeof faults / sizeof faults[0]; i++) sigdelset(&set, faults[i]);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+}
+
 int cshims_lock_whole_file(int fd) {
     struct flock lock = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 0, .l_pid = 0};
     return fcntl(fd, F_OFD_SETLK, &lock);

@@ -163,4 +163,18 @@ struct NodeTests {
         #expect(stubborn.wait() == 130)
         #expect(stubborn.output == "ansar.Aborted\n")
     }
+
+    @Test("with three more runtimes on threads of their own, SIGTERM reaches the main one: 100 of 100 runs")
+    func signalsReachTheMainRuntime() throws {
+        var stoppedRuns = 0
+        for _ in 0..<100 {
+            let node = try Subprocess("greeter", ["--wait=30", "--threads=3", "--debug-level=NOTICE"])
+            #expect(node.waitForError(containing: "waiting"))
+            node.signal(SIGTERM)
+            let code = node.wait(seconds: 10)
+            guard code == 0 && node.output.contains("stopped: true") else { break } // one miss is enough
+            stoppedRuns += 1
+        }
+        #expect(stoppedRuns == 100, "the main object got Stop in \(stoppedRuns) of 100 runs")
+    }
 }

@@ -31,7 +31,7 @@ struct LockTests {
                     probing.looks.add(1, ordering: .releasing)
                 }
             }
-            while probing.looks.load(ordering: .acquiring) < 10 {}  // it is looking now
+            while probing.looks.load(ordering: .acquiring) < 10 {} // it is looking now
             if !ChildProcess.holdLock(path) { refused += 1 }
             probing.stop.store(true, ordering: .releasing)
             join()

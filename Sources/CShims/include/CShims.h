@@ -51,6 +51,13 @@ int cshims_pidfd_open(int pid);
 // pipe2 is declared only under _GNU_SOURCE: a pipe whose two ends close on exec; 0 or -1.
 int cshims_pipe_cloexec(int ends[2]);
 
+// Whether the calling thread is the process's main thread (its id is the process's).
+int cshims_is_main_thread(void);
+// Blocks, on the calling thread, every signal but those the kernel sends to a thread for its own
+// fault (SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGABRT): a process-directed signal then never
+// takes its default action on this thread.
+void cshims_block_asynchronous_signals(void);
+
 // Open-file-description locks (F_OFD_SETLK, F_OFD_GETLK need _GNU_SOURCE) on the whole file `fd`
 // is open on: a write lock taken without waiting (0, or -1 with errno), and a look at whether
 // another description holds one (1 held, 0 free, -1 error) — a look that takes nothing, so it
