@@ -84,14 +84,19 @@ struct DirectoryCommand: ParsableCommand {
                 ChildProcess.signal(Int32(pid), SIGTERM)
                 return
             }
-            // One directory of a scope per home: a second would find the address taken, and its
-            // state file would hide the first from --stop. Refused at once; the first runs on.
-            if let json = try? JSON(objectAt: state), case .integer(let pid)? = json["pid"],
-                Int32(pid) != ChildProcess.currentProcessID(), ChildProcess.isAlive(Int32(pid))
-            {
+            // One directory of a scope per home, held by a lock that ends with its process: a second
+            // would find the address taken, and its state file would hide the first from --stop.
+            // Refused at once; the first runs on.
+            let lock = "\(home.path)/tmp/\(scope.stem).lock"
+            let taken = background ? !ChildProcess.isLockHeld(lock) : ChildProcess.holdLock(lock)
+            guard taken else {
+                let pid = (try? JSON(objectAt: state)).flatMap { json -> Int64? in
+                    if case .integer(let pid)? = json["pid"] { pid } else { nil }
+                }
                 throw ToolError(
-                    "a \(scope.rawValue) directory is already running from \(home.path) (pid \(pid)): "
-                        + "`ansar directory --scope=\(scope.rawValue) --stop` it first")
+                    "a \(scope.rawValue) directory is already running from \(home.path)"
+                        + "\(pid.map { " (pid \($0))" } ?? ""): `ansar directory --scope=\(scope.rawValue) --stop` it first"
+                )
             }
             let tuning = try self.tuning.tuning()
             let address = self.address ?? scope.defaultAddress

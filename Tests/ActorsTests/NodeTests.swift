@@ -113,7 +113,9 @@ struct NodeTests {
         // Flags win over the file; dump shows the result without running.
         let (_, dumped, _) = try Subprocess.run("greeter", role + ["--dump-settings", "--wait=2"])
         #expect(
-            dumped == "{\n  \"name\": \"Stored\",\n  \"wait\": 2.0,\n  \"stubborn\": false,\n  \"failWith\": 0\n}\n")
+            dumped
+                == "{\n  \"name\": \"Stored\",\n  \"wait\": 2.0,\n  \"stubborn\": false,\n  \"failWith\": 0,\n  \"threads\": 0\n}\n"
+        )
     }
 
     @Test(

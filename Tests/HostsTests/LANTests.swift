@@ -135,7 +135,7 @@ struct LANTests {
         let restarted = try hosts.c.ansarProcess(["run", "--host", "--debug-level=NOTICE"])
         #expect(subscriber.wait(seconds: 20) == 0, "\(subscriber.errors)")
         #expect(subscriber.output == seen(["available", "C to B", "dropped", "available", "C to B"]))
-        #expect(waitFor(restarted, "delivered"))
+        #expect(waitFor(restarted, "delivered"), "\(restarted.errors)")
     }
 
     @Test(
