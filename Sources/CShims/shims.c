@@ -106,7 +106,11 @@ int cshims_spawn_tied(
             int err = open(stderr_path, O_WRONLY | O_CREAT | O_APPEND, 0600);
             if (err < 0 || dup2(err, 2) < 0) failure = errno;
         }
-        if (!failure && pass_fd >= 0 && dup2(pass_fd, pass_as) < 0) failure = errno;
+        if (!failure && pass_fd >= 0) {
+            // dup2 onto itself keeps close-on-exec: clear it instead.
+            int passed = pass_fd == pass_as ? fcntl(pass_fd, F_SETFD, 0) : dup2(pass_fd, pass_as);
+            if (passed < 0) failure = errno;
+        }
         if (!failure) {
             execve(path, argv, envp);
             failure = errno;

@@ -14,7 +14,9 @@ public enum ChildProcess {
     /// log that both streams share must append from both). A `detached`
     /// child starts a session of its own, so it outlives this process and its terminal. A `tied`
     /// child leads a process group of its own (``signalGroup(_:_:)`` reaches whatever it starts)
-    /// and is killed by the kernel when this process ends, however it ends — a supervisor's roles.
+    /// and is killed by the kernel when the calling thread ends, however it ends (call it from the
+    /// thread that lives as long as the process, as a runner's main thread does) — a supervisor's
+    /// roles.
     /// With `readiness`, the child gets its pipe to say when it is up (see ``Readiness``).
     public static func spawn(
         _ path: String, arguments: [String], environment: [String: String], stdout: String?, stderr: String?,

@@ -67,8 +67,9 @@ int cshims_whole_file_locked(int fd);
 
 // Starts `path` (argv, envp: NULL-terminated) as a child tied to this process, which posix_spawn
 // cannot do: it leads a process group of its own (so a signal to the group reaches everything it
-// starts) and the kernel sends it SIGKILL when the calling thread's process ends, however it ends
-// (PR_SET_PDEATHSIG, checked once at start against a parent that died first). Signals start
+// starts) and the kernel sends it SIGKILL when the calling thread ends, however it ends
+// (PR_SET_PDEATHSIG, which is per thread: call it from the thread that lives as long as the
+// process, as a runner's main thread does; checked once at start against a parent that died first). Signals start
 // unblocked with default actions. With `stdout_path`, stdin is /dev/null and stdout that file
 // (opened with `stdout_flags`); with `stderr_path`, stderr that file (appended); a `pass_fd` >= 0 becomes
 // `pass_as` in the child. The pid, or -1 with `*error` the errno of the step that failed (exec's
