@@ -124,6 +124,28 @@ public enum SystemAccess {
             "\(parts.tm_year + 1900)-\(two(parts.tm_mon + 1))-\(two(parts.tm_mday))T\(two(parts.tm_hour)):\(two(parts.tm_min)):\(two(parts.tm_sec))"
     }
 
+    /// The last `count` bytes of the file at `path` (all of it if shorter), read from there: a log
+    /// of any length costs the same. Nil if it cannot be read.
+    public static func readTail(_ path: String, count: Int) -> [UInt8]? {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var info = stat()
+        guard fstat(fd, &info) == 0 else { return nil }
+        let start = max(0, Int(info.st_size) - count)
+        var bytes = [UInt8](repeating: 0, count: Int(info.st_size) - start)
+        var done = 0
+        while done < bytes.count {
+            let got = bytes.withUnsafeMutableBytes {
+                pread(fd, $0.baseAddress! + done, $0.count - done, off_t(start + done))
+            }
+            if got < 0 && errno == EINTR { continue }
+            guard got > 0 else { break } // shorter now than it was: what was read
+            done += got
+        }
+        return Array(bytes[..<done])
+    }
+
     /// The size of the file at `path`, if there is one.
     public static func fileSize(_ path: String) -> Int? {
         var info = stat()

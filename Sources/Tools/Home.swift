@@ -173,11 +173,8 @@ struct Home {
     /// Keeps a role's log bounded: past ``logLimit`` it becomes ROLE.log.1 (replacing the older).
     /// The last non-empty line of the file at `path` (read from its last 4 KiB), if any.
     func lastLine(of path: String) -> String? {
-        guard let size = SystemAccess.fileSize(path), size > 0,
-            let (bytes, _) = try? SystemAccess.readSmallFile(path, limit: max(size, 1))
-        else { return nil }
-        let tail = String(decoding: bytes.suffix(4_096), as: UTF8.self)
-        return tail.split(separator: "\n").last.map { String($0.prefix(300)) }
+        guard let bytes = SystemAccess.readTail(path, count: 4_096) else { return nil }
+        return String(decoding: bytes, as: UTF8.self).split(separator: "\n").last.map { String($0.prefix(300)) }
     }
 
     func rotateLog(_ role: String) { rotate(log(role)) }

@@ -55,12 +55,8 @@ struct StartGroup: ParsableCommand {
             switch readiness.wait(upTo: .seconds(10)) {
             case .ready: return
             case .ended:
-                let log =
-                    (try? SystemAccess.readSmallFile(home.groupLog, limit: 1 << 20)).map {
-                        String(decoding: $0.bytes, as: UTF8.self)
-                    } ?? ""
-                let last = log.split(separator: "\n").last.map(String.init) ?? "the runner ended"
-                throw ToolError("the group did not start: \(last)")
+                // The log keeps earlier runs: its last line is this one's.
+                throw ToolError("the group did not start: \(home.lastLine(of: home.groupLog) ?? "the runner ended")")
             case .timedOut: throw ToolError("the group did not come up within 10 s: see \(home.groupLog)")
             }
         }
