@@ -5,6 +5,16 @@ import Reactor
     import Glibc
 #endif
 
+/// Looks at `condition` every 5 ms for at most `seconds` (a bounded wait for something another
+/// process does, never a measure of speed): whether it came true.
+public func within(_ seconds: Double, _ condition: () throws -> Bool) rethrows -> Bool {
+    for _ in 0..<Int(seconds * 200) {
+        if try condition() { return true }
+        usleep(5_000)
+    }
+    return try condition()
+}
+
 /// A child process with stdout and stderr captured in files: a real process, as a runner would
 /// start one (through the same `ChildProcess` the runner uses).
 public final class Subprocess {
@@ -41,11 +51,7 @@ public final class Subprocess {
 
     /// Waits until stderr contains `text`, at most `seconds`.
     public func waitForError(containing text: String, seconds: Double = 10) -> Bool {
-        for _ in 0..<Int(seconds * 200) {
-            if errors.contains(text) { return true }
-            usleep(5_000)
-        }
-        return errors.contains(text)
+        within(seconds) { errors.contains(text) }
     }
 
     public func signal(_ number: Int32) { ChildProcess.signal(pid, number) }

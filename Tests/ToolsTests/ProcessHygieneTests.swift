@@ -7,15 +7,6 @@ import Testing
     import Glibc
 #endif
 
-/// Polls `condition` every 5 ms for at most `seconds`: whether it came true.
-func within(_ seconds: Double, _ condition: () throws -> Bool) rethrows -> Bool {
-    for _ in 0..<Int(seconds * 200) {
-        if try condition() { return true }
-        usleep(5_000)
-    }
-    return try condition()
-}
-
 @Suite("The ansar command keeps its processes: a role's tree stops with it, nothing outlives the runner")
 struct ProcessHygieneTests {
     /// The pids in `ansar status --json`: the runner's, and each role's by name.
