@@ -175,6 +175,10 @@ struct GroupScenario {
             ? [try! ServiceName("svc-\(publisher)")] : (0..<names).map { try! ServiceName("svc-\(publisher)-\($0)") }
     }
 
+    /// Settled with every publisher, and both ends of every session agree: where a run must end up
+    /// once its faults heal.
+    var healed: Bool { settled(live: publishers) && disagreements().isEmpty }
+
     func settled(live: [String]) -> Bool {
         let wanted = Dictionary(uniqueKeysWithValues: live.flatMap(names(of:)).map { ($0.text, 1) })
         return subscribers.allSatisfy { journal.openSessions(of: $0) == wanted }
@@ -399,34 +403,34 @@ struct GroupFaultTests {
                 var held: [(String, String)] = []
                 for _ in 0..<(1 + random.below(4)) {
                     let members = scenario.publishers + scenario.subscribers
-                    let member = members[Int(random.below(UInt64(members.count)))]
-                    let fault = Fault.allCases[Int(random.below(UInt64(Fault.allCases.count)))]
+                    let member = random.pick(members)
+                    let fault = random.pick(Fault.allCases)
                     scenario.journal.note("fault", "\(fault) \(member)")
                     switch fault {
                     case .cutMemberFromDirectory:
                         simulator.network.cut(member, "directory")
                     case .cutSubscriberFromPublisher:
-                        let subscriber = scenario.subscribers[Int(random.below(UInt64(scenario.subscribers.count)))]
-                        let publisher = scenario.publishers[Int(random.below(UInt64(scenario.publishers.count)))]
+                        let subscriber = random.pick(scenario.subscribers)
+                        let publisher = random.pick(scenario.publishers)
                         simulator.network.cut(subscriber, publisher)
                     case .partitionFromDirectory:
                         simulator.network.hold(member, "directory")
                         held.append((member, "directory"))
                     case .killAndRestartPublisher:
-                        let publisher = scenario.publishers[Int(random.below(UInt64(scenario.publishers.count)))]
+                        let publisher = random.pick(scenario.publishers)
                         try scenario.restart(publisher) { try scenario.startPublisher(publisher) }
                     case .publisherVanishes:
                         // Its peers hear nothing: no close, no reset. It comes back after up to 2 s.
-                        let publisher = scenario.publishers[Int(random.below(UInt64(scenario.publishers.count)))]
+                        let publisher = random.pick(scenario.publishers)
                         try scenario.restart(publisher, silently: true, pausingUpTo: .seconds(2)) {
                             try scenario.startPublisher(publisher)
                         }
                     case .publisherRetracts:
-                        let publisher = scenario.publishers[Int(random.below(UInt64(scenario.publishers.count)))]
+                        let publisher = random.pick(scenario.publishers)
                         scenario.retract(publisher, publishingAgainAfter: .milliseconds(Int64(random.below(500))))
                     case .forgedControl:
                         scenario.forge(
-                            from: scenario.subscribers[Int(random.below(UInt64(scenario.subscribers.count)))])
+                            from: random.pick(scenario.subscribers))
                     case .restartDirectory:
                         try scenario.restart("directory") { try scenario.startDirectory() }
                     }
@@ -435,7 +439,7 @@ struct GroupFaultTests {
                 for (a, b) in held { simulator.network.heal(a, b) }
                 scenario.journal.note("fault", "all healed")
                 let settled = try simulator.run(for: .seconds(30)) {
-                    scenario.settled(live: scenario.publishers) && scenario.disagreements().isEmpty
+                    scenario.healed
                 }
                 let before = scenario.receivedSoFar()
                 try simulator.run(for: .milliseconds(300))
@@ -468,7 +472,7 @@ struct GroupRefillTests {
                 try simulator.run(for: .milliseconds(Int64(simulator.simulation.below(300))))
                 try scenario.startDirectory()
                 let again = try simulator.run(for: .seconds(30)) {
-                    scenario.settled(live: scenario.publishers) && scenario.disagreements().isEmpty
+                    scenario.healed
                 }
                 #expect(again, scenario.report(seed, "refill", "not settled within 30 s of the directory's restart"))
                 scenario.checkRules(seed, "refill")
@@ -498,7 +502,7 @@ struct StallTests {
                 let everyone = ["directory"] + scenario.publishers + scenario.subscribers
                 // A short stall: the peers hear nothing for up to 1 s (they give up after 1.5 s),
                 // and the stalled process must not blame them for its own lateness either.
-                let short = everyone[Int(random.below(UInt64(everyone.count)))]
+                let short = random.pick(everyone)
                 let ends = scenario.journal.endsSoFar
                 let shortStall = Duration.milliseconds(Int64(100 + random.below(900)))
                 scenario.journal.note("fault", "\(short) stalls \(shortStall)")
@@ -523,13 +527,13 @@ struct StallTests {
                     scenario.journal.endsSoFar == endsBeforeJump,
                     scenario.report(seed, "stall", "a session ended over a clock jump of \(jump)"))
                 // A long one: the peers let it go; when it turns again, all comes back.
-                let long = everyone[Int(random.below(UInt64(everyone.count)))]
+                let long = random.pick(everyone)
                 let longStall = Duration.milliseconds(Int64(3_000 + random.below(2_000)))
                 scenario.journal.note("fault", "\(long) stalls \(longStall)")
                 simulator.stall(long, until: simulator.now + longStall)
                 try simulator.run(for: longStall)
                 let back = try simulator.run(for: .seconds(30)) {
-                    scenario.settled(live: scenario.publishers) && scenario.disagreements().isEmpty
+                    scenario.healed
                 }
                 #expect(back, scenario.report(seed, "stall", "not back within 30 s of a \(longStall) stall of \(long)"))
                 scenario.checkRules(seed, "stall")
@@ -556,7 +560,7 @@ struct HostScopeTests {
                 let first = try scenario.startAll(settlingWithin: .seconds(10))
                 #expect(first, scenario.report(seed, "host", "not settled within 10 s"))
                 for _ in 0..<(1 + random.below(3)) {
-                    let fault = Fault.allCases[Int(random.below(UInt64(Fault.allCases.count)))]
+                    let fault = random.pick(Fault.allCases)
                     let index = Int(random.below(2))
                     scenario.journal.note("fault", "\(fault) \(index)")
                     switch fault {
@@ -576,7 +580,7 @@ struct HostScopeTests {
                     try simulator.run(for: .milliseconds(Int64(random.below(1_500))))
                 }
                 let settled = try simulator.run(for: .seconds(30)) {
-                    scenario.settled(live: scenario.publishers) && scenario.disagreements().isEmpty
+                    scenario.healed
                 }
                 #expect(
                     settled,

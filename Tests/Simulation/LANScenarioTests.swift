@@ -28,7 +28,7 @@ struct LANScopeTests {
                 #expect(first, scenario.report(seed, "lan", "not settled within 15 s"))
                 var partitions: [(String, String)] = []
                 for _ in 0..<(1 + random.below(4)) {
-                    let fault = Fault.allCases[Int(random.below(UInt64(Fault.allCases.count)))]
+                    let fault = random.pick(Fault.allCases)
                     let index = Int(random.below(UInt64(Self.hosts)))
                     let other = (index + 1 + Int(random.below(UInt64(Self.hosts - 1)))) % Self.hosts
                     scenario.journal.note("fault", "\(fault) \(index) \(other)")
@@ -68,7 +68,7 @@ struct LANScopeTests {
                 let winner = simulator.processes[Self.secondLAN] != nil ? 0 : Self.hosts - 1
                 let expected = "\(GroupScenario.hostAddress(winner)):\(GroupScenario.lanAddress.port ?? 0)"
                 let settled = try simulator.run(for: .seconds(40)) {
-                    scenario.settled(live: scenario.publishers) && scenario.disagreements().isEmpty
+                    scenario.healed
                         && scenario.lanDirectoriesChosen().values.allSatisfy { $0 == expected }
                 }
                 #expect(

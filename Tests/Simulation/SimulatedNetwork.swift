@@ -87,11 +87,16 @@ final class SimulatedNetwork {
         [DatagramSocket.Interface(name: "sim0", address: host(of: process), broadcast: Self.broadcast)]
     }
 
+    /// The host an IPv4 address means to `process`: its own for 0.0.0.0 and loopback.
+    func resolve(_ ip: String, from process: String) -> String {
+        ip == "0.0.0.0" || ip.hasPrefix("127.") ? host(of: process) : ip
+    }
+
     /// Where `address` is, seen from `process`: a TCP port at an address, or a Unix name on its host.
     func key(_ address: SocketAddress, from process: String) -> String {
         switch address {
         case .ipv4(let ip, let port):
-            "tcp \(ip == "0.0.0.0" || ip.hasPrefix("127.") ? host(of: process) : ip):\(port)"
+            "tcp \(resolve(ip, from: process)):\(port)"
         default: "\(host(of: process)) \(address)"
         }
     }
@@ -143,7 +148,7 @@ final class SimulatedNetwork {
         if case .ipv4(let ip, let port) = address {
             // TCP: from this host's address and a port of its own, to the listener's host.
             local = .ipv4(host(of: process), port: freePort())
-            target = .ipv4(ip == "0.0.0.0" || ip.hasPrefix("127.") ? host(of: process) : ip, port: port)
+            target = .ipv4(resolve(ip, from: process), port: port)
         }
         let client = Endpoint(process: process, local: local, peer: target)
         let server = Endpoint(process: listener.backend.process, local: target, peer: local)
@@ -255,7 +260,7 @@ final class SimulatedNetwork {
     /// sockets of that host. Lost across a partition, or at a full receiver.
     func sendDatagram(_ bytes: [UInt8], from endpoint: DatagramEndpoint, to host: String, port: UInt16) {
         let sender = endpoint.process
-        let local = host.hasPrefix("127.") ? self.host(of: sender) : host
+        let local = resolve(host, from: sender)
         let from = SocketAddress.ipv4(self.host(of: sender), port: endpoint.port)
         for receiver in datagrams where receiver.port == port && !receiver.closed {
             let reached =

@@ -159,3 +159,8 @@ final class SimulatedProcess {
 
     func kill() { backend.shutdown() }
 }
+
+extension Simulation {
+    /// One of `items`, drawn from the seed.
+    func pick<T>(_ items: [T]) -> T { items[Int(below(UInt64(items.count)))] }
+}
