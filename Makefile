@@ -80,6 +80,7 @@ downstream: system-packages
 	out="$$("$$bin/outside" "no spaces")" && echo "$$out" | grep -q 'bigArrived: 262144' && echo "$$out" | grep -q 'welcome: "Buster to outside"' \
 	  && echo "$$out" | grep -q 'holds' || { echo "Downstream outside printed: $$out"; exit 1; }; \
 	echo "downstream: README's tour and the outside check pass"
+	@python3 Downstream/readme/check-shell-tour.py
 
 ## Release build of Benchmarks/ (its own package): raw C baseline and the reactor, in one run.
 bench: system-packages

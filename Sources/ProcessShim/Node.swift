@@ -71,6 +71,10 @@ public enum Node {
         name: String, about: String, settings defaults: Settings, input: Input.Type, arguments: [String],
         run: (Runtime, NodeEnvironment<Settings, Input>) throws -> any Message
     ) -> Int32 {
+        // A runner's pipe (before any thread starts: it edits the environment): told once the
+        // command line, files, lock and runtime are good, so a role that cannot start is seen as
+        // failing at launch, not as a running role that ended.
+        let launch = Readiness.inherited()
         do throws(NodeFailure) {
             let options = try NodeOptions(parsing: arguments)
             if options.help {
@@ -79,6 +83,7 @@ public enum Node {
             }
             let (settings, settingsJSON) = try options.settings(defaults)
             let loaded = try options.input(input)
+            if options.check { return ExitStatus.success.rawValue }
             if options.dumpSettings {
                 print(settingsJSON.pretty)
                 return ExitStatus.success.rawValue
@@ -114,6 +119,7 @@ public enum Node {
             do {
                 let runtime = try tuning.makeRuntime(secret: secret)
                 runtime.pubSub.groupAddress = group
+                launch?.announce()
                 value = try run(runtime, environment)
             } catch {
                 throw NodeFailure(code: .framework, message: "cannot run: \(error)")

@@ -34,6 +34,7 @@ struct NodeOptions {
     var storeSettings = false
     var dumpSettings = false
     var dumpInput = false
+    var check = false
     /// Link and loop settings from the flags (laid over the environment's).
     var tuning = Tuning()
     var settingFlags: [(name: String, value: String?)] = []
@@ -52,6 +53,7 @@ struct NodeOptions {
           --store-settings         save the settings, with these flags applied, and exit
           --dump-settings          print the settings as JSON and exit
           --dump-input             print the input as JSON and exit
+          --check                  check the settings and input (types, unknown keys) and exit
         """ + "\n"
         + Tuning.settings.map { setting in
             let flag = "  --\(setting.flag)=VALUE"
@@ -123,6 +125,7 @@ struct NodeOptions {
             case "store-settings": storeSettings = try flag()
             case "dump-settings": dumpSettings = try flag()
             case "dump-input": dumpInput = try flag()
+            case "check": check = try flag()
             case _ where Tuning.isSetting(name):
                 let setting = try text()
                 do throws(TuningError) { try tuning.set(name, to: setting) } catch {
@@ -180,7 +183,8 @@ struct NodeOptions {
             let file = try Self.readJSON(path, required: settingsFile != nil, what: "settings file")
         {
             json = json.overlaid(with: file)
-            _ = try Self.decode(Settings.self, json, source: "settings file \(path)", code: .badFile)
+            let decoded = try Self.decode(Settings.self, json, source: "settings file \(path)", code: .badFile)
+            try Self.refuseUnknownKeys(file, understood: decoded, source: "settings file \(path)")
         }
         for (name, value) in settingFlags {
             json = try Self.apply(flag: name, value, to: json)
@@ -192,7 +196,36 @@ struct NodeOptions {
     func input<Input: Codable>(_: Input.Type) throws(NodeFailure) -> (Input, JSON)? {
         guard let path = inputPath, let json = try Self.readJSON(path, required: inputFile != nil, what: "input file")
         else { return nil }
-        return (try Self.decode(Input.self, json, source: "input file \(path)", code: .badFile), json)
+        let decoded = try Self.decode(Input.self, json, source: "input file \(path)", code: .badFile)
+        try Self.refuseUnknownKeys(json, understood: decoded, source: "input file \(path)")
+        return (decoded, json)
+    }
+
+    /// A file's members that its type does not know would be dropped in silence by decoding (a
+    /// typo'd key, say): they are refused, named, with the keys that are known there. What the
+    /// type knows is what the decoded value encodes to, so optional members set in the file count
+    /// as known; a null member counts as absent.
+    static func refuseUnknownKeys(_ given: JSON, understood value: some Encodable, source: String)
+        throws(NodeFailure)
+    {
+        guard let understood = try? JSON(encoding: value) else { return }
+        if let (path, known) = firstUnknownKey(given, understood: understood, at: []) {
+            let knownText = known.isEmpty ? "none" : known.joined(separator: ", ")
+            throw NodeFailure(
+                code: .badFile,
+                message: "\(source): unknown key \(path.joined(separator: ".")) (known there: \(knownText))")
+        }
+    }
+
+    private static func firstUnknownKey(_ given: JSON, understood: JSON, at path: [String])
+        -> ([String], [String])?
+    {
+        guard case .object(let members) = given, case .object(let known) = understood else { return nil }
+        for (key, value) in members where value != .null {
+            guard let match = known.first(where: { $0.0 == key }) else { return (path + [key], known.map(\.0)) }
+            if let found = firstUnknownKey(value, understood: match.1, at: path + [key]) { return found }
+        }
+        return nil
     }
 
     static func decode<T: Decodable>(_ type: T.Type, _ json: JSON, source: String, code: ExitStatus) throws(NodeFailure)

@@ -73,33 +73,52 @@ struct Create: ParsableCommand {
                     throw ToolError("\(error); no home was created")
                 }
             }
-            _ = try Home.create(at: home.homePath, secret: secret)
+            let made = try Home.create(at: home.homePath, secret: secret)
+            print(
+                "created the home \(made.path)\(realmOf == nil ? " with a fresh realm secret" : " in the realm of \(realmOf!)")"
+            )
         }
     }
 }
 
 struct Deploy: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Copy the executables of a folder into the home.",
-        discussion: "Example: ansar deploy .build/release")
+        abstract: "Copy executables into the home: every executable of a folder, or one file.",
+        discussion: "Examples: ansar deploy .build/release; ansar deploy .build/release/publish-a-service")
     @OptionGroup var home: HomeOption
-    @Argument(help: "The folder holding the executables.") var folder: String
+    @Argument(help: "A folder of executables, or one executable.") var source: String
 
     func run() throws {
         try perform { () throws(ToolError) in
             let home = try Home.open(home.homePath)
-            guard let names = ChildProcess.files(in: folder) else {
-                throw ToolError("cannot read folder \(folder): give a folder of executables")
+            var executables: [(path: String, name: String)] = []
+            var skipped: [String] = []
+            if let names = ChildProcess.files(in: source) {
+                for name in names.sorted() {
+                    if ChildProcess.isExecutable("\(source)/\(name)") {
+                        executables.append(("\(source)/\(name)", name))
+                    } else {
+                        skipped.append(name)
+                    }
+                }
+                guard !executables.isEmpty else { throw ToolError("no executables in \(source)") }
+            } else if ChildProcess.isExecutable(source) {
+                executables = [(source, String(source.split(separator: "/").last ?? Substring(source)))]
+            } else {
+                throw ToolError(
+                    SystemAccess.exists(source)
+                        ? "\(source) is not executable: `chmod +x` it, or give a folder of executables"
+                        : "cannot read \(source): give a folder of executables, or one executable")
             }
-            let executables = names.filter { ChildProcess.isExecutable("\(folder)/\($0)") }
-            guard !executables.isEmpty else { throw ToolError("no executables in \(folder)") }
-            for name in executables {
+            for (path, name) in executables {
                 do {
-                    try ChildProcess.copy("\(folder)/\(name)", to: "\(home.bin)/\(name)")
+                    try ChildProcess.copy(path, to: "\(home.bin)/\(name)")
                 } catch {
-                    throw ToolError("cannot copy \(folder)/\(name) into \(home.bin): \(error)")
+                    throw ToolError("cannot copy \(path) into \(home.bin): \(error)")
                 }
             }
+            print("deployed \(executables.map(\.name).joined(separator: ", ")) into \(home.bin)")
+            if !skipped.isEmpty { print("skipped (not executable): \(skipped.joined(separator: ", "))") }
         }
     }
 }
@@ -118,6 +137,7 @@ struct Add: ParsableCommand {
         try perform { () throws(ToolError) in
             guard retries >= 0 else { throw ToolError("--retries must be 0 or more") }
             try Home.open(home.homePath).add(Role(name: role, executable: executable, retries: retries))
+            print("added role \(role), played by \(executable)")
         }
     }
 }
@@ -166,6 +186,7 @@ struct Delete: ParsableCommand {
                 throw ToolError("unknown role \(role): see `ansar list`")
             }
             ChildProcess.remove(home.entry(role))
+            print("deleted role \(role) (its settings and input stay)")
         }
     }
 }

@@ -13,25 +13,85 @@ extension HomeLayout.RoleFile: ExpressibleByArgument {}
 struct SetFile: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "set",
-        abstract: "Store a role's settings or input from a JSON file (checked before it replaces anything).",
-        discussion: "Example: ansar set settings sub --file sub.json")
+        abstract: "Store a role's settings or input: a JSON file, KEY=VALUE changes, or both (checked first).",
+        discussion: """
+            The role's executable checks them (`--check`: types, unknown keys) before anything is replaced. \
+            A VALUE that reads as JSON (5, true, [1,2], {"a":1}, "quoted") is taken as that, anything else as \
+            text; KEY may be a dotted path. Examples: ansar set settings sub --file sub.json; ansar set settings \
+            sub clientName=Ann; some-tool | ansar set input sub --file -
+            """)
     @OptionGroup var home: HomeOption
     @Argument(help: "settings or input") var kind: RoleFile
     @Argument(help: "The role.") var role: String
-    @Option(help: "The JSON file to store.") var file: String
+    @Argument(help: "KEY=VALUE changes, applied over the file (or over what is stored).") var changes: [String] = []
+    @Option(help: "The JSON file to store (- for standard input).") var file: String?
 
     func run() throws {
         try perform { () throws(ToolError) in
             let home = try Home.open(home.homePath)
-            _ = try home.role(role)
-            let json: JSON
-            do {
-                json = try JSON(objectAt: file)
-            } catch {
-                throw ToolError("\(file): \(error); nothing was stored")
+            let role = try home.role(self.role)
+            guard file != nil || !changes.isEmpty else {
+                throw ToolError("nothing to set: give --file FILE, --file - or KEY=VALUE")
             }
-            try home.store(json, kind, for: role)
+            var json: JSON
+            if let file { json = try Self.read(file) } else { json = try home.stored(kind, of: role.name) }
+            for change in changes { json = try Self.apply(change, to: json) }
+            let outcome = try home.check(json, kind, for: role)
+            try home.store(json, kind, for: role.name)
+            switch outcome {
+            case .fits: print("stored \(kind.rawValue) for \(role.name)")
+            case .unchecked(let why): print("stored \(kind.rawValue) for \(role.name), unchecked: \(why)")
+            }
         }
+    }
+
+    static func read(_ file: String) throws(ToolError) -> JSON {
+        let source = file == "-" ? "standard input" : file
+        do {
+            if file == "-" {
+                var text = ""
+                while let line = readLine(strippingNewline: false) {
+                    text += line
+                    guard text.utf8.count <= 16 << 20 else { throw ToolError("more than 16 MiB") }
+                }
+                let json = try JSON(parsing: text)
+                guard case .object = json else { throw ToolError("expected a JSON object") }
+                return json
+            }
+            return try JSON(objectAt: file)
+        } catch {
+            throw ToolError("\(source): \(error); nothing was stored")
+        }
+    }
+
+    /// `KEY=VALUE`, `a.b=VALUE`: the member set (made if absent), the value JSON if it reads as
+    /// JSON, else text.
+    static func apply(_ change: String, to json: JSON) throws(ToolError) -> JSON {
+        guard let equals = change.firstIndex(of: "="), equals != change.startIndex else {
+            throw ToolError("\(change): expected KEY=VALUE; nothing was stored")
+        }
+        let keys = change[..<equals].split(separator: ".", omittingEmptySubsequences: false).map(String.init)
+        guard !keys.contains(where: \.isEmpty) else {
+            throw ToolError("\(change): a key part is empty; nothing was stored")
+        }
+        let text = String(change[change.index(after: equals)...])
+        let value = (try? JSON(parsing: text)) ?? .string(text)
+        return json.setting(keys[...], to: value)
+    }
+}
+
+extension JSON {
+    /// This object with the member at `keys` set to `value`, objects made on the way as needed.
+    func setting(_ keys: ArraySlice<String>, to value: JSON) -> JSON {
+        guard let first = keys.first else { return value }
+        var members: [(String, JSON)] = []
+        if case .object(let existing) = self { members = existing }
+        if let index = members.firstIndex(where: { $0.0 == first }) {
+            members[index].1 = members[index].1.setting(keys.dropFirst(), to: value)
+        } else {
+            members.append((first, JSON.object([]).setting(keys.dropFirst(), to: value)))
+        }
+        return .object(members)
     }
 }
 
@@ -77,8 +137,12 @@ struct History: ParsableCommand {
 
 struct Edit: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Edit a role's settings or input with $EDITOR; stored only if it is still valid JSON.",
-        discussion: "Example: EDITOR=nano ansar edit settings sub")
+        abstract:
+            "Edit a role's settings or input with $EDITOR; stored only if it is valid JSON that the role accepts.",
+        discussion: """
+            An edit that does not fit is not thrown away: on a terminal the editor opens again on it; otherwise \
+            it is kept in HOME/tmp and its path printed. Example: EDITOR=nano ansar edit settings sub
+            """)
     @OptionGroup var home: HomeOption
     @Argument(help: "settings or input") var kind: RoleFile
     @Argument(help: "The role.") var role: String
@@ -86,33 +150,56 @@ struct Edit: ParsableCommand {
     func run() throws {
         try perform { () throws(ToolError) in
             let home = try Home.open(home.homePath)
-            _ = try home.role(role)
-            let stored = home.file(kind, of: role)
-            let draft = "\(home.path)/tmp/\(kind.rawValue)-\(role).edit.json"
+            let role = try home.role(self.role)
+            let stored = home.file(kind, of: role.name)
+            let draft = "\(home.path)/tmp/\(kind.rawValue)-\(role.name).edit.json"
             let current = (try? SystemAccess.readSmallFile(stored, limit: 16 << 20).bytes) ?? Array("{}\n".utf8)
             do {
                 try SystemAccess.writeFileAtomically(draft, current, mode: 0o600)
             } catch {
                 throw ToolError("cannot prepare \(draft): \(error)")
             }
-            defer { ChildProcess.remove(draft) }
             let environment = ChildProcess.currentEnvironment()
             let editor = environment["VISUAL"] ?? environment["EDITOR"] ?? "vi"
-            // Through the shell, so that EDITOR may carry arguments ("code -w"); on this terminal.
-            guard
-                let pid = try? ChildProcess.spawn(
-                    "/bin/sh", arguments: ["-c", "\(editor) \"$0\"", draft], environment: environment, stdout: nil,
-                    stderr: nil)
-            else { throw ToolError("cannot start the editor \(editor): set EDITOR") }
-            let exit = ChildProcess.wait(pid)
-            guard exit == .code(0) else { throw ToolError("the editor ended with \(exit): nothing was stored") }
-            let edited: JSON
-            do {
-                edited = try JSON(objectAt: draft)
-            } catch {
-                throw ToolError("the edited \(kind.rawValue) are not valid (\(error)): nothing was stored")
+            while true {
+                // Through the shell, so that EDITOR may carry arguments ("code -w"); on this terminal.
+                guard
+                    let pid = try? ChildProcess.spawn(
+                        "/bin/sh", arguments: ["-c", "\(editor) \"$0\"", draft], environment: environment,
+                        stdout: nil, stderr: nil)
+                else {
+                    ChildProcess.remove(draft)
+                    throw ToolError("cannot start the editor \(editor): set EDITOR")
+                }
+                let exit = ChildProcess.wait(pid)
+                guard exit == .code(0) else {
+                    ChildProcess.remove(draft)
+                    throw ToolError("the editor ended with \(exit): nothing was stored")
+                }
+                do throws(ToolError) {
+                    let edited: JSON
+                    do {
+                        edited = try JSON(objectAt: draft)
+                    } catch {
+                        throw ToolError("the edited \(kind.rawValue) are not valid (\(error))")
+                    }
+                    _ = try home.check(edited, kind, for: role)
+                    try home.store(edited, kind, for: role.name)
+                    ChildProcess.remove(draft)
+                    print("stored \(kind.rawValue) for \(role.name)")
+                    return
+                } catch {
+                    // Not thrown away: edited again at a terminal, kept otherwise.
+                    guard isatty(0) == 1 else {
+                        throw ToolError("\(error); nothing was stored, the edit is in \(draft)")
+                    }
+                    SystemAccess.writeStandardError("ansar: \(error)\nedit again? [Y/n] ")
+                    let answer = readLine()?.lowercased() ?? "n"
+                    guard answer.isEmpty || answer.hasPrefix("y") else {
+                        throw ToolError("nothing was stored, the edit is in \(draft)")
+                    }
+                }
             }
-            try home.store(edited, kind, for: role)
         }
     }
 }

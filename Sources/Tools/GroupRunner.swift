@@ -35,12 +35,17 @@ final class GroupRunner: Object {
         let pid: Int32
         let started: Double
         var stopSent: Deadline?
+        /// Its word that it is up, while the group's launch waits for it (first attempts only).
+        var launch: Readiness?
+        let launchedAt = Deadline.now()
     }
 
     /// A failed role waiting for its next attempt.
     struct Pending {
         let role: Role
         let due: Deadline
+        /// How the failed attempt ended.
+        let exit: ChildProcess.Exit
     }
 
     let home: Home
@@ -53,6 +58,10 @@ final class GroupRunner: Object {
     /// Whom to tell once every role is launched (`ansar start`, waiting for a runner it detached).
     let ready: Readiness.Announcement?
     static let grace = Duration.seconds(3)
+    /// A role that does not say it is up (not an ansar node) counts as up once it has run this long.
+    static let launchWindow = Duration.milliseconds(500)
+    /// How often a launch that is not settled yet is looked at: a word through a pipe raises no signal.
+    static let launchPoll = Duration.milliseconds(5)
     /// Failures another attempt cannot mend: a bad command line, a settings or input file that
     /// does not fit. The role fails at once, whatever its retries.
     static let unmendable: Set<ChildProcess.Exit> = [
@@ -66,6 +75,10 @@ final class GroupRunner: Object {
     /// Roles that had to be killed after the grace period.
     var killed: [String] = []
     var launched = 0
+    /// Whether every role's first attempt has said it is up or ended: the group is launched.
+    var launchSettled = false
+    /// The roles that ended badly before it settled, and how (what `ansar start` reports).
+    var failedAtLaunch: [(String, String)] = []
     var pending: [Pending] = []
     var restarts: [String: Int] = [:]
     var backoffs: [String: Backoff] = [:]
@@ -94,7 +107,7 @@ final class GroupRunner: Object {
         switch message {
         case is Start:
             context.create(ScopeDirectory(listening: groupAddress, scope: .group, parent: hostAddress))
-            for role in roles { launch(role, context) }
+            for role in roles { launch(role, context, first: true) }
             writeState()
             check(context) // a child that could not start, or ended already
         case let signalled as Signalled where signalled.signal == SIGCHLD:
@@ -109,19 +122,21 @@ final class GroupRunner: Object {
         }
     }
 
-    private func launch(_ role: Role, _ context: Context) {
+    private func launch(_ role: Role, _ context: Context, first: Bool = false) {
         // Roles log at INFO to their own files unless told otherwise: `ansar log ROLE` has
         // something to say about a role that ran well, not only about one that failed.
         let arguments = LaunchFlags.forRole(
             role.name, home: home.layout, groupAddress: groupAddress, debugLevel: debugLevel ?? "INFO")
         home.rotateLog(role.name)
         do {
+            let launch = first ? try Readiness() : nil
             let pid = try ChildProcess.spawn(
                 "\(home.bin)/\(role.executable)", arguments: arguments, environment: environment,
                 stdout: home.result(role.name),
                 stderr: debugLevel == nil ? home.log(role.name) : nil, // nil: the runner's own stderr
-                tied: true) // its own process group, killed by the kernel if the runner dies
-            children.append(Child(role: role, pid: pid, started: SystemAccess.wallClock()))
+                tied: true, // its own process group, killed by the kernel if the runner dies
+                readiness: launch)
+            children.append(Child(role: role, pid: pid, started: SystemAccess.wallClock(), launch: launch))
             launched += 1
             context.runtime.logger.info("role started", metadata: ["role": "\(role.name)", "pid": "\(pid)"])
         } catch {
@@ -134,6 +149,11 @@ final class GroupRunner: Object {
         var index = 0
         while index < children.count {
             let child = children[index]
+            if let launch = child.launch,
+                launch.wait(upTo: .zero) == .ready || Deadline.now() >= child.launchedAt + Self.launchWindow
+            {
+                children[index].launch = nil
+            }
             guard let exit = ChildProcess.poll(child.pid) else {
                 if let sent = child.stopSent, Deadline.now() >= sent + Self.grace {
                     context.runtime.logger.warning(
@@ -147,9 +167,13 @@ final class GroupRunner: Object {
                 continue
             }
             children.remove(at: index)
-            if exit != .code(0), !Self.unmendable.contains(exit), !stopping,
-                restarts[child.role.name, default: 0] < child.role.retries
-            {
+            let restarting =
+                exit != .code(0) && !Self.unmendable.contains(exit) && !stopping
+                && restarts[child.role.name, default: 0] < child.role.retries
+            if !launchSettled, exit != .code(0), child.stopSent == nil {
+                failedAtLaunch.append((child.role.name, "\(exit)\(restarting ? ", restarting" : "")"))
+            }
+            if restarting {
                 // Failed, and its policy allows another attempt: after a backoff with jitter. The
                 // failed attempt is history too.
                 home.record(
@@ -162,7 +186,7 @@ final class GroupRunner: Object {
                 context.runtime.logger.notice(
                     "role failed: restarting",
                     metadata: ["role": "\(child.role.name)", "exit": "\(exit)", "in": "\(delay)"])
-                pending.append(Pending(role: child.role, due: .after(delay)))
+                pending.append(Pending(role: child.role, due: .after(delay), exit: exit))
                 writeState()
                 continue
             }
@@ -181,6 +205,19 @@ final class GroupRunner: Object {
             for restart in pending where restart.due <= now { launch(restart.role, context) }
         }
         pending.removeAll { $0.due <= now || stopping }
+        if !launchSettled, !children.contains(where: { $0.launch != nil }) {
+            // Every first attempt is up or has ended: `ansar start` may report now.
+            launchSettled = true
+            let failed = failedAtLaunch
+            let report = JSON.object([
+                (
+                    "failed",
+                    .array(failed.map { .object([("role", .string($0.0)), ("exit", .string($0.1))]) })
+                )
+            ])
+            try? SystemAccess.writeFileAtomically(home.launchReport, Array(report.description.utf8))
+            writeState()
+        }
         scheduleCheck(context)
         if children.isEmpty && pending.isEmpty
             && (stopping || mainRole == nil || outcomes.contains { $0.role == mainRole })
@@ -194,9 +231,11 @@ final class GroupRunner: Object {
     }
 
     /// Children's exits arrive as SIGCHLD; a timer is needed only for what is due without one:
-    /// a restart after its backoff, a SIGKILL after the grace period.
+    /// a restart after its backoff, a SIGKILL after the grace period, a launch to look at.
     private func scheduleCheck(_ context: Context) {
-        let dues = pending.map(\.due) + children.compactMap { child in child.stopSent.map { $0 + Self.grace } }
+        let launching = children.contains { $0.launch != nil } ? [Deadline.after(Self.launchPoll)] : []
+        let dues =
+            pending.map(\.due) + children.compactMap { child in child.stopSent.map { $0 + Self.grace } } + launching
         guard let next = dues.filter({ $0 != .distantFuture }).min() else {
             context.cancelTimer(CheckChildren.self)
             return
@@ -221,7 +260,8 @@ final class GroupRunner: Object {
                 ])
         }
         for restart in pending {
-            entries[restart.role.name] = entry(restart.role.name, [("state", .string("restarting"))])
+            entries[restart.role.name] = entry(
+                restart.role.name, [("state", .string("restarting")), ("exit", .string("\(restart.exit)"))])
         }
         for child in children {
             entries[child.role.name] = entry(
@@ -238,7 +278,7 @@ final class GroupRunner: Object {
             ("roles", .array(roles.compactMap { entries[$0.name] })),
         ])
         try? SystemAccess.writeFileAtomically(home.state, Array((state.pretty + "\n").utf8))
-        if launched >= roles.count { ready?.announce() }
+        if launchSettled || failure != nil { ready?.announce() }
     }
 
     private func read(_ role: Role, _ exit: ChildProcess.Exit) -> RoleOutcome {

@@ -48,6 +48,8 @@ struct Home {
     var state: String { "\(path)/tmp/group.json" }
     var lock: String { "\(path)/tmp/group.lock" }
     var stopReport: String { "\(path)/tmp/last-stop.json" }
+    /// Which roles failed while the group was launched (what `ansar start` reports).
+    var launchReport: String { "\(path)/tmp/last-launch.json" }
     var groupLog: String { "\(path)/logs/group.log" }
 
     /// The last runs of a role, oldest first (at most ``historyLength``).
@@ -170,7 +172,6 @@ struct Home {
         try replace(role)
     }
 
-    /// Keeps a role's log bounded: past ``logLimit`` it becomes ROLE.log.1 (replacing the older).
     /// The last non-empty line of the file at `path` (read from its last 4 KiB), if any.
     func lastLine(of path: String) -> String? {
         guard let bytes = SystemAccess.readTail(path, count: 4_096) else { return nil }
@@ -179,7 +180,7 @@ struct Home {
 
     func rotateLog(_ role: String) { rotate(log(role)) }
 
-    /// Keeps the log at `path` bounded the same way (the group's log, at each start).
+    /// Keeps the log at `path` bounded: past ``logLimit`` it becomes PATH.1 (replacing the older).
     func rotate(_ path: String) {
         guard let size = SystemAccess.fileSize(path), size > Self.logLimit else { return }
         try? ChildProcess.rename(path, to: path + ".1")
@@ -200,6 +201,18 @@ struct Home {
                     """
                 )
             }
+        }
+    }
+
+    /// A role's stored settings or input, `{}` if none.
+    func stored(_ kind: RoleFile, of role: String) throws(ToolError) -> JSON {
+        let path = file(kind, of: role)
+        guard SystemAccess.exists(path) else { return .object([]) }
+        do {
+            return try JSON(objectAt: path)
+        } catch {
+            throw ToolError(
+                "\(path) is corrupt (\(error)): replace it with `ansar set \(kind.rawValue) \(role) --file FILE`")
         }
     }
 

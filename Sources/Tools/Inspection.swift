@@ -25,6 +25,7 @@ struct StartGroup: ParsableCommand {
         TuningOptions
 
     func run() throws {
+        var failedAtStart = false
         try perform { () throws(ToolError) in
             _ = try host.address()
             _ = try tuning.tuning()
@@ -36,6 +37,7 @@ struct StartGroup: ParsableCommand {
                 throw ToolError("cannot find the ansar executable to start the runner")
             }
             ChildProcess.remove(home.state)
+            ChildProcess.remove(home.launchReport)
             // The group's log carries on from the last run (bounded like a role's): its output and
             // its errors both append, so neither overwrites the other.
             home.rotate(home.groupLog)
@@ -51,15 +53,37 @@ struct StartGroup: ParsableCommand {
             } catch {
                 throw ToolError("cannot start the runner: \(error)")
             }
-            // Up means: the runner has launched every role (it says so through the readiness pipe).
+            // Up means: every role has said it is up, or run for a moment without ending, or ended
+            // (the runner says so through the readiness pipe). One that ended badly fails `start`.
             switch readiness.wait(upTo: .seconds(10)) {
-            case .ready: return
+            case .ready:
+                let failed = launchFailures(home)
+                for (role, exit) in failed {
+                    let last = home.lastLine(of: home.log(role)).map { ": \($0)" } ?? ""
+                    SystemAccess.writeStandardError(
+                        "ansar: role \(role) failed at start (\(exit))\(last) — see `ansar log \(role)`\n")
+                }
+                failedAtStart = !failed.isEmpty
             case .ended:
                 // The log keeps earlier runs: its last line is this one's.
                 throw ToolError("the group did not start: \(home.lastLine(of: home.groupLog) ?? "the runner ended")")
             case .timedOut: throw ToolError("the group did not come up within 10 s: see \(home.groupLog)")
             }
         }
+        if failedAtStart { throw ExitCode(1) }
+    }
+}
+
+/// The roles of a just launched group that ended badly (or wait to restart after doing so), as
+/// its runner wrote them once the launch settled: the group may have ended since.
+func launchFailures(_ home: Home) -> [(role: String, exit: String)] {
+    guard let (bytes, _) = try? SystemAccess.readSmallFile(home.launchReport, limit: 1 << 20),
+        let report = try? JSON(parsing: String(decoding: bytes, as: UTF8.self)),
+        case .array(let failed)? = report["failed"]
+    else { return [] }
+    return failed.compactMap { entry in
+        guard case .string(let role)? = entry["role"], case .string(let exit)? = entry["exit"] else { return nil }
+        return (role, exit)
     }
 }
 
@@ -246,16 +270,7 @@ struct Folder: ParsableCommand {
 func showRoleFile(_ kind: RoleFile, homePath: String, role: String) throws(ToolError) {
     let home = try Home.open(homePath)
     _ = try home.role(role)
-    let path = home.file(kind, of: role)
-    guard SystemAccess.exists(path) else {
-        print("{}")
-        return
-    }
-    do {
-        print(try JSON(objectAt: path).pretty)
-    } catch {
-        throw ToolError("\(path) is corrupt (\(error)): fix it, or remove it to use the defaults")
-    }
+    print(try home.stored(kind, of: role).pretty)
 }
 
 struct Settings: ParsableCommand {
@@ -364,6 +379,7 @@ struct Update: ParsableCommand {
             let updated = Role(
                 name: role, executable: executable ?? current.executable, retries: retries ?? current.retries)
             try home.replace(updated)
+            print("updated role \(role): played by \(updated.executable), \(updated.retries) retries")
         }
     }
 }
@@ -371,8 +387,12 @@ struct Update: ParsableCommand {
 struct Destroy: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Remove the home and everything in it (refused while its group runs).",
-        discussion: "Example: ansar destroy --home-path=/tmp/demo/.ansar-home")
+        discussion: """
+            Asks first on a terminal; elsewhere (a script) it needs --yes. Example: ansar destroy \
+            --home-path=/tmp/demo/.ansar-home --yes
+            """)
     @OptionGroup var home: HomeOption
+    @Flag(help: "Do not ask.") var yes = false
 
     func run() throws {
         try perform { () throws(ToolError) in
@@ -380,11 +400,21 @@ struct Destroy: ParsableCommand {
             if home.runningGroup() != nil {
                 throw ToolError("a group is running in \(home.path): `ansar stop` it first")
             }
+            if !yes {
+                guard isatty(0) == 1 else {
+                    throw ToolError("destroy removes \(home.path) and everything in it: give --yes to confirm")
+                }
+                SystemAccess.writeStandardError("remove \(home.path) and everything in it? [y/N] ")
+                guard (readLine() ?? "").lowercased().hasPrefix("y") else {
+                    throw ToolError("nothing was removed")
+                }
+            }
             do {
                 try ChildProcess.removeTree(home.path)
             } catch {
                 throw ToolError("cannot remove \(home.path): \(error)")
             }
+            print("removed \(home.path)")
         }
     }
 }

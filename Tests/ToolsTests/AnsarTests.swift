@@ -74,7 +74,7 @@ struct AnsarTests {
             "unknown main role", "corrupt role entry", "executable gone", "garbage on stdout", "corrupt settings",
             "realm of nothing", "WAN directory with a parent", "bad parent", "bad relay",
             "relay named for a LAN directory",
-            "bad keep-alive", "bad socket count",
+            "bad keep-alive", "bad socket count", "destroy unconfirmed", "deploy a file that cannot run",
         ])
     func badInput(case name: String) throws {
         let scratch = try Scratch()
@@ -106,7 +106,18 @@ struct AnsarTests {
         case "deploy from nowhere":
             try scratch.seedHome()
             command = ["deploy", "\(scratch.path)/missing"]
-            expected = "ansar: cannot read folder \(scratch.path)/missing: give a folder of executables"
+            expected =
+                "ansar: cannot read \(scratch.path)/missing: give a folder of executables, or one executable"
+        case "deploy a file that cannot run":
+            try scratch.seedHome()
+            try SystemAccess.writeFileAtomically("\(scratch.path)/notes.txt", Array("hi".utf8))
+            command = ["deploy", "\(scratch.path)/notes.txt"]
+            expected =
+                "ansar: \(scratch.path)/notes.txt is not executable: `chmod +x` it, or give a folder of executables"
+        case "destroy unconfirmed":
+            try scratch.seedHome()
+            command = ["destroy"]
+            expected = "ansar: destroy removes \(scratch.home) and everything in it: give --yes to confirm"
         case "unknown main role":
             try scratch.seedHome()
             command = ["run", "--main-role=nobody"]
@@ -280,7 +291,7 @@ struct AnsarTests {
         let (refused, _, refusal) = try scratch.ansar(["destroy"])
         #expect(refused == 1 && refusal == "ansar: a group is running in \(scratch.home): `ansar stop` it first\n")
         #expect(try scratch.ansar(["stop"]).0 == 0)
-        #expect(try scratch.ansar(["destroy"]).0 == 0)
+        #expect(try scratch.ansar(["destroy", "--yes"]) == (0, "removed \(scratch.home)\n", ""))
         #expect(!SystemAccess.exists(scratch.home))
     }
 
@@ -329,6 +340,14 @@ struct AnsarTests {
         #expect(Subprocess.read("\(scratch.home)/settings/sub.json") == "{\n  \"clientName\": \"Edited\"\n}\n")
         let (badCode, _, badErrors) = try edit("bad-editor")
         #expect(badCode == 1 && badErrors.hasPrefix("ansar: the edited settings are not valid ("))
+        // Not thrown away: kept, and where is said.
+        let draft = "\(scratch.home)/tmp/settings-sub.edit.json"
+        #expect(badErrors.hasSuffix("; nothing was stored, the edit is in \(draft)\n"), "\(badErrors)")
+        #expect(Subprocess.read(draft) == "{broken")
+        // Valid JSON the role does not take is refused the same way.
+        try scratch.script("typo-editor", #"printf '{"clientNmae": "Edited"}' > "$1""#)
+        let (typoCode, _, typoErrors) = try edit("typo-editor")
+        #expect(typoCode == 1 && typoErrors.hasPrefix("ansar: role sub: settings: unknown key clientNmae"))
         #expect(
             Subprocess.read("\(scratch.home)/settings/sub.json") == "{\n  \"clientName\": \"Edited\"\n}\n",
             "left as it was")

@@ -139,7 +139,12 @@ struct ProcessHygieneTests {
         try scratch.seedHome()
         #expect(try scratch.ansar(["delete", "sub"]).0 == 0)
         #expect(try scratch.ansar(["add", "crash", "crasher"]).0 == 0)
-        #expect(try scratch.ansar(["start"]).0 == 0)
+        // Dead at launch: start says so.
+        let (started, _, startErrors) = try scratch.ansar(["start"])
+        #expect(started == 1)
+        #expect(
+            startErrors
+                == "ansar: role crasher failed at start (exit 5): no frobnicator — see `ansar log crasher`\n")
         func row(_ role: String) throws -> [String] {
             let (_, table, _) = try scratch.ansar(["status"])
             let line = table.split(separator: "\n").first { $0.hasPrefix(role + " ") } ?? ""
