@@ -70,7 +70,7 @@ int cshims_pipe_cloexec(int ends[2]) { return pipe2(ends, O_CLOEXEC); }
 #include <sys/wait.h>
 int cshims_spawn_tied(
     const char *path, char *const argv[], char *const envp[], const char *stdout_path, int stdout_flags,
-    const char *stderr_path, int pass_fd, int pass_as, int *error) {
+    const char *stderr_path, int stderr_fd, int pass_fd, int pass_as, int *error) {
     // The exec's outcome comes back through a pipe that closes on a successful exec.
     int report[2];
     if (pipe2(report, O_CLOEXEC) != 0) {
@@ -102,7 +102,9 @@ int cshims_spawn_tied(
             int out = open(stdout_path, stdout_flags, 0600);
             if (in < 0 || out < 0 || dup2(in, 0) < 0 || dup2(out, 1) < 0) failure = errno;
         }
-        if (!failure && stderr_path) {
+        if (!failure && stderr_fd >= 0) {
+            if (dup2(stderr_fd, 2) < 0) failure = errno;
+        } else if (!failure && stderr_path) {
             int err = open(stderr_path, O_WRONLY | O_CREAT | O_APPEND, 0600);
             if (err < 0 || dup2(err, 2) < 0) failure = errno;
         }

@@ -17,13 +17,18 @@ public enum ChildProcess {
     /// and is killed by the kernel when the calling thread ends, however it ends (call it from the
     /// thread that lives as long as the process, as a runner's main thread does) — a supervisor's
     /// roles.
-    /// With `readiness`, the child gets its pipe to say when it is up (see ``Readiness``).
+    /// With `readiness`, the child gets its pipe to say when it is up (see ``Readiness``). With
+    /// `capturing` (tied children only), its stderr goes to that ``LineCapture`` stream instead of
+    /// `stderr`.
     public static func spawn(
         _ path: String, arguments: [String], environment: [String: String], stdout: String?, stderr: String?,
         appendingOutput: Bool = false, detached: Bool = false, tied: Bool = false,
-        readiness: Readiness? = nil
+        readiness: Readiness? = nil, capturing: LineCapture.Stream? = nil
     ) throws(SystemError) -> Int32 {
         precondition(!(detached && tied), "a child is either detached or tied to its parent")
+        precondition(capturing == nil || tied, "only a tied child's stderr is captured")
+        // Only the child may hold the write end once it runs, so its end is the pipe's end.
+        defer { capturing?.closeWriteEnd() }
         var environment = environment
         if readiness != nil { environment[Readiness.variable] = "\(Readiness.childDescriptor)" }
         let argv = ([path] + arguments).map { strdup($0) } + [nil]
@@ -34,7 +39,8 @@ public enum ChildProcess {
         let pid =
             try tied
             ? spawnTied(
-                path, argv, envp, stdout: stdout, outputFlags: outputFlags, stderr: stderr, readiness: readiness)
+                path, argv, envp, stdout: stdout, outputFlags: outputFlags, stderr: stderr,
+                stderrDescriptor: capturing?.writeEnd ?? -1, readiness: readiness)
             : spawnFree(
                 path, argv, envp, stdout: stdout, outputFlags: outputFlags, stderr: stderr, detached: detached,
                 readiness: readiness)
@@ -48,11 +54,12 @@ public enum ChildProcess {
 
     private static func spawnTied(
         _ path: String, _ argv: [UnsafeMutablePointer<CChar>?], _ envp: [UnsafeMutablePointer<CChar>?],
-        stdout: String?, outputFlags: Int32, stderr: String?, readiness: Readiness?
+        stdout: String?, outputFlags: Int32, stderr: String?, stderrDescriptor: Int32, readiness: Readiness?
     ) throws(SystemError) -> Int32 {
         var error: Int32 = 0
         let pid = cshims_spawn_tied(
-            path, argv, envp, stdout, outputFlags, stderr, readiness?.writeEnd ?? -1, Readiness.childDescriptor, &error)
+            path, argv, envp, stdout, outputFlags, stderr, stderrDescriptor, readiness?.writeEnd ?? -1,
+            Readiness.childDescriptor, &error)
         guard pid > 0 else { throw SystemError(error, "spawn") }
         return pid
     }

@@ -127,17 +127,23 @@ public enum SystemAccess {
     /// The last `count` bytes of the file at `path` (all of it if shorter), read from there: a log
     /// of any length costs the same. Nil if it cannot be read.
     public static func readTail(_ path: String, count: Int) -> [UInt8]? {
+        guard let size = fileSize(path) else { return nil }
+        return readRange(path, from: max(0, size - count), upTo: count)
+    }
+
+    /// Up to `count` bytes of the file at `path` from `offset` (fewer at its end). Nil if it cannot
+    /// be read.
+    public static func readRange(_ path: String, from offset: Int, upTo count: Int) -> [UInt8]? {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { return nil }
         defer { close(fd) }
         var info = stat()
         guard fstat(fd, &info) == 0 else { return nil }
-        let start = max(0, Int(info.st_size) - count)
-        var bytes = [UInt8](repeating: 0, count: Int(info.st_size) - start)
+        var bytes = [UInt8](repeating: 0, count: max(0, min(count, Int(info.st_size) - offset)))
         var done = 0
         while done < bytes.count {
             let got = bytes.withUnsafeMutableBytes {
-                pread(fd, $0.baseAddress! + done, $0.count - done, off_t(start + done))
+                pread(fd, $0.baseAddress! + done, $0.count - done, off_t(offset + done))
             }
             if got < 0 && errno == EINTR { continue }
             guard got > 0 else { break } // shorter now than it was: what was read
@@ -145,6 +151,17 @@ public enum SystemAccess {
         }
         return Array(bytes[..<done])
     }
+
+    /// Which file is at `path` (its inode) and how big it is: a file followed while it grows is
+    /// known to be replaced (rotated) when the inode changes or it shrinks.
+    public static func fileIdentity(_ path: String) -> (inode: UInt64, size: Int)? {
+        var info = stat()
+        guard stat(path, &info) == 0 else { return nil }
+        return (UInt64(info.st_ino), Int(info.st_size))
+    }
+
+    /// Writes out what `print` has buffered (a pipe's reader sees lines as they are printed).
+    public static func flushStandardOutput() { fflush(nil) } // nil: every output stream
 
     /// The size of the file at `path`, if there is one.
     public static func fileSize(_ path: String) -> Int? {

@@ -15,4 +15,23 @@ public enum Logs {
                 return handler
             }, metadataProvider: tag)
     }
+
+    /// The level a `--debug-level` name means (the seed's names too: OBJECT, CONSOLE, FAULT); NONE
+    /// is `.some(nil)`, no lines; an unknown name is nil.
+    public static func level(named name: String) -> Logger.Level?? {
+        switch name.uppercased() {
+        case "TRACE": return .some(.trace)
+        case "DEBUG": return .some(.debug)
+        case "INFO", "OBJECT": return .some(.info)
+        case "NOTICE", "CONSOLE": return .some(.notice)
+        case "WARNING": return .some(.warning)
+        case "ERROR", "FAULT": return .some(.error)
+        case "CRITICAL": return .some(.critical)
+        case "NONE": return .some(nil)
+        default: return nil
+        }
+    }
+
+    /// The names ``level(named:)`` takes, for a refusal to list.
+    public static let levelNames = "TRACE, DEBUG, INFO, NOTICE, WARNING, ERROR or NONE"
 }

@@ -61,20 +61,6 @@ struct NodeOptions {
                 + "\(setting.help); or \(setting.variable)"
         }.joined(separator: "\n")
 
-    static func logLevel(_ name: String) -> Logger.Level?? {
-        switch name.uppercased() {
-        case "TRACE": return .some(.trace)
-        case "DEBUG": return .some(.debug)
-        case "INFO", "OBJECT": return .some(.info)
-        case "NOTICE", "CONSOLE": return .some(.notice)
-        case "WARNING": return .some(.warning)
-        case "ERROR", "FAULT": return .some(.error)
-        case "CRITICAL": return .some(.critical)
-        case "NONE": return .some(nil)
-        default: return nil
-        }
-    }
-
     init(parsing arguments: [String]) throws(NodeFailure) {
         var positional = false
         for argument in arguments {
@@ -109,7 +95,7 @@ struct NodeOptions {
             case "help": help = try flag()
             case LaunchFlags.debugLevel:
                 let level = try text()
-                guard let parsed = Self.logLevel(level) else {
+                guard let parsed = Logs.level(named: level) else {
                     throw NodeFailure(
                         code: .usage,
                         message:

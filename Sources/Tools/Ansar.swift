@@ -205,8 +205,7 @@ struct Run: ParsableCommand {
     @OptionGroup var home: HomeOption
     @Argument(help: "The roles to run (none: every role).") var roles: [String] = []
     @Option(help: "End the group when this role ends, and print its value.") var mainRole: String?
-    @Option(help: "Send every role's logs to stderr from this level up (TRACE, DEBUG, INFO, NOTICE, WARNING, ERROR).")
-    var debugLevel: String?
+    @OptionGroup(title: "Logs") var logs: RoleLogOptions
     @OptionGroup var host: HostOption
     @OptionGroup(title: "Links and loop (the group directory's and, through the environment, every role's)") var tuning:
         TuningOptions
@@ -230,15 +229,21 @@ struct Run: ParsableCommand {
         }
         let secret = try home.secret()
         let tuning = try self.tuning.tuning()
-        Logs.bootstrap(
-            process: "ansar run", level: debugLevel.flatMap { Logger.Level(rawValue: $0.lowercased()) } ?? .warning)
+        let level = try logs.level()
+        let logLimit = try logs.limit()
+        Logs.bootstrap(process: "ansar run", level: level ?? .warning)
         let group = SocketAddress.unixAbstract(
             name: "ansar-group-\(ChildProcess.currentProcessID())-\(UInt32.random(in: 0...UInt32.max))")
         let ready = Readiness.inherited() // before the runner copies the environment for its roles
-        let runner = GroupRunner(
-            home: home, roles: roles, mainRole: mainRole, groupAddress: group, hostAddress: try host.address(),
-            debugLevel: debugLevel,
-            secret: secret.hex, tuning: tuning, ready: ready)
+        let runner: GroupRunner
+        do {
+            runner = try GroupRunner(
+                home: home, roles: roles, mainRole: mainRole, groupAddress: group, hostAddress: try host.address(),
+                debugLevel: logs.debugLevel, logLimit: logLimit, secret: secret.hex, tuning: tuning, ready: ready)
+        } catch {
+            throw ToolError("cannot capture the roles' logs: \(error)")
+        }
+        defer { runner.capture.finish() } // every line the roles wrote is in their logs
         SystemAccess.raiseDescriptorLimit()
         let stopSignal: Int32?
         do {

@@ -35,6 +35,8 @@ final class GroupRunner: Object {
         let pid: Int32
         let started: Double
         var stopSent: Deadline?
+        /// Its stderr, on its way to its log.
+        let output: LineCapture.Stream
         /// Its word that it is up, while the group's launch waits for it (first attempts only).
         var launch: Readiness?
         let launchedAt = Deadline.now()
@@ -54,6 +56,8 @@ final class GroupRunner: Object {
     let groupAddress: SocketAddress
     let hostAddress: SocketAddress?
     let debugLevel: String?
+    /// Every role's stderr, line by line into its log (or, with a debug level, the runner's stderr).
+    let capture: LineCapture
     let environment: [String: String]
     /// Whom to tell once every role is launched (`ansar start`, waiting for a runner it detached).
     let ready: Readiness.Announcement?
@@ -86,9 +90,10 @@ final class GroupRunner: Object {
 
     init(
         home: Home, roles: [Role], mainRole: String?, groupAddress: SocketAddress, hostAddress: SocketAddress?,
-        debugLevel: String?, secret: String, tuning: Tuning,
+        debugLevel: String?, logLimit: Int, secret: String, tuning: Tuning,
         ready: Readiness.Announcement? = nil
-    ) {
+    ) throws(SystemError) {
+        capture = try LineCapture(limit: logLimit)
         self.home = home
         self.ready = ready
         self.roles = roles
@@ -127,16 +132,16 @@ final class GroupRunner: Object {
         // something to say about a role that ran well, not only about one that failed.
         let arguments = LaunchFlags.forRole(
             role.name, home: home.layout, groupAddress: groupAddress, debugLevel: debugLevel ?? "INFO")
-        home.rotateLog(role.name)
         do {
             let launch = first ? try Readiness() : nil
+            let output = try capture.open(name: role.name, file: debugLevel == nil ? home.log(role.name) : nil)
             let pid = try ChildProcess.spawn(
                 "\(home.bin)/\(role.executable)", arguments: arguments, environment: environment,
-                stdout: home.result(role.name),
-                stderr: debugLevel == nil ? home.log(role.name) : nil, // nil: the runner's own stderr
+                stdout: home.result(role.name), stderr: nil,
                 tied: true, // its own process group, killed by the kernel if the runner dies
-                readiness: launch)
-            children.append(Child(role: role, pid: pid, started: SystemAccess.wallClock(), launch: launch))
+                readiness: launch, capturing: output)
+            children.append(
+                Child(role: role, pid: pid, started: SystemAccess.wallClock(), output: output, launch: launch))
             launched += 1
             context.runtime.logger.info("role started", metadata: ["role": "\(role.name)", "pid": "\(pid)"])
         } catch {
@@ -167,6 +172,7 @@ final class GroupRunner: Object {
                 continue
             }
             children.remove(at: index)
+            capture.flush(child.output) // its last lines are in its log before anyone reads them
             let restarting =
                 exit != .code(0) && !Self.unmendable.contains(exit) && !stopping
                 && restarts[child.role.name, default: 0] < child.role.retries

@@ -172,13 +172,14 @@ struct Home {
         try replace(role)
     }
 
-    /// The last non-empty line of the file at `path` (read from its last 4 KiB), if any.
+    /// The last non-empty line of the file at `path` (read from its last 4 KiB), if any, without
+    /// the time and role a captured line starts with.
     func lastLine(of path: String) -> String? {
-        guard let bytes = SystemAccess.readTail(path, count: 4_096) else { return nil }
-        return String(decoding: bytes, as: UTF8.self).split(separator: "\n").last.map { String($0.prefix(300)) }
+        guard let bytes = SystemAccess.readTail(path, count: 4_096),
+            let line = String(decoding: bytes, as: UTF8.self).split(separator: "\n").last
+        else { return nil }
+        return String(CapturedLine(line)?.text ?? line).prefix(300).description
     }
-
-    func rotateLog(_ role: String) { rotate(log(role)) }
 
     /// Keeps the log at `path` bounded: past ``logLimit`` it becomes PATH.1 (replacing the older).
     func rotate(_ path: String) {

@@ -19,8 +19,7 @@ struct StartGroup: ParsableCommand {
     @OptionGroup var home: HomeOption
     @Argument(help: "The roles to start (none: every role).") var roles: [String] = []
     @OptionGroup var host: HostOption
-    @Option(help: "Send every role's logs to the runner's log (group.log) from this level up (TRACE … ERROR).")
-    var debugLevel: String?
+    @OptionGroup(title: "Logs") var logs: RoleLogOptions
     @OptionGroup(title: "Links and loop (the group directory's and, through the environment, every role's)") var tuning:
         TuningOptions
 
@@ -29,6 +28,8 @@ struct StartGroup: ParsableCommand {
         try perform { () throws(ToolError) in
             _ = try host.address()
             _ = try tuning.tuning()
+            _ = try logs.level()
+            _ = try logs.limit()
             let (home, _) = try checkedGroup(home.homePath, mainRole: nil, only: roles)
             if home.runningGroup() != nil {
                 throw ToolError("a group is already running in \(home.path): `ansar stop` it first")
@@ -47,7 +48,7 @@ struct StartGroup: ParsableCommand {
                 _ = try ChildProcess.spawn(
                     ansar,
                     arguments: ["run", "--home-path=\(home.path)"] + roles + host.arguments
-                        + (debugLevel.map { ["--debug-level=\($0)"] } ?? []) + tuning.arguments,
+                        + logs.arguments + tuning.arguments,
                     environment: ChildProcess.currentEnvironment(), stdout: home.groupLog,
                     stderr: home.groupLog, appendingOutput: true, detached: true, readiness: readiness)
             } catch {
@@ -184,68 +185,6 @@ extension String {
         while text.last == " " { text.removeLast() }
         return text
     }
-}
-
-struct Log: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        abstract: "Print a role's log, or part of it.",
-        discussion:
-            """
-            Times are those the log lines start with (UTC, 2026-11-29T19:35:29). Examples: ansar log pub --last 5m; \
-            ansar log pub --from 2026-11-29T19:00 --to 2026-11-29T20:00
-            """
-    )
-    @OptionGroup var home: HomeOption
-    @Argument(help: "The role (or `group` for the runner).") var role: String
-    @Option(help: "Only the last N lines.") var lines: Int?
-    @Option(help: "Only lines from the last SPAN: 30s, 5m, 2h, 1d.") var last: String?
-    @Option(help: "Only lines at or after this time.") var from: String?
-    @Option(help: "Only lines before this time.") var to: String?
-
-    func run() throws {
-        try perform { () throws(ToolError) in
-            let home = try Home.open(home.homePath)
-            if role != "group" { _ = try home.role(role) }
-            let path = role == "group" ? home.groupLog : home.log(role)
-            guard let (bytes, _) = try? SystemAccess.readSmallFile(path, limit: 64 << 20) else { return }
-            let text = String(decoding: bytes, as: UTF8.self)
-            var begin = from
-            if let last {
-                guard let span = Self.seconds(last) else {
-                    throw ToolError("--last \(last): use a number and s, m, h or d (30s, 5m, 2h, 1d)")
-                }
-                begin = Self.timestamp(SystemAccess.wallClock() - span)
-            }
-            // Lines start with an ISO time, so text order is time order; continuation lines follow their line.
-            var keep = begin == nil
-            var chosen: [Substring] = []
-            for line in text.split(separator: "\n", omittingEmptySubsequences: false).dropLast(
-                text.hasSuffix("\n") ? 1 : 0)
-            {
-                if line.count >= 19, line.dropFirst(4).first == "-", line.dropFirst(10).first == "T" {
-                    let time = String(line.prefix(19))
-                    keep = (begin.map { time >= $0 } ?? true) && (to.map { time < $0 } ?? true)
-                }
-                if keep { chosen.append(line) }
-            }
-            for line in chosen.suffix(lines ?? chosen.count) { print(line) }
-        }
-    }
-}
-
-extension Log {
-    static func seconds(_ span: String) -> Double? {
-        guard let unit = span.last, let count = Double(span.dropLast()), count >= 0 else { return nil }
-        switch unit {
-        case "s": return count
-        case "m": return count * 60
-        case "h": return count * 3600
-        case "d": return count * 86400
-        default: return nil
-        }
-    }
-
-    static func timestamp(_ seconds: Double) -> String { SystemAccess.utcTimestamp(seconds) }
 }
 
 struct Folder: ParsableCommand {

@@ -9,7 +9,8 @@ struct FailureReportTests {
         let scratch = try Scratch()
         try scratch.seedHome()
         let stored = "\(scratch.home)/settings/sub.json"
-        #expect(try scratch.ansar(["set", "settings", "sub", "clientName=Ann"]) == (0, "stored settings for sub\n", ""))
+        #expect(
+            try scratch.ansar(["set", "settings", "sub", "clientName=Ann"]) == (0, "stored settings for sub\n", ""))
         let before = Subprocess.read(stored)
         #expect(before == "{\n  \"clientName\": \"Ann\"\n}\n")
 
@@ -26,8 +27,11 @@ struct FailureReportTests {
         #expect(Subprocess.read(stored) == before, "a refused set changed the stored settings")
         // Standard input, and a JSON value in KEY=VALUE.
         let fromStandardInput = try Subprocess(
-            "/bin/sh", ["-c", #"echo '{"clientName": "Cy"}' | "$0" set settings sub --file - --home-path="$1""#,
-                Subprocess.buildDirectory() + "/ansar", scratch.home])
+            "/bin/sh",
+            [
+                "-c", #"echo '{"clientName": "Cy"}' | "$0" set settings sub --file - --home-path="$1""#,
+                Subprocess.buildDirectory() + "/ansar", scratch.home,
+            ])
         #expect(fromStandardInput.wait() == 0, "\(fromStandardInput.errors)")
         #expect(Subprocess.read(stored) == "{\n  \"clientName\": \"Cy\"\n}\n")
         // Changes apply over what is stored.

@@ -71,11 +71,12 @@ int cshims_whole_file_locked(int fd);
 // (PR_SET_PDEATHSIG, which is per thread: call it from the thread that lives as long as the
 // process, as a runner's main thread does; checked once at start against a parent that died first). Signals start
 // unblocked with default actions. With `stdout_path`, stdin is /dev/null and stdout that file
-// (opened with `stdout_flags`); with `stderr_path`, stderr that file (appended); a `pass_fd` >= 0 becomes
+// (opened with `stdout_flags`); with `stderr_path`, stderr that file (appended), or a
+// `stderr_fd` >= 0 (a pipe's write end, say) instead; a `pass_fd` >= 0 becomes
 // `pass_as` in the child. The pid, or -1 with `*error` the errno of the step that failed (exec's
 // own failure included).
 int cshims_spawn_tied(
     const char *path, char *const argv[], char *const envp[], const char *stdout_path, int stdout_flags,
-    const char *stderr_path, int pass_fd, int pass_as, int *error);
+    const char *stderr_path, int stderr_fd, int pass_fd, int pass_as, int *error);
 
 #endif
