@@ -196,7 +196,8 @@ public final class LineCapture: @unchecked Sendable {
         for (offset, expected) in pattern.enumerated() {
             let byte = line[line.startIndex + offset]
             let fits =
-                expected == UInt8(ascii: "d") ? (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) : byte == expected
+                expected == UInt8(ascii: "d")
+                ? (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) : byte == expected
             guard fits else { return nil }
         }
         var end = line.startIndex + pattern.count

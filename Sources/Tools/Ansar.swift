@@ -27,6 +27,7 @@ struct Ansar: ParsableCommand {
         version: Self.version,
         subcommands: [
             Create.self, Deploy.self, Add.self, List.self, Delete.self, Run.self, StartGroup.self, StopGroup.self,
+            Restart.self,
             Status.self, Log.self,
             Folder.self, Settings.self, Input.self, Returned.self, Network.self, Ping.self, DirectoryCommand.self,
             RelayCommand.self, Pause.self, Resume.self,
@@ -136,8 +137,12 @@ struct Add: ParsableCommand {
     func run() throws {
         try perform { () throws(ToolError) in
             guard retries >= 0 else { throw ToolError("--retries must be 0 or more") }
-            try Home.open(home.homePath).add(Role(name: role, executable: executable, retries: retries))
+            let home = try Home.open(home.homePath)
+            try home.add(Role(name: role, executable: executable, retries: retries))
             print("added role \(role), played by \(executable)")
+            if home.runningGroup() != nil {
+                print("the group is running: `ansar start \(role)` starts it in the group")
+            }
         }
     }
 }
@@ -184,6 +189,9 @@ struct Delete: ParsableCommand {
             try Home.validate(role: role)
             guard SystemAccess.exists(home.entry(role)) else {
                 throw ToolError("unknown role \(role): see `ansar list`")
+            }
+            if home.runningRole(role) {
+                throw ToolError("role \(role) is running: `ansar stop \(role)` it first")
             }
             ChildProcess.remove(home.entry(role))
             print("deleted role \(role) (its settings and input stay)")
@@ -248,7 +256,7 @@ struct Run: ParsableCommand {
         let stopSignal: Int32?
         do {
             let runtime = try tuning.makeRuntime(secret: secret)
-            runtime.extraSignals = [SIGCHLD] // the runner hears its roles end
+            runtime.extraSignals = [SIGCHLD, RunnerRequest.signal] // its roles' ends; commands' requests
             _ = try runtime.run(runner)
             stopSignal = runtime.stopSignal
         } catch {

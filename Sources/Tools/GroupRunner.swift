@@ -51,7 +51,8 @@ final class GroupRunner: Object {
     }
 
     let home: Home
-    let roles: [Role]
+    /// The group's roles: those it started with, and any started into it since.
+    private(set) var roles: [Role]
     let mainRole: String?
     let groupAddress: SocketAddress
     let hostAddress: SocketAddress?
@@ -85,6 +86,12 @@ final class GroupRunner: Object {
     var failedAtLaunch: [(String, String)] = []
     var pending: [Pending] = []
     var restarts: [String: Int] = [:]
+    /// Roles stopped on request (`ansar stop ROLE`): not restarted until started again.
+    var held: Set<String> = []
+    /// Roles to start again once they have ended (`ansar restart ROLE`).
+    var relaunching: Set<String> = []
+    /// Requests answered once their role has ended or started again.
+    var waiting: [String: [RunnerRequest]] = [:]
     var backoffs: [String: Backoff] = [:]
     let started = SystemAccess.wallClock()
 
@@ -119,6 +126,10 @@ final class GroupRunner: Object {
             check(context)
         case is CheckChildren:
             check(context)
+        case let signalled as Signalled where signalled.signal == RunnerRequest.signal:
+            for request in RunnerRequest.take(home) { handle(request, context) }
+            writeState()
+            check(context)
         case is Stop:
             stopAll()
             check(context)
@@ -127,7 +138,8 @@ final class GroupRunner: Object {
         }
     }
 
-    private func launch(_ role: Role, _ context: Context, first: Bool = false) {
+    @discardableResult
+    private func launch(_ role: Role, _ context: Context, first: Bool = false) -> Int32? {
         // Roles log at INFO to their own files unless told otherwise: `ansar log ROLE` has
         // something to say about a role that ran well, not only about one that failed.
         let arguments = LaunchFlags.forRole(
@@ -144,10 +156,74 @@ final class GroupRunner: Object {
                 Child(role: role, pid: pid, started: SystemAccess.wallClock(), output: output, launch: launch))
             launched += 1
             context.runtime.logger.info("role started", metadata: ["role": "\(role.name)", "pid": "\(pid)"])
+            return pid
         } catch {
             failure = "cannot start role \(role.name) (\(home.bin)/\(role.executable)): \(error)"
             stopAll()
+            return nil
         }
+    }
+
+    /// A command's request: stop, restart or start one role of the running group.
+    private func handle(_ request: RunnerRequest, _ context: Context) {
+        let name = request.role
+        guard !stopping else { return request.answer(.failure(ToolError("the group is stopping"))) }
+        switch request.command {
+        case .stop, .restart:
+            if let index = children.firstIndex(where: { $0.role.name == name }) {
+                if request.command == .stop { held.insert(name) } else { relaunching.insert(name) }
+                if children[index].stopSent == nil {
+                    ChildProcess.signalGroup(children[index].pid, SIGTERM)
+                    ChildProcess.signalGroup(children[index].pid, SIGCONT)
+                    children[index].stopSent = .now()
+                }
+                waiting[name, default: []].append(request) // answered when it has ended
+                return
+            }
+            if pending.contains(where: { $0.role.name == name }) {
+                pending.removeAll { $0.role.name == name }
+                if request.command == .stop {
+                    held.insert(name)
+                    return request.answer(.success("stopped role \(name) (it was waiting to restart)"))
+                }
+            } else if request.command == .stop {
+                return request.answer(.failure(ToolError("role \(name) is not running")))
+            }
+            start(request, context) // restart of a role that is not running: a start
+        case .start:
+            guard !children.contains(where: { $0.role.name == name }),
+                !pending.contains(where: { $0.role.name == name })
+            else { return request.answer(.failure(ToolError("role \(name) is already running"))) }
+            start(request, context)
+        }
+    }
+
+    /// Starts the request's role (from its entry in the home, which may be new), and answers.
+    private func start(_ request: RunnerRequest, _ context: Context) {
+        let verb = request.command == .restart ? "restarted" : "started"
+        if let running = children.first(where: { $0.role.name == request.role }) {
+            return request.answer(.success("\(verb) role \(request.role) (pid \(running.pid))")) // by an earlier request
+        }
+        let role: Role
+        do throws(ToolError) {
+            role = try home.role(request.role)
+            guard ChildProcess.isExecutable("\(home.bin)/\(role.executable)") else {
+                throw ToolError("role \(role.name): \(home.bin)/\(role.executable) is missing or not executable")
+            }
+        } catch {
+            return request.answer(.failure(error))
+        }
+        held.remove(role.name)
+        outcomes.removeAll { $0.role == role.name } // this run's outcome is the one to come
+        if let index = roles.firstIndex(where: { $0.name == role.name }) {
+            roles[index] = role
+        } else {
+            roles.append(role)
+        }
+        guard let pid = launch(role, context) else {
+            return request.answer(.failure(ToolError(failure ?? "cannot start role \(role.name)")))
+        }
+        request.answer(.success("\(verb) role \(role.name) (pid \(pid))"))
     }
 
     private func check(_ context: Context) {
@@ -173,6 +249,22 @@ final class GroupRunner: Object {
             }
             children.remove(at: index)
             capture.flush(child.output) // its last lines are in its log before anyone reads them
+            let name = child.role.name
+            if relaunching.remove(name) != nil {
+                if !stopping {
+                    home.record(
+                        name, started: child.started, ended: SystemAccess.wallClock(),
+                        outcome: "\(exit) (restarted on request)")
+                }
+                for request in waiting.removeValue(forKey: name) ?? [] {
+                    if stopping {
+                        request.answer(.failure(ToolError("the group is stopping")))
+                    } else {
+                        start(request, context)
+                    }
+                }
+                if !stopping { continue }
+            }
             let restarting =
                 exit != .code(0) && !Self.unmendable.contains(exit) && !stopping
                 && restarts[child.role.name, default: 0] < child.role.retries
@@ -203,6 +295,9 @@ final class GroupRunner: Object {
             home.record(
                 child.role.name, started: child.started, ended: SystemAccess.wallClock(),
                 outcome: outcome.value.map { AnyMessage($0).typeName } ?? "\(exit)")
+            for request in waiting.removeValue(forKey: name) ?? [] {
+                request.answer(.success("stopped role \(name) (\(exit))"))
+            }
             writeState()
             if child.role.name == mainRole { stopAll() }
         }

@@ -81,6 +81,18 @@ struct Home {
 
     /// Makes a new home: the folders and a realm secret — fresh, or `secret` (another home's, so
     /// that homes on several hosts form one realm).
+    /// Whether the running group, if any, has `role` running (or waiting to restart).
+    func runningRole(_ role: String) -> Bool {
+        guard let state = runningGroup(), case .array(let roles)? = state["roles"] else { return false }
+        return roles.contains { entry in
+            guard case .string(let name)? = entry["role"], name == role, case .string(let state)? = entry["state"]
+            else {
+                return false
+            }
+            return state == "running" || state == "restarting"
+        }
+    }
+
     static func create(at path: String, secret: RealmSecret? = nil) throws(ToolError) -> Home {
         guard !SystemAccess.exists(path) else { throw ToolError("\(path) already exists: use it, or remove it first") }
         do {

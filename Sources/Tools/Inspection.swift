@@ -32,7 +32,12 @@ struct StartGroup: ParsableCommand {
             _ = try logs.limit()
             let (home, _) = try checkedGroup(home.homePath, mainRole: nil, only: roles)
             if home.runningGroup() != nil {
-                throw ToolError("a group is already running in \(home.path): `ansar stop` it first")
+                // Roles named into a running group are started in it (stopped ones, or new ones).
+                guard !roles.isEmpty else {
+                    throw ToolError("a group is already running in \(home.path): `ansar stop` it first")
+                }
+                for role in roles { print(try RunnerRequest.send(.start, role: role, to: home)) }
+                return
             }
             guard let ansar = ChildProcess.currentExecutable() else {
                 throw ToolError("cannot find the ansar executable to start the runner")
@@ -91,13 +96,22 @@ func launchFailures(_ home: Home) -> [(role: String, exit: String)] {
 struct StopGroup: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "stop",
-        abstract: "Stop the running group: SIGTERM to every role, SIGKILL for those that do not stop in time.",
-        discussion: "Example: ansar stop")
+        abstract: "Stop the running group, or some of its roles: SIGTERM, SIGKILL for those that do not stop in time.",
+        discussion: """
+            A role stopped alone stays stopped (not restarted) until `ansar start ROLE`; stopping the main role, or \
+            the last role, ends the group. Examples: ansar stop; ansar stop pub
+            """)
     @OptionGroup var home: HomeOption
+    @Argument(help: "The roles to stop (none: the whole group).") var roles: [String] = []
 
     func run() throws {
         try perform { () throws(ToolError) in
             let home = try Home.open(home.homePath)
+            if !roles.isEmpty {
+                for role in roles { _ = try home.role(role) }
+                for role in roles { print(try RunnerRequest.send(.stop, role: role, to: home)) }
+                return
+            }
             guard let state = home.runningGroup(), case .integer(let pid)? = state["pid"] else {
                 throw ToolError("no group is running in \(home.path)")
             }
@@ -113,6 +127,32 @@ struct StopGroup: ParsableCommand {
             {
                 for case .string(let role) in killed { print("role \(role) did not stop in time: killed") }
             }
+        }
+    }
+}
+
+struct Restart: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Restart roles of the running group (none: every role), one after another.",
+        discussion: """
+            Each is stopped like `ansar stop ROLE` (SIGTERM, SIGKILL after 3 s) and started again at once; the \
+            others keep running, and their sessions with it come back. Example: ansar restart pub
+            """)
+    @OptionGroup var home: HomeOption
+    @Argument(help: "The roles to restart (none: every role of the group).") var roles: [String] = []
+
+    func run() throws {
+        try perform { () throws(ToolError) in
+            let home = try Home.open(home.homePath)
+            for role in roles { _ = try home.role(role) }
+            var names = roles
+            if names.isEmpty {
+                guard let state = home.runningGroup(), case .array(let entries)? = state["roles"] else {
+                    throw ToolError("no group is running in \(home.path)")
+                }
+                names = entries.compactMap { if case .string(let name)? = $0["role"] { name } else { nil } }
+            }
+            for role in names { print(try RunnerRequest.send(.restart, role: role, to: home)) }
         }
     }
 }
@@ -319,6 +359,7 @@ struct Update: ParsableCommand {
                 name: role, executable: executable ?? current.executable, retries: retries ?? current.retries)
             try home.replace(updated)
             print("updated role \(role): played by \(updated.executable), \(updated.retries) retries")
+            if home.runningRole(role) { print("role \(role) is running: `ansar restart \(role)` to apply it now") }
         }
     }
 }

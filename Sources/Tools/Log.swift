@@ -32,7 +32,9 @@ struct CapturedLine {
         text = rest
     }
 
-    static func startsWithTime(_ line: Substring) -> Bool { LineCapture.timeEnd(Array(line.utf8.prefix(19))[...]) != nil }
+    static func startsWithTime(_ line: Substring) -> Bool {
+        LineCapture.timeEnd(Array(line.utf8.prefix(19))[...]) != nil
+    }
 }
 
 struct Log: ParsableCommand {
@@ -108,7 +110,9 @@ struct Log: ParsableCommand {
         guard let size = SystemAccess.fileSize(path), let bytes = SystemAccess.readTail(path, count: readLimit)
         else { return nil }
         var text = String(decoding: bytes, as: UTF8.self)
-        if size > readLimit, let newline = text.firstIndex(of: "\n") { text = String(text[text.index(after: newline)...]) }
+        if size > readLimit, let newline = text.firstIndex(of: "\n") {
+            text = String(text[text.index(after: newline)...])
+        }
         if !text.isEmpty && !text.hasSuffix("\n") { text += "\n" }
         return text
     }
@@ -170,7 +174,8 @@ struct Log: ParsableCommand {
             }
         }
         throw ToolError(
-            "\(flag) \(text): expected a UTC time like 2026-11-29, 2026-11-29T19:35 or 2026-11-29T19:35:29 (or --last 1d)")
+            "\(flag) \(text): expected a UTC time like 2026-11-29, 2026-11-29T19:35 or 2026-11-29T19:35:29 (or --last 1d)"
+        )
     }
 
     static func seconds(_ span: String) -> Double? {

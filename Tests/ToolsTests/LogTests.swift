@@ -30,7 +30,8 @@ struct LogTests {
         #expect(try within(10) { try scratch.ansar(["log", "pub"]).1.contains(" [pub] info publish-a-service: ") })
         let (_, all, _) = try scratch.ansar(["log"])
         let lines = all.split(separator: "\n")
-        #expect(lines.contains { Self.isCaptured($0, role: "talk") } && lines.contains { Self.isCaptured($0, role: "pub") })
+        #expect(
+            lines.contains { Self.isCaptured($0, role: "talk") } && lines.contains { Self.isCaptured($0, role: "pub") })
         #expect(lines.map { $0.prefix(19) } == lines.map { $0.prefix(19) }.sorted(), "interleaved by time")
         let (_, json, _) = try scratch.ansar(["log", "talk", "--json"])
         let entry = try JSON(parsing: String(json.split(separator: "\n").last { $0.contains("plain line") } ?? ""))
@@ -54,7 +55,8 @@ struct LogTests {
             _ = follower.wait()
         }
         // The highest tick written before the follower could have read anything.
-        let before = Subprocess.read(log).split(separator: "\n").compactMap { Int($0.split(separator: " ").last ?? "") }
+        let before =
+            Subprocess.read(log).split(separator: "\n").compactMap { Int($0.split(separator: " ").last ?? "") }
             .max() ?? 0
         let later = "[tick] tick \(before + 5)\n"
         #expect(within(20) { follower.output.contains(later) }, "never followed to \(later)")
@@ -64,7 +66,8 @@ struct LogTests {
     @Test("a role writing 100 MB to stderr keeps its log within the limit: the file and one older")
     func boundedWhileRunning() throws {
         let scratch = try Scratch()
-        try scratch.script("flood", "head -c 100000000 /dev/zero | tr '\\0' x | fold -w 99 >&2\necho >&2\necho last >&2")
+        try scratch.script(
+            "flood", "head -c 100000000 /dev/zero | tr '\\0' x | fold -w 99 >&2\necho >&2\necho last >&2")
         try scratch.seedHome()
         #expect(try scratch.ansar(["add", "flood", "flood"]).0 == 0)
         let (code, _, errors) = try scratch.ansar(["run", "flood", "--log-limit=1M"])
@@ -75,12 +78,23 @@ struct LogTests {
         #expect(Subprocess.read(log).hasSuffix(" [flood] last\n"), "the last line is kept")
     }
 
-    @Test("time filters refuse what is not a time; --debug-level refuses an unknown level", arguments: [
-        (["log", "pub", "--from", "yesterday"], "ansar: --from yesterday: expected a UTC time like 2026-11-29, 2026-11-29T19:35 or 2026-11-29T19:35:29 (or --last 1d)"),
-        (["log", "pub", "--to", "2026-13-01"], "ansar: --to 2026-13-01: expected a UTC time like 2026-11-29, 2026-11-29T19:35 or 2026-11-29T19:35:29 (or --last 1d)"),
-        (["run", "--debug-level=VERBOSE"], "ansar: --debug-level=VERBOSE: expected TRACE, DEBUG, INFO, NOTICE, WARNING, ERROR or NONE"),
-        (["start", "--log-limit=12"], "ansar: --log-limit=12: expected a size of 4K or more, like 512K, 4M or 1G"),
-    ])
+    @Test(
+        "time filters refuse what is not a time; --debug-level refuses an unknown level",
+        arguments: [
+            (
+                ["log", "pub", "--from", "yesterday"],
+                "ansar: --from yesterday: expected a UTC time like 2026-11-29, 2026-11-29T19:35 or 2026-11-29T19:35:29 (or --last 1d)"
+            ),
+            (
+                ["log", "pub", "--to", "2026-13-01"],
+                "ansar: --to 2026-13-01: expected a UTC time like 2026-11-29, 2026-11-29T19:35 or 2026-11-29T19:35:29 (or --last 1d)"
+            ),
+            (
+                ["run", "--debug-level=VERBOSE"],
+                "ansar: --debug-level=VERBOSE: expected TRACE, DEBUG, INFO, NOTICE, WARNING, ERROR or NONE"
+            ),
+            (["start", "--log-limit=12"], "ansar: --log-limit=12: expected a size of 4K or more, like 512K, 4M or 1G"),
+        ])
     func refusals(command: [String], expected: String) throws {
         let scratch = try Scratch()
         try scratch.seedHome()
