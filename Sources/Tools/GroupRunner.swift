@@ -202,7 +202,8 @@ final class GroupRunner: Object {
     private func start(_ request: RunnerRequest, _ context: Context) {
         let verb = request.command == .restart ? "restarted" : "started"
         if let running = children.first(where: { $0.role.name == request.role }) {
-            return request.answer(.success("\(verb) role \(request.role) (pid \(running.pid))")) // by an earlier request
+            // Started by an earlier request (two restarts of one role, say).
+            return request.answer(.success("\(verb) role \(request.role) (pid \(running.pid))"))
         }
         let role: Role
         do throws(ToolError) {
