@@ -40,9 +40,13 @@ struct SupervisorTests {
         #expect(events == .array(expected.map(JSON.string)), "\(seen)")
         let (_, history, _) = try scratch.ansar(["history", "pub"])
         #expect(history.contains("(restarted on request)"), "\(history)")
-        let (_, status, _) = try scratch.ansar(["status"])
-        let subRow = status.split(separator: "\n").first { $0.hasPrefix("sub ") } ?? ""
-        #expect(subRow.contains(" 0 "), "sub was never restarted: \(status)")
+        let (_, status, _) = try scratch.ansar(["status", "--json"])
+        guard case .array(let roles)? = try JSON(parsing: status)["roles"] else {
+            Issue.record("status --json without roles: \(status)")
+            return
+        }
+        let sub = roles.first { $0["role"] == .string("sub") }
+        #expect(sub?["restarts"] == .integer(0), "sub was never restarted: \(status)")
         #expect(try scratch.ansar(["stop"]).0 == 0)
     }
 
