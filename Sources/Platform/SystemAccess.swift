@@ -160,6 +160,13 @@ public enum SystemAccess {
         return (UInt64(info.st_ino), Int(info.st_size))
     }
 
+    /// The working directory's absolute path, if it can be read.
+    public static func currentDirectory() -> String? {
+        var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+        guard getcwd(&buffer, buffer.count) != nil else { return nil }
+        return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
     /// Writes out what `print` has buffered (a pipe's reader sees lines as they are printed).
     public static func flushStandardOutput() { fflush(nil) } // nil: every output stream
 

@@ -35,10 +35,66 @@ struct Ansar: ParsableCommand {
         ])
 }
 
-/// The option every command takes.
+extension Ansar {
+    /// Parses and runs the command line; a first word that is no command is refused with the
+    /// nearest one, as git does ("did you mean").
+    static func main() {
+        let arguments = Array(CommandLine.arguments.dropFirst())
+        if let first = arguments.first, !first.hasPrefix("-"), first != "help" {
+            let names = configuration.subcommands.map { $0._commandName }
+            if !names.contains(first) {
+                let near = names.map { ($0, editDistance($0, first)) }.filter { $0.1 <= 2 }.min { $0.1 < $1.1 }
+                let hint = near.map { "did you mean `ansar \($0.0)`?" } ?? "see `ansar --help`"
+                SystemAccess.writeStandardError("ansar: unknown command \(first): \(hint)\n")
+                SystemAccess.exit(ExitCode.validationFailure.rawValue)
+            }
+        }
+        main(arguments)
+    }
+
+    /// Levenshtein distance: insertions, deletions and substitutions from `a` to `b`.
+    static func editDistance(_ a: String, _ b: String) -> Int {
+        let (a, b) = (Array(a), Array(b))
+        var row = Array(0...b.count) // distances from a's first i characters to each prefix of b
+        for (i, character) in a.enumerated() {
+            var diagonal = row[0]
+            row[0] = i + 1
+            for j in b.indices {
+                let above = row[j + 1]
+                row[j + 1] = min(above + 1, row[j] + 1, diagonal + (character == b[j] ? 0 : 1))
+                diagonal = above
+            }
+        }
+        return row[b.count]
+    }
+}
+
+/// The option every command takes: which home.
 struct HomeOption: ParsableArguments {
-    @Option(name: .long, help: "The home folder.")
-    var homePath = Home.defaultPath
+    static let variable = "ANSAR_HOME"
+
+    @Option(
+        name: .customLong("home-path"),
+        help: "The home folder (else $ANSAR_HOME, else the nearest .ansar-home here or in a folder above).")
+    var given: String?
+
+    /// `--home-path`, else `ANSAR_HOME`, else the nearest `.ansar-home` in this folder or one
+    /// above it, as git finds its repository; else `./.ansar-home` (for the refusal to name).
+    var homePath: String {
+        if let path = given ?? SystemAccess.environment(Self.variable) { return path }
+        guard var folder = SystemAccess.currentDirectory() else { return Home.defaultPath }
+        while true {
+            let candidate = "\(folder)/\(Home.defaultPath)"
+            if SystemAccess.exists("\(candidate)/secret") {
+                return folder == SystemAccess.currentDirectory() ? Home.defaultPath : candidate
+            }
+            guard let slash = folder.lastIndex(of: "/"), folder != "/" else { return Home.defaultPath }
+            folder = slash == folder.startIndex ? "/" : String(folder[..<slash])
+        }
+    }
+
+    /// Where `create` makes a home: never a folder above.
+    var pathToCreate: String { given ?? SystemAccess.environment(Self.variable) ?? Home.defaultPath }
 }
 
 /// Runs a command body: a ToolError becomes one line on stderr and exit status 1.
@@ -74,7 +130,7 @@ struct Create: ParsableCommand {
                     throw ToolError("\(error); no home was created")
                 }
             }
-            let made = try Home.create(at: home.homePath, secret: secret)
+            let made = try Home.create(at: home.pathToCreate, secret: secret)
             print(
                 "created the home \(made.path)\(realmOf == nil ? " with a fresh realm secret" : " in the realm of \(realmOf!)")"
             )

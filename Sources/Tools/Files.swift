@@ -97,7 +97,7 @@ extension JSON {
 
 struct GetFile: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "get", abstract: "Print a role's stored settings or input (`{}` if none).",
+        commandName: "get", abstract: "Print a role's stored settings or input as JSON (`{}` if none).",
         discussion: "Example: ansar get settings sub")
     @OptionGroup var home: HomeOption
     @Argument(help: "settings or input") var kind: RoleFile
@@ -114,11 +114,16 @@ struct History: ParsableCommand {
     )
     @OptionGroup var home: HomeOption
     @Argument(help: "The role.") var role: String
+    @Flag(help: "Print the runs as JSON: started and ended (seconds since 1970), outcome.") var json = false
 
     func run() throws {
         try perform { () throws(ToolError) in
             let home = try Home.open(home.homePath)
             _ = try home.role(role)
+            if json {
+                print(JSON.array(home.history(role)).description)
+                return
+            }
             let now = SystemAccess.wallClock()
             for (index, run) in home.history(role).enumerated() {
                 guard case .double(let started)? = run["started"], case .double(let ended)? = run["ended"],

@@ -88,6 +88,7 @@ struct Ping: ParsableCommand {
     @Option(help: "Seconds to look for it.") var seconds = 2.0
     @Option(help: "How far to look: group, host, lan or wan (the group must be linked that far: `ansar start --host`).")
     var scope = "group"
+    @Flag(help: "Print the answer as JSON: name, milliseconds.") var json = false
 
     func run() throws {
         try perform { () throws(ToolError) in
@@ -117,7 +118,12 @@ struct Ping: ParsableCommand {
             guard let found = answer as? PingFound else {
                 throw ToolError((answer as? Faulted)?.description ?? Printing.human(answer))
             }
-            print("\(name): found in \(String(format1: found.milliseconds)) ms")
+            if json {
+                print(
+                    JSON.object([("name", .string(name)), ("milliseconds", .double(found.milliseconds))]).description)
+            } else {
+                print("\(name): found in \(String(format1: found.milliseconds)) ms")
+            }
         }
     }
 }

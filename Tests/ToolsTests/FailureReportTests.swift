@@ -1,3 +1,4 @@
+import Actors
 import AnsarTestKit
 import Platform
 import Testing
