@@ -270,6 +270,7 @@ struct Run: ParsableCommand {
     @Argument(help: "The roles to run (none: every role).") var roles: [String] = []
     @Option(help: "End the group when this role ends, and print its value.") var mainRole: String?
     @OptionGroup(title: "Logs") var logs: RoleLogOptions
+    @OptionGroup(title: "Restarts") var restarts: RestartOptions
     @OptionGroup var host: HostOption
     @OptionGroup(title: "Links and loop (the group directory's and, through the environment, every role's)") var tuning:
         TuningOptions
@@ -295,6 +296,7 @@ struct Run: ParsableCommand {
         let tuning = try self.tuning.tuning()
         let level = try logs.level()
         let logLimit = try logs.limit()
+        let healthyAfter = try restarts.healthyAfterSeconds()
         Logs.bootstrap(process: "ansar run", level: level ?? .warning)
         let group = SocketAddress.unixAbstract(
             name: "ansar-group-\(ChildProcess.currentProcessID())-\(UInt32.random(in: 0...UInt32.max))")
@@ -303,7 +305,8 @@ struct Run: ParsableCommand {
         do {
             runner = try GroupRunner(
                 home: home, roles: roles, mainRole: mainRole, groupAddress: group, hostAddress: try host.address(),
-                debugLevel: logs.debugLevel, logLimit: logLimit, secret: secret.hex, tuning: tuning, ready: ready)
+                debugLevel: logs.debugLevel, logLimit: logLimit, healthyAfter: healthyAfter, secret: secret.hex,
+                tuning: tuning, ready: ready)
         } catch {
             throw ToolError("cannot capture the roles' logs: \(error)")
         }

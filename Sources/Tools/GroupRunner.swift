@@ -85,7 +85,12 @@ final class GroupRunner: Object {
     /// The roles that ended badly before it settled, and how (what `ansar start` reports).
     var failedAtLaunch: [(String, String)] = []
     var pending: [Pending] = []
+    /// Every restart after a failure, for `status`.
     var restarts: [String: Int] = [:]
+    /// The retries used since the role last ran well (for ``healthyAfter``): its policy's budget.
+    var retriesUsed: [String: Int] = [:]
+    /// A role that ran this many seconds before failing has its retries back.
+    let healthyAfter: Double
     /// Roles stopped on request (`ansar stop ROLE`): not restarted until started again.
     var held: Set<String> = []
     /// Roles to start again once they have ended (`ansar restart ROLE`).
@@ -97,9 +102,10 @@ final class GroupRunner: Object {
 
     init(
         home: Home, roles: [Role], mainRole: String?, groupAddress: SocketAddress, hostAddress: SocketAddress?,
-        debugLevel: String?, logLimit: Int, secret: String, tuning: Tuning,
+        debugLevel: String?, logLimit: Int, healthyAfter: Double = 60, secret: String, tuning: Tuning,
         ready: Readiness.Announcement? = nil
     ) throws(SystemError) {
+        self.healthyAfter = healthyAfter
         capture = try LineCapture(limit: logLimit)
         self.home = home
         self.ready = ready
@@ -266,9 +272,14 @@ final class GroupRunner: Object {
                 }
                 if !stopping { continue }
             }
+            if SystemAccess.wallClock() - child.started >= healthyAfter {
+                // It ran well for a while before this: its retries start afresh, as its backoff.
+                retriesUsed[name] = 0
+                backoffs[name] = nil
+            }
             let restarting =
                 exit != .code(0) && !Self.unmendable.contains(exit) && !stopping
-                && restarts[child.role.name, default: 0] < child.role.retries
+                && retriesUsed[name, default: 0] < child.role.retries
             if !launchSettled, exit != .code(0), child.stopSent == nil {
                 failedAtLaunch.append((child.role.name, "\(exit)\(restarting ? ", restarting" : "")"))
             }
@@ -279,6 +290,7 @@ final class GroupRunner: Object {
                     child.role.name, started: child.started, ended: SystemAccess.wallClock(),
                     outcome: "\(exit) (restarted)")
                 restarts[child.role.name, default: 0] += 1
+                retriesUsed[child.role.name, default: 0] += 1
                 var backoff = backoffs[child.role.name] ?? Backoff(initial: .milliseconds(50), maximum: .seconds(2))
                 let delay = backoff.next()
                 backoffs[child.role.name] = backoff

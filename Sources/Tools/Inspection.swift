@@ -20,6 +20,7 @@ struct StartGroup: ParsableCommand {
     @Argument(help: "The roles to start (none: every role).") var roles: [String] = []
     @OptionGroup var host: HostOption
     @OptionGroup(title: "Logs") var logs: RoleLogOptions
+    @OptionGroup(title: "Restarts") var restarts: RestartOptions
     @OptionGroup(title: "Links and loop (the group directory's and, through the environment, every role's)") var tuning:
         TuningOptions
 
@@ -30,6 +31,7 @@ struct StartGroup: ParsableCommand {
             _ = try tuning.tuning()
             _ = try logs.level()
             _ = try logs.limit()
+            _ = try restarts.healthyAfterSeconds()
             let (home, _) = try checkedGroup(home.homePath, mainRole: nil, only: roles)
             if home.runningGroup() != nil {
                 // Roles named into a running group are started in it (stopped ones, or new ones).
@@ -53,7 +55,7 @@ struct StartGroup: ParsableCommand {
                 _ = try ChildProcess.spawn(
                     ansar,
                     arguments: ["run", "--home-path=\(home.path)"] + roles + host.arguments
-                        + logs.arguments + tuning.arguments,
+                        + logs.arguments + restarts.arguments + tuning.arguments,
                     environment: ChildProcess.currentEnvironment(), stdout: home.groupLog,
                     stderr: home.groupLog, appendingOutput: true, detached: true, readiness: readiness)
             } catch {

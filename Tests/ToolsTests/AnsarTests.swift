@@ -386,6 +386,26 @@ struct AnsarTests {
         #expect(report == "", "no role had to be killed")
     }
 
+    @Test("retries come back after a healthy run: --healthy-after resets the budget, the default does not here")
+    func retriesReset() throws {
+        let scratch = try Scratch()
+        // Runs 0.2 s and fails, four times; the fifth attempt returns a value.
+        try scratch.script(
+            "slowcrash",
+            """
+            n=$(cat \(scratch.path)/count 2>/dev/null || echo 0); n=$((n+1)); echo $n > \(scratch.path)/count
+            if [ $n -lt 5 ]; then sleep 0.2; exit 3; fi
+            echo '{"type":"test.Done","value":{"attempt":'$n'}}'
+            """)
+        try scratch.seedHome()
+        #expect(try scratch.ansar(["add", "slowcrash", "worker", "--retries=1"]).0 == 0)
+        let (code, output, errors) = try scratch.ansar(["run", "--main-role=worker", "--healthy-after=0.1"])
+        #expect(code == 0 && output == "test.Done\n  attempt: 5\n", "\(output)\(errors)")
+        ChildProcess.remove("\(scratch.path)/count")
+        let (spent, _, _) = try scratch.ansar(["run", "--main-role=worker"])
+        #expect(spent == 3, "one retry, then the failure is the result")
+    }
+
     @Test("a retry policy restarts a failing role until it succeeds; without one, the failure is the result")
     func retryPolicy() throws {
         let scratch = try Scratch()

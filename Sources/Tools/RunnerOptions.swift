@@ -41,3 +41,19 @@ struct RoleLogOptions: ParsableArguments {
     /// The same options, for a runner started in the background.
     var arguments: [String] { (debugLevel.map { ["--debug-level=\($0)"] } ?? []) + ["--log-limit=\(logLimit)"] }
 }
+
+/// The restart policy's group-wide part (each role's count of retries is in its entry).
+struct RestartOptions: ParsableArguments {
+    @Option(help: "A role that ran this many seconds before it failed has all its retries again.")
+    var healthyAfter = 60.0
+
+    func healthyAfterSeconds() throws(ToolError) -> Double {
+        guard healthyAfter.isFinite, healthyAfter >= 0 else {
+            throw ToolError("--healthy-after=\(healthyAfter): expected seconds, 0 or more")
+        }
+        return healthyAfter
+    }
+
+    /// The same option, for a runner started in the background.
+    var arguments: [String] { ["--healthy-after=\(healthyAfter)"] }
+}
