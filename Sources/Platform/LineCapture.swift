@@ -51,7 +51,8 @@ public final class LineCapture: @unchecked Sendable {
     let longestLine: Int
 
     public let limit: Int
-    private var lock = pthread_mutex_t()
+    // A heap cell: a pthread mutex must not move (see ``Latch``).
+    private let lock = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
     private var streams: [Stream] = []
     /// Wakes the thread when a stream is added or the capture ends.
     private let wake: (read: Int32, write: Int32)
@@ -65,14 +66,15 @@ public final class LineCapture: @unchecked Sendable {
         var ends: [Int32] = [0, 0]
         guard cshims_pipe_cloexec(&ends) == 0 else { throw SystemError(errno, "pipe2") }
         wake = (ends[0], ends[1])
-        pthread_mutex_init(&lock, nil)
+        pthread_mutex_init(lock, nil)
         join = ThreadStarter.start { [self] in pump() }
     }
 
     deinit {
         close(wake.read)
         close(wake.write)
-        pthread_mutex_destroy(&lock)
+        pthread_mutex_destroy(lock)
+        lock.deallocate()
     }
 
     /// A new stream for a child's stderr, written to `file` (nil: this process's stderr).
@@ -110,8 +112,8 @@ public final class LineCapture: @unchecked Sendable {
     }
 
     private func locked<T>(_ body: () -> T) -> T {
-        pthread_mutex_lock(&lock)
-        defer { pthread_mutex_unlock(&lock) }
+        pthread_mutex_lock(lock)
+        defer { pthread_mutex_unlock(lock) }
         return body()
     }
 

@@ -310,7 +310,10 @@ struct Run: ParsableCommand {
         } catch {
             throw ToolError("cannot capture the roles' logs: \(error)")
         }
-        defer { runner.capture.finish() } // every line the roles wrote is in their logs
+        defer {
+            runner.capture.finish() // every line the roles wrote is in their logs
+            runner.writer.finish() // and the state and reports are on disk, before `stop` reads them
+        }
         SystemAccess.raiseDescriptorLimit()
         let stopSignal: Int32?
         do {

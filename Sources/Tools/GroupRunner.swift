@@ -59,6 +59,10 @@ final class GroupRunner: Object {
     let debugLevel: String?
     /// Every role's stderr, line by line into its log (or, with a debug level, the runner's stderr).
     let capture: LineCapture
+    /// The state files, written off the loop: the group directory's links never wait for the disk.
+    let writer = BackgroundFileWriter()
+    /// Each role's history as last written.
+    var histories: [String: [JSON]] = [:]
     let environment: [String: String]
     /// Whom to tell once every role is launched (`ansar start`, waiting for a runner it detached).
     let ready: Readiness.Announcement?
@@ -173,7 +177,7 @@ final class GroupRunner: Object {
     /// A command's request: stop, restart or start one role of the running group.
     private func handle(_ request: RunnerRequest, _ context: Context) {
         let name = request.role
-        guard !stopping else { return request.answer(.failure(ToolError("the group is stopping"))) }
+        guard !stopping else { return answer(request, .failure(ToolError("the group is stopping"))) }
         switch request.command {
         case .stop, .restart:
             if let index = children.firstIndex(where: { $0.role.name == name }) {
@@ -190,18 +194,31 @@ final class GroupRunner: Object {
                 pending.removeAll { $0.role.name == name }
                 if request.command == .stop {
                     held.insert(name)
-                    return request.answer(.success("stopped role \(name) (it was waiting to restart)"))
+                    return answer(request, .success("stopped role \(name) (it was waiting to restart)"))
                 }
             } else if request.command == .stop {
-                return request.answer(.failure(ToolError("role \(name) is not running")))
+                return answer(request, .failure(ToolError("role \(name) is not running")))
             }
             start(request, context) // restart of a role that is not running: a start
         case .start:
             guard !children.contains(where: { $0.role.name == name }),
                 !pending.contains(where: { $0.role.name == name })
-            else { return request.answer(.failure(ToolError("role \(name) is already running"))) }
+            else { return answer(request, .failure(ToolError("role \(name) is already running"))) }
             start(request, context)
         }
+    }
+
+    /// One run more in the role's history: kept here (the file may not be written yet), written off
+    /// the loop.
+    private func record(_ role: String, started: Double, ended: Double, outcome: String) {
+        let run = JSON.object([("started", .double(started)), ("ended", .double(ended)), ("outcome", .string(outcome))])
+        let (runs, bytes) = Home.adding(run, to: histories[role] ?? home.history(role))
+        histories[role] = runs
+        writer.write(home.historyFile(role), bytes)
+    }
+
+    private func answer(_ request: RunnerRequest, _ outcome: Result<String, ToolError>) {
+        request.answer(outcome, through: writer)
     }
 
     /// Starts the request's role (from its entry in the home, which may be new), and answers.
@@ -209,7 +226,7 @@ final class GroupRunner: Object {
         let verb = request.command == .restart ? "restarted" : "started"
         if let running = children.first(where: { $0.role.name == request.role }) {
             // Started by an earlier request (two restarts of one role, say).
-            return request.answer(.success("\(verb) role \(request.role) (pid \(running.pid))"))
+            return answer(request, .success("\(verb) role \(request.role) (pid \(running.pid))"))
         }
         let role: Role
         do throws(ToolError) {
@@ -218,7 +235,7 @@ final class GroupRunner: Object {
                 throw ToolError("role \(role.name): \(home.bin)/\(role.executable) is missing or not executable")
             }
         } catch {
-            return request.answer(.failure(error))
+            return answer(request, .failure(error))
         }
         held.remove(role.name)
         outcomes.removeAll { $0.role == role.name } // this run's outcome is the one to come
@@ -228,9 +245,9 @@ final class GroupRunner: Object {
             roles.append(role)
         }
         guard let pid = launch(role, context) else {
-            return request.answer(.failure(ToolError(failure ?? "cannot start role \(role.name)")))
+            return answer(request, .failure(ToolError(failure ?? "cannot start role \(role.name)")))
         }
-        request.answer(.success("\(verb) role \(role.name) (pid \(pid))"))
+        answer(request, .success("\(verb) role \(role.name) (pid \(pid))"))
     }
 
     private func check(_ context: Context) {
@@ -259,13 +276,13 @@ final class GroupRunner: Object {
             let name = child.role.name
             if relaunching.remove(name) != nil {
                 if !stopping {
-                    home.record(
+                    record(
                         name, started: child.started, ended: SystemAccess.wallClock(),
                         outcome: "\(exit) (restarted on request)")
                 }
                 for request in waiting.removeValue(forKey: name) ?? [] {
                     if stopping {
-                        request.answer(.failure(ToolError("the group is stopping")))
+                        answer(request, .failure(ToolError("the group is stopping")))
                     } else {
                         start(request, context)
                     }
@@ -286,7 +303,7 @@ final class GroupRunner: Object {
             if restarting {
                 // Failed, and its policy allows another attempt: after a backoff with jitter. The
                 // failed attempt is history too.
-                home.record(
+                record(
                     child.role.name, started: child.started, ended: SystemAccess.wallClock(),
                     outcome: "\(exit) (restarted)")
                 restarts[child.role.name, default: 0] += 1
@@ -305,11 +322,11 @@ final class GroupRunner: Object {
             outcome.stoppedByRunner = child.stopSent != nil
             if outcome.failed { outcome.lastLogLine = home.lastLine(of: home.log(child.role.name)) }
             outcomes.append(outcome)
-            home.record(
+            record(
                 child.role.name, started: child.started, ended: SystemAccess.wallClock(),
                 outcome: outcome.value.map { AnyMessage($0).typeName } ?? "\(exit)")
             for request in waiting.removeValue(forKey: name) ?? [] {
-                request.answer(.success("stopped role \(name) (\(exit))"))
+                answer(request, .success("stopped role \(name) (\(exit))"))
             }
             writeState()
             if child.role.name == mainRole { stopAll() }
@@ -329,7 +346,7 @@ final class GroupRunner: Object {
                     .array(failed.map { .object([("role", .string($0.0)), ("exit", .string($0.1))]) })
                 )
             ])
-            try? SystemAccess.writeFileAtomically(home.launchReport, Array(report.description.utf8))
+            writer.write(home.launchReport, Array(report.description.utf8))
             writeState()
         }
         scheduleCheck(context)
@@ -338,8 +355,8 @@ final class GroupRunner: Object {
         {
             context.cancelTimer(CheckChildren.self)
             let report = JSON.object([("killed", .array(killed.map(JSON.string)))])
-            try? SystemAccess.writeFileAtomically(home.stopReport, Array(report.description.utf8))
-            ChildProcess.remove(home.state)
+            writer.write(home.stopReport, Array(report.description.utf8))
+            writer.remove(home.state)
             context.complete(Ack())
         }
     }
@@ -391,8 +408,9 @@ final class GroupRunner: Object {
             ("launched", .integer(Int64(launched))),
             ("roles", .array(roles.compactMap { entries[$0.name] })),
         ])
-        try? SystemAccess.writeFileAtomically(home.state, Array((state.pretty + "\n").utf8))
-        if launchSettled || failure != nil { ready?.announce() }
+        // `ansar start` is told once the state it will read is on disk.
+        let ready = launchSettled || failure != nil ? self.ready : nil
+        writer.write(home.state, Array((state.pretty + "\n").utf8)) { ready?.announce() }
     }
 
     private func read(_ role: Role, _ exit: ChildProcess.Exit) -> RoleOutcome {

@@ -64,11 +64,10 @@ struct Home {
     }
 
     /// Appends a run to a role's history, keeping the last ``historyLength``.
-    func record(_ role: String, started: Double, ended: Double, outcome: String) {
-        let run = JSON.object([("started", .double(started)), ("ended", .double(ended)), ("outcome", .string(outcome))])
-        let runs = (history(role) + [run]).suffix(Self.historyLength)
-        try? SystemAccess.writeFileAtomically(
-            historyFile(role), Array(runs.map { $0.description + "\n" }.joined().utf8))
+    /// A role's history with one more run (the last ``historyLength``), and its file's bytes.
+    static func adding(_ run: JSON, to runs: [JSON]) -> (runs: [JSON], bytes: [UInt8]) {
+        let kept = Array((runs + [run]).suffix(historyLength))
+        return (kept, Array(kept.map { $0.description + "\n" }.joined().utf8))
     }
 
     /// The running group's state, if a group is running (its runner holds the home's lock).

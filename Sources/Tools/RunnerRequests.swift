@@ -66,14 +66,15 @@ struct RunnerRequest: Equatable {
         return requests
     }
 
-    /// In the runner: the answer, one line for the command to print (or its refusal).
-    func answer(_ outcome: Result<String, ToolError>) {
+    /// In the runner: the answer, one line for the command to print (or its refusal), written
+    /// off the loop.
+    func answer(_ outcome: Result<String, ToolError>, through writer: BackgroundFileWriter) {
         let json: JSON
         switch outcome {
         case .success(let line): json = .object([("ok", .bool(true)), ("line", .string(line))])
         case .failure(let error): json = .object([("ok", .bool(false)), ("line", .string(error.description))])
         }
-        try? SystemAccess.writeFileAtomically(reply, Array(json.description.utf8), mode: 0o600)
+        writer.write(reply, Array(json.description.utf8), mode: 0o600)
     }
 
     /// In a command: asks the running group's runner and waits for its answer line.
