@@ -69,6 +69,24 @@ struct ProcessHygieneTests {
         #expect(stopped == 0 && report == "", "\(report)")
     }
 
+    @Test("1,000 rounds of start && stop: every start succeeds, no role ever finds its last run still there")
+    func thousandRounds() throws {
+        let scratch = try Scratch()
+        try scratch.seedHome()
+        var failures: [String] = []
+        for round in 0..<1_000 where failures.count < 3 {
+            let (started, _, startErrors) = try scratch.ansar(["start"])
+            if started != 0 { failures.append("round \(round): start \(started): \(startErrors)") }
+            let (stopped, _, stopErrors) = try scratch.ansar(["stop"])
+            if stopped != 0 { failures.append("round \(round): stop \(stopped): \(stopErrors)") }
+        }
+        #expect(failures.isEmpty, "\(failures)")
+        for role in ["pub", "sub"] {
+            let log = Subprocess.read("\(scratch.home)/logs/\(role).log")
+            #expect(!log.contains("already running"), "role \(role) found its last run still there")
+        }
+    }
+
     @Test("stop of a paused group wakes its roles to hear SIGTERM: none has to be killed")
     func stopPausedGroup() throws {
         let scratch = try Scratch()
