@@ -84,7 +84,7 @@ downstream: system-packages
 
 ## Release build of Benchmarks/ (its own package): raw C baseline and the reactor, in one run.
 bench: system-packages
-	swift build -c release --product ansar && swift build -c release --product publish-a-service && swift build -c release --product subscribe-to-service && swift build -c release --product link-node
+	swift build -c release --product ansar && swift build -c release --product publish-a-service && swift build -c release --product subscribe-to-service && swift build -c release --product link-node && swift build -c release --product pubsub-node
 	cd Benchmarks && swift build -c release && cp "$$(swift build -c release --show-bin-path)/bench-node" ../.build/release/
 	cd Benchmarks && "$$(swift build -c release --show-bin-path)/ansar-bench" --results ../.bench/results.jsonl
 	@echo "simulated seeds per minute (debug build, one thread per scenario):"

@@ -459,6 +459,21 @@ if only == nil || only == "demo" {
     } else {
         print("demo: ../.build/release/ansar is missing (make bench builds it); skipped")
     }
+    if let (start, stop, restart) = supervisorTimes(runs: 10) {
+        figures.append(
+            Figure(
+                name: "ansar start, until every role is up (pub, sub), median", value: start, unit: "ms",
+                baseline: "none", baselineValue: 0))
+        figures.append(
+            Figure(
+                name: "ansar stop (pub, sub), median", value: stop, unit: "ms", baseline: "none", baselineValue: 0))
+        figures.append(
+            Figure(
+                name: "ansar restart pub, until sub's session is back, median", value: restart, unit: "ms",
+                baseline: "none", baselineValue: 0))
+    } else {
+        print("supervisor: ../.build/release/pubsub-node is missing (make bench builds it); skipped")
+    }
 }
 
 // MARK: Report
