@@ -181,7 +181,14 @@ final class GroupRunner: Object {
         switch request.command {
         case .stop, .restart:
             if let index = children.firstIndex(where: { $0.role.name == name }) {
-                if request.command == .stop { held.insert(name) } else { relaunching.insert(name) }
+                // The latest request wins: a stop after a restart leaves it stopped, and so on.
+                if request.command == .stop {
+                    held.insert(name)
+                    relaunching.remove(name)
+                } else {
+                    relaunching.insert(name)
+                    held.remove(name)
+                }
                 if children[index].stopSent == nil {
                     ChildProcess.signalGroup(children[index].pid, SIGTERM)
                     ChildProcess.signalGroup(children[index].pid, SIGCONT)
@@ -287,15 +294,19 @@ final class GroupRunner: Object {
                         start(request, context)
                     }
                 }
-                if !stopping { continue }
+                if !stopping {
+                    writeState() // its new pid
+                    continue
+                }
             }
             if SystemAccess.wallClock() - child.started >= healthyAfter {
                 // It ran well for a while before this: its retries start afresh, as its backoff.
                 retriesUsed[name] = 0
                 backoffs[name] = nil
             }
+            // Only a failure of its own is retried: not an end the runner asked for.
             let restarting =
-                exit != .code(0) && !Self.unmendable.contains(exit) && !stopping
+                exit != .code(0) && !Self.unmendable.contains(exit) && !stopping && child.stopSent == nil
                 && retriesUsed[name, default: 0] < child.role.retries
             if !launchSettled, exit != .code(0), child.stopSent == nil {
                 failedAtLaunch.append((child.role.name, "\(exit)\(restarting ? ", restarting" : "")"))

@@ -63,6 +63,13 @@ struct SupervisorTests {
             return row.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first.map(String.init) ?? ""
         }
         #expect(try state("pub") == "stopped" && state("sub") == "running")
+        // A program that SIGTERM ends (exit by signal 15), with retries: stopped is stopped.
+        try scratch.script("sleeper", "exec sleep 300")
+        #expect(try scratch.ansar(["deploy", "\(scratch.path)/dist/sleeper"]).0 == 0)
+        #expect(try scratch.ansar(["add", "sleeper", "nap", "--retries=3"]).0 == 0)
+        #expect(try scratch.ansar(["start", "nap"]).0 == 0)
+        #expect(try scratch.ansar(["stop", "nap"]).1 == "stopped role nap (killed by signal 15)\n")
+        #expect(try state("nap") == "stopped", "a role stopped on request was restarted")
         let again = try scratch.ansar(["stop", "pub"])
         #expect(again == (1, "", "ansar: role pub is not running\n"))
         let (started, startOutput, startErrors) = try scratch.ansar(["start", "pub"])
