@@ -192,20 +192,23 @@ public final class LineCapture: @unchecked Sendable {
 
     /// Where a leading `YYYY-MM-DDTHH:MM:SS` (and any zone or fraction after it) ends: nil when the
     /// line does not start with a time.
-    public static func timeEnd(_ line: ArraySlice<UInt8>) -> ArraySlice<UInt8>.Index? {
-        let pattern = Array("dddd-dd-ddTdd:dd:dd".utf8)
-        guard line.count >= pattern.count else { return nil }
-        for (offset, expected) in pattern.enumerated() {
-            let byte = line[line.startIndex + offset]
+    public static func timeEnd<Line: Collection<UInt8>>(_ line: Line) -> Line.Index? {
+        var end = line.startIndex
+        for expected in timePattern {
+            guard end < line.endIndex else { return nil }
+            let byte = line[end]
             let fits =
                 expected == UInt8(ascii: "d")
                 ? (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) : byte == expected
             guard fits else { return nil }
+            line.formIndex(after: &end)
         }
-        var end = line.startIndex + pattern.count
-        while end < line.endIndex, line[end] != UInt8(ascii: " ") { end += 1 }
+        while end < line.endIndex, line[end] != UInt8(ascii: " ") { line.formIndex(after: &end) }
         return end
     }
+
+    /// What ``timeEnd(_:)`` looks for, `d` standing for a digit: made once, not per line.
+    private static let timePattern = Array("dddd-dd-ddTdd:dd:dd".utf8)
 
     private func append(_ stream: Stream, _ bytes: [UInt8]) {
         guard let file = stream.file else {

@@ -333,7 +333,9 @@ struct Run: ParsableCommand {
     /// Prints the main role's value (or every role's), and returns the exit status. Every role
     /// that ended badly on its own is named on stderr, with why and its last log line.
     private func report(_ outcomes: [RoleOutcome]) -> Int32 {
-        for outcome in outcomes where outcome.failed { reportFailure(outcome) }
+        for outcome in outcomes where outcome.failed {
+            reportFailure(role: outcome.role, how: "\(outcome.exit)", lastLine: outcome.lastLogLine)
+        }
         let shown = mainRole.map { main in outcomes.filter { $0.role == main } } ?? outcomes
         var status: Int32 = 0
         for outcome in shown {
@@ -357,12 +359,11 @@ struct Run: ParsableCommand {
     }
 }
 
-/// One line on stderr for a role that ended badly: its name, how it ended, its last log line, and
-/// where to look next.
-func reportFailure(_ outcome: RoleOutcome) {
-    let last = outcome.lastLogLine.map { ": \($0)" } ?? ""
-    SystemAccess.writeStandardError(
-        "ansar: role \(outcome.role) failed (\(outcome.exit))\(last) — see `ansar log \(outcome.role)`\n")
+/// One line on stderr for a role that ended badly: its name, how it ended (`when`: " at start"
+/// for `ansar start`'s launch), its last log line, and where to look next.
+func reportFailure(role: String, how: String, when: String = "", lastLine: String?) {
+    let last = lastLine.map { ": \($0)" } ?? ""
+    SystemAccess.writeStandardError("ansar: role \(role) failed\(when) (\(how))\(last) — see `ansar log \(role)`\n")
 }
 
 /// The home and its roles, checked before a group starts: at least one role, a known main role,

@@ -67,9 +67,7 @@ struct StartGroup: ParsableCommand {
             case .ready:
                 let failed = launchFailures(home)
                 for (role, exit) in failed {
-                    let last = home.lastLine(of: home.log(role)).map { ": \($0)" } ?? ""
-                    SystemAccess.writeStandardError(
-                        "ansar: role \(role) failed at start (\(exit))\(last) — see `ansar log \(role)`\n")
+                    reportFailure(role: role, how: exit, when: " at start", lastLine: home.lastLine(of: home.log(role)))
                 }
                 failedAtStart = !failed.isEmpty
             case .ended:

@@ -33,7 +33,7 @@ struct CapturedLine {
     }
 
     static func startsWithTime(_ line: Substring) -> Bool {
-        LineCapture.timeEnd(Array(line.utf8.prefix(19))[...]) != nil
+        LineCapture.timeEnd(line.utf8) != nil
     }
 }
 
