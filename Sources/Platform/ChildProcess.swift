@@ -11,57 +11,75 @@ public enum ChildProcess {
     /// Starts `path` with `arguments` and exactly `environment`; returns its pid. Its stdout and
     /// stderr go to those files (nil: it shares this process's, and its stdin too): stderr
     /// appended, stdout truncated first unless `appendingOutput` (a result file is one run's; a
-    /// log that both streams share must append from both). A `detached`
-    /// child starts a session of its own, so it outlives this process and its terminal. A `tied`
-    /// child leads a process group of its own (``signalGroup(_:_:)`` reaches whatever it starts)
-    /// and is killed by the kernel when the calling thread ends, however it ends (call it from the
-    /// thread that lives as long as the process, as a runner's main thread does) — a supervisor's
-    /// roles.
-    /// With `readiness`, the child gets its pipe to say when it is up (see ``Readiness``). With
-    /// `capturing` (tied children only), its stderr goes to that ``LineCapture`` stream instead of
-    /// `stderr`.
+    /// log that both streams share must append from both). A `detached` child starts a session of
+    /// its own, so it outlives this process and its terminal. With `readiness`, the child gets its
+    /// pipe to say when it is up (see ``Readiness``).
     public static func spawn(
         _ path: String, arguments: [String], environment: [String: String], stdout: String?, stderr: String?,
-        appendingOutput: Bool = false, detached: Bool = false, tied: Bool = false,
-        readiness: Readiness? = nil, capturing: LineCapture.Stream? = nil
+        appendingOutput: Bool = false, detached: Bool = false, readiness: Readiness? = nil
     ) throws(SystemError) -> Int32 {
-        precondition(!(detached && tied), "a child is either detached or tied to its parent")
-        precondition(capturing == nil || tied, "only a tied child's stderr is captured")
+        try withArguments(path, arguments, environment, readiness: readiness) { argv, envp throws(SystemError) in
+            try spawnFree(
+                path, argv, envp, stdout: stdout, outputFlags: outputFlags(appending: appendingOutput),
+                stderr: stderr, detached: detached, readiness: readiness)
+        }
+    }
+
+    /// A supervisor's child: the program, and the keeper that ties it to this process.
+    public struct TiedChild: Sendable {
+        /// The keeper's pid: the one to wait for (it ends as the program ended), and the id of the
+        /// process group to signal (``signalGroup(_:_:)`` reaches the program and what it started).
+        public let keeper: Int32
+        /// The program's own pid, for people: what `ps` and `kill` know it by.
+        public let program: Int32
+    }
+
+    /// Starts `path` as a supervisor's child (a role): in a process group of its own, led by a
+    /// keeper that ends as it ends once whatever it started has gone too, and that ends it (and
+    /// them) if the calling thread ends, however it ends — call it from the thread that lives as
+    /// long as the process, as a runner's main thread does. Its stdout is `stdout` (truncated, stdin
+    /// /dev/null); its stderr goes to the `capturing` ``LineCapture`` stream, or to the file
+    /// `stderr` (appended), or else is this process's. With `readiness`, it gets the pipe to say
+    /// when it is up.
+    public static func spawnTied(
+        _ path: String, arguments: [String], environment: [String: String], stdout: String, stderr: String? = nil,
+        readiness: Readiness? = nil, capturing: LineCapture.Stream? = nil
+    ) throws(SystemError) -> TiedChild {
         // Only the child may hold the write end once it runs, so its end is the pipe's end.
         defer { capturing?.closeWriteEnd() }
+        return try withArguments(path, arguments, environment, readiness: readiness) { argv, envp throws(SystemError) in
+            var error: Int32 = 0
+            var program: Int32 = 0
+            let keeper = cshims_spawn_tied(
+                path, argv, envp, stdout, outputFlags(appending: false), stderr, capturing?.writeEnd ?? -1,
+                readiness?.writeEnd ?? -1, Readiness.childDescriptor, &program, &error)
+            guard keeper > 0 else { throw SystemError(error, "spawn") }
+            return TiedChild(keeper: keeper, program: program)
+        }
+    }
+
+    private static func outputFlags(appending: Bool) -> Int32 {
+        O_WRONLY | O_CREAT | (appending ? O_APPEND : O_TRUNC)
+    }
+
+    /// `body` with C arguments and environment (a readiness pipe's descriptor named in it); then,
+    /// the child started, the pipe's write end closed here, as only the child may hold it.
+    private static func withArguments<T>(
+        _ path: String, _ arguments: [String], _ environment: [String: String], readiness: Readiness?,
+        _ body: ([UnsafeMutablePointer<CChar>?], [UnsafeMutablePointer<CChar>?]) throws(SystemError) -> T
+    ) throws(SystemError) -> T {
         var environment = environment
         if readiness != nil { environment[Readiness.variable] = "\(Readiness.childDescriptor)" }
         let argv = ([path] + arguments).map { strdup($0) } + [nil]
         defer { argv.forEach { free($0) } }
         let envp = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
         defer { envp.forEach { free($0) } }
-        let outputFlags = O_WRONLY | O_CREAT | (appendingOutput ? O_APPEND : O_TRUNC)
-        let pid =
-            try tied
-            ? spawnTied(
-                path, argv, envp, stdout: stdout, outputFlags: outputFlags, stderr: stderr,
-                stderrDescriptor: capturing?.writeEnd ?? -1, readiness: readiness)
-            : spawnFree(
-                path, argv, envp, stdout: stdout, outputFlags: outputFlags, stderr: stderr, detached: detached,
-                readiness: readiness)
+        let started = try body(argv, envp)
         if let readiness {
-            // Only the child may hold the write end now, so its end closes the pipe.
             close(readiness.writeEnd)
             readiness.writeEnd = -1
         }
-        return pid
-    }
-
-    private static func spawnTied(
-        _ path: String, _ argv: [UnsafeMutablePointer<CChar>?], _ envp: [UnsafeMutablePointer<CChar>?],
-        stdout: String?, outputFlags: Int32, stderr: String?, stderrDescriptor: Int32, readiness: Readiness?
-    ) throws(SystemError) -> Int32 {
-        var error: Int32 = 0
-        let pid = cshims_spawn_tied(
-            path, argv, envp, stdout, outputFlags, stderr, stderrDescriptor, readiness?.writeEnd ?? -1,
-            Readiness.childDescriptor, &error)
-        guard pid > 0 else { throw SystemError(error, "spawn") }
-        return pid
+        return started
     }
 
     private static func spawnFree(
@@ -146,8 +164,14 @@ public enum ChildProcess {
     /// Sends `signal` to the child.
     public static func signal(_ pid: Int32, _ signal: Int32) { kill(pid, signal) }
 
-    /// Sends `signal` to the process group `pid` leads (a ``spawn(_:arguments:environment:stdout:stderr:detached:tied:readiness:)``
-    /// `tied` child and whatever it started), or to `pid` alone if it leads none.
+    /// Ends a ``spawnTied(_:arguments:environment:stdout:stderr:readiness:capturing:)`` child now,
+    /// through its `keeper`: SIGKILL to the program, then to whatever the program left behind, even
+    /// outside its group. SIGKILL to the group would take the keeper with it, and what had left the
+    /// group would live on.
+    public static func killTied(_ keeper: Int32) { kill(keeper, SIGUSR1) }
+
+    /// Sends `signal` to the process group `pid` leads (a ``spawnTied(_:arguments:environment:stdout:stderr:readiness:capturing:)``
+    /// child's keeper: the program and whatever it started), or to `pid` alone if it leads none.
     public static func signalGroup(_ pid: Int32, _ signal: Int32) {
         if kill(-pid, signal) != 0 { kill(pid, signal) }
     }

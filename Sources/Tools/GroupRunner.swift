@@ -32,6 +32,9 @@ struct CheckChildren: Message {}
 final class GroupRunner: Object {
     struct Child {
         let role: Role
+        /// The process to wait for and the group to signal (see ``ChildProcess/TiedChild``).
+        let keeper: Int32
+        /// The program's own pid, for people (`status`, answers, logs).
         let pid: Int32
         let started: Double
         var stopSent: Deadline?
@@ -157,16 +160,18 @@ final class GroupRunner: Object {
         do {
             let launch = first ? try Readiness() : nil
             let output = try capture.open(name: role.name, file: debugLevel == nil ? home.log(role.name) : nil)
-            let pid = try ChildProcess.spawn(
+            // Its own process group, ended with whatever it started if the runner dies.
+            let child = try ChildProcess.spawnTied(
                 "\(home.bin)/\(role.executable)", arguments: arguments, environment: environment,
-                stdout: home.result(role.name), stderr: nil,
-                tied: true, // its own process group, killed by the kernel if the runner dies
-                readiness: launch, capturing: output)
+                stdout: home.result(role.name), readiness: launch, capturing: output)
             children.append(
-                Child(role: role, pid: pid, started: SystemAccess.wallClock(), output: output, launch: launch))
+                Child(
+                    role: role, keeper: child.keeper, pid: child.program, started: SystemAccess.wallClock(),
+                    output: output, launch: launch))
             launched += 1
-            context.runtime.logger.info("role started", metadata: ["role": "\(role.name)", "pid": "\(pid)"])
-            return pid
+            context.runtime.logger.info(
+                "role started", metadata: ["role": "\(role.name)", "pid": "\(child.program)"])
+            return child.program
         } catch {
             failure = "cannot start role \(role.name) (\(home.bin)/\(role.executable)): \(error)"
             stopAll()
@@ -190,8 +195,8 @@ final class GroupRunner: Object {
                     held.remove(name)
                 }
                 if children[index].stopSent == nil {
-                    ChildProcess.signalGroup(children[index].pid, SIGTERM)
-                    ChildProcess.signalGroup(children[index].pid, SIGCONT)
+                    ChildProcess.signalGroup(children[index].keeper, SIGTERM)
+                    ChildProcess.signalGroup(children[index].keeper, SIGCONT)
                     children[index].stopSent = .now()
                 }
                 waiting[name, default: []].append(request) // answered when it has ended
@@ -266,12 +271,12 @@ final class GroupRunner: Object {
             {
                 children[index].launch = nil
             }
-            guard let exit = ChildProcess.poll(child.pid) else {
+            guard let exit = ChildProcess.poll(child.keeper) else {
                 if let sent = child.stopSent, Deadline.now() >= sent + Self.grace {
                     context.runtime.logger.warning(
                         "role did not stop: killing it",
                         metadata: ["role": "\(child.role.name)", "pid": "\(child.pid)"])
-                    ChildProcess.signalGroup(child.pid, SIGKILL)
+                    ChildProcess.killTied(child.keeper)
                     children[index].stopSent = .distantFuture
                     killed.append(child.role.name)
                 }
@@ -410,7 +415,7 @@ final class GroupRunner: Object {
                 child.role.name,
                 [
                     ("state", .string("running")), ("pid", .integer(Int64(child.pid))),
-                    ("started", .double(child.started)),
+                    ("processGroup", .integer(Int64(child.keeper))), ("started", .double(child.started)),
                 ])
         }
         let state = JSON.object([
@@ -444,8 +449,8 @@ final class GroupRunner: Object {
     private func stopAll() {
         stopping = true
         for index in children.indices where children[index].stopSent == nil {
-            ChildProcess.signalGroup(children[index].pid, SIGTERM)
-            ChildProcess.signalGroup(children[index].pid, SIGCONT)
+            ChildProcess.signalGroup(children[index].keeper, SIGTERM)
+            ChildProcess.signalGroup(children[index].keeper, SIGCONT)
             children[index].stopSent = .now()
         }
     }

@@ -307,13 +307,15 @@ extension String {
 }
 
 /// The pids of the running group's roles.
-func runningRoles(_ home: Home) throws(ToolError) -> [(role: String, pid: Int32)] {
+func runningRoles(_ home: Home) throws(ToolError) -> [(role: String, processGroup: Int32)] {
     guard let state = home.runningGroup(), case .array(let roles)? = state["roles"] else {
         throw ToolError("no group is running in \(home.path)")
     }
     return roles.compactMap { role in
-        guard case .string(let name)? = role["role"], case .integer(let pid)? = role["pid"] else { return nil }
-        return (name, Int32(pid))
+        guard case .string(let name)? = role["role"], case .integer(let group)? = role["processGroup"] else {
+            return nil
+        }
+        return (name, Int32(group))
     }
 }
 
@@ -325,7 +327,9 @@ struct Pause: ParsableCommand {
 
     func run() throws {
         try perform { () throws(ToolError) in
-            for (_, pid) in try runningRoles(try Home.open(home.homePath)) { ChildProcess.signalGroup(pid, SIGSTOP) }
+            for (_, group) in try runningRoles(try Home.open(home.homePath)) {
+                ChildProcess.signalGroup(group, SIGSTOP)
+            }
         }
     }
 }
@@ -337,7 +341,9 @@ struct Resume: ParsableCommand {
 
     func run() throws {
         try perform { () throws(ToolError) in
-            for (_, pid) in try runningRoles(try Home.open(home.homePath)) { ChildProcess.signalGroup(pid, SIGCONT) }
+            for (_, group) in try runningRoles(try Home.open(home.homePath)) {
+                ChildProcess.signalGroup(group, SIGCONT)
+            }
         }
     }
 }

@@ -40,17 +40,18 @@ extension Home {
         environment[Readiness.variable] = nil
         let pid: Int32
         do {
-            pid = try ChildProcess.spawn(
+            pid = try ChildProcess.spawnTied(
                 executable,
                 arguments: [
                     "--check", "--home-path=\(path)", "--role-name=\(role.name)", "--\(kind.rawValue)-file=\(draft)",
                 ],
-                environment: environment, stdout: "/dev/null", stderr: errors, tied: true)
+                environment: environment, stdout: "/dev/null", stderr: errors
+            ).keeper
         } catch {
             throw ToolError("cannot start \(executable) to check the \(kind.rawValue): \(error)")
         }
         guard ChildProcess.waitForEnd(of: pid, upTo: Self.checkLimit) else {
-            ChildProcess.signalGroup(pid, SIGKILL)
+            ChildProcess.killTied(pid)
             _ = ChildProcess.wait(pid)
             return .unchecked("\(role.executable) did not answer --check within 10 s")
         }

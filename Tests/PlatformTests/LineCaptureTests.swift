@@ -15,10 +15,10 @@ struct LineCaptureTests {
         let file = "\(folder)/out.log"
         let capture = try LineCapture(limit: limit)
         let stream = try capture.open(name: "job", file: file)
-        let pid = try ChildProcess.spawn(
+        let child = try ChildProcess.spawnTied(
             "/bin/sh", arguments: ["-c", script], environment: ["PATH": "/usr/bin:/bin"], stdout: "/dev/null",
-            stderr: nil, tied: true, capturing: stream)
-        _ = ChildProcess.wait(pid)
+            capturing: stream)
+        _ = ChildProcess.wait(child.keeper)
         capture.flush(stream) // every line is in the file now: no waiting
         capture.finish()
         let bytes = (try? SystemAccess.readSmallFile(file, limit: 64 << 20).bytes) ?? []

@@ -44,29 +44,102 @@ struct ProcessHygieneTests {
         #expect(ChildProcess.waitForEnd(of: child, upTo: .seconds(5)), "the role's child outlived the stop")
     }
 
-    @Test("the runner killed with SIGKILL takes every role with it within 5 s; the next start is clean")
+    /// A role that starts two children, one in its process group and one that leaves it (setsid),
+    /// so a signal to the role's group alone would miss it, then goes on with `ending`. Each child
+    /// writes its own pid to the file once it is where it will stay, and the role waits for both
+    /// lines: a child caught still in the group on its way out would make the check pass unearned.
+    static func forker(_ scratch: Scratch, _ name: String, then ending: String = "wait") throws -> String {
+        let file = "\(scratch.path)/\(name).pids"
+        let child = "sh -c 'echo $$ >> \(file); exec sleep 300'"
+        try scratch.script(
+            name,
+            """
+            \(child) &
+            setsid \(child) &
+            tries=0
+            while [ "$(cat \(file) 2>/dev/null | wc -l)" -lt 2 ] && [ $tries -lt 1000 ]; do
+                sleep 0.01; tries=$((tries + 1))
+            done
+            \(ending)
+            """)
+        return file
+    }
+
+    /// The pids a ``forker(_:_:then:)`` wrote, once it has written both.
+    static func children(in file: String) -> [Int32] {
+        var pids: [Int32] = []
+        _ = within(10) {
+            pids = Subprocess.read(file).split(separator: "\n").compactMap { Int32($0) }
+            return pids.count == 2
+        }
+        #expect(pids.count == 2 && pids.allSatisfy(ChildProcess.isAlive), "the role never started its children")
+        return pids
+    }
+
+    @Test(
+        "the runner killed with SIGKILL takes every role with it within 5 s, and what they started, even outside their group; the next start is clean"
+    )
     func runnerKilled() throws {
         let scratch = try Scratch()
-        // Roles that run until stopped (sub would end with its Welcome): pub, and a program that
-        // is not ours.
+        // Roles that run until stopped (sub would end with its Welcome): pub, a program that is
+        // not ours, and one that starts children of its own.
         try scratch.script("sleeper", "exec sleep 300")
+        let pidFile = try Self.forker(scratch, "forker")
         try scratch.seedHome()
         #expect(try scratch.ansar(["delete", "sub"]).0 == 0)
         #expect(try scratch.ansar(["add", "sleeper", "nap"]).0 == 0)
+        #expect(try scratch.ansar(["add", "forker", "tree"]).0 == 0)
         #expect(try scratch.ansar(["start"]).0 == 0)
         let (runner, roles) = try Self.pids(scratch)
-        #expect(Set(roles.keys) == ["pub", "nap"], "\(roles)")
+        #expect(Set(roles.keys) == ["pub", "nap", "tree"], "\(roles)")
+        let descendants = Self.children(in: pidFile)
         kill(runner, SIGKILL)
         for (role, pid) in roles {
             #expect(
                 ChildProcess.waitForEnd(of: pid, upTo: .seconds(5)), "role \(role) (pid \(pid)) outlived its runner")
         }
+        for pid in descendants {
+            #expect(
+                ChildProcess.waitForEnd(of: pid, upTo: .seconds(5)), "process \(pid) of role tree outlived the runner")
+        }
+        ChildProcess.remove(pidFile)
         let (again, _, againErrors) = try scratch.ansar(["start"])
         #expect(again == 0, "\(againErrors)")
         let (_, rolesAgain) = try Self.pids(scratch)
-        #expect(Set(rolesAgain.keys) == ["pub", "nap"], "every role runs again: \(rolesAgain)")
+        #expect(Set(rolesAgain.keys) == ["pub", "nap", "tree"], "every role runs again: \(rolesAgain)")
         let (stopped, report, _) = try scratch.ansar(["stop"])
         #expect(stopped == 0 && report == "", "\(report)")
+    }
+
+    @Test("a role that ends leaves nothing behind, even outside its group; its own exit is what the runner sees")
+    func endedRoleLeavesNothing() throws {
+        let scratch = try Scratch()
+        let pidFile = try Self.forker(scratch, "quitter", then: "exit 3")
+        try scratch.seedHome()
+        #expect(try scratch.ansar(["add", "quitter", "brief"]).0 == 0)
+        let (code, _, errors) = try scratch.ansar(["run", "--main-role=brief"])
+        #expect(code == 3, "the role's own exit: \(errors)")
+        let descendants = Subprocess.read(pidFile).split(separator: "\n").compactMap { Int32($0) }
+        #expect(descendants.count == 2, "the role never started its children")
+        for pid in descendants {
+            #expect(ChildProcess.waitForEnd(of: pid, upTo: .seconds(5)), "process \(pid) outlived its role")
+        }
+    }
+
+    @Test("a role killed for not stopping in time leaves nothing behind, even outside its group")
+    func killedRoleLeavesNothing() throws {
+        let scratch = try Scratch()
+        let pidFile = try Self.forker(scratch, "stubborn", then: "trap '' TERM\nwhile true; do sleep 1; done")
+        try scratch.seedHome()
+        #expect(try scratch.ansar(["delete", "sub"]).0 == 0)
+        #expect(try scratch.ansar(["add", "stubborn", "mule"]).0 == 0)
+        #expect(try scratch.ansar(["start"]).0 == 0)
+        let descendants = Self.children(in: pidFile)
+        let (stopped, report, errors) = try scratch.ansar(["stop"])
+        #expect(stopped == 0 && report == "role mule did not stop in time: killed\n", "\(report) \(errors)")
+        for pid in descendants {
+            #expect(ChildProcess.waitForEnd(of: pid, upTo: .seconds(5)), "process \(pid) outlived its role")
+        }
     }
 
     @Test("1,000 rounds of start && stop: every start succeeds, no role ever finds its last run still there")

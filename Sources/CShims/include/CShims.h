@@ -66,17 +66,23 @@ int cshims_lock_whole_file(int fd);
 int cshims_whole_file_locked(int fd);
 
 // Starts `path` (argv, envp: NULL-terminated) as a child tied to this process, which posix_spawn
-// cannot do: it leads a process group of its own (so a signal to the group reaches everything it
-// starts) and the kernel sends it SIGKILL when the calling thread ends, however it ends
+// cannot do. A keeper process leads a process group of its own, starts the program in it, and ends
+// as the program ended (same exit code, or the same signal) once what the program left behind is
+// gone: the rest of its group, and, as the keeper is a subreaper, every descendant, even one that
+// left the group (SIGTERM, 2 s, then SIGKILL). If the calling thread ends, however it ends
 // (PR_SET_PDEATHSIG, which is per thread: call it from the thread that lives as long as the
-// process, as a runner's main thread does; checked once at start against a parent that died first). Signals start
-// unblocked with default actions. With `stdout_path`, stdin is /dev/null and stdout that file
-// (opened with `stdout_flags`); with `stderr_path`, stderr that file (appended), or a
-// `stderr_fd` >= 0 (a pipe's write end, say) instead; a `pass_fd` >= 0 becomes
-// `pass_as` in the child. The pid, or -1 with `*error` the errno of the step that failed (exec's
-// own failure included).
+// process, as a runner's main thread does), the keeper ends the program the same way; if the keeper
+// is killed, the kernel kills the program. Signals to the group reach the program (the keeper reads
+// and ignores them); SIGUSR1 from the caller to the keeper ends the role at once (SIGKILL to the
+// program and, without a grace period, to what it left). The program starts with signals unblocked and default actions. With
+// `stdout_path`, its stdin is /dev/null and stdout that file (opened with `stdout_flags`); with
+// `stderr_path`, stderr that file (appended), or a `stderr_fd` >= 0 (a pipe's write end, say)
+// instead; a `pass_fd` >= 0 becomes `pass_as` in it. The keeper holds no descriptor of the caller's
+// beyond 0 to 2. Returns the keeper's pid (the group's id: wait for it, signal its group) with the
+// program's pid in `*program`, or -1 with `*error` the errno of the step that failed (exec's own
+// failure included).
 int cshims_spawn_tied(
     const char *path, char *const argv[], char *const envp[], const char *stdout_path, int stdout_flags,
-    const char *stderr_path, int stderr_fd, int pass_fd, int pass_as, int *error);
+    const char *stderr_path, int stderr_fd, int pass_fd, int pass_as, int *program, int *error);
 
 #endif
