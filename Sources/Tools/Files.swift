@@ -17,7 +17,8 @@ struct SetFile: ParsableCommand {
         discussion: """
             The role's executable checks them (`--check`: types, unknown keys) before anything is replaced. \
             A VALUE that reads as JSON (5, true, [1,2], {"a":1}, "quoted") is taken as that, anything else as \
-            text; KEY may be a dotted path. Examples: ansar set settings sub --file sub.json; ansar set settings \
+            text — and if the role refuses the JSON reading but takes the text (clientName=5 for a text \
+            field), text it is; KEY may be a dotted path. Examples: ansar set settings sub --file sub.json; ansar set settings \
             sub clientName=Ann; some-tool | ansar set input sub --file -
             """)
     @OptionGroup var home: HomeOption
@@ -35,8 +36,17 @@ struct SetFile: ParsableCommand {
             }
             var json: JSON
             if let file { json = try Self.read(file) } else { json = try home.stored(kind, of: role.name) }
+            let base = json
             for change in changes { json = try Self.apply(change, to: json) }
-            let outcome = try home.check(json, kind, for: role)
+            let outcome: Home.CheckOutcome
+            do throws(ToolError) {
+                outcome = try home.check(json, kind, for: role)
+            } catch {
+                json = try Self.textWhereRefused(changes, over: base, refusal: error) { candidate throws(ToolError) in
+                    try home.check(candidate, kind, for: role)
+                }
+                outcome = .fits
+            }
             try home.store(json, kind, for: role.name)
             switch outcome {
             case .fits: print("stored \(kind.rawValue) for \(role.name)")
@@ -64,9 +74,42 @@ struct SetFile: ParsableCommand {
         }
     }
 
+    /// `clientName=5` means the text "5" to a role whose clientName is text: the `changes` whose
+    /// VALUE reads as JSON other than text are taken as text one by one, each kept if the role's
+    /// refusal moved on (that field fits now), until the role takes the whole; otherwise the
+    /// refusal of the reading that got furthest stands.
+    static func textWhereRefused(
+        _ changes: [String], over base: JSON, refusal: ToolError, check: (JSON) throws(ToolError) -> Home.CheckOutcome
+    ) throws(ToolError) -> JSON {
+        var asText = changes.map { _ in false }
+        var latest = refusal
+        for index in changes.indices where readsAsOtherThanText(changes[index]) {
+            asText[index] = true
+            var candidate = base
+            for (change, text) in zip(changes, asText) { candidate = try apply(change, to: candidate, asText: text) }
+            do {
+                _ = try check(candidate)
+                return candidate
+            } catch {
+                if error.description == latest.description { asText[index] = false } else { latest = error }
+            }
+        }
+        throw latest
+    }
+
+    private static func readsAsOtherThanText(_ change: String) -> Bool {
+        guard let equals = change.firstIndex(of: "="),
+            let value = try? JSON(parsing: String(change[change.index(after: equals)...]))
+        else {
+            return false
+        }
+        if case .string = value { return false }
+        return true
+    }
+
     /// `KEY=VALUE`, `a.b=VALUE`: the member set (made if absent), the value JSON if it reads as
-    /// JSON, else text.
-    static func apply(_ change: String, to json: JSON) throws(ToolError) -> JSON {
+    /// JSON (unless `asText`), else text.
+    static func apply(_ change: String, to json: JSON, asText: Bool = false) throws(ToolError) -> JSON {
         guard let equals = change.firstIndex(of: "="), equals != change.startIndex else {
             throw ToolError("\(change): expected KEY=VALUE; nothing was stored")
         }
@@ -75,7 +118,7 @@ struct SetFile: ParsableCommand {
             throw ToolError("\(change): a key part is empty; nothing was stored")
         }
         let text = String(change[change.index(after: equals)...])
-        let value = (try? JSON(parsing: text)) ?? .string(text)
+        let value = asText ? .string(text) : (try? JSON(parsing: text)) ?? .string(text)
         return json.setting(keys[...], to: value)
     }
 }

@@ -370,6 +370,29 @@ struct AnsarTests {
         #expect(bad == 1 && badSpan == "ansar: --last soon: use a number and s, m, h or d (30s, 5m, 2h, 1d)\n")
     }
 
+    @Test("at a terminal, an edit that does not fit opens again on what was written, and the mended edit is stored")
+    func editAgainAtTerminal() throws {
+        let scratch = try Scratch()
+        try scratch.seedHome()
+        // First a typo; then the editor finds its own text again and mends it (not a fresh copy).
+        let count = "\(scratch.path)/editor-runs"
+        try scratch.script(
+            "typo-then-fix",
+            """
+            runs=$(($(cat \(count) 2>/dev/null || echo 0) + 1)); echo $runs > \(count)
+            if [ $runs = 1 ]; then printf '{"clientNmae": "Mended"}' > "$1"; else sed -i s/clientNmae/clientName/ "$1"; fi
+            """)
+        // `script` gives ansar a terminal; the answer to "edit again?" comes through it.
+        let command = "\(Subprocess.buildDirectory())/ansar edit settings sub --home-path=\(scratch.home)"
+        let process = try Subprocess(
+            "/bin/sh", ["-c", "printf 'y\\n' | script -qec \"$0\" /dev/null", command],
+            environment: ["EDITOR": "\(scratch.path)/dist/typo-then-fix"])
+        #expect(process.wait() == 0, "\(process.output) \(process.errors)")
+        #expect(process.output.contains("unknown key clientNmae") && process.output.contains("edit again?"))
+        #expect(Subprocess.read(count) == "2\n", "the editor opened twice")
+        #expect(Subprocess.read("\(scratch.home)/settings/sub.json") == "{\n  \"clientName\": \"Mended\"\n}\n")
+    }
+
     @Test("roles start with no signal blocked: a plain program stops on SIGTERM, it is not killed")
     func rolesHearSigterm() throws {
         let scratch = try Scratch()

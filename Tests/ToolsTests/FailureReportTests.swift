@@ -38,6 +38,13 @@ struct FailureReportTests {
         // Changes apply over what is stored.
         #expect(try scratch.ansar(["set", "settings", "sub", "seconds=2.5"]).0 == 0)
         #expect(Subprocess.read(stored) == "{\n  \"clientName\": \"Cy\",\n  \"seconds\": 2.5\n}\n")
+        // A VALUE that reads as a number is text to a text field, and a number to a number field.
+        #expect(try scratch.ansar(["set", "settings", "sub", "clientName=5", "seconds=3"]).0 == 0)
+        #expect(Subprocess.read(stored) == "{\n  \"clientName\": \"5\",\n  \"seconds\": 3\n}\n")
+        // What still does not fit is named: the typo, not the field the text reading mended.
+        let (mixed, _, mixedErrors) = try scratch.ansar(["set", "settings", "sub", "listing=7", "clientNmae=4"])
+        #expect(
+            mixed == 1 && mixedErrors.hasPrefix("ansar: role sub: settings: unknown key clientNmae"), "\(mixedErrors)")
     }
 
     @Test("settings that do not fit, stored by hand: run names the cause, start fails naming the role")
