@@ -132,7 +132,8 @@ final class GroupRunner: Object {
         switch message {
         case is Start:
             context.create(ScopeDirectory(listening: groupAddress, scope: .group, parent: hostAddress))
-            for role in roles { launch(role, context, first: true) }
+            // A role that cannot be started ends the group: none after it is started.
+            for role in roles where failure == nil { launchOrEnd(role, context, first: true) }
             writeState()
             check(context) // a child that could not start, or ended already
         case let signalled as Signalled where signalled.signal == SIGCHLD:
@@ -151,8 +152,19 @@ final class GroupRunner: Object {
         }
     }
 
+    /// Launches `role`; if it cannot be started, the group ends with that as its failure.
+    private func launchOrEnd(_ role: Role, _ context: Context, first: Bool = false) {
+        do throws(ToolError) {
+            try launch(role, context, first: first)
+        } catch {
+            failure = error.description
+            stopAll()
+        }
+    }
+
+    /// Starts `role`'s program; its pid.
     @discardableResult
-    private func launch(_ role: Role, _ context: Context, first: Bool = false) -> Int32? {
+    private func launch(_ role: Role, _ context: Context, first: Bool = false) throws(ToolError) -> Int32 {
         // Roles log at INFO to their own files unless told otherwise: `ansar log ROLE` has
         // something to say about a role that ran well, not only about one that failed.
         let arguments = LaunchFlags.forRole(
@@ -173,9 +185,7 @@ final class GroupRunner: Object {
                 "role started", metadata: ["role": "\(role.name)", "pid": "\(child.program)"])
             return child.program
         } catch {
-            failure = "cannot start role \(role.name) (\(home.bin)/\(role.executable)): \(error)"
-            stopAll()
-            return nil
+            throw ToolError("cannot start role \(role.name) (\(home.bin)/\(role.executable)): \(error)")
         }
     }
 
@@ -256,10 +266,13 @@ final class GroupRunner: Object {
         } else {
             roles.append(role)
         }
-        guard let pid = launch(role, context) else {
-            return answer(request, .failure(ToolError(failure ?? "cannot start role \(role.name)")))
+        // One role that cannot be started, on request, is that request's failure; the group runs on.
+        do throws(ToolError) {
+            let pid = try launch(role, context)
+            answer(request, .success("\(verb) role \(role.name) (pid \(pid))"))
+        } catch {
+            answer(request, .failure(error))
         }
-        answer(request, .success("\(verb) role \(role.name) (pid \(pid))"))
     }
 
     private func check(_ context: Context) {
@@ -349,7 +362,7 @@ final class GroupRunner: Object {
         }
         let now = Deadline.now()
         if !stopping {
-            for restart in pending where restart.due <= now { launch(restart.role, context) }
+            for restart in pending where restart.due <= now && failure == nil { launchOrEnd(restart.role, context) }
         }
         pending.removeAll { $0.due <= now || stopping }
         if !launchSettled, !children.contains(where: { $0.launch != nil }) {
@@ -391,13 +404,17 @@ final class GroupRunner: Object {
     }
 
     /// What `ansar status` reads while the group runs: every role — running (with its pid),
-    /// waiting to restart, or ended (how, and whether the runner had asked it to stop).
+    /// waiting to restart, ended (how, and whether the runner had asked it to stop), or not
+    /// started (it could not be).
     private func writeState() {
         func entry(_ role: String, _ fields: [(String, JSON)]) -> JSON {
             .object(
                 [("role", .string(role)), ("restarts", .integer(Int64(restarts[role, default: 0])))] + fields)
         }
         var entries: [String: JSON] = [:]
+        for role in roles {
+            entries[role.name] = entry(role.name, [("state", .string("not started"))]) // what follows may say more
+        }
         for outcome in outcomes {
             entries[outcome.role] = entry(
                 outcome.role,
@@ -424,8 +441,9 @@ final class GroupRunner: Object {
             ("launched", .integer(Int64(launched))),
             ("roles", .array(roles.compactMap { entries[$0.name] })),
         ])
-        // `ansar start` is told once the state it will read is on disk.
-        let ready = launchSettled || failure != nil ? self.ready : nil
+        // `ansar start` is told once the state it will read is on disk; a runner that failed says
+        // nothing, and its end (the pipe closed) sends `start` to the group's log for the reason.
+        let ready = launchSettled && failure == nil ? self.ready : nil
         writer.write(home.state, Array((state.pretty + "\n").utf8)) { ready?.announce() }
     }
 

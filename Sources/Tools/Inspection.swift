@@ -72,7 +72,8 @@ struct StartGroup: ParsableCommand {
                 failedAtStart = !failed.isEmpty
             case .ended:
                 // The log keeps earlier runs: its last line is this one's.
-                throw ToolError("the group did not start: \(home.lastLine(of: home.groupLog) ?? "the runner ended")")
+                let reason = home.lastLine(of: home.groupLog).map { $0.trimmingPrefix("ansar: ") } ?? "the runner ended"
+                throw ToolError("the group did not start: \(reason)")
             case .timedOut: throw ToolError("the group did not come up within 10 s: see \(home.groupLog)")
             }
         }

@@ -78,6 +78,30 @@ struct FailureReportTests {
         #expect(try scratch.ansar(["stop"]).0 == 0)
     }
 
+    @Test("a role that cannot be started at all fails start and run with the reason; nothing is left running")
+    func roleThatCannotStart() throws {
+        let scratch = try Scratch()
+        try SystemAccess.writeFileAtomically(
+            "\(scratch.path)/dist/uninterpreted", Array("#!/nonexistent/interpreter\n".utf8), mode: 0o755)
+        try scratch.seedHome()
+        #expect(try scratch.ansar(["add", "uninterpreted", "odd"]).0 == 0)
+        let cause = "cannot start role odd (\(scratch.home)/bin/uninterpreted): spawn: No such file or directory"
+        let (started, _, startErrors) = try scratch.ansar(["start"])
+        #expect(started == 1 && startErrors.hasPrefix("ansar: the group did not start: \(cause)"), "\(startErrors)")
+        #expect(try scratch.ansar(["status"]).0 == 1, "no group is running")
+        let (ran, _, runErrors) = try scratch.ansar(["run"])
+        #expect(ran == 1 && runErrors.hasPrefix("ansar: \(cause)"), "\(runErrors)")
+        // Asked of a running group, it is that request's failure alone: the group runs on.
+        #expect(try scratch.ansar(["delete", "odd"]).0 == 0)
+        #expect(try scratch.ansar(["start"]).0 == 0)
+        #expect(try scratch.ansar(["add", "uninterpreted", "odd"]).0 == 0)
+        let (one, _, oneErrors) = try scratch.ansar(["start", "odd"])
+        #expect(one == 1 && oneErrors.hasPrefix("ansar: \(cause)"), "\(oneErrors)")
+        let (_, status, _) = try scratch.ansar(["status"])
+        #expect(status.contains("\nodd   not started") && status.contains("\npub   running"), "\(status)")
+        #expect(try scratch.ansar(["stop"]).0 == 0)
+    }
+
     @Test("each changing command says in one line what it changed; deploy names what it skipped, or takes one file")
     func confirmations() throws {
         let scratch = try Scratch()
