@@ -33,7 +33,10 @@ public struct Incognito: Message, CustomStringConvertible {
     /// This message as `type`, if its fields decode as one (addresses in them are already this
     /// process's): for a type registered after the message arrived.
     func decoded(as type: any Message.Type) -> (any Message)? {
-        guard var reader = try? MessageReader(wireFields, resolver: nil) else { return nil }
+        // A peer's Stop, held before Stop was first selected, stays what it is: a stranger's bytes.
+        guard !(type is any LocalOnlyMessage.Type), var reader = try? MessageReader(wireFields, resolver: nil) else {
+            return nil
+        }
         return try? type.init(fields: &reader)
     }
 

@@ -1,18 +1,18 @@
 /// The first message every object receives.
-public struct Start: Message, Equatable {
+public struct Start: LocalOnlyMessage, Equatable {
     public static let typeName = "ansar.Start"
     public init() {}
 }
 
 /// Asks an object to finish: it should ``ObjectContext/complete(_:)`` soon. The process shim sends
 /// it to the main object on SIGINT and SIGTERM.
-public struct Stop: Message, Equatable {
+public struct Stop: LocalOnlyMessage, Equatable {
     public static let typeName = "ansar.Stop"
     public init() {}
 }
 
 /// An object ended with `value`; its parent receives this from the child's address.
-public struct Completed: Message, CustomStringConvertible {
+public struct Completed: LocalOnlyMessage, CustomStringConvertible {
     public static let typeName = "ansar.Completed"
     public var value: any Message
 
@@ -56,7 +56,7 @@ public struct Faulted: Message, Equatable, Error, CustomStringConvertible {
 }
 
 /// A ``Mailbox/select(_:saving:timeout:)`` waited its whole timeout.
-public struct TimedOut: Message, Equatable {
+public struct TimedOut: LocalOnlyMessage, Equatable {
     public static let typeName = "ansar.TimedOut"
     public init() {}
 }
@@ -91,14 +91,14 @@ public struct NotDelivered: Message, Equatable {
 }
 
 /// An object this one watches (``ObjectContext/watch(_:)``) has ended.
-public struct Ended: Message, Equatable {
+public struct Ended: LocalOnlyMessage, Equatable {
     public static let typeName = "ansar.Ended"
     public var object: Address
 }
 
 /// A signal the main object asked for (``Runtime/extraSignals``) arrived; several may be merged
 /// into one.
-public struct Signalled: Message, Equatable {
+public struct Signalled: LocalOnlyMessage, Equatable {
     public static let typeName = "ansar.Signalled"
     public var signal: Int32
 }

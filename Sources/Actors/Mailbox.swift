@@ -25,7 +25,7 @@ public struct Saving: Sendable {
 }
 
 /// The select timeout of one round; stale ones (from an earlier round) are ignored.
-struct SelectDeadline: Message {
+struct SelectDeadline: LocalOnlyMessage {
     static let typeName = "ansar.SelectDeadline"
     var round: UInt64
 }

@@ -27,12 +27,20 @@ extension Message {
     public static var typeName: String { String(reflecting: Self.self) }
 }
 
+/// A message only a runtime makes, for objects of its own process: ``Start``, ``Stop``,
+/// ``Completed``, the network notifications, the pub-sub layer's answers. It is never accepted
+/// from a link, in a frame or inside another message: a peer that sends one has its link closed,
+/// and no remote peer can stop, start or mislead an object through it.
+public protocol LocalOnlyMessage: Message {}
+
 /// What the runtime knows about one message type.
 struct MessageType: @unchecked Sendable {
     // `any Message.Type` is a metatype, immutable and safe to share; Swift 6.3 does not yet see it.
     let name: String
     let id: UInt32
     let type: any Message.Type
+    /// A ``LocalOnlyMessage``: never decoded from a link.
+    let localOnly: Bool
 
     /// The wire identifier of a type name: 32-bit FNV-1a, with 0 kept for type declarations.
     static func identifier(of name: String) -> UInt32 {
@@ -66,11 +74,45 @@ public enum MessageRegistry {
         table.withLock { $0.byName[name]?.type }
     }
 
+    /// The type a peer may send under `name`: nil if none is registered, and `.localOnly` for a
+    /// ``LocalOnlyMessage``, which no link may carry. The runtime's own local-only types are
+    /// known from the start, so a peer cannot slip one in before its first use here.
+    static func wireType(named name: String) -> WireType {
+        seedLocalOnly
+        guard let entry = table.withLock({ $0.byName[name] }) else { return .unknown }
+        return entry.localOnly ? .localOnly : .known(entry.type)
+    }
+
+    enum WireType: Equatable {
+        static func == (left: WireType, right: WireType) -> Bool {
+            switch (left, right) {
+            case (.unknown, .unknown), (.localOnly, .localOnly): return true
+            case (.known(let a), .known(let b)): return ObjectIdentifier(a) == ObjectIdentifier(b)
+            default: return false
+            }
+        }
+
+        case unknown
+        case known(any Message.Type)
+        case localOnly
+    }
+
+    /// The runtime's ``LocalOnlyMessage`` types (the layers above register theirs as they start).
+    private static let seedLocalOnly: Void = {
+        let types: [any Message.Type] = [
+            Start.self, Stop.self, Completed.self, Ended.self, Signalled.self, TimedOut.self, Listening.self,
+            NotListening.self, Accepted.self, Connected.self, NotConnected.self, Closed.self, Abandoned.self,
+            NotConfirmed.self, Writable.self, DatagramReceived.self, SelectDeadline.self,
+        ]
+        for type in types { register(type) }
+    }()
+
     static func entry(for type: any Message.Type) -> MessageType? {
         let key = ObjectIdentifier(type)
         if let known = table.withLock({ $0.byType[key] }) { return known }
         let name = type.typeName
-        let entry = MessageType(name: name, id: MessageType.identifier(of: name), type: type)
+        let entry = MessageType(
+            name: name, id: MessageType.identifier(of: name), type: type, localOnly: type is any LocalOnlyMessage.Type)
         return table.withLock { table in
             if let clash = table.byID[entry.id], clash.name != name || ObjectIdentifier(clash.type) != key {
                 return nil

@@ -1,19 +1,19 @@
 /// A listener is bound; `address` is the real one (with the kernel's port for port 0).
-public struct Listening: Message, Equatable {
+public struct Listening: LocalOnlyMessage, Equatable {
     public static let typeName = "ansar.Listening"
     public var requested: SocketAddress
     public var address: SocketAddress
 }
 
 /// A listener could not bind; it tries again.
-public struct NotListening: Message, Equatable {
+public struct NotListening: LocalOnlyMessage, Equatable {
     public static let typeName = "ansar.NotListening"
     public var requested: SocketAddress
     public var reason: String
 }
 
 /// A peer connected to a listener. Its return address reaches the peer's connecting object.
-public struct Accepted: Message, Equatable {
+public struct Accepted: LocalOnlyMessage, Equatable {
     public static let typeName = "ansar.Accepted"
     public var listening: SocketAddress
     /// The connection's two ends: the peer's address, and this side's (the interface it reached
@@ -23,7 +23,7 @@ public struct Accepted: Message, Equatable {
 }
 
 /// A connection is up. Its return address reaches the far end's listening object.
-public struct Connected: Message, Equatable {
+public struct Connected: LocalOnlyMessage, Equatable {
     public static let typeName = "ansar.Connected"
     public var requested: SocketAddress
     /// This side's address on the connection (the interface the route chose); see ``Accepted/local``.
@@ -34,7 +34,7 @@ public struct Connected: Message, Equatable {
 }
 
 /// A connection attempt failed; with a backoff it is tried again after `retryInSeconds`.
-public struct NotConnected: Message, Equatable {
+public struct NotConnected: LocalOnlyMessage, Equatable {
     public static let typeName = "ansar.NotConnected"
     public var requested: SocketAddress
     public var reason: String
@@ -44,7 +44,7 @@ public struct NotConnected: Message, Equatable {
 }
 
 /// This side closed a connection (asked for, or for bad input: the reason says).
-public struct Closed: Message, Equatable {
+public struct Closed: LocalOnlyMessage, Equatable {
     public static let typeName = "ansar.Closed"
     public var reason: String
     /// Messages sent over it that the far end had not confirmed taking, by sender and
@@ -53,7 +53,7 @@ public struct Closed: Message, Equatable {
 }
 
 /// The peer went away: it closed, the connection broke, or it fell silent past the keep-alive bound.
-public struct Abandoned: Message, Equatable {
+public struct Abandoned: LocalOnlyMessage, Equatable {
     public static let typeName = "ansar.Abandoned"
     public var reason: String
     /// See ``Closed/unconfirmed``.
@@ -73,7 +73,7 @@ public struct UnconfirmedMessages: Codable, Sendable, Equatable {
 /// Sent to each object with messages unconfirmed on a connection that is gone: `count` of those
 /// it sent to `destination` were not confirmed (see ``UnconfirmedMessages``). From the
 /// connection's owner address, like ``Abandoned``.
-public struct NotConfirmed: Message, Equatable {
+public struct NotConfirmed: LocalOnlyMessage, Equatable {
     public static let typeName = "ansar.NotConfirmed"
     public var destination: Address
     public var count: Int
@@ -83,13 +83,13 @@ public struct NotConfirmed: Message, Equatable {
 /// A connection that refused a send with ``SendRefused/linkBusy(_:)`` has room again — its send
 /// queue drained, or the destination's process granted credit — sent, from the connection's
 /// owner address, to each object it refused.
-public struct Writable: Message, Equatable {
+public struct Writable: LocalOnlyMessage, Equatable {
     public static let typeName = "ansar.Writable"
     public init() {}
 }
 
 /// One datagram on a socket this object opened, with its sender.
-public struct DatagramReceived: Message {
+public struct DatagramReceived: LocalOnlyMessage {
     public static let typeName = "ansar.DatagramReceived"
     public var socket: DatagramSocketID
     public var bytes: [UInt8]

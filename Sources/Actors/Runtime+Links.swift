@@ -208,7 +208,10 @@ extension Runtime: AddressTranslator, AddressResolver {
         // Refused, not dropped: a sender learns at once what cannot go.
         guard let state = link(id) else { throw .linkClosed(address) }
         guard let credit = state.credit.mayGo(to: address.object, waiting: sender) else { throw .linkBusy(address) }
-        let (name, typeID) = identity(of: message)
+        let (name, typeID, localOnly) = identity(of: message)
+        guard !localOnly else {
+            throw .unencodable("\(name) is made by the runtime for objects of its own process: it never crosses a link")
+        }
         if !state.declaredOut.contains(typeID) {
             do throws(Transport.FrameRefused) {
                 try connections.send(
@@ -259,22 +262,24 @@ extension Runtime: AddressTranslator, AddressResolver {
         }
     }
 
-    /// The wire name and identifier of a message's type, registering it on first use.
-    private func identity(of message: any Message) -> (String, UInt32) {
+    /// The wire name and identifier of a message's type, registering it on first use, and whether
+    /// it is a ``LocalOnlyMessage``.
+    private func identity(of message: any Message) -> (String, UInt32, localOnly: Bool) {
         // A metadata comparison first: a dynamic cast on every message showed in profiles.
         let key = ObjectIdentifier(type(of: message))
-        if let known = tables.value.typeCache[key] { return (known.name, known.id) }
+        if let known = tables.value.typeCache[key] { return (known.name, known.id, known.localOnly) }
         if let incognito = message as? Incognito {
-            return (incognito.typeName, MessageType.identifier(of: incognito.typeName))
+            let localOnly = MessageRegistry.wireType(named: incognito.typeName) == .localOnly
+            return (incognito.typeName, MessageType.identifier(of: incognito.typeName), localOnly)
         }
         if let entry = MessageRegistry.entry(for: type(of: message)) {
             tables.value.typeCache[key] = entry
-            return (entry.name, entry.id)
+            return (entry.name, entry.id, entry.localOnly)
         }
         // Its identifier clashes with another type's: it still travels, and arrives as Incognito.
         let name = type(of: message).typeName
         logger.warning("message type identifier clash", metadata: ["type": "\(name)"])
-        return (name, MessageType.identifier(of: name))
+        return (name, MessageType.identifier(of: name), message is any LocalOnlyMessage)
     }
 
     func wire(_ address: Address) throws(WireError) -> (WireTag, UInt64) {
@@ -340,10 +345,21 @@ extension Runtime: AddressTranslator, AddressResolver {
                 "message dropped: type not declared", metadata: ["link": "\(connection)", "type": "\(header.typeID)"])
             return
         }
-        if declared.type == nil, let known = MessageRegistry.type(named: declared.name) {
-            // Registered since it was declared: remember it.
-            declared.type = known
-            state.names[header.typeID] = declared
+        if declared.type == nil {
+            switch MessageRegistry.wireType(named: declared.name) {
+            case .unknown: break
+            case .known(let known):
+                // Registered since it was declared: remember it.
+                declared.type = known
+                state.names[header.typeID] = declared
+            case .localOnly:
+                // A layer registered its local-only types after the peer declared this one.
+                logger.warning(
+                    "closing connection: peer sent a message only the runtime makes",
+                    metadata: ["link": "\(connection)", "type": "\(declared.name)"])
+                connections.close(connection, graceful: false)
+                return
+            }
         }
         // One buffer serves every frame: the decoder lets go of it before the next.
         tables.value.receiveBuffer.removeAll(keepingCapacity: true)
@@ -514,7 +530,17 @@ extension Runtime: AddressTranslator, AddressResolver {
                 metadata: ["link": "\(state.id)", "limit": "\(limits.typesPerLink)"])
             return
         }
-        state.names[id] = (name, MessageRegistry.type(named: name))
+        switch MessageRegistry.wireType(named: name) {
+        case .unknown: state.names[id] = (name, nil)
+        case .known(let type): state.names[id] = (name, type)
+        case .localOnly:
+            // Only this process's runtime makes it (Stop, Completed, Connected …): a peer that
+            // sends one is not a peer to keep.
+            logger.warning(
+                "closing connection: peer declared a message only the runtime makes",
+                metadata: ["link": "\(state.id)", "type": "\(name)"])
+            connections.close(state.connection, graceful: false)
+        }
     }
 
     private func decodeKnown<T: Message>(_ type: T.Type, _ bytes: [UInt8]) throws -> any Message {

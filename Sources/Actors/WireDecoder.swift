@@ -203,8 +203,12 @@ final class WireDecoder: Decoder {
         guard tag == .message else { throw source.mismatch(FieldPath(codingPath), expected: "a message", found: tag) }
         let name = try reader.text()
         let fieldsAt = reader.offset
-        if let known = MessageRegistry.type(named: name) {
+        switch MessageRegistry.wireType(named: name) {
+        case .known(let known):
             return try known.init(from: WireDecoder(source: source, offset: fieldsAt, codingPath: codingPath))
+        case .localOnly:
+            throw source.failure(FieldPath(codingPath), "\(name) is made by a runtime for its own process: never sent")
+        case .unknown: break
         }
         try reader.skip()
         return try Incognito(

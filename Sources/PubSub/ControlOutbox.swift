@@ -29,7 +29,7 @@ final class ControlOutbox {
 
     /// Ticks while anything waits: a route refused by a sender other than the directory itself
     /// (a message sent as the subscriber, say) is not told ``Writable``.
-    struct RetryDue: Message {
+    struct RetryDue: LocalOnlyMessage {
         static let typeName = "ansar.pubsub.ControlRetry"
     }
     static let retryInterval = Duration.milliseconds(10)

@@ -4,35 +4,35 @@ import Actors
 // `clear(_:)` to end the session from this side.
 
 /// A `publish` was accepted: the name is listed.
-public struct Published: Message, Equatable {
+public struct Published: LocalOnlyMessage, Equatable {
     public static let typeName = "ansar.pubsub.Published"
     public var name: ServiceName
     public var scope: Scope
 }
 
 /// A `publish` was refused, and why (the directory could not be had, say).
-public struct NotPublished: Message, Equatable {
+public struct NotPublished: LocalOnlyMessage, Equatable {
     public static let typeName = "ansar.pubsub.NotPublished"
     public var name: ServiceName
     public var reason: String
 }
 
 /// A `subscribe` was accepted: the search is listed.
-public struct Subscribed: Message, Equatable {
+public struct Subscribed: LocalOnlyMessage, Equatable {
     public static let typeName = "ansar.pubsub.Subscribed"
     public var search: Search
     public var scope: Scope
 }
 
 /// A `subscribe` was refused, and why (a pattern that does not compile, say).
-public struct NotSubscribed: Message, Equatable {
+public struct NotSubscribed: LocalOnlyMessage, Equatable {
     public static let typeName = "ansar.pubsub.NotSubscribed"
     public var search: Search
     public var reason: String
 }
 
 /// To a subscriber, once per matching publisher: its return address is the publisher.
-public struct Available: Message, Equatable {
+public struct Available: LocalOnlyMessage, Equatable {
     public static let typeName = "ansar.pubsub.Available"
     public var name: ServiceName
     public var search: Search
@@ -51,7 +51,7 @@ public struct Delivered: Message, Equatable {
 }
 
 /// The far end of a session went away: it ended, withdrew, or was lost.
-public struct Dropped: Message, Equatable {
+public struct Dropped: LocalOnlyMessage, Equatable {
     public static let typeName = "ansar.pubsub.Dropped"
     public var session: UInt64
     public var name: ServiceName
@@ -62,7 +62,7 @@ public struct Dropped: Message, Equatable {
 }
 
 /// A session this side ended (`clear`, `retract`): it is over at both ends.
-public struct Cleared: Message {
+public struct Cleared: LocalOnlyMessage {
     public static let typeName = "ansar.pubsub.Cleared"
     public var session: UInt64
     public var name: ServiceName
@@ -71,7 +71,7 @@ public struct Cleared: Message {
 
 /// A `clear` that ended nothing, and why: no session of that number has this object at its end
 /// (it ended already, say), or the directory could not take the request.
-public struct NotCleared: Message, Equatable {
+public struct NotCleared: LocalOnlyMessage, Equatable {
     public static let typeName = "ansar.pubsub.NotCleared"
     public var session: UInt64
     public var reason: String
@@ -79,21 +79,21 @@ public struct NotCleared: Message, Equatable {
 
 /// A `retract` is done: every listing and search of this object is gone, and its sessions'
 /// ``Cleared`` came before this.
-public struct Retracted: Message, Equatable {
+public struct Retracted: LocalOnlyMessage, Equatable {
     public static let typeName = "ansar.pubsub.Retracted"
     /// How many listings and searches went.
     public var entries: Int
 }
 
 /// A `retract` the directory could not take, and why; nothing changed.
-public struct NotRetracted: Message, Equatable {
+public struct NotRetracted: LocalOnlyMessage, Equatable {
     public static let typeName = "ansar.pubsub.NotRetracted"
     public var reason: String
 }
 
 /// The first message of a per-session object (after Start): its session, from the other end —
 /// the other end's object or its own session object — so that `reply` reaches it.
-public struct SessionOpened: Message, Equatable {
+public struct SessionOpened: LocalOnlyMessage, Equatable {
     public static let typeName = "ansar.pubsub.SessionOpened"
     public var session: UInt64
     public var name: ServiceName
@@ -105,26 +105,26 @@ public typealias SessionFactory = () -> any Object
 // Requests to the process's directory. `factory` names a session factory handed to the directory
 // beside the message (closures do not travel in messages); 0 for none.
 
-struct PublishRequest: Message {
+struct PublishRequest: LocalOnlyMessage {
     static let typeName = "ansar.pubsub.Publish"
     var name: ServiceName
     var scope: Scope
     var factory: UInt64 = 0
 }
 
-struct SubscribeRequest: Message {
+struct SubscribeRequest: LocalOnlyMessage {
     static let typeName = "ansar.pubsub.Subscribe"
     var search: Search
     var scope: Scope
     var factory: UInt64 = 0
 }
 
-struct ClearRequest: Message {
+struct ClearRequest: LocalOnlyMessage {
     static let typeName = "ansar.pubsub.Clear"
     var session: UInt64
     var value: AnyMessage?
 }
 
-struct RetractRequest: Message {
+struct RetractRequest: LocalOnlyMessage {
     static let typeName = "ansar.pubsub.Retract"
 }

@@ -17,16 +17,16 @@ final class ProcessDirectory: Object, ControlSender {
 
     typealias Pair = Matcher.Pair
 
-    struct ReopenDue: Message {
+    struct ReopenDue: LocalOnlyMessage {
         static let typeName = "ansar.pubsub.ReopenDue"
     }
 
     /// Checks for relay requests left unanswered.
-    struct RelayOverdue: Message {
+    struct RelayOverdue: LocalOnlyMessage {
         static let typeName = "ansar.pubsub.RelayOverdue"
     }
 
-    struct DoubtDue: Message {
+    struct DoubtDue: LocalOnlyMessage {
         static let typeName = "ansar.pubsub.DoubtDue"
     }
 

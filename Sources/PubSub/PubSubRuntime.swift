@@ -6,7 +6,19 @@ public final class PubSubRuntime {
     public var groupAddress: SocketAddress?
     private var directory: (address: Address, object: ProcessDirectory)?
 
-    init() {}
+    init() {
+        // Known before any link opens, so a peer's first frame of one is refused, not held.
+        for type in Self.localOnlyTypes { MessageRegistry.register(type) }
+    }
+
+    /// The pub-sub layer's ``LocalOnlyMessage`` types: its answers to local objects, their
+    /// requests to the process directory, its timers.
+    static let localOnlyTypes: [any Message.Type] = [
+        Published.self, NotPublished.self, Subscribed.self, NotSubscribed.self, Available.self,
+        Dropped.self, Cleared.self, NotCleared.self, Retracted.self, NotRetracted.self, SessionOpened.self,
+        PublishRequest.self, SubscribeRequest.self, ClearRequest.self, RetractRequest.self, ControlOutbox.RetryDue.self,
+        ProcessDirectory.ReopenDue.self, ProcessDirectory.RelayOverdue.self, ProcessDirectory.DoubtDue.self,
+    ]
 
     /// The process directory, made on first use; nil if the object table is full.
     func directory(on runtime: Runtime) -> (address: Address, object: ProcessDirectory)? {

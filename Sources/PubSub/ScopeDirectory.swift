@@ -71,13 +71,13 @@ public final class ScopeDirectory: Object, ControlSender {
 
     private typealias Pair = Matcher.Pair
 
-    private struct BeaconDue: Message {
+    private struct BeaconDue: LocalOnlyMessage {
         static let typeName = "ansar.pubsub.BeaconDue"
     }
 
     /// Joins the beacons' multicast group again: an interface that went down and came back has
     /// lost its membership.
-    private struct BeaconRejoin: Message {
+    private struct BeaconRejoin: LocalOnlyMessage {
         static let typeName = "ansar.pubsub.BeaconRejoin"
     }
 

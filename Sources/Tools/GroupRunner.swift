@@ -24,7 +24,7 @@ struct RoleOutcome {
 }
 
 /// When the runner next looks at its children without a SIGCHLD: a restart or a SIGKILL is due.
-struct CheckChildren: Message {}
+struct CheckChildren: LocalOnlyMessage {}
 
 /// The group runner of `ansar run`: the group's directory, one process per role started with the
 /// framework flags, their results read from stdout; the group ends when the main role ends (the

@@ -86,7 +86,7 @@ struct RemoteTests {
             // A's address goes to C inside a body; A's unknown message goes to C unchanged.
             try mailbox.send(Introduce(who: a!, others: []), to: c!)
             try mailbox.send(forwarded!, to: c!)
-            _ = try await mailbox.select(Stop.self, timeout: .seconds(10))
+            _ = try await mailbox.select(Finish.self, timeout: .seconds(10))
             return Seen(events: ["hub done"])
         }
         let a = RuntimeThread { mailbox in
@@ -99,8 +99,8 @@ struct RemoteTests {
                 Incognito(typeName: "elsewhere.Thing", fields: .object([("n", .integer(7))])), to: hubAddress)
             let hello = try expectType(try await mailbox.select(Hello.self, timeout: .seconds(10)), Hello.self)
             try mailbox.reply(Welcome(myName: "A", yourName: hello.name))
-            _ = try await mailbox.select(Stop.self, timeout: .seconds(10))
-            try mailbox.send(Stop(), to: hubAddress)
+            _ = try await mailbox.select(Finish.self, timeout: .seconds(10))
+            try mailbox.send(Finish(), to: hubAddress)
             return Seen(events: ["hello from \(hello.name)", "via forwarder \(!mailbox.returnAddress.isLocal)"])
         }
         let c = RuntimeThread { mailbox in
@@ -113,7 +113,7 @@ struct RemoteTests {
             let welcome = try expectType(
                 try await mailbox.ask(
                     Hello(name: "C"), to: introduce.who, expecting: Welcome.self, timeout: .seconds(10)), Welcome.self)
-            try mailbox.send(Stop(), to: mailbox.returnAddress) // to A, through the hub
+            try mailbox.send(Finish(), to: mailbox.returnAddress) // to A, through the hub
             return Seen(events: ["welcome from \(welcome.myName)", "\(thing.typeName) \(thing.fields)"])
         }
         #expect(c.join() as? Seen == Seen(events: ["welcome from A", #"elsewhere.Thing {"n":7}"#]))
@@ -150,6 +150,77 @@ struct RemoteTests {
     }
 
     @Test(
+        "a peer's Stop, Signalled or Connected is never decoded: its link is closed and the object lives on; one inside another message is dropped; none is sent"
+    )
+    func localOnlyTypesStayLocal() throws {
+        let endpoint = uniqueEndpoint("local-only")
+        let hostile: [(String, JSON)] = [
+            (Stop.typeName, .object([])), (Signalled.typeName, .object([("signal", .integer(15))])),
+            (Connected.typeName, .object([("requested", .string("x")), ("peer", .string("y"))])),
+        ]
+        let server = RuntimeThread { mailbox in
+            mailbox.listen(at: endpoint)
+            var closed = 0
+            while true {
+                let message = try await mailbox.select(
+                    Hello.self, Stop.self, Signalled.self, Finish.self, Carrier.self, Closed.self,
+                    timeout: .seconds(20))
+                switch message {
+                case let hello as Hello: try mailbox.reply(Welcome(myName: "server", yourName: hello.name))
+                case is Closed: closed += 1
+                case is Finish: return Seen(events: ["links closed \(closed)"])
+                case is TimedOut: return Faulted("server timed out")
+                default: return Faulted("decoded from a peer: \(message)")
+                }
+            }
+        }
+        let client = RuntimeThread { mailbox in
+            var seen: [String] = []
+            let runtime = mailbox.runtime
+            for (name, fields) in hostile {
+                mailbox.connect(to: endpoint, backoff: retrying)
+                _ = try expectType(try await mailbox.select(Connected.self, timeout: .seconds(5)), Connected.self)
+                guard let id = mailbox.returnAddress.link, let link = runtime.link(id) else {
+                    return Faulted("no link to the server")
+                }
+                // What a hostile build would put on the wire: the declaration, then the frame, to
+                // the listener's object (destination 0), as a remote Stop to a directory would go.
+                let type = MessageType.identifier(of: name)
+                try runtime.connections.send(
+                    FrameHeader(typeID: Runtime.declarationType, bodyLength: 0, destination: UInt64(type)),
+                    body: Array(name.utf8), on: link.connection)
+                try runtime.connections.send(
+                    FrameHeader(typeID: type, bodyLength: 0, destination: 0),
+                    body: Incognito(typeName: name, fields: fields).wireFields, on: link.connection)
+                let ended = try await mailbox.select(Abandoned.self, Closed.self, timeout: .seconds(5))
+                seen.append("\(name): \(ended is TimedOut ? "link kept" : "link closed")")
+            }
+            mailbox.connect(to: endpoint, backoff: retrying)
+            _ = try expectType(try await mailbox.select(Connected.self, timeout: .seconds(5)), Connected.self)
+            let server = mailbox.returnAddress
+            // Inside another message: the carrier is dropped (its body does not decode), the link stays.
+            try mailbox.send(
+                Carrier(inner: AnyMessage(Incognito(typeName: Stop.typeName, fields: .object([])))), to: server)
+            // And this side sends none: refused before it goes.
+            do {
+                try mailbox.send(Stop(), to: server)
+                seen.append("Stop sent")
+            } catch {
+                seen.append("\(error)".contains("never crosses a link") ? "Stop refused" : "\(error)")
+            }
+            let welcome = try await mailbox.ask(
+                Hello(name: "still here"), to: server, expecting: Welcome.self, timeout: .seconds(5))
+            seen.append((welcome as? Welcome)?.yourName ?? "\(welcome)")
+            try mailbox.send(Finish(), to: server)
+            return Seen(events: seen)
+        }
+        #expect(
+            client.join() as? Seen
+                == Seen(events: hostile.map { "\($0.0): link closed" } + ["Stop refused", "still here"]))
+        #expect(server.join() as? Seen == Seen(events: ["links closed 3"]))
+    }
+
+    @Test(
         "bad input across a connection: an undecodable body is dropped, an unknown object gets NotDelivered, the link survives"
     )
     func badInput() throws {
@@ -157,10 +228,10 @@ struct RemoteTests {
         let server = RuntimeThread { mailbox in
             mailbox.listen(at: endpoint)
             while true {
-                let message = try await mailbox.select(Hello.self, Stop.self, timeout: .seconds(10))
+                let message = try await mailbox.select(Hello.self, Finish.self, timeout: .seconds(10))
                 switch message {
                 case let hello as Hello: try mailbox.reply(Welcome(myName: "server", yourName: hello.name))
-                case is Stop: return Ack()
+                case is Finish: return Ack()
                 default: return Faulted("server timed out")
                 }
             }
@@ -181,7 +252,7 @@ struct RemoteTests {
             let notice = try expectType(
                 try await mailbox.select(NotDelivered.self, timeout: .seconds(5)), NotDelivered.self)
             seen.append(notice.reason)
-            try mailbox.send(Stop(), to: server)
+            try mailbox.send(Finish(), to: server)
             return Seen(events: seen)
         }
         #expect(client.join() as? Seen == Seen(events: ["still here", "no such object"]))

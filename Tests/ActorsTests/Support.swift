@@ -28,6 +28,11 @@ struct Introduce: Message {
     var others: [Address]
 }
 
+/// A message carrying another, of any type.
+struct Carrier: Message {
+    var inner: AnyMessage
+}
+
 /// A runtime on a fresh reactor, on the calling thread.
 
 extension RuntimeThread {

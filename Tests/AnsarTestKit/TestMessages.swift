@@ -18,6 +18,11 @@ public struct Welcome: Message, Equatable {
     }
 }
 
+/// Tells a test object in another process that the test is over (``Stop`` never crosses a link).
+public struct Finish: Message, Equatable {
+    public init() {}
+}
+
 /// The result of a test object: what it saw, in order.
 public struct Seen: Message, Equatable {
     public var events: [String]
