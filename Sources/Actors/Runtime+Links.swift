@@ -187,10 +187,17 @@ extension Runtime: AddressTranslator, AddressResolver {
         tables.value.links[connection.socket.index] = nil
         tables.value.linksByID[link.id] = nil
         pausedLinks.removeAll { $0 == connection }
-        for forwarder in link.forwarders.values {
+        releaseForwarders(link.forwarders.keys, of: link)
+        return link
+    }
+
+    /// Lets go of the forwarders standing in for these of `link`'s objects.
+    private func releaseForwarders(_ peerObjects: some Sequence<UInt64>, of link: Link) {
+        for peerObject in Array(peerObjects) {
+            guard let forwarder = link.forwarders.removeValue(forKey: peerObject) else { continue }
+            tables.value.forwarderCount -= 1
             if let slot = slot(of: forwarder) { release(slot) }
         }
-        return link
     }
 
     private func link(_ connection: ConnectionID) -> Link? {
@@ -291,16 +298,21 @@ extension Runtime: AddressTranslator, AddressResolver {
         }
         guard let link = address.link else { return (.address, address.object) }
         if link == tables.value.codingLink?.id { return (.returningAddress, address.object) }
-        return (.address, forwarder(for: address))
+        return (.address, try localIdentifier(for: address))
     }
 
     /// A local identifier standing in for `address` (beyond another connection); 0 if that
-    /// connection is gone or the table is full, so that sends to it are dropped.
+    /// connection is gone, or holds ``RuntimeLimits/forwardersPerLink`` stand-ins already, or the
+    /// table is full, so that sends to it are dropped.
     func forwarder(for address: Address) -> UInt64 {
         guard let id = address.link, let state = link(id) else { return 0 }
         if let existing = state.forwarders[address.object], slot(of: existing) != nil { return existing }
-        guard let forwarder = allocate(.forwarder(Forwarder(address)), parent: .none) else { return 0 }
+        guard state.forwarders.count < limits.forwardersPerLink, tables.value.forwarderCount < limits.objects / 2,
+            let forwarder = allocate(.forwarder(Forwarder(address)), parent: .none)
+        else { return 0 }
         state.forwarders[address.object] = forwarder.object
+        tables.value.forwarderCount += 1
+        if tables.value.codingLink === state { tables.value.decodingForwarders.append(address.object) }
         return forwarder.object
     }
 
@@ -315,7 +327,15 @@ extension Runtime: AddressTranslator, AddressResolver {
     }
 
     func localIdentifier(for address: Address) throws(WireError) -> UInt64 {
-        address.isLocal ? address.object : forwarder(for: address)
+        if address.isLocal { return address.object }
+        let forwarder = forwarder(for: address)
+        guard forwarder != 0 || address.link.flatMap(link) == nil else {
+            throw WireError(
+                path: "",
+                problem: "more addresses of that connection's objects than this process keeps stand-ins for "
+                    + "(\(limits.forwardersPerLink) per connection, or the object table is full)")
+        }
+        return forwarder
     }
 
     func received(_ header: FrameHeader, body: Span<UInt8>, on connection: ConnectionID) {
@@ -366,6 +386,7 @@ extension Runtime: AddressTranslator, AddressResolver {
         tables.value.receiveBuffer.append(span: body)
         let bytes = tables.value.receiveBuffer
         tables.value.codingLink = state
+        tables.value.decodingForwarders.removeAll(keepingCapacity: true)
         defer { tables.value.codingLink = nil }
         let message: any Message
         do {
@@ -375,6 +396,7 @@ extension Runtime: AddressTranslator, AddressResolver {
                 message = try Incognito(checking: bytes, typeName: declared.name, resolver: self)
             }
         } catch {
+            releaseForwarders(tables.value.decodingForwarders, of: state)
             logger.warning(
                 "message dropped: body does not decode",
                 metadata: ["link": "\(connection)", "type": "\(declared.name)", "reason": "\(error)"])

@@ -24,6 +24,13 @@ public struct RuntimeLimits: Sendable {
     public var turnDuration = Duration.milliseconds(5)
     /// Message types one connection may declare.
     public var typesPerLink = 4_096
+    /// Stand-ins (forwarders) this process keeps for one connection's remote objects, each an
+    /// object-table slot until the connection ends: made for the addresses inside a message of a
+    /// type unknown here (an ``Incognito``) and for addresses handed on to a third process. A
+    /// message that would need more is dropped (logged), and what it made is let go, so no peer
+    /// can fill the object table with frames of addresses. All connections together never hold
+    /// more than half of ``objects``: this process can always create objects of its own.
+    public var forwardersPerLink = 4_096
     /// Messages a peer may have outstanding for one object of this process (sent, and not yet
     /// taken by the object): its flow-control window, granted back as the object takes them.
     /// Told to the peer when the connection opens; a peer that sends beyond it is closed. At
@@ -158,6 +165,11 @@ public final class Runtime: @unchecked Sendable {
         var lastLinkID: UInt64 = 0
         /// The connection being encoded for or decoded from, for address translation.
         var codingLink: Link?
+        /// Forwarders alive, over every connection: at most half the object table.
+        var forwarderCount = 0
+        /// Forwarders made while decoding the current frame (peer object ids on `codingLink`),
+        /// released if the frame is dropped.
+        var decodingForwarders: [UInt64] = []
         var typeCache: [ObjectIdentifier: MessageType] = [:]
         /// Reused buffers for encoding frames and for the body being decoded.
         var scratch: [UInt8] = []

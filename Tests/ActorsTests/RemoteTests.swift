@@ -176,22 +176,14 @@ struct RemoteTests {
         }
         let client = RuntimeThread { mailbox in
             var seen: [String] = []
-            let runtime = mailbox.runtime
             for (name, fields) in hostile {
                 mailbox.connect(to: endpoint, backoff: retrying)
                 _ = try expectType(try await mailbox.select(Connected.self, timeout: .seconds(5)), Connected.self)
-                guard let id = mailbox.returnAddress.link, let link = runtime.link(id) else {
-                    return Faulted("no link to the server")
-                }
-                // What a hostile build would put on the wire: the declaration, then the frame, to
-                // the listener's object (destination 0), as a remote Stop to a directory would go.
-                let type = MessageType.identifier(of: name)
-                try runtime.connections.send(
-                    FrameHeader(typeID: Runtime.declarationType, bodyLength: 0, destination: UInt64(type)),
-                    body: Array(name.utf8), on: link.connection)
-                try runtime.connections.send(
-                    FrameHeader(typeID: type, bodyLength: 0, destination: 0),
-                    body: Incognito(typeName: name, fields: fields).wireFields, on: link.connection)
+                // To the listener's own object, as a remote Stop to a directory would go.
+                guard
+                    try sendRaw(
+                        from: mailbox, typeName: name, body: Incognito(typeName: name, fields: fields).wireFields)
+                else { return Faulted("no link to the server") }
                 let ended = try await mailbox.select(Abandoned.self, Closed.self, timeout: .seconds(5))
                 seen.append("\(name): \(ended is TimedOut ? "link kept" : "link closed")")
             }
@@ -218,6 +210,65 @@ struct RemoteTests {
             client.join() as? Seen
                 == Seen(events: hostile.map { "\($0.0): link closed" } + ["Stop refused", "still here"]))
         #expect(server.join() as? Seen == Seen(events: ["links closed 3"]))
+    }
+
+    @Test(
+        "an address bomb: frames of a type unknown here, up to 65,535 addresses each, take no more than the per-link stand-ins and never the object table"
+    )
+    func addressBomb() throws {
+        let endpoint = uniqueEndpoint("bomb")
+        let server = RuntimeThread { mailbox in
+            mailbox.listen(at: endpoint)
+            while true {
+                let message = try await mailbox.select(Hello.self, Finish.self, timeout: .seconds(20))
+                switch message {
+                case let hello as Hello:
+                    // Room for objects of its own, after whatever came over the link.
+                    let runtime = mailbox.runtime
+                    let made = (0..<10_000).compactMap { _ in runtime.create(Quiet()) }
+                    try mailbox.reply(
+                        Welcome(
+                            myName: "made \(made.count), stand-ins \(runtime.tables.value.forwarderCount)",
+                            yourName: hello.name))
+                case is Finish: return Ack()
+                default: return Faulted("server timed out")
+                }
+            }
+        }
+        let client = RuntimeThread { mailbox in
+            mailbox.connect(to: endpoint, backoff: retrying)
+            _ = try expectType(try await mailbox.select(Connected.self, timeout: .seconds(5)), Connected.self)
+            // One frame within the per-link bound decodes; then frames that would each be fine
+            // alone but together fill the table; then one beyond every bound. None may leave its
+            // stand-ins behind. (A Hello between the rounds lets the send queue drain.)
+            let rounds = [[(1, 3_000)] + (1...16).map { (10_000 * $0, 4_000) }, [(200_000, 65_535)]]
+            var seen: [String] = []
+            for round in rounds {
+                for (first, count) in round {
+                    var writer = WireWriter()
+                    let list = writer.container(.array)
+                    for object in first..<(first + count) {
+                        writer.tag(.address)
+                        writer.fixed(UInt64(object))
+                        writer.bumpCount(at: list)
+                    }
+                    guard try sendRaw(from: mailbox, typeName: "elsewhere.Addresses", body: writer.bytes) else {
+                        return Faulted("no link to the server")
+                    }
+                }
+                let welcome = try expectType(
+                    try await mailbox.ask(
+                        Hello(name: "after"), to: mailbox.returnAddress, expecting: Welcome.self, timeout: .seconds(10)),
+                    Welcome.self)
+                seen.append(welcome.myName)
+            }
+            try mailbox.send(Finish(), to: mailbox.returnAddress)
+            return Seen(events: seen)
+        }
+        let result = client.join()
+        #expect(
+            result as? Seen == Seen(events: ["made 10000, stand-ins 3000", "made 10000, stand-ins 3000"]), "\(result)")
+        #expect(server.join() is Ack)
     }
 
     @Test(

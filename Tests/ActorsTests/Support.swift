@@ -28,6 +28,31 @@ struct Introduce: Message {
     var others: [Address]
 }
 
+/// What a hostile build would put on the wire, bypassing this runtime's checks: the declaration
+/// of `typeName`, then a frame of it with `body`, to the object 0 (the listener's owner) of the
+/// peer `mailbox` last heard from. The frame is counted against the link's credit, as any send.
+func sendRaw(from mailbox: Mailbox, typeName: String, body: [UInt8]) throws -> Bool {
+    let runtime = mailbox.runtime
+    guard let id = mailbox.returnAddress.link, let link = runtime.link(id),
+        let credit = link.credit.mayGo(to: 0, waiting: mailbox.address)
+    else { return false }
+    let type = MessageType.identifier(of: typeName)
+    try runtime.connections.send(
+        FrameHeader(typeID: Runtime.declarationType, bodyLength: 0, destination: UInt64(type)),
+        body: Array(typeName.utf8), on: link.connection)
+    try runtime.connections.send(
+        FrameHeader(typeID: type, bodyLength: 0, destination: 0), body: body, on: link.connection)
+    credit.sent(by: mailbox.address)
+    return true
+}
+
+/// An object that does nothing until it is stopped.
+final class Quiet: Object {
+    func receive(_ message: any Message, context: Context) throws {
+        if message is Stop { context.complete(Ack()) }
+    }
+}
+
 /// A message carrying another, of any type.
 struct Carrier: Message {
     var inner: AnyMessage
