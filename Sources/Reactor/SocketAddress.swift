@@ -54,6 +54,14 @@ public enum SocketAddress: Hashable, Sendable, CustomStringConvertible {
     /// True for TCP addresses (which get TCP_NODELAY).
     public var isTCP: Bool { port != nil }
 
+    /// The IP address of a TCP endpoint, without its port; nil for a Unix socket.
+    public var host: String? {
+        switch self {
+        case .ipv4(let host, _), .ipv6(let host, _): return host
+        case .unix, .unixAbstract: return nil
+        }
+    }
+
     public var description: String {
         switch self {
         case .ipv4(let host, let port): return "\(host):\(port)"

@@ -21,6 +21,8 @@ public final class Connections {
 
     var connections: [Connection?]
     var listeners: [Listener] = []
+    /// Accepted connections not yet past their handshake, bounded per listener and per source.
+    var pendingHandshakes: PendingHandshakes
     private var freeListeners: [Int] = []
     var connectors: [Connector?] = []
     var freeConnectors: [Int] = []
@@ -98,6 +100,7 @@ public final class Connections {
         self.configuration = configuration
         self.logger = logger
         timerSpace = reactor.newTimerSpace()
+        pendingHandshakes = PendingHandshakes(configuration.pendingHandshakes)
         connections = Array(repeating: nil, count: reactor.limits.sockets)
         flushList.reserveCapacity(reactor.limits.sockets)
     }
@@ -408,8 +411,12 @@ public final class Connections {
         guard let state = self.connection(connection) else { return }
         if let timer = state.timer { reactor.cancelTimer(timer) }
         connections[connection.socket.index] = nil
+        pendingHandshakes.ended(connection)
         try? reactor.close(connection.socket)
-        if reason != .requested {
+        if reason == .tooManyHandshakes {
+            // One per stranger in a flood: not a line each at info.
+            logger.debug("connection ended", metadata: ["peer": "\(state.peer)", "reason": "\(reason)"])
+        } else if reason != .requested {
             logger.info("connection ended", metadata: ["peer": "\(state.peer)", "reason": "\(reason)"])
         }
         if state.phase == .established {

@@ -84,12 +84,28 @@ extension Connections {
             try? reactor.close(socket)
             return
         }
-        let peer = (try? reactor.peerAddress(of: socket))?.description ?? "unknown peer"
+        let peerAddress = try? reactor.peerAddress(of: socket)
+        let peer = peerAddress?.description ?? "unknown peer"
+        let id = ConnectionID(socket: socket)
+        switch pendingHandshakes.admit(id, listener: listener.id, source: peerAddress?.host) {
+        case .refuse:
+            // Its source has its share of unproved connections: no state, no key pair, no log line
+            // per attempt beyond debug (a flood would write one each).
+            logger.debug("connection refused: too many handshakes from its source", metadata: ["peer": "\(peer)"])
+            try? reactor.close(socket)
+            return
+        case .admitEvicting(let oldest):
+            finish(oldest, .tooManyHandshakes)
+        case .admit:
+            break
+        }
         let connection = Connection(
-            id: ConnectionID(socket: socket), role: .server, listener: listener.id, connector: nil,
+            id: id, role: .server, listener: listener.id, connector: nil,
             configuration: configuration, keepAlive: configuration.keepAlive(for: listener.address), peer: peer,
             now: .now())
-        startTimer(for: connection, at: .after(configuration.handshakeTimeout))
+        // A stranger's connection is held briefly: a member's handshake is a round trip.
+        startTimer(
+            for: connection, at: .after(min(configuration.handshakeTimeout, configuration.acceptedHandshakeTimeout)))
         connections[socket.index] = connection
         try? reactor.startReceiving(socket)
     }
@@ -212,6 +228,7 @@ extension Connections {
 
     private func established(_ state: Connection, _ keys: HandshakeKeys) {
         state.handshake = nil
+        pendingHandshakes.ended(state.id)
         if keys.encrypted {
             state.sealer = RecordSealer(key: keys.transmit, policy: configuration.rekey, algorithm: keys.algorithm)
             state.opener = RecordOpener(

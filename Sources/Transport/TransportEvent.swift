@@ -66,6 +66,9 @@ public enum CloseReason: Sendable, Equatable, CustomStringConvertible {
     case endOfStream
     /// The handshake did not finish in time.
     case handshakeTimeout
+    /// An accepted connection still unproved, let go for a newer one: its listener had
+    /// ``PendingHandshakes/Configuration/perListener`` such connections.
+    case tooManyHandshakes
 
     public var description: String {
         switch self {
@@ -74,6 +77,7 @@ public enum CloseReason: Sendable, Equatable, CustomStringConvertible {
         case .protocolError(let error): return "\(error)"
         case .endOfStream: return "peer ended the stream"
         case .handshakeTimeout: return "handshake timed out"
+        case .tooManyHandshakes: return "too many connections still handshaking: the oldest let go"
         }
     }
 }
@@ -104,6 +108,11 @@ public struct TransportConfiguration: Sendable {
     public var minimumRate = MinimumRate.Configuration()
     /// How long a handshake may take.
     public var handshakeTimeout = Duration.seconds(5)
+    /// How long an accepted connection may take to prove it holds the secret (at most
+    /// `handshakeTimeout`): short, as strangers may hold connections open for it.
+    public var acceptedHandshakeTimeout = Duration.seconds(2)
+    /// Bounds on accepted connections still handshaking, per listener and per source address.
+    public var pendingHandshakes = PendingHandshakes.Configuration()
     /// When to rekey records.
     public var rekey = RekeyPolicy()
 

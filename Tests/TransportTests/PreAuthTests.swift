@@ -1,0 +1,106 @@
+import Platform
+import Testing
+
+@testable import Reactor
+@testable import Transport
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+@Suite("Strangers who connect and say nothing cannot keep members out")
+struct PreAuthTests {
+    static func ids(_ range: Range<Int>) -> [ConnectionID] {
+        range.map { ConnectionID(socket: SocketID(slot: UInt32($0), generation: 1)) }
+    }
+
+    @Test("per source: its share is admitted, the next refused, and an ended one makes room")
+    func perSource() {
+        var configuration = PendingHandshakes.Configuration()
+        configuration.perSource = 2
+        var pending = PendingHandshakes(configuration)
+        let listener = ListenerID(value: 1, generation: 1)
+        let ids = Self.ids(0..<4)
+        #expect(pending.admit(ids[0], listener: listener, source: "10.0.0.9") == .admit)
+        #expect(pending.admit(ids[1], listener: listener, source: "10.0.0.9") == .admit)
+        #expect(pending.admit(ids[2], listener: listener, source: "10.0.0.9") == .refuse)
+        #expect(pending.admit(ids[2], listener: listener, source: "10.0.0.8") == .admit, "another source")
+        pending.ended(ids[0])
+        #expect(pending.admit(ids[3], listener: listener, source: "10.0.0.9") == .admit)
+        // Unix peers have no source: only the listener's bound holds them.
+        #expect(pending.admit(ids[0], listener: listener, source: nil) == .admit)
+        #expect(pending.count == 4)
+    }
+
+    @Test("per listener: at the cap the oldest unproved connection goes for the newcomer; listeners are apart")
+    func perListener() {
+        var configuration = PendingHandshakes.Configuration()
+        configuration.perListener = 3
+        var pending = PendingHandshakes(configuration)
+        let (first, second) = (ListenerID(value: 1, generation: 1), ListenerID(value: 2, generation: 1))
+        let ids = Self.ids(0..<6)
+        for id in ids[0..<3] { #expect(pending.admit(id, listener: first, source: nil) == .admit) }
+        #expect(pending.admit(ids[3], listener: second, source: nil) == .admit)
+        #expect(pending.admit(ids[4], listener: first, source: nil) == .admitEvicting(ids[0]))
+        pending.ended(ids[1]) // proved itself
+        #expect(pending.admit(ids[5], listener: first, source: nil) == .admit)
+        #expect(pending.count == 4)
+    }
+
+    /// Raises this process's open-file limit to at least `count` (the hard limit allowing).
+    static func allowFiles(_ count: Int) -> Bool {
+        var limit = rlimit()
+        getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
+        if limit.rlim_cur < rlim_t(count) {
+            limit.rlim_cur = min(rlim_t(count), limit.rlim_max)
+            setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
+        }
+        return limit.rlim_cur >= rlim_t(count)
+    }
+
+    /// A non-blocking connect to 127.0.0.1:`port` from `source` (another loopback address).
+    static func connect(port: UInt16, from source: String) -> Int32 {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0)
+        func address(_ host: String, _ port: UInt16) -> sockaddr_in {
+            var address = sockaddr_in()
+            address.sin_family = sa_family_t(AF_INET)
+            address.sin_port = port.bigEndian
+            inet_pton(AF_INET, host, &address.sin_addr)
+            return address
+        }
+        var local = address(source, 0)
+        var remote = address("127.0.0.1", port)
+        let length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafePointer(to: &local) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) } }
+        _ = withUnsafePointer(to: &remote) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, length) }
+        }
+        return fd
+    }
+
+    @Test(
+        "slowloris: 1,100 idle connections from 137 loopback sources, held open, then a member: it is accepted",
+        arguments: backends)
+    func slowloris(backend: Reactor.BackendChoice) throws {
+        try #require(Self.allowFiles(4_096), "the test needs 4,096 open files")
+        // The idle ones would be held for a minute: only the bounds can let the member in.
+        let configure: (inout TransportConfiguration) -> Void = {
+            $0.handshakeTimeout = .seconds(60)
+            $0.acceptedHandshakeTimeout = .seconds(60)
+        }
+        let server = try Bench(backend, configure: configure)
+        let port = try #require(try server.listen().port)
+        var idle: [Int32] = []
+        defer { idle.forEach { close($0) } }
+        for index in 0..<1_100 {
+            idle.append(Self.connect(port: port, from: "127.0.0.\(2 + index / 8)"))
+            if index % 100 == 99 { try server.spin(within: .milliseconds(20)) { _ in false } }
+        }
+        #expect(idle.allSatisfy { $0 >= 0 })
+        let member = try Bench(backend, configure: configure)
+        member.connections.connect(to: .ipv4("127.0.0.1", port: port))
+        #expect(try spinBoth(server, member) { server, member in !server.accepted.isEmpty && !member.connected.isEmpty })
+        let limits = server.connections.configuration.pendingHandshakes
+        #expect(server.connections.pendingHandshakes.count <= limits.perListener)
+    }
+}
