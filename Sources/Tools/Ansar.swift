@@ -305,7 +305,7 @@ struct Run: ParsableCommand {
         do {
             runner = try GroupRunner(
                 home: home, roles: roles, mainRole: mainRole, groupAddress: group, hostAddress: try host.address(),
-                debugLevel: logs.debugLevel, logLimit: logLimit, healthyAfter: healthyAfter, secret: secret.hex,
+                debugLevel: logs.debugLevel, logLimit: logLimit, healthyAfter: healthyAfter,
                 tuning: tuning, ready: ready)
         } catch {
             throw ToolError("cannot capture the roles' logs: \(error)")

@@ -109,7 +109,7 @@ final class GroupRunner: Object {
 
     init(
         home: Home, roles: [Role], mainRole: String?, groupAddress: SocketAddress, hostAddress: SocketAddress?,
-        debugLevel: String?, logLimit: Int, healthyAfter: Double = 60, secret: String, tuning: Tuning,
+        debugLevel: String?, logLimit: Int, healthyAfter: Double = 60, tuning: Tuning,
         ready: Readiness.Announcement? = nil
     ) throws(SystemError) {
         self.healthyAfter = healthyAfter
@@ -122,7 +122,9 @@ final class GroupRunner: Object {
         self.hostAddress = hostAddress
         self.debugLevel = debugLevel
         var environment = ChildProcess.currentEnvironment()
-        environment["ANSAR_REALM_SECRET"] = secret
+        // Not in the environment, which the role's own children inherit and /proc shows: a node
+        // reads the home's secret file (0600), named by --home-path.
+        environment[RealmSecret.environmentVariable] = nil
         environment[Node.groupAddressVariable] = nil
         environment.merge(tuning.environment) { _, flag in flag } // the runner's flags tune every role
         self.environment = environment

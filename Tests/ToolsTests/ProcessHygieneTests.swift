@@ -142,6 +142,29 @@ struct ProcessHygieneTests {
         }
     }
 
+    @Test("a role's environment holds no realm secret, even when the runner's did; the roles still find each other")
+    func noSecretInEnvironment() throws {
+        let scratch = try Scratch()
+        try scratch.seedHome()
+        #expect(try scratch.ansar(["delete", "sub"]).0 == 0)
+        let secret = Subprocess.read("\(scratch.home)/secret").split(separator: "\n").first.map(String.init) ?? ""
+        #expect(secret.count == 64)
+        let (started, _, errors) = try Subprocess.run(
+            "ansar", ["start", "--home-path=\(scratch.home)"], environment: ["ANSAR_REALM_SECRET": secret])
+        #expect(started == 0, "\(errors)")
+        let (_, roles) = try Self.pids(scratch)
+        let pub = try #require(roles["pub"])
+        let (_, environ, _) = try Subprocess.run("/bin/cat", ["/proc/\(pub)/environ"]) // /proc files have no size
+        #expect(environ.contains("PATH="), "environ is readable")
+        #expect(
+            !environ.contains("ANSAR_REALM_SECRET") && !environ.contains(secret),
+            "the secret is in the role's environment")
+        // The role took the secret from the home: its listing reached the group's directory.
+        let (found, _, pingErrors) = try scratch.ansar(["ping", "hello-welcome"])
+        #expect(found == 0, "\(pingErrors)")
+        #expect(try scratch.ansar(["stop"]).0 == 0)
+    }
+
     @Test("1,000 rounds of start && stop: every start succeeds, no role ever finds its last run still there")
     func thousandRounds() throws {
         let scratch = try Scratch()

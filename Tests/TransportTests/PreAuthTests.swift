@@ -71,7 +71,9 @@ struct PreAuthTests {
         var local = address(source, 0)
         var remote = address("127.0.0.1", port)
         let length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafePointer(to: &local) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) } }
+        _ = withUnsafePointer(to: &local) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) }
+        }
         _ = withUnsafePointer(to: &remote) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, length) }
         }
@@ -99,7 +101,8 @@ struct PreAuthTests {
         #expect(idle.allSatisfy { $0 >= 0 })
         let member = try Bench(backend, configure: configure)
         member.connections.connect(to: .ipv4("127.0.0.1", port: port))
-        #expect(try spinBoth(server, member) { server, member in !server.accepted.isEmpty && !member.connected.isEmpty })
+        #expect(
+            try spinBoth(server, member) { server, member in !server.accepted.isEmpty && !member.connected.isEmpty })
         let limits = server.connections.configuration.pendingHandshakes
         #expect(server.connections.pendingHandshakes.count <= limits.perListener)
     }
