@@ -33,6 +33,23 @@ static void close_from(int first) {
     for (int fd = first; fd < last; fd++) close(fd);
 }
 
+// Closes every descriptor from 3 up except the (up to three) in `keep`: what another thread of
+// the caller had open at the fork (a pipe it is about to hand to its own child, say) is let go at
+// once, not held while the keeper lives.
+static void close_all_but(int keep[3]) {
+    int next = 3;
+    for (;;) {
+        int lowest = -1;
+        for (int i = 0; i < 3; i++) {
+            if (keep[i] >= next && (lowest < 0 || keep[i] < lowest)) lowest = keep[i];
+        }
+        if (lowest < 0) break;
+        if (lowest > next) syscall(SYS_close_range, (unsigned)next, (unsigned)(lowest - 1), 0);
+        next = lowest + 1;
+    }
+    syscall(SYS_close_range, (unsigned)next, ~0U, 0);
+}
+
 static long now_ms(void) {
     struct timespec now;
     clock_gettime(CLOCK_MONOTONIC, &now);
@@ -184,6 +201,8 @@ static _Noreturn void keep(
         _exit(127);
     }
     if (getppid() != runner) _exit(127);
+    int keep[3] = {report_fd, stderr_fd, pass_fd};
+    close_all_but(keep);
     pid_t keeper = getpid();
     pid_t program = fork();
     if (program < 0) {

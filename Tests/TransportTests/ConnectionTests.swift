@@ -38,7 +38,7 @@ struct ConnectionTests {
         bench.connections.close(client)
         let server = bench.recorder.accepted[0]
         #expect(try bench.spin { $0.has { $0 == .abandoned(server, .endOfStream) } })
-        #expect(bench.recorder.has { $0 == .closed(client, .requested) })
+        #expect(try bench.spin { $0.has { $0 == .closed(client, .requested) } })
         #expect(throws: FrameRefused.closed) {
             try bench.connections.send(FrameHeader(typeID: 1, bodyLength: 0), body: [], on: client)
         }
