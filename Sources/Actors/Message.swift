@@ -83,15 +83,7 @@ public enum MessageRegistry {
         return entry.localOnly ? .localOnly : .known(entry.type)
     }
 
-    enum WireType: Equatable {
-        static func == (left: WireType, right: WireType) -> Bool {
-            switch (left, right) {
-            case (.unknown, .unknown), (.localOnly, .localOnly): return true
-            case (.known(let a), .known(let b)): return ObjectIdentifier(a) == ObjectIdentifier(b)
-            default: return false
-            }
-        }
-
+    enum WireType {
         case unknown
         case known(any Message.Type)
         case localOnly

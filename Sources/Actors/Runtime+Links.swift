@@ -276,7 +276,8 @@ extension Runtime: AddressTranslator, AddressResolver {
         let key = ObjectIdentifier(type(of: message))
         if let known = tables.value.typeCache[key] { return (known.name, known.id, known.localOnly) }
         if let incognito = message as? Incognito {
-            let localOnly = MessageRegistry.wireType(named: incognito.typeName) == .localOnly
+            let localOnly =
+                if case .localOnly = MessageRegistry.wireType(named: incognito.typeName) { true } else { false }
             return (incognito.typeName, MessageType.identifier(of: incognito.typeName), localOnly)
         }
         if let entry = MessageRegistry.entry(for: type(of: message)) {
@@ -374,11 +375,7 @@ extension Runtime: AddressTranslator, AddressResolver {
                 state.names[header.typeID] = declared
             case .localOnly:
                 // A layer registered its local-only types after the peer declared this one.
-                logger.warning(
-                    "closing connection: peer sent a message only the runtime makes",
-                    metadata: ["link": "\(connection)", "type": "\(declared.name)"])
-                connections.close(connection, graceful: false)
-                return
+                return closeForLocalOnly(state, declared.name)
             }
         }
         // One buffer serves every frame: the decoder lets go of it before the next.
@@ -555,14 +552,17 @@ extension Runtime: AddressTranslator, AddressResolver {
         switch MessageRegistry.wireType(named: name) {
         case .unknown: state.names[id] = (name, nil)
         case .known(let type): state.names[id] = (name, type)
-        case .localOnly:
-            // Only this process's runtime makes it (Stop, Completed, Connected …): a peer that
-            // sends one is not a peer to keep.
-            logger.warning(
-                "closing connection: peer declared a message only the runtime makes",
-                metadata: ["link": "\(state.id)", "type": "\(name)"])
-            connections.close(state.connection, graceful: false)
+        case .localOnly: closeForLocalOnly(state, name)
         }
+    }
+
+    /// Only this process's runtime makes a ``LocalOnlyMessage`` (Stop, Completed, Connected …): a
+    /// peer that declares or sends one is not a peer to keep.
+    private func closeForLocalOnly(_ state: Link, _ name: String) {
+        logger.warning(
+            "closing connection: peer declared a message only the runtime makes",
+            metadata: ["link": "\(state.id)", "type": "\(name)"])
+        connections.close(state.connection, graceful: false)
     }
 
     private func decodeKnown<T: Message>(_ type: T.Type, _ bytes: [UInt8]) throws -> any Message {

@@ -26,17 +26,19 @@ static void report(int fd, int kind, int value) {
     (void)ignored;
 }
 
-static void close_from(int first) {
-    if (syscall(SYS_close_range, (unsigned)first, ~0U, 0) == 0) return;
+// Closes descriptors first..last (inclusive), with close_range where the kernel has it.
+static void close_span(int first, unsigned last) {
+    if (syscall(SYS_close_range, (unsigned)first, last, 0) == 0) return;
     struct rlimit files;
-    int last = getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur < 65536 ? (int)files.rlim_cur : 65536;
-    for (int fd = first; fd < last; fd++) close(fd);
+    unsigned limit = getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur < 65536 ? (unsigned)files.rlim_cur : 65536;
+    if (last >= limit) last = limit - 1;
+    for (unsigned fd = (unsigned)first; fd <= last; fd++) close((int)fd);
 }
 
-// Closes every descriptor from 3 up except the (up to three) in `keep`: what another thread of
+// Closes every descriptor from 3 up except those in `keep` (-1: none): what another thread of
 // the caller had open at the fork (a pipe it is about to hand to its own child, say) is let go at
 // once, not held while the keeper lives.
-static void close_all_but(int keep[3]) {
+static void close_all_but(const int keep[3]) {
     int next = 3;
     for (;;) {
         int lowest = -1;
@@ -44,10 +46,10 @@ static void close_all_but(int keep[3]) {
             if (keep[i] >= next && (lowest < 0 || keep[i] < lowest)) lowest = keep[i];
         }
         if (lowest < 0) break;
-        if (lowest > next) syscall(SYS_close_range, (unsigned)next, (unsigned)(lowest - 1), 0);
+        if (lowest > next) close_span(next, (unsigned)(lowest - 1));
         next = lowest + 1;
     }
-    syscall(SYS_close_range, (unsigned)next, ~0U, 0);
+    close_span(next, ~0U);
 }
 
 static long now_ms(void) {
@@ -215,9 +217,10 @@ static _Noreturn void keep(
             report_fd);
     }
     report(report_fd, REPORT_PID, program);
-    // The keeper holds nothing of the runner's: not its locks, sockets or other roles' pipes.
-    close(report_fd);
-    close_from(3);
+    // Then the three it passed on: the keeper holds nothing of the runner's (locks, sockets,
+    // other roles' pipes), and the report pipe closes once the program has exec'd.
+    int none[3] = {-1, -1, -1};
+    close_all_but(none);
     int status = 0, program_ended = 0;
     long grace_ms = SWEEP_GRACE_MS;
     while (getppid() == runner) {
