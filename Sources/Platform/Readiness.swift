@@ -7,7 +7,9 @@ import CShims
 /// A detached child's word that it is up, without polling: the parent keeps the read end of a
 /// pipe, the child gets the write end as descriptor 3 (named by `ANSAR_READY_FD`) and writes one
 /// byte once it is ready. A child that ends first closes the pipe unwritten, which the parent
-/// sees at once instead of at its deadline.
+/// sees at once instead of at its deadline; one that knows why it failed says so first (a zero
+/// byte, then the reason), so the parent need not look for it in a log the child may not have
+/// written yet.
 public final class Readiness {
     /// Names the child's descriptor.
     public static let variable = "ANSAR_READY_FD"
@@ -23,6 +25,8 @@ public final class Readiness {
         case ready
         /// The child closed the pipe (ended, usually) without saying it was ready.
         case ended
+        /// The child said why it could not become ready.
+        case failed(String)
         case timedOut
     }
 
@@ -41,8 +45,23 @@ public final class Readiness {
     public func wait(upTo limit: Duration) -> Outcome {
         guard waitReadable(readEnd, upTo: limit) else { return .timedOut }
         var byte: UInt8 = 0
-        return read(readEnd, &byte, 1) == 1 ? .ready : .ended
+        guard read(readEnd, &byte, 1) == 1 else { return .ended }
+        guard byte == Self.failureMark else { return .ready }
+        // The reason follows at once and the pipe closes after it: read to the end, bounded.
+        var reason: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 512)
+        while reason.count < Self.reasonLimit, waitReadable(readEnd, upTo: .seconds(1)) {
+            let count = read(readEnd, &chunk, chunk.count)
+            guard count > 0 else { break }
+            reason += chunk[..<count]
+        }
+        return .failed(String(decoding: reason.prefix(Self.reasonLimit), as: UTF8.self))
     }
+
+    /// The first byte of a failure's word; any other first byte says ready.
+    static let failureMark: UInt8 = 0
+    /// The most of a reason the parent reads.
+    static let reasonLimit = 4_096
 
     /// In the child: the parent's pipe if it was started with one. The descriptor is taken out of
     /// the environment and kept from the child's own children, so only this process can answer.
@@ -62,11 +81,19 @@ public final class Readiness {
 
         deinit { if descriptor >= 0 { close(descriptor) } }
 
-        /// Tells the parent this process is ready; later calls do nothing.
-        public func announce() {
+        /// Tells the parent this process is ready; later calls (and ``fail(_:)``) do nothing.
+        public func announce() { say([1]) }
+
+        /// Tells the parent why this process will not become ready; after ``announce()``, or a
+        /// second time, it does nothing.
+        public func fail(_ reason: String) {
+            say([Readiness.failureMark] + Array(reason.utf8.prefix(Readiness.reasonLimit)))
+        }
+
+        private func say(_ bytes: [UInt8]) {
             guard descriptor >= 0 else { return }
-            var byte: UInt8 = 1
-            _ = write(descriptor, &byte, 1)
+            // At most a few KiB into an empty pipe: one write, never blocked.
+            _ = bytes.withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
             close(descriptor)
             descriptor = -1
         }

@@ -98,10 +98,11 @@ struct HomeOption: ParsableArguments {
 }
 
 /// Runs a command body: a ToolError becomes one line on stderr and exit status 1.
-func perform(_ body: () throws(ToolError) -> Void) throws {
+func perform(telling parent: Readiness.Announcement? = nil, _ body: () throws(ToolError) -> Void) throws {
     do {
         try body()
     } catch {
+        parent?.fail(error.description)
         SystemAccess.writeStandardError("ansar: \(error)\n")
         throw ExitCode(1)
     }
@@ -277,13 +278,16 @@ struct Run: ParsableCommand {
 
     func run() throws {
         var code: Int32 = 0
-        try perform { () throws(ToolError) in
-            code = try runGroup()
+        // First, before the runner copies the environment for its roles. `ansar start` hears
+        // the runner's failure through the pipe: the pipe closes before the log line is written.
+        let ready = Readiness.inherited()
+        try perform(telling: ready) { () throws(ToolError) in
+            code = try runGroup(announcingTo: ready)
         }
         if code != 0 { throw ExitCode(code) }
     }
 
-    private func runGroup() throws(ToolError) -> Int32 {
+    private func runGroup(announcingTo ready: Readiness.Announcement?) throws(ToolError) -> Int32 {
         let (home, roles) = try checkedGroup(home.homePath, mainRole: mainRole, only: self.roles)
         guard ChildProcess.holdLock(home.lock) else {
             let pid = home.runningGroup().flatMap { json -> Int64? in
@@ -300,7 +304,6 @@ struct Run: ParsableCommand {
         Logs.bootstrap(process: "ansar run", level: level ?? .warning)
         let group = SocketAddress.unixAbstract(
             name: "ansar-group-\(ChildProcess.currentProcessID())-\(UInt32.random(in: 0...UInt32.max))")
-        let ready = Readiness.inherited() // before the runner copies the environment for its roles
         let runner: GroupRunner
         do {
             runner = try GroupRunner(

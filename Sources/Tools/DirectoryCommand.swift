@@ -69,10 +69,10 @@ struct DirectoryCommand: ParsableCommand {
     @OptionGroup(title: "Links and loop") var tuning: TuningOptions
 
     func run() throws {
-        try perform { () throws(ToolError) in
-            // First, while this process has one thread: taking the readiness pipe unsets its
-            // environment variable, which must not race the relay thread started below.
-            let ready = Readiness.inherited()
+        // First, while this process has one thread: taking the readiness pipe unsets its
+        // environment variable, which must not race the relay thread started below.
+        let ready = Readiness.inherited()
+        try perform(telling: ready) { () throws(ToolError) in
             let home = try Home.open(home.homePath)
             let state = "\(home.path)/tmp/\(scope.stem).json"
             if stop {
@@ -186,6 +186,7 @@ struct DirectoryCommand: ParsableCommand {
         }
         switch readiness.wait(upTo: .seconds(10)) {
         case .ready: return
+        case .failed(let reason): throw ToolError("the directory did not start: \(reason)")
         case .ended: throw ToolError("the directory ended before it listened: see \(log)")
         case .timedOut: throw ToolError("the directory did not come up within 10 s: see \(log)")
         }

@@ -70,8 +70,9 @@ struct StartGroup: ParsableCommand {
                     reportFailure(role: role, how: exit, when: " at start", lastLine: home.lastLine(of: home.log(role)))
                 }
                 failedAtStart = !failed.isEmpty
+            case .failed(let reason): throw ToolError("the group did not start: \(reason)")
             case .ended:
-                // The log keeps earlier runs: its last line is this one's.
+                // It ended without a word (a crash): the log keeps earlier runs, its last line is this one's.
                 let reason = home.lastLine(of: home.groupLog).map { $0.trimmingPrefix("ansar: ") } ?? "the runner ended"
                 throw ToolError("the group did not start: \(reason)")
             case .timedOut: throw ToolError("the group did not come up within 10 s: see \(home.groupLog)")

@@ -19,7 +19,9 @@ struct WaitingTests {
         #expect(Latch<Int>().wait(upTo: .milliseconds(20)) == nil)
     }
 
-    @Test("a child that says it is ready is ready; one that ends without a word is seen at once")
+    @Test(
+        "a child that says it is ready is ready; one that says why it failed is heard; one that ends without a word is seen at once"
+    )
     func readiness() throws {
         let ready = try Readiness()
         let talker = try ChildProcess.spawn(
@@ -35,6 +37,15 @@ struct WaitingTests {
             readiness: silent)
         #expect(silent.wait(upTo: .seconds(30)) == .ended)
         #expect(ChildProcess.wait(quitter) == .code(3))
+
+        // The reason is read from the pipe while the child still runs: it need not have ended.
+        let failing = try Readiness()
+        let complainer = try ChildProcess.spawn(
+            "/bin/sh", arguments: ["-c", "printf '\\000no disk' >&$\(Readiness.variable); exec 3>&-; sleep 30"],
+            environment: [:], stdout: "/dev/null", stderr: "/dev/null", readiness: failing)
+        #expect(failing.wait(upTo: .seconds(30)) == .failed("no disk"))
+        ChildProcess.signal(complainer, SIGKILL)
+        _ = ChildProcess.wait(complainer)
     }
 
     @Test("the end of a process is seen through its pidfd; a running one is still running at the deadline")
