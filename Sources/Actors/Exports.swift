@@ -16,4 +16,5 @@
 @_exported import struct Transport.RealmSecret
 @_exported import enum Transport.RealmSecretError
 @_exported import class Transport.RelaySwitch
+@_exported import struct Transport.RelayTicket
 @_exported import struct Transport.TransportConfiguration

@@ -35,6 +35,8 @@ final class ControlOutbox {
     static let retryInterval = Duration.milliseconds(10)
 
     let capacity: Int
+    /// Refusals of members' messages, logged at most ten a second.
+    var refusals = LogBudget()
     private var waiting: [Route: [Waiting]] = [:]
     /// Routes in the order they first had to wait, so the oldest goes first.
     private var order: [Route] = []
@@ -123,10 +125,12 @@ extension ControlSender {
     }
 
     /// Says a member's directory message was refused, and why (bad input: it named what is not
-    /// its own); its link stays.
+    /// its own); its link stays. A flood is logged as ten lines a second and a count.
     func refuse(_ what: String, entry: UInt64? = nil, _ context: Context) {
+        guard case .write(let dropped) = outbox.refusals.admit() else { return }
         var metadata: Logger.Metadata = ["from": "\(context.returnAddress)", "what": "\(what)"]
         if let entry { metadata["entry"] = "\(entry)" }
+        if dropped > 0 { metadata["unlogged"] = "\(dropped) refusals before this one" }
         context.runtime.logger.warning("directory message refused", metadata: metadata)
     }
 }

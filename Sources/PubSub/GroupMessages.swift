@@ -76,15 +76,16 @@ struct RelayWanted: Message {
     var entry: UInt64
 }
 
-/// From the directory that matched a session, down to each end's process: meet at this relay with
-/// this token. No relay means there is none: the subscriber gives up (NotAvailable).
+/// From the directory that matched a session, down to each end's process: meet at this relay,
+/// showing it this ticket (``RelayTicket``, this end's). No relay means there is none: the
+/// subscriber gives up (NotAvailable).
 struct Relayed: Message {
     static let typeName = "ansar.pubsub.Relayed"
     var session: UInt64
     /// The entry of the end being told, so directories between can route it.
     var entry: UInt64
     var relay: SocketAddress?
-    var token: [UInt8]
+    var ticket: [UInt8]
 }
 
 /// From the subscriber's process to the publisher's, over their direct connection.

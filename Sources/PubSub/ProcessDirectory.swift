@@ -212,12 +212,11 @@ final class ProcessDirectory: Object, ControlSender {
                 tell(message, to: to, as: sender, context)
             case .connect(let address, let limit):
                 connectors[context.connect(to: address, deadline: limit)] = address
-            case .joinRelay(let relay, let token, let peer):
-                let preface = RelaySwitch.preface(token: token)
+            case .joinRelay(let relay, let ticket, let peer):
                 if let peer {
-                    connectors[context.connect(to: relay, preface: preface)] = peer
+                    connectors[context.connect(to: relay, preface: ticket)] = peer
                 } else {
-                    context.connect(to: relay, preface: preface, role: .server)
+                    context.connect(to: relay, preface: ticket, role: .server)
                 }
             case .cancelConnect(let peer):
                 for (connector, key) in connectors where key == peer {

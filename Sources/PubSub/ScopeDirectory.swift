@@ -26,15 +26,21 @@ public final class ScopeDirectory: Object, ControlSender {
         /// reach each other (a WAN directory). Host 0.0.0.0: on this machine, at the address each
         /// member reaches it by.
         public var relay: SocketAddress?
+        /// The key the relay checks tickets with (``RelayTicket/key(of:)`` for a relay that runs
+        /// on its own); this directory issues each end of a relayed session its ticket.
+        public var relayKey: [UInt8]?
+        /// How long a ticket is good for joining.
+        public var ticketLifetime = Duration.seconds(60)
 
         public init(
             parent: SocketAddress? = nil, discoverOnPort: UInt16? = nil, beaconPort: UInt16? = nil,
-            relay: SocketAddress? = nil
+            relay: SocketAddress? = nil, relayKey: [UInt8]? = nil
         ) {
             self.parent = parent
             self.discoverOnPort = discoverOnPort
             self.beaconPort = beaconPort
             self.relay = relay
+            self.relayKey = relayKey
         }
     }
 
@@ -187,19 +193,27 @@ public final class ScopeDirectory: Object, ControlSender {
             apply(matcher.remove(down.id), context)
         case let refused as EntryRefused:
             // From the parent: down to the member that gave the entry.
+            guard fromParent(context) else { return refuse("EntryRefused from a link not the parent's", context) }
             guard let member = ownerOf[refused.id], let link = memberAddress[member] else { return }
             tell(refused, to: link, context)
         case let open as OpenSession:
             // From the parent: the subscriber is below one of our members.
+            guard fromParent(context) else { return refuse("OpenSession from a link not the parent's", context) }
             guard let member = ownerOf[open.search.id], let link = memberAddress[member] else { return }
             tell(open, to: link, context)
         case let close as CloseSession:
+            // From the parent, which matched the session: down to the member of the entry.
+            guard fromParent(context) else { return refuse("CloseSession from a link not the parent's", context) }
             guard let entry = close.entry, let member = ownerOf[entry], let link = memberAddress[member] else { return }
             tell(close, to: link, context)
         case let wanted as RelayWanted:
             relay(wanted, context)
         case let relayed as Relayed:
-            // From the parent: down to the member that owns the entry.
+            // From the parent only (a member must not send a publisher to a host:port of its
+            // choosing): down to the member that owns the entry.
+            guard fromParent(context) else {
+                return refuse("Relayed from a link not the parent's", entry: relayed.entry, context)
+            }
             guard let member = ownerOf[relayed.entry], let link = memberAddress[member] else { return }
             tell(relayed, to: link, context)
         case is Abandoned, is Closed:
@@ -228,7 +242,7 @@ public final class ScopeDirectory: Object, ControlSender {
             if enquirers.count == 1 { tell(NetworkEnquiry(), to: parent, context) }
         case let above as NetworkReport:
             // Only the parent answers for the levels above.
-            guard let parent, context.returnAddress.link == parent.link else { return }
+            guard fromParent(context) else { return }
             var mine = report()
             mine.above = [above] + above.above
             mine.above[0].above = []
@@ -424,6 +438,12 @@ public final class ScopeDirectory: Object, ControlSender {
         if sent == 0 { context.runtime.logger.debug("beacon went out of no interface") }
     }
 
+    /// The message came over the link to the parent (what only the levels above may say).
+    private func fromParent(_ context: Context) -> Bool {
+        guard let parent, let link = context.returnAddress.link else { return false }
+        return link == parent.link
+    }
+
     /// A subscriber's process cannot reach the publisher's: the directory that matched them names
     /// a relay to both (each at the address it reaches this machine by), or says there is none.
     private func relay(_ wanted: RelayWanted, _ context: Context) {
@@ -431,17 +451,23 @@ public final class ScopeDirectory: Object, ControlSender {
             if let parent {
                 tell(wanted, to: parent, context)
             } else if let member = ownerOf[wanted.entry], let link = memberAddress[member] {
-                tell(Relayed(session: wanted.session, entry: wanted.entry, relay: nil, token: []), to: link, context)
+                tell(Relayed(session: wanted.session, entry: wanted.entry, relay: nil, ticket: []), to: link, context)
             }
             return
         }
-        let token = RelaySwitch.newToken()
-        for entry in [session.search, session.listing] {
+        let relay = links.relayKey == nil ? nil : links.relay
+        let expiry = UInt64(max(0, SystemAccess.wallClock())) + UInt64(links.ticketLifetime.components.seconds)
+        let tickets = links.relayKey.map {
+            RelayTicket.issue(token: RelayTicket.newToken(), expiresAt: expiry, key: $0)
+        }
+        for (entry, ticket) in [(session.search, tickets?.client), (session.listing, tickets?.server)] {
             guard let member = ownerOf[entry], let link = memberAddress[member] else { continue }
-            let relay = links.relay.map { $0.replacingUnspecifiedHost(with: memberHosts[member]?.local ?? "") }
-            if links.relay == nil && entry == session.listing { continue }
+            if relay == nil && entry == session.listing { continue }
             tell(
-                Relayed(session: wanted.session, entry: entry, relay: relay, token: relay == nil ? [] : token),
+                Relayed(
+                    session: wanted.session, entry: entry,
+                    relay: relay.map { $0.replacingUnspecifiedHost(with: memberHosts[member]?.local ?? "") },
+                    ticket: ticket ?? []),
                 to: link, context)
         }
     }

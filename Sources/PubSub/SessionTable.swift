@@ -138,7 +138,7 @@ struct SessionTable {
         case connect(to: SocketAddress, limit: Duration?)
         /// Reach the far end through a relay. `peer`: the publisher's process whose sessions wait
         /// for it (the subscriber's end, the handshake's client); nil at the publisher's end (its server).
-        case joinRelay(SocketAddress, token: [UInt8], peer: SocketAddress?)
+        case joinRelay(SocketAddress, ticket: [UInt8], peer: SocketAddress?)
         /// Give up reaching `peer`.
         case cancelConnect(SocketAddress)
         /// Stop a session object: its session is over.
@@ -176,6 +176,11 @@ struct SessionTable {
     private var aliases: [UInt64: UInt64] = [:]
     /// The sessions in doubt: a doubt's timer looks at these only.
     private var doubted: Set<UInt64> = []
+    /// Sessions this process's publishers met at a relay lately, and until when each is
+    /// remembered: a repeated `Relayed` opens no second connection.
+    private var relayJoins: [UInt64: Deadline] = [:]
+    static let relayJoinsLimit = 256
+    static let relayJoinWindow = Duration.seconds(60)
 
     init(capacity: Int = 100_000, peerCapacity: Int = 1_024) {
         precondition(capacity > 0 && peerCapacity > 0, "session table bounds must be positive")
@@ -370,17 +375,24 @@ struct SessionTable {
     mutating func relayed(_ relayed: Relayed, from: LinkID?, now: Deadline, in world: some SessionWorld) -> [Action] {
         guard from != nil, from == world.group?.link else { return [.refuse("Relayed from a link not the group's")] }
         guard world.owner(of: relayed.entry) != nil else { return [] }
-        let relay = relayed.token.count == RelaySwitch.tokenBytes ? relayed.relay : nil
+        let relay = relayed.ticket.count == RelayTicket.bytes ? relayed.relay : nil
         // The subscriber's end: its sessions with that publisher wait for this.
         if let key = peers.first(where: { $0.value.waiting.contains { $0.session == relayed.session } })?.key {
             guard let relay else {
                 return peerFailed(key, reason: "unreachable, and no relay offered", now: now, in: world)
             }
             peers[key]!.connecting = true
-            return [.joinRelay(relay, token: relayed.token, peer: key)]
+            return [.joinRelay(relay, ticket: relayed.ticket, peer: key)]
         }
+        // The publisher's end: one connection per session, and a bounded number in flight, however
+        // many times the directory (or a member behind it) repeats itself.
         guard let relay else { return [] }
-        return [.joinRelay(relay, token: relayed.token, peer: nil)]
+        relayJoins = relayJoins.filter { $0.value > now }
+        guard relayJoins[relayed.session] == nil, relayJoins.count < Self.relayJoinsLimit else {
+            return [.refuse("Relayed again, or too many at once")]
+        }
+        relayJoins[relayed.session] = now + Self.relayJoinWindow
+        return [.joinRelay(relay, ticket: relayed.ticket, peer: nil)]
     }
 
     /// Subscriber's end: tells the publisher's process and the publisher, then the subscriber — at

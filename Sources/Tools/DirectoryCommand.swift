@@ -132,14 +132,19 @@ struct DirectoryCommand: ParsableCommand {
                 try startInBackground(home, state: state)
                 return
             }
+            let secret = try home.secret()
             if relayAt == nil, let at = links.relay {
+                // Its own relay: a key no one else holds, so only this directory issues tickets.
+                let key = RelayTicket.newKey()
                 do {
-                    links.relay = try RelaySwitch.startThread(listening: at)
+                    links.relay = try RelaySwitch.startThread(listening: at, configuration: .init(key: key))
                 } catch {
                     throw ToolError("cannot start the relay at \(at): \(error)")
                 }
+                links.relayKey = key
+            } else if links.relay != nil {
+                links.relayKey = RelayTicket.key(of: secret) // what `ansar relay` checks with
             }
-            let secret = try home.secret()
             let level = scope
             let chosen = links
             Logs.bootstrap(process: "ansar directory", level: .info)
@@ -202,20 +207,47 @@ struct RelayCommand: ParsableCommand {
             Run a relay for WAN sessions whose ends cannot reach each other; a WAN directory names it with --relay-at.
             """,
         discussion: """
-            It joins two connections that present the same token and copies bytes both ways; the ends run the realm \
-            handshake across it, so it holds no secret and reads nothing. In the foreground until Ctrl-C or SIGTERM.
-            Example: ansar relay --address 0.0.0.0:32179
+            It joins two connections that show tickets for the same session, issued by the WAN directory under the \
+            relay key, and copies bytes both ways within its limits; the ends run the realm handshake across it, so it \
+            reads nothing. The relay key comes from the home's realm secret, or from --key-file, which \
+            --write-key-file makes on a realm host, so that the relay's machine need not hold the secret. In the \
+            foreground until Ctrl-C or SIGTERM. Example: ansar relay --address 0.0.0.0:32179
             """)
+    @OptionGroup var home: HomeOption
     @Option(help: "Where it listens.") var address = "0.0.0.0:\(ScopeDirectory.wanPort + 1)"
+    @Option(help: "The relay key (64 hexadecimal digits, mode 0600) instead of the home's realm secret.")
+    var keyFile: String?
+    @Option(help: "Write the relay key of the home's realm to this file (0600) and exit.") var writeKeyFile: String?
 
     func run() throws {
         try perform { () throws(ToolError) in
+            if let writeKeyFile {
+                let key = RelayTicket.key(of: try Home.open(home.homePath).secret())
+                do {
+                    try SystemAccess.writeFileAtomically(
+                        writeKeyFile, Array((RelayTicket.text(of: key) + "\n").utf8), mode: 0o600)
+                } catch {
+                    throw ToolError("cannot write \(writeKeyFile): \(error)")
+                }
+                print("wrote the relay key to \(writeKeyFile)")
+                return
+            }
+            let key: [UInt8]
+            if let keyFile {
+                do {
+                    key = try RelayTicket.key(contentsOfFile: keyFile)
+                } catch {
+                    throw ToolError("relay key \(keyFile): \(error)")
+                }
+            } else {
+                key = RelayTicket.key(of: try Home.open(home.homePath).secret())
+            }
             guard let listen = try? SocketAddress(parsing: address), listen.isTCP else {
                 throw ToolError("invalid address \(address): use host:port")
             }
             let relay: RelaySwitch
             do {
-                relay = try RelaySwitch(listening: listen)
+                relay = try RelaySwitch(listening: listen, configuration: .init(key: key))
             } catch {
                 throw ToolError("cannot listen at \(address): \(error)")
             }

@@ -39,7 +39,11 @@ final class TwoLANs {
         case .own: directories.append(try w.ansarProcess(["directory", "--scope=wan"]))
         case .none: directories.append(try w.ansarProcess(["directory", "--scope=wan", "--relay=none"]))
         case .named:
-            directories.append(try w.start("ansar", ["relay", "--address=0.0.0.0:32190"]))
+            // The relay's machine holds only the relay key, written on a realm host.
+            let key = "\(network.scratch)/relay.key"
+            let (wrote, _, errors) = try w.ansar(["relay", "--write-key-file=\(key)"])
+            #expect(wrote == 0, "\(errors)")
+            directories.append(try w.start("ansar", ["relay", "--key-file=\(key)", "--address=0.0.0.0:32190"]))
             directories.append(try w.ansarProcess(["directory", "--scope=wan", "--relay-at=0.0.0.0:32190"]))
         }
         directories.append(try a.ansarProcess(["directory", "--scope=lan", "--parent=198.18.1.254:32178"]))

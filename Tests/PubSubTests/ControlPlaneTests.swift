@@ -270,4 +270,61 @@ struct ForgedControlTests {
         stopDirectory(directoryMain)
         #expect(directory.wait() is Ack)
     }
+
+    @Test(
+        "a member says to its directory what only the parent may (Relayed, OpenSession, CloseSession, EntryRefused about another's entry): none reaches the owner"
+    )
+    func forgedParentMessages() throws {
+        let group = uniqueGroup()
+        let (directory, directoryMain) = try runningDirectory(group)
+        let endpoint = SocketAddress.unixAbstract(name: "ansar-test-victim-\(UInt32.random(in: 0...UInt32.max))")
+        let listing = EntryUp(
+            id: 42, name: try ServiceName("svc"), search: nil, scope: .group, object: 1, endpoint: endpoint)
+        // The owner of entry 42: told Go once the forgeries were handled, it asks the directory for
+        // its report, which comes after anything the directory passed on to it before.
+        let victim = RuntimeThread(transport: groupSecret) { mailbox in
+            try await joinAsMember(mailbox, listeningAt: endpoint, group: group)
+            let directory = mailbox.returnAddress
+            try mailbox.send(listing, to: directory)
+            _ = try await mailbox.select(Go.self, timeout: .seconds(10))
+            let forger = mailbox.returnAddress
+            try mailbox.send(NetworkEnquiry(), to: directory)
+            let first = try await mailbox.select(
+                Relayed.self, OpenSession.self, CloseSession.self, EntryRefused.self, NetworkReport.self,
+                timeout: .seconds(10))
+            // The forger keeps its link (and the session its search opened) until now.
+            try mailbox.send(Go(), to: forger)
+            return Seen(events: [first is NetworkReport ? "nothing forged came" : "got \(type(of: first))"])
+        }
+        let victimMain = try #require(victim.mainAddress(), "the owner did not start")
+        let forger = RuntimeThread(transport: groupSecret) { mailbox in
+            try await linkToGroup(mailbox, group)
+            let directory = mailbox.returnAddress
+            // The owner's listing is in place once a search for it is matched (OpenSession back).
+            let search = EntryUp(
+                id: 43, name: nil, search: .exact(try ServiceName("svc")), scope: .group, object: 1,
+                endpoint: .unixAbstract(name: "ansar-test-forger"))
+            try mailbox.send(search, to: directory)
+            guard let open = try await mailbox.select(OpenSession.self, timeout: .seconds(10)) as? OpenSession else {
+                return Faulted("no match")
+            }
+            try mailbox.send(
+                Relayed(
+                    session: open.session, entry: 42, relay: .ipv4("127.0.0.1", port: 9),
+                    ticket: [UInt8](repeating: 1, count: RelayTicket.bytes)), to: directory)
+            try mailbox.send(open, to: directory)
+            try mailbox.send(CloseSession(session: open.session, reason: "forged", entry: 42), to: directory)
+            try mailbox.send(EntryRefused(id: 42, reason: "forged"), to: directory)
+            try mailbox.send(NetworkEnquiry(), to: directory)
+            _ = try await mailbox.select(NetworkReport.self, timeout: .seconds(10))
+            try mailbox.send(Go(), to: victimMain)
+            _ = try await mailbox.select(Go.self, timeout: .seconds(10))
+            return Ack()
+        }
+        #expect(forger.wait() is Ack)
+        #expect((victim.wait() as? Seen)?.events == ["nothing forged came"])
+        stopDirectory(directoryMain)
+        #expect(directory.wait() is Ack)
+    }
+
 }

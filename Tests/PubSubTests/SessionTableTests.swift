@@ -426,7 +426,7 @@ struct SubscriberEndTests {
         #expect(wanted.dropFirst() == ["RelayWanted #7 → process at link#1", "arm relayOverdue at +10000 ms"])
         let relay = SocketAddress.ipv4("10.0.0.1", port: 4000)
         let answer = Relayed(
-            session: 7, entry: 2, relay: relay, token: Array(repeating: 1, count: RelaySwitch.tokenBytes))
+            session: 7, entry: 2, relay: relay, ticket: Array(repeating: 1, count: RelayTicket.bytes))
         #expect(
             lines(table.relayed(answer, from: LinkID(value: 9), now: start, in: world)) == [
                 "refuse: Relayed from a link not the group's"
@@ -506,6 +506,27 @@ struct PublisherEndTests {
                 "CloseSession #7 publisher gone → process at link#5", "Cleared #7 → pub as sub",
             ])
         #expect(table.count == 0)
+    }
+
+    @Test("1,000 Relayed for the publisher's end: one connection per session, and at most 256 in flight")
+    mutating func repeatedRelayed() {
+        let relay = SocketAddress.ipv4("10.0.0.1", port: 4000)
+        let ticket = [UInt8](repeating: 1, count: RelayTicket.bytes)
+        func relayed(_ session: UInt64, at now: Deadline = start) -> [String] {
+            lines(
+                table.relayed(
+                    Relayed(session: session, entry: 1, relay: relay, ticket: ticket), from: world.group!.link,
+                    now: now,
+                    in: world))
+        }
+        #expect(relayed(7) == ["join relay \(relay) as server"])
+        var joins = 1
+        for _ in 0..<999 where relayed(7) != ["refuse: Relayed again, or too many at once"] { joins += 1 }
+        #expect(joins == 1, "the same session, repeated")
+        for session in UInt64(100)..<1_100 where relayed(session).first?.hasPrefix("join") == true { joins += 1 }
+        #expect(joins == SessionTable.relayJoinsLimit)
+        // Once the window has passed, the session may be relayed again (its ends lost the first).
+        #expect(relayed(7, at: start + SessionTable.relayJoinWindow + .seconds(1)) == ["join relay \(relay) as server"])
     }
 
     @Test("a hello naming a subscriber beyond another link, or a session already open on this one: refused")
