@@ -10,9 +10,6 @@
 ///   different members — two entries of one member were already matched below — or this is the
 ///   lowest level, where members are the objects themselves.
 /// - Several listings of one name are all kept; each matching search gets each of them.
-///
-/// Not `Sendable`: it holds its pattern searches compiled, and a directory keeps it on its own
-/// thread.
 public struct Matcher {
     /// Who gave the directory an entry: an object, or a link to a directory below. Opaque here.
     public typealias Member = UInt64
@@ -66,10 +63,13 @@ public struct Matcher {
     public let scope: Scope
     /// Whether entries that reach further are passed up.
     public var hasParent: Bool
-    /// How many entries, and how many pattern searches among them, this directory keeps: an entry
-    /// beyond either is refused (``Action/refuse(_:reason:)``) and nothing else changes.
+    /// How many entries, and how many pattern searches among them, this directory keeps, in all
+    /// and from one member (so that no member can take the directory for itself): an entry
+    /// beyond any is refused (``Action/refuse(_:reason:)``) and nothing else changes.
     public let capacity: Int
     public let patternCapacity: Int
+    public let capacityPerMember: Int
+    public let patternsPerMember: Int
     private(set) var entries: [UInt64: Entry] = [:]
 
     // Indexes, so that an entry meets only the entries it matches: a refill of n listings and n
@@ -83,20 +83,25 @@ public struct Matcher {
     private var prefixLengths: [Int: Int] = [:]
     /// The pattern searches' expressions, compiled once when the search is added (matching runs on
     /// the directory's thread). A new listing is tried against each: their number is bounded.
-    private var patterns: [UInt64: Regex<Substring>] = [:]
+    private var patterns: [UInt64: NamePattern] = [:]
     private var entriesOf: [Member: Set<UInt64>] = [:]
+    private var patternsOf: [Member: Int] = [:]
 
     public static let defaultCapacity = 100_000
     public static let defaultPatternCapacity = 1_000
 
+    /// By default a member may hold a quarter of each bound.
     public init(
         scope: Scope, hasParent: Bool = false, capacity: Int = Matcher.defaultCapacity,
-        patternCapacity: Int = Matcher.defaultPatternCapacity
+        patternCapacity: Int = Matcher.defaultPatternCapacity, capacityPerMember: Int? = nil,
+        patternsPerMember: Int? = nil
     ) {
         self.scope = scope
         self.hasParent = hasParent
         self.capacity = capacity
         self.patternCapacity = patternCapacity
+        self.capacityPerMember = capacityPerMember ?? max(1, capacity / 4)
+        self.patternsPerMember = patternsPerMember ?? max(1, patternCapacity / 4)
     }
 
     public var count: Int { entries.count }
@@ -107,14 +112,21 @@ public struct Matcher {
     public mutating func add(_ entry: Entry) -> [Action] {
         guard entry.scope >= scope, entries[entry.id] == nil else { return [] }
         guard entries.count < capacity else { return [.refuse(entry, reason: "directory full (\(capacity) entries)")] }
+        guard entriesOf[entry.member, default: []].count < capacityPerMember else {
+            return [.refuse(entry, reason: "too many entries from one member (\(capacityPerMember))")]
+        }
         if case .search(.pattern(let text)) = entry.kind {
             guard patterns.count < patternCapacity else {
                 return [.refuse(entry, reason: "directory full (\(patternCapacity) pattern searches)")]
             }
-            guard let regex = try? Regex(text, as: Substring.self) else {
-                return [.refuse(entry, reason: "pattern \"\(text)\" does not compile")]
+            guard patternsOf[entry.member, default: 0] < patternsPerMember else {
+                return [.refuse(entry, reason: "too many pattern searches from one member (\(patternsPerMember))")]
             }
-            patterns[entry.id] = regex
+            do throws(NameError) {
+                patterns[entry.id] = try NamePattern(text)
+            } catch {
+                return [.refuse(entry, reason: error.description)]
+            }
         }
         var actions = matches(of: entry).map { pair(entry, $0, open: true) }
         index(entry)
@@ -138,7 +150,7 @@ public struct Matcher {
         guard let entry = entries[id] else { return }
         forget(entry, of: entry.member)
         entries[id] = Entry(id: id, kind: entry.kind, scope: entry.scope, member: member)
-        entriesOf[member, default: []].insert(id)
+        own(entry, by: member)
     }
 
     /// A member went (an object ended, a link broke): everything it gave goes.
@@ -164,7 +176,7 @@ public struct Matcher {
             for length in prefixLengths.keys where length <= bytes.count {
                 found += prefixSearches[String(decoding: bytes.prefix(length), as: UTF8.self)] ?? []
             }
-            for (id, regex) in patterns where (try? regex.wholeMatch(in: name.text)) != nil { found.append(id) }
+            for (id, pattern) in patterns where pattern.matches(name.text) { found.append(id) }
         case .search(.exact(let name)):
             found += listingsNamed[name] ?? []
         case .search(.prefix(let prefix)):
@@ -174,8 +186,8 @@ public struct Matcher {
                 at += 1
             }
         case .search(.pattern):
-            guard let regex = patterns[entry.id] else { break }
-            for name in sortedNames where (try? regex.wholeMatch(in: name.text)) != nil {
+            guard let pattern = patterns[entry.id] else { break }
+            for name in sortedNames where pattern.matches(name.text) {
                 found += listingsNamed[name] ?? []
             }
         }
@@ -184,7 +196,7 @@ public struct Matcher {
 
     private mutating func index(_ entry: Entry) {
         entries[entry.id] = entry
-        entriesOf[entry.member, default: []].insert(entry.id)
+        own(entry, by: entry.member)
         switch entry.kind {
         case .listing(let name):
             if listingsNamed[name] == nil { sortedNames.insert(name, at: lowerBound(of: name.text)) }
@@ -226,6 +238,15 @@ public struct Matcher {
     private mutating func forget(_ entry: Entry, of member: Member) {
         entriesOf[member]?.remove(entry.id)
         if entriesOf[member]?.isEmpty == true { entriesOf[member] = nil }
+        if case .search(.pattern) = entry.kind {
+            patternsOf[member, default: 1] -= 1
+            if patternsOf[member] == 0 { patternsOf[member] = nil }
+        }
+    }
+
+    private mutating func own(_ entry: Entry, by member: Member) {
+        entriesOf[member, default: []].insert(entry.id)
+        if case .search(.pattern) = entry.kind { patternsOf[member, default: 0] += 1 }
     }
 
     /// The first place in `sortedNames` whose name is not below `text` (byte order: names are ASCII).

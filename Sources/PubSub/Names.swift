@@ -100,7 +100,8 @@ public enum Search: Hashable, Sendable, CustomStringConvertible, ExpressibleBySt
     case exact(ServiceName)
     /// Names that start with this text.
     case prefix(String)
-    /// Names the whole of which match this regular expression.
+    /// Names the whole of which match this regular expression (``NamePattern``'s syntax: the
+    /// POSIX ERE that fits names, matched in time linear in the name).
     case pattern(String)
 
     /// An exact search for `name`.
@@ -131,11 +132,7 @@ public enum Search: Hashable, Sendable, CustomStringConvertible, ExpressibleBySt
             }
             return self
         case .pattern(let text):
-            do {
-                _ = try Regex(text)
-            } catch {
-                throw NameError(description: "pattern \"\(text)\" does not compile: \(error)")
-            }
+            _ = try NamePattern(text)
             return self
         }
     }
@@ -145,8 +142,7 @@ public enum Search: Hashable, Sendable, CustomStringConvertible, ExpressibleBySt
         case .exact(let wanted): return wanted == name
         case .prefix(let text): return name.text.hasPrefix(text)
         case .pattern(let text):
-            guard let regex = try? Regex(text) else { return false }
-            return (try? regex.wholeMatch(in: name.text)) != nil
+            return (try? NamePattern(text))?.matches(name.text) ?? false
         }
     }
 

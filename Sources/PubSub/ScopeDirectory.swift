@@ -164,9 +164,22 @@ public final class ScopeDirectory: Object, ControlSender {
                 refuse("entry that is neither listing nor search", entry: up.id, context)
                 return
             }
+            // A process is reached on its host by an abstract socket, from elsewhere over TCP: a
+            // listing may not send subscribers to a file socket (docker.sock) or a chosen port.
+            guard case .unixAbstract = up.endpoint, up.network?.isTCP ?? true else {
+                refuse("entry with an endpoint that is not a process's", entry: up.id, context)
+                let reason = "refused by the \(matcher.scope) directory: endpoint \(up.endpoint) is not a process's"
+                return tell(EntryRefused(id: up.id, reason: reason), to: context.returnAddress, context)
+            }
             var up = up
             if let network = up.network, let (peer, _) = memberHosts[member] {
-                up.network = network.replacingUnspecifiedHost(with: peer)
+                // A LAN directory hears its hosts' listings first-hand: the host is the one the
+                // link comes from, whatever the entry says. Above, entries come filled in.
+                if matcher.scope == .lan, !peer.isEmpty, let port = network.port {
+                    up.network = .ipv4(peer, port: port)
+                } else {
+                    up.network = network.replacingUnspecifiedHost(with: peer)
+                }
             }
             if let owner = ownerOf[up.id], owner != member {
                 // The very same entry over a new link: its member linked anew before the old link

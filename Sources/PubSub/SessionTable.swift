@@ -152,6 +152,7 @@ struct SessionTable {
     /// How many sessions, and how many peer processes, one process holds at most.
     let capacity: Int
     let peerCapacity: Int
+    let sessionsPerLink: Int
     /// At most this many of a session's numbers are remembered (each re-match adds one).
     static let aliasLimit = 8
     static let doubtLimit = Duration.seconds(3)
@@ -182,10 +183,13 @@ struct SessionTable {
     static let relayJoinsLimit = 256
     static let relayJoinWindow = Duration.seconds(60)
 
-    init(capacity: Int = 100_000, peerCapacity: Int = 1_024) {
+    /// `sessionsPerLink` bounds what one peer process may open here (a quarter of `capacity` by
+    /// default): a flood of hellos over one link cannot take the table from the others.
+    init(capacity: Int = 100_000, peerCapacity: Int = 1_024, sessionsPerLink: Int? = nil) {
         precondition(capacity > 0 && peerCapacity > 0, "session table bounds must be positive")
         self.capacity = capacity
         self.peerCapacity = peerCapacity
+        self.sessionsPerLink = sessionsPerLink ?? max(1, capacity / 4)
     }
 
     var count: Int { sessions.count }
@@ -543,6 +547,10 @@ struct SessionTable {
         }
         guard sessions.count < capacity else {
             return [.tell(CloseSession(session: hello.session, reason: full), to: link), .refuse(full)]
+        }
+        if let over = link.link, byLink[over, default: []].count >= sessionsPerLink {
+            let reason = "too many sessions over one link (\(sessionsPerLink))"
+            return [.tell(CloseSession(session: hello.session, reason: reason), to: link), .refuse(reason)]
         }
         // The subscriber's process sent Delivered to the publisher itself.
         let publisherSide = side(for: hello.listing, owner: publisher, session: hello.session, world) ?? publisher

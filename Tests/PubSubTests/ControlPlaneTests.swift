@@ -279,7 +279,7 @@ struct ForgedControlTests {
         let (directory, directoryMain) = try runningDirectory(group)
         let endpoint = SocketAddress.unixAbstract(name: "ansar-test-victim-\(UInt32.random(in: 0...UInt32.max))")
         let listing = EntryUp(
-            id: 42, name: try ServiceName("svc"), search: nil, scope: .group, object: 1, endpoint: endpoint)
+            id: 42, name: "svc", search: nil, scope: .group, object: 1, endpoint: endpoint)
         // The owner of entry 42: told Go once the forgeries were handled, it asks the directory for
         // its report, which comes after anything the directory passed on to it before.
         let victim = RuntimeThread(transport: groupSecret) { mailbox in
@@ -302,7 +302,7 @@ struct ForgedControlTests {
             let directory = mailbox.returnAddress
             // The owner's listing is in place once a search for it is matched (OpenSession back).
             let search = EntryUp(
-                id: 43, name: nil, search: .exact(try ServiceName("svc")), scope: .group, object: 1,
+                id: 43, name: nil, search: .exact("svc"), scope: .group, object: 1,
                 endpoint: .unixAbstract(name: "ansar-test-forger"))
             try mailbox.send(search, to: directory)
             guard let open = try await mailbox.select(OpenSession.self, timeout: .seconds(10)) as? OpenSession else {
@@ -323,6 +323,56 @@ struct ForgedControlTests {
         }
         #expect(forger.wait() is Ack)
         #expect((victim.wait() as? Seen)?.events == ["nothing forged came"])
+        stopDirectory(directoryMain)
+        #expect(directory.wait() is Ack)
+    }
+
+    @Test(
+        "listings at a LAN directory: the host is the one the link comes from; a listing that sends subscribers to a file socket is refused"
+    )
+    func endpointsFromTheLink() throws {
+        let bound = Latch<String>()
+        let directory = RuntimeThread(transport: groupSecret) { mailbox in
+            mailbox.create(
+                ScopeDirectory(listening: .ipv4("127.0.0.1", port: 0), scope: .lan, links: .init()) { bound.set($0) })
+            _ = try await mailbox.select(Stop.self, timeout: .seconds(30))
+            return Ack()
+        }
+        let address = try SocketAddress(parsing: try #require(bound.wait(upTo: .seconds(10))))
+        let directoryMain = try #require(directory.mainAddress())
+        let publisher = RuntimeThread(transport: groupSecret) { mailbox in
+            try await linkToGroup(mailbox, address)
+            let directory = mailbox.returnAddress
+            try mailbox.send(
+                EntryUp(
+                    id: 50, name: "svc", search: nil, scope: .lan, object: 1,
+                    endpoint: .unixAbstract(name: "ansar-test-p"), network: .ipv4("10.9.9.9", port: 4000)),
+                to: directory)
+            try mailbox.send(
+                EntryUp(
+                    id: 51, name: "svc", search: nil, scope: .lan, object: 1,
+                    endpoint: .unix(path: "/var/run/docker.sock"), network: .ipv4("0.0.0.0", port: 4001)),
+                to: directory)
+            let refused = try await mailbox.select(EntryRefused.self, timeout: .seconds(10))
+            _ = try await mailbox.select(Go.self, timeout: .seconds(10))
+            return Seen(events: [(refused as? EntryRefused).map { "refused \($0.id)" } ?? line(refused)])
+        }
+        let publisherMain = try #require(publisher.mainAddress())
+        let subscriber = RuntimeThread(transport: groupSecret) { mailbox in
+            try await linkToGroup(mailbox, address)
+            try mailbox.send(
+                EntryUp(
+                    id: 60, name: nil, search: .exact("svc"), scope: .lan, object: 1,
+                    endpoint: .unixAbstract(name: "ansar-test-s")),
+                to: mailbox.returnAddress)
+            let open = try await mailbox.select(OpenSession.self, timeout: .seconds(10))
+            try mailbox.send(Go(), to: publisherMain)
+            return Seen(events: [
+                (open as? OpenSession).map { "session to \($0.listing.network?.description ?? "-")" } ?? line(open)
+            ])
+        }
+        #expect((subscriber.wait() as? Seen)?.events == ["session to 127.0.0.1:4000"])
+        #expect((publisher.wait() as? Seen)?.events == ["refused 51"])
         stopDirectory(directoryMain)
         #expect(directory.wait() is Ack)
     }

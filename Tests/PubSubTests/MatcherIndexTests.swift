@@ -99,6 +99,22 @@ struct MatcherIndexTests {
         #expect(matcher.add(third) == [.open(listing: listing(1, "a", member: 1), search: third)])
     }
 
+    @Test("one member holds at most its share: a quarter of the entries and of the pattern searches; others go on")
+    func perMember() {
+        var matcher = Matcher(scope: .group, capacity: 8, patternCapacity: 4)
+        for id in UInt64(1)...2 { #expect(matcher.add(listing(id, "a\(id)", member: 1)) == []) }
+        let third = listing(3, "a3", member: 1)
+        #expect(matcher.add(third) == [.refuse(third, reason: "too many entries from one member (2)")])
+        let other = search(4, .pattern("a.*"), member: 2)
+        #expect(matcher.add(other).count == 2, "another member is served")
+        let second = search(5, .pattern("b.*"), member: 2)
+        #expect(matcher.add(second) == [.refuse(second, reason: "too many pattern searches from one member (1)")])
+        _ = matcher.remove(4)
+        #expect(matcher.add(second) == [], "its share is back once it gives one up")
+        _ = matcher.lose(1)
+        #expect(matcher.add(third) == [], "a member that went has its share back")
+    }
+
     @Test("pattern searches are bounded apart from the rest: each new listing is tried against every one")
     func patternCapacity() {
         var matcher = Matcher(scope: .group, patternCapacity: 1)
@@ -108,7 +124,7 @@ struct MatcherIndexTests {
         #expect(matcher.add(search(3, .prefix("b"), member: 1)) == [], "other searches still taken")
         let broken = search(4, .pattern("("), member: 1)
         _ = matcher.remove(1)
-        #expect(matcher.add(broken) == [.refuse(broken, reason: "pattern \"(\" does not compile")])
+        #expect(matcher.add(broken) == [.refuse(broken, reason: "pattern \"(\": a group not closed at byte 2")])
         #expect(matcher.count == 1)
     }
 

@@ -508,6 +508,22 @@ struct PublisherEndTests {
         #expect(table.count == 0)
     }
 
+    @Test("10,000 hellos over one link: a quarter of the table, the rest closed at once; another link is served")
+    mutating func helloFlood() {
+        table = SessionTable(capacity: 40_000)
+        var opened = 0
+        for id in UInt64(1)...10_000 where table.hello(hello(id), from: link, in: world).isEmpty { opened += 1 }
+        #expect(opened == 10_000 && table.count == 10_000)
+        #expect(
+            lines(table.hello(hello(10_001), from: link, in: world)) == [
+                "CloseSession #10001 too many sessions over one link (10000) → process at link#5",
+                "refuse: too many sessions over one link (10000)",
+            ])
+        let other = Address.owner(of: LinkID(value: 6), runtime: 0)
+        #expect(table.hello(hello(10_002, from: world.remote("other", 0x23, link: 6)), from: other, in: world).isEmpty)
+        #expect(table.count == 10_001)
+    }
+
     @Test("1,000 Relayed for the publisher's end: one connection per session, and at most 256 in flight")
     mutating func repeatedRelayed() {
         let relay = SocketAddress.ipv4("10.0.0.1", port: 4000)
