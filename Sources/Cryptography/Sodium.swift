@@ -21,6 +21,12 @@ public enum Sodium {
         return bytes
     }
 
+    /// Overwrites `bytes` with zeros where the compiler cannot skip it: for key material once it
+    /// has served (the array must be the only owner of its storage for that storage to be wiped).
+    public static func wipe(_ bytes: inout [UInt8]) {
+        bytes.withUnsafeMutableBytes { sodium_memzero($0.baseAddress, $0.count) }
+    }
+
     /// Compares two byte strings in time independent of where they differ.
     public static func constantTimeEqual(_ a: [UInt8], _ b: [UInt8]) -> Bool {
         guard a.count == b.count else { return false }

@@ -41,7 +41,7 @@ public final class BackgroundFileWriter: @unchecked Sendable {
     /// Writes `bytes` to `path` (through ``SystemAccess/writeFileAtomically(_:_:mode:)``), then
     /// runs `then` on the writer's thread. A failed write is dropped: what is written here is
     /// state that the next write replaces.
-    public func write(_ path: String, _ bytes: [UInt8], mode: UInt32 = 0o644, then: (@Sendable () -> Void)? = nil) {
+    public func write(_ path: String, _ bytes: [UInt8], mode: UInt32 = 0o600, then: (@Sendable () -> Void)? = nil) {
         enqueue(Job(path: path, work: .write(bytes: bytes, mode: mode), then: then.map { [$0] } ?? []))
     }
 

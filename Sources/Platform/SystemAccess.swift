@@ -25,6 +25,16 @@ public enum SystemAccess {
         return Int(clamping: limit.rlim_cur)
     }
 
+    /// Stops the kernel writing a core file of this process (and of the children it starts) if it
+    /// crashes: a process holding the realm secret and session keys must not leave them on disk.
+    /// The soft limit only: a developer who wants cores can raise it again deliberately.
+    public static func turnOffCoreDumps() {
+        var limit = rlimit()
+        guard getrlimit(__rlimit_resource_t(RLIMIT_CORE.rawValue), &limit) == 0, limit.rlim_cur != 0 else { return }
+        limit.rlim_cur = 0
+        _ = setrlimit(__rlimit_resource_t(RLIMIT_CORE.rawValue), &limit)
+    }
+
     /// A small file's bytes and permission bits. Refuses (typed, with the path) a missing file, one
     /// that is not a regular file, or one longer than `limit` bytes.
     public static func readSmallFile(_ path: String, limit: Int = 64 * 1024) throws(SystemError) -> (
@@ -49,10 +59,13 @@ public enum SystemAccess {
     }
 
     /// Writes `bytes` to `path` all or nothing: into a temporary file beside it, flushed, then
-    /// renamed over the old one. A failure leaves any old file as it was.
-    public static func writeFileAtomically(_ path: String, _ bytes: [UInt8], mode: UInt32 = 0o644) throws(SystemError) {
-        let temporary = "\(path).tmp-\(getpid())"
-        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode_t(mode))
+    /// renamed over the old one. A failure leaves any old file as it was. Readable by its owner
+    /// only unless `mode` says otherwise. The temporary file has a name no one can guess and is
+    /// made new (`O_EXCL|O_NOFOLLOW`): a link planted where it will be cannot redirect the write.
+    public static func writeFileAtomically(_ path: String, _ bytes: [UInt8], mode: UInt32 = 0o600) throws(SystemError) {
+        let suffix = UInt64.random(in: 0 ... .max) // the system's random source
+        let temporary = "\(path).tmp-\(getpid())-\(String(suffix, radix: 16))"
+        let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode_t(mode))
         guard fd >= 0 else { throw SystemError(errno, "open") }
         var done = 0
         while done < bytes.count {
@@ -76,8 +89,9 @@ public enum SystemAccess {
         }
     }
 
-    /// Creates `path` and its missing parents (`mkdir -p`).
-    public static func makeDirectories(_ path: String, mode: UInt32 = 0o755) throws(SystemError) {
+    /// Creates `path` and its missing parents (`mkdir -p`), for their owner only unless `mode`
+    /// says otherwise.
+    public static func makeDirectories(_ path: String, mode: UInt32 = 0o700) throws(SystemError) {
         var prefix = path.hasPrefix("/") ? "/" : ""
         for part in path.split(separator: "/") {
             prefix += part

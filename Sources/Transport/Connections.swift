@@ -99,6 +99,7 @@ public final class Connections {
         self.reactor = reactor
         self.configuration = configuration
         self.logger = logger
+        SystemAccess.turnOffCoreDumps() // it holds the realm secret, and will hold session keys
         timerSpace = reactor.newTimerSpace()
         pendingHandshakes = PendingHandshakes(configuration.pendingHandshakes)
         connections = Array(repeating: nil, count: reactor.limits.sockets)

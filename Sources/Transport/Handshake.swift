@@ -148,8 +148,8 @@ public struct Handshake {
         let peerKey = try validate(message, label: "ansar client hello", transcript: [])
         clientHello = message
         serverHello = hello(label: "ansar server hello", transcript: [clientHello])
-        guard let keys = pair.sessionKeys(asClient: false, peer: peerKey) else { throw fail("unacceptable client key") }
-        pendingKeys = bind(keys)
+        guard var keys = pair.sessionKeys(asClient: false, peer: peerKey) else { throw fail("unacceptable client key") }
+        pendingKeys = bind(&keys)
         state = .awaitingFinished
         return .send(serverHello)
     }
@@ -157,9 +157,9 @@ public struct Handshake {
     private mutating func clientReceives(serverHello message: [UInt8]) throws(TransportError) -> Step {
         let peerKey = try validate(message, label: "ansar server hello", transcript: [clientHello])
         serverHello = message
-        guard let keys = pair.sessionKeys(asClient: true, peer: peerKey) else { throw fail("unacceptable server key") }
+        guard var keys = pair.sessionKeys(asClient: true, peer: peerKey) else { throw fail("unacceptable server key") }
         state = .done
-        return .established(bind(keys), reply: mac("ansar client finished", [clientHello, serverHello]))
+        return .established(bind(&keys), reply: mac("ansar client finished", [clientHello, serverHello]))
     }
 
     private mutating func serverReceives(finished message: [UInt8]) throws(TransportError) -> Step {
@@ -171,8 +171,15 @@ public struct Handshake {
     }
 
     /// Session keys bound to the realm and this transcript, not only to the ephemeral exchange.
-    private func bind(_ keys: (receive: [UInt8], transmit: [UInt8])) -> HandshakeKeys {
-        let transcript = Sodium.keyedHash(key: secret.bytes, [clientHello, serverHello])
+    /// The exchange's raw keys (`keys`, which the caller owns) and the transcript hash are wiped
+    /// once the session keys are made.
+    private func bind(_ keys: inout (receive: [UInt8], transmit: [UInt8])) -> HandshakeKeys {
+        var transcript = Sodium.keyedHash(key: secret.bytes, [clientHello, serverHello])
+        defer {
+            Sodium.wipe(&keys.receive)
+            Sodium.wipe(&keys.transmit)
+            Sodium.wipe(&transcript)
+        }
         let bothHaveAES = peerHasAES && hardwareAES
         return HandshakeKeys(
             encrypted: encrypted,

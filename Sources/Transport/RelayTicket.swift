@@ -66,14 +66,18 @@ public struct RelayTicket: Equatable, Sendable {
 
     /// The tickets of one rendezvous, one per end, good until `expiresAt`.
     public static func issue(token: [UInt8], expiresAt: UInt64, key: [UInt8]) -> (client: [UInt8], server: [UInt8]) {
-        (issue(token: token, end: .client, expiresAt: expiresAt, key: key),
-         issue(token: token, end: .server, expiresAt: expiresAt, key: key))
+        (
+            issue(token: token, end: .client, expiresAt: expiresAt, key: key),
+            issue(token: token, end: .server, expiresAt: expiresAt, key: key)
+        )
     }
 
     static func issue(token: [UInt8], end: End, expiresAt: UInt64, key: [UInt8]) -> [UInt8] {
         precondition(token.count == tokenBytes && key.count == keyBytes, "a relay token is 16 bytes, its key 32")
         var signed = magic + [version, 0, 0, 0] + token + [end.rawValue]
-        for shift in stride(from: 56, through: 0, by: -8) { signed.append(UInt8(truncatingIfNeeded: expiresAt >> UInt64(shift))) }
+        for shift in stride(from: 56, through: 0, by: -8) {
+            signed.append(UInt8(truncatingIfNeeded: expiresAt >> UInt64(shift)))
+        }
         return signed + tag(signed, key: key)
     }
 

@@ -142,6 +142,39 @@ struct ProcessHygieneTests {
         }
     }
 
+    @Test(
+        "a home is its owner's only: folders 0700, the secret, settings and the group's state 0600; roles write no core"
+    )
+    func homeModes() throws {
+        let scratch = try Scratch()
+        try scratch.seedHome()
+        #expect(try scratch.ansar(["set", "settings", "sub", "clientName=Ann"]).0 == 0)
+        // Started where cores are allowed: only the processes themselves can turn them off.
+        let started = try Subprocess.run(
+            "/usr/bin/prlimit",
+            ["--core=unlimited", "\(Subprocess.buildDirectory())/ansar", "start", "--home-path=\(scratch.home)"])
+        #expect(started.0 == 0, "\(started.2)")
+        defer { _ = try? scratch.ansar(["stop"]) }
+        let home = scratch.home
+        for folder in [home, "\(home)/settings", "\(home)/tmp", "\(home)/logs", "\(home)/bin"] {
+            #expect(FileSafety.mode(folder) == 0o700, "\(folder)")
+        }
+        for file in ["\(home)/secret", "\(home)/settings/sub.json", "\(home)/tmp/group.json"] {
+            #expect(FileSafety.mode(file) == 0o600, "\(file)")
+        }
+        // A role holds the secret and its keys: the kernel writes no core file of it.
+        let state = try JSON(parsing: try Subprocess.read("\(home)/tmp/group.json"))
+        guard case .array(let roles)? = state["roles"],
+            let pub = roles.first(where: { $0["role"] == .string("pub") }), case .integer(let pid)? = pub["pid"]
+        else {
+            Issue.record("no running pub in \(state)")
+            return
+        }
+        let limits = try Subprocess.run("/bin/cat", ["/proc/\(pid)/limits"]).1
+        let core = limits.split(separator: "\n").first { $0.hasPrefix("Max core file size") } ?? ""
+        #expect(core.split(separator: " ", omittingEmptySubsequences: true).dropFirst(4).first == "0", "\(core)")
+    }
+
     @Test("a role's environment holds no realm secret, even when the runner's did; the roles still find each other")
     func noSecretInEnvironment() throws {
         let scratch = try Scratch()
@@ -320,5 +353,13 @@ struct ProcessHygieneTests {
     static func pidsIfRunning(_ scratch: Scratch) throws -> (runner: Int32, roles: [String: Int32])? {
         guard try scratch.ansar(["status"]).0 == 0 else { return nil }
         return try pids(scratch)
+    }
+}
+
+/// File permission bits, for the tests that check them.
+enum FileSafety {
+    static func mode(_ path: String) -> UInt32 {
+        var info = stat()
+        return stat(path, &info) == 0 ? UInt32(info.st_mode) & 0o7777 : 0
     }
 }
