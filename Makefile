@@ -93,7 +93,7 @@ bench: system-packages
 ## libFuzzer targets (Fuzz/, its own package) for the frame decoder and the handshake, each run
 ## for FUZZ_SECONDS from the corpus in Fuzz/Corpus; a crash fails the target.
 FUZZ_SECONDS ?= 30
-FUZZERS := FrameDecoder Handshake
+FUZZERS := FrameDecoder Handshake RelayTicket Beacon DirectoryMessage
 fuzz: system-packages
 	cd Fuzz && swift build -c debug -Xswiftc -sanitize=fuzzer,address 2>&1 | grep -v "Cannot export local symbol"; exit $${PIPESTATUS[0]}
 	@for name in $(FUZZERS); do \

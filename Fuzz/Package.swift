@@ -20,5 +20,21 @@ let package = Package(
                 "FuzzMain", .product(name: "Transport", package: "ansar"), .product(name: "Reactor", package: "ansar"),
             ]
         ),
+        .executableTarget(
+            name: "RelayTicketFuzzer",
+            dependencies: ["FuzzMain", .product(name: "Transport", package: "ansar")]
+        ),
+        .executableTarget(
+            name: "BeaconFuzzer",
+            dependencies: [
+                "FuzzMain", .product(name: "PubSub", package: "ansar"), .product(name: "Transport", package: "ansar"),
+            ]
+        ),
+        .executableTarget(
+            name: "DirectoryMessageFuzzer",
+            dependencies: [
+                "FuzzMain", .product(name: "PubSub", package: "ansar"), .product(name: "Actors", package: "ansar"),
+            ]
+        ),
     ]
 )

@@ -82,7 +82,8 @@ struct NamePattern: Sendable {
 
     private static func emit(_ node: Node, into program: inout [Instruction]) throws(NameError) {
         guard program.count < maximumSize else {
-            throw NameError(description: "pattern too complex (over \(maximumSize) steps once its repetitions are counted)")
+            throw NameError(
+                description: "pattern too complex (over \(maximumSize) steps once its repetitions are counted)")
         }
         switch node {
         case .set(let set):

@@ -68,6 +68,7 @@ public final class ScopeDirectory: Object, ControlSender {
     private var beaconListener: DatagramSocketID?
     /// The last ignored beacon's sender and reason, and when it was said: a flood stays a trickle.
     private var lastIgnored = ""
+    private var beaconsTaken = BeaconReplays()
     private var lastIgnoredAt = Deadline(nanoseconds: 0)
     private var listeningPort: UInt16?
     /// LAN directories of this realm heard by beacon, with when each was last heard; the set
@@ -372,10 +373,10 @@ public final class ScopeDirectory: Object, ControlSender {
     /// once per sender and reason, at most once a second).
     private func heardBeacon(_ datagram: DatagramReceived, _ context: Context) {
         guard case .ipv4(let host, _) = datagram.from else { return }
-        switch LANBeacon.decode(
-            datagram.bytes, secret: context.runtime.realmSecret, now: UInt64(max(0, SystemAccess.wallClock())))
-        {
+        let now = UInt64(max(0, SystemAccess.wallClock()))
+        switch LANBeacon.decode(datagram.bytes, from: host, secret: context.runtime.realmSecret, now: now) {
         case .success(let beacon):
+            guard beaconsTaken.firstSighting(of: beacon, now: now) else { return } // a copy: already heard
             heardOf("\(host):\(beacon.directoryPort)", context)
         case .failure(let why):
             let line = "\(host): \(why)"
@@ -442,9 +443,9 @@ public final class ScopeDirectory: Object, ControlSender {
         guard let port = links.beaconPort, let listeningPort else { return }
         if beaconSender == nil { beaconSender = try? context.openDatagramSocket() }
         guard let socket = beaconSender else { return }
-        let beacon = LANBeacon(directoryPort: listeningPort, sentAt: UInt64(max(0, SystemAccess.wallClock())))
-        let sent = beacon.send(
-            port: port, secret: context.runtime.realmSecret, interfaces: context.networkInterfaces()
+        let sent = LANBeacon.send(
+            directoryPort: listeningPort, sentAt: UInt64(max(0, SystemAccess.wallClock())), toPort: port,
+            secret: context.runtime.realmSecret, interfaces: context.networkInterfaces()
         ) { bytes, host, interface in
             (try? context.sendDatagram(bytes, on: socket, to: host, port: port, interface: interface)) != nil
         }
