@@ -98,15 +98,24 @@ public final class ScopeDirectory: Object, ControlSender {
     /// Who asked for the lineage while the parent's part is on its way.
     private var enquirers: [Address] = []
 
-    /// Where a machine's HOST directory listens unless told otherwise: an abstract Unix socket,
-    /// so it is reachable from this machine only, with no file to clean up.
-    public static let hostAddress = SocketAddress.unixAbstract(name: "ansar-host-directory")
+    /// Where a machine's HOST directory of `realm` listens unless told otherwise: an abstract
+    /// Unix socket, so it is reachable from this machine only, with no file to clean up, named
+    /// after the realm (`@ansar-host-` and 16 hex digits of a tag of its secret), so that two
+    /// realms on one machine each have their own and no name is shared to collide on.
+    public static func hostAddress(of realm: RealmSecret) -> SocketAddress {
+        let tag = realm.tag("ansar host directory", []).prefix(8)
+        let digits = Array("0123456789abcdef".utf8)
+        let hex = tag.flatMap { [digits[Int($0 >> 4)], digits[Int($0 & 0x0F)]] }
+        return .unixAbstract(name: "ansar-host-" + String(decoding: hex, as: UTF8.self))
+    }
     /// The TCP port LAN and WAN directories listen on unless told otherwise.
     public static let lanPort: UInt16 = 32177
     public static let wanPort: UInt16 = 32178
 
     /// Called with the bound address once the directory listens (a daemon writes its state then).
     private let whenListening: ((String) -> Void)?
+    private let whenRefused: ((String) -> Void)?
+    private var listenedOnce = false
 
     /// A directory at `scope` that will listen on `address`, and link to the directory at
     /// `parent` if given.
@@ -119,11 +128,16 @@ public final class ScopeDirectory: Object, ControlSender {
 
     /// A directory at `scope` that will listen on `address`, with its parent, beacons and relay as
     /// `links` say.
-    public init(listening address: SocketAddress, scope: Scope, links: Links, whenListening: ((String) -> Void)? = nil)
-    {
+    /// `whenRefused` hears why, if the first attempt to listen fails (a daemon ends then: the
+    /// address is taken); later attempts are retried.
+    public init(
+        listening address: SocketAddress, scope: Scope, links: Links, whenListening: ((String) -> Void)? = nil,
+        whenRefused: ((String) -> Void)? = nil
+    ) {
         self.address = address
         self.links = links
         self.whenListening = whenListening
+        self.whenRefused = whenRefused
         matcher = Matcher(scope: scope)
     }
 
@@ -137,6 +151,7 @@ public final class ScopeDirectory: Object, ControlSender {
             if links.parent == nil, let port = links.discoverOnPort { listenForBeacons(port, context) }
         case let listening as Listening:
             listeningPort = listening.address.port
+            listenedOnce = true
             whenListening?(listening.address.description)
             if links.beaconPort != nil {
                 sendBeacon(context)
@@ -151,6 +166,9 @@ public final class ScopeDirectory: Object, ControlSender {
         case is BeaconRejoin:
             joinBeaconGroup(context)
         case let refused as NotListening:
+            if !listenedOnce, let whenRefused {
+                return whenRefused("cannot listen at \(refused.requested): \(refused.reason)")
+            }
             context.runtime.logger.error(
                 "directory cannot listen (retrying)",
                 metadata: ["address": "\(refused.requested)", "reason": "\(refused.reason)"])

@@ -238,6 +238,16 @@ extension Reactor {
         try address(of: socket, peer: true)
     }
 
+    /// Who is at the other end of a connected Unix socket, as the kernel saw it at connect
+    /// (`SO_PEERCRED`): its process, user and group. Nil for a TCP socket or a simulated one.
+    public func peerCredentials(of socket: SocketID) throws(ReactorError) -> PeerCredentials? {
+        let fd = sockets[try slot(of: socket)].fd
+        guard backend.address(fd: fd, peer: true) == nil else { return nil } // the simulator's: no kernel peer
+        var (process, user, group): (Int32, UInt32, UInt32) = (0, 0, 0)
+        guard cshims_peer_credentials(fd, &process, &user, &group) == 0, process > 0 else { return nil }
+        return PeerCredentials(process: process, user: user, group: group)
+    }
+
     private func address(of socket: SocketID, peer: Bool) throws(ReactorError) -> SocketAddress {
         let fd = sockets[try slot(of: socket)].fd
         if let simulated = backend.address(fd: fd, peer: peer) { return simulated }

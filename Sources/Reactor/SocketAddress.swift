@@ -205,3 +205,17 @@ extension SocketAddress: Codable {
         }
     }
 }
+
+/// The process at the other end of a Unix socket, and its user and group, as the kernel recorded
+/// them when the connection was made.
+public struct PeerCredentials: Equatable, Sendable {
+    public let process: Int32
+    public let user: UInt32
+    public let group: UInt32
+
+    public init(process: Int32, user: UInt32, group: UInt32) {
+        self.process = process
+        self.user = user
+        self.group = group
+    }
+}

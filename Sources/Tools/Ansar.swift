@@ -307,7 +307,8 @@ struct Run: ParsableCommand {
         let runner: GroupRunner
         do {
             runner = try GroupRunner(
-                home: home, roles: roles, mainRole: mainRole, groupAddress: group, hostAddress: try host.address(),
+                home: home, roles: roles, mainRole: mainRole, groupAddress: group,
+                hostAddress: try host.address(realm: secret),
                 debugLevel: logs.debugLevel, logLimit: logLimit, healthyAfter: healthyAfter,
                 tuning: tuning, ready: ready)
         } catch {
@@ -409,14 +410,19 @@ struct HostOption: ParsableArguments {
     var host = false
     @Option(help: "The HOST directory's address, if not the usual one (implies --host).") var hostAddress: String?
 
-    func address() throws(ToolError) -> SocketAddress? {
-        if let hostAddress {
-            guard let address = try? SocketAddress(parsing: hostAddress) else {
-                throw ToolError("invalid --host-address \(hostAddress): use host:port, /path or @name")
-            }
-            return address
+    /// The HOST directory to link to, if any: the one named, or `realm`'s.
+    func address(realm: RealmSecret) throws(ToolError) -> SocketAddress? {
+        if let named = try named() { return named }
+        return host ? ScopeDirectory.hostAddress(of: realm) : nil
+    }
+
+    /// `--host-address`, checked.
+    func named() throws(ToolError) -> SocketAddress? {
+        guard let hostAddress else { return nil }
+        guard let address = try? SocketAddress(parsing: hostAddress) else {
+            throw ToolError("invalid --host-address \(hostAddress): use host:port, /path or @name")
         }
-        return host ? ScopeDirectory.hostAddress : nil
+        return address
     }
 
     /// The same options, for a runner started in the background.

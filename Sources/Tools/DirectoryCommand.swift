@@ -19,9 +19,9 @@ enum DirectoryLevel: String, ExpressibleByArgument, CaseIterable {
         }
     }
 
-    var defaultAddress: String {
+    func defaultAddress(realm: RealmSecret) -> String {
         switch self {
-        case .host: return ScopeDirectory.hostAddress.description
+        case .host: return ScopeDirectory.hostAddress(of: realm).description
         case .lan: return "0.0.0.0:\(ScopeDirectory.lanPort)"
         case .wan: return "0.0.0.0:\(ScopeDirectory.wanPort)"
         }
@@ -48,7 +48,10 @@ struct DirectoryCommand: ParsableCommand {
             """)
     @OptionGroup var home: HomeOption
     @Option(help: "host, lan or wan.") var scope = DirectoryLevel.host
-    @Option(help: "Where it listens (default: @ansar-host-directory; LAN 0.0.0.0:32177; WAN 0.0.0.0:32178).")
+    @Option(
+        help:
+            "Where it listens (default: HOST @ansar-host-… named after the realm; LAN 0.0.0.0:32177; WAN 0.0.0.0:32178)."
+    )
     var address: String?
     @Option(
         help: "The directory above: a HOST's LAN directory (instead of beacons), a LAN's WAN directory (host:port).")
@@ -99,7 +102,8 @@ struct DirectoryCommand: ParsableCommand {
                 )
             }
             let tuning = try self.tuning.tuning()
-            let address = self.address ?? scope.defaultAddress
+            let secret = try home.secret()
+            let address = self.address ?? scope.defaultAddress(realm: secret)
             guard let listen = try? SocketAddress(parsing: address) else {
                 throw ToolError("invalid address \(address): use host:port, /path or @name")
             }
@@ -132,7 +136,6 @@ struct DirectoryCommand: ParsableCommand {
                 try startInBackground(home, state: state)
                 return
             }
-            let secret = try home.secret()
             if relayAt == nil, let at = links.relay {
                 // Its own relay: a key no one else holds, so only this directory issues tickets.
                 let key = RelayTicket.newKey()
@@ -157,6 +160,12 @@ struct DirectoryCommand: ParsableCommand {
                         ])
                         try? json.store(at: state)
                         ready?.announce()
+                    } whenRefused: { reason in
+                        // Taken by another process (of this user, or another's: abstract names
+                        // have no permissions): said, and the daemon ends rather than wait.
+                        ready?.fail(reason)
+                        SystemAccess.writeStandardError("ansar: \(reason)\n")
+                        SystemAccess.exit(1)
                     })
                 _ = try await mailbox.select(Stop.self)
                 ChildProcess.remove(state)

@@ -27,7 +27,7 @@ struct StartGroup: ParsableCommand {
     func run() throws {
         var failedAtStart = false
         try perform { () throws(ToolError) in
-            _ = try host.address()
+            _ = try host.named()
             _ = try tuning.tuning()
             _ = try logs.level()
             _ = try logs.limit()

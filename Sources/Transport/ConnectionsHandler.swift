@@ -87,6 +87,14 @@ extension Connections {
         let peerAddress = try? reactor.peerAddress(of: socket)
         let peer = peerAddress?.description ?? "unknown peer"
         let id = ConnectionID(socket: socket)
+        let credentials = try? reactor.peerCredentials(of: socket)
+        guard configuration.localPeers.admits(credentials) else {
+            logger.debug(
+                "connection refused: another user's process",
+                metadata: ["listener": "\(listener.address)", "user": "\(credentials?.user ?? 0)"])
+            try? reactor.close(socket)
+            return
+        }
         switch pendingHandshakes.admit(id, listener: listener.id, source: peerAddress?.host) {
         case .refuse:
             // Its source has its share of unproved connections: no state, no key pair, no log line
@@ -134,6 +142,9 @@ extension Connections {
     func connected(_ socket: SocketID) {
         let id = ConnectionID(socket: socket)
         guard let state = connection(id) else { return }
+        if let credentials = try? reactor.peerCredentials(of: socket), !configuration.localPeers.admits(credentials) {
+            return finish(id, .foreignUser(credentials.user))
+        }
         state.phase = .handshaking
         try? reactor.startReceiving(socket)
         if !state.preface.isEmpty {

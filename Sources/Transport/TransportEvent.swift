@@ -1,5 +1,9 @@
 import Reactor
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// One connection of a ``Connections``: stale once the connection has closed.
 public struct ConnectionID: Hashable, Sendable, CustomStringConvertible {
     public let socket: SocketID
@@ -69,6 +73,9 @@ public enum CloseReason: Sendable, Equatable, CustomStringConvertible {
     /// An accepted connection still unproved, let go for a newer one: its listener had
     /// ``PendingHandshakes/Configuration/perListener`` such connections.
     case tooManyHandshakes
+    /// The Unix socket at the other end belongs to another user (``TransportConfiguration/localPeers``):
+    /// a name taken by someone else's process, not a peer.
+    case foreignUser(UInt32)
 
     public var description: String {
         switch self {
@@ -78,7 +85,22 @@ public enum CloseReason: Sendable, Equatable, CustomStringConvertible {
         case .endOfStream: return "peer ended the stream"
         case .handshakeTimeout: return "handshake timed out"
         case .tooManyHandshakes: return "too many connections still handshaking: the oldest let go"
+        case .foreignUser(let user): return "the socket's other end belongs to user \(user), not this one"
         }
+    }
+}
+
+/// Which users' processes a transport takes as peers over Unix sockets.
+public enum LocalPeers: Sendable, Equatable {
+    /// This process's effective user, and root.
+    case sameUser
+    /// Any user (a host shared by several users' groups, each proving the realm).
+    case anyUser
+
+    /// Whether a peer with `credentials` (nil: not a Unix socket) may be one.
+    func admits(_ credentials: PeerCredentials?) -> Bool {
+        guard self == .sameUser, let credentials else { return true }
+        return credentials.user == geteuid() || credentials.user == 0
     }
 }
 
@@ -113,6 +135,10 @@ public struct TransportConfiguration: Sendable {
     public var acceptedHandshakeTimeout = Duration.seconds(2)
     /// Bounds on accepted connections still handshaking, per listener and per source address.
     public var pendingHandshakes = PendingHandshakes.Configuration()
+    /// Who may be at the other end of a Unix socket, by the kernel's word (`SO_PEERCRED`): this
+    /// process's user and root by default, so that another user's process that took a name first
+    /// (abstract names have no permissions) is refused before any handshake, either way round.
+    public var localPeers = LocalPeers.sameUser
     /// When to rekey records.
     public var rekey = RekeyPolicy()
 

@@ -69,6 +69,19 @@ public final class Subprocess {
         return pages * Int(sysconf(Int32(_SC_PAGESIZE))) / 1024
     }
 
+    /// Kills the child and reaps it. A child left a zombie is not only untidy: Swift Testing's
+    /// exit-test monitor waits on any child, and spins on one it does not own.
+    public func end() {
+        guard finished == nil else { return }
+        ChildProcess.signal(pid, SIGKILL)
+        _ = wait(seconds: 0)
+    }
+
+    deinit {
+        // Reaped if it has ended by now; one still running is the test's to end.
+        if finished == nil { _ = ChildProcess.poll(pid) }
+    }
+
     /// Waits for the exit (killing the child after `seconds`); the exit code, or 128 + signal.
     public func wait(seconds: Double = 20) -> Int32 {
         if let finished { return finished.code } // waited for already: the pid is gone

@@ -108,7 +108,8 @@ struct GroupScenario {
     func host(of member: String) -> String { Self.hostAddress(Self.number(of: member) % hosts) }
 
     func startDirectory(_ index: Int = 0) throws {
-        let parent = hosts > 1 ? ScopeDirectory.hostAddress : groups > 1 ? Self.host : nil
+        let parent =
+            hosts > 1 ? ScopeDirectory.hostAddress(of: simulator.transport.secret) : groups > 1 ? Self.host : nil
         try simulator.start(Self.directory(index), on: Self.hostAddress(index % hosts), group: nil) { runtime in
             _ = runtime.create(ScopeDirectory(listening: address(ofGroup: index), scope: .group, parent: parent))
         }
@@ -122,7 +123,7 @@ struct GroupScenario {
             let directory =
                 hosts > 1
                 ? ScopeDirectory(
-                    listening: ScopeDirectory.hostAddress, scope: .host,
+                    listening: ScopeDirectory.hostAddress(of: simulator.transport.secret), scope: .host,
                     links: .init(discoverOnPort: Self.beaconPort))
                 : ScopeDirectory(listening: Self.host, scope: .host)
             objects.hostDirectories[name] = directory

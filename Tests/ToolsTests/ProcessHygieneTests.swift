@@ -163,7 +163,7 @@ struct ProcessHygieneTests {
             #expect(FileSafety.mode(file) == 0o600, "\(file)")
         }
         // A role holds the secret and its keys: the kernel writes no core file of it.
-        let state = try JSON(parsing: try Subprocess.read("\(home)/tmp/group.json"))
+        let state = try JSON(parsing: Subprocess.read("\(home)/tmp/group.json"))
         guard case .array(let roles)? = state["roles"],
             let pub = roles.first(where: { $0["role"] == .string("pub") }), case .integer(let pid)? = pub["pid"]
         else {

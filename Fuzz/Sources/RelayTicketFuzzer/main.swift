@@ -14,7 +14,9 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     var ticket = RelayTicket.issue(token: Array(repeating: 1, count: RelayTicket.tokenBytes), expiresAt: .max, key: key)
         .client
     ticket[Int(bytes[0]) % ticket.count] ^= bytes[1] | 1
-    if (try? RelayTicket(checking: ticket, key: key, now: 0)) != nil { preconditionFailure("a changed ticket was taken") }
+    if (try? RelayTicket(checking: ticket, key: key, now: 0)) != nil {
+        preconditionFailure("a changed ticket was taken")
+    }
     return 0
 }
 

@@ -18,6 +18,10 @@
 
 // MARK: epoll, sockets, signals
 
+// struct ucred is visible only under _GNU_SOURCE: the peer of a Unix socket (SO_PEERCRED).
+// Returns 0 and fills the three, or -1 with errno.
+int cshims_peer_credentials(int fd, int32_t *pid, uint32_t *uid, uint32_t *gid);
+
 // The EPOLL* flags are enum members re-#defined as themselves; Swift imports them as an enum type
 // that does not combine into the uint32_t events field.
 uint32_t cshims_epoll_in(void);
