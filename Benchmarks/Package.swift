@@ -20,6 +20,7 @@ let package = Package(
                 .product(name: "Actors", package: "ansar"), .product(name: "PubSub", package: "ansar"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "AnsarTestKit", package: "ansar"), .product(name: "Platform", package: "ansar"),
+                .product(name: "Cryptography", package: "ansar"),
             ]
         ),
         // A role for the across-hosts rows: built here, copied next to the release `ansar` by `make bench`.

@@ -35,6 +35,30 @@ public func rawConnect(port: UInt16) -> Int32 {
     return fd
 }
 
+/// A non-blocking connect to 127.0.0.1:`port` from `source` (another loopback address, so that
+/// many sources can be played from one machine); the descriptor. For strangers that connect and
+/// then say nothing.
+public func rawConnect(port: UInt16, from source: String) -> Int32 {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0)
+    func address(_ host: String, _ port: UInt16) -> sockaddr_in {
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = port.bigEndian
+        inet_pton(AF_INET, host, &address.sin_addr)
+        return address
+    }
+    var local = address(source, 0)
+    var remote = address("127.0.0.1", port)
+    let length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    _ = withUnsafePointer(to: &local) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) }
+    }
+    _ = withUnsafePointer(to: &remote) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, length) }
+    }
+    return fd
+}
+
 private func loopback(port: UInt16) -> sockaddr_in {
     var address = sockaddr_in()
     address.sin_family = sa_family_t(AF_INET)

@@ -46,7 +46,8 @@ struct RealmsTests {
         }
     }
 
-    @Test("a directory whose address another user's process holds ends at once with the reason, in the foreground or not")
+    @Test(
+        "a directory whose address another user's process holds ends at once with the reason, in the foreground or not")
     func squatted() throws {
         let name = "ansar-test-squat-\(UInt32.random(in: 0...UInt32.max))"
         let squatter = try Subprocess(
@@ -65,7 +66,8 @@ struct RealmsTests {
         #expect(errors.contains("in use"), "\(errors)")
         let (background, _, backgroundErrors) = try scratch.ansar(["directory", "--background", "--address=@\(name)"])
         #expect(
-            background == 1 && backgroundErrors.hasPrefix("ansar: the directory did not start: cannot listen at @\(name)"),
+            background == 1
+                && backgroundErrors.hasPrefix("ansar: the directory did not start: cannot listen at @\(name)"),
             "\(backgroundErrors)")
     }
 }

@@ -1,3 +1,4 @@
+import AnsarTestKit
 import Platform
 import Testing
 
@@ -58,28 +59,6 @@ struct PreAuthTests {
         return limit.rlim_cur >= rlim_t(count)
     }
 
-    /// A non-blocking connect to 127.0.0.1:`port` from `source` (another loopback address).
-    static func connect(port: UInt16, from source: String) -> Int32 {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0)
-        func address(_ host: String, _ port: UInt16) -> sockaddr_in {
-            var address = sockaddr_in()
-            address.sin_family = sa_family_t(AF_INET)
-            address.sin_port = port.bigEndian
-            inet_pton(AF_INET, host, &address.sin_addr)
-            return address
-        }
-        var local = address(source, 0)
-        var remote = address("127.0.0.1", port)
-        let length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafePointer(to: &local) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) }
-        }
-        _ = withUnsafePointer(to: &remote) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, length) }
-        }
-        return fd
-    }
-
     @Test(
         "slowloris: 1,100 idle connections from 137 loopback sources, held open, then a member: it is accepted",
         arguments: backends)
@@ -95,7 +74,7 @@ struct PreAuthTests {
         var idle: [Int32] = []
         defer { idle.forEach { close($0) } }
         for index in 0..<1_100 {
-            idle.append(Self.connect(port: port, from: "127.0.0.\(2 + index / 8)"))
+            idle.append(rawConnect(port: port, from: "127.0.0.\(2 + index / 8)"))
             if index % 100 == 99 { try server.spin(within: .milliseconds(20)) { _ in false } }
         }
         #expect(idle.allSatisfy { $0 >= 0 })

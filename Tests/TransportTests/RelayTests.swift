@@ -137,7 +137,7 @@ struct RelayTests {
         let port = try #require(relay.port)
         var idle: [Int32] = []
         defer { idle.forEach { close($0) } }
-        for index in 0..<2_000 { idle.append(PreAuthTests.connect(port: port, from: "127.0.0.\(2 + index / 8)")) }
+        for index in 0..<2_000 { idle.append(rawConnect(port: port, from: "127.0.0.\(2 + index / 8)")) }
         #expect(idle.allSatisfy { $0 >= 0 })
         let (a, b) = (try Bench(backend), try Bench(backend))
         let (client, server) = tickets()

@@ -28,7 +28,7 @@ while let argument = arguments.next() {
     case "--size": sizeFilter = arguments.next().flatMap { Int($0) }
     default:
         print(
-            "usage: ansar-bench [--results FILE] [--quick] [--only round-trip|one-way|dispatch|pubsub|directory|hosts|links|demo] [--variant TEXT] [--size BYTES]"
+            "usage: ansar-bench [--results FILE] [--quick] [--only round-trip|one-way|dispatch|pubsub|directory|hosts|links|security|demo] [--variant TEXT] [--size BYTES]"
         )
         exit(2)
     }
@@ -445,6 +445,36 @@ if only == nil || only == "links" {
             fail("links: \(error)")
         }
     }
+}
+
+// MARK: Security
+
+if only == nil || only == "security" {
+    let server = startAcceptingServer()
+    let exchanges = keyExchangesPerSecond(seconds: seconds)
+    let handshakes = handshakesPerSecond(to: server, seconds: seconds)
+    figures.append(
+        Figure(
+            name: "security: realm handshakes per second, one at a time (both ends)", value: handshakes, unit: "/s",
+            baseline: "libsodium key exchanges for both ends, alone", baselineValue: exchanges))
+    // The same connect, without and with 1,100 idle strangers held open for a minute's deadline.
+    // The worst of 9, the first of which meets the flood still arriving.
+    func worstConnect(to address: SocketAddress) -> Double {
+        (0..<9).map { _ in connectMilliseconds(to: address) }.max()!
+    }
+    let quiet = worstConnect(to: server)
+    let attacked = startAcceptingServer {
+        $0.handshakeTimeout = .seconds(60)
+        $0.acceptedHandshakeTimeout = .seconds(60)
+    }
+    let strangers = idleStrangers(1_100, to: attacked)
+    if strangers.contains(where: { $0 < 0 }) { fail("slowloris: could not open 1,100 connections") }
+    let underAttack = worstConnect(to: attacked)
+    strangers.forEach { close($0) }
+    figures.append(
+        Figure(
+            name: "security: member connect during a 1,100-connection slowloris, worst of 9 (ms)", value: underAttack,
+            unit: "ms", baseline: "the same connect with none", baselineValue: quiet))
 }
 
 // MARK: The demo
