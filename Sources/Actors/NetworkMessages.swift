@@ -20,6 +20,8 @@ public struct Accepted: LocalOnlyMessage, Equatable {
     /// us on); nil for Unix sockets, whose ends have no useful name.
     public var peer: SocketAddress?
     public var local: SocketAddress?
+    /// Over a Unix socket, the peer's process, by the kernel's word (nil over TCP).
+    public var peerProcess: Int32? = nil
 }
 
 /// A connection is up. Its return address reaches the far end's listening object.

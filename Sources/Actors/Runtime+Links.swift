@@ -73,7 +73,8 @@ extension Runtime: AddressTranslator, AddressResolver {
             post(
                 Accepted(
                     listening: requested, peer: endpoint(of: connection, peer: true),
-                    local: endpoint(of: connection, peer: false)),
+                    local: endpoint(of: connection, peer: false),
+                    peerProcess: (try? connections.reactor.peerCredentials(of: connection.socket))??.process),
                 to: owner.object, from: .owner(of: link.id, runtime: index))
         case .connected(let connection, let connector):
             guard let (owner, requested) = connectorOwners[connector] else { return connections.close(connection) }

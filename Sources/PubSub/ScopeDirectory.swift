@@ -57,6 +57,10 @@ public final class ScopeDirectory: Object, ControlSender {
     private var memberAddress: [Matcher.Member: Address] = [:]
     /// Over TCP: each member's address as seen here, and ours as seen by it.
     private var memberHosts: [Matcher.Member: (peer: String, local: String)] = [:]
+    /// Where each member's link comes from, by the kernel's word: its process over a Unix socket,
+    /// its host over TCP (nil: not known, as in the simulator). An entry moves only between links
+    /// of one origin.
+    private var memberOrigins: [Matcher.Member: String] = [:]
     private var nextMember: Matcher.Member = 1
     private var details: [UInt64: EntryUp] = [:]
     private var ownerOf: [UInt64: Matcher.Member] = [:]
@@ -175,6 +179,8 @@ public final class ScopeDirectory: Object, ControlSender {
         case let accepted as Accepted:
             guard let member = member(context.returnAddress) else { return }
             if let peer = accepted.peer { memberHosts[member] = (host(of: peer), accepted.local.map(host(of:)) ?? "") }
+            memberOrigins[member] =
+                accepted.peerProcess.map { "process \($0)" } ?? accepted.peer.map { "host \(host(of: $0))" }
         case is Connected:
             parent = context.returnAddress
             apply(matcher.parentLinked(), context)
@@ -201,9 +207,10 @@ public final class ScopeDirectory: Object, ControlSender {
                 }
             }
             if let owner = ownerOf[up.id], owner != member {
-                // The very same entry over a new link: its member linked anew before the old link
-                // was noticed gone, and it moves. Anything else under another's identifier is refused.
-                guard details[up.id] == up else {
+                // The very same entry over a new link from the same process (or host): its member
+                // linked anew before the old link was noticed gone, and it moves. Anything else
+                // under another's identifier — a copy of the entry from elsewhere too — is refused.
+                guard details[up.id] == up, memberOrigins[owner] == memberOrigins[member] else {
                     refuse("entry that is not its own", entry: up.id, context)
                     return
                 }
@@ -259,6 +266,7 @@ public final class ScopeDirectory: Object, ControlSender {
             guard let link = context.returnAddress.link, let member = members.removeValue(forKey: link) else { return }
             memberAddress[member] = nil
             memberHosts[member] = nil
+            memberOrigins[member] = nil
             for (id, owner) in ownerOf where owner == member {
                 ownerOf[id] = nil
                 details[id] = nil

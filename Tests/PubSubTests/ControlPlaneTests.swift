@@ -377,4 +377,42 @@ struct ForgedControlTests {
         #expect(directory.wait() is Ack)
     }
 
+    @Test(
+        "listing takeover: a copy of another process's listing (from an OpenSession) and its withdrawal are refused; the listing stays"
+    )
+    func listingTakeover() throws {
+        let (group, directory) = try startGroup()
+        defer { stop(directory) }
+        let publisher = try node(["--role=publisher", "--me=P"], group: group)
+        defer { stop(publisher) }
+        #expect(publisher.waitForError(containing: "published"))
+        let address = try SocketAddress(parsing: group)
+        let sameRealm = TransportConfiguration(secret: RealmSecret(hex: realm["ANSAR_REALM_SECRET"]!)!)
+        let forger = RuntimeThread(transport: sameRealm) { mailbox in
+            try await linkToGroup(mailbox, address)
+            let directory = mailbox.returnAddress
+            try mailbox.send(
+                EntryUp(
+                    id: 9_001, name: nil, search: .exact("svc"), scope: .group, object: 1,
+                    endpoint: .unixAbstract(name: "ansar-test-forger")),
+                to: directory)
+            guard let open = try await mailbox.select(OpenSession.self, timeout: .seconds(10)) as? OpenSession else {
+                return Faulted("no match")
+            }
+            // The listing as every subscriber receives it, claimed and then withdrawn.
+            try mailbox.send(open.listing, to: directory)
+            try mailbox.send(EntryDown(id: open.listing.id), to: directory)
+            try mailbox.send(NetworkEnquiry(), to: directory)
+            _ = try await mailbox.select(NetworkReport.self, timeout: .seconds(10))
+            return Ack()
+        }
+        #expect(forger.wait() is Ack)
+        let checker = RuntimeThread(transport: sameRealm, groupAddress: address) { mailbox in
+            mailbox.subscribe("svc", scope: .group)
+            let offer = try await mailbox.select(Available.self, NotAvailable.self, timeout: .seconds(10))
+            return Seen(events: [line(offer)])
+        }
+        #expect((checker.wait() as? Seen)?.events == ["Available svc"])
+    }
+
 }
