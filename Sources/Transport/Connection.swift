@@ -19,6 +19,9 @@ final class Connection {
     var decoder: FrameDecoder
     var keepAlive: KeepAlive
     var minimumRate: MinimumRate
+    /// Bytes of unfinished records and frames this connection holds, as last counted into the
+    /// transport's receive budget.
+    var heldBytes = 0
     /// The peer's progress through what we sent (``Reactor/sendProgress(on:)``), and what was left
     /// for it to take, at the last check.
     var delivered: UInt64 = 0

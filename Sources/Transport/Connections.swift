@@ -23,6 +23,8 @@ public final class Connections {
     var listeners: [Listener] = []
     /// Accepted connections not yet past their handshake, bounded per listener and per source.
     var pendingHandshakes: PendingHandshakes
+    /// Bytes of unfinished records and frames held over all connections (``TransportConfiguration/receiveMemory``).
+    public internal(set) var receiveHeld = 0
     private var freeListeners: [Int] = []
     var connectors: [Connector?] = []
     var freeConnectors: [Int] = []
@@ -411,6 +413,7 @@ public final class Connections {
     func finish(_ connection: ConnectionID, _ reason: CloseReason, peerWentAway: Bool = false) {
         guard let state = self.connection(connection) else { return }
         if let timer = state.timer { reactor.cancelTimer(timer) }
+        receiveHeld -= state.heldBytes
         connections[connection.socket.index] = nil
         pendingHandshakes.ended(connection)
         try? reactor.close(connection.socket)

@@ -303,6 +303,23 @@ extension Connections {
         state.minimumRate.received(
             payload: max(0, bytes.count - records * opener.overhead),
             incomplete: opener.bufferedBytes > 0 || state.decoder.bufferedBytes > 0, at: now)
+        hold(opener.bufferedBytes + state.decoder.bufferedBytes, by: state)
+    }
+
+    /// Counts what `state` holds unfinished into the receive budget; over it, the connection that
+    /// holds the most goes.
+    private func hold(_ bytes: Int, by state: Connection) {
+        receiveHeld += bytes - state.heldBytes
+        state.heldBytes = bytes
+        guard receiveHeld > configuration.receiveMemory else { return }
+        var largest = state
+        for case let other? in connections where other.heldBytes > largest.heldBytes { largest = other }
+        logger.warning(
+            "receive budget exceeded: the largest holder is let go",
+            metadata: [
+                "peer": "\(largest.peer)", "held": "\(largest.heldBytes)", "budget": "\(configuration.receiveMemory)",
+            ])
+        finish(largest.id, .receiveMemoryFull(held: largest.heldBytes))
     }
 
     private func deliver<Delegate: TransportDelegate>(

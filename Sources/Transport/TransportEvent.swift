@@ -76,6 +76,9 @@ public enum CloseReason: Sendable, Equatable, CustomStringConvertible {
     /// The Unix socket at the other end belongs to another user (``TransportConfiguration/localPeers``):
     /// a name taken by someone else's process, not a peer.
     case foreignUser(UInt32)
+    /// Its unfinished frames were the most of the transport's, which held more than
+    /// ``TransportConfiguration/receiveMemory``: let go so that the others can be received.
+    case receiveMemoryFull(held: Int)
 
     public var description: String {
         switch self {
@@ -86,6 +89,8 @@ public enum CloseReason: Sendable, Equatable, CustomStringConvertible {
         case .handshakeTimeout: return "handshake timed out"
         case .tooManyHandshakes: return "too many connections still handshaking: the oldest let go"
         case .foreignUser(let user): return "the socket's other end belongs to user \(user), not this one"
+        case .receiveMemoryFull(let held):
+            return "holding \(held) bytes of unfinished frames, the most of a transport over its receive budget"
         }
     }
 }
@@ -139,6 +144,11 @@ public struct TransportConfiguration: Sendable {
     /// process's user and root by default, so that another user's process that took a name first
     /// (abstract names have no permissions) is refused before any handshake, either way round.
     public var localPeers = LocalPeers.sameUser
+    /// Bytes of unfinished records and frames all connections of the transport may hold at once
+    /// (each is bounded by `maximumBody` too): past it, the connection holding the most is closed
+    /// (``CloseReason/receiveMemoryFull(held:)``), so that a member's thousand links with a
+    /// partial 16 MiB frame each cannot take the process's memory.
+    public var receiveMemory = 256 << 20
     /// When to rekey records.
     public var rekey = RekeyPolicy()
 
