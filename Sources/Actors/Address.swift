@@ -2,8 +2,9 @@
 ///
 /// An object's identifier is 64 bits: a table slot in the low 24 bits, the runtime (thread) it
 /// lives on in the next 8, and 32 random bits drawn when the object is created. A peer can reach
-/// only identifiers it was handed (as a sender, or inside a message); a guess is a one-in-four-
-/// billion shot per object, and a miss is dropped.
+/// only identifiers handed to its connection (as a sender, or inside a message) or exposed to
+/// every connection (``ObjectContext/expose(_:)``); anything else is dropped, and a connection
+/// that keeps missing is closed.
 ///
 /// An address received over a connection keeps that connection as its route (`link`). Sending to it
 /// goes back over the same connection, whatever number of hops lie beyond: each process on the way

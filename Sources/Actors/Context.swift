@@ -80,6 +80,19 @@ extension ObjectContext {
         runtime.complete(address, with: value)
     }
 
+    /// Lets every link address `object` of this thread (a published service: peers learn its
+    /// number from a directory, not from this process). Any other object is reachable only over
+    /// links it was handed to — as a sender, or inside a message.
+    public func expose(_ object: Address) {
+        guard object.isLocal else { return }
+        runtime.tables.value.exposed.insert(object.object)
+    }
+
+    /// Takes back ``expose(_:)``: links that were handed the object keep it.
+    public func unexpose(_ object: Address) {
+        runtime.tables.value.exposed.remove(object.object)
+    }
+
     /// Asks to be told (``Ended``, from that object) when the object at `address`, of this
     /// process and thread, ends; at once if it already has.
     public func watch(_ address: Address) {

@@ -19,6 +19,14 @@ final class Link {
     var refusedSenders: [Address] = []
     /// Per-destination flow control and acknowledgement, both ways.
     let credit: LinkCredit
+    /// This process's objects handed to the peer (as senders, or inside messages): with the
+    /// link's owner (0) and the exposed ones, all the peer may address. An identifier learned
+    /// elsewhere, or guessed, reaches nothing.
+    var granted: Set<UInt64> = []
+    /// The last identifier granted: a stream from one sender costs one comparison.
+    var lastGranted: UInt64 = 0
+    /// Frames that named an object not granted: past ``Runtime/missesBeforeClose`` the link goes.
+    var misses = 0
 
     init(id: LinkID, connection: ConnectionID, owner: Address, window: Int) {
         self.id = id
@@ -298,9 +306,45 @@ extension Runtime: AddressTranslator, AddressResolver {
         {
             address = forwarder.target
         }
-        guard let link = address.link else { return (.address, address.object) }
+        guard let link = address.link else {
+            grant(address.object)
+            return (.address, address.object)
+        }
         if link == tables.value.codingLink?.id { return (.returningAddress, address.object) }
-        return (.address, try localIdentifier(for: address))
+        let local = try localIdentifier(for: address)
+        grant(local)
+        return (.address, local)
+    }
+
+    /// The peer of the link being encoded for may address `object` from now on.
+    private func grant(_ object: UInt64) {
+        guard let state = tables.value.codingLink, object != 0, object != state.lastGranted else { return }
+        state.lastGranted = object
+        guard state.granted.insert(object).inserted, state.granted.count > limits.objects else { return }
+        // Bounded by the living: identifiers of objects that ended are forgotten.
+        state.granted = state.granted.filter { slot(of: $0) != nil }
+    }
+
+    /// Whether the peer of `state` may address this process's `object`.
+    func mayAddress(_ object: UInt64, over state: Link) -> Bool {
+        object == 0 || object == state.lastGranted || state.granted.contains(object)
+            || tables.value.exposed.contains(object)
+    }
+
+    /// Frames naming objects not granted, per link, before the link is closed.
+    static let missesBeforeClose = 64
+
+    /// A frame named an object not granted to its link: dropped, and counted.
+    private func missed(_ object: UInt64, over state: Link) {
+        state.misses += 1
+        logger.debug(
+            "message dropped: addresses an object not handed to that link",
+            metadata: ["link": "\(state.connection)", "object": "\(object)"])
+        guard state.misses == Self.missesBeforeClose else { return }
+        logger.warning(
+            "closing connection: the peer keeps addressing objects it was never given",
+            metadata: ["link": "\(state.connection)", "misses": "\(state.misses)"])
+        connections.close(state.connection, graceful: false)
     }
 
     /// A local identifier standing in for `address` (beyond another connection); 0 if that
@@ -323,6 +367,9 @@ extension Runtime: AddressTranslator, AddressResolver {
     func address(_ tag: WireTag, _ value: UInt64) throws(WireError) -> Address {
         guard let link = tables.value.codingLink else { return Address(local: value) }
         if tag == .returningAddress {
+            guard mayAddress(value, over: link) else {
+                throw WireError(path: "", problem: "an address of this process that was never handed to that link")
+            }
             return value == 0 ? link.owner : Address(local: value)
         }
         return value == 0 ? .none : Address(object: value, link: link.id, runtime: index)
@@ -405,6 +452,13 @@ extension Runtime: AddressTranslator, AddressResolver {
             sender =
                 (try? address(header.flags.contains(.returnHome) ? .returningAddress : .address, header.returnAddress))
                 ?? .none
+        }
+        guard mayAddress(header.destination, over: state) else {
+            // Told apart from a missing object by nothing the peer can see.
+            missed(header.destination, over: state)
+            let notify = header.flags.contains(.notifyUndelivered)
+            return undeliverable(
+                message, to: Address(local: header.destination), from: sender, notify: notify, reason: "no such object")
         }
         let destination = header.destination == 0 ? state.owner : Address(local: header.destination)
         let notify = header.flags.contains(.notifyUndelivered)

@@ -170,6 +170,9 @@ public final class Runtime: @unchecked Sendable {
         /// Forwarders made while decoding the current frame (peer object ids on `codingLink`),
         /// released if the frame is dropped.
         var decodingForwarders: [UInt64] = []
+        /// Objects any link may address: published services, whose numbers peers learn from
+        /// directories rather than from this process (``Context/expose(_:)``).
+        var exposed: Set<UInt64> = []
         var typeCache: [ObjectIdentifier: MessageType] = [:]
         /// Reused buffers for encoding frames and for the body being decoded.
         var scratch: [UInt8] = []

@@ -124,6 +124,9 @@ final class ProcessDirectory: Object, ControlSender {
         }
         tell(accepted, to: owner, context)
         if watched.insert(owner).inserted { context.watch(owner) }
+        // Subscribers' processes learn a publisher's number from the directory: any link may
+        // address it while it is listed.
+        if case .listing = entry.kind { context.expose(owner) }
         owners[entry.id] = owner
         entriesOf[owner, default: []].append(entry.id)
         if let factory { factories[entry.id] = factory }
@@ -150,6 +153,9 @@ final class ProcessDirectory: Object, ControlSender {
     @discardableResult
     private func withdraw(_ object: Address, retracted: Bool, _ context: Context) -> Int {
         guard let ids = entriesOf.removeValue(forKey: object) else { return 0 }
+        // A retracted publisher stays reachable: what its subscribers' processes sent before they
+        // heard of the retraction still arrives. An ended one is unreachable anyway.
+        if !retracted { context.unexpose(object) }
         for id in ids {
             owners[id] = nil
             factories[id] = nil

@@ -205,6 +205,7 @@ struct DirectoryInputTests {
         let endpoint = SocketAddress.unixAbstract(name: "ansar-test-member-\(UInt32.random(in: 0...UInt32.max))")
         let memberA = RuntimeThread(transport: groupSecret) { mailbox in
             try await joinAsMember(mailbox, listeningAt: endpoint, group: group)
+            mailbox.expose(mailbox.address) // listed: subscribers' processes may address it
             try mailbox.send(
                 EntryUp(
                     id: 42, name: try ServiceName("svc"), search: nil, scope: .group, object: mailbox.address.object,
@@ -241,6 +242,7 @@ struct DirectoryInputTests {
         let subscriberMain = try #require(subscriber.mainAddress(), "subscriber did not start")
         let member = RuntimeThread(transport: groupSecret) { mailbox in
             try await joinAsMember(mailbox, listeningAt: endpoint, group: group)
+            mailbox.expose(mailbox.address) // listed: subscribers' processes may address it
             let entry = EntryUp(
                 id: 42, name: try ServiceName("svc"), search: nil, scope: .group, object: mailbox.address.object,
                 endpoint: endpoint)

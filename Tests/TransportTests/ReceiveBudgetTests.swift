@@ -16,7 +16,9 @@ struct ReceiveBudgetTests {
     static func send(_ bytes: [UInt8], from peer: RawPeer, to bench: Bench) throws {
         var offset = 0
         while offset < bytes.count {
-            let n = bytes[offset...].withUnsafeBytes { Glibc.send(peer.fd, $0.baseAddress, $0.count, Int32(MSG_DONTWAIT)) }
+            let n = bytes[offset...].withUnsafeBytes {
+                Glibc.send(peer.fd, $0.baseAddress, $0.count, Int32(MSG_DONTWAIT))
+            }
             if n > 0 { offset += n } else { try bench.spin(within: .milliseconds(5)) { _ in false } }
         }
     }
@@ -31,7 +33,9 @@ struct ReceiveBudgetTests {
         }
     }
 
-    @Test("two members each holding part of a large frame: past the budget the larger holder goes; the other finishes its frame")
+    @Test(
+        "two members each holding part of a large frame: past the budget the larger holder goes; the other finishes its frame"
+    )
     func largestHolderGoes() throws {
         let server = try Bench(.epoll) { $0.receiveMemory = 3 << 20 }
         let port = try #require(try server.listen().port)
@@ -45,9 +49,13 @@ struct ReceiveBudgetTests {
         #expect(try big.closedByPeer(bench: server), "the larger holder is let go")
         #expect(
             server.recorder.has {
-                if case .abandoned(_, .receiveMemoryFull) = $0 { true } else if case .closed(_, .receiveMemoryFull) = $0 {
+                if case .abandoned(_, .receiveMemoryFull) = $0 {
                     true
-                } else { false }
+                } else if case .closed(_, .receiveMemoryFull) = $0 {
+                    true
+                } else {
+                    false
+                }
             })
         try Self.send(small.record([UInt8](repeating: 0x5A, count: 16)), from: small, to: server)
         #expect(try server.spin { $0.frames.contains { $0.1.typeID == 9 && $0.2.count == length + 16 } })
