@@ -179,6 +179,7 @@ struct DirectoryCommand: ParsableCommand {
         guard let ansar = ChildProcess.currentExecutable() else { throw ToolError("cannot find the ansar executable") }
         ChildProcess.remove(state)
         let log = "\(home.path)/logs/\(scope.stem).log"
+        home.rotate(log) // bounded like the group's: past 4 MiB it becomes .1
         var arguments = [
             "directory", "--home-path=\(home.path)", "--scope=\(scope.rawValue)", "--beacon-port=\(beaconPort)",
         ]
