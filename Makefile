@@ -9,14 +9,15 @@ SWIFT_BUILD_FLAGS ?=
 .PHONY: demo test downstream format lint bench fuzz build system-packages clean simulate
 
 ## Installs liburing-dev and libsodium-dev when their headers are missing (apt-get as root),
-## python3, which one CLI test uses as a role that is not a shell, iproute2, whose `ip` makes
+## the system's /usr/bin/python3, which CLI tests use as a role that is not a shell and the
+## local-socket tests run as another user (who cannot reach a per-user install), iproute2, whose `ip` makes
 ## the network namespaces the LAN/WAN tests use as hosts and whose `tc` shapes their links, and
 ## stress-ng, which loads both cores for the loaded-machine runs and benchmark row.
 system-packages:
 	@missing=""; \
 	[ -f /usr/include/liburing.h ] || missing="$$missing liburing-dev"; \
 	[ -f /usr/include/sodium.h ] || missing="$$missing libsodium-dev"; \
-	command -v python3 >/dev/null || missing="$$missing python3"; \
+	[ -x /usr/bin/python3 ] || missing="$$missing python3"; \
 	command -v ip >/dev/null || [ -x /usr/sbin/ip ] || missing="$$missing iproute2"; \
 	command -v stress-ng >/dev/null || missing="$$missing stress-ng"; \
 	if [ -n "$$missing" ]; then \
