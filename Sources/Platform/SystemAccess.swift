@@ -128,6 +128,16 @@ public enum SystemAccess {
         return Double(now.tv_sec) + Double(now.tv_nsec) / 1e9
     }
 
+    /// Whole seconds since the epoch, from the wall clock: the time stamps that travel (beacons,
+    /// relay tickets), where clocks of different machines are compared.
+    public static func wallClockSeconds() -> UInt64 { UInt64(max(0, wallClock())) }
+
+    /// `bytes` as lowercase hexadecimal digits, two per byte.
+    public static func hex(_ bytes: some Sequence<UInt8>) -> String {
+        let digits = Array("0123456789abcdef".utf8)
+        return String(decoding: bytes.flatMap { [digits[Int($0 >> 4)], digits[Int($0 & 0x0F)]] }, as: UTF8.self)
+    }
+
     /// `2026-11-29T19:35:29`: a wall-clock time in UTC, to the second, as log lines begin.
     public static func utcTimestamp(_ seconds: Double) -> String {
         var time = time_t(seconds)

@@ -107,10 +107,7 @@ public final class ScopeDirectory: Object, ControlSender {
     /// after the realm (`@ansar-host-` and 16 hex digits of a tag of its secret), so that two
     /// realms on one machine each have their own and no name is shared to collide on.
     public static func hostAddress(of realm: RealmSecret) -> SocketAddress {
-        let tag = realm.tag("ansar host directory", []).prefix(8)
-        let digits = Array("0123456789abcdef".utf8)
-        let hex = tag.flatMap { [digits[Int($0 >> 4)], digits[Int($0 & 0x0F)]] }
-        return .unixAbstract(name: "ansar-host-" + String(decoding: hex, as: UTF8.self))
+        .unixAbstract(name: "ansar-host-" + SystemAccess.hex(realm.tag("ansar host directory", []).prefix(8)))
     }
     /// The TCP port LAN and WAN directories listen on unless told otherwise.
     public static let lanPort: UInt16 = 32177
@@ -399,7 +396,7 @@ public final class ScopeDirectory: Object, ControlSender {
     /// once per sender and reason, at most once a second).
     private func heardBeacon(_ datagram: DatagramReceived, _ context: Context) {
         guard case .ipv4(let host, _) = datagram.from else { return }
-        let now = UInt64(max(0, SystemAccess.wallClock()))
+        let now = SystemAccess.wallClockSeconds()
         switch LANBeacon.decode(datagram.bytes, from: host, secret: context.runtime.realmSecret, now: now) {
         case .success(let beacon):
             guard beaconsTaken.firstSighting(of: beacon, now: now) else { return } // a copy: already heard
@@ -470,7 +467,7 @@ public final class ScopeDirectory: Object, ControlSender {
         if beaconSender == nil { beaconSender = try? context.openDatagramSocket() }
         guard let socket = beaconSender else { return }
         let sent = LANBeacon.send(
-            directoryPort: listeningPort, sentAt: UInt64(max(0, SystemAccess.wallClock())), toPort: port,
+            directoryPort: listeningPort, sentAt: SystemAccess.wallClockSeconds(), toPort: port,
             secret: context.runtime.realmSecret, interfaces: context.networkInterfaces()
         ) { bytes, host, interface in
             (try? context.sendDatagram(bytes, on: socket, to: host, port: port, interface: interface)) != nil
@@ -496,7 +493,7 @@ public final class ScopeDirectory: Object, ControlSender {
             return
         }
         let relay = links.relayKey == nil ? nil : links.relay
-        let expiry = UInt64(max(0, SystemAccess.wallClock())) + UInt64(links.ticketLifetime.components.seconds)
+        let expiry = SystemAccess.wallClockSeconds() + UInt64(links.ticketLifetime.components.seconds)
         let tickets = links.relayKey.map {
             RelayTicket.issue(token: RelayTicket.newToken(), expiresAt: expiry, key: $0)
         }

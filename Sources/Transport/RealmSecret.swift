@@ -40,15 +40,7 @@ public struct RealmSecret: Sendable, Equatable {
     }
 
     /// The secret as 64 lowercase hexadecimal digits, for writing to a file.
-    public var hex: String {
-        let digits = Array("0123456789abcdef".utf8)
-        var text: [UInt8] = []
-        for byte in bytes {
-            text.append(digits[Int(byte >> 4)])
-            text.append(digits[Int(byte & 0x0F)])
-        }
-        return String(decoding: text, as: UTF8.self)
-    }
+    public var hex: String { SystemAccess.hex(bytes) }
 
     /// A fresh random secret (what `ansar create` writes to a home).
     public static func generate() -> RealmSecret { RealmSecret(bytes: Sodium.randomBytes(byteCount))! }

@@ -204,7 +204,7 @@ public final class RelaySwitch {
                 ends[socket.index] = end
                 return
             }
-            let now = UInt64(max(0, SystemAccess.wallClock()))
+            let now = SystemAccess.wallClockSeconds()
             guard
                 let ticket = try? RelayTicket(
                     checking: Array(end.received[0..<RelayTicket.bytes]), key: configuration.key, now: now),
@@ -237,7 +237,7 @@ public final class RelaySwitch {
     /// tokens still good (then nothing more joins until some expire).
     private func remember(_ ticket: RelayTicket) -> Bool {
         if used.count >= Self.usedLimit {
-            let now = UInt64(max(0, SystemAccess.wallClock()))
+            let now = SystemAccess.wallClockSeconds()
             used = used.filter { $0.value >= now }
             guard used.count < Self.usedLimit else { return false }
         }
