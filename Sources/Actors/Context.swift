@@ -131,19 +131,24 @@ extension ObjectContext {
     ///
     /// `preface` and `role` are for meeting a peer at a ``RelaySwitch``: the preface carries the
     /// rendezvous token, and one of the two ends plays the handshake's server.
-    @discardableResult
+    ///
     /// `deadline` bounds each attempt (connect and handshake; default: the transport's handshake
     /// timeout) — shorter for a peer that should answer at once, so a lost SYN costs less than the
     /// kernel's first retransmission.
+    ///
+    /// The far end must prove the identity `expecting` in the handshake (a listing's publisher);
+    /// without one, any member but this process (unless `address` is one of its own listeners).
+    @discardableResult
     public func connect(
         to address: SocketAddress, backoff: Backoff? = nil, deadline: Duration? = nil, preface: [UInt8] = [],
-        role: Handshake.Role = .client
+        role: Handshake.Role = .client, expecting: PeerIdentity? = nil
     ) -> ConnectorID {
         runtime.connect(
-            to: address, backoff: backoff, deadline: deadline, preface: preface, role: role, owner: self.address)
+            to: address, backoff: backoff, deadline: deadline, preface: preface, role: role, expecting: expecting,
+            owner: self.address)
     }
 
-    /// Stops a connector made by ``connect(to:backoff:deadline:preface:role:)``: no more attempts, and its
+    /// Stops a connector made by ``connect(to:backoff:deadline:preface:role:expecting:)``: no more attempts, and its
     /// connection, if up, closes (the owner receives ``Closed``).
     public func closeConnector(_ id: ConnectorID) {
         runtime.connections.closeConnector(id)

@@ -22,6 +22,8 @@ public struct Accepted: LocalOnlyMessage, Equatable {
     public var local: SocketAddress?
     /// Over a Unix socket, the peer's process, by the kernel's word (nil over TCP).
     public var peerProcess: Int32? = nil
+    /// Who the peer proved to be in the handshake (its ``Identity``).
+    public var peerIdentity: PeerIdentity
 }
 
 /// A connection is up. Its return address reaches the far end's listening object.
@@ -30,9 +32,11 @@ public struct Connected: LocalOnlyMessage, Equatable {
     public var requested: SocketAddress
     /// This side's address on the connection (the interface the route chose); see ``Accepted/local``.
     public var local: SocketAddress?
-    /// The connector, as ``Context/connect(to:backoff:deadline:preface:role:)`` returned it: tells apart
+    /// The connector, as ``Context/connect(to:backoff:deadline:preface:role:expecting:)`` returned it: tells apart
     /// connections to one address.
     public var connector: ConnectorID
+    /// Who the far end proved to be in the handshake (its ``Identity``).
+    public var peerIdentity: PeerIdentity
 }
 
 /// A connection attempt failed; with a backoff it is tried again after `retryInSeconds`.

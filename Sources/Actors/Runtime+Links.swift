@@ -60,9 +60,10 @@ extension Runtime: AddressTranslator, AddressResolver {
 
     func connect(
         to address: SocketAddress, backoff: Backoff?, deadline: Duration?, preface: [UInt8], role: Handshake.Role,
-        owner: Address
+        expecting: PeerIdentity?, owner: Address
     ) -> ConnectorID {
-        let id = connections.connect(to: address, deadline: deadline, backoff: backoff, preface: preface, role: role)
+        let id = connections.connect(
+            to: address, deadline: deadline, backoff: backoff, preface: preface, role: role, expecting: expecting)
         connectorOwners[id] = (owner, address)
         return id
     }
@@ -82,7 +83,8 @@ extension Runtime: AddressTranslator, AddressResolver {
                 Accepted(
                     listening: requested, peer: endpoint(of: connection, peer: true),
                     local: endpoint(of: connection, peer: false),
-                    peerProcess: (try? connections.reactor.peerCredentials(of: connection.socket))??.process),
+                    peerProcess: (try? connections.reactor.peerCredentials(of: connection.socket))??.process,
+                    peerIdentity: connections.peerIdentity(of: connection)!),
                 to: owner.object, from: .owner(of: link.id, runtime: index))
         case .connected(let connection, let connector):
             guard let (owner, requested) = connectorOwners[connector] else { return connections.close(connection) }
@@ -90,7 +92,8 @@ extension Runtime: AddressTranslator, AddressResolver {
             post(
                 Connected(
                     requested: requested, local: endpoint(of: connection, peer: false),
-                    connector: connector), to: owner.object, from: .owner(of: link.id, runtime: index))
+                    connector: connector, peerIdentity: connections.peerIdentity(of: connection)!), to: owner.object,
+                from: .owner(of: link.id, runtime: index))
         case .notConnected(let connector, let reason, let retryIn):
             guard let (owner, requested) = connectorOwners[connector] else { return }
             if retryIn == nil { connectorOwners[connector] = nil }

@@ -115,6 +115,8 @@ public final class Runtime: @unchecked Sendable {
     /// This runtime's number in the process (``RuntimeRegistry``), part of every identifier.
     let index: Int
     let connections: Connections
+    /// Who this runtime's links prove it is (``TransportConfiguration/identity``).
+    public var identity: PeerIdentity { connections.identity.publicKey }
     let executor: ReactorExecutor
     /// The objects' timers, apart from the transport's.
     let timerSpace: TimerSpace

@@ -55,52 +55,56 @@ public enum Sodium {
         return output
     }
 
-    /// An ephemeral X25519 key pair for `crypto_kx`. The secret half is wiped when the pair is
-    /// released: drop the pair as soon as the session keys are derived.
-    public final class KeyExchangePair {
-        public static let publicKeyBytes = 32
+    /// An X25519 key pair: a connection's ephemeral key, or a process's static one (its identity).
+    /// The secret half lives in memory of its own, written once and wiped when the pair is
+    /// released, so a pair can be shared between threads.
+    public final class X25519Pair: @unchecked Sendable {
+        public static let keyBytes = 32
         public let publicKey: [UInt8]
-        private var secretKey: [UInt8]
+        private let secretKey: UnsafeMutableRawBufferPointer
 
-        public init() {
+        /// A fresh pair from the system's CSPRNG.
+        public convenience init() {
+            var secret = Sodium.randomBytes(Self.keyBytes)
+            defer { Sodium.wipe(&secret) }
+            self.init(secretKey: secret)!
+        }
+
+        /// The pair of a stored secret key; nil unless it is 32 bytes.
+        public init?(secretKey bytes: [UInt8]) {
             Sodium.ensureReady()
-            var publicKey = [UInt8](repeating: 0, count: Int(crypto_kx_PUBLICKEYBYTES))
-            var secretKey = [UInt8](repeating: 0, count: Int(crypto_kx_SECRETKEYBYTES))
-            _ = publicKey.withUnsafeMutableBufferPointer { p in
-                secretKey.withUnsafeMutableBufferPointer { s in crypto_kx_keypair(p.baseAddress!, s.baseAddress!) }
+            guard bytes.count == Self.keyBytes else { return nil }
+            let secret = UnsafeMutableRawBufferPointer.allocate(byteCount: Self.keyBytes, alignment: 16)
+            secret.copyBytes(from: bytes)
+            var publicKey = [UInt8](repeating: 0, count: Self.keyBytes)
+            publicKey.withUnsafeMutableBufferPointer { p in
+                _ = crypto_scalarmult_curve25519_base(
+                    p.baseAddress!, secret.baseAddress!.assumingMemoryBound(to: UInt8.self))
             }
+            secretKey = secret
             self.publicKey = publicKey
-            self.secretKey = secretKey
         }
 
         deinit {
-            secretKey.withUnsafeMutableBytes { sodium_memzero($0.baseAddress, $0.count) }
+            sodium_memzero(secretKey.baseAddress, secretKey.count)
+            secretKey.deallocate()
         }
 
-        /// The two session keys (receive, transmit) shared with the owner of `peer`; nil when the
-        /// peer's key is unacceptable (a low-order point).
-        public func sessionKeys(asClient: Bool, peer: [UInt8]) -> (receive: [UInt8], transmit: [UInt8])? {
-            guard peer.count == Self.publicKeyBytes else { return nil }
-            var receive = [UInt8](repeating: 0, count: Int(crypto_kx_SESSIONKEYBYTES))
-            var transmit = [UInt8](repeating: 0, count: Int(crypto_kx_SESSIONKEYBYTES))
-            let result = receive.withUnsafeMutableBufferPointer { rx in
-                transmit.withUnsafeMutableBufferPointer { tx in
-                    publicKey.withUnsafeBufferPointer { ours in
-                        secretKey.withUnsafeBufferPointer { secret in
-                            peer.withUnsafeBufferPointer { theirs in
-                                asClient
-                                    ? crypto_kx_client_session_keys(
-                                        rx.baseAddress!, tx.baseAddress!, ours.baseAddress!, secret.baseAddress!,
-                                        theirs.baseAddress!)
-                                    : crypto_kx_server_session_keys(
-                                        rx.baseAddress!, tx.baseAddress!, ours.baseAddress!, secret.baseAddress!,
-                                        theirs.baseAddress!)
-                            }
-                        }
-                    }
+        /// The secret key's bytes, to store (a file only its owner may read).
+        public var secretKeyBytes: [UInt8] { Array(secretKey) }
+
+        /// The X25519 shared secret with the owner of `peer`; nil when the peer's key is not 32
+        /// bytes or is a low-order point (the result would be all zeros).
+        public func sharedSecret(with peer: [UInt8]) -> [UInt8]? {
+            guard peer.count == Self.keyBytes else { return nil }
+            var shared = [UInt8](repeating: 0, count: Self.keyBytes)
+            let result = shared.withUnsafeMutableBufferPointer { q in
+                peer.withUnsafeBufferPointer { p in
+                    crypto_scalarmult_curve25519(
+                        q.baseAddress!, secretKey.baseAddress!.assumingMemoryBound(to: UInt8.self), p.baseAddress!)
                 }
             }
-            return result == 0 ? (receive, transmit) : nil
+            return result == 0 ? shared : nil
         }
     }
 }

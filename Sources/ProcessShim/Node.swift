@@ -193,7 +193,7 @@ public enum Node {
                 return try RealmSecret(contentsOfFile: home.secret)
             }
         } catch {
-            throw NodeFailure(code: .badFile, message: "realm secret: \(error)")
+            throw NodeFailure(code: .badFile, message: "realm secret \(error)")
         }
         return .generate()
     }

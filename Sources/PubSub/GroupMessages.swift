@@ -22,6 +22,10 @@ struct EntryUp: Message, Equatable {
     /// A listing whose publisher runs a session object per session: the subscriber's process
     /// waits for ``SessionAccepted`` before it announces the session.
     var sessionObject = false
+    /// Who the owner's process is: the static key its links prove. The group directory writes
+    /// in the one its member's link proved, whatever the entry says; a directory above fills it in
+    /// only when it is missing. A subscriber's process takes the publisher's only if it proves it.
+    var identity: PeerIdentity? = nil
 
     var kind: Matcher.Entry.Kind? {
         if let name { return .listing(name) }

@@ -35,10 +35,11 @@ extension ProcessDirectory {
             up = EntryUp(
                 id: entry.id, name: name, search: nil, scope: entry.scope, object: owner.object, endpoint: endpoint,
                 network: network,
-                sessionObject: factories[entry.id] != nil)
+                sessionObject: factories[entry.id] != nil, identity: context.runtime.identity)
         case .search(let search):
             up = EntryUp(
-                id: entry.id, name: nil, search: search, scope: entry.scope, object: owner.object, endpoint: endpoint)
+                id: entry.id, name: nil, search: search, scope: entry.scope, object: owner.object, endpoint: endpoint,
+                identity: context.runtime.identity)
         }
         tell(up, to: group, context)
     }

@@ -216,11 +216,11 @@ final class ProcessDirectory: Object, ControlSender {
             switch action {
             case .tell(let message, let to, let sender):
                 tell(message, to: to, as: sender, context)
-            case .connect(let address, let limit):
-                connectors[context.connect(to: address, deadline: limit)] = address
-            case .joinRelay(let relay, let ticket, let peer):
+            case .connect(let address, let limit, let identity):
+                connectors[context.connect(to: address, deadline: limit, expecting: identity)] = address
+            case .joinRelay(let relay, let ticket, let peer, let identity):
                 if let peer {
-                    connectors[context.connect(to: relay, preface: ticket)] = peer
+                    connectors[context.connect(to: relay, preface: ticket, expecting: identity)] = peer
                 } else {
                     context.connect(to: relay, preface: ticket, role: .server)
                 }

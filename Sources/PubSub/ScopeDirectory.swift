@@ -61,6 +61,8 @@ public final class ScopeDirectory: Object, ControlSender {
     /// its host over TCP (nil: not known, as in the simulator). An entry moves only between links
     /// of one origin.
     private var memberOrigins: [Matcher.Member: String] = [:]
+    /// What each member's link proved in its handshake.
+    private var memberIdentities: [Matcher.Member: PeerIdentity] = [:]
     private var nextMember: Matcher.Member = 1
     private var details: [UInt64: EntryUp] = [:]
     private var ownerOf: [UInt64: Matcher.Member] = [:]
@@ -178,6 +180,7 @@ public final class ScopeDirectory: Object, ControlSender {
             if let peer = accepted.peer { memberHosts[member] = (host(of: peer), accepted.local.map(host(of:)) ?? "") }
             memberOrigins[member] =
                 accepted.peerProcess.map { "process \($0)" } ?? accepted.peer.map { "host \(host(of: $0))" }
+            memberIdentities[member] = accepted.peerIdentity
         case is Connected:
             parent = context.returnAddress
             apply(matcher.parentLinked(), context)
@@ -194,6 +197,8 @@ public final class ScopeDirectory: Object, ControlSender {
                 return tell(EntryRefused(id: up.id, reason: reason), to: context.returnAddress, context)
             }
             var up = up
+            // A group directory's members are processes: an entry is its link's, whatever it says.
+            if matcher.scope == .group || up.identity == nil { up.identity = memberIdentities[member] }
             if let network = up.network, let (peer, _) = memberHosts[member] {
                 // A LAN directory hears its hosts' listings first-hand: the host is the one the
                 // link comes from, whatever the entry says. Above, entries come filled in.
@@ -264,6 +269,7 @@ public final class ScopeDirectory: Object, ControlSender {
             memberAddress[member] = nil
             memberHosts[member] = nil
             memberOrigins[member] = nil
+            memberIdentities[member] = nil
             for (id, owner) in ownerOf where owner == member {
                 ownerOf[id] = nil
                 details[id] = nil

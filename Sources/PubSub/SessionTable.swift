@@ -96,6 +96,8 @@ struct SessionTable {
         var relayDue: Deadline? = nil
         /// Reaching a publisher again after a lost link: a failure schedules another try, not NotAvailable.
         var reopening = false
+        /// Who its listings say it is: the handshake must prove it.
+        var identity: PeerIdentity? = nil
     }
 
     /// A session whose link broke, to be opened again while its directory still matches it: the
@@ -134,11 +136,13 @@ struct SessionTable {
     enum Action {
         /// A directory message to an object (as `sender`, or as the directory).
         case tell(any Message, to: Address, as: Address? = nil)
-        /// Reach a publisher's process at `address`; `limit` bounds a try again after a loss.
-        case connect(to: SocketAddress, limit: Duration?)
+        /// Reach a publisher's process at `address`, which must prove `expecting` (its listing's
+        /// identity); `limit` bounds a try again after a loss.
+        case connect(to: SocketAddress, limit: Duration?, expecting: PeerIdentity?)
         /// Reach the far end through a relay. `peer`: the publisher's process whose sessions wait
-        /// for it (the subscriber's end, the handshake's client); nil at the publisher's end (its server).
-        case joinRelay(SocketAddress, ticket: [UInt8], peer: SocketAddress?)
+        /// for it (the subscriber's end, the handshake's client, which must prove `expecting`); nil
+        /// at the publisher's end (its server).
+        case joinRelay(SocketAddress, ticket: [UInt8], peer: SocketAddress?, expecting: PeerIdentity?)
         /// Give up reaching `peer`.
         case cancelConnect(SocketAddress)
         /// Stop a session object: its session is over.
@@ -297,6 +301,15 @@ struct SessionTable {
             }
         }
         let key = open.publisherEndpoint
+        if let peer = peers[key], peer.identity != open.listing.identity {
+            // One endpoint is one process: a listing naming someone else there is not taken.
+            let reason =
+                "its listing names identity \(open.listing.identity?.short ?? "none"), but the process at \(key) is \(peer.identity?.short ?? "none")"
+            if let subscriber = world.owner(of: open.search.id), let name = open.listing.name {
+                actions.append(.tell(NotAvailable(name: name, reason: reason), to: subscriber))
+            }
+            return actions + [.refuse(reason)]
+        }
         if let link = peers[key]?.link { return actions + hello(open, over: link, world) }
         if peers[key] == nil {
             guard peers.count < peerCapacity else {
@@ -306,8 +319,8 @@ struct SessionTable {
                 }
                 return actions + [.refuse(reason)]
             }
-            peers[key] = Peer(reopening: again != nil)
-            actions.append(.connect(to: key, limit: again))
+            peers[key] = Peer(reopening: again != nil, identity: open.listing.identity)
+            actions.append(.connect(to: key, limit: again, expecting: open.listing.identity))
         }
         peers[key]!.waiting.append(open)
         return actions
@@ -386,7 +399,7 @@ struct SessionTable {
                 return peerFailed(key, reason: "unreachable, and no relay offered", now: now, in: world)
             }
             peers[key]!.connecting = true
-            return [.joinRelay(relay, ticket: relayed.ticket, peer: key)]
+            return [.joinRelay(relay, ticket: relayed.ticket, peer: key, expecting: peers[key]!.identity)]
         }
         // The publisher's end: one connection per session, and a bounded number in flight, however
         // many times the directory (or a member behind it) repeats itself.
@@ -396,7 +409,7 @@ struct SessionTable {
             return [.refuse("Relayed again, or too many at once")]
         }
         relayJoins[relayed.session] = now + Self.relayJoinWindow
-        return [.joinRelay(relay, ticket: relayed.ticket, peer: nil)]
+        return [.joinRelay(relay, ticket: relayed.ticket, peer: nil, expecting: nil)]
     }
 
     /// Subscriber's end: tells the publisher's process and the publisher, then the subscriber — at

@@ -128,7 +128,7 @@ struct Create: ParsableCommand {
                 do {
                     secret = try RealmSecret(contentsOfFile: realmOf)
                 } catch {
-                    throw ToolError("\(error); no home was created")
+                    throw ToolError("realm secret \(error); no home was created")
                 }
             }
             let made = try Home.create(at: home.pathToCreate, secret: secret)

@@ -247,7 +247,7 @@ struct RelayCommand: ParsableCommand {
                 do {
                     key = try RelayTicket.key(contentsOfFile: keyFile)
                 } catch {
-                    throw ToolError("relay key \(keyFile): \(error)")
+                    throw ToolError("relay key \(error)")
                 }
             } else {
                 key = RelayTicket.key(of: try Home.open(home.homePath).secret())

@@ -124,7 +124,7 @@ struct Home {
         do {
             return try RealmSecret(contentsOfFile: layout.secret)
         } catch {
-            throw ToolError("realm secret \(path)/secret: \(error)")
+            throw ToolError("realm secret \(error)")
         }
     }
 

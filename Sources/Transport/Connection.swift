@@ -41,21 +41,26 @@ final class Connection {
     var closing = false
     /// The handshake deadline, then the keep-alive check.
     var timer: TimerID? = nil
+    /// Who the peer proved to be in the handshake; nil until then.
+    var peerIdentity: PeerIdentity? = nil
     /// Where the peer is, for the log.
     var peer: String
-    /// Sent once connected, before the handshake (see ``Connections/connect(to:deadline:backoff:preface:role:)``).
+    /// Sent once connected, before the handshake (see ``Connections/connect(to:deadline:backoff:preface:role:expecting:)``).
     var preface: [UInt8] = []
 
     init(
         id: ConnectionID, role: Handshake.Role, listener: ListenerID?, connector: ConnectorID?,
-        configuration: TransportConfiguration, keepAlive: KeepAlive.Configuration, peer: String, now: Deadline
+        configuration: TransportConfiguration, identity: Identity, expected: Handshake.Expected,
+        keepAlive: KeepAlive.Configuration, peer: String, now: Deadline
     ) {
         self.id = id
         self.role = role
         self.listener = listener
         self.connector = connector
         phase = role == .client ? .connecting : .handshaking
-        handshake = Handshake(role: role, secret: configuration.secret, encrypted: configuration.encrypted)
+        handshake = Handshake(
+            role: role, secret: configuration.secret, identity: identity, expected: expected,
+            encrypted: configuration.encrypted)
         decoder = FrameDecoder(maximumBody: configuration.maximumBody)
         self.keepAlive = KeepAlive(configuration: keepAlive, now: now)
         minimumRate = MinimumRate(configuration: configuration.minimumRate)

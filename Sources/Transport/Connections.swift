@@ -17,6 +17,8 @@ import Reactor
 public final class Connections {
     public let reactor: Reactor
     public let configuration: TransportConfiguration
+    /// What this transport proves in its handshakes: the configured identity, or its own.
+    public let identity: Identity
     let logger: Logger
 
     var connections: [Connection?]
@@ -47,6 +49,8 @@ public final class Connections {
         let id: ListenerID
         let address: SocketAddress
         var socket: SocketID?
+        /// Where it is bound (the kernel's port for port 0), once it is.
+        var bound: SocketAddress? = nil
         var backoff = Backoff()
         var retry: TimerID? = nil
         var check: TimerID? = nil
@@ -64,6 +68,9 @@ public final class Connections {
         /// The handshake role: the client, unless this end meets its peer through a relay as the
         /// accepting side.
         var role: Handshake.Role = .client
+        /// Who the far end must prove to be; nil for any member but this process, unless the
+        /// address is one of this transport's own listeners.
+        var expected: PeerIdentity? = nil
         var connection: ConnectionID? = nil
         var retry: TimerID? = nil
     }
@@ -100,6 +107,7 @@ public final class Connections {
     ) {
         self.reactor = reactor
         self.configuration = configuration
+        identity = configuration.identity ?? .generate()
         self.logger = logger
         SystemAccess.turnOffCoreDumps() // it holds the realm secret, and will hold session keys
         timerSpace = reactor.newTimerSpace()
@@ -148,7 +156,9 @@ public final class Connections {
             listeners[index].socket = socket
             listeners[index].backoff.reset()
             if case .unix = address { scheduleListenerCheck(index) }
-            emit(.listening(listeners[index].id, (try? reactor.localAddress(of: socket)) ?? address))
+            let bound = (try? reactor.localAddress(of: socket)) ?? address
+            listeners[index].bound = bound
+            emit(.listening(listeners[index].id, bound))
         } catch {
             emit(.notListening(listeners[index].id, address, error))
             scheduleListenerRetry(index)
@@ -215,19 +225,39 @@ public final class Connections {
     /// `preface` goes out before the handshake — the rendezvous request of a ``RelaySwitch``, which
     /// then joins this connection to another one's — and `role` says which end of the handshake
     /// this is: the two ends that meet at a relay both connect, so one of them plays `.server`.
+    ///
+    /// The far end must prove the identity `expecting` (a listing's publisher); without one, any
+    /// member of the realm but this process itself — unless `address` is one of this transport's
+    /// own listeners, reached on purpose. A connection that comes back to this process any other
+    /// way has been reflected, and is refused ("peer is this process").
     @discardableResult
     public func connect(
         to address: SocketAddress, deadline: Duration? = nil, backoff: Backoff? = nil, preface: [UInt8] = [],
-        role: Handshake.Role = .client
+        role: Handshake.Role = .client, expecting: PeerIdentity? = nil
     ) -> ConnectorID {
         let index = freeConnectors.popLast() ?? connectors.count
         if index == connectors.count { connectors.append(nil) }
         let id = ConnectorID(value: index)
         connectors[index] = Connector(
             id: id, address: address, deadline: deadline ?? configuration.handshakeTimeout, backoff: backoff,
-            preface: preface, role: role)
+            preface: preface, role: role, expected: expecting)
         attempt(index)
         return id
+    }
+
+    /// Whom a connector's handshake takes as its peer.
+    private func expectation(of connector: Connector) -> Handshake.Expected {
+        if let expected = connector.expected { return .exactly(expected) }
+        return listeners.contains { !$0.closed && $0.bound.map { Self.reaches($0, connector.address) } ?? false }
+            ? .anyone : .anyoneElse
+    }
+
+    /// Whether a connection to `address` lands on a listener bound at `bound`: the same address, or
+    /// its port on the loopback when it listens on every interface.
+    static func reaches(_ bound: SocketAddress, _ address: SocketAddress) -> Bool {
+        if bound == address { return true }
+        guard bound.isTCP, address.isTCP, bound.port == address.port, let host = address.host else { return false }
+        return (bound.host == "0.0.0.0" || bound.host == "::") && (host.hasPrefix("127.") || host == "::1")
     }
 
     /// Stops a connector: no more attempts; its connection, if up, is closed.
@@ -249,6 +279,7 @@ public final class Connections {
             let id = ConnectionID(socket: socket)
             let connection = Connection(
                 id: id, role: connector.role, listener: nil, connector: connector.id, configuration: configuration,
+                identity: identity, expected: expectation(of: connector),
                 keepAlive: configuration.keepAlive(for: connector.address), peer: connector.address.description,
                 now: .now())
             connection.phase = .connecting
@@ -371,6 +402,10 @@ public final class Connections {
 
     /// True while the connection is open (connecting, handshaking or established).
     public func isOpen(_ connection: ConnectionID) -> Bool { self.connection(connection) != nil }
+
+    /// Who the peer of an established connection proved to be; nil before the handshake is done
+    /// or for a stale identifier.
+    public func peerIdentity(of connection: ConnectionID) -> PeerIdentity? { self.connection(connection)?.peerIdentity }
 
     /// The state of an open connection; nil for a stale identifier.
     func connection(_ id: ConnectionID) -> Connection? {

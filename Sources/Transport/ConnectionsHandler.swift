@@ -109,7 +109,10 @@ extension Connections {
         }
         let connection = Connection(
             id: id, role: .server, listener: listener.id, connector: nil,
-            configuration: configuration, keepAlive: configuration.keepAlive(for: listener.address), peer: peer,
+            // The connecting end knows where it meant to go: it refuses a reflection.
+            configuration: configuration, identity: identity, expected: .anyone,
+            keepAlive: configuration.keepAlive(for: listener.address),
+            peer: peer,
             now: .now())
         // A stranger's connection is held briefly: a member's handshake is a round trip.
         startTimer(
@@ -239,6 +242,7 @@ extension Connections {
 
     private func established(_ state: Connection, _ keys: HandshakeKeys) {
         state.handshake = nil
+        state.peerIdentity = keys.peer
         pendingHandshakes.ended(state.id)
         if keys.encrypted {
             state.sealer = RecordSealer(key: keys.transmit, policy: configuration.rekey, algorithm: keys.algorithm)

@@ -47,7 +47,7 @@ public struct RealmSecret: Sendable, Equatable {
 
     /// Reads a secret file: 64 hexadecimal digits. Like an SSH key, the file must not be readable by
     /// group or others.
-    public init(contentsOfFile path: String) throws(RealmSecretError) {
+    public init(contentsOfFile path: String) throws(KeyFileError) {
         let file: (bytes: [UInt8], mode: UInt32)
         do {
             file = try SystemAccess.readSmallFile(path, limit: 4096)
@@ -62,7 +62,7 @@ public struct RealmSecret: Sendable, Equatable {
     }
 
     /// The secret in environment variable `name`, nil if it is not set.
-    public static func fromEnvironment(_ name: String = environmentVariable) throws(RealmSecretError) -> RealmSecret? {
+    public static func fromEnvironment(_ name: String = environmentVariable) throws(KeyFileError) -> RealmSecret? {
         guard let text = SystemAccess.environment(name) else { return nil }
         guard let secret = RealmSecret(hex: text) else { throw .malformed(source: "$" + name) }
         return secret
@@ -78,8 +78,8 @@ public struct RealmSecret: Sendable, Equatable {
     }
 }
 
-/// Why a realm secret could not be loaded; each names where it looked.
-public enum RealmSecretError: Error, Equatable, Sendable, CustomStringConvertible {
+/// Why a key file (a realm secret, an identity) could not be loaded; each names where it looked.
+public enum KeyFileError: Error, Equatable, Sendable, CustomStringConvertible {
     /// The file could not be read (missing, not a regular file, too long…).
     case unreadable(path: String, SystemError)
     /// The file can be read by group or others.
@@ -89,10 +89,10 @@ public enum RealmSecretError: Error, Equatable, Sendable, CustomStringConvertibl
 
     public var description: String {
         switch self {
-        case .unreadable(let path, let error): return "realm secret \(path): \(error)"
+        case .unreadable(let path, let error): return "\(path): \(error)"
         case .tooOpen(let path, let mode):
-            return "realm secret \(path) is readable by others (mode \(String(mode, radix: 8))); run chmod 600 \(path)"
-        case .malformed(let source): return "realm secret \(source): expected 64 hexadecimal digits"
+            return "\(path) is readable by others (mode \(String(mode, radix: 8))); run chmod 600 \(path)"
+        case .malformed(let source): return "\(source): expected 64 hexadecimal digits"
         }
     }
 }

@@ -11,7 +11,7 @@ import Synchronization
 /// ticket for the same rendezvous (``RelayTicket``, issued by the directory that matched their
 /// session); it joins the two connections and copies bytes both ways without looking at them.
 /// The ends then run the ordinary realm handshake across it (one of them as the server, see
-/// ``Connections/connect(to:deadline:backoff:preface:role:)``), so their session keys come from an
+/// ``Connections/connect(to:deadline:backoff:preface:role:expecting:)``), so their session keys come from an
 /// ephemeral exchange the relay never sees: the traffic is encrypted end to end, and the relay
 /// holds only the key that checks tickets, never the realm secret.
 ///

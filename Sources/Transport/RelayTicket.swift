@@ -54,7 +54,7 @@ public struct RelayTicket: Equatable, Sendable {
 
     /// A relay key kept in a file, written like a realm secret: 64 hexadecimal digits, readable
     /// by its owner only.
-    public static func key(contentsOfFile path: String) throws(RealmSecretError) -> [UInt8] {
+    public static func key(contentsOfFile path: String) throws(KeyFileError) -> [UInt8] {
         try RealmSecret(contentsOfFile: path).bytes
     }
 

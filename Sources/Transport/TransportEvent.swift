@@ -113,6 +113,9 @@ public enum LocalPeers: Sendable, Equatable {
 public struct TransportConfiguration: Sendable {
     /// The deployment's secret; both ends of every connection must hold it.
     public var secret: RealmSecret
+    /// The static key this side proves in every handshake (``Identity``): one issued for the
+    /// role, or nil for a fresh one each transport makes for itself when it starts.
+    public var identity: Identity? = nil
     /// Encrypt records (the default). Plaintext needs both ends configured for it.
     public var encrypted = true
     /// The largest frame body accepted or sent.

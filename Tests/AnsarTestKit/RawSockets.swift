@@ -1,3 +1,5 @@
+import Platform
+
 #if canImport(Glibc)
     import Glibc
 #endif
@@ -65,4 +67,39 @@ private func loopback(port: UInt16) -> sockaddr_in {
     address.sin_addr.s_addr = UInt32(0x7f00_0001).bigEndian
     address.sin_port = port.bigEndian
     return address
+}
+
+/// A plain TCP forwarder on 127.0.0.1 (a port of the kernel's choosing) that passes one accepted
+/// connection's bytes to 127.0.0.1:`target` and back, on a thread of its own, until either end
+/// closes: a proxy that can reflect a process's connection back to its own listener.
+public final class TCPForwarder: Sendable {
+    public let port: UInt16
+    private let listener: Int32
+
+    public init(to target: UInt16) {
+        let (fd, port) = rawLoopbackSocket()
+        listen(fd, 1)
+        listener = fd
+        self.port = port
+        _ = ThreadStarter.start {
+            let inbound = accept(fd, nil, nil)
+            let outbound = rawConnect(port: target)
+            guard inbound >= 0, outbound >= 0 else { return }
+            var polled = [inbound, outbound].map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) }
+            var buffer = [UInt8](repeating: 0, count: 65536)
+            pumping: while poll(&polled, 2, 30_000) > 0 {
+                for (from, to) in [(inbound, outbound), (outbound, inbound)] {
+                    let index = from == inbound ? 0 : 1
+                    guard polled[index].revents != 0 else { continue }
+                    let count = read(from, &buffer, buffer.count)
+                    if count <= 0 { break pumping }
+                    _ = write(to, buffer, count)
+                }
+            }
+            close(inbound)
+            close(outbound)
+        }
+    }
+
+    deinit { close(listener) }
 }

@@ -378,6 +378,67 @@ struct ForgedControlTests {
     }
 
     @Test(
+        "a listing's identity is proved on the direct link: a member claiming another's key is refused there; its own key is taken"
+    )
+    func claimedIdentity() throws {
+        let bound = Latch<String>()
+        // A host directory takes the identity an entry names (a group directory writes in its
+        // link's): the end-to-end check is the subscriber's.
+        let directory = RuntimeThread(transport: groupSecret) { mailbox in
+            mailbox.create(ScopeDirectory(listening: uniqueGroup(), scope: .host, links: .init()) { bound.set($0) })
+            _ = try await mailbox.select(Stop.self, timeout: .seconds(30))
+            return Ack()
+        }
+        let address = try SocketAddress(parsing: try #require(bound.wait(upTo: .seconds(10))))
+        let directoryMain = try #require(directory.mainAddress())
+        let victim = Identity.generate().publicKey
+        var impostorConfiguration = groupSecret
+        let impostorIdentity = Identity.generate()
+        impostorConfiguration.identity = impostorIdentity
+        let impostor = RuntimeThread(transport: impostorConfiguration) { mailbox in
+            let endpoint = uniqueGroup()
+            try await joinAsMember(mailbox, listeningAt: endpoint, group: address)
+            let directory = mailbox.returnAddress
+            for (id, name, identity) in [(70, "svc-claimed", victim), (71, "svc-own", impostorIdentity.publicKey)] {
+                try mailbox.send(
+                    EntryUp(
+                        id: UInt64(id), name: try ServiceName(name), search: nil, scope: .host, object: 1,
+                        endpoint: endpoint, identity: identity),
+                    to: directory)
+            }
+            _ = try await mailbox.select(Go.self, timeout: .seconds(30))
+            return Ack()
+        }
+        let impostorMain = try #require(impostor.mainAddress())
+        let subscriber = RuntimeThread(transport: groupSecret, groupAddress: address) { mailbox in
+            var seen: [String] = []
+            for name in ["svc-claimed", "svc-own"] {
+                mailbox.subscribe(.exact(try ServiceName(name)), scope: .host)
+                _ = try await mailbox.select(Subscribed.self, timeout: .seconds(10))
+                let offer = try await mailbox.select(Available.self, NotAvailable.self, timeout: .seconds(10))
+                if let refused = offer as? NotAvailable {
+                    seen.append("NotAvailable \(refused.name): \(refused.reason)")
+                } else {
+                    seen.append(line(offer))
+                }
+            }
+            try mailbox.send(Go(), to: impostorMain)
+            return Seen(events: seen)
+        }
+        let seen = (subscriber.wait() as? Seen)?.events ?? []
+        #expect(seen.last == "Available svc-own", "\(seen)")
+        #expect(
+            seen.first?.hasPrefix("NotAvailable svc-claimed") == true
+                && seen.first?.contains(
+                    "peer proved identity \(impostorIdentity.publicKey.short), not the expected \(victim.short)")
+                    == true,
+            "\(seen)")
+        #expect(impostor.wait() is Ack)
+        stopDirectory(directoryMain)
+        #expect(directory.wait() is Ack)
+    }
+
+    @Test(
         "listing takeover: a copy of another process's listing (from an OpenSession) and its withdrawal are refused; the listing stays"
     )
     func listingTakeover() throws {

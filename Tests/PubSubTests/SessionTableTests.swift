@@ -45,9 +45,9 @@ final class TableWorld: SessionWorld {
             switch action {
             case .tell(let message, let to, let sender):
                 return "\(describe(message)) → \(label(to))" + (sender.map { " as \(label($0))" } ?? "")
-            case .connect(let address, let limit):
+            case .connect(let address, let limit, _):
                 return "connect \(address)" + (limit.map { " within \($0)" } ?? "")
-            case .joinRelay(let relay, _, let peer):
+            case .joinRelay(let relay, _, let peer, _):
                 return "join relay \(relay)" + (peer.map { " for \($0)" } ?? " as server")
             case .cancelConnect(let peer): return "cancel \(peer)"
             case .stop(let object): return "stop \(label(object))"

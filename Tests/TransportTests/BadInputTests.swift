@@ -1,3 +1,4 @@
+import AnsarTestKit
 import Cryptography
 import Reactor
 import Testing
@@ -68,7 +69,7 @@ struct BadInputTests {
         case "garbage":
             peer.write(Array("GET / HTTP/1.1\r\nHost: x\r\n\r\n".utf8) + [UInt8](repeating: 0xEE, count: 60))
         case "version":
-            var shake = Handshake(role: .client, secret: Bench.realm, encrypted: true)
+            var shake = Handshake(role: .client, secret: Bench.realm, identity: .generate(), encrypted: true)
             var hello = shake.start()!
             hello[4] = 9
             peer.write(hello)
@@ -220,6 +221,39 @@ struct BadInputTests {
         #expect(opened.contains { $0.1 == [2] }, "the answer")
         peer.write(peer.record([9], kind: .control))
         #expect(try setup.closedFor(id) { $0 == .protocolError(.unknownControl(9)) })
+        #expect(try setup.bystanderStillServes())
+    }
+
+    @Test(
+        "a connection reflected back to its own listener is refused; one to it on purpose is not", arguments: backends)
+    func reflected(backend: Reactor.BackendChoice) throws {
+        let setup = try Setup(backend) // its bystander connects to its own listener, on purpose
+        // Connectors' numbers are used again: look only at what follows the connect.
+        func refusal(_ connect: () -> ConnectorID) throws -> String? {
+            let seen = setup.bench.recorder.events.count
+            let connector = connect()
+            var reason: String?
+            _ = try setup.bench.spin {
+                for case .notConnected(connector, let why, nil) in $0.events[seen...] { reason = "\(why)" }
+                return reason != nil
+            }
+            return reason
+        }
+        let proxy = TCPForwarder(to: setup.port)
+        let reflected = try refusal { setup.bench.connections.connect(to: .ipv4("127.0.0.1", port: proxy.port)) }
+        #expect(reflected == "handshake failed: peer is this process (a connection that came back to it)")
+        // Asked for someone else's identity, its own listener does not pass either.
+        let other = Identity.generate().publicKey
+        let wrong = try refusal {
+            setup.bench.connections.connect(to: .ipv4("127.0.0.1", port: setup.port), expecting: other)
+        }
+        #expect(wrong == "handshake failed: peer is this process, not the expected \(other.short)")
+        // Through the proxy, expecting itself: taken.
+        let before = setup.bench.recorder.connected.count
+        let again = TCPForwarder(to: setup.port)
+        setup.bench.connections.connect(
+            to: .ipv4("127.0.0.1", port: again.port), expecting: setup.bench.connections.identity.publicKey)
+        #expect(try setup.bench.spin { $0.connected.count == before + 1 })
         #expect(try setup.bystanderStillServes())
     }
 }

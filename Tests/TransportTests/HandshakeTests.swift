@@ -40,8 +40,8 @@ struct HandshakeTests {
 
     @Test("both ends agree on crossed keys, encrypted or plaintext", arguments: [true, false], [false, true])
     func agree(encrypted: Bool, byteByByte: Bool) throws {
-        var client = Handshake(role: .client, secret: realm, encrypted: encrypted)
-        var server = Handshake(role: .server, secret: realm, encrypted: encrypted)
+        var client = Handshake(role: .client, secret: realm, identity: .generate(), encrypted: encrypted)
+        var server = Handshake(role: .server, secret: realm, identity: .generate(), encrypted: encrypted)
         let (c, s) = try shake(&client, &server, byteByByte: byteByByte)
         #expect(c.transmit == s.receive)
         #expect(c.receive == s.transmit)
@@ -52,17 +52,17 @@ struct HandshakeTests {
 
     @Test("fresh keys for every connection")
     func ephemeral() throws {
-        var a = Handshake(role: .client, secret: realm, encrypted: true)
-        var b = Handshake(role: .server, secret: realm, encrypted: true)
-        var c = Handshake(role: .client, secret: realm, encrypted: true)
-        var d = Handshake(role: .server, secret: realm, encrypted: true)
+        var a = Handshake(role: .client, secret: realm, identity: .generate(), encrypted: true)
+        var b = Handshake(role: .server, secret: realm, identity: .generate(), encrypted: true)
+        var c = Handshake(role: .client, secret: realm, identity: .generate(), encrypted: true)
+        var d = Handshake(role: .server, secret: realm, identity: .generate(), encrypted: true)
         #expect(try shake(&a, &b).0.transmit != shake(&c, &d).0.transmit)
     }
 
     @Test("a server refuses a client of another realm and says nothing back")
     func wrongRealmClient() throws {
-        var client = Handshake(role: .client, secret: .generate(), encrypted: true)
-        var server = Handshake(role: .server, secret: realm, encrypted: true)
+        var client = Handshake(role: .client, secret: .generate(), identity: .generate(), encrypted: true)
+        var server = Handshake(role: .server, secret: realm, identity: .generate(), encrypted: true)
         let helloStarted = client.start()
         let hello = try #require(helloStarted)
         #expect(throws: TransportError.handshake("peer does not hold this realm's secret")) {
@@ -72,9 +72,9 @@ struct HandshakeTests {
 
     @Test("a client refuses a server of another realm")
     func wrongRealmServer() throws {
-        var client = Handshake(role: .client, secret: realm, encrypted: true)
-        var impostor = Handshake(role: .server, secret: .generate(), encrypted: true)
-        var honest = Handshake(role: .server, secret: realm, encrypted: true)
+        var client = Handshake(role: .client, secret: realm, identity: .generate(), encrypted: true)
+        var impostor = Handshake(role: .server, secret: .generate(), identity: .generate(), encrypted: true)
+        var honest = Handshake(role: .server, secret: realm, identity: .generate(), encrypted: true)
         let helloStarted = client.start()
         let hello = try #require(helloStarted)
         #expect(throws: TransportError.self) { try impostor.receive(hello.span) }
@@ -86,21 +86,65 @@ struct HandshakeTests {
         }
         var tampered = serverHello
         tampered[20] ^= 1
-        #expect(throws: TransportError.handshake("peer does not hold this realm's secret")) {
+        #expect(throws: TransportError.handshake("server did not prove the realm's secret and its identity")) {
             try client.receive(tampered.span)
+        }
+    }
+
+    @Test("each end learns the static key the other proved")
+    func identities() throws {
+        let (clientIdentity, serverIdentity) = (Identity.generate(), Identity.generate())
+        var client = Handshake(role: .client, secret: realm, identity: clientIdentity, encrypted: true)
+        var server = Handshake(role: .server, secret: realm, identity: serverIdentity, encrypted: true)
+        let (c, s) = try shake(&client, &server)
+        #expect(c.peer == serverIdentity.publicKey)
+        #expect(s.peer == clientIdentity.publicKey)
+        #expect(c.peer != s.peer)
+    }
+
+    @Test("a static key is bound: any change to the masked key in either message is refused", arguments: 0..<32)
+    func staticKeyBound(offset: Int) throws {
+        var client = Handshake(role: .client, secret: realm, identity: .generate(), encrypted: true)
+        var server = Handshake(role: .server, secret: realm, identity: .generate(), encrypted: true)
+        let hello = try #require(client.start() as [UInt8]?)
+        guard case .send(var serverHello) = try server.receive(hello.span).step else {
+            Issue.record("server hello")
+            return
+        }
+        var honestClient = client
+        serverHello[40 + offset] ^= 0x40
+        #expect(throws: TransportError.handshake("server did not prove the realm's secret and its identity")) {
+            try client.receive(serverHello.span)
+        }
+        serverHello[40 + offset] ^= 0x40
+        guard case .established(_, var finished?) = try honestClient.receive(serverHello.span).step else {
+            Issue.record("client")
+            return
+        }
+        finished[offset] ^= 0x40
+        #expect(throws: TransportError.self) { try server.receive(finished.span) }
+    }
+
+    @Test("a connection back to one's own listener is refused as the peer being this process")
+    func reflection() throws {
+        let me = Identity.generate()
+        var client = Handshake(role: .client, secret: realm, identity: me, encrypted: true)
+        var server = Handshake(role: .server, secret: realm, identity: me, encrypted: true)
+        #expect(throws: TransportError.handshake("peer is this process (a connection that came back to it)")) {
+            try shake(&client, &server)
         }
     }
 
     @Test("a replayed client hello does not complete: the finished MAC covers the server's fresh key")
     func replay() throws {
-        var client = Handshake(role: .client, secret: realm, encrypted: true)
-        var server = Handshake(role: .server, secret: realm, encrypted: true)
+        var client = Handshake(role: .client, secret: realm, identity: .generate(), encrypted: true)
+        var server = Handshake(role: .server, secret: realm, identity: .generate(), encrypted: true)
         let (_, _) = try shake(&client, &server)
-        var original = Handshake(role: .client, secret: realm, encrypted: true)
+        var original = Handshake(role: .client, secret: realm, identity: .generate(), encrypted: true)
         let helloStarted = original.start()
         let hello = try #require(helloStarted)
-        var first = Handshake(role: .server, secret: realm, encrypted: true)
-        var second = Handshake(role: .server, secret: realm, encrypted: true)
+        var first = Handshake(role: .server, secret: realm, identity: .generate(), encrypted: true)
+        var second = Handshake(role: .server, secret: realm, identity: .generate(), encrypted: true)
         guard case .send(let firstReply) = try first.receive(hello.span).step else {
             Issue.record("first")
             return
@@ -118,8 +162,10 @@ struct HandshakeTests {
     @Test(
         "AES-256-GCM only when both ends have it in hardware", arguments: [(true, true), (true, false), (false, true)])
     func algorithmChoice(clientAES: Bool, serverAES: Bool) throws {
-        var client = Handshake(role: .client, secret: realm, encrypted: true, hardwareAES: clientAES)
-        var server = Handshake(role: .server, secret: realm, encrypted: true, hardwareAES: serverAES)
+        var client = Handshake(
+            role: .client, secret: realm, identity: .generate(), encrypted: true, hardwareAES: clientAES)
+        var server = Handshake(
+            role: .server, secret: realm, identity: .generate(), encrypted: true, hardwareAES: serverAES)
         let (c, s) = try shake(&client, &server)
         let expected: AEAD.Algorithm = clientAES && serverAES ? .aes256gcm : .xchacha20poly1305
         #expect(c.algorithm == expected && s.algorithm == expected)
@@ -127,8 +173,8 @@ struct HandshakeTests {
 
     @Test("the hardware-AES flag is under the MAC: flipping it is refused")
     func algorithmFlagAuthenticated() throws {
-        var client = Handshake(role: .client, secret: realm, encrypted: true)
-        var server = Handshake(role: .server, secret: realm, encrypted: true)
+        var client = Handshake(role: .client, secret: realm, identity: .generate(), encrypted: true)
+        var server = Handshake(role: .server, secret: realm, identity: .generate(), encrypted: true)
         let started = client.start()
         var hello = try #require(started)
         hello[6] ^= 1
@@ -139,14 +185,14 @@ struct HandshakeTests {
 
     @Test("encryption is never downgraded: mode mismatches fail both ways")
     func modes() throws {
-        var plainClient = Handshake(role: .client, secret: realm, encrypted: false)
-        var strictServer = Handshake(role: .server, secret: realm, encrypted: true)
+        var plainClient = Handshake(role: .client, secret: realm, identity: .generate(), encrypted: false)
+        var strictServer = Handshake(role: .server, secret: realm, identity: .generate(), encrypted: true)
         let plainHello = try #require(plainClient.start() as [UInt8]?)
         #expect(throws: TransportError.handshake("peer asked for plaintext; this side requires encryption")) {
             try strictServer.receive(plainHello.span)
         }
-        var cryptoClient = Handshake(role: .client, secret: realm, encrypted: true)
-        var plainServer = Handshake(role: .server, secret: realm, encrypted: false)
+        var cryptoClient = Handshake(role: .client, secret: realm, identity: .generate(), encrypted: true)
+        var plainServer = Handshake(role: .server, secret: realm, identity: .generate(), encrypted: false)
         let cryptoHello = try #require(cryptoClient.start() as [UInt8]?)
         #expect(throws: TransportError.handshake("peer asked for encryption; this side is configured for plaintext")) {
             try plainServer.receive(cryptoHello.span)
@@ -155,7 +201,7 @@ struct HandshakeTests {
 
     @Test("a client that skips the handshake and sends frames is refused")
     func plaintextFrames() {
-        var server = Handshake(role: .server, secret: realm, encrypted: true)
+        var server = Handshake(role: .server, secret: realm, identity: .generate(), encrypted: true)
         var frame: [UInt8] = []
         FrameHeader(typeID: 1, bodyLength: 40).write(into: &frame)
         frame += [UInt8](repeating: 0, count: 40)
@@ -169,8 +215,8 @@ struct HandshakeTests {
 
     @Test("bytes after the handshake are left for the session")
     func leftover() throws {
-        var client = Handshake(role: .client, secret: realm, encrypted: true)
-        var server = Handshake(role: .server, secret: realm, encrypted: true)
+        var client = Handshake(role: .client, secret: realm, identity: .generate(), encrypted: true)
+        var server = Handshake(role: .server, secret: realm, identity: .generate(), encrypted: true)
         let helloStarted = client.start()
         let hello = try #require(helloStarted)
         guard case .send(let reply) = try server.receive(hello.span).step else {

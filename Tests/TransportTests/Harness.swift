@@ -193,9 +193,9 @@ final class RawPeer {
 
     /// Runs the client handshake with `secret`; true when established (keys installed).
     func handshake(secret: RealmSecret, encrypted: Bool = true, bench: Bench) throws -> Bool {
-        var shake = Handshake(role: .client, secret: secret, encrypted: encrypted)
+        var shake = Handshake(role: .client, secret: secret, identity: .generate(), encrypted: encrypted)
         write(shake.start()!)
-        guard let reply = try read(Handshake.helloSize, bench: bench) else { return false }
+        guard let reply = try read(Handshake.serverHelloSize, bench: bench) else { return false }
         guard case .established(let keys, let finished?) = try shake.receive(reply.span).step else { return false }
         write(finished)
         if encrypted {

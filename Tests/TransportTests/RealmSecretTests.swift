@@ -34,14 +34,14 @@ struct RealmSecretTests {
         #expect(try RealmSecret(contentsOfFile: good) == secret)
         let open = write(secret.hex, mode: 0o644)
         defer { unlink(open) }
-        #expect(throws: RealmSecretError.tooOpen(path: open, mode: 0o644)) { try RealmSecret(contentsOfFile: open) }
+        #expect(throws: KeyFileError.tooOpen(path: open, mode: 0o644)) { try RealmSecret(contentsOfFile: open) }
         let bad = write("not a secret", mode: 0o600)
         defer { unlink(bad) }
-        #expect(throws: RealmSecretError.malformed(source: bad)) { try RealmSecret(contentsOfFile: bad) }
+        #expect(throws: KeyFileError.malformed(source: bad)) { try RealmSecret(contentsOfFile: bad) }
         #expect {
             try RealmSecret(contentsOfFile: "/nonexistent/secret")
         } throws: { error in
-            guard case .unreadable(let path, let cause) = error as? RealmSecretError else { return false }
+            guard case .unreadable(let path, let cause) = error as? KeyFileError else { return false }
             return path == "/nonexistent/secret" && cause.code == ENOENT
         }
     }
@@ -54,7 +54,7 @@ struct RealmSecretTests {
         setenv(name, secret.hex, 1)
         #expect(try RealmSecret.fromEnvironment(name) == secret)
         setenv(name, "12", 1)
-        #expect(throws: RealmSecretError.malformed(source: "$" + name)) { try RealmSecret.fromEnvironment(name) }
+        #expect(throws: KeyFileError.malformed(source: "$" + name)) { try RealmSecret.fromEnvironment(name) }
         unsetenv(name)
     }
 }

@@ -101,17 +101,25 @@ func handshakesPerSecond(to server: SocketAddress, seconds: Double) -> Double {
     }
 }
 
-/// The key exchange alone, as a handshake does it on both ends: two key pairs, two sets of session
-/// keys, per second.
-func keyExchangesPerSecond(seconds: Double) -> Double {
+/// The X25519 work of a handshake alone, on both ends: two ephemeral key pairs and each side's
+/// three shared secrets (`ee`, `es`, `se`), per second. With `identities` false, only the key pairs
+/// and `ee`: what an anonymous exchange (the handshake before identities) costs.
+func keyExchangesPerSecond(seconds: Double, identities: Bool = true) -> Double {
+    let (clientStatic, serverStatic) = (Sodium.X25519Pair(), Sodium.X25519Pair())
     let end = Deadline.after(.milliseconds(Int64(seconds * 1000)))
     let start = Deadline.now()
     var count = 0
     while Deadline.now() < end {
-        let (client, server) = (Sodium.KeyExchangePair(), Sodium.KeyExchangePair())
-        guard client.sessionKeys(asClient: true, peer: server.publicKey) != nil,
-            server.sessionKeys(asClient: false, peer: client.publicKey) != nil
+        let (client, server) = (Sodium.X25519Pair(), Sodium.X25519Pair())
+        guard client.sharedSecret(with: server.publicKey) != nil, server.sharedSecret(with: client.publicKey) != nil
         else { fail("key exchange refused") }
+        if identities {
+            guard client.sharedSecret(with: serverStatic.publicKey) != nil,
+                serverStatic.sharedSecret(with: client.publicKey) != nil,
+                clientStatic.sharedSecret(with: server.publicKey) != nil,
+                server.sharedSecret(with: clientStatic.publicKey) != nil
+            else { fail("key exchange refused") }
+        }
         count += 1
     }
     return Double(count) / (Double(Deadline.now().nanoseconds - start.nanoseconds) / 1e9)

@@ -5,12 +5,13 @@ import Reactor
 import Transport
 
 let secret = RealmSecret(bytes: [UInt8](repeating: 7, count: 32))!
+let identity = Identity.generate()
 
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     let bytes = Array(UnsafeBufferPointer(start: data, count: size))
-    let server = Handshake(role: .server, secret: secret, encrypted: true)
-    var client = Handshake(role: .client, secret: secret, encrypted: true)
+    let server = Handshake(role: .server, secret: secret, identity: identity, encrypted: true)
+    var client = Handshake(role: .client, secret: secret, identity: identity, encrypted: true)
     _ = client.start()
     // A server awaiting a hello, and a client awaiting the server's.
     for var side in [server, client] {
