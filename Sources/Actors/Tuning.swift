@@ -143,8 +143,11 @@ public struct Tuning: Sendable, Equatable {
     /// A runtime on a new reactor of the calling thread, tuned by these settings. With `logger`,
     /// every layer logs there; without, each under its own label (`ansar.reactor`,
     /// `ansar.transport`, `ansar.actors`) through the process's logging system.
-    public func makeRuntime(secret: RealmSecret, logger: Logger? = nil) throws(ReactorError) -> Runtime {
+    public func makeRuntime(secret: RealmSecret, identity: Identity? = nil, logger: Logger? = nil) throws(ReactorError)
+        -> Runtime
+    {
         var transport = TransportConfiguration(secret: secret)
+        transport.identity = identity
         var limits = Limits()
         var runtimeLimits = RuntimeLimits()
         apply(to: &transport, reactor: &limits, runtime: &runtimeLimits)

@@ -3,7 +3,9 @@
 /// itself is described in `docs/ansar.md`.
 public struct HomeLayout: Sendable, Equatable {
     public static let defaultPath = ".ansar-home"
-    public static let folders = ["bin", "roles", "settings", "input", "logs", "resource", "model", "locks", "tmp"]
+    public static let folders = [
+        "bin", "roles", "settings", "input", "logs", "resource", "model", "locks", "tmp", "keys",
+    ]
 
     public let path: String
 
@@ -17,6 +19,10 @@ public struct HomeLayout: Sendable, Equatable {
     public var bin: String { "\(path)/bin" }
     public var secret: String { "\(path)/secret" }
     public var locks: String { "\(path)/locks" }
+    /// A role's identity: its static key's secret half, 64 hexadecimal digits, mode 0600.
+    public func key(of role: String) -> String { "\(path)/keys/\(role)" }
+    /// Who may publish and subscribe which names (``NamePermissions`` as JSON); none: all open.
+    public var permissions: String { "\(path)/permissions.json" }
     public func lock(of role: String) -> String { "\(locks)/\(role)" }
     public func entry(_ role: String) -> String { "\(path)/roles/\(role).json" }
     public func file(_ kind: RoleFile, of role: String) -> String { "\(path)/\(kind.rawValue)/\(role).json" }

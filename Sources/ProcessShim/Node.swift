@@ -107,6 +107,7 @@ public enum Node {
             Logs.bootstrap(process: name, level: options.debugLevel)
             let group = try groupAddress(options)
             let secret = try realmSecret(options)
+            let identity = try roleIdentity(options)
             let environment = NodeEnvironment(
                 settings: settings, input: loaded?.0, homePath: options.homePath, roleName: options.roleName,
                 groupAddress: group, arguments: options.arguments)
@@ -117,7 +118,7 @@ public enum Node {
             SystemAccess.raiseDescriptorLimit()
             let value: any Message
             do {
-                let runtime = try tuning.makeRuntime(secret: secret)
+                let runtime = try tuning.makeRuntime(secret: secret, identity: identity)
                 runtime.pubSub.groupAddress = group
                 launch?.announce()
                 value = try run(runtime, environment)
@@ -181,6 +182,18 @@ public enum Node {
             return try SocketAddress(parsing: text)
         } catch {
             throw NodeFailure(code: .usage, message: "flag --group-address=\(text): \(error)")
+        }
+    }
+
+    /// The role's identity from the home, if `ansar` issued one (else the transport makes a fresh one).
+    private static func roleIdentity(_ options: NodeOptions) throws(NodeFailure) -> Identity? {
+        guard let home = options.homePath.map(HomeLayout.init), let role = options.roleName,
+            SystemAccess.exists(home.key(of: role))
+        else { return nil }
+        do {
+            return try Identity(contentsOfFile: home.key(of: role))
+        } catch {
+            throw NodeFailure(code: .badFile, message: "identity \(error)")
         }
     }
 

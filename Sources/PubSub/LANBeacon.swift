@@ -107,27 +107,22 @@ public struct LANBeacon: Equatable, Sendable {
     }
 }
 
-/// The beacons a host took lately, by nonce, until they are too old to be taken anyway: a beacon
-/// copied off the network and sent again is taken once. Bounded: past `capacity` the oldest are
-/// forgotten (a replay of one of those is at worst one more sighting of a real directory).
+/// The beacons a host took lately, by nonce: a beacon copied off the network and sent again is
+/// taken once. Bounded: past `capacity` the longest seen are forgotten (a replay of one of those
+/// within its freshness is at worst one more sighting of a real directory).
 public struct BeaconReplays: Sendable {
-    public let capacity: Int
-    private var seen: [[UInt8]: UInt64] = [:]
+    private var seen: RecentlySeen<[UInt8]>
 
-    public init(capacity: Int = 4_096) { self.capacity = capacity }
+    public init(capacity: Int = 4_096) { seen = RecentlySeen(capacity: capacity) }
+
+    public var capacity: Int { seen.capacity }
 
     /// Nonces remembered.
     public var count: Int { seen.count }
 
-    /// True the first time `beacon` is seen at `now`.
-    public mutating func firstSighting(of beacon: LANBeacon, now: UInt64) -> Bool {
-        guard seen[beacon.nonce] == nil else { return false }
-        if seen.count >= capacity {
-            seen = seen.filter { $0.value + LANBeacon.freshness >= now }
-            while seen.count >= capacity, let oldest = seen.min(by: { $0.value < $1.value })?.key { seen[oldest] = nil }
-        }
-        seen[beacon.nonce] = beacon.sentAt
-        return true
+    /// True the first time `beacon` is seen.
+    public mutating func firstSighting(of beacon: LANBeacon) -> Bool {
+        seen.firstSighting(of: beacon.nonce)
     }
 }
 

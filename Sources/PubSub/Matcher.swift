@@ -36,12 +36,15 @@ public struct Matcher {
         public let kind: Kind
         public let scope: Scope
         public let member: Member
+        /// Whose entry it is (its process's static key), judged by the ``NamePermissions``.
+        public let identity: PeerIdentity?
 
-        public init(id: UInt64, kind: Kind, scope: Scope, member: Member) {
+        public init(id: UInt64, kind: Kind, scope: Scope, member: Member, identity: PeerIdentity? = nil) {
             self.id = id
             self.kind = kind
             self.scope = scope
             self.member = member
+            self.identity = identity
         }
     }
 
@@ -70,6 +73,9 @@ public struct Matcher {
     public let patternCapacity: Int
     public let capacityPerMember: Int
     public let patternsPerMember: Int
+    /// Who may publish and subscribe what: a listing its identity may not publish is refused, and
+    /// a search meets only the listings its identity may subscribe to.
+    public let permissions: NamePermissions
     private(set) var entries: [UInt64: Entry] = [:]
 
     // Indexes, so that an entry meets only the entries it matches: a refill of n listings and n
@@ -94,8 +100,9 @@ public struct Matcher {
     public init(
         scope: Scope, hasParent: Bool = false, capacity: Int = Matcher.defaultCapacity,
         patternCapacity: Int = Matcher.defaultPatternCapacity, capacityPerMember: Int? = nil,
-        patternsPerMember: Int? = nil
+        patternsPerMember: Int? = nil, permissions: NamePermissions = .open
     ) {
+        self.permissions = permissions
         self.scope = scope
         self.hasParent = hasParent
         self.capacity = capacity
@@ -114,6 +121,13 @@ public struct Matcher {
         guard entries.count < capacity else { return [.refuse(entry, reason: "directory full (\(capacity) entries)")] }
         guard entriesOf[entry.member, default: []].count < capacityPerMember else {
             return [.refuse(entry, reason: "too many entries from one member (\(capacityPerMember))")]
+        }
+        switch entry.kind {
+        case .listing(let name) where !permissions.allows(.publish, name, by: entry.identity):
+            return [.refuse(entry, reason: "\(Self.who(entry)) may not publish \(name) (the realm's permissions)")]
+        case .search(.exact(let name)) where !permissions.allows(.subscribe, name, by: entry.identity):
+            return [.refuse(entry, reason: "\(Self.who(entry)) may not subscribe to \(name) (the realm's permissions)")]
+        default: break
         }
         if case .search(.pattern(let text)) = entry.kind {
             guard patterns.count < patternCapacity else {
@@ -149,7 +163,7 @@ public struct Matcher {
     public mutating func move(_ id: UInt64, to member: Member) {
         guard let entry = entries[id] else { return }
         forget(entry, of: entry.member)
-        entries[id] = Entry(id: id, kind: entry.kind, scope: entry.scope, member: member)
+        entries[id] = Entry(id: id, kind: entry.kind, scope: entry.scope, member: member, identity: entry.identity)
         own(entry, by: member)
     }
 
@@ -191,7 +205,22 @@ public struct Matcher {
                 found += listingsNamed[name] ?? []
             }
         }
-        return found.compactMap { entries[$0] }.filter { $0.member != entry.member || scope == .process }
+        return found.compactMap { entries[$0] }.filter { other in
+            (other.member != entry.member || scope == .process) && mayMeet(entry, other)
+        }
+    }
+
+    /// Whether the search of the two may see the listing: a prefix or pattern search meets only
+    /// the names its identity may subscribe to.
+    private func mayMeet(_ a: Entry, _ b: Entry) -> Bool {
+        let (listing, search) = if case .listing = a.kind { (a, b) } else { (b, a) }
+        guard case .listing(let name) = listing.kind else { return false }
+        return permissions.allows(.subscribe, name, by: search.identity)
+    }
+
+    /// An entry's identity as a log line shows it.
+    static func who(_ entry: Entry) -> String {
+        entry.identity.map { "identity \($0.short)" } ?? "a member without an identity"
     }
 
     private mutating func index(_ entry: Entry) {

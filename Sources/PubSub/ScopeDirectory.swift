@@ -124,24 +124,27 @@ public final class ScopeDirectory: Object, ControlSender {
     /// `parent` if given.
     public convenience init(
         listening address: SocketAddress, scope: Scope = .group, parent: SocketAddress? = nil,
-        whenListening: ((String) -> Void)? = nil
+        permissions: NamePermissions = .open, whenListening: ((String) -> Void)? = nil
     ) {
-        self.init(listening: address, scope: scope, links: Links(parent: parent), whenListening: whenListening)
+        self.init(
+            listening: address, scope: scope, links: Links(parent: parent), permissions: permissions,
+            whenListening: whenListening)
     }
 
     /// A directory at `scope` that will listen on `address`, with its parent, beacons and relay as
     /// `links` say.
     /// `whenRefused` hears why, if the first attempt to listen fails (a daemon ends then: the
-    /// address is taken); later attempts are retried.
+    /// address is taken); later attempts are retried. `permissions` say who may publish and
+    /// subscribe what (``NamePermissions``; open by default).
     public init(
-        listening address: SocketAddress, scope: Scope, links: Links, whenListening: ((String) -> Void)? = nil,
-        whenRefused: ((String) -> Void)? = nil
+        listening address: SocketAddress, scope: Scope, links: Links, permissions: NamePermissions = .open,
+        whenListening: ((String) -> Void)? = nil, whenRefused: ((String) -> Void)? = nil
     ) {
         self.address = address
         self.links = links
         self.whenListening = whenListening
         self.whenRefused = whenRefused
-        matcher = Matcher(scope: scope)
+        matcher = Matcher(scope: scope, permissions: permissions)
     }
 
     public func receive(_ message: any Message, context: Context) throws {
@@ -222,10 +225,14 @@ public final class ScopeDirectory: Object, ControlSender {
             }
             details[up.id] = up
             ownerOf[up.id] = member
-            apply(matcher.add(Matcher.Entry(id: up.id, kind: kind, scope: up.scope, member: member)), context)
+            apply(
+                matcher.add(
+                    Matcher.Entry(id: up.id, kind: kind, scope: up.scope, member: member, identity: up.identity)),
+                context)
         case let down as EntryDown:
-            // A member takes back only what it gave.
-            guard let owner = ownerOf[down.id], let link = context.returnAddress.link, owner == members[link] else {
+            // A member takes back only what it gave. One never taken here (refused) is nothing to take.
+            guard let owner = ownerOf[down.id] else { return }
+            guard let link = context.returnAddress.link, owner == members[link] else {
                 refuse("withdrawal of an entry that is not its own", entry: down.id, context)
                 return
             }
@@ -405,7 +412,7 @@ public final class ScopeDirectory: Object, ControlSender {
         let now = SystemAccess.wallClockSeconds()
         switch LANBeacon.decode(datagram.bytes, from: host, secret: context.runtime.realmSecret, now: now) {
         case .success(let beacon):
-            guard beaconsTaken.firstSighting(of: beacon, now: now) else { return } // a copy: already heard
+            guard beaconsTaken.firstSighting(of: beacon) else { return } // a copy: already heard
             heardOf("\(host):\(beacon.directoryPort)", context)
         case .failure(let why):
             let line = "\(host): \(why)"

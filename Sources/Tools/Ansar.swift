@@ -30,7 +30,8 @@ struct Ansar: ParsableCommand {
             Restart.self,
             Status.self, Log.self,
             Folder.self, Settings.self, Input.self, Returned.self, Network.self, Ping.self, DirectoryCommand.self,
-            RelayCommand.self, Pause.self, Resume.self,
+            RelayCommand.self, Pause.self, Resume.self, IdentityCommand.self, Grant.self, Revoke.self,
+            Permissions.self,
             Update.self, Destroy.self, SetFile.self, GetFile.self, Edit.self, History.self, Snapshot.self,
         ])
 }
@@ -297,6 +298,7 @@ struct Run: ParsableCommand {
                 "a group is already running in \(home.path)\(pid.map { " (pid \($0))" } ?? ""): `ansar stop` it first")
         }
         let secret = try home.secret()
+        let permissions = try home.permissions()
         let tuning = try self.tuning.tuning()
         let level = try logs.level()
         let logLimit = try logs.limit()
@@ -310,7 +312,7 @@ struct Run: ParsableCommand {
                 home: home, roles: roles, mainRole: mainRole, groupAddress: group,
                 hostAddress: try host.address(realm: secret),
                 debugLevel: logs.debugLevel, logLimit: logLimit, healthyAfter: healthyAfter,
-                tuning: tuning, ready: ready)
+                tuning: tuning, permissions: permissions, ready: ready)
         } catch {
             throw ToolError("cannot capture the roles' logs: \(error)")
         }

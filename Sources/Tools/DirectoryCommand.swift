@@ -103,6 +103,7 @@ struct DirectoryCommand: ParsableCommand {
             }
             let tuning = try self.tuning.tuning()
             let secret = try home.secret()
+            let permissions = try home.permissions()
             let address = self.address ?? scope.defaultAddress(realm: secret)
             guard let listen = try? SocketAddress(parsing: address) else {
                 throw ToolError("invalid address \(address): use host:port, /path or @name")
@@ -154,7 +155,8 @@ struct DirectoryCommand: ParsableCommand {
             SystemAccess.raiseDescriptorLimit()
             _ = try joinGroup(secret, tuning: tuning) { mailbox in
                 mailbox.create(
-                    ScopeDirectory(listening: listen, scope: level.scope, links: chosen) { bound in
+                    ScopeDirectory(listening: listen, scope: level.scope, links: chosen, permissions: permissions) {
+                        bound in
                         let json = JSON.object([
                             ("pid", .integer(Int64(ChildProcess.currentProcessID()))), ("address", .string(bound)),
                         ])

@@ -67,6 +67,8 @@ final class GroupRunner: Object {
     /// Each role's history as last written.
     var histories: [String: [JSON]] = [:]
     let environment: [String: String]
+    /// Who may publish and subscribe what, for the group directory (the home's `permissions.json`).
+    let permissions: NamePermissions
     /// Whom to tell once every role is launched (`ansar start`, waiting for a runner it detached).
     let ready: Readiness.Announcement?
     static let grace = Duration.seconds(3)
@@ -110,9 +112,10 @@ final class GroupRunner: Object {
     init(
         home: Home, roles: [Role], mainRole: String?, groupAddress: SocketAddress, hostAddress: SocketAddress?,
         debugLevel: String?, logLimit: Int, healthyAfter: Double = 60, tuning: Tuning,
-        ready: Readiness.Announcement? = nil
+        permissions: NamePermissions = .open, ready: Readiness.Announcement? = nil
     ) throws(SystemError) {
         self.healthyAfter = healthyAfter
+        self.permissions = permissions
         capture = try LineCapture(limit: logLimit)
         self.home = home
         self.ready = ready
@@ -133,7 +136,8 @@ final class GroupRunner: Object {
     func receive(_ message: any Message, context: Context) throws {
         switch message {
         case is Start:
-            context.create(ScopeDirectory(listening: groupAddress, scope: .group, parent: hostAddress))
+            context.create(
+                ScopeDirectory(listening: groupAddress, scope: .group, parent: hostAddress, permissions: permissions))
             // A role that cannot be started ends the group: none after it is started.
             for role in roles where failure == nil { launchOrEnd(role, context, first: true) }
             writeState()
@@ -171,6 +175,7 @@ final class GroupRunner: Object {
         // something to say about a role that ran well, not only about one that failed.
         let arguments = LaunchFlags.forRole(
             role.name, home: home.layout, groupAddress: groupAddress, debugLevel: debugLevel ?? "INFO")
+        _ = try home.identity(of: role.name) // issued once, the first time the role runs
         do {
             let launch = first ? try Readiness() : nil
             let output = try capture.open(name: role.name, file: debugLevel == nil ? home.log(role.name) : nil)

@@ -1,3 +1,4 @@
+import Cryptography
 import Platform
 import Reactor
 
@@ -51,7 +52,7 @@ final class Connection {
     init(
         id: ConnectionID, role: Handshake.Role, listener: ListenerID?, connector: ConnectorID?,
         configuration: TransportConfiguration, identity: Identity, expected: Handshake.Expected,
-        keepAlive: KeepAlive.Configuration, peer: String, now: Deadline
+        hellos: HelloRecord? = nil, keepAlive: KeepAlive.Configuration, peer: String, now: Deadline
     ) {
         self.id = id
         self.role = role
@@ -60,7 +61,7 @@ final class Connection {
         phase = role == .client ? .connecting : .handshaking
         handshake = Handshake(
             role: role, secret: configuration.secret, identity: identity, expected: expected,
-            encrypted: configuration.encrypted)
+            encrypted: configuration.encrypted, hardwareAES: AEAD.Algorithm.preferred == .aes256gcm, replays: hellos)
         decoder = FrameDecoder(maximumBody: configuration.maximumBody)
         self.keepAlive = KeepAlive(configuration: keepAlive, now: now)
         minimumRate = MinimumRate(configuration: configuration.minimumRate)

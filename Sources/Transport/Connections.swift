@@ -19,6 +19,8 @@ public final class Connections {
     public let configuration: TransportConfiguration
     /// What this transport proves in its handshakes: the configured identity, or its own.
     public let identity: Identity
+    /// The client hellos this transport's listeners took lately.
+    let hellos: HelloRecord
     let logger: Logger
 
     var connections: [Connection?]
@@ -108,6 +110,7 @@ public final class Connections {
         self.reactor = reactor
         self.configuration = configuration
         identity = configuration.identity ?? .generate()
+        hellos = HelloRecord(capacity: max(1, configuration.helloRecord))
         self.logger = logger
         SystemAccess.turnOffCoreDumps() // it holds the realm secret, and will hold session keys
         timerSpace = reactor.newTimerSpace()

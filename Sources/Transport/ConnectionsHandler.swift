@@ -110,7 +110,7 @@ extension Connections {
         let connection = Connection(
             id: id, role: .server, listener: listener.id, connector: nil,
             // The connecting end knows where it meant to go: it refuses a reflection.
-            configuration: configuration, identity: identity, expected: .anyone,
+            configuration: configuration, identity: identity, expected: .anyone, hellos: hellos,
             keepAlive: configuration.keepAlive(for: listener.address),
             peer: peer,
             now: .now())

@@ -79,7 +79,12 @@ public struct Handshake {
     private let identity: Identity
     private let expected: Expected
     private let encrypted: Bool
-    private let ephemeral = Sodium.X25519Pair()
+    /// Made when this side first needs it: a client's at its hello, a server's only once a hello
+    /// has proved the realm secret (a stranger's connection costs no key pair).
+    private var made: Sodium.X25519Pair? = nil
+    /// The client hellos this transport's servers took lately: a recorded hello sent again is
+    /// refused before any key is made.
+    private let replays: HelloRecord?
     private var state: State
     private var buffer: [UInt8] = []
     private var clientHello: [UInt8] = []
@@ -102,8 +107,9 @@ public struct Handshake {
 
     init(
         role: Role, secret: RealmSecret, identity: Identity, expected: Expected = .anyoneElse, encrypted: Bool,
-        hardwareAES: Bool
+        hardwareAES: Bool, replays: HelloRecord? = nil
     ) {
+        self.replays = replays
         self.hardwareAES = hardwareAES
         self.role = role
         self.secret = secret
@@ -116,6 +122,7 @@ public struct Handshake {
     /// The client's first message; nil for a server, which speaks only when spoken to.
     public mutating func start() -> [UInt8]? {
         guard role == .client, state == .start else { return nil }
+        made = Sodium.X25519Pair()
         clientHello = header() + ephemeral.publicKey
         clientHello += mac(secret.bytes, "ansar client hello", [clientHello])
         state = .awaitingServerHello
@@ -167,6 +174,12 @@ public struct Handshake {
     private func masked(_ key: [UInt8], under chain: [UInt8], _ label: String) -> [UInt8] {
         zip(key, mac(chain, label, [])).map { $0 ^ $1 }
     }
+
+    /// This side's ephemeral key, once made (the state machine makes it before any use).
+    private var ephemeral: Sodium.X25519Pair { made! }
+
+    /// Whether this side has made its ephemeral key yet (what a stranger's hello must not cost).
+    var madeKeyPair: Bool { made != nil }
 
     /// Checks magic, version and mode of a hello.
     private mutating func validateHeader(_ message: [UInt8]) throws(TransportError) {
@@ -224,6 +237,10 @@ public struct Handshake {
         try takeFlags(message)
         clientHello = message
         peerEphemeral = Array(message[8..<40])
+        if let replays, !replays.firstSighting(of: peerEphemeral) {
+            throw fail("a client hello seen before (a replay)")
+        }
+        made = Sodium.X25519Pair()
         var ee = try agree(ephemeral, peerEphemeral, "client")
         var es = try agree(identity.pair, peerEphemeral, "client")
         serverHello = header() + ephemeral.publicKey

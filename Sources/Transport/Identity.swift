@@ -59,7 +59,8 @@ public struct PeerIdentity: Hashable, Sendable, Codable, CustomStringConvertible
     public init(from decoder: any Decoder) throws {
         let bytes = try decoder.singleValueContainer().decode([UInt8].self)
         guard let identity = PeerIdentity(bytes: bytes) else {
-            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "an identity is 32 bytes"))
+            throw DecodingError.dataCorrupted(
+                .init(codingPath: decoder.codingPath, debugDescription: "an identity is 32 bytes"))
         }
         self = identity
     }

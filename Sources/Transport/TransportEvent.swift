@@ -141,6 +141,8 @@ public struct TransportConfiguration: Sendable {
     /// How long an accepted connection may take to prove it holds the secret (at most
     /// `handshakeTimeout`): short, as strangers may hold connections open for it.
     public var acceptedHandshakeTimeout = Duration.seconds(2)
+    /// How many client hellos the transport remembers, to refuse one sent again (a replay).
+    public var helloRecord = 16_384
     /// Bounds on accepted connections still handshaking, per listener and per source address.
     public var pendingHandshakes = PendingHandshakes.Configuration()
     /// Who may be at the other end of a Unix socket, by the kernel's word (`SO_PEERCRED`): this

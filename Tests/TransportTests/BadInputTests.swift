@@ -110,6 +110,25 @@ struct BadInputTests {
         #expect(setup.bench.recorder.accepted.count == 1)
     }
 
+    @Test("a recorded client hello sent again is refused before the server makes a key or answers", arguments: backends)
+    func replayedHello(backend: Reactor.BackendChoice) throws {
+        let setup = try Setup(backend)
+        var client = Handshake(role: .client, secret: Bench.realm, identity: .generate(), encrypted: true)
+        let started = client.start()
+        let hello = try #require(started)
+        let first = try RawPeer(port: setup.port)
+        first.write(hello)
+        #expect(try first.read(Handshake.serverHelloSize, bench: setup.bench) != nil, "the first is answered")
+        let replay = try RawPeer(port: setup.port)
+        replay.write(hello)
+        #expect(try replay.closedByPeer(bench: setup.bench), "closed without a byte")
+        #expect(
+            setup.bench.log.entries.contains {
+                $0.metadata["reason"]?.description == "handshake failed: a client hello seen before (a replay)"
+            })
+        #expect(try setup.bystanderStillServes())
+    }
+
     @Test("a record that fails authentication, a replayed record", arguments: backends, [true, false])
     func badRecords(backend: Reactor.BackendChoice, replay: Bool) throws {
         let setup = try Setup(backend)

@@ -159,6 +159,31 @@ struct HandshakeTests {
         }
     }
 
+    @Test("a server makes its key pair only for a hello that proves the realm; the same hello twice is refused")
+    func keysOnlyForMembers() throws {
+        let record = HelloRecord(capacity: 4)
+        func server() -> Handshake {
+            Handshake(
+                role: .server, secret: realm, identity: .generate(), encrypted: true, hardwareAES: true,
+                replays: record)
+        }
+        var stranger = Handshake(role: .client, secret: .generate(), identity: .generate(), encrypted: true)
+        var refusing = server()
+        let strangerHello = try #require(stranger.start() as [UInt8]?)
+        #expect(throws: TransportError.self) { try refusing.receive(strangerHello.span) }
+        #expect(!refusing.madeKeyPair, "no key pair for a stranger")
+        var member = Handshake(role: .client, secret: realm, identity: .generate(), encrypted: true)
+        let hello = try #require(member.start() as [UInt8]?)
+        var answering = server()
+        _ = try answering.receive(hello.span)
+        #expect(answering.madeKeyPair)
+        var again = server()
+        #expect(throws: TransportError.handshake("a client hello seen before (a replay)")) {
+            try again.receive(hello.span)
+        }
+        #expect(!again.madeKeyPair)
+    }
+
     @Test(
         "AES-256-GCM only when both ends have it in hardware", arguments: [(true, true), (true, false), (false, true)])
     func algorithmChoice(clientAES: Bool, serverAES: Bool) throws {
