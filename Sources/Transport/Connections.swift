@@ -21,6 +21,8 @@ public final class Connections {
     public let identity: Identity
     /// The client hellos this transport's listeners took lately.
     let hellos: HelloRecord
+    /// Lines for accepted connections that never finished their handshake.
+    var refusalLog = LogBudget()
     let logger: Logger
 
     var connections: [Connection?]
@@ -458,6 +460,13 @@ public final class Connections {
         if reason == .tooManyHandshakes {
             // One per stranger in a flood: not a line each at info.
             logger.debug("connection ended", metadata: ["peer": "\(state.peer)", "reason": "\(reason)"])
+        } else if state.phase != .established && state.listener != nil {
+            // A stranger's refused handshake: at most ten lines a second, and a count of the rest.
+            if case .write(let dropped) = refusalLog.admit() {
+                var metadata: Logger.Metadata = ["peer": "\(state.peer)", "reason": "\(reason)"]
+                if dropped > 0 { metadata["refusals not logged"] = "\(dropped)" }
+                logger.info("connection ended", metadata: metadata)
+            }
         } else if reason != .requested {
             logger.info("connection ended", metadata: ["peer": "\(state.peer)", "reason": "\(reason)"])
         }

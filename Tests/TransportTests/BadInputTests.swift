@@ -129,6 +129,23 @@ struct BadInputTests {
         #expect(try setup.bystanderStillServes())
     }
 
+    @Test("a flood of refused handshakes is logged at most ten lines a second", arguments: backends)
+    func refusalLogBudget(backend: Reactor.BackendChoice) throws {
+        let setup = try Setup(backend)
+        let start = Deadline.now()
+        for _ in 0..<100 {
+            let stranger = try RawPeer(port: setup.port)
+            stranger.write(Array("GET / HTTP/1.1\r\n\r\n".utf8) + [UInt8](repeating: 0xEE, count: 60))
+            #expect(try stranger.closedByPeer(bench: setup.bench))
+        }
+        let seconds = Int(start.nanoseconds(until: .now()) / 1_000_000_000) + 1
+        let lines = setup.bench.log.entries.filter {
+            $0.metadata["reason"]?.description.contains("not an ansar handshake") == true
+        }
+        #expect(!lines.isEmpty && lines.count <= 10 * seconds, "\(lines.count) lines in \(seconds) s")
+        #expect(try setup.bystanderStillServes())
+    }
+
     @Test("a record that fails authentication, a replayed record", arguments: backends, [true, false])
     func badRecords(backend: Reactor.BackendChoice, replay: Bool) throws {
         let setup = try Setup(backend)
