@@ -306,11 +306,12 @@ public struct Handshake {
             Sodium.wipe(&chain)
         }
         let transcript = [clientHello, serverHello, finished]
+        let algorithm: AEAD.Algorithm = peerHasAES && hardwareAES ? .aes256gcm : .xchacha20poly1305
         let toServer = mac(last, "ansar session key client to server", transcript)
         let toClient = mac(last, "ansar session key server to client", transcript)
         return HandshakeKeys(
             encrypted: encrypted,
-            algorithm: peerHasAES && hardwareAES ? .aes256gcm : .xchacha20poly1305,
+            algorithm: algorithm,
             transmit: role == .client ? toServer : toClient,
             receive: role == .client ? toClient : toServer,
             peer: peer)
