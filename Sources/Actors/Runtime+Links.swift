@@ -1,3 +1,4 @@
+import Logging
 import Platform
 import Transport
 
@@ -445,9 +446,15 @@ extension Runtime: AddressTranslator, AddressResolver {
             }
         } catch {
             releaseForwarders(tables.value.decodingForwarders, of: state)
-            logger.warning(
-                "message dropped: body does not decode",
-                metadata: ["link": "\(connection)", "type": "\(declared.name)", "reason": "\(error)"])
+            // What a peer sent, so bounded: a few lines a second, each of a few hundred bytes.
+            if case .write(let dropped) = tables.value.undecodableLog.admit() {
+                var metadata: Logger.Metadata = [
+                    "link": "\(connection)", "type": "\(LogBudget.shown(declared.name))",
+                    "reason": "\(LogBudget.shown("\(error)"))",
+                ]
+                if dropped > 0 { metadata["lines not logged"] = "\(dropped)" }
+                logger.warning("message dropped: body does not decode", metadata: metadata)
+            }
             return
         }
         var sender = Address.none

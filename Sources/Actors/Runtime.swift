@@ -180,6 +180,8 @@ public final class Runtime: @unchecked Sendable {
         var scratch: [UInt8] = []
         var receiveBuffer: [UInt8] = []
         var creditScratch: [UInt8] = []
+        /// Lines for frames whose body does not decode (a hostile peer may send them all day).
+        var undecodableLog = LogBudget()
     }
     let tables: Confined<Tables>
     private var identifiers = RandomIdentifiers()

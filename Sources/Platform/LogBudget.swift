@@ -31,3 +31,25 @@ public struct LogBudget: Sendable {
         return .write(dropped: dropped)
     }
 }
+
+extension LogBudget {
+    /// `text` as a log line may carry what a peer sent: control characters (a forged newline
+    /// would fake a line of its own) shown as escapes, and at most `limit` bytes of it, with how
+    /// many more there were.
+    public static func shown(_ text: String, limit: Int = 240) -> String {
+        var shown = ""
+        var count = 0
+        for scalar in text.unicodeScalars {
+            if count >= limit {
+                return shown + "… (\(text.utf8.count) bytes in all)"
+            }
+            if scalar.value < 0x20 || scalar.value == 0x7F {
+                shown += scalar.escaped(asASCII: true)
+            } else {
+                shown.unicodeScalars.append(scalar)
+            }
+            count += scalar.utf8.count
+        }
+        return shown
+    }
+}

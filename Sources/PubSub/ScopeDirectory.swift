@@ -1,5 +1,6 @@
 import Actors
 import Cryptography
+import Logging
 import Platform
 
 /// A directory above the processes: the GROUP directory of one process group (members are the
@@ -369,8 +370,12 @@ public final class ScopeDirectory: Object, ControlSender {
                 details[entry.id] = nil
                 ownerOf[entry.id] = nil
                 guard let link = memberAddress[entry.member] else { continue }
-                context.runtime.logger.warning(
-                    "directory refused an entry", metadata: ["entry": "\(entry.id)", "reason": "\(reason)"])
+                // A member past its share may send thousands: ten lines a second, and a count.
+                if case .write(let dropped) = outbox.refusals.admit() {
+                    var metadata: Logger.Metadata = ["entry": "\(entry.id)", "reason": "\(reason)"]
+                    if dropped > 0 { metadata["unlogged"] = "\(dropped) refusals before this one" }
+                    context.runtime.logger.warning("directory refused an entry", metadata: metadata)
+                }
                 tell(
                     EntryRefused(id: entry.id, reason: "refused by the \(matcher.scope) directory: \(reason)"),
                     to: link, context)

@@ -1,4 +1,5 @@
 import CShims
+import Platform
 
 #if canImport(Glibc)
     import Glibc
@@ -32,14 +33,15 @@ public enum SocketAddress: Hashable, Sendable, CustomStringConvertible {
                 self = .ipv4(host == "localhost" ? "127.0.0.1" : host, port: port)
             }
         } else {
-            throw .invalidAddress("'\(text)': expected host:port, [v6]:port, /path or @name")
+            throw .invalidAddress(
+                "'\(LogBudget.shown(text, limit: 120))': expected host:port, [v6]:port, /path or @name")
         }
         // Validate now, not at first use, and name the text the caller gave.
         do {
             _ = try SocketAddress.Storage(self)
         } catch {
             guard case .invalidAddress(let why) = error else { throw error }
-            throw .invalidAddress("'\(text)': \(why)")
+            throw .invalidAddress("'\(LogBudget.shown(text, limit: 120))': \(why)")
         }
     }
 
@@ -99,7 +101,7 @@ public enum SocketAddress: Hashable, Sendable, CustomStringConvertible {
                 sin.sin_family = sa_family_t(AF_INET)
                 sin.sin_port = port.bigEndian
                 guard inet_pton(AF_INET, host, &sin.sin_addr) == 1 else {
-                    throw .invalidAddress("'\(host)' is not an IPv4 address")
+                    throw .invalidAddress("'\(LogBudget.shown(host, limit: 120))' is not an IPv4 address")
                 }
                 Self.store(sin, into: &raw)
                 length = socklen_t(MemoryLayout<sockaddr_in>.size)
@@ -108,7 +110,7 @@ public enum SocketAddress: Hashable, Sendable, CustomStringConvertible {
                 sin6.sin6_family = sa_family_t(AF_INET6)
                 sin6.sin6_port = port.bigEndian
                 guard inet_pton(AF_INET6, host, &sin6.sin6_addr) == 1 else {
-                    throw .invalidAddress("'\(host)' is not an IPv6 address")
+                    throw .invalidAddress("'\(LogBudget.shown(host, limit: 120))' is not an IPv6 address")
                 }
                 Self.store(sin6, into: &raw)
                 length = socklen_t(MemoryLayout<sockaddr_in6>.size)
@@ -126,7 +128,7 @@ public enum SocketAddress: Hashable, Sendable, CustomStringConvertible {
             // A path needs its terminating NUL; an abstract name starts with one and has none:
             // either way the name takes one byte more than its text.
             guard !bytes.isEmpty, bytes.count + 1 <= capacity else {
-                throw .invalidAddress("'\(shown)' must be 1…\(capacity - 1) bytes")
+                throw .invalidAddress("'\(LogBudget.shown(shown, limit: 120))' must be 1…\(capacity - 1) bytes")
             }
             withUnsafeMutableBytes(of: &sun.sun_path) { path in
                 let start = abstract ? 1 : 0

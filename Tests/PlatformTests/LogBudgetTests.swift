@@ -13,4 +13,12 @@ struct LogBudgetTests {
         #expect(budget.admit(at: start + .seconds(1)) == .write(dropped: 990))
         #expect(budget.admit(at: start + .seconds(1) + .milliseconds(1)) == .write(dropped: 0))
     }
+
+    @Test("what a peer sent is shown escaped and clipped: no forged line, no 16 MiB line")
+    func shown() {
+        #expect(LogBudget.shown("plain") == "plain")
+        #expect(LogBudget.shown("a\nfake line\u{1B}[2J") == "a\\nfake line\\u{1B}[2J")
+        let long = String(repeating: "x", count: 1 << 20)
+        #expect(LogBudget.shown(long, limit: 8) == "xxxxxxxx… (1048576 bytes in all)")
+    }
 }

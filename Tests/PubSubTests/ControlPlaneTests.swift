@@ -378,6 +378,53 @@ struct ForgedControlTests {
     }
 
     @Test(
+        "a member's flood: a 15 MiB endpoint dropped undecoded, 30,000 entries held to its share; another member is still served"
+    )
+    func memberFlood() throws {
+        let group = uniqueGroup()
+        let (directory, directoryMain) = try runningDirectory(group)
+        let flooder = RuntimeThread(transport: groupSecret) { mailbox in
+            try await linkToGroup(mailbox, group)
+            let directory = mailbox.returnAddress
+            let huge = SocketAddress.unixAbstract(name: String(repeating: "a", count: 15 << 20))
+            try mailbox.send(
+                EntryUp(id: 1, name: "svc-huge", search: nil, scope: .group, object: 1, endpoint: huge), to: directory)
+            let endpoint = SocketAddress.unixAbstract(name: "ansar-test-flood")
+            var (id, refused) = (UInt64(2), 0)
+            while id <= 30_001 {
+                do {
+                    try mailbox.send(
+                        EntryUp(
+                            id: id, name: try ServiceName("flood-\(id)"), search: nil, scope: .group, object: 1,
+                            endpoint: endpoint),
+                        to: directory)
+                    id += 1
+                } catch SendRefused.linkBusy {
+                    // As a process does: take what comes back while waiting for room.
+                    let next = try await mailbox.select(Writable.self, EntryRefused.self, timeout: .seconds(30))
+                    if next is EntryRefused { refused += 1 }
+                }
+            }
+            while refused < 30_000 - Matcher.defaultCapacity / 4 {
+                guard try await mailbox.select(EntryRefused.self, timeout: .seconds(60)) is EntryRefused else { break }
+                refused += 1
+            }
+            return Seen(events: ["refused \(refused)"])
+        }
+        #expect((flooder.wait() as? Seen)?.events == ["refused \(30_000 - Matcher.defaultCapacity / 4)"])
+        let publisherThread = RuntimeThread(
+            transport: groupSecret, groupAddress: group, publisher("after-flood", as: "Calm", scope: .group))
+        let publisherMain = try #require(publisherThread.mainAddress())
+        #expect(
+            (firstOffer(of: .exact("after-flood"), in: group, thenStopping: directoryMain).wait() as? Seen)?.events == [
+                "Available after-flood"
+            ])
+        stopDirectory(publisherMain)
+        _ = publisherThread.wait()
+        #expect(directory.wait() is Ack)
+    }
+
+    @Test(
         "a listing's identity is proved on the direct link: a member claiming another's key is refused there; its own key is taken"
     )
     func claimedIdentity() throws {
