@@ -27,8 +27,8 @@ public final class ScopeDirectory: Object, ControlSender {
         /// reach each other (a WAN directory). Host 0.0.0.0: on this machine, at the address each
         /// member reaches it by.
         public var relay: SocketAddress?
-        /// The key the relay checks tickets with (``RelayTicket/key(of:)`` for a relay that runs
-        /// on its own); this directory issues each end of a relayed session its ticket.
+        /// The key the relay checks tickets with (``RelayTicket/newKey()``, shared with a relay that
+        /// runs on its own through a file); this directory issues each end of a relayed session its ticket.
         public var relayKey: [UInt8]?
         /// How long a ticket is good for joining.
         public var ticketLifetime = Duration.seconds(60)

@@ -64,9 +64,11 @@ struct DirectoryCommand: ParsableCommand {
         help:
             """
             WAN: name a relay that runs elsewhere (`ansar relay`) instead of running one; host 0.0.0.0 means this \
-            machine.
+            machine. Needs --relay-key-file.
             """
     ) var relayAt: String?
+    @Option(help: "WAN: the key of the relay --relay-at names (the file `ansar relay --write-key-file` made).")
+    var relayKeyFile: String?
     @Flag(help: "Run in the background; return once it listens.") var background = false
     @Flag(help: "Stop the directory of this --scope running in the background.") var stop = false
     @OptionGroup(title: "Links and loop") var tuning: TuningOptions
@@ -118,9 +120,20 @@ struct DirectoryCommand: ParsableCommand {
             }
             if !noBeacons && scope == .host && parent == nil { links.discoverOnPort = beaconPort }
             if !noBeacons && scope == .lan { links.beaconPort = beaconPort }
+            var namedRelayKey: [UInt8]? = nil
             if let relayAt {
                 guard scope == .wan, relay == nil else {
                     throw ToolError("--relay-at names a WAN directory's relay, instead of --relay")
+                }
+                guard let relayKeyFile else {
+                    throw ToolError(
+                        "--relay-at needs --relay-key-file: the file `ansar relay --write-key-file` made for that relay"
+                    )
+                }
+                do {
+                    namedRelayKey = try RelayTicket.key(contentsOfFile: relayKeyFile)
+                } catch {
+                    throw ToolError("relay key \(error)")
                 }
                 guard let at = try? SocketAddress(parsing: relayAt), at.isTCP else {
                     throw ToolError("invalid relay address \(relayAt): use host:port")
@@ -147,7 +160,7 @@ struct DirectoryCommand: ParsableCommand {
                 }
                 links.relayKey = key
             } else if links.relay != nil {
-                links.relayKey = RelayTicket.key(of: secret) // what `ansar relay` checks with
+                links.relayKey = namedRelayKey // the key that relay, and only this directory, holds
             }
             let level = scope
             let chosen = links
@@ -189,6 +202,7 @@ struct DirectoryCommand: ParsableCommand {
         if let parent { arguments.append("--parent=\(parent)") }
         if let relay { arguments.append("--relay=\(relay)") }
         if let relayAt { arguments.append("--relay-at=\(relayAt)") }
+        if let relayKeyFile { arguments.append("--relay-key-file=\(relayKeyFile)") }
         if noBeacons { arguments.append("--no-beacons") }
         arguments += tuning.arguments
         let readiness: Readiness
@@ -221,20 +235,21 @@ struct RelayCommand: ParsableCommand {
         discussion: """
             It joins two connections that show tickets for the same session, issued by the WAN directory under the \
             relay key, and copies bytes both ways within its limits; the ends run the realm handshake across it, so it \
-            reads nothing. The relay key comes from the home's realm secret, or from --key-file, which \
-            --write-key-file makes on a realm host, so that the relay's machine need not hold the secret. In the \
-            foreground until Ctrl-C or SIGTERM. Example: ansar relay --address 0.0.0.0:32179
+            reads nothing. The relay key is a random one in --key-file, which --write-key-file makes: give the same \
+            file to the WAN directory (--relay-key-file) and to no one else, so only that directory issues tickets and \
+            the relay's machine holds no realm secret. In the foreground until Ctrl-C or SIGTERM. Example: ansar relay \
+            --write-key-file relay.key; ansar relay --key-file relay.key --address 0.0.0.0:32179
             """)
-    @OptionGroup var home: HomeOption
+    /// Accepted like every command's (`ANSAR_HOME` scripts pass it), though a relay needs no home.
+    @OptionGroup(visibility: .hidden) var home: HomeOption
     @Option(help: "Where it listens.") var address = "0.0.0.0:\(ScopeDirectory.wanPort + 1)"
-    @Option(help: "The relay key (64 hexadecimal digits, mode 0600) instead of the home's realm secret.")
-    var keyFile: String?
-    @Option(help: "Write the relay key of the home's realm to this file (0600) and exit.") var writeKeyFile: String?
+    @Option(help: "The relay key (64 hexadecimal digits, mode 0600).") var keyFile: String?
+    @Option(help: "Write a new random relay key to this file (0600) and exit.") var writeKeyFile: String?
 
     func run() throws {
         try perform { () throws(ToolError) in
             if let writeKeyFile {
-                let key = RelayTicket.key(of: try Home.open(home.homePath).secret())
+                let key = RelayTicket.newKey()
                 do {
                     try SystemAccess.writeFileAtomically(
                         writeKeyFile, Array((RelayTicket.text(of: key) + "\n").utf8), mode: 0o600)
@@ -244,15 +259,15 @@ struct RelayCommand: ParsableCommand {
                 print("wrote the relay key to \(writeKeyFile)")
                 return
             }
+            guard let keyFile else {
+                throw ToolError(
+                    "ansar relay needs --key-file: make one with --write-key-file, and give it to the WAN directory")
+            }
             let key: [UInt8]
-            if let keyFile {
-                do {
-                    key = try RelayTicket.key(contentsOfFile: keyFile)
-                } catch {
-                    throw ToolError("relay key \(error)")
-                }
-            } else {
-                key = RelayTicket.key(of: try Home.open(home.homePath).secret())
+            do {
+                key = try RelayTicket.key(contentsOfFile: keyFile)
+            } catch {
+                throw ToolError("relay key \(error)")
             }
             guard let listen = try? SocketAddress(parsing: address), listen.isTCP else {
                 throw ToolError("invalid address \(address): use host:port")

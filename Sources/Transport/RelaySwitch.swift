@@ -24,7 +24,7 @@ import Synchronization
 /// Runs on a reactor of its own: `RelaySwitch(listening:configuration:).run()` on a dedicated thread.
 public final class RelaySwitch {
     public struct Configuration: Sendable {
-        /// Checks tickets: the directories' ``RelayTicket/key(of:)``, or one shared with them.
+        /// Checks tickets: the key shared with the one directory that issues them (``RelayTicket/newKey()``).
         public var key: [UInt8]
         /// Connections that have not yet sent a whole ticket (a stranger's idle ones among them).
         public var unproved = PendingHandshakes.Configuration()

@@ -44,12 +44,9 @@ public struct RelayTicket: Equatable, Sendable {
     /// Seconds since 1970 after which the relay refuses it.
     public let expiresAt: UInt64
 
-    /// The key a relay and the directories that name it share, derived from the realm secret
-    /// under its own label: a relay given only this key (``RelaySwitch/Configuration``) can check
-    /// tickets but cannot join the realm.
-    public static func key(of secret: RealmSecret) -> [UInt8] { secret.tag("ansar relay tickets", []) }
-
-    /// A fresh random key, for a relay only one directory names (its own).
+    /// A fresh random key: a relay and the one directory that names it share it (in a file for a
+    /// relay that runs on its own), so no one else — no realm member — can issue its tickets, and
+    /// the relay cannot join the realm.
     public static func newKey() -> [UInt8] { Sodium.randomBytes(keyBytes) }
 
     /// A relay key kept in a file, written like a realm secret: 64 hexadecimal digits, readable

@@ -39,12 +39,13 @@ final class TwoLANs {
         case .own: directories.append(try w.ansarProcess(["directory", "--scope=wan"]))
         case .none: directories.append(try w.ansarProcess(["directory", "--scope=wan", "--relay=none"]))
         case .named:
-            // The relay's machine holds only the relay key, written on a realm host.
+            // The relay's machine holds only the relay key, random, which the WAN directory is given too.
             let key = "\(network.scratch)/relay.key"
             let (wrote, _, errors) = try w.ansar(["relay", "--write-key-file=\(key)"])
             #expect(wrote == 0, "\(errors)")
             directories.append(try w.start("ansar", ["relay", "--key-file=\(key)", "--address=0.0.0.0:32190"]))
-            directories.append(try w.ansarProcess(["directory", "--scope=wan", "--relay-at=0.0.0.0:32190"]))
+            directories.append(
+                try w.ansarProcess(["directory", "--scope=wan", "--relay-at=0.0.0.0:32190", "--relay-key-file=\(key)"]))
         }
         directories.append(try a.ansarProcess(["directory", "--scope=lan", "--parent=198.18.1.254:32178"]))
         directories.append(try d.ansarProcess(["directory", "--scope=lan", "--parent=198.18.2.254:32178"]))

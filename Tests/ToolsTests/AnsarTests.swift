@@ -73,7 +73,7 @@ struct AnsarTests {
             "no home", "not a home", "unknown executable", "invalid role name", "role exists", "deploy from nowhere",
             "unknown main role", "corrupt role entry", "executable gone", "garbage on stdout", "corrupt settings",
             "realm of nothing", "WAN directory with a parent", "bad parent", "bad relay",
-            "relay named for a LAN directory",
+            "relay named for a LAN directory", "relay named without its key", "relay without a key",
             "bad keep-alive", "bad socket count", "destroy unconfirmed", "deploy a file that cannot run",
         ])
     func badInput(case name: String) throws {
@@ -160,6 +160,16 @@ struct AnsarTests {
             try scratch.seedHome()
             command = ["directory", "--scope=lan", "--relay-at=198.18.0.9:32179"]
             expected = "ansar: --relay-at names a WAN directory's relay, instead of --relay"
+        case "relay named without its key":
+            try scratch.seedHome()
+            command = ["directory", "--scope=wan", "--relay-at=198.18.0.9:32179"]
+            expected =
+                "ansar: --relay-at needs --relay-key-file: the file `ansar relay --write-key-file` made for that relay"
+        case "relay without a key":
+            try scratch.seedHome()
+            command = ["relay", "--address=127.0.0.1:0"]
+            expected =
+                "ansar: ansar relay needs --key-file: make one with --write-key-file, and give it to the WAN directory"
         case "bad keep-alive":
             try scratch.seedHome()
             command = ["run", "--main-role=sub", "--network-keep-alive=4"]
