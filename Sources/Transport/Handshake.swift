@@ -33,7 +33,7 @@ public struct HandshakeKeys: Sendable {
 ///
 /// Why XX, with the secret in every MAC: either end may connect without knowing the other's key
 /// (a process reaching its group directory), a stranger without the secret gets no byte back and
-/// costs the server no X25519 beyond its own key pair (the ClientHello MAC is checked first), and
+/// costs the server one keyed hash and no key (the ClientHello MAC is checked first), and
 /// a member with the secret but not a process's static key cannot pass as that process. IK would
 /// save nothing here (three messages either way over TCP) and needs the server's key up front.
 ///
