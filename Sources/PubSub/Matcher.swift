@@ -75,7 +75,7 @@ public struct Matcher {
     public let patternsPerMember: Int
     /// Who may publish and subscribe what: a listing its identity may not publish is refused, and
     /// a search meets only the listings its identity may subscribe to.
-    public let permissions: NamePermissions
+    public private(set) var permissions: NamePermissions
     private(set) var entries: [UInt64: Entry] = [:]
 
     // Indexes, so that an entry meets only the entries it matches: a refill of n listings and n
@@ -122,13 +122,7 @@ public struct Matcher {
         guard entriesOf[entry.member, default: []].count < capacityPerMember else {
             return [.refuse(entry, reason: "too many entries from one member (\(capacityPerMember))")]
         }
-        switch entry.kind {
-        case .listing(let name) where !permissions.allows(.publish, name, by: entry.identity):
-            return [.refuse(entry, reason: "\(Self.who(entry)) may not publish \(name) (the realm's permissions)")]
-        case .search(.exact(let name)) where !permissions.allows(.subscribe, name, by: entry.identity):
-            return [.refuse(entry, reason: "\(Self.who(entry)) may not subscribe to \(name) (the realm's permissions)")]
-        default: break
-        }
+        if let refusal = forbidden(entry) { return [.refuse(entry, reason: refusal)] }
         if case .search(.pattern(let text)) = entry.kind {
             guard patterns.count < patternCapacity else {
                 return [.refuse(entry, reason: "directory full (\(patternCapacity) pattern searches)")]
@@ -145,6 +139,47 @@ public struct Matcher {
         var actions = matches(of: entry).map { pair(entry, $0, open: true) }
         index(entry)
         if hasParent && entry.scope > scope { actions.append(.forward(entry)) }
+        return actions.sorted(by: Self.order)
+    }
+
+    /// Why the rules refuse `entry` outright (a listing, or an exact search), if they do.
+    private func forbidden(_ entry: Entry) -> String? {
+        switch entry.kind {
+        case .listing(let name) where !permissions.allows(.publish, name, by: entry.identity):
+            return "\(Self.who(entry)) may not publish \(name) (the realm's permissions)"
+        case .search(.exact(let name)) where !permissions.allows(.subscribe, name, by: entry.identity):
+            return "\(Self.who(entry)) may not subscribe to \(name) (the realm's permissions)"
+        default: return nil
+        }
+    }
+
+    /// New rules, while entries are held: an entry they refuse goes (its sessions close, the parent
+    /// is told, its owner hears why), and a prefix or pattern search loses the listings it may no
+    /// longer see and meets those it now may. A listing or search refused under the old rules was
+    /// not kept: its owner gives it again to be judged by the new ones.
+    public mutating func replacePermissions(_ new: NamePermissions) -> [Action] {
+        let old = permissions
+        permissions = new
+        var actions: [Action] = []
+        for entry in entries.values.sorted(by: { $0.id < $1.id }) {
+            if let refusal = forbidden(entry) {
+                actions += remove(entry.id)
+                actions.append(.refuse(entry, reason: refusal))
+            }
+        }
+        for search in entries.values.sorted(by: { $0.id < $1.id }) {
+            switch search.kind {
+            case .search(.prefix), .search(.pattern): break
+            default: continue
+            }
+            let before = Set(matches(of: search, under: old).map(\.id))
+            let now = matches(of: search, under: new)
+            let after = Set(now.map(\.id))
+            for listing in before.subtracting(after).sorted().compactMap({ entries[$0] }) {
+                actions.append(pair(search, listing, open: false))
+            }
+            for listing in now where !before.contains(listing.id) { actions.append(pair(search, listing, open: true)) }
+        }
         return actions.sorted(by: Self.order)
     }
 
@@ -181,7 +216,9 @@ public struct Matcher {
     /// The entries `entry` matches here, found through the indexes (`entry` itself not indexed).
     /// Two entries of one member were matched below already, except at the lowest level, where
     /// members are the objects themselves.
-    private func matches(of entry: Entry) -> [Entry] {
+    private func matches(of entry: Entry) -> [Entry] { matches(of: entry, under: permissions) }
+
+    private func matches(of entry: Entry, under rules: NamePermissions) -> [Entry] {
         var found: [UInt64] = []
         switch entry.kind {
         case .listing(let name):
@@ -206,16 +243,16 @@ public struct Matcher {
             }
         }
         return found.compactMap { entries[$0] }.filter { other in
-            (other.member != entry.member || scope == .process) && mayMeet(entry, other)
+            (other.member != entry.member || scope == .process) && Self.mayMeet(entry, other, under: rules)
         }
     }
 
     /// Whether the search of the two may see the listing: a prefix or pattern search meets only
     /// the names its identity may subscribe to.
-    private func mayMeet(_ a: Entry, _ b: Entry) -> Bool {
+    private static func mayMeet(_ a: Entry, _ b: Entry, under rules: NamePermissions) -> Bool {
         let (listing, search) = if case .listing = a.kind { (a, b) } else { (b, a) }
         guard case .listing(let name) = listing.kind else { return false }
-        return permissions.allows(.subscribe, name, by: search.identity)
+        return rules.allows(.subscribe, name, by: search.identity)
     }
 
     /// An entry's identity as a log line shows it.

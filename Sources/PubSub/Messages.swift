@@ -128,3 +128,13 @@ struct ClearRequest: LocalOnlyMessage {
 struct RetractRequest: LocalOnlyMessage {
     static let typeName = "ansar.pubsub.Retract"
 }
+
+/// To a directory of this process: the realm's rules changed (``NamePermissions``); it judges what
+/// it holds by the new ones. Never from a link: only the process that runs a directory can change
+/// its rules.
+public struct PermissionsChanged: LocalOnlyMessage {
+    public static let typeName = "ansar.pubsub.PermissionsChanged"
+    public var permissions: NamePermissions
+
+    public init(_ permissions: NamePermissions) { self.permissions = permissions }
+}

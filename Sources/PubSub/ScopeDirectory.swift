@@ -283,6 +283,8 @@ public final class ScopeDirectory: Object, ControlSender {
                 details[id] = nil
             }
             apply(matcher.lose(member), context)
+        case let changed as PermissionsChanged:
+            apply(matcher.replacePermissions(changed.permissions), context)
         case is NetworkEnquiry:
             // The lineage: this level, then the parent's answer (which holds the levels above it).
             guard let parent else {

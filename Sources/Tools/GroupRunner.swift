@@ -69,6 +69,7 @@ final class GroupRunner: Object {
     let environment: [String: String]
     /// Who may publish and subscribe what, for the group directory (the home's `permissions.json`).
     let permissions: NamePermissions
+    var groupDirectory: Address?
     /// Whom to tell once every role is launched (`ansar start`, waiting for a runner it detached).
     let ready: Readiness.Announcement?
     static let grace = Duration.seconds(3)
@@ -136,7 +137,7 @@ final class GroupRunner: Object {
     func receive(_ message: any Message, context: Context) throws {
         switch message {
         case is Start:
-            context.create(
+            groupDirectory = context.create(
                 ScopeDirectory(listening: groupAddress, scope: .group, parent: hostAddress, permissions: permissions))
             // A role that cannot be started ends the group: none after it is started.
             for role in roles where failure == nil { launchOrEnd(role, context, first: true) }
@@ -234,6 +235,19 @@ final class GroupRunner: Object {
                 !pending.contains(where: { $0.role.name == name })
             else { return answer(request, .failure(ToolError("role \(name) is already running"))) }
             start(request, context)
+        case .permissions:
+            do throws(ToolError) {
+                let rules = try home.permissions()
+                guard let groupDirectory else { throw ToolError("the group directory is not running") }
+                do throws(SendRefused) {
+                    try context.send(PermissionsChanged(rules), to: groupDirectory)
+                } catch {
+                    throw ToolError("the group directory did not take the rules: \(error)")
+                }
+                answer(request, .success("the running group's directory judges by them now"))
+            } catch {
+                answer(request, .failure(error))
+            }
         }
     }
 

@@ -190,7 +190,13 @@ struct Permissions: ParsableCommand {
     }
 }
 
-/// Rules are read when directories start: a running group needs a restart to see a change.
+/// A running group's directory takes the new rules at once (directory daemons read them when
+/// they start): what to add to the command's line.
 private func restartHint(_ home: Home) -> String {
-    home.runningGroup() != nil ? " (the running group reads it when it starts again: `ansar stop; ansar start`)" : ""
+    guard home.runningGroup() != nil else { return "" }
+    do {
+        return "; " + (try RunnerRequest.send(.permissions, role: "", to: home))
+    } catch {
+        return "; the running group did not take them (\(error)): `ansar stop; ansar start` to apply"
+    }
 }

@@ -5,7 +5,8 @@ import ProcessShim
     import Glibc
 #endif
 
-/// What a command asks of a running group's runner (`stop ROLE`, `restart [ROLE]`, `start ROLE`):
+/// What a command asks of a running group's runner (`stop ROLE`, `restart [ROLE]`, `start ROLE`,
+/// new rules after `grant` or `revoke`):
 /// a file in HOME/tmp/requests and SIGUSR1 to the runner, which acts and answers in a file beside
 /// it. Files, not a socket, because the runner's only other door is the group directory, which
 /// speaks to members; a signal, because the runner already waits on signals.
@@ -17,6 +18,8 @@ struct RunnerRequest: Equatable {
         case restart
         /// Start a role that is not running (stopped, ended, or added since the group started).
         case start
+        /// Read the home's permissions again and give them to the group directory (no role).
+        case permissions
     }
 
     let command: Command

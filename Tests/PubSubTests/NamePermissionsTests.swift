@@ -75,6 +75,31 @@ struct NamePermissionsTests {
             .init(id: 6, kind: .search(.pattern("secret-.*")), scope: .group, member: 4, identity: admin))
         #expect(admitted.compactMap { if case .open(let listing, _) = $0 { listing.id } else { nil } } == [UInt64(3)])
     }
+
+    @Test("new rules while entries are held: what they refuse goes, a wide search loses and gains what it may see")
+    func newRules() {
+        var matcher = Matcher(scope: .group)
+        _ = matcher.add(
+            .init(id: 1, kind: .listing(name("hello-welcome")), scope: .group, member: 1, identity: stranger))
+        _ = matcher.add(.init(id: 2, kind: .listing(name("secret-plans")), scope: .group, member: 2, identity: owner))
+        let wide = Matcher.Entry(id: 3, kind: .search(.prefix("")), scope: .group, member: 3, identity: stranger)
+        #expect(matcher.add(wide).count == 2)
+        let changes = matcher.replacePermissions(rules)
+        let closed = changes.compactMap {
+            if case .close(let listing, let search) = $0 { [listing.id, search.id] } else { nil }
+        }
+        let refused = changes.compactMap {
+            if case .refuse(let entry, let why) = $0 { "\(entry.id): \(why)" } else { nil }
+        }
+        #expect(
+            closed.sorted { $0[0] < $1[0] } == [[1, 3], [2, 3]],
+            "the impostor's listing went; the secret is out of sight")
+        #expect(refused == ["1: identity \(stranger.short) may not publish hello-welcome (the realm's permissions)"])
+        #expect(matcher.count == 2)
+        // Opened again to every one: the wide search meets the secret listing again.
+        let opened = matcher.replacePermissions(.open)
+        #expect(opened.compactMap { if case .open(let listing, _) = $0 { listing.id } else { nil } } == [UInt64(2)])
+    }
 }
 
 @Suite("Owned names across the processes of a group")

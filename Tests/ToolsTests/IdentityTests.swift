@@ -43,6 +43,25 @@ struct IdentityTests {
     }
 
     @Test(
+        "a grant reaches a running group at once: the listing it now refuses is withdrawn, and its publisher told why")
+    func grantWhileRunning() throws {
+        let scratch = try Scratch()
+        try scratch.seedHome()
+        defer { _ = try? scratch.ansar(["stop"]) }
+        let (started, _, errors) = try scratch.ansar(["start", "pub"])
+        #expect(started == 0, "\(errors)")
+        let (granted, said, more) = try scratch.ansar(["grant", "publish", "hello-", "sub"])
+        #expect(granted == 0, "\(more)")
+        #expect(said == "granted publish on \"hello-…\" to sub; the running group's directory judges by them now\n")
+        let publisher = String(try scratch.ansar(["identity", "pub"]).1.prefix(16))
+        #expect(
+            try within(20) {
+                try scratch.ansar(["returned", "pub"]).1.contains(
+                    "identity \(publisher) may not publish hello-welcome (the realm's permissions)")
+            })
+    }
+
+    @Test(
         "bad grants: one line naming the mistake, exit non-zero, the rules unchanged",
         arguments: [
             (
