@@ -212,6 +212,9 @@ extension Connections {
                 case .needMore:
                     return
                 case .send(let reply):
+                    // A server sends only to a hello that proved the realm secret: a member, no
+                    // longer a stranger a flood of newer connections may push out.
+                    if state.role == .server { pendingHandshakes.ended(id) }
                     sendRaw(reply, on: id)
                     return
                 case .established(let keys, let reply):

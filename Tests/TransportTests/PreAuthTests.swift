@@ -85,4 +85,27 @@ struct PreAuthTests {
         let limits = server.connections.configuration.pendingHandshakes
         #expect(server.connections.pendingHandshakes.count <= limits.perListener)
     }
+
+    @Test(
+        "a member whose hello was answered is no longer a stranger: a flood of newer connections does not push it out",
+        arguments: backends)
+    func answeredMemberStays(backend: Reactor.BackendChoice) throws {
+        let server = try Bench(backend) { $0.pendingHandshakes.perListener = 2 }
+        let port = try #require(try server.listen().port)
+        var shake = Handshake(role: .client, secret: Bench.realm, identity: .generate(), encrypted: true)
+        let started = shake.start()
+        let hello = try #require(started)
+        let member = try RawPeer(port: port)
+        member.write(hello)
+        let reply = try #require(try member.read(Handshake.serverHelloSize, bench: server))
+        // Five strangers after it, two unproved at most: the first three go, oldest first.
+        let strangers = try (0..<5).map { _ in try RawPeer(port: port) }
+        for stranger in strangers.prefix(3) { #expect(try stranger.closedByPeer(bench: server)) }
+        guard case .established(_, let finished?) = try shake.receive(reply.span).step else {
+            Issue.record("client not established")
+            return
+        }
+        member.write(finished)
+        #expect(try server.spin { !$0.accepted.isEmpty }, "the member, older than every stranger, is accepted")
+    }
 }
