@@ -103,6 +103,17 @@ public enum SystemAccess {
     /// Whether something exists at `path`.
     public static func exists(_ path: String) -> Bool { access(path, F_OK) == 0 }
 
+    /// Points standard output and standard error at the end of the file at `path` (made 0600 if
+    /// new; never through a symbolic link): a background process's own log, opened anew after it
+    /// has been rotated. What was buffered for the old file is written there first.
+    public static func appendStandardStreams(to path: String) throws(SystemError) {
+        fflush(nil)
+        let fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0o600)
+        guard fd >= 0 else { throw SystemError(errno, "open") }
+        defer { close(fd) }
+        guard dup2(fd, 1) >= 0, dup2(fd, 2) >= 0 else { throw SystemError(errno, "dup2") }
+    }
+
     /// Writes `text` to standard error, unbuffered.
     public static func writeStandardError(_ text: String) {
         var bytes = Array(text.utf8)

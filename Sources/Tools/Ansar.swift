@@ -276,6 +276,8 @@ struct Run: ParsableCommand {
     @OptionGroup var host: HostOption
     @OptionGroup(title: "Links and loop (the group directory's and, through the environment, every role's)") var tuning:
         TuningOptions
+    /// Set by `ansar start` for the runner it starts: the log (group.log) it keeps bounded.
+    @Option(help: .hidden) var ownLog: String?
 
     func run() throws {
         var code: Int32 = 0
@@ -312,7 +314,7 @@ struct Run: ParsableCommand {
                 home: home, roles: roles, mainRole: mainRole, groupAddress: group,
                 hostAddress: try host.address(realm: secret),
                 debugLevel: logs.debugLevel, logLimit: logLimit, healthyAfter: healthyAfter,
-                tuning: tuning, permissions: permissions, ready: ready)
+                tuning: tuning, permissions: permissions, ownLog: ownLog, ready: ready)
         } catch {
             throw ToolError("cannot capture the roles' logs: \(error)")
         }

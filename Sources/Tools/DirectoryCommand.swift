@@ -70,6 +70,10 @@ struct DirectoryCommand: ParsableCommand {
     @Option(help: "WAN: the key of the relay --relay-at names (the file `ansar relay --write-key-file` made).")
     var relayKeyFile: String?
     @Flag(help: "Run in the background; return once it listens.") var background = false
+    @Option(help: "In the background, its log becomes LOG.1 past this size, while it runs (K, M or G).")
+    var logLimit = "4M"
+    /// Set by --background for the process it starts: the log it keeps bounded.
+    @Option(help: .hidden) var ownLog: String?
     @Flag(help: "Stop the directory of this --scope running in the background.") var stop = false
     @OptionGroup(title: "Links and loop") var tuning: TuningOptions
 
@@ -104,6 +108,7 @@ struct DirectoryCommand: ParsableCommand {
                 )
             }
             let tuning = try self.tuning.tuning()
+            let logLimit = try RoleLogOptions.logLimit(self.logLimit)
             let secret = try home.secret()
             let permissions = try home.permissions()
             let address = self.address ?? scope.defaultAddress(realm: secret)
@@ -164,6 +169,7 @@ struct DirectoryCommand: ParsableCommand {
             }
             let level = scope
             let chosen = links
+            let ownLog = self.ownLog
             Logs.bootstrap(process: "ansar directory", level: .info)
             SystemAccess.raiseDescriptorLimit()
             _ = try joinGroup(secret, tuning: tuning) { mailbox in
@@ -182,6 +188,7 @@ struct DirectoryCommand: ParsableCommand {
                         SystemAccess.writeStandardError("ansar: \(reason)\n")
                         SystemAccess.exit(1)
                     })
+                if let ownLog { mailbox.create(OwnLog(path: ownLog, limit: logLimit)) }
                 _ = try await mailbox.select(Stop.self)
                 ChildProcess.remove(state)
                 return Ack()
@@ -194,7 +201,7 @@ struct DirectoryCommand: ParsableCommand {
         guard let ansar = ChildProcess.currentExecutable() else { throw ToolError("cannot find the ansar executable") }
         ChildProcess.remove(state)
         let log = "\(home.path)/logs/\(scope.stem).log"
-        home.rotate(log) // bounded like the group's: past 4 MiB it becomes .1
+        home.rotate(log) // bounded like the group's: past 4 MiB it becomes .1, now and while it runs
         var arguments = [
             "directory", "--home-path=\(home.path)", "--scope=\(scope.rawValue)", "--beacon-port=\(beaconPort)",
         ]
@@ -204,6 +211,7 @@ struct DirectoryCommand: ParsableCommand {
         if let relayAt { arguments.append("--relay-at=\(relayAt)") }
         if let relayKeyFile { arguments.append("--relay-key-file=\(relayKeyFile)") }
         if noBeacons { arguments.append("--no-beacons") }
+        arguments += ["--log-limit=\(logLimit)", "--own-log=\(log)"]
         arguments += tuning.arguments
         let readiness: Readiness
         do {

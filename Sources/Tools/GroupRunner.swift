@@ -70,6 +70,8 @@ final class GroupRunner: Object {
     /// Who may publish and subscribe what, for the group directory (the home's `permissions.json`).
     let permissions: NamePermissions
     var groupDirectory: Address?
+    /// In the background: the runner's own log, kept bounded while it runs.
+    let ownLog: OwnLog?
     /// Whom to tell once every role is launched (`ansar start`, waiting for a runner it detached).
     let ready: Readiness.Announcement?
     static let grace = Duration.seconds(3)
@@ -113,9 +115,10 @@ final class GroupRunner: Object {
     init(
         home: Home, roles: [Role], mainRole: String?, groupAddress: SocketAddress, hostAddress: SocketAddress?,
         debugLevel: String?, logLimit: Int, healthyAfter: Double = 60, tuning: Tuning,
-        permissions: NamePermissions = .open, ready: Readiness.Announcement? = nil
+        permissions: NamePermissions = .open, ownLog: String? = nil, ready: Readiness.Announcement? = nil
     ) throws(SystemError) {
         self.healthyAfter = healthyAfter
+        self.ownLog = ownLog.map { OwnLog(path: $0, limit: logLimit) }
         self.permissions = permissions
         capture = try LineCapture(limit: logLimit)
         self.home = home
@@ -139,6 +142,7 @@ final class GroupRunner: Object {
         case is Start:
             groupDirectory = context.create(
                 ScopeDirectory(listening: groupAddress, scope: .group, parent: hostAddress, permissions: permissions))
+            if let ownLog { context.create(ownLog) }
             // A role that cannot be started ends the group: none after it is started.
             for role in roles where failure == nil { launchOrEnd(role, context, first: true) }
             writeState()

@@ -193,8 +193,8 @@ struct Home {
     }
 
     /// Keeps the log at `path` bounded: past ``logLimit`` it becomes PATH.1 (replacing the older).
-    func rotate(_ path: String) {
-        guard let size = SystemAccess.fileSize(path), size > Self.logLimit else { return }
+    func rotate(_ path: String, limit: Int = Home.logLimit) {
+        guard let size = SystemAccess.fileSize(path), size > limit else { return }
         try? ChildProcess.rename(path, to: path + ".1")
     }
 

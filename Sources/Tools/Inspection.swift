@@ -48,14 +48,14 @@ struct StartGroup: ParsableCommand {
             ChildProcess.remove(home.launchReport)
             // The group's log carries on from the last run (bounded like a role's): its output and
             // its errors both append, so neither overwrites the other.
-            home.rotate(home.groupLog)
+            home.rotate(home.groupLog, limit: try logs.limit())
             let readiness: Readiness
             do {
                 readiness = try Readiness()
                 _ = try ChildProcess.spawn(
                     ansar,
-                    arguments: ["run", "--home-path=\(home.path)"] + roles + host.arguments
-                        + logs.arguments + restarts.arguments + tuning.arguments,
+                    arguments: ["run", "--home-path=\(home.path)", "--own-log=\(home.groupLog)"] + roles
+                        + host.arguments + logs.arguments + restarts.arguments + tuning.arguments,
                     environment: ChildProcess.currentEnvironment(), stdout: home.groupLog,
                     stderr: home.groupLog, appendingOutput: true, detached: true, readiness: readiness)
             } catch {

@@ -24,16 +24,19 @@ struct RoleLogOptions: ParsableArguments {
     }
 
     /// The limit in bytes: at least 4 KiB, so that a line or two always fit.
-    func limit() throws(ToolError) -> Int {
+    func limit() throws(ToolError) -> Int { try Self.logLimit(logLimit) }
+
+    /// `--log-limit`'s text in bytes (K, M or G; bytes without), at least 4 KiB.
+    static func logLimit(_ text: String) throws(ToolError) -> Int {
         let multipliers: [Character: Int] = ["K": 1 << 10, "M": 1 << 20, "G": 1 << 30]
-        var digits = Substring(logLimit)
+        var digits = Substring(text)
         var multiplier = 1
         if let last = digits.last?.uppercased().first, let scale = multipliers[last] {
             multiplier = scale
             digits = digits.dropLast()
         }
         guard let count = Int(digits), count > 0, count <= (1 << 40) / multiplier, count * multiplier >= 4_096 else {
-            throw ToolError("--log-limit=\(logLimit): expected a size of 4K or more, like 512K, 4M or 1G")
+            throw ToolError("--log-limit=\(text): expected a size of 4K or more, like 512K, 4M or 1G")
         }
         return count * multiplier
     }

@@ -79,6 +79,42 @@ struct LogTests {
     }
 
     @Test(
+        "a background runner's own log and a directory daemon's are rotated while they run, and go on in the new file")
+    func ownLogsRotated() throws {
+        let scratch = try Scratch()
+        try scratch.script("chatter", "i=0; while true; do echo \"chatter line $i\" >&2; i=$((i+1)); sleep 0.01; done")
+        try scratch.seedHome()
+        #expect(try scratch.ansar(["add", "chatter", "chatter"]).0 == 0)
+        defer { _ = try? scratch.ansar(["stop"]) }
+        // With a debug level every role's lines go to the runner's stderr: group.log.
+        let (started, _, errors) = try scratch.ansar(["start", "chatter", "--debug-level=INFO", "--log-limit=4K"])
+        #expect(started == 0, "\(errors)")
+        let group = "\(scratch.home)/logs/group.log"
+        #expect(within(20) { SystemAccess.exists(group + ".1") }, "group.log was never rotated")
+        // The new file was made empty when the old one was moved: a line in it came after.
+        #expect(within(20) { Subprocess.read(group).contains("chatter line") }, "the lines go on in the new file")
+        // A HOST directory daemon on TCP, told garbage by strangers: its refusal lines fill its log.
+        let (probe, port) = rawLoopbackSocket()
+        close(probe)
+        let (daemon, _, more) = try scratch.ansar([
+            "directory", "--background", "--address=127.0.0.1:\(port)", "--no-beacons", "--log-limit=4K",
+        ])
+        #expect(daemon == 0, "\(more)")
+        defer { _ = try? scratch.ansar(["directory", "--stop"]) }
+        let log = "\(scratch.home)/logs/directory.log"
+        #expect(
+            within(60) {
+                let stranger = rawConnect(port: port)
+                if stranger >= 0 {
+                    _ = write(stranger, "GET / HTTP/1.1\r\n\r\n", 18)
+                    close(stranger)
+                }
+                return SystemAccess.exists(log + ".1")
+            }, "directory.log was never rotated")
+        #expect((SystemAccess.fileSize(log + ".1") ?? 0) > 4_096)
+    }
+
+    @Test(
         "time filters refuse what is not a time; --debug-level refuses an unknown level",
         arguments: [
             (
