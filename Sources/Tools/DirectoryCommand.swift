@@ -172,8 +172,10 @@ struct DirectoryCommand: ParsableCommand {
             let ownLog = self.ownLog
             Logs.bootstrap(process: "ansar directory", level: .info)
             SystemAccess.raiseDescriptorLimit()
-            _ = try joinGroup(secret, tuning: tuning) { mailbox in
-                mailbox.create(
+            let homePath = home.path
+            // SIGHUP: the home's permissions read again (`ansar grant` sends it), as daemons do.
+            _ = try joinGroup(secret, tuning: tuning, signals: [SIGHUP]) { mailbox in
+                let directory = mailbox.create(
                     ScopeDirectory(listening: listen, scope: level.scope, links: chosen, permissions: permissions) {
                         bound in
                         let json = JSON.object([
@@ -189,7 +191,15 @@ struct DirectoryCommand: ParsableCommand {
                         SystemAccess.exit(1)
                     })
                 if let ownLog { mailbox.create(OwnLog(path: ownLog, limit: logLimit)) }
-                _ = try await mailbox.select(Stop.self)
+                while try await mailbox.select(Stop.self, Signalled.self) is Signalled {
+                    guard let directory else { continue }
+                    do {
+                        try mailbox.send(PermissionsChanged(try Home.open(homePath).permissions()), to: directory)
+                        mailbox.runtime.logger.notice("permissions read again")
+                    } catch {
+                        mailbox.runtime.logger.error("permissions not read again: \(error)")
+                    }
+                }
                 ChildProcess.remove(state)
                 return Ack()
             }

@@ -19,12 +19,13 @@ func runningGroupAddress(_ home: Home) throws(ToolError) -> (SocketAddress, Real
 
 /// Runs `body` as the main object of a runtime in the home's realm; its value.
 func joinGroup(
-    _ secret: RealmSecret, tuning: Tuning = Tuning(), group: SocketAddress? = nil,
+    _ secret: RealmSecret, tuning: Tuning = Tuning(), group: SocketAddress? = nil, signals: [Int32] = [],
     _ body: @escaping @Sendable (Mailbox) async throws -> any Message
 ) throws(ToolError) -> any Message {
     do {
         let runtime = try tuning.makeRuntime(secret: secret)
         runtime.pubSub.groupAddress = group
+        runtime.extraSignals = signals
         return try runtime.run(body)
     } catch {
         throw ToolError("cannot reach the group: \(error)")

@@ -3,6 +3,10 @@ import Platform
 import ProcessShim
 import PubSub
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 // Identities and owned names in a home: each role's static key (`keys/ROLE`, issued here), and
 // the realm's rules of who may publish and subscribe which names (`permissions.json`), which the
 // directories started from this home enforce.
@@ -190,13 +194,25 @@ struct Permissions: ParsableCommand {
     }
 }
 
-/// A running group's directory takes the new rules at once (directory daemons read them when
-/// they start): what to add to the command's line.
+/// The running group's directory and this home's directory daemons take the new rules at once:
+/// what to add to the command's line.
 private func restartHint(_ home: Home) -> String {
-    guard home.runningGroup() != nil else { return "" }
-    do {
-        return "; " + (try RunnerRequest.send(.permissions, role: "", to: home))
-    } catch {
-        return "; the running group did not take them (\(error)): `ansar stop; ansar start` to apply"
+    var said = ""
+    if home.runningGroup() != nil {
+        do {
+            said += "; " + (try RunnerRequest.send(.permissions, role: "", to: home))
+        } catch {
+            said += "; the running group did not take them (\(error)): `ansar stop; ansar start` to apply"
+        }
     }
+    let daemons = DirectoryLevel.allCases.compactMap { level -> Int32? in
+        guard let json = try? JSON(objectAt: "\(home.path)/tmp/\(level.stem).json"),
+            case .integer(let pid)? = json["pid"],
+            ChildProcess.isAlive(Int32(pid))
+        else { return nil }
+        return Int32(pid)
+    }
+    for pid in daemons { ChildProcess.signal(pid, SIGHUP) }
+    if !daemons.isEmpty { said += "; \(daemons.count) directory daemon\(daemons.count == 1 ? "" : "s") told" }
+    return said
 }

@@ -62,6 +62,37 @@ struct IdentityTests {
     }
 
     @Test(
+        "a grant reaches this home's HOST directory daemon at once (SIGHUP): another home's publisher it now refuses is told why"
+    )
+    func grantReachesDaemon() throws {
+        let (a, b) = (try Scratch(), try Scratch())
+        try a.seedHome()
+        for command in [
+            ["create", "--realm-of=\(a.home)/secret"], ["deploy", "\(b.path)/dist"],
+            ["add", "publish-a-service", "pub"],
+            ["set", "settings", "pub", "scope=host"],
+        ] {
+            let (code, _, errors) = try b.ansar(command)
+            #expect(code == 0, "\(command): \(errors)")
+        }
+        let (daemon, _, errors) = try a.ansar(["directory", "--background"])
+        #expect(daemon == 0, "\(errors)")
+        defer { _ = try? a.ansar(["directory", "--stop"]) }
+        let (started, _, more) = try b.ansar(["start", "--host", "pub"])
+        #expect(started == 0, "\(more)")
+        defer { _ = try? b.ansar(["stop"]) }
+        let owner = String(try a.ansar(["identity", "pub"]).1.prefix(64))
+        let (granted, said, _) = try a.ansar(["grant", "publish", "hello-", "--key", owner])
+        #expect(granted == 0 && said.hasSuffix("; 1 directory daemon told\n"), "\(said)")
+        let publisher = String(try b.ansar(["identity", "pub"]).1.prefix(16))
+        #expect(
+            try within(20) {
+                try b.ansar(["returned", "pub"]).1.contains(
+                    "refused by the HOST directory: identity \(publisher) may not publish hello-welcome")
+            })
+    }
+
+    @Test(
         "bad grants: one line naming the mistake, exit non-zero, the rules unchanged",
         arguments: [
             (
