@@ -92,8 +92,21 @@ public final class Readiness {
 
         private func say(_ bytes: [UInt8]) {
             guard descriptor >= 0 else { return }
-            // At most a few KiB into an empty pipe: one write, never blocked.
-            _ = bytes.withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
+            // A parent that stopped listening (its launch window passed: a loaded machine) has
+            // closed the read end: the write fails with EPIPE, and the SIGPIPE it raises is taken
+            // here rather than ending this process. At most a few KiB into an empty pipe: one
+            // write, never blocked.
+            var pipeSignal = sigset_t()
+            var before = sigset_t()
+            sigemptyset(&pipeSignal)
+            sigaddset(&pipeSignal, SIGPIPE)
+            pthread_sigmask(SIG_BLOCK, &pipeSignal, &before)
+            let written = bytes.withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
+            if written < 0 && errno == EPIPE {
+                var now = timespec()
+                _ = sigtimedwait(&pipeSignal, nil, &now)
+            }
+            pthread_sigmask(SIG_SETMASK, &before, nil)
             close(descriptor)
             descriptor = -1
         }

@@ -1,5 +1,6 @@
-import Platform
 import Testing
+
+@testable import Platform
 
 #if canImport(Glibc)
     import Glibc
@@ -56,5 +57,18 @@ struct WaitingTests {
         ChildProcess.signal(sleeper, SIGKILL)
         #expect(ChildProcess.waitForEnd(of: sleeper, upTo: .seconds(30)))
         #expect(ChildProcess.wait(sleeper) == .signal(SIGKILL))
+    }
+
+    @Test(
+        "a child that says it is ready after its parent stopped listening lives on: no SIGPIPE kills it, none is left pending"
+    )
+    func lateAnnouncement() throws {
+        var ends: [Int32] = [0, 0]
+        #expect(pipe(&ends) == 0)
+        close(ends[0]) // the parent's launch window passed: it closed its end
+        Readiness.Announcement(descriptor: ends[1]).announce()
+        var pending = sigset_t()
+        sigpending(&pending)
+        #expect(sigismember(&pending, SIGPIPE) == 0)
     }
 }
