@@ -105,7 +105,12 @@ let package = Package(
         .testTarget(
             name: "TransportTests",
             dependencies: ["Transport", "Reactor", "Platform", "Cryptography", "AnsarTestKit"] + testLogging),
-        .target(name: "AnsarTestKit", dependencies: ["Actors", "Reactor", "Platform"], path: "Tests/AnsarTestKit"),
+        .target(
+            name: "AnsarTestKit",
+            dependencies: [
+                "Actors", "Transport", "Reactor", "Platform", .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Tests/AnsarTestKit"),
         .executableTarget(
             name: "pubsub-node",
             dependencies: ["ProcessShim", "Reactor", .product(name: "Logging", package: "swift-log")],
@@ -118,7 +123,7 @@ let package = Package(
             dependencies: ["PubSub", "Actors", "Reactor", "Transport", "AnsarTestKit"] + testLogging),
         .testTarget(name: "ToolsTests", dependencies: ["Reactor", "Platform", "AnsarTestKit"]),
         .executableTarget(
-            name: "link-node", dependencies: ["ProcessShim", "Transport", "Reactor", "Platform"],
+            name: "link-node", dependencies: ["ProcessShim", "Transport", "Reactor", "Platform", "AnsarTestKit"],
             path: "Tests/LinkNode", swiftSettings: safeModule),
         .testTarget(name: "HostsTests", dependencies: ["Reactor", "Platform", "AnsarTestKit"]),
         // The deterministic simulator: many runtimes on one thread over a simulated network.

@@ -39,11 +39,13 @@ public final class RuntimeThread: Sendable {
     }
     private let shared = Shared()
 
-    /// Starts the thread: a reactor, a runtime with `transport` and `limits`, `prepare` to set up
-    /// what layers above keep on the runtime, and `main`.
+    /// Starts the thread: a reactor, a runtime with `transport` and `limits` with `tuning` laid over
+    /// them (its socket and timer tables, keep-alives, messages per turn: a thread that holds
+    /// 10,000 links says `tuning.sockets`), `prepare` to set up what layers above keep on the
+    /// runtime, and `main`.
     public init(
         transport: TransportConfiguration = TransportConfiguration(secret: .generate()),
-        limits: RuntimeLimits = RuntimeLimits(),
+        limits: RuntimeLimits = RuntimeLimits(), tuning: Tuning = Tuning(),
         logger: Logger = Logger(label: "ansar.actors"), prepare: @escaping @Sendable (Runtime) -> Void = { _ in },
         _ main: @escaping @Sendable (Mailbox) async throws -> any Message
     ) {
@@ -51,8 +53,13 @@ public final class RuntimeThread: Sendable {
         let join = ThreadStarter.start {
             let value: any Message
             do {
+                var transport = transport
+                var limits = limits
+                var reactorLimits = Limits() // the reactor's are made by makeReactor
+                tuning.apply(to: &transport, reactor: &reactorLimits, runtime: &limits)
                 let runtime = Runtime(
-                    reactor: try Reactor(logger: logger), transport: transport, limits: limits, logger: logger)
+                    reactor: try tuning.makeReactor(logger: logger), transport: transport, limits: limits,
+                    logger: logger)
                 prepare(runtime)
                 value = try runtime.run(main) { address in shared.main.set(address) }
             } catch {

@@ -135,9 +135,14 @@ public struct Tuning: Sendable, Equatable {
     public func apply(to transport: inout TransportConfiguration, reactor: inout Limits, runtime: inout RuntimeLimits) {
         if let keepAlive { transport.keepAlive = keepAlive }
         if let networkKeepAlive { transport.networkKeepAlive = networkKeepAlive }
+        apply(to: &reactor)
+        if let messagesPerTurn { runtime.messagesPerTurn = messagesPerTurn }
+    }
+
+    /// Applies the reactor's settings (its socket and timer tables).
+    public func apply(to reactor: inout Limits) {
         if let sockets { reactor.sockets = sockets }
         if let timers { reactor.timers = timers }
-        if let messagesPerTurn { runtime.messagesPerTurn = messagesPerTurn }
     }
 
     /// A runtime on a new reactor of the calling thread, tuned by these settings. With `logger`,
@@ -148,14 +153,36 @@ public struct Tuning: Sendable, Equatable {
     {
         var transport = TransportConfiguration(secret: secret)
         transport.identity = identity
-        var limits = Limits()
         var runtimeLimits = RuntimeLimits()
-        apply(to: &transport, reactor: &limits, runtime: &runtimeLimits)
-        let reactor = try Reactor(limits: limits, logger: logger ?? Logger(label: "ansar.reactor"))
+        var reactorLimits = Limits() // the reactor's own are made by makeReactor
+        apply(to: &transport, reactor: &reactorLimits, runtime: &runtimeLimits)
+        let reactor = try makeReactor(logger: logger ?? Logger(label: "ansar.reactor"))
         return Runtime(
             reactor: reactor, transport: transport, limits: runtimeLimits,
             logger: logger ?? Logger(label: "ansar.actors"),
             transportLogger: logger ?? Logger(label: "ansar.transport"))
+    }
+}
+
+extension Tuning {
+    /// Descriptors a process needs beside its sockets: logs, pipes, the loop's own.
+    static let descriptorsBesideSockets = 64
+
+    /// A reactor of the calling thread with these settings' tables, this process's descriptor
+    /// limit raised to fit its sockets (as far as the process may raise it).
+    public func makeReactor(logger: Logger = Logger(label: "ansar.reactor")) throws(ReactorError) -> Reactor {
+        var limits = Limits()
+        apply(to: &limits)
+        let wanted = limits.sockets + Self.descriptorsBesideSockets
+        let limit = SystemAccess.raiseDescriptorLimit(toFit: wanted)
+        if limit >= 0 && limit < wanted {
+            // Not fatal: the table bounds what this process holds, the kernel's limit now bounds
+            // it lower, and accepts beyond it fail (EMFILE) with a warning of their own.
+            logger.warning(
+                "descriptor limit \(limit) is below the \(limits.sockets) sockets of the table (+\(Self.descriptorsBesideSockets)): raise the hard limit (ulimit -Hn) to hold them all"
+            )
+        }
+        return try Reactor(limits: limits, logger: logger)
     }
 }
 

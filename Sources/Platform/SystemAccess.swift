@@ -11,12 +11,19 @@ public enum SystemAccess {
     }
 
     /// Raises this process's soft limit on open descriptors to its hard limit, so that the socket
-    /// table (``Limits/sockets``) is what bounds a busy directory, not the shell's default of 1024.
-    /// Returns the limit now in force.
+    /// table (``Limits/sockets``) is what bounds a busy directory, not the shell's default of 1024;
+    /// with `wanted` beyond the hard limit, the hard limit too where the process may (root, up to
+    /// the kernel's `nr_open`). Returns the limit now in force.
     @discardableResult
-    public static func raiseDescriptorLimit() -> Int {
+    public static func raiseDescriptorLimit(toFit wanted: Int = 0) -> Int {
         var limit = rlimit()
         guard getrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return -1 }
+        if wanted > 0 && rlim_t(wanted) > limit.rlim_max {
+            var raised = limit
+            raised.rlim_max = rlim_t(wanted)
+            raised.rlim_cur = rlim_t(wanted)
+            if setrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &raised) == 0 { limit = raised }
+        }
         if limit.rlim_cur < limit.rlim_max {
             var raised = limit
             raised.rlim_cur = limit.rlim_max

@@ -115,7 +115,6 @@ public enum Node {
             do throws(TuningError) { tuning = options.tuning.over(try Tuning.fromEnvironment()) } catch {
                 throw NodeFailure(code: .usage, message: error.description)
             }
-            SystemAccess.raiseDescriptorLimit()
             let value: any Message
             do {
                 let runtime = try tuning.makeRuntime(secret: secret, identity: identity)

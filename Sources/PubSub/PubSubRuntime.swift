@@ -39,9 +39,11 @@ extension RuntimeThread {
     /// A runtime thread whose process directory links to the group directory at `groupAddress`.
     public convenience init(
         transport: TransportConfiguration = TransportConfiguration(secret: .generate()),
-        limits: RuntimeLimits = RuntimeLimits(),
+        limits: RuntimeLimits = RuntimeLimits(), tuning: Tuning = Tuning(),
         groupAddress: SocketAddress?, _ main: @escaping @Sendable (Mailbox) async throws -> any Message
     ) {
-        self.init(transport: transport, limits: limits, prepare: { $0.pubSub.groupAddress = groupAddress }, main)
+        self.init(
+            transport: transport, limits: limits, tuning: tuning, prepare: { $0.pubSub.groupAddress = groupAddress },
+            main)
     }
 }

@@ -322,7 +322,6 @@ struct Run: ParsableCommand {
             runner.capture.finish() // every line the roles wrote is in their logs
             runner.writer.finish() // and the state and reports are on disk, before `stop` reads them
         }
-        SystemAccess.raiseDescriptorLimit()
         let stopSignal: Int32?
         do {
             let runtime = try tuning.makeRuntime(secret: secret)

@@ -171,7 +171,6 @@ struct DirectoryCommand: ParsableCommand {
             let chosen = links
             let ownLog = self.ownLog
             Logs.bootstrap(process: "ansar directory", level: .info)
-            SystemAccess.raiseDescriptorLimit()
             let homePath = home.path
             // SIGHUP: the home's permissions read again (`ansar grant` sends it), as daemons do.
             _ = try joinGroup(secret, tuning: tuning, signals: [SIGHUP]) { mailbox in

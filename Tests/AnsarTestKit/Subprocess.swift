@@ -15,6 +15,26 @@ public func within(_ seconds: Double, _ condition: () throws -> Bool) rethrows -
     return try condition()
 }
 
+/// Looks at `condition` every 5 ms for as long as `progress` keeps moving: false once it has stood
+/// still for `stall` seconds (a wait for a long ramp that fails soon after the ramp stops, where one
+/// deadline for the whole would have to be long enough for the slowest machine).
+public func whileProgressing(stall seconds: Double, _ progress: () -> Int, _ condition: () -> Bool) -> Bool {
+    var last = progress()
+    var still = 0
+    while !condition() {
+        let now = progress()
+        if now != last {
+            last = now
+            still = 0
+        } else if still >= Int(seconds * 200) {
+            return condition()
+        }
+        still += 1
+        usleep(5_000)
+    }
+    return true
+}
+
 /// A child process with stdout and stderr captured in files: a real process, as a runner would
 /// start one (through the same `ChildProcess` the runner uses).
 public final class Subprocess {
@@ -57,7 +77,10 @@ public final class Subprocess {
     public func signal(_ number: Int32) { ChildProcess.signal(pid, number) }
 
     /// The child's resident memory in KiB (`/proc/PID/statm`), nil once it has exited.
-    public var residentKiB: Int? {
+    public var residentKiB: Int? { Self.residentKiB(of: pid) }
+
+    /// A process's resident memory in KiB (`/proc/PID/statm`), nil if it is gone or a zombie.
+    public static func residentKiB(of pid: pid_t) -> Int? {
         let fd = open("/proc/\(pid)/statm", O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { return nil }
         defer { close(fd) }

@@ -1,9 +1,11 @@
 import Actors
+import AnsarTestKit
 import Platform
 // A pair of processes for link tests across namespaced hosts: a source that sends one bulk message
 // and then a sequenced stream as fast as the link takes it (minding linkBusy and Writable), and a
 // sink that checks both and reports what arrived. Each says on stderr when it is ready; the
-// result is printed as JSON (--pure-object).
+// result is printed as JSON (--pure-object). A crowd opens `count` idle connections to `address`
+// and holds them, saying on stderr how many are up.
 import ProcessShim
 import Reactor
 import Transport
@@ -31,6 +33,8 @@ struct Settings: Codable, Sendable {
     var untilLost = false
     /// Sink: say `got N` on stderr after each chunk (what arrived, for a sink that is killed).
     var tellEach = false
+    /// Crowd: how many idle connections to open to `address` and hold.
+    var count = 1
 }
 
 /// The byte at `index` of a bulk message, so the sink can check every one.
@@ -95,6 +99,20 @@ Node.run(name: "link-node", settings: Settings(), input: Nothing.self) { mailbox
     let settings = node.settings
     let address = try SocketAddress(parsing: settings.address)
     var report = Report()
+    if settings.role == "crowd" {
+        // Says `crowd up N failed F lost L` as the count moves, then holds the links until killed.
+        let counts = CrowdCounts()
+        _ = mailbox.create(Crowd(target: address, count: settings.count, counts: counts))
+        var said = ""
+        while true {
+            _ = try await mailbox.select(Finish.self, timeout: .milliseconds(100))
+            let line = "crowd up \(counts.up) failed \(counts.failed) lost \(counts.lost)"
+            if line != said {
+                say(counts.failed > 0 ? "\(line) (\(counts.lastFailure))" : line)
+                said = line
+            }
+        }
+    }
     if settings.role == "source" {
         mailbox.listen(at: address)
         _ = try await mailbox.select(Listening.self, timeout: .seconds(10))

@@ -26,9 +26,10 @@ while let argument = arguments.next() {
     case "--only": only = arguments.next()
     case "--variant": variantFilter = arguments.next()
     case "--size": sizeFilter = arguments.next().flatMap { Int($0) }
+    case "--crowd": runCrowd(address: arguments.next(), count: arguments.next()) // a child of the scale rows
     default:
         print(
-            "usage: ansar-bench [--results FILE] [--quick] [--only round-trip|one-way|dispatch|pubsub|directory|hosts|links|security|demo] [--variant TEXT] [--size BYTES]"
+            "usage: ansar-bench [--results FILE] [--quick] [--only round-trip|one-way|dispatch|pubsub|directory|hosts|links|security|scale|demo] [--variant TEXT] [--size BYTES]"
         )
         exit(2)
     }
@@ -481,6 +482,33 @@ if only == nil || only == "security" {
         Figure(
             name: "security: member connect during a 1,100-connection slowloris, worst of 9 (ms)", value: underAttack,
             unit: "ms", baseline: "the same connect with none", baselineValue: quiet))
+}
+
+// MARK: Scale
+
+if only == nil || only == "scale" {
+    let total = 10_000
+    let links = idleLinks(total: total)
+    figures.append(
+        Figure(
+            name: "scale: memory per idle TCP link, holder, marginal 1,000 → 10,000 (KiB)", value: links.holderKiB,
+            unit: "KiB", baseline: "target 4 KiB", baselineValue: 4))
+    figures.append(
+        Figure(
+            name: "scale: of which heap blocks held per link, holder (KiB)", value: links.holderHeapKiB,
+            unit: "KiB", baseline: "target 4 KiB", baselineValue: 4))
+    figures.append(
+        Figure(
+            name: "scale: memory per idle TCP link, connecting side, marginal 1,000 → 9,000 (KiB)",
+            value: links.crowdKiB, unit: "KiB", baseline: "target 4 KiB", baselineValue: 4))
+    figures.append(
+        Figure(
+            name: "scale: links set up per second, 1,000 → 10,000, 8 handshakes in flight", value: links.linksPerSecond,
+            unit: "/s", baseline: "none", baselineValue: 0))
+    figures.append(
+        Figure(
+            name: "scale: 10,000 peers frozen → every link declared lost (s)", value: links.detectionSeconds,
+            unit: "s", baseline: "keep-alive deadline", baselineValue: links.deadlineSeconds))
 }
 
 // MARK: The demo

@@ -16,6 +16,8 @@ int cbaseline_one_way(int size, double seconds, uint64_t *messages, double *elap
 
 // Heap allocations (malloc, calloc, realloc, aligned) since the process started, all threads.
 uint64_t cbaseline_allocations(void);
+// Bytes the heap holds in live blocks (usable sizes), all threads.
+int64_t cbaseline_heap_bytes(void);
 
 // Local dispatch rate (messages/s) of a ring of envelopes and an indirect call per message.
 double cbaseline_local_dispatch(uint64_t count);
