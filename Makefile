@@ -1,12 +1,24 @@
 # ansar for Swift — the two set-up commands are `make demo` and `make test`; both install the
-# system packages they need first. `make bench` measures the reactor against raw C.
+# system packages they need first. `make bench` measures every layer against raw C and the peers.
 SHELL := /bin/bash
 export PATH := /opt/swift/usr/bin:$(PATH)
 
 SYSTEM_PACKAGES := liburing-dev libsodium-dev python3 iproute2 stress-ng
 SWIFT_BUILD_FLAGS ?=
 
-.PHONY: demo test downstream format lint bench fuzz build system-packages clean simulate
+.PHONY: demo test downstream format lint bench bench-packages fuzz build system-packages clean simulate
+
+# The Debian packages a recipe found missing (its shell's $$missing), installed as root, else named.
+define install_missing
+if [ -n "$$missing" ]; then \
+  if [ "$$(id -u)" = 0 ]; then \
+    echo "installing$$missing"; \
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing) >/dev/null || exit 1; \
+  else \
+    echo "missing system packages:$$missing — run: sudo apt-get install$$missing"; exit 1; \
+  fi; \
+fi
+endef
 
 ## Installs liburing-dev and libsodium-dev when their headers are missing (apt-get as root),
 ## the system's /usr/bin/python3, which CLI tests use as a role that is not a shell and the
@@ -20,14 +32,17 @@ system-packages:
 	[ -x /usr/bin/python3 ] || missing="$$missing python3"; \
 	command -v ip >/dev/null || [ -x /usr/sbin/ip ] || missing="$$missing iproute2"; \
 	command -v stress-ng >/dev/null || missing="$$missing stress-ng"; \
-	if [ -n "$$missing" ]; then \
-	  if [ "$$(id -u)" = 0 ]; then \
-	    echo "installing$$missing"; \
-	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing) >/dev/null || exit 1; \
-	  else \
-	    echo "missing system packages:$$missing — run: sudo apt-get install$$missing"; exit 1; \
-	  fi; \
-	fi
+	$(install_missing)
+
+## What `make bench` needs beside them: the peers it measures ansar against (ZeroMQ's and NATS's C
+## libraries, nats-server) and gnuplot for the plot in docs/benchmarks.md.
+bench-packages: system-packages
+	@missing=""; \
+	[ -f /usr/include/zmq.h ] || missing="$$missing libzmq3-dev"; \
+	[ -f /usr/include/nats/nats.h ] || missing="$$missing libnats-dev"; \
+	[ -x /usr/sbin/nats-server ] || [ -x /usr/bin/nats-server ] || missing="$$missing nats-server"; \
+	command -v gnuplot >/dev/null || missing="$$missing gnuplot-nox"; \
+	$(install_missing)
 
 build: system-packages
 	swift build $(SWIFT_BUILD_FLAGS)
@@ -83,11 +98,13 @@ downstream: system-packages
 	echo "downstream: README's tour and the outside check pass"
 	@python3 Downstream/readme/check-shell-tour.py
 
-## Release build of Benchmarks/ (its own package): raw C baseline and the reactor, in one run.
-bench: system-packages
+## Release build of Benchmarks/ (its own package): raw C baseline, ansar's layers and the peers,
+## in one run; then the plot of the peers rows (docs/benchmarks-peers.svg).
+bench: bench-packages
 	swift build -c release --product ansar && swift build -c release --product publish-a-service && swift build -c release --product subscribe-to-service && swift build -c release --product link-node && swift build -c release --product pubsub-node
 	cd Benchmarks && swift build -c release && cp "$$(swift build -c release --show-bin-path)/bench-node" ../.build/release/
 	cd Benchmarks && "$$(swift build -c release --show-bin-path)/ansar-bench" --results ../.bench/results.jsonl
+	python3 Benchmarks/plot.py .bench/results.jsonl docs/benchmarks-peers.svg
 	@echo "simulated seeds per minute (debug build, one thread per scenario):"
 	@$(MAKE) --no-print-directory simulate SEEDS=100 2>&1 | grep -a '^simulation '
 

@@ -10,13 +10,24 @@ let package = Package(
     dependencies: [
         .package(name: "ansar", path: ".."),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        // A peer to measure against, never a dependency of the main package.
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
     ],
     targets: [
         .target(name: "CBaseline"),
+        // The peers, through their C libraries (Debian's libzmq3-dev and libnats-dev).
+        .target(name: "CPeers", linkerSettings: [.linkedLibrary("zmq"), .linkedLibrary("nats")]),
+        .target(
+            name: "NIOPeer",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
         .executableTarget(
             name: "ansar-bench",
             dependencies: [
-                "CBaseline", .product(name: "Reactor", package: "ansar"), .product(name: "Transport", package: "ansar"),
+                "CBaseline", "CPeers", "NIOPeer", .product(name: "Reactor", package: "ansar"),
+                .product(name: "Transport", package: "ansar"),
                 .product(name: "Actors", package: "ansar"), .product(name: "PubSub", package: "ansar"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "AnsarTestKit", package: "ansar"), .product(name: "Platform", package: "ansar"),

@@ -106,7 +106,9 @@ public final class HeldCrowd: Sendable {
         let (counts, done) = (counts, done)
         thread = RuntimeThread(transport: transport, tuning: tuning, logger: logger) { mailbox in
             _ = mailbox.create(CrowdHolder(at: .ipv4("127.0.0.1", port: 0), counts: counts))
-            while !done.raised.load(ordering: .relaxed) { _ = try await mailbox.select(Finish.self, timeout: .milliseconds(50)) }
+            while !done.raised.load(ordering: .relaxed) {
+                _ = try await mailbox.select(Finish.self, timeout: .milliseconds(50))
+            }
             return Ack()
         }
     }

@@ -62,7 +62,8 @@ func idleLinks(total: Int) -> IdleLinks {
     let me = ChildProcess.currentExecutable() ?? CommandLine.arguments[0]
     func crowd(_ count: Int, upTo expected: Int) -> Subprocess {
         guard let process = try? Subprocess(me, ["--crowd", "\(address)", "\(count)"]) else { fail("crowd: spawn") }
-        guard process.waitForError(containing: "crowd up \(count) ", seconds: 300), within(60, { counts.up >= expected })
+        guard process.waitForError(containing: "crowd up \(count) ", seconds: 300),
+            within(60, { counts.up >= expected })
         else {
             fail("crowd of \(count): \(process.errors.suffix(300)); holder has \(counts.up)")
         }

@@ -29,7 +29,7 @@ while let argument = arguments.next() {
     case "--crowd": runCrowd(address: arguments.next(), count: arguments.next()) // a child of the scale rows
     default:
         print(
-            "usage: ansar-bench [--results FILE] [--quick] [--only round-trip|one-way|dispatch|pubsub|directory|hosts|links|security|scale|demo] [--variant TEXT] [--size BYTES]"
+            "usage: ansar-bench [--results FILE] [--quick] [--only round-trip|one-way|dispatch|pubsub|directory|hosts|links|security|scale|peers|demo] [--variant TEXT] [--size BYTES]"
         )
         exit(2)
     }
@@ -510,6 +510,10 @@ if only == nil || only == "scale" {
             name: "scale: 10,000 peers frozen → every link declared lost (s)", value: links.detectionSeconds,
             unit: "s", baseline: "keep-alive deadline", baselineValue: links.deadlineSeconds))
 }
+
+// MARK: Peers
+
+if only == nil || only == "peers" { figures += peerFigures(fanOutTo: quick ? [1, 10] : [1, 10, 100]) }
 
 // MARK: The demo
 
