@@ -103,8 +103,9 @@ func actorFanOut(links: Int, seconds: Double) -> Double {
     let server = ServerThread { FanOutCounter(listen: .ipv4("127.0.0.1", port: 0), server: $0, links: links) }
     let address = server.address()
     do {
-        guard let measured = try actorRuntime().run(FanOutSender(server: address, links: links, seconds: seconds))
-            as? Measured
+        guard
+            let measured = try actorRuntime().run(FanOutSender(server: address, links: links, seconds: seconds))
+                as? Measured
         else { fail("actor fan-out ended early") }
         server.join()
         return Double(measured.messages) / measured.seconds

@@ -18,7 +18,10 @@ final class NATSServer {
 
     /// nil when nats-server is not installed (`make bench` installs it) or did not start.
     init?() {
-        guard let path = ["/usr/sbin/nats-server", "/usr/bin/nats-server"].first(where: { (path: String) in access(path, X_OK) == 0 }),
+        guard
+            let path = ["/usr/sbin/nats-server", "/usr/bin/nats-server"].first(where: { (path: String) in
+                access(path, X_OK) == 0
+            }),
             let process = try? Subprocess(path, ["-a", "127.0.0.1", "-p", "-1"])
         else { return nil }
         self.process = process
@@ -79,7 +82,10 @@ func peerOneWays(nats: NATSServer?) -> [PeerOneWay] {
     ]
     if let nats {
         peers.append(
-            ("NATS pub/sub", { size, seconds in measured { cpeers_nats_one_way(nats.url, Int32(size), seconds, $0, $1) } })
+            (
+                "NATS pub/sub",
+                { size, seconds in measured { cpeers_nats_one_way(nats.url, Int32(size), seconds, $0, $1) } }
+            )
         )
     }
     return peers
@@ -115,7 +121,9 @@ func natsFanOut(_ nats: NATSServer, subscribers: Int, seconds: Double) -> FanOut
 /// Every peer row beside ansar's and raw C's, measured in turns so that drift hits all alike.
 func peerFigures(fanOutTo subscriberCounts: [Int]) -> [Figure] {
     let nats = NATSServer()
-    if nats == nil { print("peers: nats-server is missing or did not start (make bench installs it); NATS rows skipped") }
+    if nats == nil {
+        print("peers: nats-server is missing or did not start (make bench installs it); NATS rows skipped")
+    }
     var figures: [Figure] = []
 
     let ours: [PeerRoundTrip] = [
