@@ -3,7 +3,7 @@
 SHELL := /bin/bash
 export PATH := /opt/swift/usr/bin:$(PATH)
 
-SYSTEM_PACKAGES := liburing-dev libsodium-dev python3 iproute2 stress-ng
+SYSTEM_PACKAGES := liburing-dev libsodium-dev libssl-dev python3 iproute2 stress-ng
 SWIFT_BUILD_FLAGS ?=
 
 .PHONY: demo test downstream format lint bench bench-packages fuzz build system-packages clean simulate
@@ -20,7 +20,8 @@ if [ -n "$$missing" ]; then \
 fi
 endef
 
-## Installs liburing-dev and libsodium-dev when their headers are missing (apt-get as root),
+## Installs liburing-dev, libsodium-dev and libssl-dev (libcrypto's AES-GCM for large records)
+## when their headers are missing (apt-get as root),
 ## the system's /usr/bin/python3, which CLI tests use as a role that is not a shell and the
 ## local-socket tests run as another user (who cannot reach a per-user install), iproute2, whose `ip` makes
 ## the network namespaces the LAN/WAN tests use as hosts and whose `tc` shapes their links, and
@@ -29,6 +30,7 @@ system-packages:
 	@missing=""; \
 	[ -f /usr/include/liburing.h ] || missing="$$missing liburing-dev"; \
 	[ -f /usr/include/sodium.h ] || missing="$$missing libsodium-dev"; \
+	[ -f /usr/include/openssl/evp.h ] || missing="$$missing libssl-dev"; \
 	[ -x /usr/bin/python3 ] || missing="$$missing python3"; \
 	command -v ip >/dev/null || [ -x /usr/sbin/ip ] || missing="$$missing iproute2"; \
 	command -v stress-ng >/dev/null || missing="$$missing stress-ng"; \

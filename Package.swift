@@ -40,8 +40,9 @@ let package = Package(
         .target(name: "CShims"),
         .target(name: "CURing", linkerSettings: [.linkedLibrary("uring")]),
         .target(name: "CSodium", linkerSettings: [.linkedLibrary("sodium")]),
+        .target(name: "CAESGCM", linkerSettings: [.linkedLibrary("crypto")]),
         .target(name: "Platform", dependencies: ["CShims"]),
-        .target(name: "Cryptography", dependencies: ["CSodium", "Platform"]),
+        .target(name: "Cryptography", dependencies: ["CSodium", "CAESGCM", "Platform"]),
         .target(
             name: "Reactor",
             dependencies: ["CShims", "CURing", "Platform", .product(name: "Logging", package: "swift-log")],
