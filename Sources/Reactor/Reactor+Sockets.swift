@@ -317,7 +317,8 @@ extension Reactor {
             guard sockets[slot].state == .connected, !sockets[slot].sendInFlight,
                 sendQueues.bytes(of: slot) > 0
             else { continue }
-            let vector = iovecs + slot * limits.chunksPerSocket
+            let vector =
+                sendQueues.chunks(of: slot) == 1 ? singleIovecs + slot : iovecs + slot * limits.chunksPerSocket
             let count = sendQueues.gather(slot, into: vector)
             messages[slot] = msghdr()
             messages[slot].msg_iov = vector

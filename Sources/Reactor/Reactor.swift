@@ -81,6 +81,10 @@ public final class Reactor {
     let addresses: UnsafeMutablePointer<sockaddr_storage>
     let messages: UnsafeMutablePointer<msghdr>
     let iovecs: UnsafeMutablePointer<iovec>
+    /// One iovec per socket for a send of one chunk, the common case: a socket's pages of `iovecs`
+    /// (a kilobyte each at the default limits) are touched only once it sends more than a chunk
+    /// at a time, so idle connections stay small in memory.
+    let singleIovecs: UnsafeMutablePointer<iovec>
     @exclusivity(unchecked)
     var flushList: [UInt32] = []
     /// Sockets refused because the shared chunk pool ran dry; told ``ReactorEvent/writable(_:)``
@@ -143,6 +147,7 @@ public final class Reactor {
         addresses = .allocate(capacity: limits.sockets)
         messages = .allocate(capacity: limits.sockets)
         iovecs = .allocate(capacity: limits.sockets * limits.chunksPerSocket)
+        singleIovecs = .allocate(capacity: limits.sockets)
         wakeBuffer = .allocate(byteCount: 8, alignment: 8)
         signalBuffer = .allocate(byteCount: 16 * MemoryLayout<signalfd_siginfo>.size, alignment: 8)
         flushList.reserveCapacity(limits.sockets)
@@ -199,6 +204,7 @@ public final class Reactor {
         addresses.deallocate()
         messages.deallocate()
         iovecs.deallocate()
+        singleIovecs.deallocate()
         wakeBuffer.deallocate()
         signalBuffer.deallocate()
     }

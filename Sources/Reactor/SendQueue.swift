@@ -52,6 +52,9 @@ struct SendQueues {
 
     func bytes(of slot: Int) -> Int { queues[slot].bytes }
 
+    /// Chunks queued on `slot`: how many iovecs a ``gather(_:into:)`` fills.
+    func chunks(of slot: Int) -> Int { queues[slot].chunks }
+
     /// Bytes `slot` can accept now without refusal.
     func capacity(of slot: Int) -> Int {
         let queue = queues[slot]

@@ -66,6 +66,31 @@ struct EchoTests {
         #expect(recorder.bytes[server] == expected)
     }
 
+    @Test(
+        "sockets flushing many chunks and one chunk in the same turn each deliver their own bytes",
+        arguments: backends)
+    func vectorsPerSocket(kind: BackendKind) throws {
+        let reactor = try makeReactor(kind)
+        var recorder = Recorder()
+        // Neighbouring slots: a one-chunk send's iovec and a many-chunk send's vector must not meet.
+        let pairs = try (0..<6).map { _ in try connectedPair(reactor, &recorder) }
+        var expected: [SocketID: [UInt8]] = [:]
+        for (index, pair) in pairs.enumerated() {
+            let stream = pattern(index.isMultiple(of: 2) ? 200 * 1024 : 100, seed: index)
+            try reactor.send(stream, on: pair.client)
+            expected[pair.server] = stream
+        }
+        #expect(
+            try spin(reactor, &recorder) { recorder in
+                expected.allSatisfy { recorder.bytes[$0.key]?.count ?? 0 >= $0.value.count }
+            })
+        for (server, stream) in expected {
+            let got = recorder.bytes[server] ?? []
+            let wrong = zip(got, stream).filter { $0 != $1 }.count + abs(got.count - stream.count)
+            #expect(wrong == 0, "server \(server): \(wrong) of \(stream.count) bytes wrong")
+        }
+    }
+
     @Test("a large stream under back-pressure: refused sends, writable, nothing lost", arguments: backends)
     func backPressure(kind: BackendKind) throws {
         var limits = Limits()
