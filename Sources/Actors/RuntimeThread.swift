@@ -55,8 +55,7 @@ public final class RuntimeThread: Sendable {
             do {
                 var transport = transport
                 var limits = limits
-                var reactorLimits = Limits() // the reactor's are made by makeReactor
-                tuning.apply(to: &transport, reactor: &reactorLimits, runtime: &limits)
+                tuning.apply(to: &transport, runtime: &limits)
                 let runtime = Runtime(
                     reactor: try tuning.makeReactor(logger: logger), transport: transport, limits: limits,
                     logger: logger)

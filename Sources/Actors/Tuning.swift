@@ -133,9 +133,15 @@ public struct Tuning: Sendable, Equatable {
 
     /// Applies the settings to the three configurations a runtime is made from.
     public func apply(to transport: inout TransportConfiguration, reactor: inout Limits, runtime: inout RuntimeLimits) {
+        apply(to: &transport, runtime: &runtime)
+        apply(to: &reactor)
+    }
+
+    /// Applies the link and loop settings (keep-alives, messages per turn); the reactor's come
+    /// with ``makeReactor(logger:)``.
+    public func apply(to transport: inout TransportConfiguration, runtime: inout RuntimeLimits) {
         if let keepAlive { transport.keepAlive = keepAlive }
         if let networkKeepAlive { transport.networkKeepAlive = networkKeepAlive }
-        apply(to: &reactor)
         if let messagesPerTurn { runtime.messagesPerTurn = messagesPerTurn }
     }
 
@@ -154,8 +160,7 @@ public struct Tuning: Sendable, Equatable {
         var transport = TransportConfiguration(secret: secret)
         transport.identity = identity
         var runtimeLimits = RuntimeLimits()
-        var reactorLimits = Limits() // the reactor's own are made by makeReactor
-        apply(to: &transport, reactor: &reactorLimits, runtime: &runtimeLimits)
+        apply(to: &transport, runtime: &runtimeLimits)
         let reactor = try makeReactor(logger: logger ?? Logger(label: "ansar.reactor"))
         return Runtime(
             reactor: reactor, transport: transport, limits: runtimeLimits,
