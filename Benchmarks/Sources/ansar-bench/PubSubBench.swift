@@ -57,7 +57,7 @@ final class BenchPublisher: Object {
         case is Start: context.publish(name, scope: .group)
         case is Published: listed?.flag.store(true, ordering: .releasing)
         case let ping as BenchPing: try context.reply(BenchPong(sequence: ping.sequence))
-        case is Stop: context.complete(Ack())
+        case is Stop, is Done: context.complete(Ack()) // Done from a subscriber, over its session
         default: break
         }
     }
@@ -113,12 +113,15 @@ func pubSubTrial(group: SocketAddress, trial: Int) -> PubSubTimes {
             return Faulted("no second Available")
         }
         let comeback = milliseconds(since: restarted)
-        try mailbox.send(Stop(), to: mailbox.returnAddress)
+        // By its thread's address: Stop is for objects of this process, it never crosses a link.
+        guard let secondMain = second.mainAddress() else { return Faulted("the second publisher did not start") }
+        try mailbox.send(Stop(), to: secondMain)
         _ = second
         return PubSubTimes(
             subscriberStartToAvailable: discovery, publisherEndToDropped: loss, publisherStartToAvailable: comeback)
     }
-    guard let times = subscriber.wait() as? PubSubTimes else { fail("pub-sub trial \(trial) failed") }
+    let result = subscriber.wait()
+    guard let times = result as? PubSubTimes else { fail("pub-sub trial \(trial) failed: \(result)") }
     _ = first.wait()
     return times
 }
@@ -130,7 +133,7 @@ func sessionPingPong(group: SocketAddress, count: Int) -> Measured {
         let runtime = Runtime(reactor: try Reactor(backend: .uring), transport: benchGroupSecret)
         runtime.pubSub.groupAddress = group
         guard
-            let measured = try runtime.run(PingClient(.subscribe("bench-session"), farewell: Stop(), count: count))
+            let measured = try runtime.run(PingClient(.subscribe("bench-session"), farewell: Done(), count: count))
                 as? Measured
         else { fail("session ping-pong ended early") }
         _ = publisher.wait()
