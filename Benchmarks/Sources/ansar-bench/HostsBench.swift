@@ -1,5 +1,6 @@
 import AnsarTestKit
 import Platform
+import PubSub
 // Across namespaced hosts (root only): the real release `ansar` directories on a LAN of three
 // hosts and two LANs joined by a WAN directory, with `bench-node` roles; times taken from the
 // roles' monotonic-clock reports.
@@ -64,9 +65,12 @@ func hostsFigures(trials: Int, pings: Int) throws -> HostsFigures {
     // Processes link straight to their host's directory: no group runner in the way of the clock.
     // ANSAR_BENCH_LOG=LEVEL: the roles log at that level (shown when a report does not come).
     let logLevel = ChildProcess.currentEnvironment()["ANSAR_BENCH_LOG"].map { ["--debug-level=\($0)"] } ?? []
+    // Each host's directory listens where a HOST directory of the realm does by default.
+    guard let realm = RealmSecret(hex: secret) else { fail("hosts: no realm secret in \(w.home)/secret") }
+    let hostDirectory = ScopeDirectory.hostAddress(of: realm)
     func node(_ host: Host, _ settings: [String]) throws -> Subprocess {
         try host.start(
-            "bench-node", settings + ["--group-address=@ansar-host-directory"] + logLevel, environment: environment)
+            "bench-node", settings + ["--group-address=\(hostDirectory)"] + logLevel, environment: environment)
     }
     let publisher = try node(c, ["--role=publisher", "--scope=wan"])
     _ = try awaitReport(try node(c, ["--role=listener"]), "listening")
