@@ -25,6 +25,7 @@ final class NATSServer {
             let process = try? Subprocess(path, ["-a", "127.0.0.1", "-p", "-1"])
         else { return nil }
         self.process = process
+        startedServers.withLock { $0.append(process.pid) }
         let marker = "Listening for client connections on "
         guard process.waitForError(containing: "Server is ready", seconds: 10),
             let line = process.errors.split(separator: "\n").first(where: { $0.contains(marker) }),

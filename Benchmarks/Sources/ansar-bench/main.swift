@@ -7,6 +7,7 @@ import Logging
 import Platform
 import PubSub
 import Reactor
+import Synchronization
 import Transport
 
 #if canImport(Glibc)
@@ -63,8 +64,12 @@ func percentile(_ sorted: [UInt64], _ p: Double) -> Double {
     return Double(sorted[max(0, index)]) / 1000
 }
 
+/// Servers this run started (a nats-server): ended by ``fail(_:)`` too, which skips deinits.
+let startedServers = Mutex<[pid_t]>([])
+
 func fail(_ what: String) -> Never {
     print("ansar-bench: \(what)")
+    for pid in startedServers.withLock({ $0 }) { kill(pid, SIGTERM) }
     exit(1)
 }
 
