@@ -24,7 +24,7 @@ struct ScaleTests {
         let counts = holder.counts
         let address = try #require(holder.address(), "the holder listens")
         let crowd = try Subprocess(
-            "link-node", ["--role=crowd", "--address=\(address)", "--count=\(count)", "--sockets=\(count + 256)"],
+            "link-node", Crowd.linkNodeArguments(to: address, count: count),
             environment: ["ANSAR_REALM_SECRET": crowdSecret.hex])
         defer { crowd.end() }
 

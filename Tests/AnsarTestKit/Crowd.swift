@@ -42,6 +42,15 @@ public final class Crowd: Object {
     private var started = 0
     private var pending = 0
 
+    /// A socket table that holds `links` links and what a runtime has beside them.
+    public static func sockets(for links: Int) -> Int { links + 256 }
+
+    /// The `link-node` arguments of a crowd process of `count` links to `target` (its realm secret
+    /// in `ANSAR_REALM_SECRET`); it says `crowd up N failed F lost L` on stderr as they come up.
+    public static func linkNodeArguments(to target: SocketAddress, count: Int) -> [String] {
+        ["--role=crowd", "--address=\(target)", "--count=\(count)", "--sockets=\(sockets(for: count))"]
+    }
+
     public init(target: SocketAddress, count: Int, window: Int = 8, counts: CrowdCounts) {
         self.target = target
         self.count = count
@@ -102,7 +111,7 @@ public final class HeldCrowd: Sendable {
 
     public init(links: Int, transport: TransportConfiguration, logger: Logger = Logger(label: "ansar.actors")) {
         var tuning = Tuning()
-        tuning.sockets = links + 256
+        tuning.sockets = Crowd.sockets(for: links)
         let (counts, done) = (counts, done)
         thread = RuntimeThread(transport: transport, tuning: tuning, logger: logger) { mailbox in
             _ = mailbox.create(CrowdHolder(at: .ipv4("127.0.0.1", port: 0), counts: counts))

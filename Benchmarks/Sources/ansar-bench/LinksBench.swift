@@ -9,6 +9,15 @@ import Reactor
     import Glibc
 #endif
 
+/// The absolute path of a release binary of the main package (`../.build/release/NAME`, which
+/// `make bench` builds), as `Subprocess` wants one; nil if the working directory cannot be read.
+func releaseExecutable(_ name: String) -> String? {
+    var directory = [CChar](repeating: 0, count: 4096)
+    guard getcwd(&directory, directory.count) != nil else { return nil }
+    let here = String(decoding: directory.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    return "\(here)/../.build/release/\(name)"
+}
+
 struct LinkReport {
     var bulkMilliseconds = 0.0
     var streamMilliseconds = 0.0
@@ -40,11 +49,8 @@ func runLinkPair(source: Host?, sink: Host?, address: String, arguments: [String
     let common = ["--address=\(address)", "--pure-object"] + arguments
     func start(_ host: Host?, _ role: String) throws -> Subprocess {
         if let host { return try host.start("link-node", ["--role=\(role)"] + common, environment: environment) }
-        var directory = [CChar](repeating: 0, count: 4096)
-        guard getcwd(&directory, directory.count) != nil else { throw HostError("getcwd failed") }
-        let here = String(decoding: directory.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-        return try Subprocess(
-            "\(here)/../.build/release/link-node", ["--role=\(role)"] + common, environment: environment)
+        guard let linkNode = releaseExecutable("link-node") else { throw HostError("getcwd failed") }
+        return try Subprocess(linkNode, ["--role=\(role)"] + common, environment: environment)
     }
     let sourceProcess = try start(source, "source")
     guard sourceProcess.waitForError(containing: "listening") else {

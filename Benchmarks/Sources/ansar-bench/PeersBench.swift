@@ -98,25 +98,24 @@ struct FanOut {
     var droppedShare: Double
 }
 
-func zeroMQFanOut(subscribers: Int, seconds: Double) -> FanOut? {
+/// A peer's fan-out trial through its C driver, which stores delivered, dropped and seconds.
+func fanOut(
+    _ run: (UnsafeMutablePointer<UInt64>, UnsafeMutablePointer<UInt64>, UnsafeMutablePointer<Double>) -> Int32
+) -> FanOut? {
     var delivered: UInt64 = 0
     var dropped: UInt64 = 0
     var elapsed = 0.0
-    guard cpeers_zmq_fan_out(Int32(subscribers), 2, 64, seconds, &delivered, &dropped, &elapsed) == 0, elapsed > 0
-    else { return nil }
+    guard run(&delivered, &dropped, &elapsed) == 0, elapsed > 0 else { return nil }
     return FanOut(
         deliveredPerSecond: Double(delivered) / elapsed, droppedShare: Double(dropped) / Double(delivered + dropped))
 }
 
+func zeroMQFanOut(subscribers: Int, seconds: Double) -> FanOut? {
+    fanOut { cpeers_zmq_fan_out(Int32(subscribers), 2, 64, seconds, $0, $1, $2) }
+}
+
 func natsFanOut(_ nats: NATSServer, subscribers: Int, seconds: Double) -> FanOut? {
-    var delivered: UInt64 = 0
-    var dropped: UInt64 = 0
-    var elapsed = 0.0
-    guard cpeers_nats_fan_out(nats.url, Int32(subscribers), 64, seconds, &delivered, &dropped, &elapsed) == 0,
-        elapsed > 0
-    else { return nil }
-    return FanOut(
-        deliveredPerSecond: Double(delivered) / elapsed, droppedShare: Double(dropped) / Double(delivered + dropped))
+    fanOut { cpeers_nats_fan_out(nats.url, Int32(subscribers), 64, seconds, $0, $1, $2) }
 }
 
 /// Every peer row beside ansar's and raw C's, measured in turns so that drift hits all alike.

@@ -4,40 +4,12 @@ import Actors
 import AnsarTestKit
 import CBaseline
 import Platform
-import Synchronization
 
 #if canImport(Glibc)
     import Glibc
 #endif
 
 let scaleSecret = RealmSecret(hex: String(repeating: "6c", count: 32))!
-
-/// `ansar-bench --crowd ADDRESS COUNT`: a child process that opens COUNT idle links to ADDRESS and
-/// holds them, saying `crowd up N` on stderr as they come up.
-func runCrowd(address: String?, count: String?) -> Never {
-    guard let address, let target = try? SocketAddress(parsing: address), let count = count.flatMap({ Int($0) })
-    else { fail("--crowd takes ADDRESS COUNT") }
-    let counts = CrowdCounts()
-    _ = ThreadStarter.start {
-        var said = -1
-        while true {
-            if counts.up != said {
-                said = counts.up
-                SystemAccess.writeStandardError("crowd up \(said) \n")
-            }
-            usleep(20_000)
-        }
-    }
-    var tuning = Tuning()
-    tuning.sockets = count + 256
-    do {
-        let runtime = Runtime(reactor: try tuning.makeReactor(), transport: TransportConfiguration(secret: scaleSecret))
-        _ = try runtime.run(Crowd(target: target, count: count, counts: counts))
-    } catch {
-        fail("crowd: \(error)")
-    }
-    exit(0)
-}
 
 struct IdleLinks {
     /// Marginal resident KiB per link between 1,000 and `total`: the holder's and a crowd's.
@@ -59,10 +31,15 @@ func idleLinks(total: Int) -> IdleLinks {
     defer { holder.stop() }
     let counts = holder.counts
     guard let address = holder.address() else { fail("holder: no listener") }
-    let me = ChildProcess.currentExecutable() ?? CommandLine.arguments[0]
+    // The tests' crowd: `link-node`, which `make bench` builds in release beside `ansar`.
     func crowd(_ count: Int, upTo expected: Int) -> Subprocess {
-        guard let process = try? Subprocess(me, ["--crowd", "\(address)", "\(count)"]) else { fail("crowd: spawn") }
-        guard process.waitForError(containing: "crowd up \(count) ", seconds: 300),
+        guard let linkNode = releaseExecutable("link-node"),
+            let process = try? Subprocess(
+                linkNode, Crowd.linkNodeArguments(to: address, count: count),
+                environment: ["ANSAR_REALM_SECRET": scaleSecret.hex])
+        else { fail("crowd: cannot start ../.build/release/link-node (make bench builds it)") }
+        // As long as links keep coming up; a ramp that stops for 60 s fails.
+        guard whileProgressing(stall: 60, { counts.up }, { process.errors.contains("crowd up \(count) ") }),
             within(60, { counts.up >= expected })
         else {
             fail("crowd of \(count): \(process.errors.suffix(300)); holder has \(counts.up)")

@@ -27,7 +27,6 @@ while let argument = arguments.next() {
     case "--only": only = arguments.next()
     case "--variant": variantFilter = arguments.next()
     case "--size": sizeFilter = arguments.next().flatMap { Int($0) }
-    case "--crowd": runCrowd(address: arguments.next(), count: arguments.next()) // a child of the scale rows
     default:
         print(
             "usage: ansar-bench [--results FILE] [--quick] [--only round-trip|one-way|dispatch|pubsub|directory|hosts|links|security|scale|peers|demo] [--variant TEXT] [--size BYTES]"
